@@ -1,0 +1,197 @@
+//! The coordinator's API: the types that cross between gateways, readers, compactors
+//! and the coordinator, and the [`Coordinator`] trait they all talk through. `silt dev`
+//! plugs the coordinator in-process; a remote client implements the same trait.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::error::ErrorKind;
+
+/// Most partitions a topic may have.
+pub const MAX_PARTITIONS: u32 = 10_000;
+
+/// What a user asks for when creating a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicConfig {
+    pub name: String,
+    pub partitions: u32,
+    #[serde(default)]
+    pub retention_ms: Option<i64>,
+    #[serde(default)]
+    pub retention_bytes: Option<i64>,
+}
+
+/// A topic as the coordinator stores it. `topic_id` tells apart two topics that had
+/// the same name at different times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topic {
+    pub topic_id: i64,
+    pub name: String,
+    pub partitions: u32,
+    pub retention_ms: Option<i64>,
+    pub retention_bytes: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+/// The readable range of one partition: offsets in `[log_start_offset, high_watermark)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionOffsets {
+    pub partition: u32,
+    pub log_start_offset: u64,
+    pub high_watermark: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDescription {
+    pub topic: Topic,
+    pub partitions: Vec<PartitionOffsets>,
+}
+
+/// One chunk of a segment to commit: `record_count` records for a partition, stored at
+/// `byte_offset..byte_offset + byte_len` of the segment object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkCommit {
+    pub topic_id: i64,
+    pub topic: String,
+    pub partition: u32,
+    pub record_count: u32,
+    pub byte_offset: u64,
+    pub byte_len: u32,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+}
+
+/// A segment object that is in the bucket and whose chunks need offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentCommit {
+    pub object_key: String,
+    pub object_size: u64,
+    pub chunks: Vec<ChunkCommit>,
+}
+
+/// The outcome for one chunk of a commit, in the order the chunks were given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkOutcome {
+    /// The chunk's records hold offsets `base_offset..base_offset + record_count`.
+    Committed { base_offset: u64 },
+    /// The chunk was not committed (its topic was deleted meanwhile, say).
+    Rejected { error_code: String, message: String },
+}
+
+/// Where a range of offsets of one partition is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub base_offset: u64,
+    pub record_count: u32,
+    pub object_key: String,
+    pub byte_offset: u64,
+    pub byte_len: u32,
+    pub max_timestamp: i64,
+}
+
+impl IndexEntry {
+    /// The offset just past this entry's last record.
+    pub fn end_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.record_count)
+    }
+}
+
+/// The index entries that cover an offset and those after it, with the partition's
+/// bounds as of the lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexLookup {
+    pub offsets: PartitionOffsets,
+    pub entries: Vec<IndexEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum CoordinatorError {
+    #[error("topic {0:?} does not exist")]
+    TopicNotFound(String),
+    #[error("topic {0:?} already exists")]
+    TopicExists(String),
+    #[error("partition {partition} does not exist in topic {topic:?} ({partitions} partitions)")]
+    PartitionNotFound { topic: String, partition: u32, partitions: u32 },
+    #[error("offset {offset} is outside [{log_start_offset}, {high_watermark}]")]
+    OffsetOutOfRange { offset: u64, log_start_offset: u64, high_watermark: u64 },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal coordinator error: {0}")]
+    Internal(String),
+}
+
+impl CoordinatorError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => ErrorKind::NotFound,
+            CoordinatorError::TopicExists(_) => ErrorKind::Conflict,
+            CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => ErrorKind::InvalidInput,
+            CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
+            CoordinatorError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The snake_case code the HTTP API reports for this error.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            CoordinatorError::TopicNotFound(_) => "topic_not_found",
+            CoordinatorError::TopicExists(_) => "topic_exists",
+            CoordinatorError::PartitionNotFound { .. } => "partition_not_found",
+            CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
+            CoordinatorError::InvalidArgument(_) => "invalid_argument",
+            CoordinatorError::Unavailable(_) => "metadata_unavailable",
+            CoordinatorError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+/// Everything gateways, readers and compactors need from the coordinator.
+#[async_trait]
+pub trait Coordinator: Send + Sync + 'static {
+    async fn create_topic(&self, config: TopicConfig) -> Result<Topic, CoordinatorError>;
+
+    async fn list_topics(&self) -> Result<Vec<Topic>, CoordinatorError>;
+
+    /// The topic's settings; cheap enough to call on every produce request.
+    async fn get_topic(&self, name: &str) -> Result<Topic, CoordinatorError>;
+
+    async fn describe_topic(&self, name: &str) -> Result<TopicDescription, CoordinatorError>;
+
+    /// Deletes the topic and its index; its objects become garbage for collection.
+    async fn delete_topic(&self, name: &str) -> Result<(), CoordinatorError>;
+
+    /// Assigns offsets to every chunk of a segment in one transaction, records the index
+    /// entries and advances the high watermarks. Committing the same object key again
+    /// returns the original outcomes and changes nothing.
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<ChunkOutcome>, CoordinatorError>;
+
+    /// Index entries that hold `offset` and the offsets after it (at most
+    /// `max_entries`). An offset outside `[log_start_offset, high_watermark]` is an
+    /// [`CoordinatorError::OffsetOutOfRange`]; at the high watermark no entries return.
+    async fn lookup(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_entries: u32,
+    ) -> Result<IndexLookup, CoordinatorError>;
+
+    async fn partition_offsets(&self, topic: &str, partition: u32) -> Result<PartitionOffsets, CoordinatorError>;
+
+    /// Waits until the partition's high watermark passes `offset` or `timeout` elapses,
+    /// and returns the partition's offsets then. The coordinator wakes waiters on
+    /// commit; nobody polls.
+    async fn wait_for_records(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<PartitionOffsets, CoordinatorError>;
+}

@@ -1,0 +1,99 @@
+//! The one place that builds and parses object keys. Nothing else formats a path.
+//!
+//! Layout under the bucket (and optional prefix):
+//! - `segments/<hhhh>/<segment-id>.seg`: segment objects written by gateways. `<hhhh>`
+//!   is four hex digits of a hash of the id, which spreads keys over S3's partitions.
+//!   Ids are UUIDv7, so keys of one prefix sort by creation time.
+
+use std::fmt;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+pub const SEGMENTS_DIR: &str = "segments";
+const SEGMENT_SUFFIX: &str = ".seg";
+
+/// Identifies one segment object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SegmentId(pub Uuid);
+
+impl SegmentId {
+    /// A new time-ordered id.
+    pub fn generate() -> Self {
+        SegmentId(Uuid::now_v7())
+    }
+
+    fn spread_prefix(&self) -> String {
+        let hash = crc32c::crc32c(self.0.as_bytes());
+        format!("{:04x}", hash >> 16)
+    }
+
+    /// The object key of this segment, relative to the store's root.
+    pub fn object_key(&self) -> String {
+        format!("{SEGMENTS_DIR}/{}/{}{SEGMENT_SUFFIX}", self.spread_prefix(), self.0.simple())
+    }
+
+    /// Parses a key built by [`SegmentId::object_key`].
+    pub fn parse_object_key(key: &str) -> Result<SegmentId, KeyError> {
+        let invalid = || KeyError::NotASegmentKey(key.to_owned());
+        let rest = key.strip_prefix(SEGMENTS_DIR).and_then(|rest| rest.strip_prefix('/')).ok_or_else(invalid)?;
+        let (prefix, file) = rest.split_once('/').ok_or_else(invalid)?;
+        let id_text = file.strip_suffix(SEGMENT_SUFFIX).ok_or_else(invalid)?;
+        if id_text.len() != 32 {
+            return Err(invalid());
+        }
+        let id = SegmentId(Uuid::try_parse(id_text).map_err(|_| invalid())?);
+        if id.spread_prefix() != prefix || id.0.simple().to_string() != id_text {
+            return Err(invalid());
+        }
+        Ok(id)
+    }
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.simple().fmt(f)
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("{0:?} is not a segment object key")]
+    NotASegmentKey(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn segment_key_round_trip(raw in any::<u128>()) {
+            let id = SegmentId(Uuid::from_u128(raw));
+            let key = id.object_key();
+            prop_assert!(key.starts_with("segments/"));
+            prop_assert_eq!(SegmentId::parse_object_key(&key), Ok(id));
+        }
+    }
+
+    #[test]
+    fn generated_keys_have_the_documented_shape() {
+        let id = SegmentId::generate();
+        let key = id.object_key();
+        let parts: Vec<&str> = key.split('/').collect();
+        assert_eq!(parts.len(), 3, "{key}");
+        assert_eq!(parts[1].len(), 4);
+        assert!(parts[2].ends_with(".seg"));
+    }
+
+    #[test]
+    fn foreign_keys_are_rejected() {
+        let good = SegmentId::generate().object_key();
+        let wrong_prefix = format!("segments/zzzz/{}", good.rsplit('/').next().unwrap_or_default());
+        for key in ["", "segments/", "tables/x/y.parquet", "segments/abcd/nothex.seg", wrong_prefix.as_str()] {
+            assert!(SegmentId::parse_object_key(key).is_err(), "{key}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Records as stored in segment chunks: key, value, headers and timestamp, plus the
+//! attributes that let a value produced as JSON come back as the same JSON.
+//!
+//! Encoding of one record (all integers little-endian):
+//! `u32 body_len | u8 attributes | i64 timestamp | [u32 key_len, key] | u32 value_len,
+//! value | u16 header_count | (u16 name_len, name, u32 value_len, value)*`.
+//! The key fields are present only when the `HAS_KEY` attribute is set.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use thiserror::Error;
+
+/// The value holds UTF-8 JSON text; otherwise it is opaque bytes.
+pub const ATTR_VALUE_JSON: u8 = 0b0000_0001;
+/// The record has a key.
+pub const ATTR_HAS_KEY: u8 = 0b0000_0010;
+/// The key was produced as binary (`key_base64`) rather than as a string.
+pub const ATTR_KEY_BINARY: u8 = 0b0000_0100;
+const KNOWN_ATTRIBUTES: u8 = ATTR_VALUE_JSON | ATTR_HAS_KEY | ATTR_KEY_BINARY;
+
+/// A record ready to be stored, borrowed from the request that carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub timestamp: i64,
+    pub key: Option<RecordKey>,
+    pub value: RecordValue,
+    pub headers: Vec<(String, Bytes)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKey {
+    Text(String),
+    Binary(Bytes),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordValue {
+    /// Valid JSON text, stored verbatim.
+    Json(String),
+    Binary(Bytes),
+}
+
+impl RecordKey {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            RecordKey::Text(text) => text.as_bytes(),
+            RecordKey::Binary(bytes) => bytes,
+        }
+    }
+}
+
+impl RecordValue {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            RecordValue::Json(text) => text.as_bytes(),
+            RecordValue::Binary(bytes) => bytes,
+        }
+    }
+}
+
+impl Record {
+    /// Bytes this record takes once encoded.
+    pub fn encoded_len(&self) -> usize {
+        let key_len = self.key.as_ref().map_or(0, |key| 4 + key.as_bytes().len());
+        let headers_len: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| 2 + name.len() + 4 + value.len())
+            .sum();
+        4 + 1 + 8 + key_len + 4 + self.value.as_bytes().len() + 2 + headers_len
+    }
+
+    /// Appends the encoded record to `out`. Sizes beyond the format's field widths are
+    /// a caller bug: the gateway's limits are far below them.
+    pub fn encode(&self, out: &mut BytesMut) {
+        let body_len = self.encoded_len() - 4;
+        out.reserve(body_len + 4);
+        out.put_u32_le(body_len as u32);
+        let mut attributes = 0u8;
+        if matches!(self.value, RecordValue::Json(_)) {
+            attributes |= ATTR_VALUE_JSON;
+        }
+        if let Some(key) = &self.key {
+            attributes |= ATTR_HAS_KEY;
+            if matches!(key, RecordKey::Binary(_)) {
+                attributes |= ATTR_KEY_BINARY;
+            }
+        }
+        out.put_u8(attributes);
+        out.put_i64_le(self.timestamp);
+        if let Some(key) = &self.key {
+            out.put_u32_le(key.as_bytes().len() as u32);
+            out.put_slice(key.as_bytes());
+        }
+        out.put_u32_le(self.value.as_bytes().len() as u32);
+        out.put_slice(self.value.as_bytes());
+        out.put_u16_le(self.headers.len() as u16);
+        for (name, value) in &self.headers {
+            out.put_u16_le(name.len() as u16);
+            out.put_slice(name.as_bytes());
+            out.put_u32_le(value.len() as u32);
+            out.put_slice(value);
+        }
+    }
+}
+
+/// A record decoded from a chunk; its byte fields share the chunk's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub attributes: u8,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Bytes,
+    pub headers: Vec<(Bytes, Bytes)>,
+    /// Bytes the record took in the chunk, for fetch size limits.
+    pub encoded_len: usize,
+}
+
+impl StoredRecord {
+    pub fn value_is_json(&self) -> bool {
+        self.attributes & ATTR_VALUE_JSON != 0
+    }
+
+    pub fn key_is_binary(&self) -> bool {
+        self.attributes & ATTR_KEY_BINARY != 0
+    }
+
+    /// Turns the stored form back into the record that was produced.
+    pub fn to_record(&self) -> Result<Record, RecordDecodeError> {
+        let key = match &self.key {
+            None => None,
+            Some(key) if self.key_is_binary() => Some(RecordKey::Binary(key.clone())),
+            Some(key) => Some(RecordKey::Text(utf8(key)?)),
+        };
+        let value = if self.value_is_json() {
+            RecordValue::Json(utf8(&self.value)?)
+        } else {
+            RecordValue::Binary(self.value.clone())
+        };
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| Ok((utf8(name)?, value.clone())))
+            .collect::<Result<_, RecordDecodeError>>()?;
+        Ok(Record { timestamp: self.timestamp, key, value, headers })
+    }
+}
+
+fn utf8(bytes: &Bytes) -> Result<String, RecordDecodeError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| RecordDecodeError::InvalidUtf8)
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RecordDecodeError {
+    #[error("record is truncated: needed {needed} more bytes")]
+    Truncated { needed: usize },
+    #[error("record has unknown attribute bits {0:#04x}")]
+    UnknownAttributes(u8),
+    #[error("record length field {declared} does not match its contents ({actual})")]
+    LengthMismatch { declared: usize, actual: usize },
+    #[error("record text field is not valid UTF-8")]
+    InvalidUtf8,
+}
+
+fn need(buf: &Bytes, len: usize) -> Result<(), RecordDecodeError> {
+    if buf.remaining() < len {
+        return Err(RecordDecodeError::Truncated { needed: len - buf.remaining() });
+    }
+    Ok(())
+}
+
+fn take(buf: &mut Bytes, len: usize) -> Result<Bytes, RecordDecodeError> {
+    need(buf, len)?;
+    Ok(buf.split_to(len))
+}
+
+/// Decodes the next record from the front of `buf`, advancing it.
+pub fn decode_record(buf: &mut Bytes) -> Result<StoredRecord, RecordDecodeError> {
+    need(buf, 4)?;
+    let body_len = buf.get_u32_le() as usize;
+    let mut body = take(buf, body_len)?;
+    need(&body, 1 + 8)?;
+    let attributes = body.get_u8();
+    if attributes & !KNOWN_ATTRIBUTES != 0 {
+        return Err(RecordDecodeError::UnknownAttributes(attributes));
+    }
+    let timestamp = body.get_i64_le();
+    let key = if attributes & ATTR_HAS_KEY != 0 {
+        need(&body, 4)?;
+        let len = body.get_u32_le() as usize;
+        Some(take(&mut body, len)?)
+    } else {
+        None
+    };
+    need(&body, 4)?;
+    let value_len = body.get_u32_le() as usize;
+    let value = take(&mut body, value_len)?;
+    need(&body, 2)?;
+    let header_count = body.get_u16_le() as usize;
+    let mut headers = Vec::with_capacity(header_count.min(64));
+    for _ in 0..header_count {
+        need(&body, 2)?;
+        let name_len = body.get_u16_le() as usize;
+        let name = take(&mut body, name_len)?;
+        need(&body, 4)?;
+        let value_len = body.get_u32_le() as usize;
+        headers.push((name, take(&mut body, value_len)?));
+    }
+    if body.has_remaining() {
+        return Err(RecordDecodeError::LengthMismatch {
+            declared: body_len,
+            actual: body_len - body.remaining(),
+        });
+    }
+    Ok(StoredRecord { attributes, timestamp, key, value, headers, encoded_len: body_len + 4 })
+}

@@ -1,0 +1,382 @@
+//! Segment format v1: one immutable object per gateway flush, holding one chunk per
+//! (topic, partition) that received records. See `docs/segment-format.md`.
+//!
+//! ```text
+//! header   magic "SILTSEG1" (8) | u16 version | u16 flags
+//! chunk*   u8 chunk_version | u8 codec | u32 record_count | u32 raw_len | u32 stored_len
+//!          | payload (stored_len) | u32 crc32c(chunk header + payload)
+//! index    u64 created_ms | u32 entry_count | entry*
+//!          entry: u16 topic_len | topic | u32 partition | u32 record_count
+//!                 | u64 chunk_offset | u32 chunk_len | i64 min_timestamp | i64 max_timestamp
+//! trailer  u64 index_offset | u32 index_len | u32 crc32c(index) | u16 version | u16 flags
+//!          | magic "SILT" (4)
+//! ```
+//!
+//! A reader that knows a chunk's byte range (from the coordinator's index) reads it
+//! with one ranged GET; the footer makes the object self-describing for recovery.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use thiserror::Error;
+
+use crate::record::{RecordDecodeError, StoredRecord, decode_record};
+
+pub const SEGMENT_MAGIC: &[u8; 8] = b"SILTSEG1";
+pub const TRAILER_MAGIC: &[u8; 4] = b"SILT";
+pub const FORMAT_VERSION: u16 = 1;
+pub const CHUNK_VERSION: u8 = 1;
+pub const SUPPORTED_VERSIONS: &[u16] = &[FORMAT_VERSION];
+pub const HEADER_LEN: usize = 12;
+pub const TRAILER_LEN: usize = 24;
+pub const CHUNK_HEADER_LEN: usize = 14;
+pub const CHUNK_OVERHEAD: usize = CHUNK_HEADER_LEN + 4;
+
+/// How a chunk's payload is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    #[default]
+    Lz4,
+}
+
+impl Compression {
+    fn code(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Lz4 => 1,
+        }
+    }
+
+    fn from_code(code: u8) -> Result<Self, SegmentError> {
+        match code {
+            0 => Ok(Compression::None),
+            1 => Ok(Compression::Lz4),
+            other => Err(SegmentError::UnknownCompression(other)),
+        }
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "none" => Ok(Compression::None),
+            "lz4" => Ok(Compression::Lz4),
+            other => Err(format!("unknown compression {other:?}; expected none or lz4")),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum SegmentError {
+    #[error("not a silt segment: bad magic number")]
+    BadMagic,
+    #[error("unsupported segment format version {found} (supported: {supported:?})")]
+    UnsupportedVersion { found: u16, supported: &'static [u16] },
+    #[error("unsupported chunk format version {found} (supported: [{CHUNK_VERSION}])")]
+    UnsupportedChunkVersion { found: u8 },
+    #[error("unknown compression code {0}")]
+    UnknownCompression(u8),
+    #[error("checksum mismatch in {what}: stored {stored:#010x}, computed {computed:#010x}")]
+    ChecksumMismatch { what: &'static str, stored: u32, computed: u32 },
+    #[error("{what} is truncated or has inconsistent lengths")]
+    Truncated { what: &'static str },
+    #[error("chunk payload failed to decompress: {0}")]
+    Decompress(String),
+    #[error("chunk declares {declared} records but holds {found}")]
+    RecordCount { declared: u32, found: u32 },
+    #[error("record in chunk is malformed: {0}")]
+    Record(#[from] RecordDecodeError),
+    #[error("segment index entry names an invalid topic")]
+    InvalidTopic,
+}
+
+/// A chunk's records, still encoded, as the gateway accumulates them.
+#[derive(Debug, Clone)]
+pub struct ChunkBuilder {
+    pub topic: String,
+    pub partition: u32,
+    pub record_count: u32,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+    pub payload: BytesMut,
+}
+
+impl ChunkBuilder {
+    pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+        ChunkBuilder {
+            topic: topic.into(),
+            partition,
+            record_count: 0,
+            min_timestamp: i64::MAX,
+            max_timestamp: i64::MIN,
+            payload: BytesMut::new(),
+        }
+    }
+
+    /// Appends one record already encoded with [`crate::record::Record::encode`].
+    pub fn push_encoded(&mut self, encoded: &[u8], timestamp: i64) {
+        self.payload.extend_from_slice(encoded);
+        self.record_count += 1;
+        self.min_timestamp = self.min_timestamp.min(timestamp);
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+    }
+}
+
+/// Where a chunk landed inside an encoded segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkLocation {
+    pub topic: String,
+    pub partition: u32,
+    pub record_count: u32,
+    pub offset: u64,
+    pub len: u32,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+}
+
+/// An encoded segment object, with the chunk locations its index records.
+#[derive(Debug, Clone)]
+pub struct EncodedSegment {
+    pub bytes: Bytes,
+    pub chunks: Vec<ChunkLocation>,
+}
+
+/// Encodes chunks into one segment object.
+pub fn encode_segment(chunks: &[ChunkBuilder], compression: Compression, created_ms: i64) -> EncodedSegment {
+    let payload_bytes: usize = chunks.iter().map(|chunk| chunk.payload.len() + CHUNK_OVERHEAD).sum();
+    let mut out = BytesMut::with_capacity(HEADER_LEN + payload_bytes + 64 * chunks.len() + TRAILER_LEN);
+    out.put_slice(SEGMENT_MAGIC);
+    out.put_u16_le(FORMAT_VERSION);
+    out.put_u16_le(0);
+    let mut locations = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let offset = out.len() as u64;
+        encode_chunk(&chunk.payload, chunk.record_count, compression, &mut out);
+        locations.push(ChunkLocation {
+            topic: chunk.topic.clone(),
+            partition: chunk.partition,
+            record_count: chunk.record_count,
+            offset,
+            len: (out.len() as u64 - offset) as u32,
+            min_timestamp: chunk.min_timestamp,
+            max_timestamp: chunk.max_timestamp,
+        });
+    }
+    let index_offset = out.len() as u64;
+    out.put_i64_le(created_ms);
+    out.put_u32_le(locations.len() as u32);
+    for location in &locations {
+        out.put_u16_le(location.topic.len() as u16);
+        out.put_slice(location.topic.as_bytes());
+        out.put_u32_le(location.partition);
+        out.put_u32_le(location.record_count);
+        out.put_u64_le(location.offset);
+        out.put_u32_le(location.len);
+        out.put_i64_le(location.min_timestamp);
+        out.put_i64_le(location.max_timestamp);
+    }
+    let index_len = (out.len() as u64 - index_offset) as u32;
+    let index_crc = crc32c::crc32c(&out[index_offset as usize..]);
+    out.put_u64_le(index_offset);
+    out.put_u32_le(index_len);
+    out.put_u32_le(index_crc);
+    out.put_u16_le(FORMAT_VERSION);
+    out.put_u16_le(0);
+    out.put_slice(TRAILER_MAGIC);
+    EncodedSegment { bytes: out.freeze(), chunks: locations }
+}
+
+/// Encodes one chunk frame and appends it to `out`.
+pub fn encode_chunk(payload: &[u8], record_count: u32, compression: Compression, out: &mut BytesMut) {
+    let start = out.len();
+    let compressed;
+    let (codec, stored): (Compression, &[u8]) = match compression {
+        Compression::None => (Compression::None, payload),
+        Compression::Lz4 => {
+            compressed = lz4_flex::block::compress(payload);
+            if compressed.len() < payload.len() {
+                (Compression::Lz4, &compressed)
+            } else {
+                (Compression::None, payload)
+            }
+        }
+    };
+    out.put_u8(CHUNK_VERSION);
+    out.put_u8(codec.code());
+    out.put_u32_le(record_count);
+    out.put_u32_le(payload.len() as u32);
+    out.put_u32_le(stored.len() as u32);
+    out.put_slice(stored);
+    let crc = crc32c::crc32c(&out[start..]);
+    out.put_u32_le(crc);
+}
+
+/// A verified, decompressed chunk.
+#[derive(Debug, Clone)]
+pub struct DecodedChunk {
+    pub record_count: u32,
+    pub payload: Bytes,
+}
+
+impl DecodedChunk {
+    /// Iterates over the chunk's records in offset order.
+    pub fn records(&self) -> ChunkRecords {
+        ChunkRecords { rest: self.payload.clone(), remaining: self.record_count }
+    }
+
+    /// Decodes every record, checking the count against the header.
+    pub fn all_records(&self) -> Result<Vec<StoredRecord>, SegmentError> {
+        let records = self.records().collect::<Result<Vec<_>, _>>()?;
+        if records.len() as u32 != self.record_count {
+            return Err(SegmentError::RecordCount { declared: self.record_count, found: records.len() as u32 });
+        }
+        Ok(records)
+    }
+}
+
+pub struct ChunkRecords {
+    rest: Bytes,
+    remaining: u32,
+}
+
+impl Iterator for ChunkRecords {
+    type Item = Result<StoredRecord, SegmentError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            if self.rest.has_remaining() {
+                self.rest.clear();
+                return Some(Err(SegmentError::Truncated { what: "chunk payload" }));
+            }
+            return None;
+        }
+        self.remaining -= 1;
+        match decode_record(&mut self.rest) {
+            Ok(record) => Some(Ok(record)),
+            Err(error) => {
+                self.remaining = 0;
+                self.rest.clear();
+                Some(Err(error.into()))
+            }
+        }
+    }
+}
+
+/// Verifies and decompresses one chunk frame (exactly the bytes of the chunk).
+pub fn decode_chunk(frame: &Bytes) -> Result<DecodedChunk, SegmentError> {
+    if frame.len() < CHUNK_OVERHEAD {
+        return Err(SegmentError::Truncated { what: "chunk" });
+    }
+    let body_end = frame.len() - 4;
+    let stored_crc = (&frame[body_end..]).get_u32_le();
+    let computed = crc32c::crc32c(&frame[..body_end]);
+    if stored_crc != computed {
+        return Err(SegmentError::ChecksumMismatch { what: "chunk", stored: stored_crc, computed });
+    }
+    let mut header = &frame[..CHUNK_HEADER_LEN];
+    let version = header.get_u8();
+    if version != CHUNK_VERSION {
+        return Err(SegmentError::UnsupportedChunkVersion { found: version });
+    }
+    let codec = Compression::from_code(header.get_u8())?;
+    let record_count = header.get_u32_le();
+    let raw_len = header.get_u32_le() as usize;
+    let stored_len = header.get_u32_le() as usize;
+    if CHUNK_HEADER_LEN + stored_len != body_end {
+        return Err(SegmentError::Truncated { what: "chunk" });
+    }
+    let stored = frame.slice(CHUNK_HEADER_LEN..body_end);
+    let payload = match codec {
+        Compression::None => stored,
+        Compression::Lz4 => Bytes::from(
+            lz4_flex::block::decompress(&stored, raw_len).map_err(|error| SegmentError::Decompress(error.to_string()))?,
+        ),
+    };
+    if payload.len() != raw_len {
+        return Err(SegmentError::Truncated { what: "chunk payload" });
+    }
+    Ok(DecodedChunk { record_count, payload })
+}
+
+/// The footer of a segment: its creation time and where every chunk lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentIndex {
+    pub created_ms: i64,
+    pub chunks: Vec<ChunkLocation>,
+}
+
+/// Reads the trailer and index of a whole segment object and checks the header.
+pub fn decode_segment_index(object: &[u8]) -> Result<SegmentIndex, SegmentError> {
+    if object.len() < HEADER_LEN + TRAILER_LEN {
+        return Err(SegmentError::Truncated { what: "segment" });
+    }
+    if &object[..8] != SEGMENT_MAGIC {
+        return Err(SegmentError::BadMagic);
+    }
+    let header_version = (&object[8..10]).get_u16_le();
+    check_version(header_version)?;
+    let mut trailer = &object[object.len() - TRAILER_LEN..];
+    let index_offset = trailer.get_u64_le() as usize;
+    let index_len = trailer.get_u32_le() as usize;
+    let stored_crc = trailer.get_u32_le();
+    let version = trailer.get_u16_le();
+    let _flags = trailer.get_u16_le();
+    if trailer != TRAILER_MAGIC {
+        return Err(SegmentError::BadMagic);
+    }
+    check_version(version)?;
+    let index_end = index_offset.checked_add(index_len).ok_or(SegmentError::Truncated { what: "segment index" })?;
+    if index_offset < HEADER_LEN || index_end != object.len() - TRAILER_LEN {
+        return Err(SegmentError::Truncated { what: "segment index" });
+    }
+    let index_bytes = &object[index_offset..index_end];
+    let computed = crc32c::crc32c(index_bytes);
+    if computed != stored_crc {
+        return Err(SegmentError::ChecksumMismatch { what: "segment index", stored: stored_crc, computed });
+    }
+    let mut index = index_bytes;
+    let truncated = SegmentError::Truncated { what: "segment index" };
+    if index.remaining() < 12 {
+        return Err(truncated);
+    }
+    let created_ms = index.get_i64_le();
+    let count = index.get_u32_le() as usize;
+    let mut chunks = Vec::with_capacity(count.min(4096));
+    for _ in 0..count {
+        if index.remaining() < 2 {
+            return Err(SegmentError::Truncated { what: "segment index" });
+        }
+        let topic_len = index.get_u16_le() as usize;
+        if index.remaining() < topic_len + 4 + 4 + 8 + 4 + 8 + 8 {
+            return Err(SegmentError::Truncated { what: "segment index" });
+        }
+        let topic = std::str::from_utf8(&index[..topic_len]).map_err(|_| SegmentError::InvalidTopic)?.to_owned();
+        index.advance(topic_len);
+        chunks.push(ChunkLocation {
+            topic,
+            partition: index.get_u32_le(),
+            record_count: index.get_u32_le(),
+            offset: index.get_u64_le(),
+            len: index.get_u32_le(),
+            min_timestamp: index.get_i64_le(),
+            max_timestamp: index.get_i64_le(),
+        });
+    }
+    if index.has_remaining() {
+        return Err(SegmentError::Truncated { what: "segment index" });
+    }
+    Ok(SegmentIndex { created_ms, chunks })
+}
+
+fn check_version(found: u16) -> Result<(), SegmentError> {
+    if SUPPORTED_VERSIONS.contains(&found) {
+        Ok(())
+    } else {
+        Err(SegmentError::UnsupportedVersion { found, supported: SUPPORTED_VERSIONS })
+    }
+}
+
+#[cfg(test)]
+mod tests;

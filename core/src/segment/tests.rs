@@ -1,0 +1,182 @@
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+
+use super::*;
+use crate::record::{Record, RecordKey, RecordValue};
+
+fn arb_record() -> impl Strategy<Value = Record> {
+    let key = prop_oneof![
+        Just(None),
+        "[a-z0-9]{0,12}".prop_map(|text| Some(RecordKey::Text(text))),
+        proptest::collection::vec(any::<u8>(), 0..16).prop_map(|bytes| Some(RecordKey::Binary(Bytes::from(bytes)))),
+    ];
+    let value = prop_oneof![
+        "[a-z ]{0,40}".prop_map(|text| RecordValue::Json(format!("{{\"text\":\"{text}\"}}"))),
+        proptest::collection::vec(any::<u8>(), 0..200).prop_map(|bytes| RecordValue::Binary(Bytes::from(bytes))),
+    ];
+    let headers = proptest::collection::vec(
+        ("[a-z-]{1,8}", proptest::collection::vec(any::<u8>(), 0..8)),
+        0..4,
+    )
+    .prop_map(|pairs| pairs.into_iter().map(|(name, value)| (name, Bytes::from(value))).collect());
+    (any::<i64>(), key, value, headers).prop_map(|(timestamp, key, value, headers)| Record {
+        timestamp,
+        key,
+        value,
+        headers,
+    })
+}
+
+fn build_chunks(partitions: &[Vec<Record>]) -> Vec<ChunkBuilder> {
+    partitions
+        .iter()
+        .enumerate()
+        .map(|(partition, records)| {
+            let mut chunk = ChunkBuilder::new(format!("topic-{}", partition % 3), partition as u32);
+            for record in records {
+                let mut encoded = BytesMut::new();
+                record.encode(&mut encoded);
+                assert_eq!(encoded.len(), record.encoded_len());
+                chunk.push_encoded(&encoded, record.timestamp);
+            }
+            chunk
+        })
+        .collect()
+}
+
+fn decode_all(segment: &EncodedSegment) -> Vec<Vec<Record>> {
+    let index = decode_segment_index(&segment.bytes).expect("index decodes");
+    assert_eq!(index.chunks, segment.chunks);
+    index
+        .chunks
+        .iter()
+        .map(|location| {
+            let frame = segment.bytes.slice(location.offset as usize..(location.offset + location.len as u64) as usize);
+            let chunk = decode_chunk(&frame).expect("chunk decodes");
+            chunk
+                .all_records()
+                .expect("records decode")
+                .iter()
+                .map(|stored| stored.to_record().expect("record converts"))
+                .collect()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn segment_round_trip(
+        partitions in proptest::collection::vec(proptest::collection::vec(arb_record(), 1..20), 1..6),
+        compressed in any::<bool>(),
+    ) {
+        let compression = if compressed { Compression::Lz4 } else { Compression::None };
+        let chunks = build_chunks(&partitions);
+        let segment = encode_segment(&chunks, compression, 1_700_000_000_000);
+        prop_assert_eq!(decode_all(&segment), partitions);
+    }
+}
+
+fn sample_segment(compression: Compression) -> EncodedSegment {
+    let records: Vec<Record> = (0..50)
+        .map(|i| Record {
+            timestamp: 1_700_000_000_000 + i,
+            key: Some(RecordKey::Text(format!("key-{i}"))),
+            value: RecordValue::Json(format!("{{\"n\":{i},\"pad\":\"aaaaaaaaaaaaaaaaaaaa\"}}")),
+            headers: vec![("h".into(), Bytes::from_static(b"v"))],
+        })
+        .collect();
+    encode_segment(&build_chunks(&[records]), compression, 0)
+}
+
+#[test]
+fn every_flipped_byte_in_a_chunk_is_detected() {
+    for compression in [Compression::None, Compression::Lz4] {
+        let segment = sample_segment(compression);
+        let location = &segment.chunks[0];
+        let frame = segment.bytes.slice(location.offset as usize..(location.offset + location.len as u64) as usize);
+        assert!(decode_chunk(&frame).is_ok());
+        for position in 0..frame.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut corrupted = frame.to_vec();
+                corrupted[position] ^= flip;
+                let result = decode_chunk(&Bytes::from(corrupted));
+                assert!(
+                    matches!(result, Err(SegmentError::ChecksumMismatch { .. })),
+                    "flip {flip:#x} at byte {position} of {} ({compression:?}) went undetected: {result:?}",
+                    frame.len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_chunk_is_rejected() {
+    let segment = sample_segment(Compression::Lz4);
+    let location = &segment.chunks[0];
+    let frame = segment.bytes.slice(location.offset as usize..(location.offset + location.len as u64) as usize);
+    for len in [0, 5, CHUNK_OVERHEAD - 1, frame.len() - 1] {
+        assert!(decode_chunk(&frame.slice(..len)).is_err(), "length {len}");
+    }
+}
+
+#[test]
+fn unknown_version_is_rejected_naming_it() {
+    let segment = sample_segment(Compression::None);
+    let mut bytes = segment.bytes.to_vec();
+    bytes[8] = 7; // header version
+    let error = decode_segment_index(&bytes).expect_err("version 7 must be rejected");
+    let message = error.to_string();
+    assert!(message.contains("version 7") && message.contains("[1]"), "{message}");
+
+    let mut bytes = segment.bytes.to_vec();
+    let trailer_version = bytes.len() - 8;
+    bytes[trailer_version] = 9;
+    let error = decode_segment_index(&bytes).expect_err("trailer version 9 must be rejected");
+    assert!(error.to_string().contains("version 9"), "{error}");
+
+    // A chunk of an unknown version whose checksum is valid is still refused by name.
+    let location = &segment.chunks[0];
+    let mut frame = segment.bytes[location.offset as usize..(location.offset + location.len as u64) as usize].to_vec();
+    frame[0] = 3;
+    let body_end = frame.len() - 4;
+    let crc = crc32c::crc32c(&frame[..body_end]);
+    frame[body_end..].copy_from_slice(&crc.to_le_bytes());
+    let error = decode_chunk(&Bytes::from(frame)).expect_err("chunk version 3 must be rejected");
+    assert!(error.to_string().contains("version 3"), "{error}");
+}
+
+#[test]
+fn bad_magic_and_corrupt_index_are_rejected() {
+    let segment = sample_segment(Compression::Lz4);
+    let mut bytes = segment.bytes.to_vec();
+    bytes[0] = b'X';
+    assert!(matches!(decode_segment_index(&bytes), Err(SegmentError::BadMagic)));
+    let mut bytes = segment.bytes.to_vec();
+    let inside_index = bytes.len() - TRAILER_LEN - 3;
+    bytes[inside_index] ^= 0x10;
+    assert!(matches!(decode_segment_index(&bytes), Err(SegmentError::ChecksumMismatch { .. })));
+}
+
+/// Pins the encoded bytes of a small segment so a format change is always deliberate.
+#[test]
+fn encoded_bytes_are_pinned() {
+    let record = Record {
+        timestamp: 1_700_000_000_000,
+        key: Some(RecordKey::Text("k".into())),
+        value: RecordValue::Json("{\"a\":1}".into()),
+        headers: vec![("h".into(), Bytes::from_static(b"v"))],
+    };
+    let segment = encode_segment(&build_chunks(&[vec![record]]), Compression::None, 1_700_000_000_001);
+    let hex: String = segment.bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(hex, PINNED_SEGMENT_HEX, "segment bytes changed: update docs/segment-format.md and bump the version");
+}
+
+const PINNED_SEGMENT_HEX: &str = concat!(
+    "53494c545345473101000000",
+    "010001000000270000002700000023000000030068e5cf8b010000010000006b070000007b2261223a317d010001006801000000762ad3664e",
+    "0168e5cf8b010000010000000700746f7069632d3000000000010000000c00000000000000390000000068e5cf8b0100000068e5cf8b010000",
+    "45000000000000003900000064039f5d0100000053494c54",
+);
