@@ -1,0 +1,379 @@
+//! The embedded metadata store: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a committed segment survives a crash of the process or the machine.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use silt_core::coordinator::{
+    ChunkOutcome, CoordinatorError, IndexEntry, PartitionOffsets, SegmentCommit, Topic, TopicConfig,
+};
+use tracing::instrument;
+
+use crate::error::StoreError;
+use crate::store::{MetadataStore, StoredState};
+
+const SCHEMA_VERSION: i64 = 1;
+const READ_CONNECTIONS: usize = 2;
+
+const MIGRATION_1: &str = "
+CREATE TABLE topics (
+    topic_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL,
+    retention_ms INTEGER,
+    retention_bytes INTEGER,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE partitions (
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    log_start_offset INTEGER NOT NULL,
+    high_watermark INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, partition)
+) WITHOUT ROWID;
+CREATE TABLE segments (
+    segment_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    object_key TEXT NOT NULL UNIQUE,
+    object_size INTEGER NOT NULL,
+    committed_at_ms INTEGER NOT NULL,
+    outcomes TEXT NOT NULL
+);
+CREATE TABLE index_entries (
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    base_offset INTEGER NOT NULL,
+    record_count INTEGER NOT NULL,
+    segment_id INTEGER NOT NULL REFERENCES segments (segment_id),
+    byte_offset INTEGER NOT NULL,
+    byte_len INTEGER NOT NULL,
+    min_timestamp INTEGER NOT NULL,
+    max_timestamp INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, partition, base_offset)
+) WITHOUT ROWID;
+";
+
+/// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+}
+
+fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Invalid(format!(
+            "database schema version {version} is newer than this build supports ({SCHEMA_VERSION})"
+        )));
+    }
+    if version < 1 {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction.execute_batch(MIGRATION_1)?;
+        transaction.pragma_update(None, "user_version", 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        let readers = (0..READ_CONNECTIONS)
+            .map(|_| {
+                let reader = Connection::open(path)?;
+                configure(&reader)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(SqliteStore { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers) })
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = writer.lock().map_err(|_| StoreError::Task("writer lock poisoned".into()))?;
+            work(&mut connection)
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let guard = readers
+                .iter()
+                .find_map(|reader| reader.try_lock().ok())
+                .map(Ok)
+                .unwrap_or_else(|| readers[0].lock().map_err(|_| StoreError::Task("reader lock poisoned".into())))?;
+            work(&guard)
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Invalid(format!("negative {what}: {value}")))
+}
+
+fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} out of range: {value}")))
+}
+
+fn read_topic(row: &rusqlite::Row<'_>) -> Result<(i64, String, i64, Option<i64>, Option<i64>, i64), rusqlite::Error> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+}
+
+fn topic_from_row(
+    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms): (i64, String, i64, Option<i64>, Option<i64>, i64),
+) -> Result<Topic, StoreError> {
+    Ok(Topic { topic_id, name, partitions: to_u32(partitions, "partition count")?, retention_ms, retention_bytes, created_at_ms })
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    #[instrument(skip(self))]
+    async fn load(&self) -> Result<StoredState, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms FROM topics ORDER BY name",
+            )?;
+            let topics = statement.query_map([], read_topic)?.collect::<Result<Vec<_>, _>>()?;
+            let mut partitions_statement = connection.prepare(
+                "SELECT partition, log_start_offset, high_watermark FROM partitions WHERE topic_id = ?1 ORDER BY partition",
+            )?;
+            let mut state = StoredState::default();
+            for row in topics {
+                let topic = topic_from_row(row)?;
+                let partitions = partitions_statement
+                    .query_map([topic.topic_id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))?
+                    .map(|row| {
+                        let (partition, log_start_offset, high_watermark) = row?;
+                        Ok(PartitionOffsets {
+                            partition: to_u32(partition, "partition")?,
+                            log_start_offset: to_u64(log_start_offset, "log start offset")?,
+                            high_watermark: to_u64(high_watermark, "high watermark")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                if partitions.len() != topic.partitions as usize {
+                    return Err(StoreError::Invalid(format!(
+                        "topic {} has {} partition rows, expected {}",
+                        topic.name,
+                        partitions.len(),
+                        topic.partitions
+                    )));
+                }
+                state.topics.push((topic, partitions));
+            }
+            Ok(state)
+        })
+        .await
+    }
+
+    #[instrument(skip(self), fields(topic = %config.name))]
+    async fn create_topic(&self, config: TopicConfig, created_at_ms: i64) -> Result<Topic, StoreError> {
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = transaction
+                .query_row("SELECT topic_id FROM topics WHERE name = ?1", [&config.name], |row| row.get(0))
+                .optional()?;
+            if exists.is_some() {
+                return Err(CoordinatorError::TopicExists(config.name).into());
+            }
+            transaction.execute(
+                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![config.name, config.partitions, config.retention_ms, config.retention_bytes, created_at_ms],
+            )?;
+            let topic_id = transaction.last_insert_rowid();
+            {
+                let mut insert = transaction.prepare(
+                    "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark) VALUES (?1, ?2, 0, 0)",
+                )?;
+                for partition in 0..config.partitions {
+                    insert.execute(params![topic_id, partition])?;
+                }
+            }
+            transaction.commit()?;
+            Ok(Topic {
+                topic_id,
+                name: config.name,
+                partitions: config.partitions,
+                retention_ms: config.retention_ms,
+                retention_bytes: config.retention_bytes,
+                created_at_ms,
+            })
+        })
+        .await
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row = transaction
+                .query_row(
+                    "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms FROM topics WHERE name = ?1",
+                    [&name],
+                    read_topic,
+                )
+                .optional()?;
+            let Some(row) = row else {
+                return Err(CoordinatorError::TopicNotFound(name).into());
+            };
+            let topic = topic_from_row(row)?;
+            transaction.execute("DELETE FROM index_entries WHERE topic_id = ?1", [topic.topic_id])?;
+            transaction.execute("DELETE FROM partitions WHERE topic_id = ?1", [topic.topic_id])?;
+            transaction.execute("DELETE FROM topics WHERE topic_id = ?1", [topic.topic_id])?;
+            transaction.commit()?;
+            Ok(topic)
+        })
+        .await
+    }
+
+    #[instrument(skip(self, commit), fields(object_key = %commit.object_key, chunks = commit.chunks.len()))]
+    async fn commit_segment(
+        &self,
+        commit: SegmentCommit,
+        committed_at_ms: i64,
+    ) -> Result<(Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>), StoreError> {
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let previous: Option<String> = transaction
+                .query_row("SELECT outcomes FROM segments WHERE object_key = ?1", [&commit.object_key], |row| row.get(0))
+                .optional()?;
+            if let Some(previous) = previous {
+                let outcomes = serde_json::from_str(&previous)
+                    .map_err(|error| StoreError::Invalid(format!("stored outcomes of {}: {error}", commit.object_key)))?;
+                return Ok((outcomes, Vec::new()));
+            }
+            transaction.execute(
+                "INSERT INTO segments (object_key, object_size, committed_at_ms, outcomes) VALUES (?1, ?2, ?3, '[]')",
+                params![commit.object_key, commit.object_size as i64, committed_at_ms],
+            )?;
+            let segment_id = transaction.last_insert_rowid();
+            let mut outcomes = Vec::with_capacity(commit.chunks.len());
+            let mut advanced: Vec<(i64, PartitionOffsets)> = Vec::new();
+            {
+                let mut select_partition = transaction.prepare_cached(
+                    "SELECT p.log_start_offset, p.high_watermark FROM partitions p JOIN topics t USING (topic_id)
+                     WHERE p.topic_id = ?1 AND p.partition = ?2 AND t.name = ?3",
+                )?;
+                let mut insert_entry = transaction.prepare_cached(
+                    "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id, byte_offset,
+                     byte_len, min_timestamp, max_timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                let mut update_partition = transaction
+                    .prepare_cached("UPDATE partitions SET high_watermark = ?3 WHERE topic_id = ?1 AND partition = ?2")?;
+                for chunk in &commit.chunks {
+                    let current: Option<(i64, i64)> = select_partition
+                        .query_row(params![chunk.topic_id, chunk.partition, chunk.topic], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()?;
+                    let Some((log_start_offset, high_watermark)) = current else {
+                        outcomes.push(ChunkOutcome::Rejected {
+                            error_code: "topic_not_found".into(),
+                            message: format!("topic {:?} partition {} no longer exists", chunk.topic, chunk.partition),
+                        });
+                        continue;
+                    };
+                    if chunk.record_count == 0 {
+                        return Err(CoordinatorError::InvalidArgument("a chunk must hold at least one record".into()).into());
+                    }
+                    let base_offset = high_watermark;
+                    let new_high_watermark = base_offset + i64::from(chunk.record_count);
+                    insert_entry.execute(params![
+                        chunk.topic_id,
+                        chunk.partition,
+                        base_offset,
+                        chunk.record_count,
+                        segment_id,
+                        chunk.byte_offset as i64,
+                        chunk.byte_len,
+                        chunk.min_timestamp,
+                        chunk.max_timestamp
+                    ])?;
+                    update_partition.execute(params![chunk.topic_id, chunk.partition, new_high_watermark])?;
+                    outcomes.push(ChunkOutcome::Committed { base_offset: to_u64(base_offset, "offset")? });
+                    let offsets = PartitionOffsets {
+                        partition: chunk.partition,
+                        log_start_offset: to_u64(log_start_offset, "log start offset")?,
+                        high_watermark: to_u64(new_high_watermark, "high watermark")?,
+                    };
+                    match advanced.iter_mut().find(|(topic_id, o)| *topic_id == chunk.topic_id && o.partition == chunk.partition) {
+                        Some((_, existing)) => *existing = offsets,
+                        None => advanced.push((chunk.topic_id, offsets)),
+                    }
+                }
+            }
+            let encoded = serde_json::to_string(&outcomes).map_err(|error| StoreError::Invalid(error.to_string()))?;
+            transaction.execute("UPDATE segments SET outcomes = ?2 WHERE segment_id = ?1", params![segment_id, encoded])?;
+            transaction.commit()?;
+            Ok((outcomes, advanced))
+        })
+        .await
+    }
+
+    async fn index_entries(
+        &self,
+        topic_id: i64,
+        partition: u32,
+        offset: u64,
+        max_entries: u32,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp
+                 FROM index_entries e JOIN segments s USING (segment_id)
+                 WHERE e.topic_id = ?1 AND e.partition = ?2 AND e.base_offset >= coalesce((
+                     SELECT max(base_offset) FROM index_entries
+                     WHERE topic_id = ?1 AND partition = ?2 AND base_offset <= ?3), 0)
+                 ORDER BY e.base_offset LIMIT ?4",
+            )?;
+            let rows = statement.query_map(params![topic_id, partition, offset as i64, max_entries], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (base_offset, record_count, object_key, byte_offset, byte_len, max_timestamp) = row?;
+                Ok(IndexEntry {
+                    base_offset: to_u64(base_offset, "offset")?,
+                    record_count: to_u32(record_count, "record count")?,
+                    object_key,
+                    byte_offset: to_u64(byte_offset, "byte offset")?,
+                    byte_len: to_u32(byte_len, "byte length")?,
+                    max_timestamp,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}

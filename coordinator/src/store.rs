@@ -1,0 +1,38 @@
+use async_trait::async_trait;
+use silt_core::coordinator::{ChunkOutcome, IndexEntry, PartitionOffsets, SegmentCommit, Topic, TopicConfig};
+
+use crate::error::StoreError;
+
+/// Everything the coordinator keeps in memory, loaded from the store at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct StoredState {
+    pub topics: Vec<(Topic, Vec<PartitionOffsets>)>,
+}
+
+/// Durable metadata. Every method that changes state is one transaction.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    async fn load(&self) -> Result<StoredState, StoreError>;
+
+    async fn create_topic(&self, config: TopicConfig, created_at_ms: i64) -> Result<Topic, StoreError>;
+
+    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError>;
+
+    /// Commits a segment; returns each chunk's outcome and the partitions whose high
+    /// watermark moved (`topic_id`, new offsets). A repeated object key returns the
+    /// original outcomes and no changes.
+    async fn commit_segment(
+        &self,
+        commit: SegmentCommit,
+        committed_at_ms: i64,
+    ) -> Result<(Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>), StoreError>;
+
+    /// Index entries of a partition from the one holding `offset` on, in offset order.
+    async fn index_entries(
+        &self,
+        topic_id: i64,
+        partition: u32,
+        offset: u64,
+        max_entries: u32,
+    ) -> Result<Vec<IndexEntry>, StoreError>;
+}
