@@ -9,10 +9,10 @@ PYTHON="${PYTHON:-python3}"
 MOTO_PINS=("moto[server]==5.2.5")
 LOCALSTACK_PINS=(
   "localstack-core[runtime]==4.13.1"
-  "cbor2<6"
-  "pyopenssl<25"
-  "cryptography<45"
-  "service_identity"
+  "cbor2==5.9.0"             # <6
+  "pyopenssl==24.3.0"        # <25
+  "cryptography==44.0.3"     # <45
+  "service_identity==24.2.0"
 )
 
 # install_venv NAME PIN... : create .venv/NAME and pip install the pins into it.
@@ -25,11 +25,12 @@ install_venv() {
     return
   fi
   echo "test-servers: installing $name into $venv ..."
+  local start=$SECONDS
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
   printf '%s\n' "$want" >"$marker"
-  echo "test-servers: $name installed"
+  echo "test-servers: $name installed ($((SECONDS - start))s)"
 }
 
 install_venv moto "${MOTO_PINS[@]}"

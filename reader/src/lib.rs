@@ -1,1 +1,12 @@
+//! Silt's read path as a library: find the index entries that hold an offset range,
+//! read each chunk with one ranged GET through a foyer hybrid cache (memory + local
+//! disk), verify and decode it, and return records from the offset on.
 
+mod cache;
+mod error;
+mod fetch;
+pub mod storage;
+
+pub use cache::{CacheConfig, ChunkCache};
+pub use error::ReadError;
+pub use fetch::{FetchRequest, FetchResult, FetchedRecord, Reader};

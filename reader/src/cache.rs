@@ -1,0 +1,87 @@
+//! A foyer hybrid cache of chunk frames (compressed, as stored), keyed by object and
+//! byte range. Entries are immutable, so the cache never needs invalidation.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use foyer::{BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder, PsyncIoEngineConfig};
+use tracing::debug;
+
+use crate::error::ReadError;
+
+/// Sizes of the chunk cache.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Bytes of chunk data kept in memory.
+    pub memory_bytes: usize,
+    /// Bytes of chunk data kept on local disk; 0 disables the disk tier.
+    pub disk_bytes: usize,
+    /// Folder of the disk tier.
+    pub disk_dir: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { memory_bytes: 256 << 20, disk_bytes: 0, disk_dir: None }
+    }
+}
+
+const DISK_BLOCK_BYTES: usize = 16 << 20;
+
+#[derive(Clone)]
+pub struct ChunkCache {
+    inner: HybridCache<String, Bytes>,
+}
+
+fn cache_key(object_key: &str, byte_offset: u64, byte_len: u32) -> String {
+    format!("{object_key}#{byte_offset}+{byte_len}")
+}
+
+impl ChunkCache {
+    pub async fn open(config: &CacheConfig) -> Result<Self, ReadError> {
+        let builder = HybridCacheBuilder::new()
+            .with_name("silt-chunks")
+            .memory(config.memory_bytes.max(1 << 20))
+            .with_weighter(|key: &String, value: &Bytes| key.len() + value.len())
+            .storage();
+        let inner = match (&config.disk_dir, config.disk_bytes) {
+            (Some(dir), disk_bytes) if disk_bytes > 0 => {
+                std::fs::create_dir_all(dir).map_err(|error| ReadError::Cache(format!("creating {}: {error}", dir.display())))?;
+                let device = FsDeviceBuilder::new(dir)
+                    .with_capacity(disk_bytes.max(2 * DISK_BLOCK_BYTES))
+                    .build()
+                    .map_err(|error| ReadError::Cache(error.to_string()))?;
+                builder
+                    .with_io_engine_config(PsyncIoEngineConfig::new())
+                    .with_engine_config(BlockEngineConfig::new(device).with_block_size(DISK_BLOCK_BYTES))
+                    .build()
+                    .await
+            }
+            _ => builder.build().await,
+        }
+        .map_err(|error| ReadError::Cache(error.to_string()))?;
+        Ok(ChunkCache { inner })
+    }
+
+    /// The chunk frame at the given range of an object, if cached in memory or on disk.
+    pub async fn get(&self, object_key: &str, byte_offset: u64, byte_len: u32) -> Option<Bytes> {
+        let key = cache_key(object_key, byte_offset, byte_len);
+        match self.inner.get(&key).await {
+            Ok(Some(entry)) => Some(entry.value().clone()),
+            Ok(None) => None,
+            Err(error) => {
+                debug!(%error, key, "chunk cache lookup failed; reading from the object store");
+                None
+            }
+        }
+    }
+
+    pub fn insert(&self, object_key: &str, byte_offset: u64, byte_len: u32, frame: Bytes) {
+        self.inner.insert(cache_key(object_key, byte_offset, byte_len), frame);
+    }
+
+    /// Flushes the disk tier and stops its workers.
+    pub async fn close(&self) -> Result<(), ReadError> {
+        self.inner.close().await.map_err(|error| ReadError::Cache(error.to_string()))
+    }
+}

@@ -1,0 +1,151 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as ObjectPath;
+use silt_core::Coordinator;
+use silt_core::coordinator::{IndexEntry, PartitionOffsets};
+use silt_core::record::StoredRecord;
+use silt_core::segment::decode_chunk;
+use tracing::{instrument, trace};
+
+use crate::cache::ChunkCache;
+use crate::error::ReadError;
+
+/// Index entries asked for per coordinator lookup.
+const LOOKUP_BATCH: u32 = 16;
+/// Lookups one fetch may make before it returns what it has.
+const MAX_LOOKUPS_PER_FETCH: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub max_records: usize,
+    /// Bytes of encoded records to return at most; the first record always returns.
+    pub max_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchedRecord {
+    pub offset: u64,
+    pub record: StoredRecord,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchResult {
+    pub records: Vec<FetchedRecord>,
+    /// The offset to fetch next.
+    pub next_offset: u64,
+    pub offsets: PartitionOffsets,
+}
+
+/// Serves fetches from the coordinator's index and the object store.
+pub struct Reader {
+    store: Arc<dyn ObjectStore>,
+    coordinator: Arc<dyn Coordinator>,
+    cache: ChunkCache,
+    object_reads: AtomicU64,
+}
+
+impl Reader {
+    pub fn new(store: Arc<dyn ObjectStore>, coordinator: Arc<dyn Coordinator>, cache: ChunkCache) -> Self {
+        Reader { store, coordinator, cache, object_reads: AtomicU64::new(0) }
+    }
+
+    pub fn cache(&self) -> &ChunkCache {
+        &self.cache
+    }
+
+    /// Ranged GETs this reader has sent to the object store.
+    pub fn object_reads(&self) -> u64 {
+        self.object_reads.load(Ordering::Relaxed)
+    }
+
+    /// Reads records from `request.offset` on. An offset at the high watermark returns
+    /// no records; one outside `[log_start_offset, high_watermark]` is an error.
+    #[instrument(skip(self), fields(topic = %request.topic, partition = request.partition, offset = request.offset))]
+    pub async fn fetch(&self, request: &FetchRequest) -> Result<FetchResult, ReadError> {
+        let mut records = Vec::new();
+        let mut bytes = 0usize;
+        let mut next_offset = request.offset;
+        let mut offsets = None;
+        'lookups: for _ in 0..MAX_LOOKUPS_PER_FETCH {
+            let lookup = self.coordinator.lookup(&request.topic, request.partition, next_offset, LOOKUP_BATCH).await?;
+            offsets.get_or_insert(lookup.offsets);
+            if lookup.entries.is_empty() {
+                if next_offset < lookup.offsets.high_watermark {
+                    return Err(ReadError::Inconsistent(format!(
+                        "no index entry holds offset {next_offset} below the high watermark {}",
+                        lookup.offsets.high_watermark
+                    )));
+                }
+                break;
+            }
+            for entry in &lookup.entries {
+                if entry.base_offset > next_offset {
+                    return Err(ReadError::Inconsistent(format!(
+                        "index gap: expected offset {next_offset}, next entry starts at {}",
+                        entry.base_offset
+                    )));
+                }
+                let chunk_records = self.read_entry(entry).await?;
+                let skip = (next_offset - entry.base_offset) as usize;
+                for (position, record) in chunk_records.into_iter().enumerate().skip(skip) {
+                    let full = records.len() >= request.max_records
+                        || (!records.is_empty() && bytes + record.encoded_len > request.max_bytes);
+                    if full {
+                        break 'lookups;
+                    }
+                    bytes += record.encoded_len;
+                    records.push(FetchedRecord { offset: entry.base_offset + position as u64, record });
+                    next_offset += 1;
+                }
+            }
+            if next_offset >= lookup.offsets.high_watermark {
+                break;
+            }
+        }
+        let offsets = offsets.ok_or_else(|| ReadError::Inconsistent("fetch made no lookup".into()))?;
+        Ok(FetchResult { records, next_offset, offsets })
+    }
+
+    /// The decoded records of one index entry, from the cache or one ranged GET.
+    async fn read_entry(&self, entry: &IndexEntry) -> Result<Vec<StoredRecord>, ReadError> {
+        let frame = match self.cache.get(&entry.object_key, entry.byte_offset, entry.byte_len).await {
+            Some(frame) => frame,
+            None => {
+                let frame = self.read_range(entry).await?;
+                self.cache.insert(&entry.object_key, entry.byte_offset, entry.byte_len, frame.clone());
+                frame
+            }
+        };
+        let corrupt = |source| ReadError::Corrupt {
+            object_key: entry.object_key.clone(),
+            byte_offset: entry.byte_offset,
+            byte_len: entry.byte_len,
+            source,
+        };
+        let chunk = decode_chunk(&frame).map_err(corrupt)?;
+        if chunk.record_count != entry.record_count {
+            return Err(ReadError::Inconsistent(format!(
+                "chunk at {}#{} holds {} records, index says {}",
+                entry.object_key, entry.byte_offset, chunk.record_count, entry.record_count
+            )));
+        }
+        chunk.all_records().map_err(corrupt)
+    }
+
+    async fn read_range(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {
+        trace!(object_key = %entry.object_key, byte_offset = entry.byte_offset, "ranged read");
+        self.object_reads.fetch_add(1, Ordering::Relaxed);
+        let path = ObjectPath::from(entry.object_key.as_str());
+        let range = entry.byte_offset..entry.byte_offset + u64::from(entry.byte_len);
+        self.store
+            .get_range(&path, range)
+            .await
+            .map_err(|source| ReadError::Storage { object_key: entry.object_key.clone(), source })
+    }
+}
