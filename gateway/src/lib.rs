@@ -1,1 +1,20 @@
+//! Silt's public HTTP gateway: topics, produce (batched into one segment object per
+//! flush, acknowledged only once the object is written and its offsets committed),
+//! fetch with long-poll, and a server-sent-events tail.
 
+mod api;
+mod batcher;
+mod config;
+mod error;
+mod json;
+mod metrics;
+mod produce;
+
+pub use api::{AppState, app};
+pub use batcher::{Batcher, BatcherHandle};
+pub use config::GatewayConfig;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,358 @@
+//! The v1 HTTP API. `app(state)` builds the router; tests drive it with `oneshot`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use silt_core::Coordinator;
+use silt_core::coordinator::{Topic, TopicConfig, TopicDescription};
+use silt_reader::{FetchRequest, Reader};
+use tracing::{Instrument, info_span};
+
+use crate::batcher::BatcherHandle;
+use crate::config::GatewayConfig;
+use crate::error::ApiError;
+use crate::json::write_record;
+use crate::metrics::Metrics;
+use crate::produce::{prepare, split_records};
+
+const DEFAULT_MAX_RECORDS: usize = 500;
+const MAX_MAX_RECORDS: usize = 10_000;
+const DEFAULT_MAX_BYTES: usize = 1 << 20;
+const MAX_MAX_BYTES: usize = 64 << 20;
+const STREAM_WAIT: Duration = Duration::from_secs(15);
+const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: GatewayConfig,
+    pub coordinator: Arc<dyn Coordinator>,
+    pub reader: Arc<Reader>,
+    pub batcher: BatcherHandle,
+    pub metrics: Arc<Metrics>,
+    pub sticky: Arc<AtomicU32>,
+}
+
+/// The gateway's router.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/topics", post(create_topic).get(list_topics))
+        .route("/v1/topics/{topic}", get(describe_topic).delete(delete_topic))
+        .route("/v1/topics/{topic}/records", post(produce))
+        .route("/v1/topics/{topic}/partitions/{partition}/records", get(fetch))
+        .route("/v1/topics/{topic}/partitions/{partition}/stream", get(stream))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+fn topic_summary(topic: &Topic) -> Value {
+    json!({
+        "name": topic.name,
+        "topic_id": topic.topic_id,
+        "partition_count": topic.partitions,
+        "retention_ms": topic.retention_ms,
+        "retention_bytes": topic.retention_bytes,
+        "created_at_ms": topic.created_at_ms,
+    })
+}
+
+fn topic_detail(description: &TopicDescription) -> Value {
+    let mut value = topic_summary(&description.topic);
+    value["partitions"] = json!(description.partitions);
+    value
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    ApiError::new(rejection.status(), "invalid_json", rejection.body_text())
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body exceeds the gateway's limit");
+    }
+    ApiError::new(rejection.status(), "invalid_body", rejection.body_text())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTopicBody {
+    name: String,
+    #[serde(default = "one")]
+    partitions: i64,
+    #[serde(default)]
+    retention_ms: Option<i64>,
+    #[serde(default)]
+    retention_bytes: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+async fn create_topic(
+    State(state): State<AppState>,
+    body: Result<Json<CreateTopicBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(json_rejection)?;
+    let partitions = u32::try_from(body.partitions).map_err(|_| {
+        ApiError::bad_request("invalid_argument", format!("partitions must be between 1 and 10000, got {}", body.partitions))
+    })?;
+    let config = TopicConfig {
+        name: body.name,
+        partitions,
+        retention_ms: body.retention_ms,
+        retention_bytes: body.retention_bytes,
+    };
+    let topic = state.coordinator.create_topic(config).await?;
+    let description = state.coordinator.describe_topic(&topic.name).await?;
+    Ok((StatusCode::CREATED, Json(topic_detail(&description))).into_response())
+}
+
+async fn list_topics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let topics = state.coordinator.list_topics().await?;
+    Ok(Json(json!({ "topics": topics.iter().map(topic_summary).collect::<Vec<_>>() })))
+}
+
+async fn describe_topic(State(state): State<AppState>, Path(topic): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(topic_detail(&state.coordinator.describe_topic(&topic).await?)))
+}
+
+async fn delete_topic(State(state): State<AppState>, Path(topic): Path<String>) -> Result<StatusCode, ApiError> {
+    state.coordinator.delete_topic(&topic).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn produce(
+    State(state): State<AppState>,
+    Path(topic_name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let span = info_span!("produce", topic = %topic_name, records = tracing::field::Empty);
+    async move {
+        let body = body.map_err(body_rejection)?;
+        Metrics::add(&state.metrics.produce_requests, 1);
+        let ndjson = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson"));
+        let topic = state.coordinator.get_topic(&topic_name).await?;
+        let raw_records = split_records(&body, ndjson)?;
+        tracing::Span::current().record("records", raw_records.len());
+        let prepared = prepare(&topic, &raw_records, state.config.max_record_bytes, &state.sticky, silt_core::now_ms())?;
+        let offsets = state.batcher.produce(&topic, prepared).await?;
+        let offsets: Vec<Value> =
+            offsets.into_iter().map(|(partition, offset)| json!({"partition": partition, "offset": offset})).collect();
+        Ok(Json(json!({ "offsets": offsets })))
+    }
+    .instrument(span)
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FetchParams {
+    offset: Option<u64>,
+    max_records: Option<usize>,
+    max_bytes: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+fn check_range(name: &str, value: usize, max: usize) -> Result<usize, ApiError> {
+    if value == 0 || value > max {
+        return Err(ApiError::bad_request("invalid_argument", format!("{name} must be between 1 and {max}, got {value}")));
+    }
+    Ok(value)
+}
+
+fn parse_partition(partition: &str) -> Result<u32, ApiError> {
+    partition
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_argument", format!("partition must be a non-negative integer, got {partition:?}")))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    Path((topic, partition)): Path<(String, String)>,
+    params: Result<Query<FetchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) =
+        params.map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
+    let partition = parse_partition(&partition)?;
+    let span = info_span!("fetch", %topic, partition, offset = params.offset);
+    async move {
+        Metrics::add(&state.metrics.fetch_requests, 1);
+        let max_records = check_range("max_records", params.max_records.unwrap_or(DEFAULT_MAX_RECORDS), MAX_MAX_RECORDS)?;
+        let max_bytes = check_range("max_bytes", params.max_bytes.unwrap_or(DEFAULT_MAX_BYTES), MAX_MAX_BYTES)?;
+        let wait_ms = params.wait_ms.unwrap_or(0);
+        if wait_ms > state.config.max_wait_ms {
+            return Err(ApiError::bad_request(
+                "invalid_argument",
+                format!("wait_ms must be at most {}, got {wait_ms}", state.config.max_wait_ms),
+            ));
+        }
+        let offset = match params.offset {
+            Some(offset) => offset,
+            None => state.coordinator.partition_offsets(&topic, partition).await?.log_start_offset,
+        };
+        let request = FetchRequest { topic: topic.clone(), partition, offset, max_records, max_bytes };
+        let mut result = state.reader.fetch(&request).await?;
+        if result.records.is_empty() && wait_ms > 0 {
+            state.coordinator.wait_for_records(&topic, partition, offset, Duration::from_millis(wait_ms)).await?;
+            result = state.reader.fetch(&request).await?;
+        }
+        Metrics::add(&state.metrics.records_fetched, result.records.len() as u64);
+        let mut body = Vec::with_capacity(64 + result.records.iter().map(|r| r.record.encoded_len + 64).sum::<usize>());
+        body.extend_from_slice(b"{\"records\":[");
+        for (index, record) in result.records.iter().enumerate() {
+            if index > 0 {
+                body.push(b',');
+            }
+            write_record(&mut body, record, None);
+        }
+        body.extend_from_slice(
+            format!(
+                "],\"next_offset\":{},\"high_watermark\":{},\"log_start_offset\":{}}}",
+                result.next_offset, result.offsets.high_watermark, result.offsets.log_start_offset
+            )
+            .as_bytes(),
+        );
+        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    }
+    .instrument(span)
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamParams {
+    offset: Option<u64>,
+}
+
+struct StreamState {
+    state: AppState,
+    topic: String,
+    partition: u32,
+    offset: u64,
+    pending: std::collections::VecDeque<Event>,
+    done: bool,
+}
+
+/// Server-sent events: one `record` event per record, `id` = offset. A reconnecting
+/// client sends `Last-Event-ID` and resumes after it.
+async fn stream(
+    State(state): State<AppState>,
+    Path((topic, partition)): Path<(String, String)>,
+    headers: HeaderMap,
+    params: Result<Query<StreamParams>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(params) =
+        params.map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
+    let partition = parse_partition(&partition)?;
+    let resume_after = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("invalid_argument", "Last-Event-ID must be an offset"))?,
+        ),
+        None => None,
+    };
+    let offsets = state.coordinator.partition_offsets(&topic, partition).await?;
+    let offset = match (resume_after, params.offset) {
+        (Some(last), _) => last + 1,
+        (None, Some(offset)) => offset,
+        (None, None) => offsets.high_watermark,
+    };
+    if offset < offsets.log_start_offset || offset > offsets.high_watermark {
+        return Err(silt_core::coordinator::CoordinatorError::OffsetOutOfRange {
+            offset,
+            log_start_offset: offsets.log_start_offset,
+            high_watermark: offsets.high_watermark,
+        }
+        .into());
+    }
+    let initial = StreamState { state, topic, partition, offset, pending: Default::default(), done: false };
+    let events = futures::stream::unfold(initial, |mut stream| async move {
+        loop {
+            if let Some(event) = stream.pending.pop_front() {
+                return Some((Ok(event), stream));
+            }
+            if stream.done {
+                return None;
+            }
+            let request = FetchRequest {
+                topic: stream.topic.clone(),
+                partition: stream.partition,
+                offset: stream.offset,
+                max_records: DEFAULT_MAX_RECORDS,
+                max_bytes: DEFAULT_MAX_BYTES,
+            };
+            match stream.state.reader.fetch(&request).await {
+                Ok(result) if !result.records.is_empty() => {
+                    for record in &result.records {
+                        let mut data = Vec::with_capacity(record.record.encoded_len + 64);
+                        write_record(&mut data, record, None);
+                        let text = String::from_utf8_lossy(&data).into_owned();
+                        stream.pending.push_back(Event::default().event("record").id(record.offset.to_string()).data(text));
+                    }
+                    stream.offset = result.next_offset;
+                }
+                Ok(_) => {
+                    let waited = stream
+                        .state
+                        .coordinator
+                        .wait_for_records(&stream.topic, stream.partition, stream.offset, STREAM_WAIT)
+                        .await;
+                    if let Err(error) = waited {
+                        stream.pending.push_back(error_event(ApiError::from(error)));
+                        stream.done = true;
+                    }
+                }
+                Err(error) => {
+                    stream.pending.push_back(error_event(ApiError::from(error)));
+                    stream.done = true;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn error_event(error: ApiError) -> Event {
+    Event::default()
+        .event("error")
+        .data(json!({"error_code": error.error_code, "message": error.message}).to_string())
+}
+
+async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.coordinator.list_topics().await?;
+    Ok("ready")
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.reader.object_reads()),
+    )
+}

@@ -1,0 +1,373 @@
+//! The write path. Produce requests are appended to one open batch; the batch is sealed
+//! when `linger_ms` has passed since its first record or it holds `max_batch_bytes`.
+//! Each sealed batch becomes **one** segment object, whatever the number of partitions:
+//! it is encoded, written with `PutMode::Create`, put in the chunk cache, and then
+//! committed to the coordinator. Only then are its producers answered with offsets.
+//! Writes of several batches may be in flight at once; commits happen in seal order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use silt_core::Coordinator;
+use silt_core::coordinator::{ChunkCommit, ChunkOutcome, CoordinatorError, SegmentCommit, Topic};
+use silt_core::keys::SegmentId;
+use silt_core::now_ms;
+use silt_core::segment::{ChunkBuilder, EncodedSegment, encode_segment};
+use silt_reader::ChunkCache;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::config::GatewayConfig;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::produce::PreparedProduce;
+
+const WRITE_ATTEMPTS: u32 = 4;
+const COMMIT_ATTEMPTS: u32 = 4;
+
+/// Offsets for a produce request's records, in request order: (partition, offset).
+pub type ProduceOffsets = Vec<(u32, u64)>;
+
+/// Why a flush failed; every waiting producer gets it as an HTTP error.
+#[derive(Debug, Clone)]
+struct FlushFailure {
+    status: StatusCode,
+    error_code: &'static str,
+    message: String,
+}
+
+impl From<FlushFailure> for ApiError {
+    fn from(failure: FlushFailure) -> Self {
+        let error = ApiError::new(failure.status, failure.error_code, failure.message);
+        if failure.status == StatusCode::SERVICE_UNAVAILABLE { error.retry_after(1) } else { error }
+    }
+}
+
+struct Submission {
+    topic_id: i64,
+    topic: Arc<str>,
+    produce: PreparedProduce,
+    reply: oneshot::Sender<Result<ProduceOffsets, FlushFailure>>,
+}
+
+struct Waiter {
+    /// (chunk index, position in chunk, partition) per record, in request order.
+    positions: Vec<(u32, u32, u32)>,
+    bytes: usize,
+    reply: oneshot::Sender<Result<ProduceOffsets, FlushFailure>>,
+}
+
+struct OpenBatch {
+    chunk_of: HashMap<(i64, u32), usize>,
+    chunks: Vec<(i64, ChunkBuilder)>,
+    waiters: Vec<Waiter>,
+    bytes: usize,
+    deadline: Instant,
+}
+
+impl OpenBatch {
+    fn new(linger: Duration) -> Self {
+        OpenBatch {
+            chunk_of: HashMap::new(),
+            chunks: Vec::new(),
+            waiters: Vec::new(),
+            bytes: 0,
+            deadline: Instant::now() + linger,
+        }
+    }
+
+    fn append(&mut self, submission: Submission) {
+        let Submission { topic_id, topic, produce, reply } = submission;
+        let mut positions = Vec::with_capacity(produce.records.len());
+        for record in &produce.records {
+            let chunk_index = *self.chunk_of.entry((topic_id, record.partition)).or_insert_with(|| {
+                self.chunks.push((topic_id, ChunkBuilder::new(&*topic, record.partition)));
+                self.chunks.len() - 1
+            });
+            let chunk = &mut self.chunks[chunk_index].1;
+            positions.push((chunk_index as u32, chunk.record_count, record.partition));
+            chunk.push_encoded(&produce.data[record.start..record.end], record.timestamp);
+        }
+        self.bytes += produce.data.len();
+        self.waiters.push(Waiter { positions, bytes: produce.data.len(), reply });
+    }
+}
+
+/// The producer-facing side of the batcher, shared by request handlers.
+#[derive(Clone)]
+pub struct BatcherHandle {
+    submissions: mpsc::Sender<Submission>,
+    metrics: Arc<Metrics>,
+    max_buffered_bytes: usize,
+}
+
+impl BatcherHandle {
+    /// Hands a validated request to the batcher and waits until its records are durable.
+    pub async fn produce(&self, topic: &Topic, produce: PreparedProduce) -> Result<ProduceOffsets, ApiError> {
+        let bytes = produce.data.len() as u64;
+        let before = self.metrics.buffered_bytes.fetch_add(bytes, Ordering::AcqRel);
+        // One request larger than the bound still gets through when nothing else waits.
+        if before > 0 && before + bytes > self.max_buffered_bytes as u64 {
+            self.metrics.buffered_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            Metrics::add(&self.metrics.produce_rejected_backpressure, 1);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "backpressure",
+                format!("the gateway holds {before} unacknowledged bytes (limit {}); retry later", self.max_buffered_bytes),
+            )
+            .retry_after(1));
+        }
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission { topic_id: topic.topic_id, topic: Arc::from(topic.name.as_str()), produce, reply };
+        let shutting_down = || {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the gateway is shutting down").retry_after(1)
+        };
+        if self.submissions.send(submission).await.is_err() {
+            self.metrics.buffered_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return Err(shutting_down());
+        }
+        match answer.await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(shutting_down()),
+        }
+    }
+}
+
+/// Everything a flush needs.
+struct Flusher {
+    store: Arc<dyn ObjectStore>,
+    coordinator: Arc<dyn Coordinator>,
+    cache: ChunkCache,
+    metrics: Arc<Metrics>,
+    config: GatewayConfig,
+}
+
+pub struct Batcher;
+
+impl Batcher {
+    /// Starts the batching and flushing tasks. They stop once every handle is dropped
+    /// and the last batch has been flushed; await the returned task for that.
+    pub fn spawn(
+        config: GatewayConfig,
+        store: Arc<dyn ObjectStore>,
+        coordinator: Arc<dyn Coordinator>,
+        cache: ChunkCache,
+        metrics: Arc<Metrics>,
+    ) -> (BatcherHandle, JoinHandle<()>) {
+        let (submissions, submission_rx) = mpsc::channel(1024);
+        let (sealed_tx, sealed_rx) = mpsc::channel(config.max_inflight_flushes.max(1));
+        let handle = BatcherHandle {
+            submissions,
+            metrics: Arc::clone(&metrics),
+            max_buffered_bytes: config.max_buffered_bytes,
+        };
+        let flusher = Arc::new(Flusher { store, coordinator, cache, metrics, config: config.clone() });
+        let batching = tokio::spawn(run_batching(config.clone(), submission_rx, sealed_tx));
+        let flushing = tokio::spawn(run_flushing(flusher, sealed_rx));
+        let task = tokio::spawn(async move {
+            let _ = batching.await;
+            let _ = flushing.await;
+        });
+        (handle, task)
+    }
+}
+
+async fn run_batching(config: GatewayConfig, mut submissions: mpsc::Receiver<Submission>, sealed: mpsc::Sender<OpenBatch>) {
+    let linger = Duration::from_millis(config.linger_ms);
+    let mut open: Option<OpenBatch> = None;
+    loop {
+        let next = match &open {
+            Some(batch) => tokio::select! {
+                next = submissions.recv() => next,
+                () = sleep_until(batch.deadline) => {
+                    if let Some(batch) = open.take() && sealed.send(batch).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+            None => submissions.recv().await,
+        };
+        let Some(submission) = next else { break };
+        let batch = open.get_or_insert_with(|| OpenBatch::new(linger));
+        batch.append(submission);
+        if batch.bytes >= config.max_batch_bytes
+            && let Some(batch) = open.take()
+            && sealed.send(batch).await.is_err()
+        {
+            return;
+        }
+    }
+    if let Some(batch) = open.take() {
+        let _ = sealed.send(batch).await;
+    }
+}
+
+async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) {
+    let in_flight = flusher.config.max_inflight_flushes.max(1);
+    let batches = futures::stream::unfold(sealed, |mut sealed| async move { sealed.recv().await.map(|batch| (batch, sealed)) });
+    let written = batches
+        .map(|batch| {
+            let flusher = Arc::clone(&flusher);
+            async move {
+                let segment_id = SegmentId::generate();
+                let span = info_span!("flush", segment = %segment_id, chunks = batch.chunks.len(), bytes = batch.bytes);
+                let result = flusher.write(segment_id, &batch).instrument(span.clone()).await;
+                (batch, result, span)
+            }
+        })
+        .buffered(in_flight);
+    let mut written = std::pin::pin!(written);
+    while let Some((batch, result, span)) = written.next().await {
+        let outcome = match result {
+            Ok((object_key, segment)) => flusher.commit(&batch, object_key, segment).instrument(span).await,
+            Err(failure) => Err(failure),
+        };
+        flusher.answer(batch, outcome);
+    }
+}
+
+impl Flusher {
+    /// Encodes the batch and writes it as one object; puts its chunks in the cache.
+    async fn write(&self, segment_id: SegmentId, batch: &OpenBatch) -> Result<(String, EncodedSegment), FlushFailure> {
+        let chunks: Vec<ChunkBuilder> = batch.chunks.iter().map(|(_, chunk)| chunk.clone()).collect();
+        let compression = self.config.compression;
+        let segment = tokio::task::spawn_blocking(move || encode_segment(&chunks, compression, now_ms()))
+            .await
+            .map_err(|error| FlushFailure {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                error_code: "internal_error",
+                message: format!("encoding the segment failed: {error}"),
+            })?;
+        let object_key = segment_id.object_key();
+        let path = ObjectPath::from(object_key.as_str());
+        let mut attempt = 0;
+        loop {
+            let options = PutOptions { mode: PutMode::Create, ..Default::default() };
+            match self.store.put_opts(&path, PutPayload::from_bytes(segment.bytes.clone()), options).await {
+                Ok(_) => break,
+                // Our own earlier attempt landed but its answer was lost: keys are unique.
+                Err(object_store::Error::AlreadyExists { .. }) if attempt > 0 => break,
+                Err(error) => {
+                    attempt += 1;
+                    if attempt >= WRITE_ATTEMPTS {
+                        warn!(%error, object_key, "segment write failed; answering producers with 503");
+                        return Err(FlushFailure {
+                            status: StatusCode::SERVICE_UNAVAILABLE,
+                            error_code: "storage_unavailable",
+                            message: "writing the segment to the object store failed; nothing was stored, retry".into(),
+                        });
+                    }
+                    debug!(%error, attempt, "segment write failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+        }
+        Metrics::add(&self.metrics.segment_bytes_written, segment.bytes.len() as u64);
+        for location in &segment.chunks {
+            let frame = segment.bytes.slice(location.offset as usize..(location.offset + u64::from(location.len)) as usize);
+            self.cache.insert(&object_key, location.offset, location.len, frame);
+        }
+        Ok((object_key, segment))
+    }
+
+    /// Commits the written segment: the coordinator assigns every chunk its offsets.
+    async fn commit(
+        &self,
+        batch: &OpenBatch,
+        object_key: String,
+        segment: EncodedSegment,
+    ) -> Result<Vec<ChunkOutcome>, FlushFailure> {
+        let chunks = batch
+            .chunks
+            .iter()
+            .zip(&segment.chunks)
+            .map(|((topic_id, chunk), location)| ChunkCommit {
+                topic_id: *topic_id,
+                topic: chunk.topic.clone(),
+                partition: chunk.partition,
+                record_count: chunk.record_count,
+                byte_offset: location.offset,
+                byte_len: location.len,
+                min_timestamp: chunk.min_timestamp,
+                max_timestamp: chunk.max_timestamp,
+            })
+            .collect();
+        let commit = SegmentCommit { object_key, object_size: segment.bytes.len() as u64, chunks };
+        let mut attempt = 0;
+        loop {
+            match self.coordinator.commit_segment(commit.clone()).await {
+                Ok(outcomes) if outcomes.len() == commit.chunks.len() => return Ok(outcomes),
+                Ok(outcomes) => {
+                    return Err(FlushFailure {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
+                        error_code: "internal_error",
+                        message: format!("commit answered {} outcomes for {} chunks", outcomes.len(), commit.chunks.len()),
+                    });
+                }
+                Err(CoordinatorError::Unavailable(message)) if attempt + 1 < COMMIT_ATTEMPTS => {
+                    attempt += 1;
+                    debug!(message, attempt, "commit failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+                Err(error) => {
+                    warn!(%error, object_key = %commit.object_key, "segment commit failed; the object is an orphan");
+                    return Err(FlushFailure {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        error_code: "commit_failed",
+                        message: format!("committing the segment failed: {error}; nothing was stored, retry"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn answer(&self, batch: OpenBatch, outcome: Result<Vec<ChunkOutcome>, FlushFailure>) {
+        let released: usize = batch.waiters.iter().map(|waiter| waiter.bytes).sum();
+        match &outcome {
+            Ok(_) => Metrics::add(&self.metrics.flushes, 1),
+            Err(_) => Metrics::add(&self.metrics.flush_failures, 1),
+        }
+        for waiter in batch.waiters {
+            let reply = match &outcome {
+                Err(failure) => Err(failure.clone()),
+                Ok(outcomes) => offsets_for(&waiter.positions, outcomes),
+            };
+            if reply.is_ok() {
+                Metrics::add(&self.metrics.records_produced, waiter.positions.len() as u64);
+                Metrics::add(&self.metrics.bytes_produced, waiter.bytes as u64);
+            }
+            // A producer that hung up still had its records stored; nothing to undo.
+            let _ = waiter.reply.send(reply);
+        }
+        self.metrics.buffered_bytes.fetch_sub(released as u64, Ordering::AcqRel);
+    }
+}
+
+fn offsets_for(positions: &[(u32, u32, u32)], outcomes: &[ChunkOutcome]) -> Result<ProduceOffsets, FlushFailure> {
+    positions
+        .iter()
+        .map(|&(chunk_index, position, partition)| match outcomes.get(chunk_index as usize) {
+            Some(ChunkOutcome::Committed { base_offset }) => Ok((partition, base_offset + u64::from(position))),
+            Some(ChunkOutcome::Rejected { message, .. }) => Err(FlushFailure {
+                status: StatusCode::NOT_FOUND,
+                error_code: "topic_not_found",
+                message: message.clone(),
+            }),
+            None => Err(FlushFailure {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                error_code: "internal_error",
+                message: "commit outcome missing for a chunk".into(),
+            }),
+        })
+        .collect()
+}
+

@@ -1,0 +1,40 @@
+use serde::{Deserialize, Serialize};
+use silt_core::segment::Compression;
+
+/// Tunables of one gateway. Every field has a default; `silt gateway` reads them from a
+/// TOML file, `SILT_*` variables and flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Longest time a record waits in the open batch before it is flushed.
+    pub linger_ms: u64,
+    /// The open batch is flushed once it holds this many bytes.
+    pub max_batch_bytes: usize,
+    /// Bytes accepted but not yet acknowledged, beyond which produce requests get 429.
+    pub max_buffered_bytes: usize,
+    /// Largest encoded record.
+    pub max_record_bytes: usize,
+    /// Largest produce request body.
+    pub max_body_bytes: usize,
+    /// Segment flushes in flight at once (their commits still happen in order).
+    pub max_inflight_flushes: usize,
+    /// Longest `wait_ms` a fetch may ask for.
+    pub max_wait_ms: u64,
+    /// Compression of segment chunks.
+    pub compression: Compression,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            linger_ms: 50,
+            max_batch_bytes: 8 << 20,
+            max_buffered_bytes: 256 << 20,
+            max_record_bytes: 1 << 20,
+            max_body_bytes: 32 << 20,
+            max_inflight_flushes: 4,
+            max_wait_ms: 30_000,
+            compression: Compression::Lz4,
+        }
+    }
+}

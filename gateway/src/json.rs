@@ -1,0 +1,61 @@
+//! Rendering records as JSON. A value produced as JSON is stored verbatim and written
+//! back verbatim; binary keys and values come back base64-encoded.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use silt_reader::FetchedRecord;
+
+fn push_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            // Serialising a &str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, text);
+        }
+        Err(_) => {
+            let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(bytes));
+        }
+    }
+}
+
+/// Appends one record object: offset, timestamp, key, value, headers.
+pub fn write_record(out: &mut Vec<u8>, fetched: &FetchedRecord, partition: Option<u32>) {
+    let record = &fetched.record;
+    out.extend_from_slice(b"{\"offset\":");
+    out.extend_from_slice(fetched.offset.to_string().as_bytes());
+    if let Some(partition) = partition {
+        out.extend_from_slice(b",\"partition\":");
+        out.extend_from_slice(partition.to_string().as_bytes());
+    }
+    out.extend_from_slice(b",\"timestamp\":");
+    out.extend_from_slice(record.timestamp.to_string().as_bytes());
+    match &record.key {
+        None => out.extend_from_slice(b",\"key\":null"),
+        Some(key) if record.key_is_binary() => {
+            out.extend_from_slice(b",\"key\":null,\"key_base64\":\"");
+            out.extend_from_slice(BASE64.encode(key).as_bytes());
+            out.push(b'"');
+        }
+        Some(key) => {
+            out.extend_from_slice(b",\"key\":");
+            push_json_string(out, key);
+        }
+    }
+    if record.value_is_json() {
+        out.extend_from_slice(b",\"value\":");
+        out.extend_from_slice(&record.value);
+    } else {
+        out.extend_from_slice(b",\"value\":null,\"value_base64\":\"");
+        out.extend_from_slice(BASE64.encode(&record.value).as_bytes());
+        out.push(b'"');
+    }
+    out.extend_from_slice(b",\"headers\":{");
+    for (index, (name, value)) in record.headers.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_json_string(out, name);
+        out.push(b':');
+        push_json_string(out, value);
+    }
+    out.extend_from_slice(b"}}");
+}

@@ -1,0 +1,52 @@
+//! Counters exposed at `/metrics` in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub produce_requests: AtomicU64,
+    pub records_produced: AtomicU64,
+    pub bytes_produced: AtomicU64,
+    pub produce_rejected_backpressure: AtomicU64,
+    pub flushes: AtomicU64,
+    pub flush_failures: AtomicU64,
+    pub segment_bytes_written: AtomicU64,
+    pub fetch_requests: AtomicU64,
+    pub records_fetched: AtomicU64,
+    pub buffered_bytes: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, value: u64) {
+        counter.fetch_add(value, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, object_reads: u64) -> String {
+        let counters: [(&str, &str, &AtomicU64); 9] = [
+            ("silt_produce_requests_total", "Produce requests received", &self.produce_requests),
+            ("silt_records_produced_total", "Records acknowledged to producers", &self.records_produced),
+            ("silt_bytes_produced_total", "Encoded record bytes acknowledged", &self.bytes_produced),
+            ("silt_produce_backpressure_total", "Produce requests refused with 429", &self.produce_rejected_backpressure),
+            ("silt_flushes_total", "Segment objects written and committed", &self.flushes),
+            ("silt_flush_failures_total", "Flushes whose write or commit failed", &self.flush_failures),
+            ("silt_segment_bytes_written_total", "Bytes of segment objects written", &self.segment_bytes_written),
+            ("silt_fetch_requests_total", "Fetch requests served", &self.fetch_requests),
+            ("silt_records_fetched_total", "Records returned by fetches", &self.records_fetched),
+        ];
+        let mut out = String::new();
+        for (name, help, counter) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP silt_buffered_bytes Bytes accepted and not yet acknowledged\n# TYPE silt_buffered_bytes gauge\nsilt_buffered_bytes {}",
+            self.buffered_bytes.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP silt_object_reads_total Ranged object store reads by fetches\n# TYPE silt_object_reads_total counter\nsilt_object_reads_total {object_reads}"
+        );
+        out
+    }
+}
