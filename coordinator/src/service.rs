@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use silt_core::coordinator::{
-    ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, MAX_PARTITIONS, PartitionOffsets, SegmentCommit, Topic,
-    TopicConfig, TopicDescription,
+    ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, MAX_PARTITIONS, PartitionOffsets,
+    SegmentCommit, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::names::validate_topic_name;
 use silt_core::now_ms;
@@ -44,17 +44,30 @@ impl<S: MetadataStore> CoordinatorService<S> {
             .topics
             .into_iter()
             .map(|(topic, partitions)| {
-                let partitions = partitions.into_iter().map(|offsets| watch::Sender::new(offsets)).collect();
+                let partitions = partitions
+                    .into_iter()
+                    .map(|offsets| watch::Sender::new(offsets))
+                    .collect();
                 (topic.name.clone(), TopicState { topic, partitions })
             })
             .collect::<HashMap<_, _>>();
         info!(topics = topics.len(), "coordinator state loaded");
-        Ok(CoordinatorService { store, topics: RwLock::new(topics), write_order: tokio::sync::Mutex::new(()) })
+        Ok(CoordinatorService {
+            store,
+            topics: RwLock::new(topics),
+            write_order: tokio::sync::Mutex::new(()),
+        })
     }
 
-    fn with_topic<T>(&self, name: &str, read: impl FnOnce(&TopicState) -> Result<T, CoordinatorError>) -> Result<T, CoordinatorError> {
+    fn with_topic<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&TopicState) -> Result<T, CoordinatorError>,
+    ) -> Result<T, CoordinatorError> {
         let topics = self.topics.read().map_err(|_| poisoned())?;
-        let state = topics.get(name).ok_or_else(|| CoordinatorError::TopicNotFound(name.to_owned()))?;
+        let state = topics
+            .get(name)
+            .ok_or_else(|| CoordinatorError::TopicNotFound(name.to_owned()))?;
         read(state)
     }
 
@@ -62,23 +75,29 @@ impl<S: MetadataStore> CoordinatorService<S> {
         state: &'a TopicState,
         partition: u32,
     ) -> Result<&'a watch::Sender<PartitionOffsets>, CoordinatorError> {
-        state.partitions.get(partition as usize).ok_or_else(|| CoordinatorError::PartitionNotFound {
-            topic: state.topic.name.clone(),
-            partition,
-            partitions: state.topic.partitions,
+        state.partitions.get(partition as usize).ok_or_else(|| {
+            CoordinatorError::PartitionNotFound {
+                topic: state.topic.name.clone(),
+                partition,
+                partitions: state.topic.partitions,
+            }
         })
     }
 }
 
 fn validate_config(config: &TopicConfig) -> Result<(), CoordinatorError> {
-    validate_topic_name(&config.name).map_err(|error| CoordinatorError::InvalidArgument(error.to_string()))?;
+    validate_topic_name(&config.name)
+        .map_err(|error| CoordinatorError::InvalidArgument(error.to_string()))?;
     if config.partitions == 0 || config.partitions > MAX_PARTITIONS {
         return Err(CoordinatorError::InvalidArgument(format!(
             "partitions must be between 1 and {MAX_PARTITIONS}, got {}",
             config.partitions
         )));
     }
-    for (field, value) in [("retention_ms", config.retention_ms), ("retention_bytes", config.retention_bytes)] {
+    for (field, value) in [
+        ("retention_ms", config.retention_ms),
+        ("retention_bytes", config.retention_bytes),
+    ] {
         if let Some(value) = value
             && value <= 0
             && value != -1
@@ -99,12 +118,21 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
         let _order = self.write_order.lock().await;
         let topic = self.store.create_topic(config, now_ms()).await?;
         let partitions = (0..topic.partitions)
-            .map(|partition| watch::Sender::new(PartitionOffsets { partition, log_start_offset: 0, high_watermark: 0 }))
+            .map(|partition| {
+                watch::Sender::new(PartitionOffsets {
+                    partition,
+                    log_start_offset: 0,
+                    high_watermark: 0,
+                })
+            })
             .collect();
-        self.topics
-            .write()
-            .map_err(|_| poisoned())?
-            .insert(topic.name.clone(), TopicState { topic: topic.clone(), partitions });
+        self.topics.write().map_err(|_| poisoned())?.insert(
+            topic.name.clone(),
+            TopicState {
+                topic: topic.clone(),
+                partitions,
+            },
+        );
         info!(topic = %topic.name, partitions = topic.partitions, "topic created");
         Ok(topic)
     }
@@ -124,7 +152,11 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
         self.with_topic(name, |state| {
             Ok(TopicDescription {
                 topic: state.topic.clone(),
-                partitions: state.partitions.iter().map(|sender| *sender.borrow()).collect(),
+                partitions: state
+                    .partitions
+                    .iter()
+                    .map(|sender| *sender.borrow())
+                    .collect(),
             })
         })
     }
@@ -140,17 +172,30 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
     }
 
     #[instrument(skip(self, commit), fields(object_key = %commit.object_key, chunks = commit.chunks.len()))]
-    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<ChunkOutcome>, CoordinatorError> {
+    async fn commit_segment(
+        &self,
+        commit: SegmentCommit,
+    ) -> Result<Vec<ChunkOutcome>, CoordinatorError> {
         if commit.chunks.iter().any(|chunk| chunk.record_count == 0) {
-            return Err(CoordinatorError::InvalidArgument("a chunk must hold at least one record".into()));
+            return Err(CoordinatorError::InvalidArgument(
+                "a chunk must hold at least one record".into(),
+            ));
         }
         let _order = self.write_order.lock().await;
-        let names: Vec<(i64, String)> = commit.chunks.iter().map(|chunk| (chunk.topic_id, chunk.topic.clone())).collect();
+        let names: Vec<(i64, String)> = commit
+            .chunks
+            .iter()
+            .map(|chunk| (chunk.topic_id, chunk.topic.clone()))
+            .collect();
         let (outcomes, advanced) = self.store.commit_segment(commit, now_ms()).await?;
         let topics = self.topics.read().map_err(|_| poisoned())?;
         for (topic_id, offsets) in advanced {
-            let Some((_, name)) = names.iter().find(|(id, _)| *id == topic_id) else { continue };
-            if let Some(state) = topics.get(name).filter(|state| state.topic.topic_id == topic_id)
+            let Some((_, name)) = names.iter().find(|(id, _)| *id == topic_id) else {
+                continue;
+            };
+            if let Some(state) = topics
+                .get(name)
+                .filter(|state| state.topic.topic_id == topic_id)
                 && let Some(sender) = state.partitions.get(offsets.partition as usize)
             {
                 sender.send_replace(offsets);
@@ -166,8 +211,12 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
         offset: u64,
         max_entries: u32,
     ) -> Result<IndexLookup, CoordinatorError> {
-        let (topic_id, offsets) =
-            self.with_topic(topic, |state| Ok((state.topic.topic_id, *Self::partition_sender(state, partition)?.borrow())))?;
+        let (topic_id, offsets) = self.with_topic(topic, |state| {
+            Ok((
+                state.topic.topic_id,
+                *Self::partition_sender(state, partition)?.borrow(),
+            ))
+        })?;
         if offset < offsets.log_start_offset || offset > offsets.high_watermark {
             return Err(CoordinatorError::OffsetOutOfRange {
                 offset,
@@ -176,15 +225,29 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             });
         }
         if offset == offsets.high_watermark || max_entries == 0 {
-            return Ok(IndexLookup { offsets, entries: Vec::new() });
+            return Ok(IndexLookup {
+                offsets,
+                entries: Vec::new(),
+            });
         }
-        let mut entries = self.store.index_entries(topic_id, partition, offset, max_entries).await?;
-        entries.retain(|entry| entry.end_offset() > offset && entry.base_offset < offsets.high_watermark);
+        let mut entries = self
+            .store
+            .index_entries(topic_id, partition, offset, max_entries)
+            .await?;
+        entries.retain(|entry| {
+            entry.end_offset() > offset && entry.base_offset < offsets.high_watermark
+        });
         Ok(IndexLookup { offsets, entries })
     }
 
-    async fn partition_offsets(&self, topic: &str, partition: u32) -> Result<PartitionOffsets, CoordinatorError> {
-        self.with_topic(topic, |state| Ok(*Self::partition_sender(state, partition)?.borrow()))
+    async fn partition_offsets(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        self.with_topic(topic, |state| {
+            Ok(*Self::partition_sender(state, partition)?.borrow())
+        })
     }
 
     async fn wait_for_records(
@@ -194,10 +257,15 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
         offset: u64,
         timeout: Duration,
     ) -> Result<PartitionOffsets, CoordinatorError> {
-        let mut receiver = self.with_topic(topic, |state| Ok(Self::partition_sender(state, partition)?.subscribe()))?;
-        let waited = tokio::time::timeout(timeout, receiver.wait_for(|offsets| offsets.high_watermark > offset))
-            .await
-            .map(|woken| woken.map(|offsets| *offsets));
+        let mut receiver = self.with_topic(topic, |state| {
+            Ok(Self::partition_sender(state, partition)?.subscribe())
+        })?;
+        let waited = tokio::time::timeout(
+            timeout,
+            receiver.wait_for(|offsets| offsets.high_watermark > offset),
+        )
+        .await
+        .map(|woken| woken.map(|offsets| *offsets));
         match waited {
             Ok(Ok(offsets)) => Ok(offsets),
             Ok(Err(_closed)) => Err(CoordinatorError::TopicNotFound(topic.to_owned())),

@@ -97,7 +97,10 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(SqliteStore { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers) })
+        Ok(SqliteStore {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+        })
     }
 
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -107,7 +110,9 @@ impl SqliteStore {
     {
         let writer = Arc::clone(&self.writer);
         tokio::task::spawn_blocking(move || {
-            let mut connection = writer.lock().map_err(|_| StoreError::Task("writer lock poisoned".into()))?;
+            let mut connection = writer
+                .lock()
+                .map_err(|_| StoreError::Task("writer lock poisoned".into()))?;
             work(&mut connection)
         })
         .await
@@ -125,7 +130,11 @@ impl SqliteStore {
                 .iter()
                 .find_map(|reader| reader.try_lock().ok())
                 .map(Ok)
-                .unwrap_or_else(|| readers[0].lock().map_err(|_| StoreError::Task("reader lock poisoned".into())))?;
+                .unwrap_or_else(|| {
+                    readers[0]
+                        .lock()
+                        .map_err(|_| StoreError::Task("reader lock poisoned".into()))
+                })?;
             work(&guard)
         })
         .await
@@ -141,14 +150,37 @@ fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} out of range: {value}")))
 }
 
-fn read_topic(row: &rusqlite::Row<'_>) -> Result<(i64, String, i64, Option<i64>, Option<i64>, i64), rusqlite::Error> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+fn read_topic(
+    row: &rusqlite::Row<'_>,
+) -> Result<(i64, String, i64, Option<i64>, Option<i64>, i64), rusqlite::Error> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
 }
 
 fn topic_from_row(
-    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms): (i64, String, i64, Option<i64>, Option<i64>, i64),
+    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms): (
+        i64,
+        String,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    ),
 ) -> Result<Topic, StoreError> {
-    Ok(Topic { topic_id, name, partitions: to_u32(partitions, "partition count")?, retention_ms, retention_bytes, created_at_ms })
+    Ok(Topic {
+        topic_id,
+        name,
+        partitions: to_u32(partitions, "partition count")?,
+        retention_ms,
+        retention_bytes,
+        created_at_ms,
+    })
 }
 
 #[async_trait]
@@ -193,7 +225,11 @@ impl MetadataStore for SqliteStore {
     }
 
     #[instrument(skip(self), fields(topic = %config.name))]
-    async fn create_topic(&self, config: TopicConfig, created_at_ms: i64) -> Result<Topic, StoreError> {
+    async fn create_topic(
+        &self,
+        config: TopicConfig,
+        created_at_ms: i64,
+    ) -> Result<Topic, StoreError> {
         self.write(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let exists: Option<i64> = transaction

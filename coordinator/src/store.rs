@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use silt_core::coordinator::{ChunkOutcome, IndexEntry, PartitionOffsets, SegmentCommit, Topic, TopicConfig};
+use silt_core::coordinator::{
+    ChunkOutcome, IndexEntry, PartitionOffsets, SegmentCommit, Topic, TopicConfig,
+};
 
 use crate::error::StoreError;
 
@@ -14,7 +16,11 @@ pub struct StoredState {
 pub trait MetadataStore: Send + Sync + 'static {
     async fn load(&self) -> Result<StoredState, StoreError>;
 
-    async fn create_topic(&self, config: TopicConfig, created_at_ms: i64) -> Result<Topic, StoreError>;
+    async fn create_topic(
+        &self,
+        config: TopicConfig,
+        created_at_ms: i64,
+    ) -> Result<Topic, StoreError>;
 
     async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError>;
 

@@ -115,9 +115,17 @@ pub enum CoordinatorError {
     #[error("topic {0:?} already exists")]
     TopicExists(String),
     #[error("partition {partition} does not exist in topic {topic:?} ({partitions} partitions)")]
-    PartitionNotFound { topic: String, partition: u32, partitions: u32 },
+    PartitionNotFound {
+        topic: String,
+        partition: u32,
+        partitions: u32,
+    },
     #[error("offset {offset} is outside [{log_start_offset}, {high_watermark}]")]
-    OffsetOutOfRange { offset: u64, log_start_offset: u64, high_watermark: u64 },
+    OffsetOutOfRange {
+        offset: u64,
+        log_start_offset: u64,
+        high_watermark: u64,
+    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("metadata store unavailable: {0}")]
@@ -129,9 +137,13 @@ pub enum CoordinatorError {
 impl CoordinatorError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => ErrorKind::NotFound,
+            CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => {
+                ErrorKind::NotFound
+            }
             CoordinatorError::TopicExists(_) => ErrorKind::Conflict,
-            CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => ErrorKind::InvalidInput,
+            CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => {
+                ErrorKind::InvalidInput
+            }
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
             CoordinatorError::Internal(_) => ErrorKind::Internal,
         }
@@ -169,7 +181,10 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Assigns offsets to every chunk of a segment in one transaction, records the index
     /// entries and advances the high watermarks. Committing the same object key again
     /// returns the original outcomes and changes nothing.
-    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<ChunkOutcome>, CoordinatorError>;
+    async fn commit_segment(
+        &self,
+        commit: SegmentCommit,
+    ) -> Result<Vec<ChunkOutcome>, CoordinatorError>;
 
     /// Index entries that hold `offset` and the offsets after it (at most
     /// `max_entries`). An offset outside `[log_start_offset, high_watermark]` is an
@@ -182,7 +197,11 @@ pub trait Coordinator: Send + Sync + 'static {
         max_entries: u32,
     ) -> Result<IndexLookup, CoordinatorError>;
 
-    async fn partition_offsets(&self, topic: &str, partition: u32) -> Result<PartitionOffsets, CoordinatorError>;
+    async fn partition_offsets(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionOffsets, CoordinatorError>;
 
     /// Waits until the partition's high watermark passes `offset` or `timeout` elapses,
     /// and returns the partition's offsets then. The coordinator wakes waiters on

@@ -30,13 +30,20 @@ impl SegmentId {
 
     /// The object key of this segment, relative to the store's root.
     pub fn object_key(&self) -> String {
-        format!("{SEGMENTS_DIR}/{}/{}{SEGMENT_SUFFIX}", self.spread_prefix(), self.0.simple())
+        format!(
+            "{SEGMENTS_DIR}/{}/{}{SEGMENT_SUFFIX}",
+            self.spread_prefix(),
+            self.0.simple()
+        )
     }
 
     /// Parses a key built by [`SegmentId::object_key`].
     pub fn parse_object_key(key: &str) -> Result<SegmentId, KeyError> {
         let invalid = || KeyError::NotASegmentKey(key.to_owned());
-        let rest = key.strip_prefix(SEGMENTS_DIR).and_then(|rest| rest.strip_prefix('/')).ok_or_else(invalid)?;
+        let rest = key
+            .strip_prefix(SEGMENTS_DIR)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(invalid)?;
         let (prefix, file) = rest.split_once('/').ok_or_else(invalid)?;
         let id_text = file.strip_suffix(SEGMENT_SUFFIX).ok_or_else(invalid)?;
         if id_text.len() != 32 {
@@ -91,8 +98,17 @@ mod tests {
     #[test]
     fn foreign_keys_are_rejected() {
         let good = SegmentId::generate().object_key();
-        let wrong_prefix = format!("segments/zzzz/{}", good.rsplit('/').next().unwrap_or_default());
-        for key in ["", "segments/", "tables/x/y.parquet", "segments/abcd/nothex.seg", wrong_prefix.as_str()] {
+        let wrong_prefix = format!(
+            "segments/zzzz/{}",
+            good.rsplit('/').next().unwrap_or_default()
+        );
+        for key in [
+            "",
+            "segments/",
+            "tables/x/y.parquet",
+            "segments/abcd/nothex.seg",
+            wrong_prefix.as_str(),
+        ] {
             assert!(SegmentId::parse_object_key(key).is_err(), "{key}");
         }
     }

@@ -13,7 +13,9 @@ pub enum NameError {
     TooLong { len: usize },
     #[error("topic name must not be '.' or '..'")]
     Dots,
-    #[error("topic name contains {character:?}; only ASCII letters, digits, '.', '_' and '-' are allowed")]
+    #[error(
+        "topic name contains {character:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
+    )]
     InvalidCharacter { character: char },
 }
 
@@ -51,7 +53,10 @@ mod tests {
     #[test]
     fn rejects_bad_names() {
         assert_eq!(validate_topic_name(""), Err(NameError::Empty));
-        assert_eq!(validate_topic_name(&"x".repeat(250)), Err(NameError::TooLong { len: 250 }));
+        assert_eq!(
+            validate_topic_name(&"x".repeat(250)),
+            Err(NameError::TooLong { len: 250 })
+        );
         assert_eq!(validate_topic_name(".."), Err(NameError::Dots));
         assert_eq!(
             validate_topic_name("a/b"),

@@ -141,7 +141,12 @@ impl StoredRecord {
             .iter()
             .map(|(name, value)| Ok((utf8(name)?, value.clone())))
             .collect::<Result<_, RecordDecodeError>>()?;
-        Ok(Record { timestamp: self.timestamp, key, value, headers })
+        Ok(Record {
+            timestamp: self.timestamp,
+            key,
+            value,
+            headers,
+        })
     }
 }
 
@@ -163,7 +168,9 @@ pub enum RecordDecodeError {
 
 fn need(buf: &Bytes, len: usize) -> Result<(), RecordDecodeError> {
     if buf.remaining() < len {
-        return Err(RecordDecodeError::Truncated { needed: len - buf.remaining() });
+        return Err(RecordDecodeError::Truncated {
+            needed: len - buf.remaining(),
+        });
     }
     Ok(())
 }
@@ -211,5 +218,12 @@ pub fn decode_record(buf: &mut Bytes) -> Result<StoredRecord, RecordDecodeError>
             actual: body_len - body.remaining(),
         });
     }
-    Ok(StoredRecord { attributes, timestamp, key, value, headers, encoded_len: body_len + 4 })
+    Ok(StoredRecord {
+        attributes,
+        timestamp,
+        key,
+        value,
+        headers,
+        encoded_len: body_len + 4,
+    })
 }

@@ -63,7 +63,9 @@ impl std::str::FromStr for Compression {
         match text {
             "none" => Ok(Compression::None),
             "lz4" => Ok(Compression::Lz4),
-            other => Err(format!("unknown compression {other:?}; expected none or lz4")),
+            other => Err(format!(
+                "unknown compression {other:?}; expected none or lz4"
+            )),
         }
     }
 }
@@ -73,13 +75,20 @@ pub enum SegmentError {
     #[error("not a silt segment: bad magic number")]
     BadMagic,
     #[error("unsupported segment format version {found} (supported: {supported:?})")]
-    UnsupportedVersion { found: u16, supported: &'static [u16] },
+    UnsupportedVersion {
+        found: u16,
+        supported: &'static [u16],
+    },
     #[error("unsupported chunk format version {found} (supported: [{CHUNK_VERSION}])")]
     UnsupportedChunkVersion { found: u8 },
     #[error("unknown compression code {0}")]
     UnknownCompression(u8),
     #[error("checksum mismatch in {what}: stored {stored:#010x}, computed {computed:#010x}")]
-    ChecksumMismatch { what: &'static str, stored: u32, computed: u32 },
+    ChecksumMismatch {
+        what: &'static str,
+        stored: u32,
+        computed: u32,
+    },
     #[error("{what} is truncated or has inconsistent lengths")]
     Truncated { what: &'static str },
     #[error("chunk payload failed to decompress: {0}")]
@@ -144,9 +153,17 @@ pub struct EncodedSegment {
 }
 
 /// Encodes chunks into one segment object.
-pub fn encode_segment(chunks: &[ChunkBuilder], compression: Compression, created_ms: i64) -> EncodedSegment {
-    let payload_bytes: usize = chunks.iter().map(|chunk| chunk.payload.len() + CHUNK_OVERHEAD).sum();
-    let mut out = BytesMut::with_capacity(HEADER_LEN + payload_bytes + 64 * chunks.len() + TRAILER_LEN);
+pub fn encode_segment(
+    chunks: &[ChunkBuilder],
+    compression: Compression,
+    created_ms: i64,
+) -> EncodedSegment {
+    let payload_bytes: usize = chunks
+        .iter()
+        .map(|chunk| chunk.payload.len() + CHUNK_OVERHEAD)
+        .sum();
+    let mut out =
+        BytesMut::with_capacity(HEADER_LEN + payload_bytes + 64 * chunks.len() + TRAILER_LEN);
     out.put_slice(SEGMENT_MAGIC);
     out.put_u16_le(FORMAT_VERSION);
     out.put_u16_le(0);
@@ -185,11 +202,19 @@ pub fn encode_segment(chunks: &[ChunkBuilder], compression: Compression, created
     out.put_u16_le(FORMAT_VERSION);
     out.put_u16_le(0);
     out.put_slice(TRAILER_MAGIC);
-    EncodedSegment { bytes: out.freeze(), chunks: locations }
+    EncodedSegment {
+        bytes: out.freeze(),
+        chunks: locations,
+    }
 }
 
 /// Encodes one chunk frame and appends it to `out`.
-pub fn encode_chunk(payload: &[u8], record_count: u32, compression: Compression, out: &mut BytesMut) {
+pub fn encode_chunk(
+    payload: &[u8],
+    record_count: u32,
+    compression: Compression,
+    out: &mut BytesMut,
+) {
     let start = out.len();
     let compressed;
     let (codec, stored): (Compression, &[u8]) = match compression {
@@ -223,14 +248,20 @@ pub struct DecodedChunk {
 impl DecodedChunk {
     /// Iterates over the chunk's records in offset order.
     pub fn records(&self) -> ChunkRecords {
-        ChunkRecords { rest: self.payload.clone(), remaining: self.record_count }
+        ChunkRecords {
+            rest: self.payload.clone(),
+            remaining: self.record_count,
+        }
     }
 
     /// Decodes every record, checking the count against the header.
     pub fn all_records(&self) -> Result<Vec<StoredRecord>, SegmentError> {
         let records = self.records().collect::<Result<Vec<_>, _>>()?;
         if records.len() as u32 != self.record_count {
-            return Err(SegmentError::RecordCount { declared: self.record_count, found: records.len() as u32 });
+            return Err(SegmentError::RecordCount {
+                declared: self.record_count,
+                found: records.len() as u32,
+            });
         }
         Ok(records)
     }
@@ -248,7 +279,9 @@ impl Iterator for ChunkRecords {
         if self.remaining == 0 {
             if self.rest.has_remaining() {
                 self.rest.clear();
-                return Some(Err(SegmentError::Truncated { what: "chunk payload" }));
+                return Some(Err(SegmentError::Truncated {
+                    what: "chunk payload",
+                }));
             }
             return None;
         }
@@ -273,7 +306,11 @@ pub fn decode_chunk(frame: &Bytes) -> Result<DecodedChunk, SegmentError> {
     let stored_crc = (&frame[body_end..]).get_u32_le();
     let computed = crc32c::crc32c(&frame[..body_end]);
     if stored_crc != computed {
-        return Err(SegmentError::ChecksumMismatch { what: "chunk", stored: stored_crc, computed });
+        return Err(SegmentError::ChecksumMismatch {
+            what: "chunk",
+            stored: stored_crc,
+            computed,
+        });
     }
     let mut header = &frame[..CHUNK_HEADER_LEN];
     let version = header.get_u8();
@@ -291,13 +328,19 @@ pub fn decode_chunk(frame: &Bytes) -> Result<DecodedChunk, SegmentError> {
     let payload = match codec {
         Compression::None => stored,
         Compression::Lz4 => Bytes::from(
-            lz4_flex::block::decompress(&stored, raw_len).map_err(|error| SegmentError::Decompress(error.to_string()))?,
+            lz4_flex::block::decompress(&stored, raw_len)
+                .map_err(|error| SegmentError::Decompress(error.to_string()))?,
         ),
     };
     if payload.len() != raw_len {
-        return Err(SegmentError::Truncated { what: "chunk payload" });
+        return Err(SegmentError::Truncated {
+            what: "chunk payload",
+        });
     }
-    Ok(DecodedChunk { record_count, payload })
+    Ok(DecodedChunk {
+        record_count,
+        payload,
+    })
 }
 
 /// The footer of a segment: its creation time and where every chunk lies.
@@ -327,17 +370,29 @@ pub fn decode_segment_index(object: &[u8]) -> Result<SegmentIndex, SegmentError>
         return Err(SegmentError::BadMagic);
     }
     check_version(version)?;
-    let index_end = index_offset.checked_add(index_len).ok_or(SegmentError::Truncated { what: "segment index" })?;
+    let index_end = index_offset
+        .checked_add(index_len)
+        .ok_or(SegmentError::Truncated {
+            what: "segment index",
+        })?;
     if index_offset < HEADER_LEN || index_end != object.len() - TRAILER_LEN {
-        return Err(SegmentError::Truncated { what: "segment index" });
+        return Err(SegmentError::Truncated {
+            what: "segment index",
+        });
     }
     let index_bytes = &object[index_offset..index_end];
     let computed = crc32c::crc32c(index_bytes);
     if computed != stored_crc {
-        return Err(SegmentError::ChecksumMismatch { what: "segment index", stored: stored_crc, computed });
+        return Err(SegmentError::ChecksumMismatch {
+            what: "segment index",
+            stored: stored_crc,
+            computed,
+        });
     }
     let mut index = index_bytes;
-    let truncated = SegmentError::Truncated { what: "segment index" };
+    let truncated = SegmentError::Truncated {
+        what: "segment index",
+    };
     if index.remaining() < 12 {
         return Err(truncated);
     }
@@ -346,13 +401,19 @@ pub fn decode_segment_index(object: &[u8]) -> Result<SegmentIndex, SegmentError>
     let mut chunks = Vec::with_capacity(count.min(4096));
     for _ in 0..count {
         if index.remaining() < 2 {
-            return Err(SegmentError::Truncated { what: "segment index" });
+            return Err(SegmentError::Truncated {
+                what: "segment index",
+            });
         }
         let topic_len = index.get_u16_le() as usize;
         if index.remaining() < topic_len + 4 + 4 + 8 + 4 + 8 + 8 {
-            return Err(SegmentError::Truncated { what: "segment index" });
+            return Err(SegmentError::Truncated {
+                what: "segment index",
+            });
         }
-        let topic = std::str::from_utf8(&index[..topic_len]).map_err(|_| SegmentError::InvalidTopic)?.to_owned();
+        let topic = std::str::from_utf8(&index[..topic_len])
+            .map_err(|_| SegmentError::InvalidTopic)?
+            .to_owned();
         index.advance(topic_len);
         chunks.push(ChunkLocation {
             topic,
@@ -365,7 +426,9 @@ pub fn decode_segment_index(object: &[u8]) -> Result<SegmentIndex, SegmentError>
         });
     }
     if index.has_remaining() {
-        return Err(SegmentError::Truncated { what: "segment index" });
+        return Err(SegmentError::Truncated {
+            what: "segment index",
+        });
     }
     Ok(SegmentIndex { created_ms, chunks })
 }
@@ -374,7 +437,10 @@ fn check_version(found: u16) -> Result<(), SegmentError> {
     if SUPPORTED_VERSIONS.contains(&found) {
         Ok(())
     } else {
-        Err(SegmentError::UnsupportedVersion { found, supported: SUPPORTED_VERSIONS })
+        Err(SegmentError::UnsupportedVersion {
+            found,
+            supported: SUPPORTED_VERSIONS,
+        })
     }
 }
 

@@ -51,15 +51,29 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     Router::new()
         .route("/v1/topics", post(create_topic).get(list_topics))
-        .route("/v1/topics/{topic}", get(describe_topic).delete(delete_topic))
+        .route(
+            "/v1/topics/{topic}",
+            get(describe_topic).delete(delete_topic),
+        )
         .route("/v1/topics/{topic}/records", post(produce))
-        .route("/v1/topics/{topic}/partitions/{partition}/records", get(fetch))
-        .route("/v1/topics/{topic}/partitions/{partition}/stream", get(stream))
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/records",
+            get(fetch),
+        )
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/stream",
+            get(stream),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -82,12 +96,21 @@ fn topic_detail(description: &TopicDescription) -> Value {
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
-    ApiError::new(rejection.status(), "invalid_json", rejection.body_text())
+    let status = match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, "invalid_json", rejection.body_text())
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body exceeds the gateway's limit");
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body exceeds the gateway's limit",
+        );
     }
     ApiError::new(rejection.status(), "invalid_body", rejection.body_text())
 }
@@ -114,7 +137,13 @@ async fn create_topic(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(json_rejection)?;
     let partitions = u32::try_from(body.partitions).map_err(|_| {
-        ApiError::bad_request("invalid_argument", format!("partitions must be between 1 and 10000, got {}", body.partitions))
+        ApiError::bad_request(
+            "invalid_argument",
+            format!(
+                "partitions must be between 1 and 10000, got {}",
+                body.partitions
+            ),
+        )
     })?;
     let config = TopicConfig {
         name: body.name,
@@ -129,14 +158,24 @@ async fn create_topic(
 
 async fn list_topics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let topics = state.coordinator.list_topics().await?;
-    Ok(Json(json!({ "topics": topics.iter().map(topic_summary).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "topics": topics.iter().map(topic_summary).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn describe_topic(State(state): State<AppState>, Path(topic): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(topic_detail(&state.coordinator.describe_topic(&topic).await?)))
+async fn describe_topic(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(topic_detail(
+        &state.coordinator.describe_topic(&topic).await?,
+    )))
 }
 
-async fn delete_topic(State(state): State<AppState>, Path(topic): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_topic(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.coordinator.delete_topic(&topic).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -154,14 +193,24 @@ async fn produce(
         let ndjson = headers
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson"));
+            .is_some_and(|value| {
+                value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson")
+            });
         let topic = state.coordinator.get_topic(&topic_name).await?;
         let raw_records = split_records(&body, ndjson)?;
         tracing::Span::current().record("records", raw_records.len());
-        let prepared = prepare(&topic, &raw_records, state.config.max_record_bytes, &state.sticky, silt_core::now_ms())?;
+        let prepared = prepare(
+            &topic,
+            &raw_records,
+            state.config.max_record_bytes,
+            &state.sticky,
+            silt_core::now_ms(),
+        )?;
         let offsets = state.batcher.produce(&topic, prepared).await?;
-        let offsets: Vec<Value> =
-            offsets.into_iter().map(|(partition, offset)| json!({"partition": partition, "offset": offset})).collect();
+        let offsets: Vec<Value> = offsets
+            .into_iter()
+            .map(|(partition, offset)| json!({"partition": partition, "offset": offset}))
+            .collect();
         Ok(Json(json!({ "offsets": offsets })))
     }
     .instrument(span)
@@ -179,15 +228,21 @@ struct FetchParams {
 
 fn check_range(name: &str, value: usize, max: usize) -> Result<usize, ApiError> {
     if value == 0 || value > max {
-        return Err(ApiError::bad_request("invalid_argument", format!("{name} must be between 1 and {max}, got {value}")));
+        return Err(ApiError::bad_request(
+            "invalid_argument",
+            format!("{name} must be between 1 and {max}, got {value}"),
+        ));
     }
     Ok(value)
 }
 
 fn parse_partition(partition: &str) -> Result<u32, ApiError> {
-    partition
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_argument", format!("partition must be a non-negative integer, got {partition:?}")))
+    partition.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_argument",
+            format!("partition must be a non-negative integer, got {partition:?}"),
+        )
+    })
 }
 
 async fn fetch(
@@ -195,33 +250,65 @@ async fn fetch(
     Path((topic, partition)): Path<(String, String)>,
     params: Result<Query<FetchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(params) =
-        params.map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
+    let Query(params) = params
+        .map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
     let partition = parse_partition(&partition)?;
     let span = info_span!("fetch", %topic, partition, offset = params.offset);
     async move {
         Metrics::add(&state.metrics.fetch_requests, 1);
-        let max_records = check_range("max_records", params.max_records.unwrap_or(DEFAULT_MAX_RECORDS), MAX_MAX_RECORDS)?;
-        let max_bytes = check_range("max_bytes", params.max_bytes.unwrap_or(DEFAULT_MAX_BYTES), MAX_MAX_BYTES)?;
+        let max_records = check_range(
+            "max_records",
+            params.max_records.unwrap_or(DEFAULT_MAX_RECORDS),
+            MAX_MAX_RECORDS,
+        )?;
+        let max_bytes = check_range(
+            "max_bytes",
+            params.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+            MAX_MAX_BYTES,
+        )?;
         let wait_ms = params.wait_ms.unwrap_or(0);
         if wait_ms > state.config.max_wait_ms {
             return Err(ApiError::bad_request(
                 "invalid_argument",
-                format!("wait_ms must be at most {}, got {wait_ms}", state.config.max_wait_ms),
+                format!(
+                    "wait_ms must be at most {}, got {wait_ms}",
+                    state.config.max_wait_ms
+                ),
             ));
         }
         let offset = match params.offset {
             Some(offset) => offset,
-            None => state.coordinator.partition_offsets(&topic, partition).await?.log_start_offset,
+            None => {
+                state
+                    .coordinator
+                    .partition_offsets(&topic, partition)
+                    .await?
+                    .log_start_offset
+            }
         };
-        let request = FetchRequest { topic: topic.clone(), partition, offset, max_records, max_bytes };
+        let request = FetchRequest {
+            topic: topic.clone(),
+            partition,
+            offset,
+            max_records,
+            max_bytes,
+        };
         let mut result = state.reader.fetch(&request).await?;
         if result.records.is_empty() && wait_ms > 0 {
-            state.coordinator.wait_for_records(&topic, partition, offset, Duration::from_millis(wait_ms)).await?;
+            state
+                .coordinator
+                .wait_for_records(&topic, partition, offset, Duration::from_millis(wait_ms))
+                .await?;
             result = state.reader.fetch(&request).await?;
         }
         Metrics::add(&state.metrics.records_fetched, result.records.len() as u64);
-        let mut body = Vec::with_capacity(64 + result.records.iter().map(|r| r.record.encoded_len + 64).sum::<usize>());
+        let mut body = Vec::with_capacity(
+            64 + result
+                .records
+                .iter()
+                .map(|r| r.record.encoded_len + 64)
+                .sum::<usize>(),
+        );
         body.extend_from_slice(b"{\"records\":[");
         for (index, record) in result.records.iter().enumerate() {
             if index > 0 {
@@ -265,8 +352,8 @@ async fn stream(
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let Query(params) =
-        params.map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
+    let Query(params) = params
+        .map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
     let partition = parse_partition(&partition)?;
     let resume_after = match headers.get("last-event-id") {
         Some(value) => Some(
@@ -274,11 +361,16 @@ async fn stream(
                 .to_str()
                 .ok()
                 .and_then(|text| text.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::bad_request("invalid_argument", "Last-Event-ID must be an offset"))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_argument", "Last-Event-ID must be an offset")
+                })?,
         ),
         None => None,
     };
-    let offsets = state.coordinator.partition_offsets(&topic, partition).await?;
+    let offsets = state
+        .coordinator
+        .partition_offsets(&topic, partition)
+        .await?;
     let offset = match (resume_after, params.offset) {
         (Some(last), _) => last + 1,
         (None, Some(offset)) => offset,
@@ -292,7 +384,14 @@ async fn stream(
         }
         .into());
     }
-    let initial = StreamState { state, topic, partition, offset, pending: Default::default(), done: false };
+    let initial = StreamState {
+        state,
+        topic,
+        partition,
+        offset,
+        pending: Default::default(),
+        done: false,
+    };
     let events = futures::stream::unfold(initial, |mut stream| async move {
         loop {
             if let Some(event) = stream.pending.pop_front() {
@@ -314,7 +413,12 @@ async fn stream(
                         let mut data = Vec::with_capacity(record.record.encoded_len + 64);
                         write_record(&mut data, record, None);
                         let text = String::from_utf8_lossy(&data).into_owned();
-                        stream.pending.push_back(Event::default().event("record").id(record.offset.to_string()).data(text));
+                        stream.pending.push_back(
+                            Event::default()
+                                .event("record")
+                                .id(record.offset.to_string())
+                                .data(text),
+                        );
                     }
                     stream.offset = result.next_offset;
                 }
@@ -322,7 +426,12 @@ async fn stream(
                     let waited = stream
                         .state
                         .coordinator
-                        .wait_for_records(&stream.topic, stream.partition, stream.offset, STREAM_WAIT)
+                        .wait_for_records(
+                            &stream.topic,
+                            stream.partition,
+                            stream.offset,
+                            STREAM_WAIT,
+                        )
                         .await;
                     if let Err(error) = waited {
                         stream.pending.push_back(error_event(ApiError::from(error)));

@@ -47,7 +47,11 @@ struct FlushFailure {
 impl From<FlushFailure> for ApiError {
     fn from(failure: FlushFailure) -> Self {
         let error = ApiError::new(failure.status, failure.error_code, failure.message);
-        if failure.status == StatusCode::SERVICE_UNAVAILABLE { error.retry_after(1) } else { error }
+        if failure.status == StatusCode::SERVICE_UNAVAILABLE {
+            error.retry_after(1)
+        } else {
+            error
+        }
     }
 }
 
@@ -85,19 +89,32 @@ impl OpenBatch {
     }
 
     fn append(&mut self, submission: Submission) {
-        let Submission { topic_id, topic, produce, reply } = submission;
+        let Submission {
+            topic_id,
+            topic,
+            produce,
+            reply,
+        } = submission;
         let mut positions = Vec::with_capacity(produce.records.len());
         for record in &produce.records {
-            let chunk_index = *self.chunk_of.entry((topic_id, record.partition)).or_insert_with(|| {
-                self.chunks.push((topic_id, ChunkBuilder::new(&*topic, record.partition)));
-                self.chunks.len() - 1
-            });
+            let chunk_index = *self
+                .chunk_of
+                .entry((topic_id, record.partition))
+                .or_insert_with(|| {
+                    self.chunks
+                        .push((topic_id, ChunkBuilder::new(&*topic, record.partition)));
+                    self.chunks.len() - 1
+                });
             let chunk = &mut self.chunks[chunk_index].1;
             positions.push((chunk_index as u32, chunk.record_count, record.partition));
             chunk.push_encoded(&produce.data[record.start..record.end], record.timestamp);
         }
         self.bytes += produce.data.len();
-        self.waiters.push(Waiter { positions, bytes: produce.data.len(), reply });
+        self.waiters.push(Waiter {
+            positions,
+            bytes: produce.data.len(),
+            reply,
+        });
     }
 }
 
@@ -111,27 +128,51 @@ pub struct BatcherHandle {
 
 impl BatcherHandle {
     /// Hands a validated request to the batcher and waits until its records are durable.
-    pub async fn produce(&self, topic: &Topic, produce: PreparedProduce) -> Result<ProduceOffsets, ApiError> {
+    pub async fn produce(
+        &self,
+        topic: &Topic,
+        produce: PreparedProduce,
+    ) -> Result<ProduceOffsets, ApiError> {
         let bytes = produce.data.len() as u64;
-        let before = self.metrics.buffered_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let before = self
+            .metrics
+            .buffered_bytes
+            .fetch_add(bytes, Ordering::AcqRel);
         // One request larger than the bound still gets through when nothing else waits.
         if before > 0 && before + bytes > self.max_buffered_bytes as u64 {
-            self.metrics.buffered_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.metrics
+                .buffered_bytes
+                .fetch_sub(bytes, Ordering::AcqRel);
             Metrics::add(&self.metrics.produce_rejected_backpressure, 1);
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "backpressure",
-                format!("the gateway holds {before} unacknowledged bytes (limit {}); retry later", self.max_buffered_bytes),
+                format!(
+                    "the gateway holds {before} unacknowledged bytes (limit {}); retry later",
+                    self.max_buffered_bytes
+                ),
             )
             .retry_after(1));
         }
         let (reply, answer) = oneshot::channel();
-        let submission = Submission { topic_id: topic.topic_id, topic: Arc::from(topic.name.as_str()), produce, reply };
+        let submission = Submission {
+            topic_id: topic.topic_id,
+            topic: Arc::from(topic.name.as_str()),
+            produce,
+            reply,
+        };
         let shutting_down = || {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the gateway is shutting down").retry_after(1)
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the gateway is shutting down",
+            )
+            .retry_after(1)
         };
         if self.submissions.send(submission).await.is_err() {
-            self.metrics.buffered_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.metrics
+                .buffered_bytes
+                .fetch_sub(bytes, Ordering::AcqRel);
             return Err(shutting_down());
         }
         match answer.await {
@@ -169,7 +210,13 @@ impl Batcher {
             metrics: Arc::clone(&metrics),
             max_buffered_bytes: config.max_buffered_bytes,
         };
-        let flusher = Arc::new(Flusher { store, coordinator, cache, metrics, config: config.clone() });
+        let flusher = Arc::new(Flusher {
+            store,
+            coordinator,
+            cache,
+            metrics,
+            config: config.clone(),
+        });
         let batching = tokio::spawn(run_batching(config.clone(), submission_rx, sealed_tx));
         let flushing = tokio::spawn(run_flushing(flusher, sealed_rx));
         let task = tokio::spawn(async move {
@@ -180,7 +227,11 @@ impl Batcher {
     }
 }
 
-async fn run_batching(config: GatewayConfig, mut submissions: mpsc::Receiver<Submission>, sealed: mpsc::Sender<OpenBatch>) {
+async fn run_batching(
+    config: GatewayConfig,
+    mut submissions: mpsc::Receiver<Submission>,
+    sealed: mpsc::Sender<OpenBatch>,
+) {
     let linger = Duration::from_millis(config.linger_ms);
     let mut open: Option<OpenBatch> = None;
     loop {
@@ -213,7 +264,9 @@ async fn run_batching(config: GatewayConfig, mut submissions: mpsc::Receiver<Sub
 
 async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) {
     let in_flight = flusher.config.max_inflight_flushes.max(1);
-    let batches = futures::stream::unfold(sealed, |mut sealed| async move { sealed.recv().await.map(|batch| (batch, sealed)) });
+    let batches = futures::stream::unfold(sealed, |mut sealed| async move {
+        sealed.recv().await.map(|batch| (batch, sealed))
+    });
     let written = batches
         .map(|batch| {
             let flusher = Arc::clone(&flusher);
@@ -228,7 +281,12 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
     let mut written = std::pin::pin!(written);
     while let Some((batch, result, span)) = written.next().await {
         let outcome = match result {
-            Ok((object_key, segment)) => flusher.commit(&batch, object_key, segment).instrument(span).await,
+            Ok((object_key, segment)) => {
+                flusher
+                    .commit(&batch, object_key, segment)
+                    .instrument(span)
+                    .await
+            }
             Err(failure) => Err(failure),
         };
         flusher.answer(batch, outcome);
@@ -237,22 +295,42 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
 
 impl Flusher {
     /// Encodes the batch and writes it as one object; puts its chunks in the cache.
-    async fn write(&self, segment_id: SegmentId, batch: &OpenBatch) -> Result<(String, EncodedSegment), FlushFailure> {
-        let chunks: Vec<ChunkBuilder> = batch.chunks.iter().map(|(_, chunk)| chunk.clone()).collect();
+    async fn write(
+        &self,
+        segment_id: SegmentId,
+        batch: &OpenBatch,
+    ) -> Result<(String, EncodedSegment), FlushFailure> {
+        let chunks: Vec<ChunkBuilder> = batch
+            .chunks
+            .iter()
+            .map(|(_, chunk)| chunk.clone())
+            .collect();
         let compression = self.config.compression;
-        let segment = tokio::task::spawn_blocking(move || encode_segment(&chunks, compression, now_ms()))
-            .await
-            .map_err(|error| FlushFailure {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                error_code: "internal_error",
-                message: format!("encoding the segment failed: {error}"),
-            })?;
+        let segment =
+            tokio::task::spawn_blocking(move || encode_segment(&chunks, compression, now_ms()))
+                .await
+                .map_err(|error| FlushFailure {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    error_code: "internal_error",
+                    message: format!("encoding the segment failed: {error}"),
+                })?;
         let object_key = segment_id.object_key();
         let path = ObjectPath::from(object_key.as_str());
         let mut attempt = 0;
         loop {
-            let options = PutOptions { mode: PutMode::Create, ..Default::default() };
-            match self.store.put_opts(&path, PutPayload::from_bytes(segment.bytes.clone()), options).await {
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match self
+                .store
+                .put_opts(
+                    &path,
+                    PutPayload::from_bytes(segment.bytes.clone()),
+                    options,
+                )
+                .await
+            {
                 Ok(_) => break,
                 // Our own earlier attempt landed but its answer was lost: keys are unique.
                 Err(object_store::Error::AlreadyExists { .. }) if attempt > 0 => break,
@@ -271,10 +349,16 @@ impl Flusher {
                 }
             }
         }
-        Metrics::add(&self.metrics.segment_bytes_written, segment.bytes.len() as u64);
+        Metrics::add(
+            &self.metrics.segment_bytes_written,
+            segment.bytes.len() as u64,
+        );
         for location in &segment.chunks {
-            let frame = segment.bytes.slice(location.offset as usize..(location.offset + u64::from(location.len)) as usize);
-            self.cache.insert(&object_key, location.offset, location.len, frame);
+            let frame = segment.bytes.slice(
+                location.offset as usize..(location.offset + u64::from(location.len)) as usize,
+            );
+            self.cache
+                .insert(&object_key, location.offset, location.len, frame);
         }
         Ok((object_key, segment))
     }
@@ -301,7 +385,11 @@ impl Flusher {
                 max_timestamp: chunk.max_timestamp,
             })
             .collect();
-        let commit = SegmentCommit { object_key, object_size: segment.bytes.len() as u64, chunks };
+        let commit = SegmentCommit {
+            object_key,
+            object_size: segment.bytes.len() as u64,
+            chunks,
+        };
         let mut attempt = 0;
         loop {
             match self.coordinator.commit_segment(commit.clone()).await {
@@ -310,7 +398,11 @@ impl Flusher {
                     return Err(FlushFailure {
                         status: StatusCode::INTERNAL_SERVER_ERROR,
                         error_code: "internal_error",
-                        message: format!("commit answered {} outcomes for {} chunks", outcomes.len(), commit.chunks.len()),
+                        message: format!(
+                            "commit answered {} outcomes for {} chunks",
+                            outcomes.len(),
+                            commit.chunks.len()
+                        ),
                     });
                 }
                 Err(CoordinatorError::Unavailable(message)) if attempt + 1 < COMMIT_ATTEMPTS => {
@@ -323,7 +415,9 @@ impl Flusher {
                     return Err(FlushFailure {
                         status: StatusCode::SERVICE_UNAVAILABLE,
                         error_code: "commit_failed",
-                        message: format!("committing the segment failed: {error}; nothing was stored, retry"),
+                        message: format!(
+                            "committing the segment failed: {error}; nothing was stored, retry"
+                        ),
                     });
                 }
             }
@@ -342,32 +436,43 @@ impl Flusher {
                 Ok(outcomes) => offsets_for(&waiter.positions, outcomes),
             };
             if reply.is_ok() {
-                Metrics::add(&self.metrics.records_produced, waiter.positions.len() as u64);
+                Metrics::add(
+                    &self.metrics.records_produced,
+                    waiter.positions.len() as u64,
+                );
                 Metrics::add(&self.metrics.bytes_produced, waiter.bytes as u64);
             }
             // A producer that hung up still had its records stored; nothing to undo.
             let _ = waiter.reply.send(reply);
         }
-        self.metrics.buffered_bytes.fetch_sub(released as u64, Ordering::AcqRel);
+        self.metrics
+            .buffered_bytes
+            .fetch_sub(released as u64, Ordering::AcqRel);
     }
 }
 
-fn offsets_for(positions: &[(u32, u32, u32)], outcomes: &[ChunkOutcome]) -> Result<ProduceOffsets, FlushFailure> {
+fn offsets_for(
+    positions: &[(u32, u32, u32)],
+    outcomes: &[ChunkOutcome],
+) -> Result<ProduceOffsets, FlushFailure> {
     positions
         .iter()
-        .map(|&(chunk_index, position, partition)| match outcomes.get(chunk_index as usize) {
-            Some(ChunkOutcome::Committed { base_offset }) => Ok((partition, base_offset + u64::from(position))),
-            Some(ChunkOutcome::Rejected { message, .. }) => Err(FlushFailure {
-                status: StatusCode::NOT_FOUND,
-                error_code: "topic_not_found",
-                message: message.clone(),
-            }),
-            None => Err(FlushFailure {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                error_code: "internal_error",
-                message: "commit outcome missing for a chunk".into(),
-            }),
-        })
+        .map(
+            |&(chunk_index, position, partition)| match outcomes.get(chunk_index as usize) {
+                Some(ChunkOutcome::Committed { base_offset }) => {
+                    Ok((partition, base_offset + u64::from(position)))
+                }
+                Some(ChunkOutcome::Rejected { message, .. }) => Err(FlushFailure {
+                    status: StatusCode::NOT_FOUND,
+                    error_code: "topic_not_found",
+                    message: message.clone(),
+                }),
+                None => Err(FlushFailure {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    error_code: "internal_error",
+                    message: "commit outcome missing for a chunk".into(),
+                }),
+            },
+        )
         .collect()
 }
-

@@ -19,7 +19,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, error_code, message: message.into(), extra: Map::new(), retry_after_secs: None }
+        ApiError {
+            status,
+            error_code,
+            message: message.into(),
+            extra: Map::new(),
+            retry_after_secs: None,
+        }
     }
 
     pub fn bad_request(error_code: &'static str, message: impl Into<String>) -> Self {
@@ -38,7 +44,8 @@ impl ApiError {
 
     /// An invalid record in a produce batch, named by its index.
     pub fn invalid_record(index: usize, message: impl std::fmt::Display) -> Self {
-        ApiError::bad_request("invalid_record", format!("record {index}: {message}")).with("record_index", index)
+        ApiError::bad_request("invalid_record", format!("record {index}: {message}"))
+            .with("record_index", index)
     }
 }
 
@@ -55,7 +62,12 @@ impl From<CoordinatorError> for ApiError {
             },
         };
         let mut api_error = ApiError::new(status, error.error_code(), error.to_string());
-        if let CoordinatorError::OffsetOutOfRange { offset, log_start_offset, high_watermark } = error {
+        if let CoordinatorError::OffsetOutOfRange {
+            offset,
+            log_start_offset,
+            high_watermark,
+        } = error
+        {
             api_error = api_error
                 .with("offset", offset)
                 .with("log_start_offset", log_start_offset)
@@ -74,12 +86,20 @@ impl From<ReadError> for ApiError {
             ReadError::Coordinator(error) => error.into(),
             ReadError::Storage { .. } => {
                 warn!(%error, "fetch failed to read the object store");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the object store did not answer; retry")
-                    .retry_after(1)
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the object store did not answer; retry",
+                )
+                .retry_after(1)
             }
             other => {
                 error!(error = %other, "fetch failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the gateway could not read the records")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the gateway could not read the records",
+                )
             }
         }
     }
@@ -93,7 +113,9 @@ impl IntoResponse for ApiError {
         body.extend(self.extra);
         let mut response = (self.status, Json(Value::Object(body))).into_response();
         if let Some(seconds) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

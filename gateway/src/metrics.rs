@@ -24,19 +24,59 @@ impl Metrics {
 
     pub fn render(&self, object_reads: u64) -> String {
         let counters: [(&str, &str, &AtomicU64); 9] = [
-            ("silt_produce_requests_total", "Produce requests received", &self.produce_requests),
-            ("silt_records_produced_total", "Records acknowledged to producers", &self.records_produced),
-            ("silt_bytes_produced_total", "Encoded record bytes acknowledged", &self.bytes_produced),
-            ("silt_produce_backpressure_total", "Produce requests refused with 429", &self.produce_rejected_backpressure),
-            ("silt_flushes_total", "Segment objects written and committed", &self.flushes),
-            ("silt_flush_failures_total", "Flushes whose write or commit failed", &self.flush_failures),
-            ("silt_segment_bytes_written_total", "Bytes of segment objects written", &self.segment_bytes_written),
-            ("silt_fetch_requests_total", "Fetch requests served", &self.fetch_requests),
-            ("silt_records_fetched_total", "Records returned by fetches", &self.records_fetched),
+            (
+                "silt_produce_requests_total",
+                "Produce requests received",
+                &self.produce_requests,
+            ),
+            (
+                "silt_records_produced_total",
+                "Records acknowledged to producers",
+                &self.records_produced,
+            ),
+            (
+                "silt_bytes_produced_total",
+                "Encoded record bytes acknowledged",
+                &self.bytes_produced,
+            ),
+            (
+                "silt_produce_backpressure_total",
+                "Produce requests refused with 429",
+                &self.produce_rejected_backpressure,
+            ),
+            (
+                "silt_flushes_total",
+                "Segment objects written and committed",
+                &self.flushes,
+            ),
+            (
+                "silt_flush_failures_total",
+                "Flushes whose write or commit failed",
+                &self.flush_failures,
+            ),
+            (
+                "silt_segment_bytes_written_total",
+                "Bytes of segment objects written",
+                &self.segment_bytes_written,
+            ),
+            (
+                "silt_fetch_requests_total",
+                "Fetch requests served",
+                &self.fetch_requests,
+            ),
+            (
+                "silt_records_fetched_total",
+                "Records returned by fetches",
+                &self.records_fetched,
+            ),
         ];
         let mut out = String::new();
         for (name, help, counter) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(
             out,

@@ -27,7 +27,9 @@ struct ProduceBody<'a> {
     producer: Option<&'a RawValue>,
 }
 
-fn some_raw<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+fn some_raw<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
 }
 
@@ -69,20 +71,25 @@ pub struct PreparedProduce {
 /// Splits a body into its records' JSON texts: `{"records": [...]}` or NDJSON.
 pub fn split_records(body: &[u8], ndjson: bool) -> Result<Vec<&RawValue>, ApiError> {
     if ndjson {
-        let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("invalid_json", "body is not UTF-8"))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("invalid_json", "body is not UTF-8"))?;
         return text
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(line_number, line)| {
                 serde_json::from_str::<&RawValue>(line).map_err(|error| {
-                    ApiError::bad_request("invalid_json", format!("line {}: {error}", line_number + 1))
+                    ApiError::bad_request(
+                        "invalid_json",
+                        format!("line {}: {error}", line_number + 1),
+                    )
                 })
             })
             .collect();
     }
-    let parsed: ProduceBody<'_> = serde_json::from_slice(body)
-        .map_err(|error| ApiError::bad_request("invalid_json", format!("invalid produce body: {error}")))?;
+    let parsed: ProduceBody<'_> = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request("invalid_json", format!("invalid produce body: {error}"))
+    })?;
     Ok(parsed.records)
 }
 
@@ -95,7 +102,10 @@ pub fn prepare(
     now_ms: i64,
 ) -> Result<PreparedProduce, ApiError> {
     if raw_records.is_empty() {
-        return Err(ApiError::bad_request("invalid_request", "records must not be empty"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "records must not be empty",
+        ));
     }
     // Records without key or partition all go to one partition per request (Kafka's
     // sticky partitioning), rotating over the partitions from request to request.
@@ -109,7 +119,10 @@ pub fn prepare(
                 if partition < 0 || partition >= i64::from(topic.partitions) {
                     return Err(ApiError::invalid_record(
                         index,
-                        format!("partition {partition} is out of range; topic {:?} has {} partitions", topic.name, topic.partitions),
+                        format!(
+                            "partition {partition} is out of range; topic {:?} has {} partitions",
+                            topic.name, topic.partitions
+                        ),
                     )
                     .with("error_detail", "partition_out_of_range"));
                 }
@@ -127,15 +140,25 @@ pub fn prepare(
             return Err(ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "record_too_large",
-                format!("record {index}: {encoded_len} bytes encoded; the limit is {max_record_bytes}"),
+                format!(
+                    "record {index}: {encoded_len} bytes encoded; the limit is {max_record_bytes}"
+                ),
             )
             .with("record_index", index));
         }
         let start = data.len();
         record.encode(&mut data);
-        records.push(PreparedRecord { partition, start, end: data.len(), timestamp: record.timestamp });
+        records.push(PreparedRecord {
+            partition,
+            start,
+            end: data.len(),
+            timestamp: record.timestamp,
+        });
     }
-    Ok(PreparedProduce { data: data.freeze(), records })
+    Ok(PreparedProduce {
+        data: data.freeze(),
+        records,
+    })
 }
 
 /// Parses one record; a missing timestamp comes back as `i64::MIN`.
@@ -143,38 +166,74 @@ fn parse_record(index: usize, raw: &RawValue) -> Result<(Record, Option<i64>), A
     let parsed: RecordJson<'_> =
         serde_json::from_str(raw.get()).map_err(|error| ApiError::invalid_record(index, error))?;
     let key = match (parsed.key, parsed.key_base64) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid_record(index, "give key or key_base64, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_record(
+                index,
+                "give key or key_base64, not both",
+            ));
+        }
         (Some(key), None) => Some(RecordKey::Text(key)),
         (None, Some(encoded)) => Some(RecordKey::Binary(Bytes::from(
-            BASE64.decode(encoded).map_err(|error| ApiError::invalid_record(index, format!("key_base64: {error}")))?,
+            BASE64
+                .decode(encoded)
+                .map_err(|error| ApiError::invalid_record(index, format!("key_base64: {error}")))?,
         ))),
         (None, None) => None,
     };
     let value = match (parsed.value, parsed.value_base64) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid_record(index, "give value or value_base64, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_record(
+                index,
+                "give value or value_base64, not both",
+            ));
+        }
         (Some(value), None) => RecordValue::Json(value.get().to_owned()),
-        (None, Some(encoded)) => RecordValue::Binary(Bytes::from(
-            BASE64.decode(encoded).map_err(|error| ApiError::invalid_record(index, format!("value_base64: {error}")))?,
-        )),
-        (None, None) => return Err(ApiError::invalid_record(index, "value is required (or value_base64 for binary)")),
+        (None, Some(encoded)) => {
+            RecordValue::Binary(Bytes::from(BASE64.decode(encoded).map_err(|error| {
+                ApiError::invalid_record(index, format!("value_base64: {error}"))
+            })?))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_record(
+                index,
+                "value is required (or value_base64 for binary)",
+            ));
+        }
     };
     let headers = parsed.headers.unwrap_or_default();
     if headers.len() > MAX_HEADERS {
-        return Err(ApiError::invalid_record(index, format!("{} headers; the limit is {MAX_HEADERS}", headers.len())));
+        return Err(ApiError::invalid_record(
+            index,
+            format!("{} headers; the limit is {MAX_HEADERS}", headers.len()),
+        ));
     }
     let mut header_list = Vec::with_capacity(headers.len());
     for (name, value) in headers {
         if name.is_empty() || name.len() > usize::from(u16::MAX) {
-            return Err(ApiError::invalid_record(index, "header names must be 1 to 65535 bytes"));
+            return Err(ApiError::invalid_record(
+                index,
+                "header names must be 1 to 65535 bytes",
+            ));
         }
         header_list.push((name, Bytes::from(value)));
     }
     let timestamp = match parsed.timestamp {
         Some(timestamp) if timestamp < 0 => {
-            return Err(ApiError::invalid_record(index, format!("timestamp must not be negative, got {timestamp}")));
+            return Err(ApiError::invalid_record(
+                index,
+                format!("timestamp must not be negative, got {timestamp}"),
+            ));
         }
         Some(timestamp) => timestamp,
         None => i64::MIN,
     };
-    Ok((Record { timestamp, key, value, headers: header_list }, parsed.partition))
+    Ok((
+        Record {
+            timestamp,
+            key,
+            value,
+            headers: header_list,
+        },
+        parsed.partition,
+    ))
 }

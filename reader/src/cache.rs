@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use foyer::{BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder, PsyncIoEngineConfig};
+use foyer::{
+    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
+    PsyncIoEngineConfig,
+};
 use tracing::debug;
 
 use crate::error::ReadError;
@@ -22,7 +25,11 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { memory_bytes: 256 << 20, disk_bytes: 0, disk_dir: None }
+        CacheConfig {
+            memory_bytes: 256 << 20,
+            disk_bytes: 0,
+            disk_dir: None,
+        }
     }
 }
 
@@ -46,14 +53,18 @@ impl ChunkCache {
             .storage();
         let inner = match (&config.disk_dir, config.disk_bytes) {
             (Some(dir), disk_bytes) if disk_bytes > 0 => {
-                std::fs::create_dir_all(dir).map_err(|error| ReadError::Cache(format!("creating {}: {error}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|error| {
+                    ReadError::Cache(format!("creating {}: {error}", dir.display()))
+                })?;
                 let device = FsDeviceBuilder::new(dir)
                     .with_capacity(disk_bytes.max(2 * DISK_BLOCK_BYTES))
                     .build()
                     .map_err(|error| ReadError::Cache(error.to_string()))?;
                 builder
                     .with_io_engine_config(PsyncIoEngineConfig::new())
-                    .with_engine_config(BlockEngineConfig::new(device).with_block_size(DISK_BLOCK_BYTES))
+                    .with_engine_config(
+                        BlockEngineConfig::new(device).with_block_size(DISK_BLOCK_BYTES),
+                    )
                     .build()
                     .await
             }
@@ -77,11 +88,15 @@ impl ChunkCache {
     }
 
     pub fn insert(&self, object_key: &str, byte_offset: u64, byte_len: u32, frame: Bytes) {
-        self.inner.insert(cache_key(object_key, byte_offset, byte_len), frame);
+        self.inner
+            .insert(cache_key(object_key, byte_offset, byte_len), frame);
     }
 
     /// Flushes the disk tier and stops its workers.
     pub async fn close(&self) -> Result<(), ReadError> {
-        self.inner.close().await.map_err(|error| ReadError::Cache(error.to_string()))
+        self.inner
+            .close()
+            .await
+            .map_err(|error| ReadError::Cache(error.to_string()))
     }
 }

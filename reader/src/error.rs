@@ -8,9 +8,17 @@ pub enum ReadError {
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
     #[error("object store read of {object_key} failed: {source}")]
-    Storage { object_key: String, source: object_store::Error },
+    Storage {
+        object_key: String,
+        source: object_store::Error,
+    },
     #[error("object {object_key} at bytes {byte_offset}+{byte_len} is corrupt: {source}")]
-    Corrupt { object_key: String, byte_offset: u64, byte_len: u32, source: SegmentError },
+    Corrupt {
+        object_key: String,
+        byte_offset: u64,
+        byte_len: u32,
+        source: SegmentError,
+    },
     #[error("index is inconsistent: {0}")]
     Inconsistent(String),
     #[error("chunk cache failed: {0}")]

@@ -2,8 +2,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use silt_core::Coordinator;
 use silt_core::coordinator::{IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
@@ -51,8 +51,17 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn new(store: Arc<dyn ObjectStore>, coordinator: Arc<dyn Coordinator>, cache: ChunkCache) -> Self {
-        Reader { store, coordinator, cache, object_reads: AtomicU64::new(0) }
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        coordinator: Arc<dyn Coordinator>,
+        cache: ChunkCache,
+    ) -> Self {
+        Reader {
+            store,
+            coordinator,
+            cache,
+            object_reads: AtomicU64::new(0),
+        }
     }
 
     pub fn cache(&self) -> &ChunkCache {
@@ -73,7 +82,10 @@ impl Reader {
         let mut next_offset = request.offset;
         let mut offsets = None;
         'lookups: for _ in 0..MAX_LOOKUPS_PER_FETCH {
-            let lookup = self.coordinator.lookup(&request.topic, request.partition, next_offset, LOOKUP_BATCH).await?;
+            let lookup = self
+                .coordinator
+                .lookup(&request.topic, request.partition, next_offset, LOOKUP_BATCH)
+                .await?;
             offsets.get_or_insert(lookup.offsets);
             if lookup.entries.is_empty() {
                 if next_offset < lookup.offsets.high_watermark {
@@ -100,7 +112,10 @@ impl Reader {
                         break 'lookups;
                     }
                     bytes += record.encoded_len;
-                    records.push(FetchedRecord { offset: entry.base_offset + position as u64, record });
+                    records.push(FetchedRecord {
+                        offset: entry.base_offset + position as u64,
+                        record,
+                    });
                     next_offset += 1;
                 }
             }
@@ -108,17 +123,31 @@ impl Reader {
                 break;
             }
         }
-        let offsets = offsets.ok_or_else(|| ReadError::Inconsistent("fetch made no lookup".into()))?;
-        Ok(FetchResult { records, next_offset, offsets })
+        let offsets =
+            offsets.ok_or_else(|| ReadError::Inconsistent("fetch made no lookup".into()))?;
+        Ok(FetchResult {
+            records,
+            next_offset,
+            offsets,
+        })
     }
 
     /// The decoded records of one index entry, from the cache or one ranged GET.
     async fn read_entry(&self, entry: &IndexEntry) -> Result<Vec<StoredRecord>, ReadError> {
-        let frame = match self.cache.get(&entry.object_key, entry.byte_offset, entry.byte_len).await {
+        let frame = match self
+            .cache
+            .get(&entry.object_key, entry.byte_offset, entry.byte_len)
+            .await
+        {
             Some(frame) => frame,
             None => {
                 let frame = self.read_range(entry).await?;
-                self.cache.insert(&entry.object_key, entry.byte_offset, entry.byte_len, frame.clone());
+                self.cache.insert(
+                    &entry.object_key,
+                    entry.byte_offset,
+                    entry.byte_len,
+                    frame.clone(),
+                );
                 frame
             }
         };
@@ -146,6 +175,9 @@ impl Reader {
         self.store
             .get_range(&path, range)
             .await
-            .map_err(|source| ReadError::Storage { object_key: entry.object_key.clone(), source })
+            .map_err(|source| ReadError::Storage {
+                object_key: entry.object_key.clone(),
+                source,
+            })
     }
 }

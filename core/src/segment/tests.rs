@@ -8,17 +8,24 @@ fn arb_record() -> impl Strategy<Value = Record> {
     let key = prop_oneof![
         Just(None),
         "[a-z0-9]{0,12}".prop_map(|text| Some(RecordKey::Text(text))),
-        proptest::collection::vec(any::<u8>(), 0..16).prop_map(|bytes| Some(RecordKey::Binary(Bytes::from(bytes)))),
+        proptest::collection::vec(any::<u8>(), 0..16)
+            .prop_map(|bytes| Some(RecordKey::Binary(Bytes::from(bytes)))),
     ];
     let value = prop_oneof![
         "[a-z ]{0,40}".prop_map(|text| RecordValue::Json(format!("{{\"text\":\"{text}\"}}"))),
-        proptest::collection::vec(any::<u8>(), 0..200).prop_map(|bytes| RecordValue::Binary(Bytes::from(bytes))),
+        proptest::collection::vec(any::<u8>(), 0..200)
+            .prop_map(|bytes| RecordValue::Binary(Bytes::from(bytes))),
     ];
     let headers = proptest::collection::vec(
         ("[a-z-]{1,8}", proptest::collection::vec(any::<u8>(), 0..8)),
         0..4,
     )
-    .prop_map(|pairs| pairs.into_iter().map(|(name, value)| (name, Bytes::from(value))).collect());
+    .prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(name, value)| (name, Bytes::from(value)))
+            .collect()
+    });
     (any::<i64>(), key, value, headers).prop_map(|(timestamp, key, value, headers)| Record {
         timestamp,
         key,
@@ -51,7 +58,9 @@ fn decode_all(segment: &EncodedSegment) -> Vec<Vec<Record>> {
         .chunks
         .iter()
         .map(|location| {
-            let frame = segment.bytes.slice(location.offset as usize..(location.offset + location.len as u64) as usize);
+            let frame = segment
+                .bytes
+                .slice(location.offset as usize..(location.offset + location.len as u64) as usize);
             let chunk = decode_chunk(&frame).expect("chunk decodes");
             chunk
                 .all_records()
@@ -95,7 +104,9 @@ fn every_flipped_byte_in_a_chunk_is_detected() {
     for compression in [Compression::None, Compression::Lz4] {
         let segment = sample_segment(compression);
         let location = &segment.chunks[0];
-        let frame = segment.bytes.slice(location.offset as usize..(location.offset + location.len as u64) as usize);
+        let frame = segment
+            .bytes
+            .slice(location.offset as usize..(location.offset + location.len as u64) as usize);
         assert!(decode_chunk(&frame).is_ok());
         for position in 0..frame.len() {
             for flip in [0x01u8, 0x80, 0xff] {
@@ -116,7 +127,9 @@ fn every_flipped_byte_in_a_chunk_is_detected() {
 fn truncated_chunk_is_rejected() {
     let segment = sample_segment(Compression::Lz4);
     let location = &segment.chunks[0];
-    let frame = segment.bytes.slice(location.offset as usize..(location.offset + location.len as u64) as usize);
+    let frame = segment
+        .bytes
+        .slice(location.offset as usize..(location.offset + location.len as u64) as usize);
     for len in [0, 5, CHUNK_OVERHEAD - 1, frame.len() - 1] {
         assert!(decode_chunk(&frame.slice(..len)).is_err(), "length {len}");
     }
@@ -129,7 +142,10 @@ fn unknown_version_is_rejected_naming_it() {
     bytes[8] = 7; // header version
     let error = decode_segment_index(&bytes).expect_err("version 7 must be rejected");
     let message = error.to_string();
-    assert!(message.contains("version 7") && message.contains("[1]"), "{message}");
+    assert!(
+        message.contains("version 7") && message.contains("[1]"),
+        "{message}"
+    );
 
     let mut bytes = segment.bytes.to_vec();
     let trailer_version = bytes.len() - 8;
@@ -139,7 +155,9 @@ fn unknown_version_is_rejected_naming_it() {
 
     // A chunk of an unknown version whose checksum is valid is still refused by name.
     let location = &segment.chunks[0];
-    let mut frame = segment.bytes[location.offset as usize..(location.offset + location.len as u64) as usize].to_vec();
+    let mut frame = segment.bytes
+        [location.offset as usize..(location.offset + location.len as u64) as usize]
+        .to_vec();
     frame[0] = 3;
     let body_end = frame.len() - 4;
     let crc = crc32c::crc32c(&frame[..body_end]);
@@ -153,11 +171,17 @@ fn bad_magic_and_corrupt_index_are_rejected() {
     let segment = sample_segment(Compression::Lz4);
     let mut bytes = segment.bytes.to_vec();
     bytes[0] = b'X';
-    assert!(matches!(decode_segment_index(&bytes), Err(SegmentError::BadMagic)));
+    assert!(matches!(
+        decode_segment_index(&bytes),
+        Err(SegmentError::BadMagic)
+    ));
     let mut bytes = segment.bytes.to_vec();
     let inside_index = bytes.len() - TRAILER_LEN - 3;
     bytes[inside_index] ^= 0x10;
-    assert!(matches!(decode_segment_index(&bytes), Err(SegmentError::ChecksumMismatch { .. })));
+    assert!(matches!(
+        decode_segment_index(&bytes),
+        Err(SegmentError::ChecksumMismatch { .. })
+    ));
 }
 
 /// Pins the encoded bytes of a small segment so a format change is always deliberate.
@@ -169,9 +193,20 @@ fn encoded_bytes_are_pinned() {
         value: RecordValue::Json("{\"a\":1}".into()),
         headers: vec![("h".into(), Bytes::from_static(b"v"))],
     };
-    let segment = encode_segment(&build_chunks(&[vec![record]]), Compression::None, 1_700_000_000_001);
-    let hex: String = segment.bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    assert_eq!(hex, PINNED_SEGMENT_HEX, "segment bytes changed: update docs/segment-format.md and bump the version");
+    let segment = encode_segment(
+        &build_chunks(&[vec![record]]),
+        Compression::None,
+        1_700_000_000_001,
+    );
+    let hex: String = segment
+        .bytes
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(
+        hex, PINNED_SEGMENT_HEX,
+        "segment bytes changed: update docs/segment-format.md and bump the version"
+    );
 }
 
 const PINNED_SEGMENT_HEX: &str = concat!(

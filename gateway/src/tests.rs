@@ -1,0 +1,701 @@
+//! Router-level tests: the real batcher, reader and SQLite coordinator over an
+//! in-memory object store, driven with `oneshot` without opening a port.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use serde_json::{Value, json};
+use silt_core::Coordinator;
+use silt_reader::storage::{CountingStore, StoreCounts};
+use silt_reader::{CacheConfig, ChunkCache, Reader};
+use tower::ServiceExt;
+
+use crate::{AppState, Batcher, GatewayConfig, Metrics, app};
+
+struct Harness {
+    router: Router,
+    counts: Arc<StoreCounts>,
+    coordinator: Arc<dyn Coordinator>,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator: Arc<dyn Coordinator> =
+        silt_coordinator::open_sqlite(&dir.path().join("meta.db"))
+            .await
+            .expect("coordinator");
+    let counting = CountingStore::new(inner);
+    let counts = counting.counts();
+    let store: Arc<dyn ObjectStore> = Arc::new(counting);
+    let cache = ChunkCache::open(&CacheConfig::default())
+        .await
+        .expect("cache");
+    let metrics = Arc::new(Metrics::default());
+    let (batcher, _task) = Batcher::spawn(
+        config.clone(),
+        Arc::clone(&store),
+        Arc::clone(&coordinator),
+        cache.clone(),
+        Arc::clone(&metrics),
+    );
+    let reader = Arc::new(Reader::new(store, Arc::clone(&coordinator), cache));
+    let state = AppState {
+        config,
+        coordinator: Arc::clone(&coordinator),
+        reader,
+        batcher,
+        metrics,
+        sticky: Arc::new(AtomicU32::new(0)),
+    };
+    Harness {
+        router: app(state),
+        counts,
+        coordinator,
+        _dir: dir,
+    }
+}
+
+async fn harness() -> Harness {
+    let config = GatewayConfig {
+        linger_ms: 20,
+        max_record_bytes: 4096,
+        max_body_bytes: 256 << 10,
+        ..Default::default()
+    };
+    harness_with(config, Arc::new(InMemory::new())).await
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, value)
+}
+
+async fn post(router: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
+    call(router, "POST", uri, "application/json", body.to_string()).await
+}
+
+async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
+    call(router, "GET", uri, "application/json", Body::empty()).await
+}
+
+async fn create(router: &Router, name: &str, partitions: u32) {
+    let (status, body) = post(
+        router,
+        "/v1/topics",
+        json!({"name": name, "partitions": partitions}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn produce_then_fetch_returns_what_was_sent() {
+    let h = harness().await;
+    create(&h.router, "orders", 4).await;
+    let records = json!({"records": [
+        {"key": "k1", "value": {"amount": 10, "items": ["a", "b"]}, "headers": {"source": "web"}, "partition": 2, "timestamp": 1700000000000u64},
+        {"key_base64": "AAEC/w==", "value_base64": "3q2+7w==", "partition": 2},
+        {"value": "just a string", "partition": 2},
+        {"value": null, "partition": 2},
+    ]});
+    let (status, body) = post(&h.router, "/v1/topics/orders/records", records).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["offsets"],
+        json!([
+            {"partition": 2, "offset": 0}, {"partition": 2, "offset": 1}, {"partition": 2, "offset": 2}, {"partition": 2, "offset": 3}
+        ])
+    );
+    let (status, body) = get(&h.router, "/v1/topics/orders/partitions/2/records?offset=0").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fetched = body["records"].as_array().expect("records");
+    assert_eq!(fetched.len(), 4);
+    assert_eq!(
+        fetched[0]["value"],
+        json!({"amount": 10, "items": ["a", "b"]})
+    );
+    assert_eq!(fetched[0]["key"], "k1");
+    assert_eq!(fetched[0]["headers"], json!({"source": "web"}));
+    assert_eq!(fetched[0]["timestamp"], 1700000000000u64);
+    assert_eq!(fetched[1]["key_base64"], "AAEC/w==");
+    assert_eq!(fetched[1]["value_base64"], "3q2+7w==");
+    assert_eq!(fetched[2]["value"], "just a string");
+    assert_eq!(fetched[3]["value"], Value::Null);
+    assert_eq!(body["next_offset"], 4);
+    assert_eq!(body["high_watermark"], 4);
+
+    // NDJSON, and keyed records land where Kafka's partitioner puts them.
+    let ndjson = "{\"key\":\"21\",\"value\":1}\n\n{\"key\":\"foobar\",\"value\":2}\n";
+    let (status, body) = call(
+        &h.router,
+        "POST",
+        "/v1/topics/orders/records",
+        "application/x-ndjson",
+        ndjson,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let expected_21 = silt_core::partitioner::partition_for_key(b"21", 4);
+    let expected_foobar = silt_core::partitioner::partition_for_key(b"foobar", 4);
+    assert_eq!(body["offsets"][0]["partition"], expected_21);
+    assert_eq!(body["offsets"][1]["partition"], expected_foobar);
+
+    let (status, body) = get(
+        &h.router,
+        "/v1/topics/orders/partitions/2/records?offset=1&max_records=2",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["records"].as_array().expect("records").len(), 2);
+    assert_eq!(body["records"][0]["offset"], 1);
+    assert_eq!(body["next_offset"], 3);
+}
+
+#[tokio::test]
+async fn one_flush_for_a_hundred_partitions_is_one_object() {
+    let config = GatewayConfig {
+        linger_ms: 200,
+        ..Default::default()
+    };
+    let h = harness_with(config, Arc::new(InMemory::new())).await;
+    create(&h.router, "wide", 100).await;
+    let records: Vec<Value> = (0..100)
+        .map(|p| json!({"value": {"p": p}, "partition": p}))
+        .collect();
+    let puts_before = h.counts.puts();
+    let (status, body) = post(
+        &h.router,
+        "/v1/topics/wide/records",
+        json!({ "records": records }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        h.counts.puts() - puts_before,
+        1,
+        "one flush must write exactly one object"
+    );
+    let description = h
+        .coordinator
+        .describe_topic("wide")
+        .await
+        .expect("describe");
+    assert!(description.partitions.iter().all(|p| p.high_watermark == 1));
+
+    // Concurrent requests within one linger window share one object too.
+    let puts_before = h.counts.puts();
+    let requests = (0..10).map(|i| {
+        let router = h.router.clone();
+        async move {
+            let records: Vec<Value> = (0..10)
+                .map(|p| json!({"value": i, "partition": i * 10 + p}))
+                .collect();
+            post(
+                &router,
+                "/v1/topics/wide/records",
+                json!({ "records": records }),
+            )
+            .await
+        }
+    });
+    for (status, body) in futures::future::join_all(requests).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let puts = h.counts.puts() - puts_before;
+    assert!(
+        puts <= 2,
+        "10 concurrent requests in one linger window wrote {puts} objects"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_writes_nothing() {
+    let h = harness().await;
+    create(&h.router, "orders", 2).await;
+    let uri = "/v1/topics/orders/records";
+    let big = "x".repeat(5000);
+    let cases: Vec<(&str, String, &str, StatusCode, &str)> = vec![
+        (
+            "malformed json",
+            "{\"records\": [".into(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "not an object",
+            "[1,2]".into(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "missing value",
+            json!({"records": [{"value": 1}, {"key": "k"}]}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+        ),
+        (
+            "partition out of range",
+            json!({"records": [{"value": 1, "partition": 2}]}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+        ),
+        (
+            "negative partition",
+            json!({"records": [{"value": 1, "partition": -1}]}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+        ),
+        (
+            "record too large",
+            json!({"records": [{"value": 1}, {"value": big}]}).to_string(),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "record_too_large",
+        ),
+        (
+            "body too large",
+            json!({"records": [{"value": "y".repeat(300 << 10)}]}).to_string(),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            "empty batch",
+            json!({"records": []}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "bad base64",
+            json!({"records": [{"value_base64": "!!"}]}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+        ),
+        (
+            "both value kinds",
+            json!({"records": [{"value": 1, "value_base64": "AA=="}]}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+        ),
+        (
+            "unknown field",
+            json!({"records": [{"value": 1, "colour": "red"}]}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_record",
+        ),
+        (
+            "bad ndjson line",
+            "{\"value\":1}\n{oops".into(),
+            "application/x-ndjson",
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+    ];
+    for (name, body, content_type, status, code) in cases {
+        let (got_status, got) = call(&h.router, "POST", uri, content_type, body).await;
+        assert_eq!(got_status, status, "{name}: {got}");
+        assert_eq!(got["error_code"], code, "{name}: {got}");
+        assert!(
+            got["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name}: {got}"
+        );
+    }
+    let (_, got) = post(
+        &h.router,
+        uri,
+        json!({"records": [{"value": 1}, {"key": "k"}]}),
+    )
+    .await;
+    assert_eq!(
+        got["record_index"], 1,
+        "the invalid record is named by index: {got}"
+    );
+    assert!(
+        got["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("record 1")),
+        "{got}"
+    );
+
+    let (status, got) = post(
+        &h.router,
+        "/v1/topics/nope/records",
+        json!({"records": [{"value": 1}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, got["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("topic_not_found"))
+    );
+    assert_eq!(
+        h.counts.puts(),
+        0,
+        "nothing may be written for rejected requests"
+    );
+    let description = h
+        .coordinator
+        .describe_topic("orders")
+        .await
+        .expect("describe");
+    assert!(description.partitions.iter().all(|p| p.high_watermark == 0));
+
+    // Topic administration errors.
+    for (body, status, code) in [
+        (
+            json!({"name": "bad name!", "partitions": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "x".repeat(250), "partitions": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "ok", "partitions": 0}),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "ok", "partitions": -3}),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            json!({"name": "orders", "partitions": 1}),
+            StatusCode::CONFLICT,
+            "topic_exists",
+        ),
+        (
+            json!({"partitions": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+    ] {
+        let (got_status, got) = post(&h.router, "/v1/topics", body.clone()).await;
+        assert_eq!(
+            (got_status, got["error_code"].as_str()),
+            (status, Some(code)),
+            "{body}: {got}"
+        );
+    }
+    let (status, got) = get(&h.router, "/v1/topics/nope").await;
+    assert_eq!(
+        (status, got["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("topic_not_found"))
+    );
+
+    // Fetch errors.
+    post(
+        &h.router,
+        uri,
+        json!({"records": [{"value": 1, "partition": 0}]}),
+    )
+    .await;
+    for (query, status, code) in [
+        (
+            "partitions/0/records?offset=-1",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "partitions/0/records?offset=abc",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "partitions/0/records?offset=99999999999999999999999",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "partitions/0/records?offset=2",
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "offset_out_of_range",
+        ),
+        (
+            "partitions/0/records?offset=0&wait_ms=30001",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "partitions/0/records?offset=0&max_records=0",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "partitions/5/records?offset=0",
+            StatusCode::NOT_FOUND,
+            "partition_not_found",
+        ),
+        (
+            "partitions/x/records?offset=0",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+    ] {
+        let (got_status, got) = get(&h.router, &format!("/v1/topics/orders/{query}")).await;
+        assert_eq!(
+            (got_status, got["error_code"].as_str()),
+            (status, Some(code)),
+            "{query}: {got}"
+        );
+    }
+    let (_, got) = get(&h.router, "/v1/topics/orders/partitions/0/records?offset=2").await;
+    assert_eq!(
+        (
+            got["log_start_offset"].as_u64(),
+            got["high_watermark"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{got}"
+    );
+}
+
+#[tokio::test]
+async fn long_poll_returns_as_soon_as_a_record_is_committed() {
+    let h = harness().await;
+    create(&h.router, "live", 1).await;
+    let started = Instant::now();
+    let poll = {
+        let router = h.router.clone();
+        tokio::spawn(async move {
+            get(
+                &router,
+                "/v1/topics/live/partitions/0/records?offset=0&wait_ms=5000",
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = post(
+        &h.router,
+        "/v1/topics/live/records",
+        json!({"records": [{"value": "hello"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = poll.await.expect("join");
+    let elapsed = started.elapsed();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["records"][0]["value"], "hello");
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "long-poll answered after {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn topics_list_describe_delete() {
+    let h = harness().await;
+    create(&h.router, "a", 3).await;
+    create(&h.router, "b", 1).await;
+    let (status, body) = get(&h.router, "/v1/topics").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = body["topics"]
+        .as_array()
+        .expect("topics")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["a", "b"]);
+    let (_, body) = get(&h.router, "/v1/topics/a").await;
+    assert_eq!(body["partitions"].as_array().expect("partitions").len(), 3);
+    assert_eq!(
+        body["partitions"][2],
+        json!({"partition": 2, "log_start_offset": 0, "high_watermark": 0})
+    );
+    let (status, _) = call(
+        &h.router,
+        "DELETE",
+        "/v1/topics/a",
+        "application/json",
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = call(
+        &h.router,
+        "DELETE",
+        "/v1/topics/a",
+        "application/json",
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("topic_not_found"))
+    );
+    let (status, _) = get(&h.router, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// An object store whose PUTs wait until the test lets them through.
+#[derive(Debug)]
+struct GatedStore {
+    inner: InMemory,
+    gate: tokio::sync::Semaphore,
+}
+
+impl std::fmt::Display for GatedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gated")
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for GatedStore {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        let _permit = self.gate.acquire().await;
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn backpressure_answers_429_with_retry_after_and_recovers() {
+    let gated = Arc::new(GatedStore {
+        inner: InMemory::new(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let config = GatewayConfig {
+        linger_ms: 5,
+        max_buffered_bytes: 4096,
+        ..Default::default()
+    };
+    let h = harness_with(config, Arc::clone(&gated) as Arc<dyn ObjectStore>).await;
+    create(&h.router, "slow", 1).await;
+    let held = {
+        let router = h.router.clone();
+        tokio::spawn(async move {
+            post(
+                &router,
+                "/v1/topics/slow/records",
+                json!({"records": [{"value": "a".repeat(3000)}]}),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/topics/slow/records")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"records": [{"value": "b".repeat(3000)}]}).to_string(),
+        ))
+        .expect("request");
+    let response = h.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    gated.gate.add_permits(100);
+    let (status, body) = held.await.expect("join");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post(
+        &h.router,
+        "/v1/topics/slow/records",
+        json!({"records": [{"value": "c"}]}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "after the backlog drains produce works again: {body}"
+    );
+    assert_eq!(body["offsets"][0]["offset"], 1);
+}
