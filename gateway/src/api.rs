@@ -44,6 +44,8 @@ pub struct AppState {
     pub batcher: BatcherHandle,
     pub metrics: Arc<Metrics>,
     pub sticky: Arc<AtomicU32>,
+    /// Turns true when the server begins shutting down; open streams then end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The gateway's router.
@@ -76,6 +78,18 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then waits for open
+/// requests to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn topic_summary(topic: &Topic) -> Value {

@@ -10,7 +10,7 @@ mod json;
 mod metrics;
 mod produce;
 
-pub use api::{AppState, app};
+pub use api::{AppState, app, serve};
 pub use batcher::{Batcher, BatcherHandle};
 pub use config::GatewayConfig;
 pub use error::ApiError;

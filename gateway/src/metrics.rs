@@ -2,6 +2,9 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use silt_reader::storage::StoreCounts;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -15,11 +18,17 @@ pub struct Metrics {
     pub fetch_requests: AtomicU64,
     pub records_fetched: AtomicU64,
     pub buffered_bytes: AtomicU64,
+    store_counts: OnceLock<Arc<StoreCounts>>,
 }
 
 impl Metrics {
     pub fn add(counter: &AtomicU64, value: u64) {
         counter.fetch_add(value, Ordering::Relaxed);
+    }
+
+    /// Reports the object store requests counted by a `CountingStore`.
+    pub fn attach_store_counts(&self, counts: Arc<StoreCounts>) {
+        let _ = self.store_counts.set(counts);
     }
 
     pub fn render(&self, object_reads: u64) -> String {
@@ -87,6 +96,19 @@ impl Metrics {
             out,
             "# HELP silt_object_reads_total Ranged object store reads by fetches\n# TYPE silt_object_reads_total counter\nsilt_object_reads_total {object_reads}"
         );
+        if let Some(counts) = self.store_counts.get() {
+            for (name, value) in [
+                ("put", counts.puts()),
+                ("get", counts.gets()),
+                ("delete", counts.deletes.load(Ordering::Relaxed)),
+                ("list", counts.lists.load(Ordering::Relaxed)),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "silt_object_store_requests_total{{operation=\"{name}\"}} {value}"
+                );
+            }
+        }
         out
     }
 }

@@ -54,6 +54,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         batcher,
         metrics,
         sticky: Arc::new(AtomicU32::new(0)),
+        shutdown: tokio::sync::watch::channel(false).1,
     };
     Harness {
         router: app(state),

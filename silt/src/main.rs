@@ -1,1 +1,21 @@
-fn main() {}
+//! The `silt` binary: servers (`dev`, `gateway`) and client commands.
+
+use clap::Parser;
+
+mod bench;
+mod cli;
+mod client;
+mod serve;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    serve::init_tracing(cli.command.is_server());
+    match cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,146 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use silt_core::segment::Compression;
+use thiserror::Error;
+
+use crate::{bench, client, serve};
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot reach {url}: {source}")]
+    Connect { url: String, source: reqwest::Error },
+    #[error("{status}: {error_code}: {message}")]
+    Api {
+        status: u16,
+        error_code: String,
+        message: String,
+    },
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Server(String),
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "silt", version, about = "Silt: an event log on object storage")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the gateway and the coordinator in one process, on the local filesystem and
+    /// SQLite under --data-dir unless --object-store names a bucket.
+    Dev(ServeArgs),
+    /// Runs a gateway (with the embedded coordinator until the coordinator service exists).
+    Gateway(ServeArgs),
+    /// Creates, lists, describes and deletes topics.
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Produces one record per line of standard input.
+    Produce(client::ProduceArgs),
+    /// Prints records of a topic.
+    Consume(client::ConsumeArgs),
+    /// Measures produce throughput and acknowledgement latency against a running gateway.
+    Bench(bench::BenchArgs),
+}
+
+impl Command {
+    pub fn is_server(&self) -> bool {
+        matches!(self, Command::Dev(_) | Command::Gateway(_))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    Create {
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        #[arg(long)]
+        retention_ms: Option<i64>,
+        #[arg(long)]
+        retention_bytes: Option<i64>,
+    },
+    List,
+    Describe {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+/// Where the client commands find a gateway.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Base URL of a Silt gateway.
+    #[arg(
+        long,
+        env = "SILT_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+}
+
+/// Settings of `silt dev` and `silt gateway`. Each flag may also come from a `SILT_*`
+/// variable or the TOML file named by --config; flags win over variables, variables
+/// over the file.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "SILT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the local bucket, the metadata database and the disk cache.
+    #[arg(long, env = "SILT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "SILT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// `s3://bucket/prefix` (endpoint and keys from AWS_*), `file:///path`, or a path.
+    /// Default: `<data-dir>/bucket`.
+    #[arg(long, env = "SILT_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// SQLite file of the embedded coordinator. Default: `<data-dir>/metadata.db`.
+    #[arg(long, env = "SILT_METADATA_DB")]
+    pub metadata_db: Option<PathBuf>,
+    #[arg(long, env = "SILT_LINGER_MS")]
+    pub linger_ms: Option<u64>,
+    #[arg(long, env = "SILT_MAX_BATCH_BYTES")]
+    pub max_batch_bytes: Option<usize>,
+    #[arg(long, env = "SILT_MAX_BUFFERED_BYTES")]
+    pub max_buffered_bytes: Option<usize>,
+    #[arg(long, env = "SILT_MAX_RECORD_BYTES")]
+    pub max_record_bytes: Option<usize>,
+    #[arg(long, env = "SILT_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    #[arg(long, env = "SILT_COMPRESSION")]
+    pub compression: Option<Compression>,
+    /// Bytes of chunk cache in memory.
+    #[arg(long, env = "SILT_CACHE_MEMORY_BYTES")]
+    pub cache_memory_bytes: Option<usize>,
+    /// Bytes of chunk cache on local disk (0 turns the disk tier off).
+    #[arg(long, env = "SILT_CACHE_DISK_BYTES")]
+    pub cache_disk_bytes: Option<usize>,
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Dev(args) => serve::run(serve::ServeConfig::resolve(args)?, true).await,
+        Command::Gateway(args) => serve::run(serve::ServeConfig::resolve(args)?, false).await,
+        Command::Topics { command, server } => client::topics(&server, command).await,
+        Command::Produce(args) => client::produce(args).await,
+        Command::Consume(args) => client::consume(args).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}

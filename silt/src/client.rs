@@ -1,0 +1,339 @@
+//! Client commands over the HTTP API: topics, produce, consume.
+
+use std::io::{BufRead, Write};
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::cli::{CliError, ServerArgs, TopicsCommand};
+
+/// A thin JSON client of the v1 API.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(server: &ServerArgs) -> Self {
+        Client {
+            http: reqwest::Client::new(),
+            base: server.url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Sends a request and returns the JSON body of a 2xx answer; other statuses become
+    /// [`CliError::Api`] with the server's error code and message.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|source| CliError::Connect {
+            url: url.clone(),
+            source,
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| CliError::Connect { url, source })?;
+        let value: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(CliError::Api {
+            status: status.as_u16(),
+            error_code: value["error_code"].as_str().unwrap_or("unknown").to_owned(),
+            message: value["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned()),
+        })
+    }
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+pub async fn topics(server: &ServerArgs, command: TopicsCommand) -> Result<(), CliError> {
+    let client = Client::new(server);
+    match command {
+        TopicsCommand::Create {
+            name,
+            partitions,
+            retention_ms,
+            retention_bytes,
+        } => {
+            let body = json!({"name": name, "partitions": partitions, "retention_ms": retention_ms, "retention_bytes": retention_bytes});
+            print_json(
+                &client
+                    .call(reqwest::Method::POST, "/v1/topics", Some(body))
+                    .await?,
+            );
+        }
+        TopicsCommand::List => {
+            let listed = client
+                .call(reqwest::Method::GET, "/v1/topics", None)
+                .await?;
+            for topic in listed["topics"].as_array().into_iter().flatten() {
+                println!(
+                    "{}\t{} partitions",
+                    topic["name"].as_str().unwrap_or(""),
+                    topic["partition_count"]
+                );
+            }
+        }
+        TopicsCommand::Describe { name } => {
+            print_json(
+                &client
+                    .call(reqwest::Method::GET, &format!("/v1/topics/{name}"), None)
+                    .await?,
+            );
+        }
+        TopicsCommand::Delete { name } => {
+            client
+                .call(reqwest::Method::DELETE, &format!("/v1/topics/{name}"), None)
+                .await?;
+            eprintln!("deleted topic {name}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    pub topic: String,
+    /// Split each line into key and value at the first occurrence of this string.
+    #[arg(long)]
+    pub key_separator: Option<String>,
+    /// Send every record to this partition.
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Records per produce request.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    /// Print each record's partition and offset.
+    #[arg(long)]
+    pub print_offsets: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Reads records from standard input, one per line. A line that is valid JSON is sent
+/// as that JSON value; anything else is sent as a JSON string.
+pub async fn produce(args: ProduceArgs) -> Result<(), CliError> {
+    let client = Client::new(&args.server);
+    let path = format!("/v1/topics/{}/records", args.topic);
+    let (lines_tx, mut lines_rx) =
+        tokio::sync::mpsc::channel::<std::io::Result<String>>(args.batch.max(1) * 2);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if lines_tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut total = 0usize;
+    let mut batch = Vec::new();
+    loop {
+        // Send what we have when input pauses, so interactive use feels immediate.
+        let next = if batch.is_empty() {
+            lines_rx.recv().await
+        } else {
+            match tokio::time::timeout(Duration::from_millis(20), lines_rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    total += send_batch(&client, &path, &mut batch, args.print_offsets).await?;
+                    continue;
+                }
+            }
+        };
+        let Some(line) = next else { break };
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        batch.push(line_to_record(
+            &line,
+            args.key_separator.as_deref(),
+            args.partition,
+        ));
+        if batch.len() >= args.batch.max(1) {
+            total += send_batch(&client, &path, &mut batch, args.print_offsets).await?;
+        }
+    }
+    if !batch.is_empty() {
+        total += send_batch(&client, &path, &mut batch, args.print_offsets).await?;
+    }
+    eprintln!("produced {total} records to {}", args.topic);
+    Ok(())
+}
+
+fn line_to_record(line: &str, key_separator: Option<&str>, partition: Option<u32>) -> Value {
+    let (key, value_text) = match key_separator.and_then(|separator| line.split_once(separator)) {
+        Some((key, value)) => (Some(key), value),
+        None => (None, line),
+    };
+    let value = serde_json::from_str::<Value>(value_text)
+        .unwrap_or_else(|_| Value::String(value_text.to_owned()));
+    let mut record = json!({ "value": value });
+    if let Some(key) = key {
+        record["key"] = json!(key);
+    }
+    if let Some(partition) = partition {
+        record["partition"] = json!(partition);
+    }
+    record
+}
+
+async fn send_batch(
+    client: &Client,
+    path: &str,
+    batch: &mut Vec<Value>,
+    print_offsets: bool,
+) -> Result<usize, CliError> {
+    let records = std::mem::take(batch);
+    let count = records.len();
+    let answer = client
+        .call(
+            reqwest::Method::POST,
+            path,
+            Some(json!({ "records": records })),
+        )
+        .await?;
+    if print_offsets {
+        let mut out = std::io::stdout().lock();
+        for offset in answer["offsets"].as_array().into_iter().flatten() {
+            writeln!(out, "{}\t{}", offset["partition"], offset["offset"])?;
+        }
+    }
+    Ok(count)
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    pub topic: String,
+    /// Read only this partition (default: all partitions).
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Start at this offset (with --partition) instead of the end of the log.
+    #[arg(long, conflicts_with = "from_beginning")]
+    pub offset: Option<u64>,
+    /// Start at the beginning of the log.
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Keep waiting for new records instead of exiting at the end of the log.
+    #[arg(long)]
+    pub follow: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    pub max_records: Option<usize>,
+    /// Print whole records as JSON (offset, partition, key, value, headers) instead of values.
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub async fn consume(args: ConsumeArgs) -> Result<(), CliError> {
+    let client = Client::new(&args.server);
+    let topic = client
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/topics/{}", args.topic),
+            None,
+        )
+        .await?;
+    let partitions: Vec<Value> = topic["partitions"].as_array().cloned().unwrap_or_default();
+    if args.offset.is_some() && args.partition.is_none() {
+        return Err(CliError::Config("--offset needs --partition".into()));
+    }
+    // (partition, next offset, end offset at start)
+    let mut cursors: Vec<(u64, u64, u64)> = partitions
+        .iter()
+        .filter(|p| {
+            args.partition
+                .is_none_or(|wanted| p["partition"].as_u64() == Some(u64::from(wanted)))
+        })
+        .map(|p| {
+            let start = p["log_start_offset"].as_u64().unwrap_or(0);
+            let end = p["high_watermark"].as_u64().unwrap_or(0);
+            let from = match (args.offset, args.from_beginning) {
+                (Some(offset), _) => offset,
+                (None, true) => start,
+                (None, false) => end,
+            };
+            (p["partition"].as_u64().unwrap_or(0), from, end)
+        })
+        .collect();
+    if cursors.is_empty() {
+        return Err(CliError::Config(format!(
+            "topic {} has no partition {:?}",
+            args.topic, args.partition
+        )));
+    }
+    let mut printed = 0usize;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let mut progressed = false;
+        let wait_ms = if args.follow && cursors.len() == 1 {
+            10_000
+        } else {
+            0
+        };
+        for (partition, next, end) in cursors.iter_mut() {
+            if !args.follow && *next >= *end {
+                continue;
+            }
+            let path = format!(
+                "/v1/topics/{}/partitions/{partition}/records?offset={next}&max_records=500&wait_ms={wait_ms}",
+                args.topic
+            );
+            let answer = client.call(reqwest::Method::GET, &path, None).await?;
+            for record in answer["records"].as_array().into_iter().flatten() {
+                if args.full {
+                    let mut record = record.clone();
+                    record["partition"] = json!(partition);
+                    writeln!(out, "{record}")?;
+                } else {
+                    match &record["value"] {
+                        Value::String(text) => writeln!(out, "{text}")?,
+                        Value::Null if record.get("value_base64").is_some() => {
+                            writeln!(out, "{}", record["value_base64"])?
+                        }
+                        other => writeln!(out, "{other}")?,
+                    }
+                }
+                printed += 1;
+                if args.max_records.is_some_and(|max| printed >= max) {
+                    return Ok(());
+                }
+            }
+            let new_next = answer["next_offset"].as_u64().unwrap_or(*next);
+            progressed |= new_next > *next;
+            *next = new_next;
+        }
+        out.flush()?;
+        if !args.follow && cursors.iter().all(|(_, next, end)| next >= end) {
+            return Ok(());
+        }
+        if args.follow && !progressed && cursors.len() > 1 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! `silt dev` and `silt gateway`: resolve the configuration, open the bucket, the
+//! coordinator and the cache, serve HTTP, and on SIGINT/SIGTERM stop taking requests,
+//! flush what was accepted and exit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+use object_store::ObjectStore;
+use serde::Deserialize;
+use silt_core::Coordinator;
+use silt_gateway::{AppState, Batcher, GatewayConfig, Metrics, serve};
+use silt_reader::storage::{CountingStore, open_local, open_object_store};
+use silt_reader::{CacheConfig, ChunkCache, Reader};
+use tracing::info;
+
+use crate::cli::{CliError, ServeArgs};
+
+/// The TOML file's shape: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    object_store: Option<String>,
+    metadata_db: Option<PathBuf>,
+    cache_memory_bytes: Option<usize>,
+    cache_disk_bytes: Option<usize>,
+    #[serde(default)]
+    gateway: Option<GatewayConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub object_store: Option<String>,
+    pub metadata_db: PathBuf,
+    pub gateway: GatewayConfig,
+    pub cache: CacheConfig,
+}
+
+impl ServeConfig {
+    pub fn resolve(args: ServeArgs) -> Result<Self, CliError> {
+        let file: FileConfig = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    CliError::Config(format!("reading {}: {error}", path.display()))
+                })?;
+                toml::from_str(&text)
+                    .map_err(|error| CliError::Config(format!("{}: {error}", path.display())))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("silt-data"));
+        let mut gateway = file.gateway.unwrap_or_default();
+        if let Some(value) = args.linger_ms {
+            gateway.linger_ms = value;
+        }
+        if let Some(value) = args.max_batch_bytes {
+            gateway.max_batch_bytes = value;
+        }
+        if let Some(value) = args.max_buffered_bytes {
+            gateway.max_buffered_bytes = value;
+        }
+        if let Some(value) = args.max_record_bytes {
+            gateway.max_record_bytes = value;
+        }
+        if let Some(value) = args.max_body_bytes {
+            gateway.max_body_bytes = value;
+        }
+        if let Some(value) = args.compression {
+            gateway.compression = value;
+        }
+        if gateway.max_record_bytes > gateway.max_body_bytes {
+            return Err(CliError::Config(
+                "max_record_bytes must not exceed max_body_bytes".into(),
+            ));
+        }
+        let cache = CacheConfig {
+            memory_bytes: args
+                .cache_memory_bytes
+                .or(file.cache_memory_bytes)
+                .unwrap_or(256 << 20),
+            disk_bytes: args
+                .cache_disk_bytes
+                .or(file.cache_disk_bytes)
+                .unwrap_or(1 << 30),
+            disk_dir: Some(data_dir.join("cache")),
+        };
+        Ok(ServeConfig {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            object_store: args.object_store.or(file.object_store),
+            metadata_db: args
+                .metadata_db
+                .or(file.metadata_db)
+                .unwrap_or_else(|| data_dir.join("metadata.db")),
+            data_dir,
+            gateway,
+            cache,
+        })
+    }
+}
+
+pub fn init_tracing(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SILT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|error| {
+        CliError::Config(format!("creating {}: {error}", config.data_dir.display()))
+    })?;
+    let bucket: Arc<dyn ObjectStore> = match &config.object_store {
+        Some(location) => open_object_store(location),
+        None => open_local(&config.data_dir.join("bucket")),
+    }
+    .map_err(|error| CliError::Config(error.to_string()))?;
+    let counting = CountingStore::new(bucket);
+    let store_counts = counting.counts();
+    let store: Arc<dyn ObjectStore> = Arc::new(counting);
+    let coordinator: Arc<dyn Coordinator> = silt_coordinator::open_sqlite(&config.metadata_db)
+        .await
+        .map_err(|error| {
+            CliError::Server(format!("opening {}: {error}", config.metadata_db.display()))
+        })?;
+    let cache = ChunkCache::open(&config.cache)
+        .await
+        .map_err(|error| CliError::Server(error.to_string()))?;
+    let metrics = Arc::new(Metrics::default());
+    metrics.attach_store_counts(store_counts);
+    let (batcher, flushing) = Batcher::spawn(
+        config.gateway.clone(),
+        Arc::clone(&store),
+        Arc::clone(&coordinator),
+        cache.clone(),
+        Arc::clone(&metrics),
+    );
+    let reader = Arc::new(Reader::new(store, Arc::clone(&coordinator), cache.clone()));
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let state = AppState {
+        config: config.gateway.clone(),
+        coordinator,
+        reader,
+        batcher,
+        metrics,
+        sticky: Arc::new(AtomicU32::new(0)),
+        shutdown: shutdown_rx,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| {
+            CliError::Server(format!("cannot listen on {}: {error}", config.listen))
+        })?;
+    let local = listener.local_addr()?;
+    info!(
+        listen = %local,
+        object_store = config.object_store.as_deref().unwrap_or("local"),
+        data_dir = %config.data_dir.display(),
+        mode = if dev { "dev" } else { "gateway" },
+        "silt is serving"
+    );
+    if dev {
+        eprintln!(
+            "silt dev: listening on http://{local} (data in {})",
+            config.data_dir.display()
+        );
+    }
+    let signalled = async move {
+        shutdown_signal().await;
+        info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    };
+    serve(listener, state, signalled).await?;
+    info!("no longer accepting requests; flushing accepted records");
+    let _ = flushing.await;
+    cache
+        .close()
+        .await
+        .map_err(|error| CliError::Server(error.to_string()))?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
