@@ -1,1 +1,10 @@
+//! End-to-end tests: they start the real `silt` binary against the local filesystem,
+//! against moto's S3 server and against LocalStack (both installed into `.venv/` by
+//! `scripts/test-servers.sh` and started here on free 127.0.0.1 ports).
 
+mod harness;
+
+mod cli;
+mod crash;
+mod durable_log;
+mod smoke_localstack;

@@ -1,0 +1,325 @@
+//! Starting and stopping real processes: `silt dev`, moto's S3 server and LocalStack.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const SILT: &str = env!("CARGO_BIN_EXE_silt");
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A `silt dev` process; killed with SIGKILL when dropped.
+pub struct Silt {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub object_store: Option<String>,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+impl Silt {
+    pub fn start(data_dir: &Path, object_store: Option<&str>, env: &[(String, String)]) -> Silt {
+        let port = free_port();
+        let log = data_dir.with_extension(format!("{port}.log"));
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(SILT);
+        command
+            .arg("dev")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("SILT_LOG", "info")
+            .env("SILT_LINGER_MS", "20")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        if let Some(location) = object_store {
+            command.arg("--object-store").arg(location);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("spawn silt");
+        let silt = Silt {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.to_path_buf(),
+            object_store: object_store.map(str::to_owned),
+            env: env.to_vec(),
+            log,
+        };
+        silt.wait_ready();
+        silt
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http_status(&format!("{}/readyz", self.url)) == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("silt did not become ready; log:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no flush, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a new process on the same data directory and bucket.
+    pub fn restart(mut self) -> Silt {
+        self.kill9();
+        let data_dir = self.data_dir.clone();
+        let object_store = self.object_store.clone();
+        let env = self.env.clone();
+        Silt::start(&data_dir, object_store.as_deref(), &env)
+    }
+}
+
+impl Drop for Silt {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The status code of a plain HTTP/1.0 GET, or `None` if nothing answers: enough for
+/// readiness checks without an async runtime.
+fn http_status(url: &str) -> Option<u16> {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut head = String::new();
+    let _ = stream.take(64).read_to_string(&mut head);
+    head.split_whitespace().nth(1).and_then(|code| code.parse().ok())
+}
+
+/// An S3-compatible server process that dies with the test process: it is started by
+/// a shell that kills it once its standard input (held by this process) closes.
+pub struct S3Server {
+    _guard: Child,
+    pub endpoint: String,
+}
+
+fn spawn_guarded(program: &str, args: &[&str], env: &HashMap<&str, String>, log: &Path, kill_grace_secs: u32) -> Child {
+    let log_file = std::fs::File::create(log).expect("server log");
+    let mut command = Command::new("sh");
+    // The server runs in its own process group so the whole tree goes at the end.
+    let script = format!(
+        "set -m; \"$0\" \"$@\" & pid=$!; cat >/dev/null; kill -TERM -$pid 2>/dev/null; \
+         for _ in $(seq 1 {kill_grace_secs}0); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL -$pid 2>/dev/null"
+    );
+    command.arg("-c").arg(script).arg(program).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.stdin(Stdio::piped()).stdout(log_file.try_clone().expect("log")).stderr(log_file);
+    command.spawn().unwrap_or_else(|error| panic!("starting {program}: {error}"))
+}
+
+fn wait_for_http(url: &str, what: &str, log: &Path, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if http_status(url).is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not start within {timeout:?}; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+fn venv_program(venv: &str, program: &str) -> PathBuf {
+    let path = workspace_root().join(".venv").join(venv).join("bin").join(program);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test-servers.sh (or scripts/test.sh) to install the S3 test servers",
+        path.display()
+    );
+    path
+}
+
+static MOTO: OnceLock<S3Server> = OnceLock::new();
+static LOCALSTACK: OnceLock<S3Server> = OnceLock::new();
+
+/// moto's S3 server, started once for the whole test process.
+pub fn moto() -> &'static S3Server {
+    MOTO.get_or_init(|| {
+        let port = free_port();
+        let program = venv_program("moto", "moto_server");
+        let log = std::env::temp_dir().join(format!("silt-moto-{port}.log"));
+        let child = spawn_guarded(
+            program.to_str().expect("utf-8 path"),
+            &["-H", "127.0.0.1", "-p", &port.to_string()],
+            &HashMap::new(),
+            &log,
+            2,
+        );
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_for_http(&format!("{endpoint}/"), "moto", &log, Duration::from_secs(60));
+        S3Server { _guard: child, endpoint }
+    })
+}
+
+/// LocalStack (S3 only, no Docker), started once for the whole test process.
+pub fn localstack() -> &'static S3Server {
+    LOCALSTACK.get_or_init(|| {
+        let port = free_port();
+        let python = venv_program("localstack", "python");
+        let root = std::env::temp_dir().join(format!("silt-localstack-{port}"));
+        std::fs::create_dir_all(&root).expect("localstack root");
+        let log = std::env::temp_dir().join(format!("silt-localstack-{port}.log"));
+        let env: HashMap<&str, String> = [
+            ("OVERRIDE_IN_DOCKER", "0".to_owned()),
+            ("SERVICES", "s3".to_owned()),
+            ("GATEWAY_SERVER", "hypercorn".to_owned()),
+            ("GATEWAY_LISTEN", format!("127.0.0.1:{port}")),
+            ("EAGER_SERVICE_LOADING", "1".to_owned()),
+            ("SKIP_SSL_CERT_DOWNLOAD", "1".to_owned()),
+            ("DISABLE_EVENTS", "1".to_owned()),
+            ("DNS_ADDRESS", "0".to_owned()),
+            ("FILESYSTEM_ROOT", root.display().to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let child = spawn_guarded(
+            python.to_str().expect("utf-8 path"),
+            &["-m", "localstack.runtime.main"],
+            &env,
+            &log,
+            5,
+        );
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_for_http(&format!("{endpoint}/_localstack/health"), "LocalStack", &log, Duration::from_secs(120));
+        S3Server { _guard: child, endpoint }
+    })
+}
+
+impl S3Server {
+    /// Creates a fresh bucket and returns the environment a Silt process needs to use it.
+    pub async fn bucket(&self, name: &str) -> Vec<(String, String)> {
+        let client = reqwest::Client::new();
+        let mut last = String::new();
+        for _ in 0..50 {
+            match client.put(format!("{}/{name}", self.endpoint)).send().await {
+                Ok(response) if response.status().is_success() => {
+                    return vec![
+                        ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+                        ("AWS_ALLOW_HTTP".into(), "true".into()),
+                        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+                        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+                        ("AWS_REGION".into(), "us-east-1".into()),
+                    ];
+                }
+                Ok(response) => last = format!("{} {}", response.status(), response.text().await.unwrap_or_default()),
+                Err(error) => last = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("creating bucket {name} at {} failed: {last}", self.endpoint);
+    }
+
+    /// Keys of the objects in a bucket (first page of a ListObjectsV2).
+    pub async fn object_keys(&self, bucket: &str) -> Vec<String> {
+        let text = reqwest::Client::new()
+            .get(format!("{}/{bucket}?list-type=2", self.endpoint))
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("list body");
+        text.split("<Key>").skip(1).filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned())).collect()
+    }
+}
+
+/// A JSON client of a running gateway.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub url: String,
+}
+
+impl Api {
+    pub fn new(url: &str) -> Api {
+        Api { http: reqwest::Client::new(), url: url.to_owned() }
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value), String> {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|error| error.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|error| error.to_string())?;
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).map_err(|e| e.to_string())? };
+        Ok((status, value))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await.expect("request")
+    }
+
+    pub async fn create_topic(&self, name: &str, partitions: u32) {
+        let (status, body) = self.post("/v1/topics", json!({"name": name, "partitions": partitions})).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// Every record of a partition from offset 0 to the high watermark.
+    pub async fn read_partition(&self, topic: &str, partition: u32) -> Vec<Value> {
+        let mut records = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let (status, body) =
+                self.get(&format!("/v1/topics/{topic}/partitions/{partition}/records?offset={offset}&max_records=1000")).await;
+            assert_eq!(status, 200, "{body}");
+            let batch = body["records"].as_array().expect("records").clone();
+            let high_watermark = body["high_watermark"].as_u64().expect("hw");
+            offset = body["next_offset"].as_u64().expect("next_offset");
+            records.extend(batch);
+            if offset >= high_watermark {
+                return records;
+            }
+        }
+    }
+
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().await.expect("metrics").text().await.expect("text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("metric {name} missing"))
+    }
+}
+
+/// Appends a line to a log file; used for progress notes in long tests.
+pub fn note(message: &str) {
+    let _ = writeln!(std::io::stderr(), "e2e: {message}");
+}
