@@ -9,13 +9,22 @@ fn silt(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String)
     let mut child = Command::new(SILT)
         .args(args)
         .env("SILT_URL", url)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
     }
     let output = child.wait_with_output().expect("output");
     (
@@ -35,7 +44,11 @@ fn topics_produce_consume_from_the_command_line() {
     let (ok, out, _) = silt(url, &["topics", "list"], None);
     assert!(ok && out.contains("cli\t2 partitions"), "{out}");
 
-    let (ok, out, err) = silt(url, &["produce", "cli", "--key-separator", "=", "--print-offsets"], Some("a=apple\nb={\"n\":1}\nplain\n"));
+    let (ok, out, err) = silt(
+        url,
+        &["produce", "cli", "--key-separator", "=", "--print-offsets"],
+        Some("a=apple\nb={\"n\":1}\nplain\n"),
+    );
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(err.contains("produced 3 records"), "{err}");
@@ -46,7 +59,20 @@ fn topics_produce_consume_from_the_command_line() {
     lines.sort_unstable();
     assert_eq!(lines, vec!["apple", "plain", "{\"n\":1}"]);
 
-    let (ok, out, _) = silt(url, &["consume", "cli", "--from-beginning", "--full", "--max-records", "1", "--partition", "0"], None);
+    let (ok, out, _) = silt(
+        url,
+        &[
+            "consume",
+            "cli",
+            "--from-beginning",
+            "--full",
+            "--max-records",
+            "1",
+            "--partition",
+            "0",
+        ],
+        None,
+    );
     assert!(ok);
     let record: serde_json::Value = serde_json::from_str(out.trim()).expect("json line");
     assert_eq!(record["offset"], 0);

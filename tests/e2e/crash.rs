@@ -52,11 +52,21 @@ async fn crash_while_producing(silt: Silt) {
     let mut acked: HashMap<(u32, u64), Sent> = HashMap::new();
     for producer in producers {
         for (position, sent) in producer.await.expect("producer") {
-            assert!(acked.insert(position, sent).is_none(), "offset {position:?} acknowledged twice");
+            assert!(
+                acked.insert(position, sent).is_none(),
+                "offset {position:?} acknowledged twice"
+            );
         }
     }
-    assert!(acked.len() >= 100, "only {} records were acknowledged before the kill", acked.len());
-    note(&format!("{} records acknowledged before kill -9", acked.len()));
+    assert!(
+        acked.len() >= 100,
+        "only {} records were acknowledged before the kill",
+        acked.len()
+    );
+    note(&format!(
+        "{} records acknowledged before kill -9",
+        acked.len()
+    ));
 
     let silt = silt.restart();
     let api = Api::new(&silt.url);
@@ -65,10 +75,16 @@ async fn crash_while_producing(silt: Silt) {
     // New records continue from the high watermark, with no gap.
     for partition in 0..PARTITIONS {
         let (status, answer) = api
-            .post("/v1/topics/crashy/records", json!({"records": [{"value": "after restart", "partition": partition}]}))
+            .post(
+                "/v1/topics/crashy/records",
+                json!({"records": [{"value": "after restart", "partition": partition}]}),
+            )
             .await;
         assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["offsets"][0]["offset"].as_u64(), Some(read[partition as usize].len() as u64));
+        assert_eq!(
+            answer["offsets"][0]["offset"].as_u64(),
+            Some(read[partition as usize].len() as u64)
+        );
     }
 }
 
@@ -82,5 +98,10 @@ async fn kill_dash_nine_on_local_filesystem_loses_nothing_acknowledged() {
 async fn kill_dash_nine_on_s3_loses_nothing_acknowledged() {
     let env = moto().bucket("crash").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    crash_while_producing(Silt::start(&dir.path().join("data"), Some("s3://crash/p"), &env)).await;
+    crash_while_producing(Silt::start(
+        &dir.path().join("data"),
+        Some("s3://crash/p"),
+        &env,
+    ))
+    .await;
 }

@@ -45,7 +45,9 @@ async fn produce_concurrently(api: &Api, topic: &str) -> HashMap<(u32, u64), Sen
         tokio::spawn(async move {
             let mut acked = Vec::new();
             for start in (0..RECORDS_PER_CLIENT).step_by(BATCH) {
-                let batch: Vec<Sent> = (start..(start + BATCH).min(RECORDS_PER_CLIENT)).map(|seq| record_for(client, seq)).collect();
+                let batch: Vec<Sent> = (start..(start + BATCH).min(RECORDS_PER_CLIENT))
+                    .map(|seq| record_for(client, seq))
+                    .collect();
                 let body = json!({"records": batch.iter().map(to_json).collect::<Vec<_>>()});
                 let (status, answer) = api.post(&format!("/v1/topics/{topic}/records"), body).await;
                 assert_eq!(status, 200, "{answer}");
@@ -58,7 +60,10 @@ async fn produce_concurrently(api: &Api, topic: &str) -> HashMap<(u32, u64), Sen
                         silt_core_partition(sent.key.as_bytes(), PARTITIONS),
                         "keyed records go where Kafka's partitioner puts them"
                     );
-                    acked.push(((partition, offset["offset"].as_u64().expect("offset")), sent));
+                    acked.push((
+                        (partition, offset["offset"].as_u64().expect("offset")),
+                        sent,
+                    ));
                 }
             }
             acked
@@ -67,7 +72,10 @@ async fn produce_concurrently(api: &Api, topic: &str) -> HashMap<(u32, u64), Sen
     let mut all = HashMap::new();
     for producer in futures::future::join_all(producers).await {
         for (position, sent) in producer.expect("producer") {
-            assert!(all.insert(position, sent).is_none(), "offset {position:?} was assigned twice");
+            assert!(
+                all.insert(position, sent).is_none(),
+                "offset {position:?} was assigned twice"
+            );
         }
     }
     all
@@ -107,20 +115,34 @@ fn silt_core_partition(key: &[u8], partitions: u32) -> u32 {
 /// Reads every partition back and checks: offsets contiguous from 0, no duplicates,
 /// and every acknowledged record at its offset with the same key, value and headers.
 /// Returns the records read per partition.
-pub async fn verify_log(api: &Api, topic: &str, partitions: u32, acked: &HashMap<(u32, u64), Sent>) -> Vec<Vec<Value>> {
+pub async fn verify_log(
+    api: &Api,
+    topic: &str,
+    partitions: u32,
+    acked: &HashMap<(u32, u64), Sent>,
+) -> Vec<Vec<Value>> {
     let mut seen = HashSet::new();
     let mut all = Vec::new();
     for partition in 0..partitions {
         let records = api.read_partition(topic, partition).await;
         for (index, record) in records.iter().enumerate() {
             let offset = record["offset"].as_u64().expect("offset");
-            assert_eq!(offset, index as u64, "partition {partition}: offsets must be contiguous from 0");
+            assert_eq!(
+                offset, index as u64,
+                "partition {partition}: offsets must be contiguous from 0"
+            );
             let key = record["key"].as_str().expect("key").to_owned();
             assert!(seen.insert(key.clone()), "record {key} appears twice");
             if let Some(sent) = acked.get(&(partition, offset)) {
                 assert_eq!(key, sent.key, "partition {partition} offset {offset}");
-                assert_eq!(record["value"], sent.value, "partition {partition} offset {offset}");
-                assert_eq!(record["headers"], sent.headers, "partition {partition} offset {offset}");
+                assert_eq!(
+                    record["value"], sent.value,
+                    "partition {partition} offset {offset}"
+                );
+                assert_eq!(
+                    record["headers"], sent.headers,
+                    "partition {partition} offset {offset}"
+                );
                 assert_eq!(record["timestamp"].as_u64(), Some(sent.timestamp));
             }
         }
@@ -139,12 +161,24 @@ async fn exactly_once_round_trip(api: &Api) {
     api.create_topic("events", PARTITIONS).await;
     let started = Instant::now();
     let acked = produce_concurrently(api, "events").await;
-    note(&format!("produced {} records in {:?}", acked.len(), started.elapsed()));
+    note(&format!(
+        "produced {} records in {:?}",
+        acked.len(),
+        started.elapsed()
+    ));
     assert_eq!(acked.len(), CLIENTS * RECORDS_PER_CLIENT);
     let read = verify_log(api, "events", PARTITIONS, &acked).await;
-    assert_eq!(read.iter().map(Vec::len).sum::<usize>(), CLIENTS * RECORDS_PER_CLIENT);
+    assert_eq!(
+        read.iter().map(Vec::len).sum::<usize>(),
+        CLIENTS * RECORDS_PER_CLIENT
+    );
     let (_, topic) = api.get("/v1/topics/events").await;
-    let high_watermarks: u64 = topic["partitions"].as_array().expect("partitions").iter().map(|p| p["high_watermark"].as_u64().expect("hw")).sum();
+    let high_watermarks: u64 = topic["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| p["high_watermark"].as_u64().expect("hw"))
+        .sum();
     assert_eq!(high_watermarks, (CLIENTS * RECORDS_PER_CLIENT) as u64);
 }
 
@@ -154,7 +188,10 @@ async fn local_filesystem_keeps_every_acknowledged_record_exactly_once() {
     let silt = Silt::start(&dir.path().join("data"), None, &[]);
     exactly_once_round_trip(&Api::new(&silt.url)).await;
     let segments = walk(&dir.path().join("data/bucket/segments"));
-    assert!(!segments.is_empty() && segments.iter().all(|path| path.ends_with(".seg")), "{segments:?}");
+    assert!(
+        !segments.is_empty() && segments.iter().all(|path| path.ends_with(".seg")),
+        "{segments:?}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
@@ -175,19 +212,33 @@ async fn s3_keeps_every_acknowledged_record_exactly_once() {
     let server = moto();
     let env = server.bucket("exactly-once").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let silt = Silt::start(&dir.path().join("data"), Some("s3://exactly-once/silt"), &env);
+    let silt = Silt::start(
+        &dir.path().join("data"),
+        Some("s3://exactly-once/silt"),
+        &env,
+    );
     let api = Api::new(&silt.url);
     exactly_once_round_trip(&api).await;
     let keys = server.object_keys("exactly-once").await;
-    assert!(!keys.is_empty() && keys.iter().all(|key| key.starts_with("silt/segments/")), "{keys:?}");
-    assert!(!dir.path().join("data/bucket").exists(), "records must go to the bucket, not the local disk");
+    assert!(
+        !keys.is_empty() && keys.iter().all(|key| key.starts_with("silt/segments/")),
+        "{keys:?}"
+    );
+    assert!(
+        !dir.path().join("data/bucket").exists(),
+        "records must go to the bucket, not the local disk"
+    );
 
     // A new process with an empty cache reads everything back from the bucket.
     let silt = silt.restart();
     let api = Api::new(&silt.url);
     let records = api.read_partition("events", 3).await;
     assert!(!records.is_empty());
-    assert!(api.metric("silt_object_store_requests_total{operation=\"get\"}").await > 0);
+    assert!(
+        api.metric("silt_object_store_requests_total{operation=\"get\"}")
+            .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,8 +251,12 @@ async fn s3_one_flush_for_a_hundred_partitions_is_one_put() {
     api.create_topic("wide", 100).await;
     let puts = "silt_object_store_requests_total{operation=\"put\"}";
     let before = api.metric(puts).await;
-    let records: Vec<Value> = (0..100).map(|p| json!({"value": {"p": p}, "partition": p})).collect();
-    let (status, body) = api.post("/v1/topics/wide/records", json!({ "records": records })).await;
+    let records: Vec<Value> = (0..100)
+        .map(|p| json!({"value": {"p": p}, "partition": p}))
+        .collect();
+    let (status, body) = api
+        .post("/v1/topics/wide/records", json!({ "records": records }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(api.metric(puts).await - before, 1);
     assert_eq!(server.object_keys("one-put").await.len(), 1);
@@ -223,36 +278,73 @@ async fn long_poll_and_sse_tail_see_new_records_promptly() {
         let api = api.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let answer = api.get("/v1/topics/live/partitions/0/records?offset=0&wait_ms=5000").await;
+            let answer = api
+                .get("/v1/topics/live/partitions/0/records?offset=0&wait_ms=5000")
+                .await;
             (answer, started.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, _) = api.post("/v1/topics/live/records", json!({"records": [{"value": "first"}]})).await;
+    let (status, _) = api
+        .post(
+            "/v1/topics/live/records",
+            json!({"records": [{"value": "first"}]}),
+        )
+        .await;
     assert_eq!(status, 200);
     let ((status, body), elapsed) = poll.await.expect("poll");
     assert_eq!(status, 200);
     assert_eq!(body["records"][0]["value"], "first");
-    assert!(elapsed < Duration::from_millis(2500), "long-poll took {elapsed:?} for a record produced after 300 ms");
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "long-poll took {elapsed:?} for a record produced after 300 ms"
+    );
 
     // A long-poll that nothing answers waits about as long as asked, then returns empty.
     let started = Instant::now();
-    let (status, body) = api.get("/v1/topics/live/partitions/0/records?offset=1&wait_ms=400").await;
-    assert_eq!((status, body["records"].as_array().map(Vec::len)), (200, Some(0)));
+    let (status, body) = api
+        .get("/v1/topics/live/partitions/0/records?offset=1&wait_ms=400")
+        .await;
+    assert_eq!(
+        (status, body["records"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
     assert!(started.elapsed() >= Duration::from_millis(350));
 
     // SSE: replay from 0, then tail live.
-    api.post("/v1/topics/live/records", json!({"records": [{"value": "second"}, {"value": "third"}]})).await;
-    let response = api.http.get(format!("{}/v1/topics/live/partitions/0/stream?offset=0", api.url)).send().await.expect("stream");
+    api.post(
+        "/v1/topics/live/records",
+        json!({"records": [{"value": "second"}, {"value": "third"}]}),
+    )
+    .await;
+    let response = api
+        .http
+        .get(format!(
+            "{}/v1/topics/live/partitions/0/stream?offset=0",
+            api.url
+        ))
+        .send()
+        .await
+        .expect("stream");
     assert_eq!(response.status(), 200);
     let mut events = sse_events(response);
     for (expected_id, expected_value) in [(0, "first"), (1, "second"), (2, "third")] {
-        let (id, data) = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("event").expect("open");
+        let (id, data) = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("event")
+            .expect("open");
         assert_eq!(id, expected_id);
         assert_eq!(data["value"], expected_value);
     }
-    api.post("/v1/topics/live/records", json!({"records": [{"value": "fourth"}]})).await;
-    let (id, data) = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("live event").expect("open");
+    api.post(
+        "/v1/topics/live/records",
+        json!({"records": [{"value": "fourth"}]}),
+    )
+    .await;
+    let (id, data) = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("live event")
+        .expect("open");
     assert_eq!((id, data["value"].as_str()), (3, Some("fourth")));
 
     // Resuming with Last-Event-ID continues after that event.
@@ -264,7 +356,10 @@ async fn long_poll_and_sse_tail_see_new_records_promptly() {
         .await
         .expect("stream");
     let mut events = sse_events(response);
-    let (id, data) = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("event").expect("open");
+    let (id, data) = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("event")
+        .expect("open");
     assert_eq!((id, data["value"].as_str()), (2, Some("third")));
 }
 

@@ -13,11 +13,18 @@ use serde_json::{Value, json};
 pub const SILT: &str = env!("CARGO_BIN_EXE_silt");
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A `silt dev` process; killed with SIGKILL when dropped.
@@ -115,30 +122,44 @@ fn http_status(url: &str) -> Option<u16> {
     write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
     let mut head = String::new();
     let _ = stream.take(64).read_to_string(&mut head);
-    head.split_whitespace().nth(1).and_then(|code| code.parse().ok())
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
 }
 
 /// An S3-compatible server process that dies with the test process: it is started by
-/// a shell that kills it once its standard input (held by this process) closes.
+/// `scripts/supervise.py`, which stops it once its standard input (held by this
+/// process) closes.
 pub struct S3Server {
     _guard: Child,
     pub endpoint: String,
 }
 
-fn spawn_guarded(program: &str, args: &[&str], env: &HashMap<&str, String>, log: &Path, kill_grace_secs: u32) -> Child {
+fn spawn_guarded(
+    program: &str,
+    args: &[&str],
+    env: &HashMap<&str, String>,
+    log: &Path,
+    kill_grace_secs: u32,
+) -> Child {
     let log_file = std::fs::File::create(log).expect("server log");
-    let mut command = Command::new("sh");
-    // The server runs in its own process group so the whole tree goes at the end.
-    let script = format!(
-        "set -m; \"$0\" \"$@\" & pid=$!; cat >/dev/null; kill -TERM -$pid 2>/dev/null; \
-         for _ in $(seq 1 {kill_grace_secs}0); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL -$pid 2>/dev/null"
-    );
-    command.arg("-c").arg(script).arg(program).args(args);
+    let supervisor = workspace_root().join("scripts").join("supervise.py");
+    let mut command = Command::new("python3");
+    command
+        .arg(supervisor)
+        .arg(kill_grace_secs.to_string())
+        .arg(program)
+        .args(args);
     for (key, value) in env {
         command.env(key, value);
     }
-    command.stdin(Stdio::piped()).stdout(log_file.try_clone().expect("log")).stderr(log_file);
-    command.spawn().unwrap_or_else(|error| panic!("starting {program}: {error}"))
+    command
+        .stdin(Stdio::piped())
+        .stdout(log_file.try_clone().expect("log"))
+        .stderr(log_file);
+    command
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {program}: {error}"))
 }
 
 fn wait_for_http(url: &str, what: &str, log: &Path, timeout: Duration) {
@@ -149,11 +170,18 @@ fn wait_for_http(url: &str, what: &str, log: &Path, timeout: Duration) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what} did not start within {timeout:?}; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "{what} did not start within {timeout:?}; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 fn venv_program(venv: &str, program: &str) -> PathBuf {
-    let path = workspace_root().join(".venv").join(venv).join("bin").join(program);
+    let path = workspace_root()
+        .join(".venv")
+        .join(venv)
+        .join("bin")
+        .join(program);
     assert!(
         path.exists(),
         "{} is missing: run scripts/test-servers.sh (or scripts/test.sh) to install the S3 test servers",
@@ -179,8 +207,16 @@ pub fn moto() -> &'static S3Server {
             2,
         );
         let endpoint = format!("http://127.0.0.1:{port}");
-        wait_for_http(&format!("{endpoint}/"), "moto", &log, Duration::from_secs(60));
-        S3Server { _guard: child, endpoint }
+        wait_for_http(
+            &format!("{endpoint}/"),
+            "moto",
+            &log,
+            Duration::from_secs(60),
+        );
+        S3Server {
+            _guard: child,
+            endpoint,
+        }
     })
 }
 
@@ -213,8 +249,16 @@ pub fn localstack() -> &'static S3Server {
             5,
         );
         let endpoint = format!("http://127.0.0.1:{port}");
-        wait_for_http(&format!("{endpoint}/_localstack/health"), "LocalStack", &log, Duration::from_secs(120));
-        S3Server { _guard: child, endpoint }
+        wait_for_http(
+            &format!("{endpoint}/_localstack/health"),
+            "LocalStack",
+            &log,
+            Duration::from_secs(120),
+        );
+        S3Server {
+            _guard: child,
+            endpoint,
+        }
     })
 }
 
@@ -234,7 +278,13 @@ impl S3Server {
                         ("AWS_REGION".into(), "us-east-1".into()),
                     ];
                 }
-                Ok(response) => last = format!("{} {}", response.status(), response.text().await.unwrap_or_default()),
+                Ok(response) => {
+                    last = format!(
+                        "{} {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    )
+                }
                 Err(error) => last = error.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -252,7 +302,10 @@ impl S3Server {
             .text()
             .await
             .expect("list body");
-        text.split("<Key>").skip(1).filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned())).collect()
+        text.split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+            .collect()
     }
 }
 
@@ -265,10 +318,18 @@ pub struct Api {
 
 impl Api {
     pub fn new(url: &str) -> Api {
-        Api { http: reqwest::Client::new(), url: url.to_owned() }
+        Api {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+        }
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value), String> {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request.json(&body);
@@ -276,20 +337,33 @@ impl Api {
         let response = request.send().await.map_err(|error| error.to_string())?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|error| error.to_string())?;
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).map_err(|e| e.to_string())? };
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())?
+        };
         Ok((status, value))
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await.expect("request")
+        self.send(reqwest::Method::POST, path, Some(body))
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::GET, path, None).await.expect("request")
+        self.send(reqwest::Method::GET, path, None)
+            .await
+            .expect("request")
     }
 
     pub async fn create_topic(&self, name: &str, partitions: u32) {
-        let (status, body) = self.post("/v1/topics", json!({"name": name, "partitions": partitions})).await;
+        let (status, body) = self
+            .post(
+                "/v1/topics",
+                json!({"name": name, "partitions": partitions}),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
     }
 
@@ -312,9 +386,20 @@ impl Api {
     }
 
     pub async fn metric(&self, name: &str) -> u64 {
-        let text = self.http.get(format!("{}/metrics", self.url)).send().await.expect("metrics").text().await.expect("text");
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
         text.lines()
-            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+            .find_map(|line| {
+                line.strip_prefix(name)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
             .unwrap_or_else(|| panic!("metric {name} missing"))
     }
 }
