@@ -44,10 +44,7 @@ impl<S: MetadataStore> CoordinatorService<S> {
             .topics
             .into_iter()
             .map(|(topic, partitions)| {
-                let partitions = partitions
-                    .into_iter()
-                    .map(|offsets| watch::Sender::new(offsets))
-                    .collect();
+                let partitions = partitions.into_iter().map(watch::Sender::new).collect();
                 (topic.name.clone(), TopicState { topic, partitions })
             })
             .collect::<HashMap<_, _>>();
@@ -71,10 +68,10 @@ impl<S: MetadataStore> CoordinatorService<S> {
         read(state)
     }
 
-    fn partition_sender<'a>(
-        state: &'a TopicState,
+    fn partition_sender(
+        state: &TopicState,
         partition: u32,
-    ) -> Result<&'a watch::Sender<PartitionOffsets>, CoordinatorError> {
+    ) -> Result<&watch::Sender<PartitionOffsets>, CoordinatorError> {
         state.partitions.get(partition as usize).ok_or_else(|| {
             CoordinatorError::PartitionNotFound {
                 topic: state.topic.name.clone(),

@@ -150,9 +150,10 @@ fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} out of range: {value}")))
 }
 
-fn read_topic(
-    row: &rusqlite::Row<'_>,
-) -> Result<(i64, String, i64, Option<i64>, Option<i64>, i64), rusqlite::Error> {
+/// A `topics` row: id, name, partitions, retention_ms, retention_bytes, created_at_ms.
+type TopicRow = (i64, String, i64, Option<i64>, Option<i64>, i64);
+
+fn read_topic(row: &rusqlite::Row<'_>) -> Result<TopicRow, rusqlite::Error> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -164,14 +165,7 @@ fn read_topic(
 }
 
 fn topic_from_row(
-    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms): (
-        i64,
-        String,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        i64,
-    ),
+    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms): TopicRow,
 ) -> Result<Topic, StoreError> {
     Ok(Topic {
         topic_id,
