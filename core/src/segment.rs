@@ -154,7 +154,7 @@ pub struct EncodedSegment {
 
 /// Encodes chunks into one segment object.
 pub fn encode_segment(
-    chunks: &[ChunkBuilder],
+    chunks: &[&ChunkBuilder],
     compression: Compression,
     created_ms: i64,
 ) -> EncodedSegment {

@@ -273,7 +273,8 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
             async move {
                 let segment_id = SegmentId::generate();
                 let span = info_span!("flush", segment = %segment_id, chunks = batch.chunks.len(), bytes = batch.bytes);
-                let result = flusher.write(segment_id, &batch).instrument(span.clone()).await;
+                let mut batch = batch;
+                let result = flusher.write(segment_id, &mut batch).instrument(span.clone()).await;
                 (batch, result, span)
             }
         })
@@ -298,22 +299,23 @@ impl Flusher {
     async fn write(
         &self,
         segment_id: SegmentId,
-        batch: &OpenBatch,
+        batch: &mut OpenBatch,
     ) -> Result<(String, EncodedSegment), FlushFailure> {
-        let chunks: Vec<ChunkBuilder> = batch
-            .chunks
-            .iter()
-            .map(|(_, chunk)| chunk.clone())
-            .collect();
+        // The chunks move to the blocking pool and back: no copy of the records.
+        let chunks = std::mem::take(&mut batch.chunks);
         let compression = self.config.compression;
-        let segment =
-            tokio::task::spawn_blocking(move || encode_segment(&chunks, compression, now_ms()))
-                .await
-                .map_err(|error| FlushFailure {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    error_code: "internal_error",
-                    message: format!("encoding the segment failed: {error}"),
-                })?;
+        let (chunks, segment) = tokio::task::spawn_blocking(move || {
+            let builders: Vec<&ChunkBuilder> = chunks.iter().map(|(_, chunk)| chunk).collect();
+            let segment = encode_segment(&builders, compression, now_ms());
+            (chunks, segment)
+        })
+        .await
+        .map_err(|error| FlushFailure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error_code: "internal_error",
+            message: format!("encoding the segment failed: {error}"),
+        })?;
+        batch.chunks = chunks;
         let object_key = segment_id.object_key();
         let path = ObjectPath::from(object_key.as_str());
         let mut attempt = 0;

@@ -228,8 +228,17 @@ async fn s3_keeps_every_acknowledged_record_exactly_once() {
         !dir.path().join("data/bucket").exists(),
         "records must go to the bucket, not the local disk"
     );
+    // The gateway cached every segment it flushed: reading it all back cost no GET.
+    assert_eq!(
+        api.metric("silt_object_store_requests_total{operation=\"get\"}")
+            .await,
+        0
+    );
 
     // A new process with an empty cache reads everything back from the bucket.
+    let mut silt = silt;
+    silt.kill9();
+    std::fs::remove_dir_all(dir.path().join("data/cache")).expect("remove the disk cache");
     let silt = silt.restart();
     let api = Api::new(&silt.url);
     let records = api.read_partition("events", 3).await;

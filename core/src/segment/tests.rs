@@ -82,7 +82,7 @@ proptest! {
     ) {
         let compression = if compressed { Compression::Lz4 } else { Compression::None };
         let chunks = build_chunks(&partitions);
-        let segment = encode_segment(&chunks, compression, 1_700_000_000_000);
+        let segment = encode_segment(&chunks.iter().collect::<Vec<_>>(), compression, 1_700_000_000_000);
         prop_assert_eq!(decode_all(&segment), partitions);
     }
 }
@@ -96,7 +96,11 @@ fn sample_segment(compression: Compression) -> EncodedSegment {
             headers: vec![("h".into(), Bytes::from_static(b"v"))],
         })
         .collect();
-    encode_segment(&build_chunks(&[records]), compression, 0)
+    encode_segment(
+        &build_chunks(&[records]).iter().collect::<Vec<_>>(),
+        compression,
+        0,
+    )
 }
 
 #[test]
@@ -194,7 +198,7 @@ fn encoded_bytes_are_pinned() {
         headers: vec![("h".into(), Bytes::from_static(b"v"))],
     };
     let segment = encode_segment(
-        &build_chunks(&[vec![record]]),
+        &build_chunks(&[vec![record]]).iter().collect::<Vec<_>>(),
         Compression::None,
         1_700_000_000_001,
     );
