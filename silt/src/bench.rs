@@ -49,10 +49,47 @@ struct WorkerReport {
     errors: u64,
 }
 
-fn request_body(worker: usize, args: &BenchArgs) -> Bytes {
-    let padding = "x".repeat(args.record_bytes.saturating_sub(40));
+/// Distinct request bodies each producer cycles through, so that records repeat far
+/// apart and compression sees realistic data rather than one record over and over.
+const BODY_VARIANTS: usize = 16;
+
+/// A small deterministic generator for the records' text.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// Lower-case words, like the free text of a typical event.
+    fn words(&mut self, len: usize) -> String {
+        let mut text = String::with_capacity(len + 8);
+        while text.len() < len {
+            let word_len = 2 + (self.next() % 8) as usize;
+            for _ in 0..word_len {
+                text.push((b'a' + (self.next() % 26) as u8) as char);
+            }
+            text.push(' ');
+        }
+        text.truncate(len);
+        text
+    }
+}
+
+fn request_body(worker: usize, variant: usize, args: &BenchArgs) -> Bytes {
+    let mut random = Lcg((worker * BODY_VARIANTS + variant) as u64 + 1);
     let records: Vec<_> = (0..args.batch)
-        .map(|i| json!({"key": format!("key-{worker}-{i}"), "value": {"seq": i, "worker": worker, "pad": padding}}))
+        .map(|i| {
+            let text = random.words(args.record_bytes.saturating_sub(110));
+            json!({
+                "key": format!("user-{}", random.next() % 100_000),
+                "value": {"event": "page_view", "seq": i, "worker": worker, "session": random.next(), "text": text}
+            })
+        })
         .collect();
     Bytes::from(json!({ "records": records }).to_string())
 }
@@ -103,7 +140,10 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         let http = http.clone();
         let url = url.clone();
         tokio::spawn(async move {
-            let body = request_body(worker, &args);
+            let bodies: Vec<Bytes> = (0..BODY_VARIANTS)
+                .map(|variant| request_body(worker, variant, &args))
+                .collect();
+            let mut sent = 0usize;
             let mut report = WorkerReport {
                 latencies: Histogram::new_with_bounds(1, 60_000_000, 3)
                     .map_err(|e| e.to_string())?,
@@ -131,9 +171,11 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 let response = http
                     .post(&url)
                     .header("content-type", "application/json")
-                    .body(body.clone())
+                    .body(bodies[sent % BODY_VARIANTS].clone())
                     .send()
                     .await;
+                let body_len = bodies[sent % BODY_VARIANTS].len() as u64;
+                sent += 1;
                 let ok = match response {
                     Ok(response) => {
                         response.status().is_success() && response.bytes().await.is_ok()
@@ -151,7 +193,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                     let micros = done.duration_since(scheduled).as_micros().max(1) as u64;
                     let _ = report.latencies.record(micros.min(60_000_000));
                     report.records += args.batch as u64;
-                    report.bytes += body.len() as u64;
+                    report.bytes += body_len;
                 } else {
                     report.errors += 1;
                 }

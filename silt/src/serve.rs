@@ -81,6 +81,12 @@ impl ServeConfig {
                 "max_record_bytes must not exceed max_body_bytes".into(),
             ));
         }
+        let object_store = args.object_store.or(file.object_store);
+        // A disk tier in front of a bucket that is itself a local folder only doubles the
+        // writes, so by default it is on only for remote buckets.
+        let remote_bucket = object_store
+            .as_deref()
+            .is_some_and(|location| location.contains("://") && !location.starts_with("file://"));
         let cache = CacheConfig {
             memory_bytes: args
                 .cache_memory_bytes
@@ -89,7 +95,7 @@ impl ServeConfig {
             disk_bytes: args
                 .cache_disk_bytes
                 .or(file.cache_disk_bytes)
-                .unwrap_or(1 << 30),
+                .unwrap_or(if remote_bucket { 1 << 30 } else { 0 }),
             disk_dir: Some(data_dir.join("cache")),
         };
         Ok(ServeConfig {
@@ -97,7 +103,7 @@ impl ServeConfig {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            object_store: args.object_store.or(file.object_store),
+            object_store,
             metadata_db: args
                 .metadata_db
                 .or(file.metadata_db)
