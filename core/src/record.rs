@@ -57,16 +57,27 @@ impl RecordValue {
     }
 }
 
-impl Record {
-    /// Bytes this record takes once encoded.
+/// A record's fields, borrowed from wherever they were parsed: what encoding needs.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordParts<'a> {
+    pub timestamp: i64,
+    /// The key's bytes and whether it was produced as binary.
+    pub key: Option<(&'a [u8], bool)>,
+    pub value: &'a [u8],
+    pub value_is_json: bool,
+    pub headers: &'a [(&'a str, &'a [u8])],
+}
+
+impl RecordParts<'_> {
+    /// Bytes the record takes once encoded.
     pub fn encoded_len(&self) -> usize {
-        let key_len = self.key.as_ref().map_or(0, |key| 4 + key.as_bytes().len());
+        let key_len = self.key.map_or(0, |(key, _)| 4 + key.len());
         let headers_len: usize = self
             .headers
             .iter()
             .map(|(name, value)| 2 + name.len() + 4 + value.len())
             .sum();
-        4 + 1 + 8 + key_len + 4 + self.value.as_bytes().len() + 2 + headers_len
+        4 + 1 + 8 + key_len + 4 + self.value.len() + 2 + headers_len
     }
 
     /// Appends the encoded record to `out`. Sizes beyond the format's field widths are
@@ -76,30 +87,61 @@ impl Record {
         out.reserve(body_len + 4);
         out.put_u32_le(body_len as u32);
         let mut attributes = 0u8;
-        if matches!(self.value, RecordValue::Json(_)) {
+        if self.value_is_json {
             attributes |= ATTR_VALUE_JSON;
         }
-        if let Some(key) = &self.key {
+        if let Some((_, binary)) = self.key {
             attributes |= ATTR_HAS_KEY;
-            if matches!(key, RecordKey::Binary(_)) {
+            if binary {
                 attributes |= ATTR_KEY_BINARY;
             }
         }
         out.put_u8(attributes);
         out.put_i64_le(self.timestamp);
-        if let Some(key) = &self.key {
-            out.put_u32_le(key.as_bytes().len() as u32);
-            out.put_slice(key.as_bytes());
+        if let Some((key, _)) = self.key {
+            out.put_u32_le(key.len() as u32);
+            out.put_slice(key);
         }
-        out.put_u32_le(self.value.as_bytes().len() as u32);
-        out.put_slice(self.value.as_bytes());
+        out.put_u32_le(self.value.len() as u32);
+        out.put_slice(self.value);
         out.put_u16_le(self.headers.len() as u16);
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers {
             out.put_u16_le(name.len() as u16);
             out.put_slice(name.as_bytes());
             out.put_u32_le(value.len() as u32);
             out.put_slice(value);
         }
+    }
+}
+
+impl Record {
+    fn with_parts<T>(&self, use_parts: impl FnOnce(&RecordParts<'_>) -> T) -> T {
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_ref()))
+            .collect();
+        let parts = RecordParts {
+            timestamp: self.timestamp,
+            key: self
+                .key
+                .as_ref()
+                .map(|key| (key.as_bytes(), matches!(key, RecordKey::Binary(_)))),
+            value: self.value.as_bytes(),
+            value_is_json: matches!(self.value, RecordValue::Json(_)),
+            headers: &headers,
+        };
+        use_parts(&parts)
+    }
+
+    /// Bytes this record takes once encoded.
+    pub fn encoded_len(&self) -> usize {
+        self.with_parts(|parts| parts.encoded_len())
+    }
+
+    /// Appends the encoded record to `out`.
+    pub fn encode(&self, out: &mut BytesMut) {
+        self.with_parts(|parts| parts.encode(out));
     }
 }
 

@@ -26,7 +26,7 @@ use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::json::write_record;
 use crate::metrics::Metrics;
-use crate::produce::{prepare, split_records};
+use crate::produce::prepare;
 
 const DEFAULT_MAX_RECORDS: usize = 500;
 const MAX_MAX_RECORDS: usize = 10_000;
@@ -211,15 +211,15 @@ async fn produce(
                 value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson")
             });
         let topic = state.coordinator.get_topic(&topic_name).await?;
-        let raw_records = split_records(&body, ndjson)?;
-        tracing::Span::current().record("records", raw_records.len());
         let prepared = prepare(
             &topic,
-            &raw_records,
+            &body,
+            ndjson,
             state.config.max_record_bytes,
             &state.sticky,
             silt_core::now_ms(),
         )?;
+        tracing::Span::current().record("records", prepared.records.len());
         let offsets = state.batcher.produce(&topic, prepared).await?;
         let offsets: Vec<Value> = offsets
             .into_iter()

@@ -74,6 +74,7 @@ struct OpenBatch {
     chunks: Vec<(i64, ChunkBuilder)>,
     waiters: Vec<Waiter>,
     bytes: usize,
+    opened_at: Instant,
     deadline: Instant,
 }
 
@@ -84,6 +85,7 @@ impl OpenBatch {
             chunks: Vec::new(),
             waiters: Vec::new(),
             bytes: 0,
+            opened_at: Instant::now(),
             deadline: Instant::now() + linger,
         }
     }
@@ -274,22 +276,33 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
                 let segment_id = SegmentId::generate();
                 let span = info_span!("flush", segment = %segment_id, chunks = batch.chunks.len(), bytes = batch.bytes);
                 let mut batch = batch;
+                let write_started = std::time::Instant::now();
                 let result = flusher.write(segment_id, &mut batch).instrument(span.clone()).await;
-                (batch, result, span)
+                let write_elapsed = write_started.elapsed();
+                (batch, result, span, write_elapsed)
             }
         })
         .buffered(in_flight);
     let mut written = std::pin::pin!(written);
-    while let Some((batch, result, span)) = written.next().await {
+    while let Some((batch, result, span, write_elapsed)) = written.next().await {
+        let commit_started = std::time::Instant::now();
         let outcome = match result {
             Ok((object_key, segment)) => {
                 flusher
                     .commit(&batch, object_key, segment)
-                    .instrument(span)
+                    .instrument(span.clone())
                     .await
             }
             Err(failure) => Err(failure),
         };
+        span.in_scope(|| {
+            debug!(
+                write_ms = write_elapsed.as_secs_f64() * 1e3,
+                commit_ms = commit_started.elapsed().as_secs_f64() * 1e3,
+                since_open_ms = batch.opened_at.elapsed().as_secs_f64() * 1e3,
+                "flushed"
+            )
+        });
         flusher.answer(batch, outcome);
     }
 }

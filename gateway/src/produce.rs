@@ -11,21 +11,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use silt_core::coordinator::Topic;
 use silt_core::partitioner::partition_for_key;
-use silt_core::record::{Record, RecordKey, RecordValue};
+use silt_core::record::RecordParts;
 
 use crate::error::ApiError;
 
 const MAX_HEADERS: usize = 256;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProduceBody<'a> {
-    #[serde(borrow)]
-    records: Vec<&'a RawValue>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    producer: Option<&'a RawValue>,
-}
 
 fn some_raw<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -68,40 +58,77 @@ pub struct PreparedProduce {
     pub records: Vec<PreparedRecord>,
 }
 
-/// Splits a body into its records' JSON texts: `{"records": [...]}` or NDJSON.
-pub fn split_records(body: &[u8], ndjson: bool) -> Result<Vec<&RawValue>, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypedBody<'a> {
+    #[serde(borrow)]
+    records: Vec<RecordJson<'a>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    producer: Option<&'a RawValue>,
+}
+
+/// Parses a body, `{"records": [...]}` or NDJSON, in one pass. When that fails, a
+/// second, slower pass finds which record is at fault so the error can name it.
+fn parse_body(body: &[u8], ndjson: bool) -> Result<Vec<RecordJson<'_>>, ApiError> {
     if ndjson {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::bad_request("invalid_json", "body is not UTF-8"))?;
-        return text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(line_number, line)| {
-                serde_json::from_str::<&RawValue>(line).map_err(|error| {
+        let mut records = Vec::new();
+        for (line_number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let index = records.len();
+            let record = serde_json::from_str::<RecordJson<'_>>(line).map_err(|error| {
+                if serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
                     ApiError::bad_request(
                         "invalid_json",
                         format!("line {}: {error}", line_number + 1),
                     )
-                })
-            })
-            .collect();
+                } else {
+                    ApiError::invalid_record(index, error)
+                }
+            })?;
+            records.push(record);
+        }
+        return Ok(records);
     }
-    let parsed: ProduceBody<'_> = serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request("invalid_json", format!("invalid produce body: {error}"))
-    })?;
-    Ok(parsed.records)
+    match serde_json::from_slice::<TypedBody<'_>>(body) {
+        Ok(parsed) => Ok(parsed.records),
+        Err(error) => {
+            #[derive(Deserialize)]
+            struct RawBody<'a> {
+                #[serde(borrow)]
+                records: Vec<&'a RawValue>,
+            }
+            let raw: RawBody<'_> = serde_json::from_slice(body).map_err(|raw_error| {
+                ApiError::bad_request("invalid_json", format!("invalid produce body: {raw_error}"))
+            })?;
+            for (index, record) in raw.records.iter().enumerate() {
+                serde_json::from_str::<RecordJson<'_>>(record.get())
+                    .map_err(|error| ApiError::invalid_record(index, error))?;
+            }
+            Err(ApiError::bad_request(
+                "invalid_json",
+                format!("invalid produce body: {error}"),
+            ))
+        }
+    }
 }
 
-/// Validates every record, chooses partitions and encodes them.
+/// Validates every record of a body, chooses partitions and encodes them. Nothing is
+/// kept unless every record is valid.
 pub fn prepare(
     topic: &Topic,
-    raw_records: &[&RawValue],
+    body: &[u8],
+    ndjson: bool,
     max_record_bytes: usize,
     sticky: &AtomicU32,
     now_ms: i64,
 ) -> Result<PreparedProduce, ApiError> {
-    if raw_records.is_empty() {
+    let parsed = parse_body(body, ndjson)?;
+    if parsed.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_request",
             "records must not be empty",
@@ -110,11 +137,78 @@ pub fn prepare(
     // Records without key or partition all go to one partition per request (Kafka's
     // sticky partitioning), rotating over the partitions from request to request.
     let sticky_partition = sticky.fetch_add(1, Ordering::Relaxed) % topic.partitions.max(1);
-    let mut data = BytesMut::new();
-    let mut records = Vec::with_capacity(raw_records.len());
-    for (index, raw) in raw_records.iter().enumerate() {
-        let record = parse_record(index, raw)?;
-        let partition = match (record.1, &record.0.key) {
+    let mut data = BytesMut::with_capacity(body.len() + parsed.len() * 32);
+    let mut records = Vec::with_capacity(parsed.len());
+    let mut headers: Vec<(&str, &[u8])> = Vec::new();
+    for (index, record) in parsed.iter().enumerate() {
+        let key_bytes;
+        let key = match (&record.key, &record.key_base64) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_record(
+                    index,
+                    "give key or key_base64, not both",
+                ));
+            }
+            (Some(key), None) => Some((key.as_bytes(), false)),
+            (None, Some(encoded)) => {
+                key_bytes = BASE64.decode(encoded).map_err(|error| {
+                    ApiError::invalid_record(index, format!("key_base64: {error}"))
+                })?;
+                Some((key_bytes.as_slice(), true))
+            }
+            (None, None) => None,
+        };
+        let value_bytes;
+        let (value, value_is_json) = match (record.value, &record.value_base64) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_record(
+                    index,
+                    "give value or value_base64, not both",
+                ));
+            }
+            (Some(value), None) => (value.get().as_bytes(), true),
+            (None, Some(encoded)) => {
+                value_bytes = BASE64.decode(encoded).map_err(|error| {
+                    ApiError::invalid_record(index, format!("value_base64: {error}"))
+                })?;
+                (value_bytes.as_slice(), false)
+            }
+            (None, None) => {
+                return Err(ApiError::invalid_record(
+                    index,
+                    "value is required (or value_base64 for binary)",
+                ));
+            }
+        };
+        headers.clear();
+        if let Some(map) = &record.headers {
+            if map.len() > MAX_HEADERS {
+                return Err(ApiError::invalid_record(
+                    index,
+                    format!("{} headers; the limit is {MAX_HEADERS}", map.len()),
+                ));
+            }
+            for (name, value) in map {
+                if name.is_empty() || name.len() > usize::from(u16::MAX) {
+                    return Err(ApiError::invalid_record(
+                        index,
+                        "header names must be 1 to 65535 bytes",
+                    ));
+                }
+                headers.push((name.as_str(), value.as_bytes()));
+            }
+        }
+        let timestamp = match record.timestamp {
+            Some(timestamp) if timestamp < 0 => {
+                return Err(ApiError::invalid_record(
+                    index,
+                    format!("timestamp must not be negative, got {timestamp}"),
+                ));
+            }
+            Some(timestamp) => timestamp,
+            None => now_ms,
+        };
+        let partition = match (record.partition, key) {
             (Some(partition), _) => {
                 if partition < 0 || partition >= i64::from(topic.partitions) {
                     return Err(ApiError::invalid_record(
@@ -123,19 +217,21 @@ pub fn prepare(
                             "partition {partition} is out of range; topic {:?} has {} partitions",
                             topic.name, topic.partitions
                         ),
-                    )
-                    .with("error_detail", "partition_out_of_range"));
+                    ));
                 }
                 partition as u32
             }
-            (None, Some(key)) => partition_for_key(key.as_bytes(), topic.partitions),
+            (None, Some((key, _))) => partition_for_key(key, topic.partitions),
             (None, None) => sticky_partition,
         };
-        let mut record = record.0;
-        if record.timestamp == i64::MIN {
-            record.timestamp = now_ms;
-        }
-        let encoded_len = record.encoded_len();
+        let parts = RecordParts {
+            timestamp,
+            key,
+            value,
+            value_is_json,
+            headers: &headers,
+        };
+        let encoded_len = parts.encoded_len();
         if encoded_len > max_record_bytes {
             return Err(ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -147,93 +243,16 @@ pub fn prepare(
             .with("record_index", index));
         }
         let start = data.len();
-        record.encode(&mut data);
+        parts.encode(&mut data);
         records.push(PreparedRecord {
             partition,
             start,
             end: data.len(),
-            timestamp: record.timestamp,
+            timestamp,
         });
     }
     Ok(PreparedProduce {
         data: data.freeze(),
         records,
     })
-}
-
-/// Parses one record; a missing timestamp comes back as `i64::MIN`.
-fn parse_record(index: usize, raw: &RawValue) -> Result<(Record, Option<i64>), ApiError> {
-    let parsed: RecordJson<'_> =
-        serde_json::from_str(raw.get()).map_err(|error| ApiError::invalid_record(index, error))?;
-    let key = match (parsed.key, parsed.key_base64) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_record(
-                index,
-                "give key or key_base64, not both",
-            ));
-        }
-        (Some(key), None) => Some(RecordKey::Text(key)),
-        (None, Some(encoded)) => Some(RecordKey::Binary(Bytes::from(
-            BASE64
-                .decode(encoded)
-                .map_err(|error| ApiError::invalid_record(index, format!("key_base64: {error}")))?,
-        ))),
-        (None, None) => None,
-    };
-    let value = match (parsed.value, parsed.value_base64) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_record(
-                index,
-                "give value or value_base64, not both",
-            ));
-        }
-        (Some(value), None) => RecordValue::Json(value.get().to_owned()),
-        (None, Some(encoded)) => {
-            RecordValue::Binary(Bytes::from(BASE64.decode(encoded).map_err(|error| {
-                ApiError::invalid_record(index, format!("value_base64: {error}"))
-            })?))
-        }
-        (None, None) => {
-            return Err(ApiError::invalid_record(
-                index,
-                "value is required (or value_base64 for binary)",
-            ));
-        }
-    };
-    let headers = parsed.headers.unwrap_or_default();
-    if headers.len() > MAX_HEADERS {
-        return Err(ApiError::invalid_record(
-            index,
-            format!("{} headers; the limit is {MAX_HEADERS}", headers.len()),
-        ));
-    }
-    let mut header_list = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
-        if name.is_empty() || name.len() > usize::from(u16::MAX) {
-            return Err(ApiError::invalid_record(
-                index,
-                "header names must be 1 to 65535 bytes",
-            ));
-        }
-        header_list.push((name, Bytes::from(value)));
-    }
-    let timestamp = match parsed.timestamp {
-        Some(timestamp) if timestamp < 0 => {
-            return Err(ApiError::invalid_record(
-                index,
-                format!("timestamp must not be negative, got {timestamp}"),
-            ));
-        }
-        Some(timestamp) => timestamp,
-        None => i64::MIN,
-    };
-    Ok((
-        Record {
-            timestamp,
-            key,
-            value,
-            headers: header_list,
-        },
-        parsed.partition,
-    ))
 }
