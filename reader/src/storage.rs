@@ -68,7 +68,124 @@ pub fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>, StorageConfigErro
         path: path.display().to_string(),
         source,
     })?;
-    Ok(Arc::new(LocalFileSystem::new_with_prefix(path)?))
+    let root = path
+        .canonicalize()
+        .map_err(|source| StorageConfigError::CreateDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(Arc::new(SyncedLocalStore {
+        inner: LocalFileSystem::new_with_prefix(&root)?,
+        root,
+    }))
+}
+
+/// A folder used as a bucket, where a finished PUT is also on disk: the file and its
+/// folder are fsynced before the PUT returns, so an acknowledged record survives a
+/// power cut, not only a crash of the process. (`LocalFileSystem` renames a temporary
+/// file into place but does not sync.)
+#[derive(Debug)]
+struct SyncedLocalStore {
+    inner: LocalFileSystem,
+    root: std::path::PathBuf,
+}
+
+impl SyncedLocalStore {
+    async fn sync(&self, location: &ObjectPath) -> object_store::Result<()> {
+        let file = self.root.join(location.as_ref());
+        let sync = move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            if let Some(folder) = file.parent() {
+                std::fs::File::open(folder)?.sync_all()?;
+            }
+            Ok(())
+        };
+        tokio::task::spawn_blocking(sync)
+            .await
+            .map_err(|error| object_store::Error::Generic {
+                store: "local",
+                source: Box::new(error),
+            })?
+            .map_err(|error| object_store::Error::Generic {
+                store: "local",
+                source: Box::new(error),
+            })
+    }
+}
+
+impl std::fmt::Display for SyncedLocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SyncedLocal({})", self.root.display())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for SyncedLocalStore {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let result = self.inner.put_opts(location, payload, opts).await?;
+        self.sync(location).await?;
+        Ok(result)
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &ObjectPath,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await?;
+        self.sync(to).await
+    }
 }
 
 /// Counts the requests sent to the store it wraps; stacks like object_store's own
