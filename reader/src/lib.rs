@@ -10,3 +10,6 @@ pub mod storage;
 pub use cache::{CacheConfig, ChunkCache};
 pub use error::ReadError;
 pub use fetch::{FetchRequest, FetchResult, FetchedRecord, Reader};
+
+#[cfg(test)]
+mod tests;

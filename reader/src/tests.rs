@@ -1,0 +1,249 @@
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use silt_core::ErrorKind;
+use silt_core::coordinator::{ChunkCommit, ChunkOutcome, Coordinator, SegmentCommit, TopicConfig};
+use silt_core::keys::SegmentId;
+use silt_core::record::{Record, RecordKey, RecordValue};
+use silt_core::segment::{ChunkBuilder, Compression, encode_segment};
+
+use crate::{CacheConfig, ChunkCache, FetchRequest, ReadError, Reader};
+
+struct Fixture {
+    store: Arc<dyn ObjectStore>,
+    coordinator: Arc<dyn Coordinator>,
+    reader: Reader,
+    topic_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator: Arc<dyn Coordinator> =
+        silt_coordinator::open_sqlite(&dir.path().join("meta.db"))
+            .await
+            .expect("coordinator");
+    let topic = coordinator
+        .create_topic(TopicConfig {
+            name: "t".into(),
+            partitions: 2,
+            retention_ms: None,
+            retention_bytes: None,
+        })
+        .await
+        .expect("topic");
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let cache = ChunkCache::open(&CacheConfig::default())
+        .await
+        .expect("cache");
+    let reader = Reader::new(Arc::clone(&store), Arc::clone(&coordinator), cache);
+    Fixture {
+        store,
+        coordinator,
+        reader,
+        topic_id: topic.topic_id,
+        _dir: dir,
+    }
+}
+
+fn record(n: u64, value_len: usize) -> Record {
+    Record {
+        timestamp: n as i64,
+        key: Some(RecordKey::Text(format!("k{n}"))),
+        value: RecordValue::Json(format!(
+            "{{\"n\":{n},\"pad\":\"{}\"}}",
+            "p".repeat(value_len)
+        )),
+        headers: vec![],
+    }
+}
+
+/// Writes one segment holding `counts[p]` records for partition `p`, numbered from
+/// `first[p]`, and commits it. Returns the object key.
+async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
+    let builders: Vec<ChunkBuilder> = chunks
+        .iter()
+        .map(|&(partition, first, count)| {
+            let mut chunk = ChunkBuilder::new("t", partition);
+            for n in first..first + count {
+                let mut encoded = BytesMut::new();
+                let record = record(n, 10);
+                record.encode(&mut encoded);
+                chunk.push_encoded(&encoded, record.timestamp);
+            }
+            chunk
+        })
+        .collect();
+    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), Compression::Lz4, 0);
+    let key = SegmentId::generate().object_key();
+    f.store
+        .put(
+            &ObjectPath::from(key.as_str()),
+            PutPayload::from_bytes(segment.bytes.clone()),
+        )
+        .await
+        .expect("put");
+    let commit = SegmentCommit {
+        object_key: key.clone(),
+        object_size: segment.bytes.len() as u64,
+        chunks: builders
+            .iter()
+            .zip(&segment.chunks)
+            .map(|(chunk, location)| ChunkCommit {
+                topic_id: f.topic_id,
+                topic: "t".into(),
+                partition: chunk.partition,
+                record_count: chunk.record_count,
+                byte_offset: location.offset,
+                byte_len: location.len,
+                min_timestamp: chunk.min_timestamp,
+                max_timestamp: chunk.max_timestamp,
+            })
+            .collect(),
+    };
+    let outcomes = f.coordinator.commit_segment(commit).await.expect("commit");
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| matches!(outcome, ChunkOutcome::Committed { .. }))
+    );
+    key
+}
+
+fn request(offset: u64, max_records: usize, max_bytes: usize) -> FetchRequest {
+    FetchRequest {
+        topic: "t".into(),
+        partition: 0,
+        offset,
+        max_records,
+        max_bytes,
+    }
+}
+
+fn numbers(result: &crate::FetchResult) -> Vec<u64> {
+    result
+        .records
+        .iter()
+        .map(|fetched| {
+            let value: serde_json::Value =
+                serde_json::from_slice(&fetched.record.value).expect("json");
+            assert_eq!(
+                value["n"].as_u64(),
+                Some(fetched.offset),
+                "record at offset {} holds another",
+                fetched.offset
+            );
+            fetched.offset
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn fetch_spans_chunks_and_segments_from_any_offset() {
+    let f = fixture().await;
+    write_segment(&f, &[(0, 0, 5), (1, 0, 3)]).await;
+    write_segment(&f, &[(0, 5, 7)]).await;
+    write_segment(&f, &[(1, 3, 2), (0, 12, 4)]).await;
+
+    let all = f
+        .reader
+        .fetch(&request(0, 100, 1 << 20))
+        .await
+        .expect("fetch");
+    assert_eq!(numbers(&all), (0..16).collect::<Vec<_>>());
+    assert_eq!((all.next_offset, all.offsets.high_watermark), (16, 16));
+
+    let middle = f
+        .reader
+        .fetch(&request(6, 100, 1 << 20))
+        .await
+        .expect("fetch");
+    assert_eq!(numbers(&middle), (6..16).collect::<Vec<_>>());
+
+    let limited = f
+        .reader
+        .fetch(&request(3, 4, 1 << 20))
+        .await
+        .expect("fetch");
+    assert_eq!(numbers(&limited), vec![3, 4, 5, 6]);
+    assert_eq!(limited.next_offset, 7);
+
+    // max_bytes bounds the answer, but the first record always comes back.
+    let one = f.reader.fetch(&request(2, 100, 1)).await.expect("fetch");
+    assert_eq!(numbers(&one), vec![2]);
+    let record_len = one.records[0].record.encoded_len;
+    let two = f
+        .reader
+        .fetch(&request(2, 100, 2 * record_len))
+        .await
+        .expect("fetch");
+    assert_eq!(numbers(&two), vec![2, 3]);
+
+    let at_end = f
+        .reader
+        .fetch(&request(16, 100, 1 << 20))
+        .await
+        .expect("fetch");
+    assert!(at_end.records.is_empty());
+    assert_eq!(at_end.next_offset, 16);
+    let beyond = f
+        .reader
+        .fetch(&request(17, 100, 1 << 20))
+        .await
+        .expect_err("beyond the high watermark");
+    assert_eq!(beyond.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn chunks_are_read_once_then_served_from_the_cache() {
+    let f = fixture().await;
+    write_segment(&f, &[(0, 0, 10)]).await;
+    f.reader
+        .fetch(&request(0, 100, 1 << 20))
+        .await
+        .expect("fetch");
+    assert_eq!(f.reader.object_reads(), 1);
+    for offset in [0, 4, 9] {
+        f.reader
+            .fetch(&request(offset, 100, 1 << 20))
+            .await
+            .expect("fetch");
+    }
+    assert_eq!(
+        f.reader.object_reads(),
+        1,
+        "cached chunks must not be read again"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupted_object_is_an_error_not_garbage() {
+    let f = fixture().await;
+    let key = write_segment(&f, &[(0, 0, 10)]).await;
+    let path = ObjectPath::from(key.as_str());
+    let mut bytes = f
+        .store
+        .get(&path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes")
+        .to_vec();
+    bytes[40] ^= 0x55;
+    f.store
+        .put(&path, PutPayload::from_bytes(Bytes::from(bytes)))
+        .await
+        .expect("overwrite");
+    let error = f
+        .reader
+        .fetch(&request(0, 100, 1 << 20))
+        .await
+        .expect_err("corruption must be detected");
+    assert!(matches!(error, ReadError::Corrupt { .. }), "{error}");
+    assert_eq!(error.kind(), ErrorKind::Corrupt);
+    assert!(error.to_string().contains("checksum"), "{error}");
+}
