@@ -77,7 +77,7 @@ impl Silt {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if http_status(&format!("{}/readyz", self.url)) == Some(200) {
+            if http_get(&format!("{}/readyz", self.url)).is_some_and(|(status, _)| status == 200) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -111,20 +111,26 @@ impl Drop for Silt {
     }
 }
 
-/// The status code of a plain HTTP/1.0 GET, or `None` if nothing answers: enough for
-/// readiness checks without an async runtime.
-fn http_status(url: &str) -> Option<u16> {
+/// The status code and body of a plain HTTP/1.0 GET, or `None` if nothing answers:
+/// enough for readiness checks without an async runtime.
+fn http_get(url: &str) -> Option<(u16, String)> {
     use std::io::Read;
     let rest = url.strip_prefix("http://")?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut stream = std::net::TcpStream::connect(host).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut head = String::new();
-    let _ = stream.take(64).read_to_string(&mut head);
-    head.split_whitespace()
+    let mut response = String::new();
+    let _ = stream.take(1 << 20).read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
         .nth(1)
-        .and_then(|code| code.parse().ok())
+        .and_then(|code| code.parse().ok())?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
 }
 
 /// An S3-compatible server process that dies with the test process: it is started by
@@ -162,10 +168,11 @@ fn spawn_guarded(
         .unwrap_or_else(|error| panic!("starting {program}: {error}"))
 }
 
-fn wait_for_http(url: &str, what: &str, log: &Path, timeout: Duration) {
+/// Waits until `url` answers with a body that contains `expect`.
+fn wait_for_http(url: &str, expect: &str, what: &str, log: &Path, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if http_status(url).is_some() {
+        if http_get(url).is_some_and(|(_, body)| body.contains(expect)) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -208,7 +215,8 @@ pub fn moto() -> &'static S3Server {
         );
         let endpoint = format!("http://127.0.0.1:{port}");
         wait_for_http(
-            &format!("{endpoint}/"),
+            &format!("{endpoint}/moto-api/"),
+            "",
             "moto",
             &log,
             Duration::from_secs(60),
@@ -251,6 +259,7 @@ pub fn localstack() -> &'static S3Server {
         let endpoint = format!("http://127.0.0.1:{port}");
         wait_for_http(
             &format!("{endpoint}/_localstack/health"),
+            "\"s3\": \"running\"",
             "LocalStack",
             &log,
             Duration::from_secs(120),
