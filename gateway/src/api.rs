@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -109,15 +109,6 @@ fn topic_detail(description: &TopicDescription) -> Value {
     value
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    let status = match rejection.status() {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    ApiError::new(status, "invalid_json", rejection.body_text())
-}
-
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
@@ -147,9 +138,13 @@ fn one() -> i64 {
 
 async fn create_topic(
     State(state): State<AppState>,
-    body: Result<Json<CreateTopicBody>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(json_rejection)?;
+    // Any content type is read as JSON, so `curl -d '{...}'` works without a header.
+    let body = body.map_err(body_rejection)?;
+    let body: CreateTopicBody = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::bad_request("invalid_json", format!("invalid topic: {error}"))
+    })?;
     let partitions = u32::try_from(body.partitions).map_err(|_| {
         ApiError::bad_request(
             "invalid_argument",

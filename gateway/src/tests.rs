@@ -571,6 +571,29 @@ async fn topics_list_describe_delete() {
     );
     let (status, _) = get(&h.router, "/healthz").await;
     assert_eq!(status, StatusCode::OK);
+
+    // `curl -d` sends a form content type; a topic body is read as JSON regardless.
+    let body = json!({"name": "from-curl", "partitions": 2}).to_string();
+    let (status, created) = call(
+        &h.router,
+        "POST",
+        "/v1/topics",
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["partition_count"], 2);
+
+    let (status, spec) = get(&h.router, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/topics",
+        "/v1/topics/{topic}/records",
+        "/v1/topics/{topic}/partitions/{partition}/records",
+    ] {
+        assert!(spec["paths"][path].is_object(), "openapi.json lacks {path}");
+    }
 }
 
 /// An object store whose PUTs wait until the test lets them through.
