@@ -13,7 +13,7 @@ use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use serde_json::{Value, json};
 use silt_core::Coordinator;
-use silt_reader::storage::{CountingStore, StoreCounts};
+use silt_reader::storage::{CountingStore, InterceptedStore, Interceptor, Operation, StoreCounts};
 use silt_reader::{CacheConfig, ChunkCache, Reader};
 use tower::ServiceExt;
 
@@ -32,7 +32,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         silt_coordinator::open_sqlite(&dir.path().join("meta.db"))
             .await
             .expect("coordinator");
-    let counting = CountingStore::new(inner);
+    let counting = CountingStore::counting(inner);
     let counts = counting.counts();
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
     let cache = ChunkCache::open(&CacheConfig::default())
@@ -596,81 +596,30 @@ async fn topics_list_describe_delete() {
     }
 }
 
-/// An object store whose PUTs wait until the test lets them through.
+/// Holds every PUT until the test lets it through.
 #[derive(Debug)]
-struct GatedStore {
-    inner: InMemory,
-    gate: tokio::sync::Semaphore,
-}
-
-impl std::fmt::Display for GatedStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Gated")
-    }
-}
+struct Gate(tokio::sync::Semaphore);
 
 #[async_trait::async_trait]
-impl ObjectStore for GatedStore {
-    async fn put_opts(
+impl Interceptor for Gate {
+    async fn before(
         &self,
-        location: &object_store::path::Path,
-        payload: object_store::PutPayload,
-        opts: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        let _permit = self.gate.acquire().await;
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        location: &object_store::path::Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(
-        &self,
-        location: &object_store::path::Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(
-        &self,
-        locations: futures::stream::BoxStream<
-            'static,
-            object_store::Result<object_store::path::Path>,
-        >,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(
-        &self,
-        from: &object_store::path::Path,
-        to: &object_store::path::Path,
-        options: object_store::CopyOptions,
+        operation: Operation,
+        _location: Option<&object_store::path::Path>,
     ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
+        if operation == Operation::Put {
+            let _permit = self.0.acquire().await;
+        }
+        Ok(())
     }
 }
 
 #[tokio::test]
 async fn backpressure_answers_429_with_retry_after_and_recovers() {
-    let gated = Arc::new(GatedStore {
-        inner: InMemory::new(),
-        gate: tokio::sync::Semaphore::new(0),
-    });
+    let gated = Arc::new(InterceptedStore::new(
+        Arc::new(InMemory::new()),
+        Gate(tokio::sync::Semaphore::new(0)),
+    ));
     let config = GatewayConfig {
         linger_ms: 5,
         max_buffered_bytes: 4096,
@@ -707,7 +656,7 @@ async fn backpressure_answers_429_with_retry_after_and_recovers() {
             .and_then(|v| v.to_str().ok()),
         Some("1")
     );
-    gated.gate.add_permits(100);
+    gated.interceptor().0.add_permits(100);
     let (status, body) = held.await.expect("join");
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = post(

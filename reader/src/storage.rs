@@ -2,7 +2,7 @@
 //! with the endpoint and credentials from the usual `AWS_*` variables.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -74,61 +74,78 @@ pub fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>, StorageConfigErro
             path: path.display().to_string(),
             source,
         })?;
-    Ok(Arc::new(SyncedLocalStore {
-        inner: LocalFileSystem::new_with_prefix(&root)?,
-        root,
-    }))
+    let local: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
+    Ok(Arc::new(InterceptedStore::new(local, SyncToDisk { root })))
 }
 
-/// A folder used as a bucket, where a finished PUT is also on disk: the file and its
-/// folder are fsynced before the PUT returns, so an acknowledged record survives a
-/// power cut, not only a crash of the process. (`LocalFileSystem` renames a temporary
-/// file into place but does not sync.)
+/// The kinds of request an [`Interceptor`] sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Put,
+    Get,
+    Delete,
+    List,
+    Copy,
+}
+
+/// Hooks around the requests of an [`InterceptedStore`]: counting, syncing to disk, and
+/// in tests holding or failing requests. Every hook defaults to doing nothing.
+#[async_trait]
+pub trait Interceptor: std::fmt::Debug + Send + Sync + 'static {
+    /// Runs before a request is sent; an error fails the request without sending it.
+    async fn before(
+        &self,
+        _operation: Operation,
+        _location: Option<&ObjectPath>,
+    ) -> object_store::Result<()> {
+        Ok(())
+    }
+
+    /// Runs after a PUT or copy to `location` succeeded; an error fails the request.
+    async fn after_write(&self, _location: &ObjectPath) -> object_store::Result<()> {
+        Ok(())
+    }
+
+    /// Runs (synchronously) when a listing or a delete stream starts.
+    fn on_stream(&self, _operation: Operation) {}
+}
+
+/// Wraps a store with an [`Interceptor`]; stacks like object_store's own wrappers.
 #[derive(Debug)]
-struct SyncedLocalStore {
-    inner: LocalFileSystem,
-    root: std::path::PathBuf,
+pub struct InterceptedStore<I> {
+    inner: Arc<dyn ObjectStore>,
+    interceptor: I,
 }
 
-impl SyncedLocalStore {
-    async fn sync(&self, location: &ObjectPath) -> object_store::Result<()> {
-        let file = self.root.join(location.as_ref());
-        let sync = move || -> std::io::Result<()> {
-            std::fs::File::open(&file)?.sync_all()?;
-            if let Some(folder) = file.parent() {
-                std::fs::File::open(folder)?.sync_all()?;
-            }
-            Ok(())
-        };
-        tokio::task::spawn_blocking(sync)
-            .await
-            .map_err(|error| object_store::Error::Generic {
-                store: "local",
-                source: Box::new(error),
-            })?
-            .map_err(|error| object_store::Error::Generic {
-                store: "local",
-                source: Box::new(error),
-            })
+impl<I: Interceptor> InterceptedStore<I> {
+    pub fn new(inner: Arc<dyn ObjectStore>, interceptor: I) -> Self {
+        InterceptedStore { inner, interceptor }
+    }
+
+    pub fn interceptor(&self) -> &I {
+        &self.interceptor
     }
 }
 
-impl std::fmt::Display for SyncedLocalStore {
+impl<I: Interceptor> std::fmt::Display for InterceptedStore<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SyncedLocal({})", self.root.display())
+        write!(f, "{:?}({})", self.interceptor, self.inner)
     }
 }
 
 #[async_trait]
-impl ObjectStore for SyncedLocalStore {
+impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
     async fn put_opts(
         &self,
         location: &ObjectPath,
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.interceptor
+            .before(Operation::Put, Some(location))
+            .await?;
         let result = self.inner.put_opts(location, payload, opts).await?;
-        self.sync(location).await?;
+        self.interceptor.after_write(location).await?;
         Ok(result)
     }
 
@@ -137,6 +154,9 @@ impl ObjectStore for SyncedLocalStore {
         location: &ObjectPath,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.interceptor
+            .before(Operation::Put, Some(location))
+            .await?;
         self.inner.put_multipart_opts(location, opts).await
     }
 
@@ -145,6 +165,9 @@ impl ObjectStore for SyncedLocalStore {
         location: &ObjectPath,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
+        self.interceptor
+            .before(Operation::Get, Some(location))
+            .await?;
         self.inner.get_opts(location, options).await
     }
 
@@ -153,6 +176,9 @@ impl ObjectStore for SyncedLocalStore {
         location: &ObjectPath,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
+        self.interceptor
+            .before(Operation::Get, Some(location))
+            .await?;
         self.inner.get_ranges(location, ranges).await
     }
 
@@ -160,6 +186,7 @@ impl ObjectStore for SyncedLocalStore {
         &self,
         locations: BoxStream<'static, object_store::Result<ObjectPath>>,
     ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.interceptor.on_stream(Operation::Delete);
         self.inner.delete_stream(locations)
     }
 
@@ -167,6 +194,7 @@ impl ObjectStore for SyncedLocalStore {
         &self,
         prefix: Option<&ObjectPath>,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.interceptor.on_stream(Operation::List);
         self.inner.list(prefix)
     }
 
@@ -174,6 +202,7 @@ impl ObjectStore for SyncedLocalStore {
         &self,
         prefix: Option<&ObjectPath>,
     ) -> object_store::Result<ListResult> {
+        self.interceptor.before(Operation::List, prefix).await?;
         self.inner.list_with_delimiter(prefix).await
     }
 
@@ -183,21 +212,46 @@ impl ObjectStore for SyncedLocalStore {
         to: &ObjectPath,
         options: CopyOptions,
     ) -> object_store::Result<()> {
+        self.interceptor.before(Operation::Copy, Some(to)).await?;
         self.inner.copy_opts(from, to, options).await?;
-        self.sync(to).await
+        self.interceptor.after_write(to).await
     }
 }
 
-/// Counts the requests sent to the store it wraps; stacks like object_store's own
-/// wrappers. Gateways expose the counts at `/metrics`, and tests use them to check
-/// that one flush is one PUT.
+/// Makes a finished PUT to a local folder durable: the file and its folder are fsynced
+/// before the PUT returns, so an acknowledged record survives a power cut, not only a
+/// crash of the process. (`LocalFileSystem` renames a temporary file into place but
+/// does not sync.)
 #[derive(Debug)]
-pub struct CountingStore {
-    inner: Arc<dyn ObjectStore>,
-    counts: Arc<StoreCounts>,
+pub struct SyncToDisk {
+    root: PathBuf,
 }
 
-/// Request counts of a [`CountingStore`].
+#[async_trait]
+impl Interceptor for SyncToDisk {
+    async fn after_write(&self, location: &ObjectPath) -> object_store::Result<()> {
+        let file = self.root.join(location.as_ref());
+        let sync = move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            if let Some(folder) = file.parent() {
+                std::fs::File::open(folder)?.sync_all()?;
+            }
+            Ok(())
+        };
+        let generic =
+            |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+                store: "local",
+                source,
+            };
+        tokio::task::spawn_blocking(sync)
+            .await
+            .map_err(|error| generic(Box::new(error)))?
+            .map_err(|error| generic(Box::new(error)))
+    }
+}
+
+/// Counts requests by kind; gateways expose the counts at `/metrics`, and tests use them
+/// to check that one flush is one PUT.
 #[derive(Debug, Default)]
 pub struct StoreCounts {
     pub puts: AtomicU64,
@@ -214,101 +268,47 @@ impl StoreCounts {
     pub fn gets(&self) -> u64 {
         self.gets.load(Ordering::Relaxed)
     }
+
+    fn count(&self, operation: Operation) {
+        let counter = match operation {
+            Operation::Put | Operation::Copy => &self.puts,
+            Operation::Get => &self.gets,
+            Operation::Delete => &self.deletes,
+            Operation::List => &self.lists,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
+/// The [`Interceptor`] that fills a shared [`StoreCounts`].
+#[derive(Debug, Default, Clone)]
+pub struct Counter(pub Arc<StoreCounts>);
+
+#[async_trait]
+impl Interceptor for Counter {
+    async fn before(
+        &self,
+        operation: Operation,
+        _location: Option<&ObjectPath>,
+    ) -> object_store::Result<()> {
+        self.0.count(operation);
+        Ok(())
+    }
+
+    fn on_stream(&self, operation: Operation) {
+        self.0.count(operation);
+    }
+}
+
+/// A store that counts its requests.
+pub type CountingStore = InterceptedStore<Counter>;
+
 impl CountingStore {
-    pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
-        CountingStore {
-            inner,
-            counts: Arc::default(),
-        }
+    pub fn counting(inner: Arc<dyn ObjectStore>) -> Self {
+        InterceptedStore::new(inner, Counter::default())
     }
 
     pub fn counts(&self) -> Arc<StoreCounts> {
-        Arc::clone(&self.counts)
-    }
-}
-
-impl std::fmt::Display for CountingStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Counting({})", self.inner)
-    }
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-#[async_trait]
-impl ObjectStore for CountingStore {
-    async fn put_opts(
-        &self,
-        location: &ObjectPath,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        bump(&self.counts.puts);
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &ObjectPath,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        bump(&self.counts.puts);
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &ObjectPath,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        bump(&self.counts.gets);
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &ObjectPath,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        bump(&self.counts.gets);
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
-    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
-        bump(&self.counts.deletes);
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&ObjectPath>,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        bump(&self.counts.lists);
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&ObjectPath>,
-    ) -> object_store::Result<ListResult> {
-        bump(&self.counts.lists);
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &ObjectPath,
-        to: &ObjectPath,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        bump(&self.counts.puts);
-        self.inner.copy_opts(from, to, options).await
+        Arc::clone(&self.interceptor.0)
     }
 }

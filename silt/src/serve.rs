@@ -134,7 +134,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         None => open_local(&config.data_dir.join("bucket")),
     }
     .map_err(|error| CliError::Config(error.to_string()))?;
-    let counting = CountingStore::new(bucket);
+    let counting = CountingStore::counting(bucket);
     let store_counts = counting.counts();
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
     let coordinator: Arc<dyn Coordinator> = silt_coordinator::open_sqlite(&config.metadata_db)
