@@ -35,13 +35,3 @@ install_venv() {
 
 install_venv moto "${MOTO_PINS[@]}"
 install_venv localstack "${LOCALSTACK_PINS[@]}"
-
-# Pre-build LocalStack's service-catalog index. Copying the files under
-# fs-template/usr/lib/localstack/ into $FILESYSTEM_ROOT/usr/lib/localstack/
-# before a start cuts LocalStack's startup from ~4 s to ~1 s.
-TEMPLATE="$ROOT/.venv/localstack/fs-template"
-if ! compgen -G "$TEMPLATE/usr/lib/localstack/service-catalog-*.dill" >/dev/null; then
-  echo "test-servers: pre-building LocalStack service catalog ..."
-  mkdir -p "$TEMPLATE/usr/lib/localstack"
-  OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$TEMPLATE" "$ROOT/.venv/localstack/bin/python" -m localstack.aws.spec
-fi
