@@ -5,6 +5,7 @@
 //! [`MetadataStore`]; [`SqliteStore`] is the embedded default.
 
 mod error;
+mod producers;
 mod service;
 mod sqlite;
 mod store;

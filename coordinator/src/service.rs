@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use silt_core::coordinator::{
     ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, MAX_PARTITIONS, PartitionOffsets,
-    SegmentCommit, Topic, TopicConfig, TopicDescription,
+    ProducerIdentity, SegmentCommit, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::names::validate_topic_name;
 use silt_core::now_ms;
@@ -30,7 +30,12 @@ pub struct CoordinatorService<S> {
     topics: RwLock<HashMap<String, TopicState>>,
     /// Serialises changes so the in-memory mirror follows the store's commit order.
     write_order: tokio::sync::Mutex<()>,
+    /// Producers idle for longer are forgotten (their next request gets `unknown_producer`).
+    producer_idle_expiry_ms: i64,
 }
+
+/// How long an idle idempotent producer's state is kept by default: one day.
+pub const DEFAULT_PRODUCER_IDLE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 
 fn poisoned() -> CoordinatorError {
     CoordinatorError::Internal("coordinator state lock poisoned".into())
@@ -53,7 +58,14 @@ impl<S: MetadataStore> CoordinatorService<S> {
             store,
             topics: RwLock::new(topics),
             write_order: tokio::sync::Mutex::new(()),
+            producer_idle_expiry_ms: DEFAULT_PRODUCER_IDLE_EXPIRY_MS,
         })
+    }
+
+    /// Forget idempotent producers idle for longer than this.
+    pub fn with_producer_idle_expiry_ms(mut self, expiry_ms: i64) -> Self {
+        self.producer_idle_expiry_ms = expiry_ms;
+        self
     }
 
     fn with_topic<T>(
@@ -235,6 +247,20 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             entry.end_offset() > offset && entry.base_offset < offsets.high_watermark
         });
         Ok(IndexLookup { offsets, entries })
+    }
+
+    #[instrument(skip(self))]
+    async fn init_producer(
+        &self,
+        producer_id: Option<i64>,
+    ) -> Result<ProducerIdentity, CoordinatorError> {
+        let now = now_ms();
+        let expire_before = now.saturating_sub(self.producer_idle_expiry_ms);
+        let _order = self.write_order.lock().await;
+        Ok(self
+            .store
+            .init_producer(producer_id, now, expire_before)
+            .await?)
     }
 
     async fn partition_offsets(

@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silt_core::coordinator::{
-    ChunkOutcome, CoordinatorError, IndexEntry, PartitionOffsets, SegmentCommit, Topic, TopicConfig,
+    ChunkCommit, ChunkOutcome, CoordinatorError, IndexEntry, PartitionOffsets, ProducerIdentity,
+    ProducerStamp, SegmentCommit, Topic, TopicConfig,
 };
 use tracing::instrument;
 
 use crate::error::StoreError;
+use crate::producers::{self, Decision, LastChunk, ProducerState};
 use crate::store::{MetadataStore, StoredState};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -54,6 +56,21 @@ CREATE TABLE index_entries (
 ) WITHOUT ROWID;
 ";
 
+const MIGRATION_2: &str = "
+CREATE TABLE producers (
+    producer_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    epoch INTEGER NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    last_topic_id INTEGER,
+    last_chunks TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX producers_by_update ON producers (updated_at_ms);
+";
+
+/// Schema changes in order; the database's `user_version` says how many are applied.
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
@@ -75,10 +92,10 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             "database schema version {version} is newer than this build supports ({SCHEMA_VERSION})"
         )));
     }
-    if version < 1 {
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction.execute_batch(MIGRATION_1)?;
-        transaction.pragma_update(None, "user_version", 1)?;
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
         transaction.commit()?;
     }
     Ok(())
@@ -177,8 +194,90 @@ fn topic_from_row(
     })
 }
 
+fn load_producer(
+    connection: &Connection,
+    producer_id: i64,
+) -> Result<Option<ProducerState>, StoreError> {
+    let row: Option<(i64, i64, Option<i64>, String)> = connection
+        .prepare_cached("SELECT epoch, last_sequence, last_topic_id, last_chunks FROM producers WHERE producer_id = ?1")?
+        .query_row([producer_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .optional()?;
+    let Some((epoch, last_sequence, last_topic_id, last_chunks)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(ProducerState {
+        epoch: i32::try_from(epoch)
+            .map_err(|_| StoreError::Invalid(format!("producer epoch {epoch}")))?,
+        last_sequence,
+        last_topic_id,
+        last_chunks: serde_json::from_str(&last_chunks).map_err(|error| {
+            StoreError::Invalid(format!("producer {producer_id} chunks: {error}"))
+        })?,
+    }))
+}
+
+fn save_producer(
+    connection: &Connection,
+    stamp: &ProducerStamp,
+    topic_id: i64,
+    landed: &[LastChunk],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let chunks =
+        serde_json::to_string(landed).map_err(|error| StoreError::Invalid(error.to_string()))?;
+    connection
+        .prepare_cached(
+            "UPDATE producers SET last_sequence = ?2, last_topic_id = ?3, last_chunks = ?4, updated_at_ms = ?5
+             WHERE producer_id = ?1",
+        )?
+        .execute(params![stamp.producer_id, stamp.sequence, topic_id, chunks, now_ms])?;
+    Ok(())
+}
+
 #[async_trait]
 impl MetadataStore for SqliteStore {
+    #[instrument(skip(self))]
+    async fn init_producer(
+        &self,
+        producer_id: Option<i64>,
+        now_ms: i64,
+        expire_before_ms: i64,
+    ) -> Result<ProducerIdentity, StoreError> {
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            transaction.execute("DELETE FROM producers WHERE updated_at_ms < ?1", [expire_before_ms])?;
+            let identity = match producer_id {
+                None => {
+                    transaction.execute(
+                        "INSERT INTO producers (epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
+                         VALUES (0, -1, NULL, '[]', ?1)",
+                        [now_ms],
+                    )?;
+                    ProducerIdentity { producer_id: transaction.last_insert_rowid(), epoch: 0 }
+                }
+                Some(producer_id) => {
+                    let epoch: Option<i64> = transaction
+                        .query_row("SELECT epoch FROM producers WHERE producer_id = ?1", [producer_id], |row| row.get(0))
+                        .optional()?;
+                    let Some(epoch) = epoch else {
+                        return Err(CoordinatorError::UnknownProducer(producer_id).into());
+                    };
+                    let epoch = epoch + 1;
+                    transaction.execute(
+                        "UPDATE producers SET epoch = ?2, last_sequence = -1, last_topic_id = NULL, last_chunks = '[]',
+                         updated_at_ms = ?3 WHERE producer_id = ?1",
+                        params![producer_id, epoch, now_ms],
+                    )?;
+                    let epoch = i32::try_from(epoch).map_err(|_| StoreError::Invalid(format!("producer epoch {epoch}")))?;
+                    ProducerIdentity { producer_id, epoch }
+                }
+            };
+            transaction.commit()?;
+            Ok(identity)
+        })
+        .await
+    }
+
     #[instrument(skip(self))]
     async fn load(&self) -> Result<StoredState, StoreError> {
         self.read(|connection| {
@@ -317,20 +416,13 @@ impl MetadataStore for SqliteStore {
                 )?;
                 let mut update_partition = transaction
                     .prepare_cached("UPDATE partitions SET high_watermark = ?3 WHERE topic_id = ?1 AND partition = ?2")?;
-                for chunk in &commit.chunks {
+                let mut append = |chunk: &ChunkCommit, advanced: &mut Vec<(i64, PartitionOffsets)>| -> Result<Option<u64>, StoreError> {
                     let current: Option<(i64, i64)> = select_partition
                         .query_row(params![chunk.topic_id, chunk.partition, chunk.topic], |row| Ok((row.get(0)?, row.get(1)?)))
                         .optional()?;
                     let Some((log_start_offset, high_watermark)) = current else {
-                        outcomes.push(ChunkOutcome::Rejected {
-                            error_code: "topic_not_found".into(),
-                            message: format!("topic {:?} partition {} no longer exists", chunk.topic, chunk.partition),
-                        });
-                        continue;
+                        return Ok(None);
                     };
-                    if chunk.record_count == 0 {
-                        return Err(CoordinatorError::InvalidArgument("a chunk must hold at least one record".into()).into());
-                    }
                     let base_offset = high_watermark;
                     let new_high_watermark = base_offset + i64::from(chunk.record_count);
                     insert_entry.execute(params![
@@ -345,7 +437,6 @@ impl MetadataStore for SqliteStore {
                         chunk.max_timestamp
                     ])?;
                     update_partition.execute(params![chunk.topic_id, chunk.partition, new_high_watermark])?;
-                    outcomes.push(ChunkOutcome::Committed { base_offset: to_u64(base_offset, "offset")? });
                     let offsets = PartitionOffsets {
                         partition: chunk.partition,
                         log_start_offset: to_u64(log_start_offset, "log start offset")?,
@@ -354,6 +445,72 @@ impl MetadataStore for SqliteStore {
                     match advanced.iter_mut().find(|(topic_id, o)| *topic_id == chunk.topic_id && o.partition == chunk.partition) {
                         Some((_, existing)) => *existing = offsets,
                         None => advanced.push((chunk.topic_id, offsets)),
+                    }
+                    Ok(Some(to_u64(base_offset, "offset")?))
+                };
+                // Chunks of one idempotent request are adjacent and share its stamp.
+                let mut start = 0;
+                while start < commit.chunks.len() {
+                    let (stamp, request) = (commit.chunks[start].producer, commit.chunks[start].request);
+                    let end = match stamp {
+                        None => start + 1,
+                        Some(_) => {
+                            start
+                                + commit.chunks[start..]
+                                    .iter()
+                                    .take_while(|chunk| chunk.producer == stamp && chunk.request == request)
+                                    .count()
+                        }
+                    };
+                    let group = &commit.chunks[start..end];
+                    start = end;
+                    let decision = match &stamp {
+                        None => Decision::Append,
+                        Some(stamp) => {
+                            let state = load_producer(&transaction, stamp.producer_id)?;
+                            producers::decide(state.as_ref(), stamp, group[0].topic_id)
+                        }
+                    };
+                    match decision {
+                        Decision::Append => {
+                            let mut landed = Vec::with_capacity(group.len());
+                            for chunk in group {
+                                match append(chunk, &mut advanced)? {
+                                    Some(base_offset) => {
+                                        outcomes.push(ChunkOutcome::Committed { base_offset });
+                                        landed.push(LastChunk { partition: chunk.partition, base_offset, record_count: chunk.record_count });
+                                    }
+                                    None => outcomes.push(ChunkOutcome::Rejected {
+                                        error_code: "topic_not_found".into(),
+                                        message: format!("topic {:?} partition {} no longer exists", chunk.topic, chunk.partition),
+                                    }),
+                                }
+                            }
+                            if let Some(stamp) = stamp
+                                && !landed.is_empty()
+                            {
+                                save_producer(&transaction, &stamp, group[0].topic_id, &landed, committed_at_ms)?;
+                            }
+                        }
+                        Decision::Duplicate(last_chunks) => {
+                            for chunk in group {
+                                let original = last_chunks
+                                    .iter()
+                                    .find(|last| last.partition == chunk.partition && last.record_count == chunk.record_count);
+                                outcomes.push(match original {
+                                    Some(last) => ChunkOutcome::Committed { base_offset: last.base_offset },
+                                    None => ChunkOutcome::Rejected {
+                                        error_code: "sequence_reused".into(),
+                                        message: "a retry must carry the same records as the request it repeats".into(),
+                                    },
+                                });
+                            }
+                        }
+                        Decision::Reject { error_code, message } => {
+                            for _ in group {
+                                outcomes.push(ChunkOutcome::Rejected { error_code: error_code.into(), message: message.clone() });
+                            }
+                        }
                     }
                 }
             }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use silt_core::coordinator::{
-    ChunkOutcome, IndexEntry, PartitionOffsets, SegmentCommit, Topic, TopicConfig,
+    ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, Topic, TopicConfig,
 };
 
 use crate::error::StoreError;
@@ -32,6 +32,15 @@ pub trait MetadataStore: Send + Sync + 'static {
         commit: SegmentCommit,
         committed_at_ms: i64,
     ) -> Result<(Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>), StoreError>;
+
+    /// A new producer id, or the next epoch of an existing one (its sequence restarts
+    /// at 0). Producers idle since before `expire_before_ms` are forgotten first.
+    async fn init_producer(
+        &self,
+        producer_id: Option<i64>,
+        now_ms: i64,
+        expire_before_ms: i64,
+    ) -> Result<ProducerIdentity, StoreError>;
 
     /// Index entries of a partition from the one holding `offset` on, in offset order.
     async fn index_entries(

@@ -50,6 +50,23 @@ pub struct TopicDescription {
     pub partitions: Vec<PartitionOffsets>,
 }
 
+/// An idempotent producer's identity, handed out by the coordinator. A newer epoch of
+/// the same id fences the older one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerIdentity {
+    pub producer_id: i64,
+    pub epoch: i32,
+}
+
+/// Marks the chunks of one idempotent produce request: one sequence per request,
+/// starting at 0. A retry of the last committed sequence returns its original offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProducerStamp {
+    pub producer_id: i64,
+    pub epoch: i32,
+    pub sequence: i64,
+}
+
 /// One chunk of a segment to commit: `record_count` records for a partition, stored at
 /// `byte_offset..byte_offset + byte_len` of the segment object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +79,14 @@ pub struct ChunkCommit {
     pub byte_len: u32,
     pub min_timestamp: i64,
     pub max_timestamp: i64,
+    /// Set when the chunk holds (part of) an idempotent request, and only its records.
+    #[serde(default)]
+    pub producer: Option<ProducerStamp>,
+    /// Tells requests apart within one segment: the chunks of one idempotent request
+    /// are adjacent and share this number (two retries of one request may share a
+    /// segment, and must not be mistaken for one request).
+    #[serde(default)]
+    pub request: u32,
 }
 
 /// A segment object that is in the bucket and whose chunks need offsets.
@@ -128,6 +153,8 @@ pub enum CoordinatorError {
     },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    #[error("producer {0} is unknown or expired; ask for a new producer id")]
+    UnknownProducer(i64),
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
     #[error("internal coordinator error: {0}")]
@@ -137,9 +164,9 @@ pub enum CoordinatorError {
 impl CoordinatorError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => {
-                ErrorKind::NotFound
-            }
+            CoordinatorError::TopicNotFound(_)
+            | CoordinatorError::PartitionNotFound { .. }
+            | CoordinatorError::UnknownProducer(_) => ErrorKind::NotFound,
             CoordinatorError::TopicExists(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => {
                 ErrorKind::InvalidInput
@@ -157,6 +184,7 @@ impl CoordinatorError {
             CoordinatorError::PartitionNotFound { .. } => "partition_not_found",
             CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
             CoordinatorError::InvalidArgument(_) => "invalid_argument",
+            CoordinatorError::UnknownProducer(_) => "unknown_producer",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",
             CoordinatorError::Internal(_) => "internal_error",
         }
@@ -196,6 +224,13 @@ pub trait Coordinator: Send + Sync + 'static {
         offset: u64,
         max_entries: u32,
     ) -> Result<IndexLookup, CoordinatorError>;
+
+    /// A new idempotent producer id (epoch 0), or, given an existing id, the same id
+    /// with the next epoch, which fences every request of the older epochs.
+    async fn init_producer(
+        &self,
+        producer_id: Option<i64>,
+    ) -> Result<ProducerIdentity, CoordinatorError>;
 
     async fn partition_offsets(
         &self,

@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
             get(describe_topic).delete(delete_topic),
         )
         .route("/v1/topics/{topic}/records", post(produce))
+        .route("/v1/producers", post(init_producer))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
             get(fetch),
@@ -224,6 +225,32 @@ async fn produce(
     }
     .instrument(span)
     .await
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitProducerBody {
+    /// Given, the producer keeps its id and moves to the next epoch, fencing the old one.
+    producer_id: Option<i64>,
+}
+
+/// `POST /v1/producers`: an id and epoch for an idempotent producer.
+async fn init_producer(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(body_rejection)?;
+    let request: InitProducerBody = if body.iter().all(u8::is_ascii_whitespace) {
+        InitProducerBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| {
+            ApiError::bad_request("invalid_json", format!("invalid producer request: {error}"))
+        })?
+    };
+    let identity = state.coordinator.init_producer(request.producer_id).await?;
+    Ok(Json(
+        json!({"producer_id": identity.producer_id, "epoch": identity.epoch}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,9 @@ use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use silt_core::Coordinator;
-use silt_core::coordinator::{ChunkCommit, ChunkOutcome, CoordinatorError, SegmentCommit, Topic};
+use silt_core::coordinator::{
+    ChunkCommit, ChunkOutcome, CoordinatorError, ProducerStamp, SegmentCommit, Topic,
+};
 use silt_core::keys::SegmentId;
 use silt_core::now_ms;
 use silt_core::segment::{ChunkBuilder, EncodedSegment, encode_segment};
@@ -69,10 +71,22 @@ struct Waiter {
     reply: oneshot::Sender<Result<ProduceOffsets, FlushFailure>>,
 }
 
+/// A chunk being filled, with what its commit needs besides the records.
+struct PendingChunk {
+    topic_id: i64,
+    /// Stamped chunks hold the records of one idempotent request only.
+    producer: Option<ProducerStamp>,
+    request: u32,
+    builder: ChunkBuilder,
+}
+
 struct OpenBatch {
+    /// Chunk of each (topic, partition) for records of non-idempotent requests.
     chunk_of: HashMap<(i64, u32), usize>,
-    chunks: Vec<(i64, ChunkBuilder)>,
+    chunks: Vec<PendingChunk>,
     waiters: Vec<Waiter>,
+    /// Idempotent requests appended so far; numbers their chunks.
+    stamped_requests: u32,
     bytes: usize,
     opened_at: Instant,
     deadline: Instant,
@@ -84,6 +98,7 @@ impl OpenBatch {
             chunk_of: HashMap::new(),
             chunks: Vec::new(),
             waiters: Vec::new(),
+            stamped_requests: 0,
             bytes: 0,
             opened_at: Instant::now(),
             deadline: Instant::now() + linger,
@@ -97,17 +112,33 @@ impl OpenBatch {
             produce,
             reply,
         } = submission;
+        // An idempotent request gets chunks of its own, so the coordinator can commit
+        // or refuse exactly its records.
+        let mut own_chunks: HashMap<u32, usize> = HashMap::new();
+        let request = self.stamped_requests;
+        if produce.producer.is_some() {
+            self.stamped_requests += 1;
+        }
         let mut positions = Vec::with_capacity(produce.records.len());
         for record in &produce.records {
-            let chunk_index = *self
-                .chunk_of
-                .entry((topic_id, record.partition))
-                .or_insert_with(|| {
-                    self.chunks
-                        .push((topic_id, ChunkBuilder::new(&*topic, record.partition)));
-                    self.chunks.len() - 1
+            let chunks = &mut self.chunks;
+            let new_chunk = || {
+                chunks.push(PendingChunk {
+                    topic_id,
+                    producer: produce.producer,
+                    request,
+                    builder: ChunkBuilder::new(&*topic, record.partition),
                 });
-            let chunk = &mut self.chunks[chunk_index].1;
+                chunks.len() - 1
+            };
+            let chunk_index = match produce.producer {
+                None => *self
+                    .chunk_of
+                    .entry((topic_id, record.partition))
+                    .or_insert_with(new_chunk),
+                Some(_) => *own_chunks.entry(record.partition).or_insert_with(new_chunk),
+            };
+            let chunk = &mut self.chunks[chunk_index].builder;
             positions.push((chunk_index as u32, chunk.record_count, record.partition));
             chunk.push_encoded(&produce.data[record.start..record.end], record.timestamp);
         }
@@ -318,7 +349,8 @@ impl Flusher {
         let chunks = std::mem::take(&mut batch.chunks);
         let compression = self.config.compression;
         let (chunks, segment) = tokio::task::spawn_blocking(move || {
-            let builders: Vec<&ChunkBuilder> = chunks.iter().map(|(_, chunk)| chunk).collect();
+            let builders: Vec<&ChunkBuilder> =
+                chunks.iter().map(|pending| &pending.builder).collect();
             let segment = encode_segment(&builders, compression, now_ms());
             (chunks, segment)
         })
@@ -389,15 +421,17 @@ impl Flusher {
             .chunks
             .iter()
             .zip(&segment.chunks)
-            .map(|((topic_id, chunk), location)| ChunkCommit {
-                topic_id: *topic_id,
-                topic: chunk.topic.clone(),
-                partition: chunk.partition,
-                record_count: chunk.record_count,
+            .map(|(pending, location)| ChunkCommit {
+                topic_id: pending.topic_id,
+                topic: pending.builder.topic.clone(),
+                partition: pending.builder.partition,
+                record_count: pending.builder.record_count,
                 byte_offset: location.offset,
                 byte_len: location.len,
-                min_timestamp: chunk.min_timestamp,
-                max_timestamp: chunk.max_timestamp,
+                min_timestamp: pending.builder.min_timestamp,
+                max_timestamp: pending.builder.max_timestamp,
+                producer: pending.producer,
+                request: pending.request,
             })
             .collect();
         let commit = SegmentCommit {
@@ -477,11 +511,10 @@ fn offsets_for(
                 Some(ChunkOutcome::Committed { base_offset }) => {
                     Ok((partition, base_offset + u64::from(position)))
                 }
-                Some(ChunkOutcome::Rejected { message, .. }) => Err(FlushFailure {
-                    status: StatusCode::NOT_FOUND,
-                    error_code: "topic_not_found",
-                    message: message.clone(),
-                }),
+                Some(ChunkOutcome::Rejected {
+                    error_code,
+                    message,
+                }) => Err(rejection(error_code, message)),
                 None => Err(FlushFailure {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     error_code: "internal_error",
@@ -490,4 +523,23 @@ fn offsets_for(
             },
         )
         .collect()
+}
+
+/// The HTTP answer to a chunk the coordinator refused.
+fn rejection(error_code: &str, message: &str) -> FlushFailure {
+    let (status, error_code) = match error_code {
+        "topic_not_found" => (StatusCode::NOT_FOUND, "topic_not_found"),
+        "unknown_producer" => (StatusCode::NOT_FOUND, "unknown_producer"),
+        "producer_fenced" => (StatusCode::CONFLICT, "producer_fenced"),
+        "invalid_producer_epoch" => (StatusCode::CONFLICT, "invalid_producer_epoch"),
+        "out_of_order_sequence" => (StatusCode::CONFLICT, "out_of_order_sequence"),
+        "duplicate_sequence" => (StatusCode::CONFLICT, "duplicate_sequence"),
+        "sequence_reused" => (StatusCode::CONFLICT, "sequence_reused"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+    };
+    FlushFailure {
+        status,
+        error_code,
+        message: message.to_owned(),
+    }
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use silt_core::coordinator::Topic;
+use silt_core::coordinator::{ProducerStamp, Topic};
 use silt_core::partitioner::partition_for_key;
 use silt_core::record::RecordParts;
 
@@ -56,6 +56,8 @@ pub struct PreparedRecord {
 pub struct PreparedProduce {
     pub data: Bytes,
     pub records: Vec<PreparedRecord>,
+    /// Set for an idempotent producer's request.
+    pub producer: Option<ProducerStamp>,
 }
 
 #[derive(Deserialize)]
@@ -64,13 +66,24 @@ struct TypedBody<'a> {
     #[serde(borrow)]
     records: Vec<RecordJson<'a>>,
     #[serde(default)]
-    #[allow(dead_code)]
-    producer: Option<&'a RawValue>,
+    producer: Option<ProducerJson>,
+}
+
+/// `"producer": {"id": .., "epoch": .., "sequence": n}`: one sequence per request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProducerJson {
+    id: i64,
+    epoch: i32,
+    sequence: i64,
 }
 
 /// Parses a body, `{"records": [...]}` or NDJSON, in one pass. When that fails, a
 /// second, slower pass finds which record is at fault so the error can name it.
-fn parse_body(body: &[u8], ndjson: bool) -> Result<Vec<RecordJson<'_>>, ApiError> {
+fn parse_body(
+    body: &[u8],
+    ndjson: bool,
+) -> Result<(Vec<RecordJson<'_>>, Option<ProducerStamp>), ApiError> {
     if ndjson {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::bad_request("invalid_json", "body is not UTF-8"))?;
@@ -92,10 +105,26 @@ fn parse_body(body: &[u8], ndjson: bool) -> Result<Vec<RecordJson<'_>>, ApiError
             })?;
             records.push(record);
         }
-        return Ok(records);
+        return Ok((records, None));
     }
     match serde_json::from_slice::<TypedBody<'_>>(body) {
-        Ok(parsed) => Ok(parsed.records),
+        Ok(parsed) => {
+            let producer = match parsed.producer {
+                None => None,
+                Some(producer) if producer.sequence < 0 || producer.epoch < 0 => {
+                    return Err(ApiError::bad_request(
+                        "invalid_request",
+                        "producer epoch and sequence must not be negative",
+                    ));
+                }
+                Some(producer) => Some(ProducerStamp {
+                    producer_id: producer.id,
+                    epoch: producer.epoch,
+                    sequence: producer.sequence,
+                }),
+            };
+            Ok((parsed.records, producer))
+        }
         Err(error) => {
             #[derive(Deserialize)]
             struct RawBody<'a> {
@@ -127,7 +156,7 @@ pub fn prepare(
     sticky: &AtomicU32,
     now_ms: i64,
 ) -> Result<PreparedProduce, ApiError> {
-    let parsed = parse_body(body, ndjson)?;
+    let (parsed, producer) = parse_body(body, ndjson)?;
     if parsed.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_request",
@@ -254,5 +283,6 @@ pub fn prepare(
     Ok(PreparedProduce {
         data: data.freeze(),
         records,
+        producer,
     })
 }

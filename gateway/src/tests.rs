@@ -672,3 +672,117 @@ async fn backpressure_answers_429_with_retry_after_and_recovers() {
     );
     assert_eq!(body["offsets"][0]["offset"], 1);
 }
+
+#[tokio::test]
+async fn idempotent_retries_write_once_and_sequences_are_enforced() {
+    let h = harness().await;
+    create(&h.router, "pay", 3).await;
+    let (status, producer) = call(
+        &h.router,
+        "POST",
+        "/v1/producers",
+        "application/json",
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{producer}");
+    let (id, epoch) = (
+        producer["producer_id"].as_i64().expect("id"),
+        producer["epoch"].as_i64().expect("epoch"),
+    );
+    assert_eq!(epoch, 0);
+    let request = |epoch: i64, sequence: i64| {
+        json!({
+            "producer": {"id": id, "epoch": epoch, "sequence": sequence},
+            "records": [{"key": "a", "value": sequence}, {"key": "b", "value": sequence}, {"value": "c", "partition": 0}]
+        })
+    };
+    let total = |h: &Harness| {
+        let coordinator = Arc::clone(&h.coordinator);
+        async move {
+            let description = coordinator.describe_topic("pay").await.expect("describe");
+            description
+                .partitions
+                .iter()
+                .map(|p| p.high_watermark)
+                .sum::<u64>()
+        }
+    };
+
+    // The same request three times (lost answers): one copy, the same offsets each time.
+    let (status, first) = post(&h.router, "/v1/topics/pay/records", request(0, 0)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    for _ in 0..2 {
+        let (status, again) = post(&h.router, "/v1/topics/pay/records", request(0, 0)).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(again, first);
+    }
+    assert_eq!(total(&h).await, 3);
+
+    // Two copies racing into the same batch are still one.
+    let (a, b) = tokio::join!(
+        post(&h.router, "/v1/topics/pay/records", request(0, 1)),
+        post(&h.router, "/v1/topics/pay/records", request(0, 1))
+    );
+    assert_eq!(
+        (a.0, b.0),
+        (StatusCode::OK, StatusCode::OK),
+        "{} {}",
+        a.1,
+        b.1
+    );
+    assert_eq!(a.1, b.1);
+    assert_eq!(total(&h).await, 6);
+
+    // A gap is refused and writes nothing; so is an old sequence.
+    let (status, body) = post(&h.router, "/v1/topics/pay/records", request(0, 5)).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::CONFLICT, Some("out_of_order_sequence")),
+        "{body}"
+    );
+    let (status, body) = post(&h.router, "/v1/topics/pay/records", request(0, 0)).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate_sequence")),
+        "{body}"
+    );
+    assert_eq!(total(&h).await, 6);
+
+    // A new epoch fences the old one.
+    let (status, bumped) = post(&h.router, "/v1/producers", json!({"producer_id": id})).await;
+    assert_eq!(
+        (status, bumped["epoch"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{bumped}"
+    );
+    let (status, body) = post(&h.router, "/v1/topics/pay/records", request(0, 2)).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::CONFLICT, Some("producer_fenced")),
+        "{body}"
+    );
+    let (status, body) = post(&h.router, "/v1/topics/pay/records", request(1, 0)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(total(&h).await, 9);
+
+    // Unknown producers and malformed stamps.
+    let unknown =
+        json!({"producer": {"id": 999, "epoch": 0, "sequence": 0}, "records": [{"value": 1}]});
+    let (status, body) = post(&h.router, "/v1/topics/pay/records", unknown).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_producer")),
+        "{body}"
+    );
+    let negative =
+        json!({"producer": {"id": id, "epoch": 1, "sequence": -1}, "records": [{"value": 1}]});
+    let (status, _) = post(&h.router, "/v1/topics/pay/records", negative).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = post(&h.router, "/v1/producers", json!({"producer_id": 12345})).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_producer"))
+    );
+    assert_eq!(total(&h).await, 9);
+}

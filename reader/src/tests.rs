@@ -101,6 +101,8 @@ async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
                 byte_len: location.len,
                 min_timestamp: chunk.min_timestamp,
                 max_timestamp: chunk.max_timestamp,
+                producer: None,
+                request: 0,
             })
             .collect(),
     };

@@ -7,4 +7,5 @@ mod harness;
 mod cli;
 mod crash;
 mod durable_log;
+mod producers;
 mod smoke_localstack;

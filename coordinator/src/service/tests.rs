@@ -38,6 +38,8 @@ fn chunk(
         byte_len: 100,
         min_timestamp: 1,
         max_timestamp: 2,
+        producer: None,
+        request: 0,
     }
 }
 
