@@ -4,7 +4,9 @@
 //! [`CoordinatorService`] implements [`silt_core::Coordinator`] over any
 //! [`MetadataStore`]; [`SqliteStore`] is the embedded default.
 
+mod assignment;
 mod error;
+mod groups;
 mod producers;
 mod service;
 mod sqlite;

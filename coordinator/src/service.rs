@@ -16,7 +16,12 @@ use silt_core::now_ms;
 use tokio::sync::watch;
 use tracing::{info, instrument};
 
+use silt_core::groups::{
+    FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+};
+
 use crate::error::StoreError;
+use crate::groups::Groups;
 use crate::store::MetadataStore;
 
 struct TopicState {
@@ -32,6 +37,7 @@ pub struct CoordinatorService<S> {
     write_order: tokio::sync::Mutex<()>,
     /// Producers idle for longer are forgotten (their next request gets `unknown_producer`).
     producer_idle_expiry_ms: i64,
+    groups: Groups,
 }
 
 /// How long an idle idempotent producer's state is kept by default: one day.
@@ -59,6 +65,49 @@ impl<S: MetadataStore> CoordinatorService<S> {
             topics: RwLock::new(topics),
             write_order: tokio::sync::Mutex::new(()),
             producer_idle_expiry_ms: DEFAULT_PRODUCER_IDLE_EXPIRY_MS,
+            groups: Groups::default(),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub(crate) fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    pub(crate) fn topic_partition_counts(&self) -> Result<HashMap<String, u32>, CoordinatorError> {
+        let topics = self.topics.read().map_err(|_| poisoned())?;
+        Ok(topics
+            .iter()
+            .map(|(name, state)| (name.clone(), state.topic.partitions))
+            .collect())
+    }
+
+    pub(crate) fn topic_ids(&self) -> Result<HashMap<String, i64>, CoordinatorError> {
+        let topics = self.topics.read().map_err(|_| poisoned())?;
+        Ok(topics
+            .iter()
+            .map(|(name, state)| (name.clone(), state.topic.topic_id))
+            .collect())
+    }
+
+    pub(crate) fn topic_names_by_id(&self) -> Result<HashMap<i64, String>, CoordinatorError> {
+        Ok(self
+            .topic_ids()?
+            .into_iter()
+            .map(|(name, id)| (id, name))
+            .collect())
+    }
+
+    pub(crate) fn partition_bounds(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        self.with_topic(topic, |state| {
+            Ok(*Self::partition_sender(state, partition)?.borrow())
         })
     }
 
@@ -261,6 +310,72 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             .store
             .init_producer(producer_id, now, expire_before)
             .await?)
+    }
+
+    async fn join_group(
+        &self,
+        group: &str,
+        join: JoinGroup,
+    ) -> Result<MemberAssignment, CoordinatorError> {
+        self.join_group_impl(group, join).await
+    }
+
+    async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+    ) -> Result<MemberAssignment, CoordinatorError> {
+        self.heartbeat_impl(group, member_id).await
+    }
+
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<(), CoordinatorError> {
+        self.leave_group_impl(group, member_id).await
+    }
+
+    async fn fetch_plan(
+        &self,
+        group: &str,
+        member_id: &str,
+    ) -> Result<FetchPlan, CoordinatorError> {
+        self.fetch_plan_impl(group, member_id).await
+    }
+
+    async fn advance_positions(
+        &self,
+        group: &str,
+        member_id: &str,
+        positions: Vec<PartitionOffset>,
+    ) -> Result<(), CoordinatorError> {
+        self.advance_positions_impl(group, member_id, positions)
+            .await
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: u64,
+        offsets: Vec<PartitionOffset>,
+    ) -> Result<(), CoordinatorError> {
+        self.commit_offsets_impl(group, member_id, generation, offsets)
+            .await
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<GroupDescription, CoordinatorError> {
+        self.describe_group_impl(group).await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>, CoordinatorError> {
+        self.list_groups_impl().await
+    }
+
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        target: ResetTarget,
+        topics: Option<Vec<String>>,
+    ) -> Result<Vec<PartitionOffset>, CoordinatorError> {
+        self.reset_offsets_impl(group, target, topics).await
     }
 
     async fn partition_offsets(

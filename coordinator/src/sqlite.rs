@@ -14,9 +14,9 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::producers::{self, Decision, LastChunk, ProducerState};
-use crate::store::{MetadataStore, StoredState};
+use crate::store::{MetadataStore, StoredGroup, StoredState};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -68,8 +68,23 @@ CREATE TABLE producers (
 CREATE INDEX producers_by_update ON producers (updated_at_ms);
 ";
 
+const MIGRATION_3: &str = "
+CREATE TABLE groups (
+    group_name TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_offsets (
+    group_name TEXT NOT NULL,
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    committed_offset INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (group_name, topic_id, partition)
+) WITHOUT ROWID;
+";
+
 /// Schema changes in order; the database's `user_version` says how many are applied.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
 pub struct SqliteStore {
@@ -236,6 +251,85 @@ fn save_producer(
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
+    async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError> {
+        let group = group.to_owned();
+        self.read(move |connection| {
+            let generation: Option<i64> = connection
+                .query_row("SELECT generation FROM groups WHERE group_name = ?1", [&group], |row| row.get(0))
+                .optional()?;
+            let Some(generation) = generation else {
+                return Ok(None);
+            };
+            let mut statement = connection.prepare_cached(
+                "SELECT topic_id, partition, committed_offset FROM group_offsets WHERE group_name = ?1",
+            )?;
+            let offsets = statement
+                .query_map([&group], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))?
+                .map(|row| {
+                    let (topic_id, partition, offset) = row?;
+                    Ok((topic_id, to_u32(partition, "partition")?, to_u64(offset, "committed offset")?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Some(StoredGroup { generation: to_u64(generation, "generation")?, offsets }))
+        })
+        .await
+    }
+
+    async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError> {
+        let group = group.to_owned();
+        self.write(move |connection| {
+            connection.execute(
+                "INSERT INTO groups (group_name, generation) VALUES (?1, ?2)
+                 ON CONFLICT (group_name) DO UPDATE SET generation = excluded.generation",
+                params![group, generation as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit_group_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<(i64, u32, u64)>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let group = group.to_owned();
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            transaction.execute(
+                "INSERT INTO groups (group_name, generation) VALUES (?1, 0) ON CONFLICT (group_name) DO NOTHING",
+                [&group],
+            )?;
+            {
+                let mut upsert = transaction.prepare_cached(
+                    "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (group_name, topic_id, partition)
+                     DO UPDATE SET committed_offset = excluded.committed_offset, updated_at_ms = excluded.updated_at_ms",
+                )?;
+                for (topic_id, partition, offset) in offsets {
+                    upsert.execute(params![group, topic_id, partition, offset as i64, now_ms])?;
+                }
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT group_name FROM groups ORDER BY group_name")?;
+            let names = statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(names)
+        })
+        .await
+    }
+
     #[instrument(skip(self))]
     async fn init_producer(
         &self,

@@ -11,6 +11,15 @@ pub struct StoredState {
     pub topics: Vec<(Topic, Vec<PartitionOffsets>)>,
 }
 
+/// A consumer group as the store keeps it: membership lives in the coordinator's
+/// memory, and members join again after a coordinator restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredGroup {
+    pub generation: u64,
+    /// (topic id, partition, committed offset).
+    pub offsets: Vec<(i64, u32, u64)>,
+}
+
 /// Durable metadata. Every method that changes state is one transaction.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
@@ -41,6 +50,22 @@ pub trait MetadataStore: Send + Sync + 'static {
         now_ms: i64,
         expire_before_ms: i64,
     ) -> Result<ProducerIdentity, StoreError>;
+
+    /// A group's generation and committed offsets (topic id, partition, offset).
+    async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError>;
+
+    /// Records a group's new generation (creating the group).
+    async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError>;
+
+    /// Commits offsets of a group in one transaction.
+    async fn commit_group_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<(i64, u32, u64)>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn list_groups(&self) -> Result<Vec<String>, StoreError>;
 
     /// Index entries of a partition from the one holding `offset` on, in offset order.
     async fn index_entries(

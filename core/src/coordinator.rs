@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::error::ErrorKind;
+use crate::groups::{
+    FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+};
 
 /// Most partitions a topic may have.
 pub const MAX_PARTITIONS: u32 = 10_000;
@@ -155,6 +158,18 @@ pub enum CoordinatorError {
     InvalidArgument(String),
     #[error("producer {0} is unknown or expired; ask for a new producer id")]
     UnknownProducer(i64),
+    #[error("group {0:?} does not exist")]
+    GroupNotFound(String),
+    #[error("member {member:?} is not in group {group:?}; join again")]
+    UnknownMember { group: String, member: String },
+    #[error(
+        "generation {given} is stale; the group is at generation {current}; fetch or heartbeat to learn the new assignment"
+    )]
+    StaleGeneration { given: u64, current: u64 },
+    #[error("partition {partition} of topic {topic:?} is not assigned to this member")]
+    PartitionNotOwned { topic: String, partition: u32 },
+    #[error("group {0:?} has active members; its offsets can be reset only when it is empty")]
+    GroupNotEmpty(String),
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
     #[error("internal coordinator error: {0}")]
@@ -166,8 +181,13 @@ impl CoordinatorError {
         match self {
             CoordinatorError::TopicNotFound(_)
             | CoordinatorError::PartitionNotFound { .. }
-            | CoordinatorError::UnknownProducer(_) => ErrorKind::NotFound,
-            CoordinatorError::TopicExists(_) => ErrorKind::Conflict,
+            | CoordinatorError::UnknownProducer(_)
+            | CoordinatorError::GroupNotFound(_)
+            | CoordinatorError::UnknownMember { .. } => ErrorKind::NotFound,
+            CoordinatorError::TopicExists(_)
+            | CoordinatorError::StaleGeneration { .. }
+            | CoordinatorError::PartitionNotOwned { .. }
+            | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => {
                 ErrorKind::InvalidInput
             }
@@ -185,6 +205,11 @@ impl CoordinatorError {
             CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
             CoordinatorError::InvalidArgument(_) => "invalid_argument",
             CoordinatorError::UnknownProducer(_) => "unknown_producer",
+            CoordinatorError::GroupNotFound(_) => "group_not_found",
+            CoordinatorError::UnknownMember { .. } => "unknown_member",
+            CoordinatorError::StaleGeneration { .. } => "stale_generation",
+            CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
+            CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",
             CoordinatorError::Internal(_) => "internal_error",
         }
@@ -231,6 +256,60 @@ pub trait Coordinator: Send + Sync + 'static {
         &self,
         producer_id: Option<i64>,
     ) -> Result<ProducerIdentity, CoordinatorError>;
+
+    /// Adds a member (or re-admits `member_id`); a change of membership starts a new
+    /// generation with a balanced, sticky assignment.
+    async fn join_group(
+        &self,
+        group: &str,
+        join: JoinGroup,
+    ) -> Result<MemberAssignment, CoordinatorError>;
+
+    /// Keeps a member alive and tells it the current generation and its partitions.
+    async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+    ) -> Result<MemberAssignment, CoordinatorError>;
+
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<(), CoordinatorError>;
+
+    /// Where the member's next fetch starts on each partition it owns: after its own
+    /// previous fetch, else at the group's committed offset, else per `auto_offset_reset`.
+    /// Counts as a heartbeat.
+    async fn fetch_plan(&self, group: &str, member_id: &str)
+    -> Result<FetchPlan, CoordinatorError>;
+
+    /// Records where the member's fetch ended, for partitions it still owns.
+    async fn advance_positions(
+        &self,
+        group: &str,
+        member_id: &str,
+        positions: Vec<PartitionOffset>,
+    ) -> Result<(), CoordinatorError>;
+
+    /// Commits offsets (the next offset to consume) for partitions the member owns in
+    /// the current generation; anything else is refused and nothing is committed.
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: u64,
+        offsets: Vec<PartitionOffset>,
+    ) -> Result<(), CoordinatorError>;
+
+    async fn describe_group(&self, group: &str) -> Result<GroupDescription, CoordinatorError>;
+
+    async fn list_groups(&self) -> Result<Vec<String>, CoordinatorError>;
+
+    /// Moves the committed offsets of an empty group (all its partitions, or those of
+    /// `topics`).
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        target: ResetTarget,
+        topics: Option<Vec<String>>,
+    ) -> Result<Vec<PartitionOffset>, CoordinatorError>;
 
     async fn partition_offsets(
         &self,

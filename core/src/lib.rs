@@ -3,6 +3,7 @@
 
 pub mod coordinator;
 pub mod error;
+pub mod groups;
 pub mod keys;
 pub mod names;
 pub mod partitioner;
