@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use futures::Stream;
@@ -24,14 +24,15 @@ use tracing::{Instrument, info_span};
 use crate::batcher::BatcherHandle;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
+use crate::groups;
 use crate::json::write_record;
 use crate::metrics::Metrics;
 use crate::produce::prepare;
 
-const DEFAULT_MAX_RECORDS: usize = 500;
-const MAX_MAX_RECORDS: usize = 10_000;
-const DEFAULT_MAX_BYTES: usize = 1 << 20;
-const MAX_MAX_BYTES: usize = 64 << 20;
+pub(crate) const DEFAULT_MAX_RECORDS: usize = 500;
+pub(crate) const MAX_MAX_RECORDS: usize = 10_000;
+pub(crate) const DEFAULT_MAX_BYTES: usize = 1 << 20;
+pub(crate) const MAX_MAX_BYTES: usize = 64 << 20;
 const STREAM_WAIT: Duration = Duration::from_secs(15);
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -59,6 +60,20 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/topics/{topic}/records", post(produce))
         .route("/v1/producers", post(init_producer))
+        .route("/v1/groups", get(groups::list))
+        .route("/v1/groups/{group}", get(groups::describe))
+        .route("/v1/groups/{group}/members", post(groups::join))
+        .route("/v1/groups/{group}/members/{member}", delete(groups::leave))
+        .route(
+            "/v1/groups/{group}/members/{member}/heartbeat",
+            post(groups::heartbeat),
+        )
+        .route(
+            "/v1/groups/{group}/members/{member}/records",
+            get(groups::fetch),
+        )
+        .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .route("/v1/groups/{group}/offsets/reset", post(groups::reset))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",
             get(fetch),
@@ -262,7 +277,7 @@ struct FetchParams {
     wait_ms: Option<u64>,
 }
 
-fn check_range(name: &str, value: usize, max: usize) -> Result<usize, ApiError> {
+pub(crate) fn check_range(name: &str, value: usize, max: usize) -> Result<usize, ApiError> {
     if value == 0 || value > max {
         return Err(ApiError::bad_request(
             "invalid_argument",

@@ -17,15 +17,20 @@ fn push_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Appends one record object: offset, timestamp, key, value, headers.
-pub fn write_record(out: &mut Vec<u8>, fetched: &FetchedRecord, partition: Option<u32>) {
+/// Appends one record object: offset, timestamp, key, value, headers; with `source`,
+/// also the topic and partition (for consumer-group fetches that span partitions).
+pub fn write_record(out: &mut Vec<u8>, fetched: &FetchedRecord, source: Option<(&str, u32)>) {
     let record = &fetched.record;
-    out.extend_from_slice(b"{\"offset\":");
-    out.extend_from_slice(fetched.offset.to_string().as_bytes());
-    if let Some(partition) = partition {
+    out.extend_from_slice(b"{");
+    if let Some((topic, partition)) = source {
+        out.extend_from_slice(b"\"topic\":");
+        push_json_string(out, topic.as_bytes());
         out.extend_from_slice(b",\"partition\":");
         out.extend_from_slice(partition.to_string().as_bytes());
+        out.push(b',');
     }
+    out.extend_from_slice(b"\"offset\":");
+    out.extend_from_slice(fetched.offset.to_string().as_bytes());
     out.extend_from_slice(b",\"timestamp\":");
     out.extend_from_slice(record.timestamp.to_string().as_bytes());
     match &record.key {

@@ -6,6 +6,7 @@ mod api;
 mod batcher;
 mod config;
 mod error;
+mod groups;
 mod json;
 mod metrics;
 mod produce;

@@ -786,3 +786,5 @@ async fn idempotent_retries_write_once_and_sequences_are_enforced() {
     );
     assert_eq!(total(&h).await, 9);
 }
+
+mod groups;

@@ -1,0 +1,318 @@
+//! Consumer-group endpoints. All group state lives in the coordinator, so any gateway
+//! serves any member: a member may join through one gateway and fetch and commit
+//! through another.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::FutureExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use silt_core::groups::{
+    AutoOffsetReset, FetchPlan, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+};
+use silt_reader::FetchRequest;
+use tracing::{Instrument, info_span};
+
+use crate::api::{
+    AppState, DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, MAX_MAX_BYTES, MAX_MAX_RECORDS, check_range,
+};
+use crate::error::ApiError;
+use crate::json::write_record;
+use crate::metrics::Metrics;
+
+const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
+
+fn parse_json<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+    allow_empty: bool,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::new(rejection.status(), "invalid_body", rejection.body_text())
+    })?;
+    if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body)
+        .map_err(|error| ApiError::bad_request("invalid_json", error.to_string()))
+}
+
+fn assignment_json(member: &MemberAssignment) -> Value {
+    json!({"member_id": member.member_id, "generation": member.generation, "assignments": member.assignments})
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    #[serde(default)]
+    topics: Vec<String>,
+    session_timeout_ms: Option<u64>,
+    #[serde(default)]
+    auto_offset_reset: AutoOffsetReset,
+    member_id: Option<String>,
+}
+
+/// `POST /v1/groups/{group}/members`
+pub async fn join(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: JoinBody = parse_json(body, false)?;
+    let join = JoinGroup {
+        member_id: body.member_id,
+        topics: body.topics,
+        session_timeout_ms: body
+            .session_timeout_ms
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT_MS),
+        auto_offset_reset: body.auto_offset_reset,
+    };
+    let member = state.coordinator.join_group(&group, join).await?;
+    Ok(Json(assignment_json(&member)))
+}
+
+/// `POST /v1/groups/{group}/members/{member}/heartbeat`
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    Path((group, member)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(assignment_json(
+        &state.coordinator.heartbeat(&group, &member).await?,
+    )))
+}
+
+/// `DELETE /v1/groups/{group}/members/{member}`
+pub async fn leave(
+    State(state): State<AppState>,
+    Path((group, member)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.coordinator.leave_group(&group, &member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberFetchParams {
+    max_records: Option<usize>,
+    max_bytes: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+/// `GET /v1/groups/{group}/members/{member}/records`: records from the member's
+/// partitions, from where its last fetch ended (or the group's committed offsets).
+pub async fn fetch(
+    State(state): State<AppState>,
+    Path((group, member)): Path<(String, String)>,
+    params: Result<Query<MemberFetchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params
+        .map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
+    let max_records = check_range(
+        "max_records",
+        params.max_records.unwrap_or(DEFAULT_MAX_RECORDS),
+        MAX_MAX_RECORDS,
+    )?;
+    let max_bytes = check_range(
+        "max_bytes",
+        params.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        MAX_MAX_BYTES,
+    )?;
+    let wait_ms = params.wait_ms.unwrap_or(0);
+    if wait_ms > state.config.max_wait_ms {
+        return Err(ApiError::bad_request(
+            "invalid_argument",
+            format!(
+                "wait_ms must be at most {}, got {wait_ms}",
+                state.config.max_wait_ms
+            ),
+        ));
+    }
+    let span = info_span!("group_fetch", %group, %member);
+    async move {
+        Metrics::add(&state.metrics.fetch_requests, 1);
+        let plan = state.coordinator.fetch_plan(&group, &member).await?;
+        let mut fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
+        if fetched.iter().all(|(_, records)| records.is_empty())
+            && wait_ms > 0
+            && !plan.positions.is_empty()
+        {
+            let waits = plan.positions.iter().map(|position| {
+                state
+                    .coordinator
+                    .wait_for_records(
+                        &position.topic,
+                        position.partition,
+                        position.offset,
+                        Duration::from_millis(wait_ms),
+                    )
+                    .boxed()
+            });
+            let _ = futures::future::select_all(waits).await;
+            fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
+        }
+        let mut advanced = Vec::new();
+        let mut records = Vec::new();
+        let mut count = 0usize;
+        for (position, result) in &fetched {
+            if let Some(last) = result.last() {
+                advanced.push(PartitionOffset {
+                    topic: position.topic.clone(),
+                    partition: position.partition,
+                    offset: last.offset + 1,
+                });
+            }
+            for record in result {
+                if count > 0 {
+                    records.push(b',');
+                }
+                write_record(
+                    &mut records,
+                    record,
+                    Some((&position.topic, position.partition)),
+                );
+                count += 1;
+            }
+        }
+        if !advanced.is_empty() {
+            state
+                .coordinator
+                .advance_positions(&group, &member, advanced)
+                .await?;
+        }
+        Metrics::add(&state.metrics.records_fetched, count as u64);
+        let member = &plan.member;
+        let mut body = format!(
+            "{{\"member_id\":{},\"generation\":{},\"assignments\":{},\"records\":[",
+            json!(member.member_id),
+            member.generation,
+            json!(member.assignments)
+        )
+        .into_bytes();
+        body.extend_from_slice(&records);
+        body.extend_from_slice(b"]}");
+        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    }
+    .instrument(span)
+    .await
+}
+
+/// Fetches from each planned partition in turn until the budget is spent.
+async fn fetch_plan(
+    state: &AppState,
+    plan: &FetchPlan,
+    max_records: usize,
+    max_bytes: usize,
+) -> Result<Vec<(PartitionOffset, Vec<silt_reader::FetchedRecord>)>, ApiError> {
+    let mut out = Vec::with_capacity(plan.positions.len());
+    let (mut records_left, mut bytes_left) = (max_records, max_bytes);
+    // Start at a different partition each time so none starves.
+    let start = state
+        .sticky
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed) as usize
+        % plan.positions.len().max(1);
+    for index in 0..plan.positions.len() {
+        let position = &plan.positions[(start + index) % plan.positions.len()];
+        if records_left == 0 || bytes_left == 0 {
+            break;
+        }
+        let request = FetchRequest {
+            topic: position.topic.clone(),
+            partition: position.partition,
+            offset: position.offset,
+            max_records: records_left,
+            max_bytes: bytes_left,
+        };
+        let result = state.reader.fetch(&request).await?;
+        let bytes: usize = result
+            .records
+            .iter()
+            .map(|record| record.record.encoded_len)
+            .sum();
+        records_left = records_left.saturating_sub(result.records.len());
+        bytes_left = bytes_left.saturating_sub(bytes);
+        out.push((position.clone(), result.records));
+    }
+    Ok(out)
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitBody {
+    member_id: String,
+    generation: u64,
+    offsets: Vec<PartitionOffset>,
+}
+
+/// `POST /v1/groups/{group}/offsets`
+pub async fn commit(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: CommitBody = parse_json(body, false)?;
+    state
+        .coordinator
+        .commit_offsets(
+            &group,
+            &body.member_id,
+            body.generation,
+            body.offsets.clone(),
+        )
+        .await?;
+    Ok(Json(json!({"offsets": body.offsets})))
+}
+
+/// `GET /v1/groups/{group}`
+pub async fn describe(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.coordinator.describe_group(&group).await?)))
+}
+
+/// `GET /v1/groups`
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({"groups": state.coordinator.list_groups().await?}),
+    ))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    /// `earliest`, `latest` or `offset`.
+    to: String,
+    offset: Option<u64>,
+    topics: Option<Vec<String>>,
+}
+
+/// `POST /v1/groups/{group}/offsets/reset`: moves an empty group's committed offsets.
+pub async fn reset(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body: ResetBody = parse_json(body, false)?;
+    let target = match (body.to.as_str(), body.offset) {
+        ("earliest", None) => ResetTarget::Earliest,
+        ("latest", None) => ResetTarget::Latest,
+        ("offset", Some(offset)) => ResetTarget::Offset(offset),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_argument",
+                "give {\"to\": \"earliest\"}, {\"to\": \"latest\"} or {\"to\": \"offset\", \"offset\": N}",
+            ));
+        }
+    };
+    let offsets = state
+        .coordinator
+        .reset_offsets(&group, target, body.topics)
+        .await?;
+    Ok(Json(json!({"offsets": offsets})))
+}

@@ -1,0 +1,406 @@
+//! Consumer groups through the router.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::{Harness, call, create, get, harness, post};
+
+async fn produce(h: &Harness, topic: &str, partitions: u32, per_partition: u32) {
+    let records: Vec<Value> = (0..partitions)
+        .flat_map(|p| {
+            (0..per_partition).map(move |i| json!({"value": format!("{p}-{i}"), "partition": p}))
+        })
+        .collect();
+    let (status, body) = post(
+        &h.router,
+        &format!("/v1/topics/{topic}/records"),
+        json!({ "records": records }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn join(h: &Harness, group: &str, topic: &str, session_timeout_ms: u64) -> Value {
+    let body = json!({"topics": [topic], "session_timeout_ms": session_timeout_ms});
+    let (status, member) = post(&h.router, &format!("/v1/groups/{group}/members"), body).await;
+    assert_eq!(status, StatusCode::OK, "{member}");
+    member
+}
+
+/// Fetches until a fetch returns nothing; returns "partition-index" values.
+async fn drain(h: &Harness, group: &str, member: &str) -> (Vec<String>, Value) {
+    let mut values = Vec::new();
+    loop {
+        let (status, body) = get(
+            &h.router,
+            &format!("/v1/groups/{group}/members/{member}/records?max_records=7"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let records = body["records"].as_array().expect("records").clone();
+        if records.is_empty() {
+            return (values, body);
+        }
+        values.extend(
+            records
+                .iter()
+                .map(|r| r["value"].as_str().expect("value").to_owned()),
+        );
+    }
+}
+
+/// The next offset to commit for each partition a fetch answer covered.
+fn commit_points(records: &[Value]) -> Vec<Value> {
+    let mut next: BTreeMap<(String, u64), u64> = BTreeMap::new();
+    for record in records {
+        let key = (
+            record["topic"].as_str().expect("topic").to_owned(),
+            record["partition"].as_u64().expect("p"),
+        );
+        next.insert(key, record["offset"].as_u64().expect("offset") + 1);
+    }
+    next.into_iter().map(|((topic, partition), offset)| json!({"topic": topic, "partition": partition, "offset": offset})).collect()
+}
+
+#[tokio::test]
+async fn two_groups_read_independently_and_each_sees_everything_once() {
+    let h = harness().await;
+    create(&h.router, "orders", 3).await;
+    produce(&h, "orders", 3, 5).await;
+    for group in ["billing", "shipping"] {
+        let member = join(&h, group, "orders", 10_000).await;
+        let (values, _) = drain(&h, group, member["member_id"].as_str().expect("id")).await;
+        let unique: BTreeSet<&String> = values.iter().collect();
+        assert_eq!(
+            (values.len(), unique.len()),
+            (15, 15),
+            "{group}: {values:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rebalance_splits_partitions_without_overlap() {
+    let h = harness().await;
+    create(&h.router, "wide", 12).await;
+    let mut members = Vec::new();
+    for _ in 0..3 {
+        members.push(
+            join(&h, "g", "wide", 10_000).await["member_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let assignments = |h: &Harness, members: Vec<String>| {
+        let router = h.router.clone();
+        async move {
+            let mut all = Vec::new();
+            let mut generations = BTreeSet::new();
+            for member in &members {
+                let (status, body) = call(
+                    &router,
+                    "POST",
+                    &format!("/v1/groups/g/members/{member}/heartbeat"),
+                    "application/json",
+                    Body::empty(),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                generations.insert(body["generation"].as_u64().expect("generation"));
+                all.push(body["assignments"].as_array().expect("assignments").len());
+            }
+            (all, generations)
+        }
+    };
+    let (counts, generations) = assignments(&h, members.clone()).await;
+    assert_eq!(counts, vec![4, 4, 4]);
+    assert_eq!(generations.len(), 1);
+    members.push(
+        join(&h, "g", "wide", 10_000).await["member_id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+    );
+    let (counts, generations) = assignments(&h, members.clone()).await;
+    assert_eq!(counts, vec![3, 3, 3, 3]);
+    assert_eq!(
+        generations.len(),
+        1,
+        "every member sees the same generation"
+    );
+    let (_, description) = get(&h.router, "/v1/groups/g").await;
+    let owners: Vec<&str> = description["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .filter_map(|p| p["owner"].as_str())
+        .collect();
+    assert_eq!(
+        owners.len(),
+        12,
+        "every partition has exactly one owner: {description}"
+    );
+}
+
+#[tokio::test]
+async fn uncommitted_work_of_a_dead_member_is_redelivered() {
+    let h = harness().await;
+    create(&h.router, "jobs", 2).await;
+    produce(&h, "jobs", 2, 4).await;
+    let a = join(&h, "workers", "jobs", 300).await;
+    let b = join(&h, "workers", "jobs", 10_000).await;
+    let a_id = a["member_id"].as_str().expect("id").to_owned();
+    let b_id = b["member_id"].as_str().expect("id").to_owned();
+    // A fetches its partition's records and dies without committing.
+    let (status, fetched) = get(
+        &h.router,
+        &format!("/v1/groups/workers/members/{a_id}/records"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    let a_records: Vec<String> = fetched["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["value"].as_str().expect("v").to_owned())
+        .collect();
+    assert_eq!(a_records.len(), 4);
+    let a_generation = fetched["generation"].as_u64().expect("generation");
+    // B works through its own partition and commits.
+    let (b_first, _) = drain(&h, "workers", &b_id).await;
+    assert_eq!(b_first.len(), 4);
+    assert!(b_first.iter().all(|v| !a_records.contains(v)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // After A's session timeout, B receives exactly A's records.
+    let (redelivered, last) = drain(&h, "workers", &b_id).await;
+    assert_eq!(redelivered, a_records);
+    assert_eq!(
+        last["assignments"].as_array().expect("assignments").len(),
+        2
+    );
+    // A's late commit is refused, and changes nothing.
+    let late = json!({"member_id": a_id, "generation": a_generation, "offsets": [{"topic": "jobs", "partition": 0, "offset": 4}, {"topic": "jobs", "partition": 1, "offset": 4}]});
+    let (status, body) = post(&h.router, "/v1/groups/workers/offsets", late).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_generation")),
+        "{body}"
+    );
+    let (_, description) = get(&h.router, "/v1/groups/workers").await;
+    assert!(
+        description["partitions"]
+            .as_array()
+            .expect("p")
+            .iter()
+            .all(|p| p["committed_offset"].is_null()),
+        "{description}"
+    );
+}
+
+#[tokio::test]
+async fn commits_lag_and_bad_input() {
+    let h = harness().await;
+    create(&h.router, "events", 2).await;
+    produce(&h, "events", 2, 10).await;
+    let member = join(&h, "g", "events", 10_000).await;
+    let id = member["member_id"].as_str().expect("id").to_owned();
+    let generation = member["generation"].as_u64().expect("generation");
+    let (status, fetched) = get(
+        &h.router,
+        &format!("/v1/groups/g/members/{id}/records?max_records=6"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let points = commit_points(fetched["records"].as_array().expect("records"));
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/g/offsets",
+        json!({"member_id": id, "generation": generation, "offsets": points}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, description) = get(&h.router, "/v1/groups/g").await;
+    let mut total_lag = 0;
+    for partition in description["partitions"].as_array().expect("partitions") {
+        let committed = partition["committed_offset"].as_u64().unwrap_or(0);
+        assert_eq!(
+            partition["lag"].as_u64(),
+            Some(partition["high_watermark"].as_u64().expect("hw") - committed),
+            "{partition}"
+        );
+        total_lag += partition["lag"].as_u64().expect("lag");
+    }
+    assert_eq!(total_lag, 20 - 6);
+
+    let commit = |member: &str, generation: u64, partition: u32, offset: u64| json!({"member_id": member, "generation": generation, "offsets": [{"topic": "events", "partition": partition, "offset": offset}]});
+    let before = get(&h.router, "/v1/groups/g").await.1;
+    for (what, method, uri, body, status, code) in [
+        (
+            "unknown member fetch",
+            "GET",
+            "/v1/groups/g/members/nobody/records".to_string(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "unknown_member",
+        ),
+        (
+            "unknown group",
+            "GET",
+            "/v1/groups/nope/members/x/records".to_string(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "group_not_found",
+        ),
+        (
+            "unknown group describe",
+            "GET",
+            "/v1/groups/nope".to_string(),
+            Value::Null,
+            StatusCode::NOT_FOUND,
+            "group_not_found",
+        ),
+        (
+            "commit beyond hw",
+            "POST",
+            "/v1/groups/g/offsets".to_string(),
+            commit(&id, generation, 0, 11),
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "offset_out_of_range",
+        ),
+        (
+            "commit unknown member",
+            "POST",
+            "/v1/groups/g/offsets".to_string(),
+            commit("nobody", generation, 0, 1),
+            StatusCode::NOT_FOUND,
+            "unknown_member",
+        ),
+        (
+            "commit missing partition",
+            "POST",
+            "/v1/groups/g/offsets".to_string(),
+            commit(&id, generation, 7, 1),
+            StatusCode::CONFLICT,
+            "partition_not_owned",
+        ),
+        (
+            "join unknown topic",
+            "POST",
+            "/v1/groups/g/members".to_string(),
+            json!({"topics": ["missing"]}),
+            StatusCode::NOT_FOUND,
+            "topic_not_found",
+        ),
+        (
+            "join without topics",
+            "POST",
+            "/v1/groups/g/members".to_string(),
+            json!({"topics": []}),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "bad session timeout",
+            "POST",
+            "/v1/groups/g/members".to_string(),
+            json!({"topics": ["events"], "session_timeout_ms": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "reset while active",
+            "POST",
+            "/v1/groups/g/offsets/reset".to_string(),
+            json!({"to": "earliest"}),
+            StatusCode::CONFLICT,
+            "group_not_empty",
+        ),
+        (
+            "malformed commit",
+            "POST",
+            "/v1/groups/g/offsets".to_string(),
+            json!({"member_id": id}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+    ] {
+        let body = if body.is_null() {
+            Body::empty()
+        } else {
+            Body::from(body.to_string())
+        };
+        let (got, answer) = call(&h.router, method, &uri, "application/json", body).await;
+        assert_eq!(
+            (got, answer["error_code"].as_str()),
+            (status, Some(code)),
+            "{what}: {answer}"
+        );
+    }
+    assert_eq!(
+        get(&h.router, "/v1/groups/g").await.1["partitions"],
+        before["partitions"],
+        "refusals change nothing"
+    );
+
+    // A partition the member does not own: a second member joins and takes one.
+    let other = join(&h, "g", "events", 10_000).await;
+    let (_, me) = call(
+        &h.router,
+        "POST",
+        &format!("/v1/groups/g/members/{id}/heartbeat"),
+        "application/json",
+        Body::empty(),
+    )
+    .await;
+    let mine = me["assignments"][0]["partition"]
+        .as_u64()
+        .expect("partition") as u32;
+    let theirs = 1 - mine;
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/g/offsets",
+        commit(&id, me["generation"].as_u64().expect("g"), theirs, 1),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::CONFLICT, Some("partition_not_owned")),
+        "{body}"
+    );
+
+    // Leave, then reset the empty group.
+    for member in [id.as_str(), other["member_id"].as_str().expect("id")] {
+        let (status, _) = call(
+            &h.router,
+            "DELETE",
+            &format!("/v1/groups/g/members/{member}"),
+            "application/json",
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/g/offsets/reset",
+        json!({"to": "latest"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, description) = get(&h.router, "/v1/groups/g").await;
+    assert!(
+        description["partitions"]
+            .as_array()
+            .expect("p")
+            .iter()
+            .all(|p| p["lag"] == 0),
+        "{description}"
+    );
+    let (_, groups) = get(&h.router, "/v1/groups").await;
+    assert_eq!(groups["groups"], json!(["g"]));
+}
