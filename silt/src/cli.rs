@@ -48,8 +48,15 @@ pub enum Command {
     },
     /// Produces one record per line of standard input.
     Produce(client::ProduceArgs),
-    /// Prints records of a topic.
+    /// Prints records of a topic, alone or as a member of a consumer group.
     Consume(client::ConsumeArgs),
+    /// Lists, describes and resets consumer groups.
+    Groups {
+        #[command(subcommand)]
+        command: GroupsCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Measures produce throughput and acknowledgement latency against a running gateway.
     Bench(bench::BenchArgs),
 }
@@ -77,6 +84,28 @@ pub enum TopicsCommand {
     },
     Delete {
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    List,
+    /// Members, generation, and committed offset and lag per partition.
+    Describe {
+        group: String,
+    },
+    /// Moves the committed offsets of a group that has no active members.
+    ResetOffsets {
+        group: String,
+        #[arg(long, group = "target")]
+        to_earliest: bool,
+        #[arg(long, group = "target")]
+        to_latest: bool,
+        #[arg(long, group = "target")]
+        to_offset: Option<u64>,
+        /// Only these topics (default: every topic the group has offsets for).
+        #[arg(long = "topic")]
+        topics: Vec<String>,
     },
 }
 
@@ -141,6 +170,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Topics { command, server } => client::topics(&server, command).await,
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,
+        Command::Groups { command, server } => client::groups(&server, command).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

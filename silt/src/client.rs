@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::cli::{CliError, ServerArgs, TopicsCommand};
+use crate::cli::{CliError, GroupsCommand, ServerArgs, TopicsCommand};
 
 /// A thin JSON client of the v1 API.
 pub struct Client {
@@ -246,11 +246,22 @@ pub struct ConsumeArgs {
     /// Print whole records as JSON (offset, partition, key, value, headers) instead of values.
     #[arg(long)]
     pub full: bool,
+    /// Consume as a member of this consumer group: the group's partitions are shared
+    /// among its members, and offsets are committed after the records are printed.
+    #[arg(long, conflicts_with_all = ["partition", "offset", "from_beginning"])]
+    pub group: Option<String>,
+    /// With --group: how long the group waits for this member before handing its
+    /// partitions to others.
+    #[arg(long, default_value_t = 10_000)]
+    pub session_timeout_ms: u64,
     #[command(flatten)]
     pub server: ServerArgs,
 }
 
 pub async fn consume(args: ConsumeArgs) -> Result<(), CliError> {
+    if let Some(group) = args.group.clone() {
+        return consume_group(&args, &group).await;
+    }
     let client = Client::new(&args.server);
     let topic = client
         .call(
@@ -306,19 +317,11 @@ pub async fn consume(args: ConsumeArgs) -> Result<(), CliError> {
             );
             let answer = client.call(reqwest::Method::GET, &path, None).await?;
             for record in answer["records"].as_array().into_iter().flatten() {
+                let mut record = record.clone();
                 if args.full {
-                    let mut record = record.clone();
                     record["partition"] = json!(partition);
-                    writeln!(out, "{record}")?;
-                } else {
-                    match &record["value"] {
-                        Value::String(text) => writeln!(out, "{text}")?,
-                        Value::Null if record.get("value_base64").is_some() => {
-                            writeln!(out, "{}", record["value_base64"])?
-                        }
-                        other => writeln!(out, "{other}")?,
-                    }
                 }
+                print_record(&mut out, &record, args.full)?;
                 printed += 1;
                 if args.max_records.is_some_and(|max| printed >= max) {
                     return Ok(());
@@ -336,4 +339,188 @@ pub async fn consume(args: ConsumeArgs) -> Result<(), CliError> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+fn print_record(out: &mut impl Write, record: &Value, full: bool) -> std::io::Result<()> {
+    if full {
+        return writeln!(out, "{record}");
+    }
+    match &record["value"] {
+        Value::String(text) => writeln!(out, "{text}"),
+        Value::Null if record.get("value_base64").is_some() => {
+            writeln!(out, "{}", record["value_base64"])
+        }
+        other => writeln!(out, "{other}"),
+    }
+}
+
+/// Consumes as a group member: join, fetch (which keeps the membership alive), print,
+/// commit, and leave on Ctrl-C or, without --follow, once a fetch comes back empty.
+async fn consume_group(args: &ConsumeArgs, group: &str) -> Result<(), CliError> {
+    let client = Client::new(&args.server);
+    let join_body = json!({"topics": [args.topic], "session_timeout_ms": args.session_timeout_ms});
+    let join_path = format!("/v1/groups/{group}/members");
+    let mut member = client
+        .call(reqwest::Method::POST, &join_path, Some(join_body.clone()))
+        .await?;
+    let mut printed = 0usize;
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let wait_ms = if args.follow {
+        (args.session_timeout_ms / 3).clamp(100, 10_000)
+    } else {
+        500
+    };
+    loop {
+        let member_id = member["member_id"].as_str().unwrap_or_default().to_owned();
+        let path = format!(
+            "/v1/groups/{group}/members/{member_id}/records?max_records=500&wait_ms={wait_ms}"
+        );
+        let answer = tokio::select! {
+            _ = &mut interrupted => break,
+            answer = client.call(reqwest::Method::GET, &path, None) => answer,
+        };
+        let answer = match answer {
+            Err(CliError::Api {
+                status: 404,
+                error_code,
+                ..
+            }) if error_code == "unknown_member" => {
+                eprintln!("the group dropped this member; joining again");
+                member = client
+                    .call(reqwest::Method::POST, &join_path, Some(join_body.clone()))
+                    .await?;
+                continue;
+            }
+            other => other?,
+        };
+        let records = answer["records"].as_array().cloned().unwrap_or_default();
+        if records.is_empty() && !args.follow {
+            break;
+        }
+        let mut next: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+        {
+            let mut out = std::io::stdout().lock();
+            for record in &records {
+                print_record(&mut out, record, args.full)?;
+                next.insert(
+                    record["partition"].as_u64().unwrap_or(0),
+                    record["offset"].as_u64().unwrap_or(0) + 1,
+                );
+                printed += 1;
+            }
+            out.flush()?;
+        }
+        if !next.is_empty() {
+            let offsets: Vec<Value> = next
+                .into_iter()
+                .map(|(partition, offset)| json!({"topic": args.topic, "partition": partition, "offset": offset}))
+                .collect();
+            let commit = json!({"member_id": member_id, "generation": answer["generation"], "offsets": offsets});
+            match client
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/v1/groups/{group}/offsets"),
+                    Some(commit),
+                )
+                .await
+            {
+                Ok(_) => {}
+                // A rebalance moved partitions: their new owner gets these records again.
+                Err(CliError::Api { status: 409, .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        member = answer;
+        if args.max_records.is_some_and(|max| printed >= max) {
+            break;
+        }
+    }
+    let member_id = member["member_id"].as_str().unwrap_or_default();
+    let _ = client
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/groups/{group}/members/{member_id}"),
+            None,
+        )
+        .await;
+    Ok(())
+}
+
+pub async fn groups(server: &ServerArgs, command: GroupsCommand) -> Result<(), CliError> {
+    let client = Client::new(server);
+    match command {
+        GroupsCommand::List => {
+            let listed = client
+                .call(reqwest::Method::GET, "/v1/groups", None)
+                .await?;
+            for group in listed["groups"].as_array().into_iter().flatten() {
+                println!("{}", group.as_str().unwrap_or_default());
+            }
+        }
+        GroupsCommand::Describe { group } => {
+            let description = client
+                .call(reqwest::Method::GET, &format!("/v1/groups/{group}"), None)
+                .await?;
+            println!(
+                "group {group}, generation {}, {} members",
+                description["generation"],
+                description["members"].as_array().map_or(0, Vec::len)
+            );
+            println!(
+                "{:<24} {:>9} {:>10} {:>10} {:>8}  owner",
+                "topic", "partition", "committed", "end", "lag"
+            );
+            for partition in description["partitions"].as_array().into_iter().flatten() {
+                let committed = partition["committed_offset"]
+                    .as_u64()
+                    .map_or("-".to_owned(), |offset| offset.to_string());
+                println!(
+                    "{:<24} {:>9} {:>10} {:>10} {:>8}  {}",
+                    partition["topic"].as_str().unwrap_or_default(),
+                    partition["partition"],
+                    committed,
+                    partition["high_watermark"],
+                    partition["lag"],
+                    partition["owner"].as_str().unwrap_or("-")
+                );
+            }
+        }
+        GroupsCommand::ResetOffsets {
+            group,
+            to_earliest,
+            to_latest,
+            to_offset,
+            topics,
+        } => {
+            let mut body = match (to_earliest, to_latest, to_offset) {
+                (true, false, None) => json!({"to": "earliest"}),
+                (false, true, None) => json!({"to": "latest"}),
+                (false, false, Some(offset)) => json!({"to": "offset", "offset": offset}),
+                _ => {
+                    return Err(CliError::Config(
+                        "give one of --to-earliest, --to-latest, --to-offset N".into(),
+                    ));
+                }
+            };
+            if !topics.is_empty() {
+                body["topics"] = json!(topics);
+            }
+            let answer = client
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/v1/groups/{group}/offsets/reset"),
+                    Some(body),
+                )
+                .await?;
+            for offset in answer["offsets"].as_array().into_iter().flatten() {
+                println!(
+                    "{}\t{}\t{}",
+                    offset["topic"].as_str().unwrap_or_default(),
+                    offset["partition"],
+                    offset["offset"]
+                );
+            }
+        }
+    }
+    Ok(())
 }

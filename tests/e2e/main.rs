@@ -7,5 +7,6 @@ mod harness;
 mod cli;
 mod crash;
 mod durable_log;
+mod groups;
 mod producers;
 mod smoke_localstack;
