@@ -477,10 +477,10 @@ pub async fn groups(server: &ServerArgs, command: GroupsCommand) -> Result<(), C
                 println!(
                     "{:<24} {:>9} {:>10} {:>10} {:>8}  {}",
                     partition["topic"].as_str().unwrap_or_default(),
-                    partition["partition"],
+                    partition["partition"].to_string(),
                     committed,
-                    partition["high_watermark"],
-                    partition["lag"],
+                    partition["high_watermark"].to_string(),
+                    partition["lag"].to_string(),
                     partition["owner"].as_str().unwrap_or("-")
                 );
             }
