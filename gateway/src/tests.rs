@@ -591,6 +591,10 @@ async fn topics_list_describe_delete() {
         "/v1/topics",
         "/v1/topics/{topic}/records",
         "/v1/topics/{topic}/partitions/{partition}/records",
+        "/v1/producers",
+        "/v1/groups/{group}/members",
+        "/v1/groups/{group}/members/{member}/records",
+        "/v1/groups/{group}/offsets",
     ] {
         assert!(spec["paths"][path].is_object(), "openapi.json lacks {path}");
     }
