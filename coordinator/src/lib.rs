@@ -2,16 +2,21 @@
 //! the index of which object holds which offsets). It never stores record data.
 //!
 //! [`CoordinatorService`] implements [`silt_core::Coordinator`] over any
-//! [`MetadataStore`]; [`SqliteStore`] is the embedded default.
+//! [`MetadataStore`]; [`SqliteStore`] is the embedded default. [`http::router`] serves
+//! a coordinator to other processes, which reach it with [`RemoteCoordinator`].
 
 mod assignment;
+mod client;
 mod error;
 mod groups;
+pub mod http;
 mod producers;
+pub mod protocol;
 mod service;
 mod sqlite;
 mod store;
 
+pub use client::RemoteCoordinator;
 pub use error::StoreError;
 pub use service::CoordinatorService;
 pub use sqlite::SqliteStore;

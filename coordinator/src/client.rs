@@ -1,0 +1,268 @@
+//! [`RemoteCoordinator`]: the [`Coordinator`] trait over the internal protocol, for
+//! gateways that run apart from the coordinator (`silt gateway --coordinator URL`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use silt_core::Coordinator;
+use silt_core::coordinator::{
+    ChunkOutcome, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity, SegmentCommit,
+    Topic, TopicConfig, TopicDescription,
+};
+use silt_core::groups::{
+    FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+};
+use tracing::debug;
+
+use crate::protocol::{CALL_PATH, Call, Reply};
+
+/// How long an ordinary call may take before it counts as unavailable.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Talks to a `silt coordinator` process.
+#[derive(Debug, Clone)]
+pub struct RemoteCoordinator {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl RemoteCoordinator {
+    /// `base_url` is the coordinator's address, e.g. `http://127.0.0.1:9090`.
+    pub fn new(base_url: &str) -> Self {
+        RemoteCoordinator {
+            http: reqwest::Client::new(),
+            url: format!("{}{CALL_PATH}", base_url.trim_end_matches('/')),
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        timeout: Duration,
+    ) -> Result<T, CoordinatorError> {
+        let method = call.method();
+        let unavailable = |error: reqwest::Error| {
+            debug!(method, %error, "coordinator call failed");
+            CoordinatorError::Unavailable(format!("coordinator {method}: {error}"))
+        };
+        let response = self
+            .http
+            .post(&self.url)
+            .timeout(timeout)
+            .json(&call)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(unavailable)?;
+        if !status.is_success() {
+            return Err(CoordinatorError::Unavailable(format!(
+                "coordinator {method} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        let reply: Reply = serde_json::from_slice(&body).map_err(|error| {
+            CoordinatorError::Internal(format!("coordinator {method} reply: {error}"))
+        })?;
+        match reply {
+            Reply::Ok(value) => serde_json::from_value(value).map_err(|error| {
+                CoordinatorError::Internal(format!("coordinator {method} reply: {error}"))
+            }),
+            Reply::Err(error) => Err(error),
+        }
+    }
+
+    async fn simple<T: DeserializeOwned>(&self, call: Call) -> Result<T, CoordinatorError> {
+        self.call(call, CALL_TIMEOUT).await
+    }
+}
+
+#[async_trait]
+impl Coordinator for RemoteCoordinator {
+    async fn create_topic(&self, config: TopicConfig) -> Result<Topic, CoordinatorError> {
+        self.simple(Call::CreateTopic(config)).await
+    }
+
+    async fn list_topics(&self) -> Result<Vec<Topic>, CoordinatorError> {
+        self.simple(Call::ListTopics).await
+    }
+
+    async fn get_topic(&self, name: &str) -> Result<Topic, CoordinatorError> {
+        self.simple(Call::GetTopic {
+            name: name.to_owned(),
+        })
+        .await
+    }
+
+    async fn describe_topic(&self, name: &str) -> Result<TopicDescription, CoordinatorError> {
+        self.simple(Call::DescribeTopic {
+            name: name.to_owned(),
+        })
+        .await
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<(), CoordinatorError> {
+        self.simple(Call::DeleteTopic {
+            name: name.to_owned(),
+        })
+        .await
+    }
+
+    async fn commit_segment(
+        &self,
+        commit: SegmentCommit,
+    ) -> Result<Vec<ChunkOutcome>, CoordinatorError> {
+        self.simple(Call::CommitSegment(commit)).await
+    }
+
+    async fn lookup(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_entries: u32,
+    ) -> Result<IndexLookup, CoordinatorError> {
+        self.simple(Call::Lookup {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_entries,
+        })
+        .await
+    }
+
+    async fn init_producer(
+        &self,
+        producer_id: Option<i64>,
+    ) -> Result<ProducerIdentity, CoordinatorError> {
+        self.simple(Call::InitProducer { producer_id }).await
+    }
+
+    async fn join_group(
+        &self,
+        group: &str,
+        join: JoinGroup,
+    ) -> Result<MemberAssignment, CoordinatorError> {
+        self.simple(Call::JoinGroup {
+            group: group.to_owned(),
+            join,
+        })
+        .await
+    }
+
+    async fn heartbeat(
+        &self,
+        group: &str,
+        member_id: &str,
+    ) -> Result<MemberAssignment, CoordinatorError> {
+        self.simple(Call::Heartbeat {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+        })
+        .await
+    }
+
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<(), CoordinatorError> {
+        self.simple(Call::LeaveGroup {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+        })
+        .await
+    }
+
+    async fn fetch_plan(
+        &self,
+        group: &str,
+        member_id: &str,
+    ) -> Result<FetchPlan, CoordinatorError> {
+        self.simple(Call::FetchPlan {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+        })
+        .await
+    }
+
+    async fn advance_positions(
+        &self,
+        group: &str,
+        member_id: &str,
+        positions: Vec<PartitionOffset>,
+    ) -> Result<(), CoordinatorError> {
+        let call = Call::AdvancePositions {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+            positions,
+        };
+        self.simple(call).await
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: u64,
+        offsets: Vec<PartitionOffset>,
+    ) -> Result<(), CoordinatorError> {
+        let call = Call::CommitOffsets {
+            group: group.to_owned(),
+            member_id: member_id.to_owned(),
+            generation,
+            offsets,
+        };
+        self.simple(call).await
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<GroupDescription, CoordinatorError> {
+        self.simple(Call::DescribeGroup {
+            group: group.to_owned(),
+        })
+        .await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>, CoordinatorError> {
+        self.simple(Call::ListGroups).await
+    }
+
+    async fn reset_offsets(
+        &self,
+        group: &str,
+        target: ResetTarget,
+        topics: Option<Vec<String>>,
+    ) -> Result<Vec<PartitionOffset>, CoordinatorError> {
+        self.simple(Call::ResetOffsets {
+            group: group.to_owned(),
+            target,
+            topics,
+        })
+        .await
+    }
+
+    async fn partition_offsets(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        self.simple(Call::PartitionOffsets {
+            topic: topic.to_owned(),
+            partition,
+        })
+        .await
+    }
+
+    async fn wait_for_records(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        let call = Call::WaitForRecords {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        self.call(call, timeout + CALL_TIMEOUT).await
+    }
+}

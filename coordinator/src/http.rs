@@ -1,0 +1,114 @@
+//! `silt coordinator`: serves any [`Coordinator`] over the internal protocol.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use silt_core::Coordinator;
+use silt_core::coordinator::CoordinatorError;
+use tracing::{Instrument, info_span};
+
+use crate::protocol::{CALL_PATH, Call, Reply};
+
+/// Longest long-poll a caller may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The coordinator's internal API.
+pub fn router(coordinator: Arc<dyn Coordinator>) -> Router {
+    Router::new()
+        .route(CALL_PATH, post(call))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(
+                |State(coordinator): State<Arc<dyn Coordinator>>| async move {
+                    match coordinator.list_topics().await {
+                        Ok(_) => Ok("ready"),
+                        Err(error) => Err((
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            error.to_string(),
+                        )),
+                    }
+                },
+            ),
+        )
+        .with_state(coordinator)
+}
+
+fn reply<T: Serialize>(result: Result<T, CoordinatorError>) -> Reply {
+    match result.and_then(|value| {
+        serde_json::to_value(value)
+            .map_err(|error| CoordinatorError::Internal(format!("encoding a reply: {error}")))
+    }) {
+        Ok(value) => Reply::Ok(value),
+        Err(error) => Reply::Err(error),
+    }
+}
+
+async fn call(
+    State(coordinator): State<Arc<dyn Coordinator>>,
+    Json(call): Json<Call>,
+) -> Json<Reply> {
+    let span = info_span!("coordinator_call", method = call.method());
+    let c = coordinator.as_ref();
+    let answer = async move {
+        match call {
+            Call::CreateTopic(config) => reply(c.create_topic(config).await),
+            Call::ListTopics => reply(c.list_topics().await),
+            Call::GetTopic { name } => reply(c.get_topic(&name).await),
+            Call::DescribeTopic { name } => reply(c.describe_topic(&name).await),
+            Call::DeleteTopic { name } => reply(c.delete_topic(&name).await),
+            Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
+            Call::Lookup {
+                topic,
+                partition,
+                offset,
+                max_entries,
+            } => reply(c.lookup(&topic, partition, offset, max_entries).await),
+            Call::InitProducer { producer_id } => reply(c.init_producer(producer_id).await),
+            Call::JoinGroup { group, join } => reply(c.join_group(&group, join).await),
+            Call::Heartbeat { group, member_id } => reply(c.heartbeat(&group, &member_id).await),
+            Call::LeaveGroup { group, member_id } => reply(c.leave_group(&group, &member_id).await),
+            Call::FetchPlan { group, member_id } => reply(c.fetch_plan(&group, &member_id).await),
+            Call::AdvancePositions {
+                group,
+                member_id,
+                positions,
+            } => reply(c.advance_positions(&group, &member_id, positions).await),
+            Call::CommitOffsets {
+                group,
+                member_id,
+                generation,
+                offsets,
+            } => reply(
+                c.commit_offsets(&group, &member_id, generation, offsets)
+                    .await,
+            ),
+            Call::DescribeGroup { group } => reply(c.describe_group(&group).await),
+            Call::ListGroups => reply(c.list_groups().await),
+            Call::ResetOffsets {
+                group,
+                target,
+                topics,
+            } => reply(c.reset_offsets(&group, target, topics).await),
+            Call::PartitionOffsets { topic, partition } => {
+                reply(c.partition_offsets(&topic, partition).await)
+            }
+            Call::WaitForRecords {
+                topic,
+                partition,
+                offset,
+                timeout_ms,
+            } => {
+                let timeout = Duration::from_millis(timeout_ms).min(MAX_WAIT);
+                reply(c.wait_for_records(&topic, partition, offset, timeout).await)
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+    Json(answer)
+}
