@@ -38,6 +38,17 @@ pub fn router(coordinator: Arc<dyn Coordinator>) -> Router {
         .with_state(coordinator)
 }
 
+/// Serves the internal API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    coordinator: Arc<dyn Coordinator>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(coordinator))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 fn reply<T: Serialize>(result: Result<T, CoordinatorError>) -> Reply {
     match result.and_then(|value| {
         serde_json::to_value(value)

@@ -164,8 +164,18 @@ pub fn prepare(
         ));
     }
     // Records without key or partition all go to one partition per request (Kafka's
-    // sticky partitioning), rotating over the partitions from request to request.
-    let sticky_partition = sticky.fetch_add(1, Ordering::Relaxed) % topic.partitions.max(1);
+    // sticky partitioning), rotating over the partitions from request to request. For
+    // an idempotent request the partition follows from (producer, sequence) instead, so
+    // a retry through any gateway lands where the original did.
+    let partitions = topic.partitions.max(1);
+    let sticky_partition = match producer {
+        Some(stamp) => {
+            let mixed = (stamp.producer_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (stamp.sequence as u64);
+            (mixed.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 32) as u32 % partitions
+        }
+        None => sticky.fetch_add(1, Ordering::Relaxed) % partitions,
+    };
     let mut data = BytesMut::with_capacity(body.len() + parsed.len() * 32);
     let mut records = Vec::with_capacity(parsed.len());
     let mut headers: Vec<(&str, &[u8])> = Vec::new();

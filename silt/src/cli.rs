@@ -37,8 +37,11 @@ pub enum Command {
     /// Runs the gateway and the coordinator in one process, on the local filesystem and
     /// SQLite under --data-dir unless --object-store names a bucket.
     Dev(ServeArgs),
-    /// Runs a gateway (with the embedded coordinator until the coordinator service exists).
+    /// Runs a gateway: with --coordinator URL it uses a `silt coordinator` process (so
+    /// several gateways share one log); without, an embedded coordinator.
     Gateway(ServeArgs),
+    /// Runs the coordinator as a service for gateways (`silt gateway --coordinator URL`).
+    Coordinator(CoordinatorArgs),
     /// Creates, lists, describes and deletes topics.
     Topics {
         #[command(subcommand)]
@@ -63,7 +66,10 @@ pub enum Command {
 
 impl Command {
     pub fn is_server(&self) -> bool {
-        matches!(self, Command::Dev(_) | Command::Gateway(_))
+        matches!(
+            self,
+            Command::Dev(_) | Command::Gateway(_) | Command::Coordinator(_)
+        )
     }
 }
 
@@ -122,6 +128,20 @@ pub struct ServerArgs {
     pub url: String,
 }
 
+/// Settings of `silt coordinator`.
+#[derive(Debug, Clone, Args)]
+pub struct CoordinatorArgs {
+    /// Address of the internal API that gateways call.
+    #[arg(long, env = "SILT_LISTEN", default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// Folder for the metadata database.
+    #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
+    pub data_dir: PathBuf,
+    /// SQLite file. Default: `<data-dir>/metadata.db`.
+    #[arg(long, env = "SILT_METADATA_DB")]
+    pub metadata_db: Option<PathBuf>,
+}
+
 /// Settings of `silt dev` and `silt gateway`. Each flag may also come from a `SILT_*`
 /// variable or the TOML file named by --config; flags win over variables, variables
 /// over the file.
@@ -143,6 +163,9 @@ pub struct ServeArgs {
     /// SQLite file of the embedded coordinator. Default: `<data-dir>/metadata.db`.
     #[arg(long, env = "SILT_METADATA_DB")]
     pub metadata_db: Option<PathBuf>,
+    /// URL of a `silt coordinator` to use instead of the embedded one.
+    #[arg(long, env = "SILT_COORDINATOR")]
+    pub coordinator: Option<String>,
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,
     #[arg(long, env = "SILT_MAX_BATCH_BYTES")]
@@ -167,6 +190,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Dev(args) => serve::run(serve::ServeConfig::resolve(args)?, true).await,
         Command::Gateway(args) => serve::run(serve::ServeConfig::resolve(args)?, false).await,
+        Command::Coordinator(args) => serve::run_coordinator(args).await,
         Command::Topics { command, server } => client::topics(&server, command).await,
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,

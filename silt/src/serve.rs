@@ -9,13 +9,14 @@ use std::sync::atomic::AtomicU32;
 
 use object_store::ObjectStore;
 use serde::Deserialize;
+use silt_coordinator::RemoteCoordinator;
 use silt_core::Coordinator;
 use silt_gateway::{AppState, Batcher, GatewayConfig, Metrics, serve};
 use silt_reader::storage::{CountingStore, open_local, open_object_store};
 use silt_reader::{CacheConfig, ChunkCache, Reader};
 use tracing::info;
 
-use crate::cli::{CliError, ServeArgs};
+use crate::cli::{CliError, CoordinatorArgs, ServeArgs};
 
 /// The TOML file's shape: the same settings as the flags.
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +26,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     object_store: Option<String>,
     metadata_db: Option<PathBuf>,
+    coordinator: Option<String>,
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
     #[serde(default)]
@@ -37,6 +39,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub object_store: Option<String>,
     pub metadata_db: PathBuf,
+    /// A `silt coordinator` to use instead of the embedded one.
+    pub coordinator: Option<String>,
     pub gateway: GatewayConfig,
     pub cache: CacheConfig,
 }
@@ -104,6 +108,7 @@ impl ServeConfig {
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             object_store,
+            coordinator: args.coordinator.or(file.coordinator),
             metadata_db: args
                 .metadata_db
                 .or(file.metadata_db)
@@ -137,11 +142,14 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     let counting = CountingStore::counting(bucket);
     let store_counts = counting.counts();
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
-    let coordinator: Arc<dyn Coordinator> = silt_coordinator::open_sqlite(&config.metadata_db)
-        .await
-        .map_err(|error| {
-            CliError::Server(format!("opening {}: {error}", config.metadata_db.display()))
-        })?;
+    let coordinator: Arc<dyn Coordinator> = match &config.coordinator {
+        Some(url) => Arc::new(RemoteCoordinator::new(url)),
+        None => silt_coordinator::open_sqlite(&config.metadata_db)
+            .await
+            .map_err(|error| {
+                CliError::Server(format!("opening {}: {error}", config.metadata_db.display()))
+            })?,
+    };
     let cache = ChunkCache::open(&config.cache)
         .await
         .map_err(|error| CliError::Server(error.to_string()))?;
@@ -221,4 +229,24 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+/// `silt coordinator`: the embedded coordinator served to gateways over HTTP.
+pub async fn run_coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|error| {
+        CliError::Config(format!("creating {}: {error}", args.data_dir.display()))
+    })?;
+    let path = args
+        .metadata_db
+        .unwrap_or_else(|| args.data_dir.join("metadata.db"));
+    let coordinator: Arc<dyn Coordinator> = silt_coordinator::open_sqlite(&path)
+        .await
+        .map_err(|error| CliError::Server(format!("opening {}: {error}", path.display())))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| CliError::Server(format!("cannot listen on {}: {error}", args.listen)))?;
+    info!(listen = %listener.local_addr()?, metadata_db = %path.display(), "coordinator is serving");
+    silt_coordinator::http::serve(listener, coordinator, shutdown_signal()).await?;
+    info!("coordinator stopped");
+    Ok(())
 }

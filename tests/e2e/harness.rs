@@ -27,27 +27,47 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A `silt dev` process; killed with SIGKILL when dropped.
+/// A `silt` server process (`dev`, `gateway` or `coordinator`); killed with SIGKILL
+/// when dropped.
 pub struct Silt {
     child: Child,
     pub url: String,
-    pub data_dir: PathBuf,
-    pub object_store: Option<String>,
+    /// The command line without `--listen`, to start the same server again.
+    args: Vec<String>,
     env: Vec<(String, String)>,
     log: PathBuf,
 }
 
 impl Silt {
+    /// `silt dev` on `data_dir`, with the bucket at `object_store` if given.
     pub fn start(data_dir: &Path, object_store: Option<&str>, env: &[(String, String)]) -> Silt {
+        Silt::spawn(server_args("dev", data_dir, object_store), env)
+    }
+
+    /// `silt gateway` using the coordinator at `coordinator_url`.
+    pub fn gateway(
+        data_dir: &Path,
+        object_store: &str,
+        coordinator_url: &str,
+        env: &[(String, String)],
+    ) -> Silt {
+        let mut args = server_args("gateway", data_dir, Some(object_store));
+        args.extend(["--coordinator".to_owned(), coordinator_url.to_owned()]);
+        Silt::spawn(args, env)
+    }
+
+    /// `silt coordinator` with its database in `data_dir`.
+    pub fn coordinator(data_dir: &Path) -> Silt {
+        Silt::spawn(server_args("coordinator", data_dir, None), &[])
+    }
+
+    fn spawn(args: Vec<String>, env: &[(String, String)]) -> Silt {
         let port = free_port();
-        let log = data_dir.with_extension(format!("{port}.log"));
-        std::fs::create_dir_all(data_dir).expect("data dir");
+        let log = std::env::temp_dir().join(format!("silt-e2e-{}-{port}.log", args[0]));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(SILT);
         command
-            .arg("dev")
-            .arg("--data-dir")
-            .arg(data_dir)
+            .args(&args)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("SILT_LOG", "info")
@@ -55,9 +75,6 @@ impl Silt {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
-        if let Some(location) = object_store {
-            command.arg("--object-store").arg(location);
-        }
         for (key, value) in env {
             command.env(key, value);
         }
@@ -65,8 +82,7 @@ impl Silt {
         let silt = Silt {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            data_dir: data_dir.to_path_buf(),
-            object_store: object_store.map(str::to_owned),
+            args,
             env: env.to_vec(),
             log,
         };
@@ -95,14 +111,25 @@ impl Silt {
         let _ = self.child.wait();
     }
 
-    /// Starts a new process on the same data directory and bucket.
+    /// Starts a new process with the same command line (data directory, bucket), on a
+    /// new port.
     pub fn restart(mut self) -> Silt {
         self.kill9();
-        let data_dir = self.data_dir.clone();
-        let object_store = self.object_store.clone();
-        let env = self.env.clone();
-        Silt::start(&data_dir, object_store.as_deref(), &env)
+        Silt::spawn(self.args.clone(), &self.env)
     }
+}
+
+fn server_args(subcommand: &str, data_dir: &Path, object_store: Option<&str>) -> Vec<String> {
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    let mut args = vec![
+        subcommand.to_owned(),
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+    ];
+    if let Some(location) = object_store {
+        args.extend(["--object-store".to_owned(), location.to_owned()]);
+    }
+    args
 }
 
 impl Drop for Silt {

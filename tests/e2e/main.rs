@@ -9,4 +9,5 @@ mod crash;
 mod durable_log;
 mod groups;
 mod producers;
+mod scale_out;
 mod smoke_localstack;

@@ -1,0 +1,140 @@
+//! Several gateways on one `silt coordinator`: any gateway serves any member, reads
+//! what another wrote, and recognises another's idempotent retries.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Api, Silt, moto};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_share_one_coordinator() {
+    let env = moto().bucket("scale-out").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator = Silt::coordinator(&dir.path().join("coordinator"));
+    let one = Silt::gateway(
+        &dir.path().join("g1"),
+        "s3://scale-out/log",
+        &coordinator.url,
+        &env,
+    );
+    let two = Silt::gateway(
+        &dir.path().join("g2"),
+        "s3://scale-out/log",
+        &coordinator.url,
+        &env,
+    );
+    let (g1, g2) = (Api::new(&one.url), Api::new(&two.url));
+
+    g1.create_topic("orders", 4).await;
+    let (status, topic) = g2.get("/v1/topics/orders").await;
+    assert_eq!((status, topic["partition_count"].as_u64()), (200, Some(4)));
+
+    // Written through one gateway, read through the other (from the bucket).
+    let records: Vec<Value> = (0..40)
+        .map(|i| json!({"key": format!("k{i}"), "value": i}))
+        .collect();
+    let (status, produced) = g1
+        .post("/v1/topics/orders/records", json!({ "records": records }))
+        .await;
+    assert_eq!(status, 200, "{produced}");
+    let mut values = Vec::new();
+    for partition in 0..4 {
+        values.extend(
+            g2.read_partition("orders", partition)
+                .await
+                .iter()
+                .map(|r| r["value"].as_i64().expect("value")),
+        );
+    }
+    values.sort_unstable();
+    assert_eq!(values, (0..40).collect::<Vec<i64>>());
+
+    // A long-poll on one gateway, at the end of a partition, wakes when the other commits.
+    let (_, topic) = g2.get("/v1/topics/orders").await;
+    let end = topic["partitions"][2]["high_watermark"]
+        .as_u64()
+        .expect("hw");
+    let poll = {
+        let g2 = g2.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let path = format!("/v1/topics/orders/partitions/2/records?offset={end}&wait_ms=10000");
+            (g2.get(&path).await, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = g1
+        .post(
+            "/v1/topics/orders/records",
+            json!({"records": [{"value": "late", "partition": 2}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ((status, body), elapsed) = poll.await.expect("poll");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .any(|r| r["value"] == "late"),
+        "{body}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "cross-gateway long-poll took {elapsed:?}"
+    );
+
+    // A member joins through one gateway and fetches and commits through the other.
+    let (status, member) = g1
+        .post("/v1/groups/billing/members", json!({"topics": ["orders"]}))
+        .await;
+    assert_eq!(status, 200, "{member}");
+    let id = member["member_id"].as_str().expect("id");
+    let (status, fetched) = g2
+        .get(&format!(
+            "/v1/groups/billing/members/{id}/records?max_records=1000"
+        ))
+        .await;
+    assert_eq!(status, 200, "{fetched}");
+    let fetched_records = fetched["records"].as_array().expect("records");
+    assert_eq!(fetched_records.len(), 41);
+    let mut next = std::collections::BTreeMap::new();
+    for record in fetched_records {
+        next.insert(
+            record["partition"].as_u64().expect("p"),
+            record["offset"].as_u64().expect("o") + 1,
+        );
+    }
+    let offsets: Vec<Value> = next
+        .iter()
+        .map(|(p, o)| json!({"topic": "orders", "partition": p, "offset": o}))
+        .collect();
+    let (status, body) = g2
+        .post(
+            "/v1/groups/billing/offsets",
+            json!({"member_id": id, "generation": fetched["generation"], "offsets": offsets}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, description) = g1.get("/v1/groups/billing").await;
+    assert!(
+        description["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .all(|p| p["lag"] == 0),
+        "{description}"
+    );
+
+    // An idempotent retry sent to the other gateway is recognised.
+    let (_, producer) = g1.post("/v1/producers", json!({})).await;
+    let stamped = json!({"producer": {"id": producer["producer_id"], "epoch": 0, "sequence": 0}, "records": [{"value": "once"}]});
+    let (status, first) = g1.post("/v1/topics/orders/records", stamped.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        g2.post("/v1/topics/orders/records", stamped).await,
+        (200, first)
+    );
+}
