@@ -18,7 +18,7 @@ mod store;
 
 pub use client::RemoteCoordinator;
 pub use error::StoreError;
-pub use service::CoordinatorService;
+pub use service::{CoordinatorService, DEFAULT_PRODUCER_IDLE_EXPIRY_MS};
 pub use sqlite::SqliteStore;
 pub use store::{MetadataStore, StoredState};
 
@@ -27,6 +27,17 @@ use std::sync::Arc;
 
 /// Opens the embedded coordinator on a SQLite file, creating it if needed.
 pub async fn open_sqlite(path: &Path) -> Result<Arc<CoordinatorService<SqliteStore>>, StoreError> {
+    open_sqlite_with(path, DEFAULT_PRODUCER_IDLE_EXPIRY_MS).await
+}
+
+/// [`open_sqlite`], forgetting idempotent producers idle for `producer_idle_expiry_ms`.
+pub async fn open_sqlite_with(
+    path: &Path,
+    producer_idle_expiry_ms: i64,
+) -> Result<Arc<CoordinatorService<SqliteStore>>, StoreError> {
     let store = SqliteStore::open(path)?;
-    Ok(Arc::new(CoordinatorService::start(store).await?))
+    let service = CoordinatorService::start(store)
+        .await?
+        .with_producer_idle_expiry_ms(producer_idle_expiry_ms);
+    Ok(Arc::new(service))
 }

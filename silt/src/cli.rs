@@ -140,6 +140,9 @@ pub struct CoordinatorArgs {
     /// SQLite file. Default: `<data-dir>/metadata.db`.
     #[arg(long, env = "SILT_METADATA_DB")]
     pub metadata_db: Option<PathBuf>,
+    /// Idempotent producers idle this long are forgotten.
+    #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS", default_value_t = silt_coordinator::DEFAULT_PRODUCER_IDLE_EXPIRY_MS)]
+    pub producer_idle_expiry_ms: i64,
 }
 
 /// Settings of `silt dev` and `silt gateway`. Each flag may also come from a `SILT_*`
@@ -166,6 +169,9 @@ pub struct ServeArgs {
     /// URL of a `silt coordinator` to use instead of the embedded one.
     #[arg(long, env = "SILT_COORDINATOR")]
     pub coordinator: Option<String>,
+    /// Embedded coordinator: idempotent producers idle this long are forgotten.
+    #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]
+    pub producer_idle_expiry_ms: Option<i64>,
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,
     #[arg(long, env = "SILT_MAX_BATCH_BYTES")]

@@ -27,6 +27,7 @@ struct FileConfig {
     object_store: Option<String>,
     metadata_db: Option<PathBuf>,
     coordinator: Option<String>,
+    producer_idle_expiry_ms: Option<i64>,
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
     #[serde(default)]
@@ -41,6 +42,7 @@ pub struct ServeConfig {
     pub metadata_db: PathBuf,
     /// A `silt coordinator` to use instead of the embedded one.
     pub coordinator: Option<String>,
+    pub producer_idle_expiry_ms: i64,
     pub gateway: GatewayConfig,
     pub cache: CacheConfig,
 }
@@ -109,6 +111,10 @@ impl ServeConfig {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             object_store,
             coordinator: args.coordinator.or(file.coordinator),
+            producer_idle_expiry_ms: args
+                .producer_idle_expiry_ms
+                .or(file.producer_idle_expiry_ms)
+                .unwrap_or(silt_coordinator::DEFAULT_PRODUCER_IDLE_EXPIRY_MS),
             metadata_db: args
                 .metadata_db
                 .or(file.metadata_db)
@@ -144,11 +150,13 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
     let coordinator: Arc<dyn Coordinator> = match &config.coordinator {
         Some(url) => Arc::new(RemoteCoordinator::new(url)),
-        None => silt_coordinator::open_sqlite(&config.metadata_db)
-            .await
-            .map_err(|error| {
-                CliError::Server(format!("opening {}: {error}", config.metadata_db.display()))
-            })?,
+        None => {
+            silt_coordinator::open_sqlite_with(&config.metadata_db, config.producer_idle_expiry_ms)
+                .await
+                .map_err(|error| {
+                    CliError::Server(format!("opening {}: {error}", config.metadata_db.display()))
+                })?
+        }
     };
     let cache = ChunkCache::open(&config.cache)
         .await
@@ -239,9 +247,10 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
     let path = args
         .metadata_db
         .unwrap_or_else(|| args.data_dir.join("metadata.db"));
-    let coordinator: Arc<dyn Coordinator> = silt_coordinator::open_sqlite(&path)
-        .await
-        .map_err(|error| CliError::Server(format!("opening {}: {error}", path.display())))?;
+    let coordinator: Arc<dyn Coordinator> =
+        silt_coordinator::open_sqlite_with(&path, args.producer_idle_expiry_ms)
+            .await
+            .map_err(|error| CliError::Server(format!("opening {}: {error}", path.display())))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| CliError::Server(format!("cannot listen on {}: {error}", args.listen)))?;

@@ -659,3 +659,44 @@ mod remote {
         ));
     }
 }
+
+#[tokio::test]
+async fn idle_producers_expire() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator = crate::open_sqlite_with(&dir.path().join("meta.db"), 50)
+        .await
+        .expect("open");
+    let orders = coordinator
+        .create_topic(topic("orders", 1))
+        .await
+        .expect("create");
+    let idle = coordinator.init_producer(None).await.expect("producer");
+    let stamped = |producer_id: i64, object: &str| SegmentCommit {
+        object_key: object.into(),
+        object_size: 10,
+        chunks: vec![ChunkCommit {
+            producer: Some(silt_core::coordinator::ProducerStamp {
+                producer_id,
+                epoch: 0,
+                sequence: 0,
+            }),
+            ..chunk(orders.topic_id, "orders", 0, 1, 12)
+        }],
+    };
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Any producer request sweeps the idle ones.
+    let fresh = coordinator.init_producer(None).await.expect("producer");
+    let outcomes = coordinator
+        .commit_segment(stamped(idle.producer_id, "segments/0000/x.seg"))
+        .await
+        .expect("commit");
+    assert!(
+        matches!(&outcomes[0], ChunkOutcome::Rejected { error_code, .. } if error_code == "unknown_producer"),
+        "{outcomes:?}"
+    );
+    let outcomes = coordinator
+        .commit_segment(stamped(fresh.producer_id, "segments/0000/y.seg"))
+        .await
+        .expect("commit");
+    assert_eq!(outcomes, vec![ChunkOutcome::Committed { base_offset: 0 }]);
+}
