@@ -29,10 +29,10 @@ use crate::json::write_record;
 use crate::metrics::Metrics;
 use crate::produce::prepare;
 
-pub(crate) const DEFAULT_MAX_RECORDS: usize = 500;
-pub(crate) const MAX_MAX_RECORDS: usize = 10_000;
-pub(crate) const DEFAULT_MAX_BYTES: usize = 1 << 20;
-pub(crate) const MAX_MAX_BYTES: usize = 64 << 20;
+const DEFAULT_MAX_RECORDS: usize = 500;
+const MAX_MAX_RECORDS: usize = 10_000;
+const DEFAULT_MAX_BYTES: usize = 1 << 20;
+const MAX_MAX_BYTES: usize = 64 << 20;
 const STREAM_WAIT: Duration = Duration::from_secs(15);
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -277,7 +277,37 @@ struct FetchParams {
     wait_ms: Option<u64>,
 }
 
-pub(crate) fn check_range(name: &str, value: usize, max: usize) -> Result<usize, ApiError> {
+/// Checks a fetch's `max_records`, `max_bytes` and `wait_ms`, filling in defaults.
+pub(crate) fn fetch_limits(
+    config: &GatewayConfig,
+    max_records: Option<usize>,
+    max_bytes: Option<usize>,
+    wait_ms: Option<u64>,
+) -> Result<(usize, usize, u64), ApiError> {
+    let max_records = check_range(
+        "max_records",
+        max_records.unwrap_or(DEFAULT_MAX_RECORDS),
+        MAX_MAX_RECORDS,
+    )?;
+    let max_bytes = check_range(
+        "max_bytes",
+        max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        MAX_MAX_BYTES,
+    )?;
+    let wait_ms = wait_ms.unwrap_or(0);
+    if wait_ms > config.max_wait_ms {
+        return Err(ApiError::bad_request(
+            "invalid_argument",
+            format!(
+                "wait_ms must be at most {}, got {wait_ms}",
+                config.max_wait_ms
+            ),
+        ));
+    }
+    Ok((max_records, max_bytes, wait_ms))
+}
+
+fn check_range(name: &str, value: usize, max: usize) -> Result<usize, ApiError> {
     if value == 0 || value > max {
         return Err(ApiError::bad_request(
             "invalid_argument",
@@ -307,26 +337,12 @@ async fn fetch(
     let span = info_span!("fetch", %topic, partition, offset = params.offset);
     async move {
         Metrics::add(&state.metrics.fetch_requests, 1);
-        let max_records = check_range(
-            "max_records",
-            params.max_records.unwrap_or(DEFAULT_MAX_RECORDS),
-            MAX_MAX_RECORDS,
+        let (max_records, max_bytes, wait_ms) = fetch_limits(
+            &state.config,
+            params.max_records,
+            params.max_bytes,
+            params.wait_ms,
         )?;
-        let max_bytes = check_range(
-            "max_bytes",
-            params.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
-            MAX_MAX_BYTES,
-        )?;
-        let wait_ms = params.wait_ms.unwrap_or(0);
-        if wait_ms > state.config.max_wait_ms {
-            return Err(ApiError::bad_request(
-                "invalid_argument",
-                format!(
-                    "wait_ms must be at most {}, got {wait_ms}",
-                    state.config.max_wait_ms
-                ),
-            ));
-        }
         let offset = match params.offset {
             Some(offset) => offset,
             None => {

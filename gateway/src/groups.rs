@@ -20,9 +20,7 @@ use silt_core::groups::{
 use silt_reader::FetchRequest;
 use tracing::{Instrument, info_span};
 
-use crate::api::{
-    AppState, DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, MAX_MAX_BYTES, MAX_MAX_RECORDS, check_range,
-};
+use crate::api::{AppState, fetch_limits};
 use crate::error::ApiError;
 use crate::json::write_record;
 use crate::metrics::Metrics;
@@ -113,26 +111,12 @@ pub async fn fetch(
 ) -> Result<Response, ApiError> {
     let Query(params) = params
         .map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
-    let max_records = check_range(
-        "max_records",
-        params.max_records.unwrap_or(DEFAULT_MAX_RECORDS),
-        MAX_MAX_RECORDS,
+    let (max_records, max_bytes, wait_ms) = fetch_limits(
+        &state.config,
+        params.max_records,
+        params.max_bytes,
+        params.wait_ms,
     )?;
-    let max_bytes = check_range(
-        "max_bytes",
-        params.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
-        MAX_MAX_BYTES,
-    )?;
-    let wait_ms = params.wait_ms.unwrap_or(0);
-    if wait_ms > state.config.max_wait_ms {
-        return Err(ApiError::bad_request(
-            "invalid_argument",
-            format!(
-                "wait_ms must be at most {}, got {wait_ms}",
-                state.config.max_wait_ms
-            ),
-        ));
-    }
     let span = info_span!("group_fetch", %group, %member);
     async move {
         Metrics::add(&state.metrics.fetch_requests, 1);

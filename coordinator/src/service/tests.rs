@@ -284,12 +284,14 @@ async fn long_poll_wakes_on_commit() {
 }
 
 mod groups {
+    use std::sync::Arc;
     use std::time::Duration;
 
     use silt_core::coordinator::{Coordinator, CoordinatorError, SegmentCommit};
     use silt_core::groups::{AutoOffsetReset, JoinGroup, PartitionOffset, ResetTarget};
 
     use super::{chunk, open, topic};
+    use crate::{CoordinatorService, SqliteStore};
 
     fn join(topics: &[&str], session_timeout_ms: u64) -> JoinGroup {
         JoinGroup {
@@ -300,24 +302,31 @@ mod groups {
         }
     }
 
+    /// Creates `orders` with `partitions` partitions holding 10 records each.
+    async fn orders_with_ten_records_each(
+        coordinator: &Arc<CoordinatorService<SqliteStore>>,
+        partitions: u32,
+        name: &str,
+    ) {
+        let orders = coordinator
+            .create_topic(topic("orders", partitions))
+            .await
+            .expect("create");
+        let commit = SegmentCommit {
+            object_key: format!("segments/0000/{name}.seg"),
+            object_size: 10,
+            chunks: (0..partitions)
+                .map(|p| chunk(orders.topic_id, "orders", p, 10, 12))
+                .collect(),
+        };
+        coordinator.commit_segment(commit).await.expect("commit");
+    }
+
     #[tokio::test]
     async fn members_share_partitions_and_commits_are_guarded() {
         let dir = tempfile::tempdir().expect("tempdir");
         let coordinator = open(&dir).await;
-        let orders = coordinator
-            .create_topic(topic("orders", 4))
-            .await
-            .expect("create");
-        coordinator
-            .commit_segment(SegmentCommit {
-                object_key: "segments/0000/g.seg".into(),
-                object_size: 10,
-                chunks: (0..4)
-                    .map(|p| chunk(orders.topic_id, "orders", p, 10, 12))
-                    .collect(),
-            })
-            .await
-            .expect("commit");
+        orders_with_ten_records_each(&coordinator, 4, "g").await;
 
         let a = coordinator
             .join_group("g", join(&["orders"], 10_000))
@@ -431,20 +440,7 @@ mod groups {
     async fn a_silent_member_is_removed_and_its_work_redelivered() {
         let dir = tempfile::tempdir().expect("tempdir");
         let coordinator = open(&dir).await;
-        let orders = coordinator
-            .create_topic(topic("orders", 2))
-            .await
-            .expect("create");
-        coordinator
-            .commit_segment(SegmentCommit {
-                object_key: "segments/0000/h.seg".into(),
-                object_size: 10,
-                chunks: (0..2)
-                    .map(|p| chunk(orders.topic_id, "orders", p, 10, 12))
-                    .collect(),
-            })
-            .await
-            .expect("commit");
+        orders_with_ten_records_each(&coordinator, 2, "h").await;
         let a = coordinator
             .join_group("g", join(&["orders"], 300))
             .await
