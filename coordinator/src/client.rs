@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use silt_core::Coordinator;
 use silt_core::coordinator::{
     ChunkOutcome, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity, SegmentCommit,
-    Topic, TopicConfig, TopicDescription,
+    TableCommit, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
@@ -114,6 +114,10 @@ impl Coordinator for RemoteCoordinator {
         commit: SegmentCommit,
     ) -> Result<Vec<ChunkOutcome>, CoordinatorError> {
         self.simple(Call::CommitSegment(commit)).await
+    }
+
+    async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError> {
+        self.simple(Call::CommitTable(commit)).await
     }
 
     async fn lookup(

@@ -73,6 +73,7 @@ async fn call(
             Call::DescribeTopic { name } => reply(c.describe_topic(&name).await),
             Call::DeleteTopic { name } => reply(c.delete_topic(&name).await),
             Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
+            Call::CommitTable(commit) => reply(c.commit_table(commit).await),
             Call::Lookup {
                 topic,
                 partition,

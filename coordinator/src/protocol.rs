@@ -4,7 +4,7 @@
 //! process through it with [`crate::RemoteCoordinator`].
 
 use serde::{Deserialize, Serialize};
-use silt_core::coordinator::{CoordinatorError, SegmentCommit, TopicConfig};
+use silt_core::coordinator::{CoordinatorError, SegmentCommit, TableCommit, TopicConfig};
 use silt_core::groups::{JoinGroup, PartitionOffset, ResetTarget};
 
 pub const CALL_PATH: &str = "/internal/v1/call";
@@ -24,6 +24,7 @@ pub enum Call {
         name: String,
     },
     CommitSegment(SegmentCommit),
+    CommitTable(TableCommit),
     Lookup {
         topic: String,
         partition: u32,
@@ -91,6 +92,7 @@ impl Call {
             Call::DescribeTopic { .. } => "describe_topic",
             Call::DeleteTopic { .. } => "delete_topic",
             Call::CommitSegment(_) => "commit_segment",
+            Call::CommitTable(_) => "commit_table",
             Call::Lookup { .. } => "lookup",
             Call::InitProducer { .. } => "init_producer",
             Call::JoinGroup { .. } => "join_group",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use silt_core::coordinator::{
     ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, MAX_PARTITIONS, PartitionOffsets,
-    ProducerIdentity, SegmentCommit, Topic, TopicConfig, TopicDescription,
+    ProducerIdentity, SegmentCommit, TableCommit, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::names::validate_topic_name;
 use silt_core::now_ms;
@@ -310,6 +310,17 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             .store
             .init_producer(producer_id, now, expire_before)
             .await?)
+    }
+
+    #[instrument(skip(self, commit), fields(topic = %commit.topic, object_key = %commit.object_key))]
+    async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError> {
+        if commit.ranges.iter().any(|range| range.record_count == 0) {
+            return Err(CoordinatorError::InvalidArgument(
+                "a table range must hold at least one record".into(),
+            ));
+        }
+        let _order = self.write_order.lock().await;
+        Ok(self.store.commit_table(commit, now_ms()).await?)
     }
 
     async fn join_group(

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, CoordinatorError, IndexEntry, PartitionOffsets, ProducerIdentity,
-    ProducerStamp, SegmentCommit, Topic, TopicConfig,
+    ChunkCommit, ChunkOutcome, CoordinatorError, EntryFormat, IndexEntry, PartitionOffsets,
+    ProducerIdentity, ProducerStamp, SegmentCommit, TableCommit, Topic, TopicConfig,
 };
 use tracing::instrument;
 
@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::producers::{self, Decision, LastChunk, ProducerState};
 use crate::store::{MetadataStore, StoredGroup, StoredState};
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -83,8 +83,16 @@ CREATE TABLE group_offsets (
 ) WITHOUT ROWID;
 ";
 
+/// Compacted files: index entries and objects say what they point into.
+const MIGRATION_4: &str = "
+ALTER TABLE index_entries ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE segments ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
+";
+
+const FORMAT_PARQUET: i64 = 1;
+
 /// Schema changes in order; the database's `user_version` says how many are applied.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
 pub struct SqliteStore {
@@ -311,6 +319,80 @@ impl MetadataStore for SqliteStore {
                 for (topic_id, partition, offset) in offsets {
                     upsert.execute(params![group, topic_id, partition, offset as i64, now_ms])?;
                 }
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]
+    async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError> {
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = transaction
+                .query_row("SELECT segment_id FROM segments WHERE object_key = ?1", [&commit.object_key], |row| row.get(0))
+                .optional()?;
+            if exists.is_some() {
+                return Ok(());
+            }
+            let live: Option<i64> = transaction
+                .query_row("SELECT topic_id FROM topics WHERE topic_id = ?1 AND name = ?2", params![commit.topic_id, commit.topic], |row| row.get(0))
+                .optional()?;
+            if live.is_none() {
+                return Err(CoordinatorError::TopicNotFound(commit.topic).into());
+            }
+            transaction.execute(
+                "INSERT INTO segments (object_key, object_size, committed_at_ms, outcomes, format) VALUES (?1, ?2, ?3, '[]', ?4)",
+                params![commit.object_key, commit.object_size as i64, now_ms, FORMAT_PARQUET],
+            )?;
+            let table_id = transaction.last_insert_rowid();
+            for range in &commit.ranges {
+                let end = range.base_offset + range.record_count;
+                let conflict = |why: String| -> StoreError {
+                    CoordinatorError::InvalidArgument(format!(
+                        "partition {} offsets {}..{end} cannot be replaced: {why}",
+                        range.partition, range.base_offset
+                    ))
+                    .into()
+                };
+                let covered: Vec<(i64, i64, i64)> = transaction
+                    .prepare_cached(
+                        "SELECT base_offset, record_count, format FROM index_entries
+                         WHERE topic_id = ?1 AND partition = ?2 AND base_offset >= ?3 AND base_offset < ?4 ORDER BY base_offset",
+                    )?
+                    .query_map(params![commit.topic_id, range.partition, range.base_offset as i64, end as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                let mut next = range.base_offset as i64;
+                for (base, count, format) in &covered {
+                    if *base != next || *format == FORMAT_PARQUET {
+                        return Err(conflict(format!("the index changed at offset {base}")));
+                    }
+                    next = base + count;
+                }
+                if next != end as i64 || range.record_count > u64::from(u32::MAX) {
+                    return Err(conflict(format!("segment entries end at {next}")));
+                }
+                transaction.execute(
+                    "DELETE FROM index_entries WHERE topic_id = ?1 AND partition = ?2 AND base_offset >= ?3 AND base_offset < ?4",
+                    params![commit.topic_id, range.partition, range.base_offset as i64, end as i64],
+                )?;
+                transaction.execute(
+                    "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id, byte_offset,
+                     byte_len, min_timestamp, max_timestamp, format) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7, ?8)",
+                    params![
+                        commit.topic_id,
+                        range.partition,
+                        range.base_offset as i64,
+                        range.record_count as i64,
+                        table_id,
+                        range.min_timestamp,
+                        range.max_timestamp,
+                        FORMAT_PARQUET
+                    ],
+                )?;
             }
             transaction.commit()?;
             Ok(())
@@ -625,7 +707,7 @@ impl MetadataStore for SqliteStore {
     ) -> Result<Vec<IndexEntry>, StoreError> {
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp
+                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp, e.format
                  FROM index_entries e JOIN segments s USING (segment_id)
                  WHERE e.topic_id = ?1 AND e.partition = ?2 AND e.base_offset >= coalesce((
                      SELECT max(base_offset) FROM index_entries
@@ -640,10 +722,11 @@ impl MetadataStore for SqliteStore {
                     row.get::<_, i64>(3)?,
                     row.get::<_, i64>(4)?,
                     row.get::<_, i64>(5)?,
+                    row.get::<_, i64>(6)?,
                 ))
             })?;
             rows.map(|row| {
-                let (base_offset, record_count, object_key, byte_offset, byte_len, max_timestamp) = row?;
+                let (base_offset, record_count, object_key, byte_offset, byte_len, max_timestamp, format) = row?;
                 Ok(IndexEntry {
                     base_offset: to_u64(base_offset, "offset")?,
                     record_count: to_u32(record_count, "record count")?,
@@ -651,6 +734,7 @@ impl MetadataStore for SqliteStore {
                     byte_offset: to_u64(byte_offset, "byte offset")?,
                     byte_len: to_u32(byte_len, "byte length")?,
                     max_timestamp,
+                    format: if format == FORMAT_PARQUET { EntryFormat::Parquet } else { EntryFormat::Segment },
                 })
             })
             .collect()

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use silt_core::coordinator::{
-    ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, Topic, TopicConfig,
+    ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit,
+    Topic, TopicConfig,
 };
 
 use crate::error::StoreError;
@@ -66,6 +67,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     async fn list_groups(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Replaces segment entries by a compacted file's entries, in one transaction. A
+    /// repeated object key changes nothing.
+    async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError>;
 
     /// Index entries of a partition from the one holding `offset` on, in offset order.
     async fn index_entries(

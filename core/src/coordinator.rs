@@ -110,6 +110,18 @@ pub enum ChunkOutcome {
     Rejected { error_code: String, message: String },
 }
 
+/// What kind of object an index entry points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryFormat {
+    /// A chunk of a segment object, at `byte_offset..byte_offset + byte_len`.
+    #[default]
+    Segment,
+    /// Rows of a Parquet file written by the compactor; the byte range is unused and
+    /// the reader finds the rows by the `partition` and `offset` columns' statistics.
+    Parquet,
+}
+
 /// Where a range of offsets of one partition is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IndexEntry {
@@ -119,6 +131,29 @@ pub struct IndexEntry {
     pub byte_offset: u64,
     pub byte_len: u32,
     pub max_timestamp: i64,
+    #[serde(default)]
+    pub format: EntryFormat,
+}
+
+/// One partition's range that a compacted file now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRange {
+    pub partition: u32,
+    pub base_offset: u64,
+    pub record_count: u64,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+}
+
+/// A Parquet file that replaces segment chunks of one topic: the swap is one
+/// transaction, so readers see either the old chunks or the new file, never a gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableCommit {
+    pub topic_id: i64,
+    pub topic: String,
+    pub object_key: String,
+    pub object_size: u64,
+    pub ranges: Vec<TableRange>,
 }
 
 impl IndexEntry {
@@ -256,6 +291,10 @@ pub trait Coordinator: Send + Sync + 'static {
         &self,
         producer_id: Option<i64>,
     ) -> Result<ProducerIdentity, CoordinatorError>;
+
+    /// Swaps the segment chunks covering each range for entries in the compacted file.
+    /// Every range must be exactly covered by segment entries, or nothing changes.
+    async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError>;
 
     /// Adds a member (or re-admits `member_id`); a change of membership starts a new
     /// generation with a balanced, sticky assignment.

@@ -696,3 +696,88 @@ async fn idle_producers_expire() {
         .expect("commit");
     assert_eq!(outcomes, vec![ChunkOutcome::Committed { base_offset: 0 }]);
 }
+
+#[tokio::test]
+async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
+    use silt_core::coordinator::{EntryFormat, TableCommit, TableRange};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator = open(&dir).await;
+    let orders = coordinator
+        .create_topic(topic("orders", 1))
+        .await
+        .expect("create");
+    for (object, count) in [("a", 5), ("b", 7), ("c", 4)] {
+        let commit = SegmentCommit {
+            object_key: format!("segments/0000/{object}.seg"),
+            object_size: 10,
+            chunks: vec![chunk(orders.topic_id, "orders", 0, count, 12)],
+        };
+        coordinator.commit_segment(commit).await.expect("commit");
+    }
+    let table = |key: &str, base_offset: u64, record_count: u64| TableCommit {
+        topic_id: orders.topic_id,
+        topic: "orders".into(),
+        object_key: key.into(),
+        object_size: 100,
+        ranges: vec![TableRange {
+            partition: 0,
+            base_offset,
+            record_count,
+            min_timestamp: 1,
+            max_timestamp: 2,
+        }],
+    };
+    // A range that splits a chunk is refused and changes nothing.
+    assert!(matches!(
+        coordinator
+            .commit_table(table("tables/orders/x.parquet", 0, 10))
+            .await,
+        Err(CoordinatorError::InvalidArgument(_))
+    ));
+    assert_eq!(
+        coordinator
+            .lookup("orders", 0, 0, 10)
+            .await
+            .expect("lookup")
+            .entries
+            .len(),
+        3
+    );
+
+    coordinator
+        .commit_table(table("tables/orders/y.parquet", 0, 12))
+        .await
+        .expect("swap");
+    coordinator
+        .commit_table(table("tables/orders/y.parquet", 0, 12))
+        .await
+        .expect("repeat is a no-op");
+    let entries = coordinator
+        .lookup("orders", 0, 7, 10)
+        .await
+        .expect("lookup")
+        .entries;
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.base_offset, e.record_count, e.format))
+            .collect::<Vec<_>>(),
+        vec![(0, 12, EntryFormat::Parquet), (12, 4, EntryFormat::Segment)]
+    );
+    assert_eq!(entries[0].object_key, "tables/orders/y.parquet");
+    // Already-compacted offsets cannot be compacted again.
+    assert!(
+        coordinator
+            .commit_table(table("tables/orders/z.parquet", 0, 12))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        coordinator
+            .partition_offsets("orders", 0)
+            .await
+            .expect("offsets")
+            .high_watermark,
+        16
+    );
+}
