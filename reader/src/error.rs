@@ -19,6 +19,8 @@ pub enum ReadError {
         byte_len: u32,
         source: SegmentError,
     },
+    #[error("compacted file {object_key} cannot be read: {message}")]
+    Table { object_key: String, message: String },
     #[error("index is inconsistent: {0}")]
     Inconsistent(String),
     #[error("chunk cache failed: {0}")]
@@ -29,7 +31,7 @@ impl ReadError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ReadError::Coordinator(error) => error.kind(),
-            ReadError::Storage { .. } => ErrorKind::Unavailable,
+            ReadError::Storage { .. } | ReadError::Table { .. } => ErrorKind::Unavailable,
             ReadError::Corrupt { .. } => ErrorKind::Corrupt,
             ReadError::Inconsistent(_) | ReadError::Cache(_) => ErrorKind::Internal,
         }

@@ -1,20 +1,28 @@
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use silt_core::Coordinator;
-use silt_core::coordinator::{IndexEntry, PartitionOffsets};
+use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
 use silt_core::segment::decode_chunk;
 use tracing::{instrument, trace};
 
+use futures::TryStreamExt;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+
 use crate::cache::ChunkCache;
 use crate::error::ReadError;
+use crate::table;
 
 /// Index entries asked for per coordinator lookup.
 const LOOKUP_BATCH: u32 = 16;
+/// Footers of compacted files kept in memory.
+const MAX_CACHED_FOOTERS: usize = 1024;
 /// Lookups one fetch may make before it returns what it has.
 const MAX_LOOKUPS_PER_FETCH: usize = 8;
 
@@ -48,6 +56,8 @@ pub struct Reader {
     coordinator: Arc<dyn Coordinator>,
     cache: ChunkCache,
     object_reads: AtomicU64,
+    /// Parsed footers of compacted files (immutable once written).
+    table_footers: Mutex<HashMap<String, ArrowReaderMetadata>>,
 }
 
 impl Reader {
@@ -61,6 +71,7 @@ impl Reader {
             coordinator,
             cache,
             object_reads: AtomicU64::new(0),
+            table_footers: Mutex::default(),
         }
     }
 
@@ -103,20 +114,35 @@ impl Reader {
                         entry.base_offset
                     )));
                 }
-                let chunk_records = self.read_entry(entry).await?;
-                let skip = (next_offset - entry.base_offset) as usize;
-                for (position, record) in chunk_records.into_iter().enumerate().skip(skip) {
+                let entry_records = match entry.format {
+                    EntryFormat::Segment => self.read_entry(entry).await?,
+                    EntryFormat::Parquet => {
+                        self.read_table(entry, request.partition, next_offset)
+                            .await?
+                    }
+                };
+                for (offset, record) in entry_records {
+                    if offset < next_offset {
+                        continue;
+                    }
+                    if offset != next_offset {
+                        return Err(ReadError::Inconsistent(format!(
+                            "{} holds offset {offset} where {next_offset} was expected",
+                            entry.object_key
+                        )));
+                    }
                     let full = records.len() >= request.max_records
                         || (!records.is_empty() && bytes + record.encoded_len > request.max_bytes);
                     if full {
                         break 'lookups;
                     }
                     bytes += record.encoded_len;
-                    records.push(FetchedRecord {
-                        offset: entry.base_offset + position as u64,
-                        record,
-                    });
+                    records.push(FetchedRecord { offset, record });
                     next_offset += 1;
+                }
+                // A compacted file is read a row group at a time: look up again for more.
+                if next_offset < entry.end_offset() {
+                    continue 'lookups;
                 }
             }
             if next_offset >= lookup.offsets.high_watermark {
@@ -133,7 +159,7 @@ impl Reader {
     }
 
     /// The decoded records of one index entry, from the cache or one ranged GET.
-    async fn read_entry(&self, entry: &IndexEntry) -> Result<Vec<StoredRecord>, ReadError> {
+    async fn read_entry(&self, entry: &IndexEntry) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
         let frame = match self
             .cache
             .get(&entry.object_key, entry.byte_offset, entry.byte_len)
@@ -164,7 +190,82 @@ impl Reader {
                 entry.object_key, entry.byte_offset, chunk.record_count, entry.record_count
             )));
         }
-        chunk.all_records().map_err(corrupt)
+        let records = chunk.all_records().map_err(corrupt)?;
+        Ok(records
+            .into_iter()
+            .enumerate()
+            .map(|(position, record)| (entry.base_offset + position as u64, record))
+            .collect())
+    }
+
+    /// Records of `partition` from the first row group of a compacted file that holds
+    /// `from`, found by the column statistics in the file's (cached) footer.
+    async fn read_table(
+        &self,
+        entry: &IndexEntry,
+        partition: u32,
+        from: u64,
+    ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
+        let path = ObjectPath::from(entry.object_key.as_str());
+        let storage = |source: parquet::errors::ParquetError| ReadError::Table {
+            object_key: entry.object_key.clone(),
+            message: source.to_string(),
+        };
+        let metadata = match self.table_metadata(&entry.object_key) {
+            Some(metadata) => metadata,
+            None => {
+                self.object_reads.fetch_add(1, Ordering::Relaxed);
+                let mut input = table::TableFile::new(Arc::clone(&self.store), path.clone());
+                let metadata =
+                    ArrowReaderMetadata::load_async(&mut input, ArrowReaderOptions::default())
+                        .await
+                        .map_err(storage)?;
+                self.remember_table_metadata(&entry.object_key, metadata.clone());
+                metadata
+            }
+        };
+        let groups =
+            table::row_groups_for(metadata.metadata(), partition, from, entry.end_offset());
+        let Some(&group) = groups.first() else {
+            return Err(ReadError::Inconsistent(format!(
+                "{} has no row group for partition {partition} offset {from}",
+                entry.object_key
+            )));
+        };
+        self.object_reads.fetch_add(1, Ordering::Relaxed);
+        let input = table::TableFile::new(Arc::clone(&self.store), path);
+        let mut batches = ParquetRecordBatchStreamBuilder::new_with_metadata(input, metadata)
+            .with_row_groups(vec![group])
+            .build()
+            .map_err(storage)?;
+        let mut rows = Vec::new();
+        while let Some(batch) = batches.try_next().await.map_err(storage)? {
+            let decoded = table::batch_to_rows(&batch).map_err(|error| ReadError::Table {
+                object_key: entry.object_key.clone(),
+                message: error.to_string(),
+            })?;
+            rows.extend(
+                decoded
+                    .into_iter()
+                    .filter(|row| row.partition == partition)
+                    .map(|row| (row.offset, row.record)),
+            );
+        }
+        Ok(rows)
+    }
+
+    fn table_metadata(&self, object_key: &str) -> Option<ArrowReaderMetadata> {
+        self.table_footers.lock().ok()?.get(object_key).cloned()
+    }
+
+    fn remember_table_metadata(&self, object_key: &str, metadata: ArrowReaderMetadata) {
+        if let Ok(mut footers) = self.table_footers.lock() {
+            // Footers are small, but the cache must stay bounded.
+            if footers.len() >= MAX_CACHED_FOOTERS {
+                footers.clear();
+            }
+            footers.insert(object_key.to_owned(), metadata);
+        }
     }
 
     async fn read_range(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {

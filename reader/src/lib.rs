@@ -6,6 +6,7 @@ mod cache;
 mod error;
 mod fetch;
 pub mod storage;
+pub mod table;
 
 pub use cache::{CacheConfig, ChunkCache};
 pub use error::ReadError;

@@ -1,0 +1,355 @@
+//! Compacted tables: the Parquet layout the compactor writes, and reading a partition's
+//! offsets back from it. Each row group holds one partition's contiguous offsets, so
+//! the `partition` and `offset` column statistics find the row groups for an offset
+//! without reading any rows.
+//!
+//! Columns: `partition` int32, `offset` int64, `timestamp` timestamp(ms), `key`
+//! binary (null when absent), `value` binary (JSON text when produced as JSON),
+//! `headers` list<struct<name: utf8, value: binary>>, `attributes` int8 (Silt's record
+//! attribute bits, so a record round-trips exactly).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, Int8Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    StructBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int8Type, Int32Type, Int64Type, TimestampMillisecondType};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use bytes::Bytes;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::statistics::Statistics;
+use silt_core::record::{RecordParts, StoredRecord};
+
+fn header_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("value", DataType::Binary, false),
+    ])
+}
+
+/// The schema of every compacted file.
+pub fn table_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("partition", DataType::Int32, false),
+        Field::new("offset", DataType::Int64, false),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            false,
+        ),
+        Field::new("key", DataType::Binary, true),
+        Field::new("value", DataType::Binary, false),
+        Field::new(
+            "headers",
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(header_fields()),
+                true,
+            ))),
+            false,
+        ),
+        Field::new("attributes", DataType::Int8, false),
+    ]))
+}
+
+/// One record with its place in the log.
+#[derive(Debug, Clone)]
+pub struct TableRow {
+    pub partition: u32,
+    pub offset: u64,
+    pub record: StoredRecord,
+}
+
+/// Builds a record batch in the table schema.
+pub fn rows_to_batch(rows: &[TableRow]) -> Result<RecordBatch, ArrowError> {
+    let mut partitions = Int32Builder::with_capacity(rows.len());
+    let mut offsets = Int64Builder::with_capacity(rows.len());
+    let mut timestamps = TimestampMillisecondBuilder::with_capacity(rows.len());
+    let mut keys = BinaryBuilder::new();
+    let mut values = BinaryBuilder::new();
+    let mut headers = ListBuilder::new(StructBuilder::from_fields(header_fields(), 0));
+    let mut attributes = Int8Builder::with_capacity(rows.len());
+    let missing = || ArrowError::SchemaError("header struct builder has unexpected fields".into());
+    for row in rows {
+        partitions.append_value(row.partition as i32);
+        offsets.append_value(row.offset as i64);
+        timestamps.append_value(row.record.timestamp);
+        match &row.record.key {
+            Some(key) => keys.append_value(key),
+            None => keys.append_null(),
+        }
+        values.append_value(&row.record.value);
+        let entries = headers.values();
+        for (name, value) in &row.record.headers {
+            entries
+                .field_builder::<StringBuilder>(0)
+                .ok_or_else(missing)?
+                .append_value(String::from_utf8_lossy(name));
+            entries
+                .field_builder::<BinaryBuilder>(1)
+                .ok_or_else(missing)?
+                .append_value(value);
+            entries.append(true);
+        }
+        headers.append(true);
+        attributes.append_value(row.record.attributes as i8);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(partitions.finish()),
+        Arc::new(offsets.finish()),
+        Arc::new(timestamps.finish()),
+        Arc::new(keys.finish()),
+        Arc::new(values.finish()),
+        Arc::new(headers.finish()),
+        Arc::new(attributes.finish()),
+    ];
+    RecordBatch::try_new(table_schema(), columns)
+}
+
+/// Turns a batch in the table schema back into records.
+pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<TableRow>, ArrowError> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| ArrowError::SchemaError(format!("column {name} is missing")))
+    };
+    let partitions = column("partition")?
+        .as_primitive_opt::<Int32Type>()
+        .ok_or_else(|| wrong("partition"))?;
+    let offsets = column("offset")?
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| wrong("offset"))?;
+    let timestamps = column("timestamp")?
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .ok_or_else(|| wrong("timestamp"))?;
+    let keys = column("key")?
+        .as_binary_opt::<i32>()
+        .ok_or_else(|| wrong("key"))?;
+    let values = column("value")?
+        .as_binary_opt::<i32>()
+        .ok_or_else(|| wrong("value"))?;
+    let headers = column("headers")?
+        .as_list_opt::<i32>()
+        .ok_or_else(|| wrong("headers"))?;
+    let attributes = column("attributes")?
+        .as_primitive_opt::<Int8Type>()
+        .ok_or_else(|| wrong("attributes"))?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for index in 0..batch.num_rows() {
+        let entries = headers.value(index);
+        let entries = entries.as_struct_opt().ok_or_else(|| wrong("headers"))?;
+        let names = entries
+            .column(0)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| wrong("headers.name"))?;
+        let header_values = entries
+            .column(1)
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| wrong("headers.value"))?;
+        let record_headers: Vec<(Bytes, Bytes)> = (0..entries.len())
+            .map(|h| {
+                (
+                    Bytes::copy_from_slice(names.value(h).as_bytes()),
+                    Bytes::copy_from_slice(header_values.value(h)),
+                )
+            })
+            .collect();
+        let key = (!keys.is_null(index)).then(|| Bytes::copy_from_slice(keys.value(index)));
+        let value = Bytes::copy_from_slice(values.value(index));
+        let attribute_bits = attributes.value(index) as u8;
+        let borrowed_headers: Vec<(&str, &[u8])> = (0..entries.len())
+            .map(|h| (names.value(h), header_values.value(h)))
+            .collect();
+        let encoded_len = RecordParts {
+            timestamp: timestamps.value(index),
+            key: key.as_deref().map(|key| (key, false)),
+            value: &value,
+            value_is_json: false,
+            headers: &borrowed_headers,
+        }
+        .encoded_len();
+        rows.push(TableRow {
+            partition: partitions.value(index) as u32,
+            offset: offsets.value(index) as u64,
+            record: StoredRecord {
+                attributes: attribute_bits,
+                timestamp: timestamps.value(index),
+                key,
+                value,
+                headers: record_headers,
+                encoded_len,
+            },
+        });
+    }
+    Ok(rows)
+}
+
+fn wrong(column: &str) -> ArrowError {
+    ArrowError::SchemaError(format!("column {column} has an unexpected type"))
+}
+
+/// Row groups of `metadata` that hold `partition` at offsets overlapping `from..to`,
+/// found from column statistics, in file order.
+pub fn row_groups_for(
+    metadata: &ParquetMetaData,
+    partition: u32,
+    from: u64,
+    to: u64,
+) -> Vec<usize> {
+    let schema = metadata.file_metadata().schema_descr();
+    let index_of =
+        |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
+    let (Some(partition_column), Some(offset_column)) = (index_of("partition"), index_of("offset"))
+    else {
+        return Vec::new();
+    };
+    metadata
+        .row_groups()
+        .iter()
+        .enumerate()
+        .filter(|(_, group)| {
+            let partitions = match group.column(partition_column).statistics() {
+                Some(Statistics::Int32(stats)) => stats
+                    .min_opt()
+                    .zip(stats.max_opt())
+                    .map(|(a, b)| (*a as i64, *b as i64)),
+                _ => None,
+            };
+            let offsets = match group.column(offset_column).statistics() {
+                Some(Statistics::Int64(stats)) => {
+                    stats.min_opt().zip(stats.max_opt()).map(|(a, b)| (*a, *b))
+                }
+                _ => None,
+            };
+            match (partitions, offsets) {
+                (Some((low, high)), Some((first, last))) => {
+                    low <= partition as i64
+                        && partition as i64 <= high
+                        && last >= from as i64
+                        && first < to as i64
+                }
+                // Without statistics a group cannot be ruled out.
+                _ => true,
+            }
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_a_batch() {
+        let rows: Vec<TableRow> = (0..5u64)
+            .map(|n| TableRow {
+                partition: 3,
+                offset: 100 + n,
+                record: StoredRecord {
+                    attributes: if n % 2 == 0 { 0b011 } else { 0b000 },
+                    timestamp: 1_700_000_000_000 + n as i64,
+                    key: (n % 2 == 0).then(|| Bytes::from(format!("k{n}"))),
+                    value: Bytes::from(format!("{{\"n\":{n}}}")),
+                    headers: (0..n)
+                        .map(|h| (Bytes::from(format!("h{h}")), Bytes::from(vec![h as u8])))
+                        .collect(),
+                    encoded_len: 0,
+                },
+            })
+            .collect();
+        let batch = rows_to_batch(&rows).expect("batch");
+        let back = batch_to_rows(&batch).expect("rows");
+        for (original, decoded) in rows.iter().zip(&back) {
+            assert_eq!(
+                (decoded.partition, decoded.offset),
+                (original.partition, original.offset)
+            );
+            let mut expected = original.record.clone();
+            expected.encoded_len = decoded.record.encoded_len;
+            assert_eq!(decoded.record, expected);
+            assert!(decoded.record.encoded_len > 0);
+        }
+    }
+}
+
+/// A compacted file in the bucket, read with ranged GETs. The file's size comes from
+/// one HEAD, and the footer is then read from the end.
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    store: Arc<dyn object_store::ObjectStore>,
+    path: object_store::path::Path,
+    size: Option<u64>,
+}
+
+impl TableFile {
+    pub fn new(store: Arc<dyn object_store::ObjectStore>, path: object_store::path::Path) -> Self {
+        TableFile {
+            store,
+            path,
+            size: None,
+        }
+    }
+}
+
+fn external(error: object_store::Error) -> parquet::errors::ParquetError {
+    parquet::errors::ParquetError::External(Box::new(error))
+}
+
+impl parquet::arrow::async_reader::AsyncFileReader for TableFile {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        use futures::FutureExt;
+        use object_store::ObjectStoreExt;
+        async move {
+            self.store
+                .get_range(&self.path, range)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        use futures::FutureExt;
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(external)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a parquet::arrow::arrow_reader::ArrowReaderOptions>,
+    ) -> futures::future::BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        use futures::FutureExt;
+        use object_store::ObjectStoreExt;
+        async move {
+            let size = match self.size {
+                Some(size) => size,
+                None => {
+                    let size = self.store.head(&self.path).await.map_err(external)?.size;
+                    self.size = Some(size);
+                    size
+                }
+            };
+            let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
