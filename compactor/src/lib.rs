@@ -1,1 +1,267 @@
-//! placeholder
+//! Silt's compactor: rewrites old segment chunks of a topic into large Parquet files
+//! (`tables/<topic>/date=YYYY-MM-DD/<id>.parquet`, zstd, one partition per row group,
+//! sorted by partition and offset, with column statistics), then swaps the index in
+//! one coordinator transaction so readers see either the chunks or the file, never a
+//! gap. Consumers replaying old offsets read the same records from the file.
+
+use std::sync::Arc;
+
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use silt_core::Coordinator;
+use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, TableCommit, TableRange};
+use silt_core::keys::table_object_key;
+use silt_core::{ErrorKind, now_ms};
+use silt_reader::table::{TableRow, rows_to_batch, table_schema};
+use silt_reader::{ReadError, Reader};
+use thiserror::Error;
+use tracing::{info, instrument};
+
+/// How the compactor picks and sizes its work.
+#[derive(Debug, Clone)]
+pub struct CompactorConfig {
+    /// Segment chunks whose newest record is younger than this stay as they are.
+    pub min_age_ms: i64,
+    /// A file is closed once it holds about this many bytes of records.
+    pub target_file_bytes: usize,
+    /// Most rows in one row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        CompactorConfig {
+            min_age_ms: 10 * 60 * 1000,
+            target_file_bytes: 128 << 20,
+            row_group_rows: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum CompactError {
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("writing parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("building a record batch: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    #[error("writing {object_key}: {source}")]
+    Storage {
+        object_key: String,
+        source: object_store::Error,
+    },
+}
+
+impl CompactError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CompactError::Coordinator(error) => error.kind(),
+            CompactError::Read(error) => error.kind(),
+            CompactError::Parquet(_) | CompactError::Arrow(_) => ErrorKind::Internal,
+            CompactError::Storage { .. } => ErrorKind::Unavailable,
+        }
+    }
+}
+
+/// What one compaction run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompactionSummary {
+    pub files: Vec<String>,
+    pub records: u64,
+    /// Bytes of encoded records read from segments.
+    pub record_bytes: u64,
+    /// Bytes of the Parquet files written.
+    pub parquet_bytes: u64,
+}
+
+pub struct Compactor {
+    store: Arc<dyn ObjectStore>,
+    coordinator: Arc<dyn Coordinator>,
+    reader: Arc<Reader>,
+    config: CompactorConfig,
+}
+
+/// One partition's eligible chunks.
+struct Pending {
+    partition: u32,
+    entries: Vec<IndexEntry>,
+}
+
+impl Compactor {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        coordinator: Arc<dyn Coordinator>,
+        reader: Arc<Reader>,
+        config: CompactorConfig,
+    ) -> Self {
+        Compactor {
+            store,
+            coordinator,
+            reader,
+            config,
+        }
+    }
+
+    /// Compacts every eligible chunk of `topic`; with `now`, regardless of age.
+    #[instrument(skip(self))]
+    pub async fn compact_topic(
+        &self,
+        topic: &str,
+        now: bool,
+    ) -> Result<CompactionSummary, CompactError> {
+        let mut summary = CompactionSummary::default();
+        let cutoff = if now {
+            i64::MAX
+        } else {
+            now_ms().saturating_sub(self.config.min_age_ms)
+        };
+        loop {
+            let pending = self.eligible(topic, cutoff).await?;
+            if pending.is_empty() {
+                return Ok(summary);
+            }
+            self.write_file(topic, pending, &mut summary).await?;
+        }
+    }
+
+    /// Per partition, the segment entries from the oldest uncompacted offset on whose
+    /// records are all older than `cutoff`, up to about one file's worth.
+    async fn eligible(&self, topic: &str, cutoff: i64) -> Result<Vec<Pending>, CompactError> {
+        let description = self.coordinator.describe_topic(topic).await?;
+        let mut pending = Vec::new();
+        let mut budget = self.config.target_file_bytes as u64;
+        for offsets in description.partitions {
+            let mut offset = offsets.log_start_offset;
+            let mut entries = Vec::new();
+            'partition: while offset < offsets.high_watermark && budget > 0 {
+                let lookup = self
+                    .coordinator
+                    .lookup(topic, offsets.partition, offset, 64)
+                    .await?;
+                if lookup.entries.is_empty() {
+                    break;
+                }
+                for entry in lookup.entries {
+                    offset = entry.end_offset();
+                    if entry.format == EntryFormat::Parquet {
+                        if entries.is_empty() {
+                            continue;
+                        }
+                        break 'partition;
+                    }
+                    if entry.max_timestamp > cutoff {
+                        break 'partition;
+                    }
+                    budget = budget.saturating_sub(u64::from(entry.byte_len));
+                    entries.push(entry);
+                    if budget == 0 {
+                        break 'partition;
+                    }
+                }
+            }
+            if !entries.is_empty() {
+                pending.push(Pending {
+                    partition: offsets.partition,
+                    entries,
+                });
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        Ok(pending)
+    }
+
+    async fn write_file(
+        &self,
+        topic: &str,
+        pending: Vec<Pending>,
+        summary: &mut CompactionSummary,
+    ) -> Result<(), CompactError> {
+        let topic_info = self.coordinator.get_topic(topic).await?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_max_row_group_row_count(Some(self.config.row_group_rows))
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .build();
+        let mut writer = ArrowWriter::try_new(Vec::new(), table_schema(), Some(properties))?;
+        let mut ranges = Vec::with_capacity(pending.len());
+        let mut min_timestamp = i64::MAX;
+        for partition in pending {
+            let mut rows: Vec<TableRow> = Vec::new();
+            let mut range = TableRange {
+                partition: partition.partition,
+                base_offset: partition.entries[0].base_offset,
+                record_count: 0,
+                min_timestamp: i64::MAX,
+                max_timestamp: i64::MIN,
+            };
+            for entry in &partition.entries {
+                for (offset, record) in self.reader.read_segment_entry(entry).await? {
+                    range.record_count += 1;
+                    range.min_timestamp = range.min_timestamp.min(record.timestamp);
+                    range.max_timestamp = range.max_timestamp.max(record.timestamp);
+                    summary.record_bytes += record.encoded_len as u64;
+                    rows.push(TableRow {
+                        partition: partition.partition,
+                        offset,
+                        record,
+                    });
+                    if rows.len() >= self.config.row_group_rows {
+                        writer.write(&rows_to_batch(&rows)?)?;
+                        rows.clear();
+                    }
+                }
+            }
+            if !rows.is_empty() {
+                writer.write(&rows_to_batch(&rows)?)?;
+            }
+            // One partition per row group, so statistics find a partition's rows.
+            writer.flush()?;
+            min_timestamp = min_timestamp.min(range.min_timestamp);
+            summary.records += range.record_count;
+            ranges.push(range);
+        }
+        let bytes = writer.into_inner()?;
+        let object_key = table_object_key(topic, min_timestamp, uuid::Uuid::now_v7());
+        let object_size = bytes.len() as u64;
+        self.store
+            .put_opts(
+                &ObjectPath::from(object_key.as_str()),
+                PutPayload::from(bytes),
+                PutOptions {
+                    mode: PutMode::Create,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|source| CompactError::Storage {
+                object_key: object_key.clone(),
+                source,
+            })?;
+        let commit = TableCommit {
+            topic_id: topic_info.topic_id,
+            topic: topic.to_owned(),
+            object_key: object_key.clone(),
+            object_size,
+            ranges,
+        };
+        self.coordinator.commit_table(commit).await?;
+        info!(
+            topic,
+            object_key, object_size, "compacted segment chunks into a table file"
+        );
+        summary.parquet_bytes += object_size;
+        summary.files.push(object_key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

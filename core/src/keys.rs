@@ -4,6 +4,9 @@
 //! - `segments/<hhhh>/<segment-id>.seg`: segment objects written by gateways. `<hhhh>`
 //!   is four hex digits of a hash of the id, which spreads keys over S3's partitions.
 //!   Ids are UUIDv7, so keys of one prefix sort by creation time.
+//! - `tables/<topic>/date=YYYY-MM-DD/<file-id>.parquet`: compacted files, Hive-style
+//!   partitioned by the UTC date of their oldest record, so DuckDB, Spark or Trino can
+//!   read `tables/<topic>/**/*.parquet` and prune by date.
 
 use std::fmt;
 
@@ -11,6 +14,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 pub const SEGMENTS_DIR: &str = "segments";
+pub const TABLES_DIR: &str = "tables";
 const SEGMENT_SUFFIX: &str = ".seg";
 
 /// Identifies one segment object.
@@ -63,6 +67,18 @@ impl fmt::Display for SegmentId {
     }
 }
 
+/// The object key of a compacted file of `topic` whose oldest record has timestamp
+/// `min_timestamp_ms`.
+pub fn table_object_key(topic: &str, min_timestamp_ms: i64, file_id: Uuid) -> String {
+    let date = chrono::DateTime::from_timestamp_millis(min_timestamp_ms)
+        .map(|time| time.date_naive().format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "1970-01-01".to_owned());
+    format!(
+        "{TABLES_DIR}/{topic}/date={date}/{}.parquet",
+        file_id.simple()
+    )
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum KeyError {
     #[error("{0:?} is not a segment object key")]
@@ -93,6 +109,15 @@ mod tests {
         assert_eq!(parts.len(), 3, "{key}");
         assert_eq!(parts[1].len(), 4);
         assert!(parts[2].ends_with(".seg"));
+    }
+
+    #[test]
+    fn table_keys_are_hive_partitioned_by_date() {
+        let id = Uuid::from_u128(7);
+        assert_eq!(
+            table_object_key("orders", 1_700_000_000_000, id),
+            "tables/orders/date=2023-11-14/00000000000000000000000000000007.parquet"
+        );
     }
 
     #[test]

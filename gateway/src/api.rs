@@ -47,6 +47,15 @@ pub struct AppState {
     pub sticky: Arc<AtomicU32>,
     /// Turns true when the server begins shutting down; open streams then end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Administrative operations that live outside the gateway (compaction).
+    pub admin: Option<Arc<dyn TopicAdmin>>,
+}
+
+/// Operations on a topic that another component performs for the gateway's API.
+#[async_trait::async_trait]
+pub trait TopicAdmin: Send + Sync + 'static {
+    /// Compacts everything eligible in `topic` now; answers with a summary.
+    async fn compact(&self, topic: &str) -> Result<Value, ApiError>;
 }
 
 /// The gateway's router.
@@ -59,6 +68,7 @@ pub fn app(state: AppState) -> Router {
             get(describe_topic).delete(delete_topic),
         )
         .route("/v1/topics/{topic}/records", post(produce))
+        .route("/v1/topics/{topic}/compact", post(compact))
         .route("/v1/producers", post(init_producer))
         .route("/v1/groups", get(groups::list))
         .route("/v1/groups/{group}", get(groups::describe))
@@ -240,6 +250,22 @@ async fn produce(
     }
     .instrument(span)
     .await
+}
+
+/// `POST /v1/topics/{topic}/compact`: compacts everything eligible now.
+async fn compact(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(admin) = &state.admin else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_supported",
+            "this gateway runs no compactor",
+        ));
+    };
+    state.coordinator.get_topic(&topic).await?;
+    Ok(Json(admin.compact(&topic).await?))
 }
 
 #[derive(Default, Deserialize)]

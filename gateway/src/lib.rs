@@ -11,7 +11,7 @@ mod json;
 mod metrics;
 mod produce;
 
-pub use api::{AppState, app, serve};
+pub use api::{AppState, TopicAdmin, app, serve};
 pub use batcher::{Batcher, BatcherHandle};
 pub use config::GatewayConfig;
 pub use error::ApiError;

@@ -55,6 +55,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         metrics,
         sticky: Arc::new(AtomicU32::new(0)),
         shutdown: tokio::sync::watch::channel(false).1,
+        admin: None,
     };
     Harness {
         router: app(state),

@@ -8,7 +8,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use silt_core::Coordinator;
 use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
-use silt_core::segment::decode_chunk;
+use silt_core::segment::{Compression, decode_chunk, encode_chunk};
 use tracing::{instrument, trace};
 
 use futures::TryStreamExt;
@@ -21,6 +21,8 @@ use crate::table;
 
 /// Index entries asked for per coordinator lookup.
 const LOOKUP_BATCH: u32 = 16;
+/// Cache-key byte length marking a decoded row group of a compacted file.
+const ROW_GROUP_MARK: u32 = u32::MAX;
 /// Footers of compacted files kept in memory.
 const MAX_CACHED_FOOTERS: usize = 1024;
 /// Lookups one fetch may make before it returns what it has.
@@ -115,7 +117,7 @@ impl Reader {
                     )));
                 }
                 let entry_records = match entry.format {
-                    EntryFormat::Segment => self.read_entry(entry).await?,
+                    EntryFormat::Segment => self.read_segment_entry(entry).await?,
                     EntryFormat::Parquet => {
                         self.read_table(entry, request.partition, next_offset)
                             .await?
@@ -159,7 +161,12 @@ impl Reader {
     }
 
     /// The decoded records of one index entry, from the cache or one ranged GET.
-    async fn read_entry(&self, entry: &IndexEntry) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
+    /// The records of a segment-chunk index entry, with their offsets, from the cache or
+    /// one ranged GET.
+    pub async fn read_segment_entry(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
         let frame = match self
             .cache
             .get(&entry.object_key, entry.byte_offset, entry.byte_len)
@@ -226,12 +233,34 @@ impl Reader {
         };
         let groups =
             table::row_groups_for(metadata.metadata(), partition, from, entry.end_offset());
-        let Some(&group) = groups.first() else {
+        let Some(&(group, first_offset)) = groups.first() else {
             return Err(ReadError::Inconsistent(format!(
                 "{} has no row group for partition {partition} offset {from}",
                 entry.object_key
             )));
         };
+        // A decoded row group is kept in the chunk cache as a chunk frame, keyed by the
+        // file and the row group (a byte length no segment chunk has marks it).
+        let corrupt = |source| ReadError::Corrupt {
+            object_key: entry.object_key.clone(),
+            byte_offset: group as u64,
+            byte_len: ROW_GROUP_MARK,
+            source,
+        };
+        if let Some(frame) = self
+            .cache
+            .get(&entry.object_key, group as u64, ROW_GROUP_MARK)
+            .await
+        {
+            let records = decode_chunk(&frame)
+                .and_then(|chunk| chunk.all_records())
+                .map_err(corrupt)?;
+            return Ok(records
+                .into_iter()
+                .enumerate()
+                .map(|(i, record)| (first_offset + i as u64, record))
+                .collect());
+        }
         self.object_reads.fetch_add(1, Ordering::Relaxed);
         let input = table::TableFile::new(Arc::clone(&self.store), path);
         let mut batches = ParquetRecordBatchStreamBuilder::new_with_metadata(input, metadata)
@@ -249,6 +278,25 @@ impl Reader {
                     .into_iter()
                     .filter(|row| row.partition == partition)
                     .map(|row| (row.offset, row.record)),
+            );
+        }
+        let contiguous = rows
+            .first()
+            .is_some_and(|(offset, _)| *offset == first_offset)
+            && rows.windows(2).all(|pair| pair[1].0 == pair[0].0 + 1);
+        if contiguous {
+            let mut frame = bytes::BytesMut::new();
+            encode_chunk(
+                &table::encode_rows(&rows),
+                rows.len() as u32,
+                Compression::Lz4,
+                &mut frame,
+            );
+            self.cache.insert(
+                &entry.object_key,
+                group as u64,
+                ROW_GROUP_MARK,
+                frame.freeze(),
             );
         }
         Ok(rows)

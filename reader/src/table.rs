@@ -192,13 +192,13 @@ fn wrong(column: &str) -> ArrowError {
 }
 
 /// Row groups of `metadata` that hold `partition` at offsets overlapping `from..to`,
-/// found from column statistics, in file order.
+/// found from column statistics, in file order, each with its first offset.
 pub fn row_groups_for(
     metadata: &ParquetMetaData,
     partition: u32,
     from: u64,
     to: u64,
-) -> Vec<usize> {
+) -> Vec<(usize, u64)> {
     let schema = metadata.file_metadata().schema_descr();
     let index_of =
         |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name);
@@ -210,7 +210,7 @@ pub fn row_groups_for(
         .row_groups()
         .iter()
         .enumerate()
-        .filter(|(_, group)| {
+        .filter_map(|(index, group)| {
             let partitions = match group.column(partition_column).statistics() {
                 Some(Statistics::Int32(stats)) => stats
                     .min_opt()
@@ -224,19 +224,44 @@ pub fn row_groups_for(
                 }
                 _ => None,
             };
-            match (partitions, offsets) {
-                (Some((low, high)), Some((first, last))) => {
-                    low <= partition as i64
-                        && partition as i64 <= high
-                        && last >= from as i64
-                        && first < to as i64
-                }
-                // Without statistics a group cannot be ruled out.
-                _ => true,
-            }
+            // The compactor always writes statistics; a group without them is skipped.
+            let ((low, high), (first, last)) = (partitions?, offsets?);
+            let holds = low <= partition as i64
+                && partition as i64 <= high
+                && last >= from as i64
+                && first < to as i64;
+            holds.then_some((index, first.max(0) as u64))
         })
-        .map(|(index, _)| index)
         .collect()
+}
+
+/// Encodes rows as a chunk payload, to keep a decoded row group in the chunk cache.
+pub fn encode_rows(rows: &[(u64, StoredRecord)]) -> bytes::BytesMut {
+    let mut out = bytes::BytesMut::new();
+    for (_, record) in rows {
+        let headers: Vec<(&str, &[u8])> = record
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    std::str::from_utf8(name).unwrap_or_default(),
+                    value.as_ref(),
+                )
+            })
+            .collect();
+        RecordParts {
+            timestamp: record.timestamp,
+            key: record
+                .key
+                .as_deref()
+                .map(|key| (key, record.key_is_binary())),
+            value: &record.value,
+            value_is_json: record.value_is_json(),
+            headers: &headers,
+        }
+        .encode(&mut out);
+    }
+    out
 }
 
 #[cfg(test)]

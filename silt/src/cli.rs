@@ -60,6 +60,16 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Compacts a topic's segment chunks into Parquet now.
+    Compact {
+        #[arg(long)]
+        topic: String,
+        /// Compact everything, whatever its age (the only mode for now).
+        #[arg(long, default_value_t = true)]
+        now: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Measures produce throughput and acknowledgement latency against a running gateway.
     Bench(bench::BenchArgs),
 }
@@ -172,6 +182,12 @@ pub struct ServeArgs {
     /// Embedded coordinator: idempotent producers idle this long are forgotten.
     #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]
     pub producer_idle_expiry_ms: Option<i64>,
+    /// `silt dev`: how often the compactor looks for old segment chunks (0 = never).
+    #[arg(long, env = "SILT_COMPACT_INTERVAL_MS")]
+    pub compact_interval_ms: Option<u64>,
+    /// Segment chunks younger than this are left alone by the periodic compactor.
+    #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS")]
+    pub compact_min_age_ms: Option<i64>,
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,
     #[arg(long, env = "SILT_MAX_BATCH_BYTES")]
@@ -202,5 +218,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Consume(args) => client::consume(args).await,
         Command::Groups { command, server } => client::groups(&server, command).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Compact {
+            topic,
+            now: _,
+            server,
+        } => client::compact(&server, &topic).await,
     }
 }

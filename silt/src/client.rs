@@ -524,3 +524,25 @@ pub async fn groups(server: &ServerArgs, command: GroupsCommand) -> Result<(), C
     }
     Ok(())
 }
+
+/// `silt compact --topic T --now`: asks the gateway to compact the topic and waits.
+pub async fn compact(server: &ServerArgs, topic: &str) -> Result<(), CliError> {
+    let client = Client::new(server);
+    eprintln!("compacting {topic} ...");
+    let summary = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/topics/{topic}/compact"),
+            None,
+        )
+        .await?;
+    let files = summary["files"].as_array().map_or(0, Vec::len);
+    println!(
+        "{} records in {files} files; {} bytes of records became {} bytes of Parquet",
+        summary["records"], summary["record_bytes"], summary["parquet_bytes"]
+    );
+    for file in summary["files"].as_array().into_iter().flatten() {
+        println!("{}", file.as_str().unwrap_or_default());
+    }
+    Ok(())
+}

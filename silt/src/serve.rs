@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
+use axum::http::StatusCode;
 use object_store::ObjectStore;
 use serde::Deserialize;
+use silt_compactor::{Compactor, CompactorConfig};
 use silt_coordinator::RemoteCoordinator;
-use silt_core::Coordinator;
-use silt_gateway::{AppState, Batcher, GatewayConfig, Metrics, serve};
+use silt_core::{Coordinator, ErrorKind};
+use silt_gateway::{ApiError, AppState, Batcher, GatewayConfig, Metrics, TopicAdmin, serve};
 use silt_reader::storage::{CountingStore, open_local, open_object_store};
 use silt_reader::{CacheConfig, ChunkCache, Reader};
 use tracing::info;
@@ -28,6 +30,8 @@ struct FileConfig {
     metadata_db: Option<PathBuf>,
     coordinator: Option<String>,
     producer_idle_expiry_ms: Option<i64>,
+    compact_interval_ms: Option<u64>,
+    compact_min_age_ms: Option<i64>,
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
     #[serde(default)]
@@ -43,6 +47,9 @@ pub struct ServeConfig {
     /// A `silt coordinator` to use instead of the embedded one.
     pub coordinator: Option<String>,
     pub producer_idle_expiry_ms: i64,
+    /// `silt dev`: how often the compactor runs (0 = never), and how old chunks must be.
+    pub compact_interval_ms: u64,
+    pub compact_min_age_ms: i64,
     pub gateway: GatewayConfig,
     pub cache: CacheConfig,
 }
@@ -111,6 +118,14 @@ impl ServeConfig {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             object_store,
             coordinator: args.coordinator.or(file.coordinator),
+            compact_interval_ms: args
+                .compact_interval_ms
+                .or(file.compact_interval_ms)
+                .unwrap_or(60_000),
+            compact_min_age_ms: args
+                .compact_min_age_ms
+                .or(file.compact_min_age_ms)
+                .unwrap_or(10 * 60 * 1000),
             producer_idle_expiry_ms: args
                 .producer_idle_expiry_ms
                 .or(file.producer_idle_expiry_ms)
@@ -170,8 +185,29 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         cache.clone(),
         Arc::clone(&metrics),
     );
-    let reader = Arc::new(Reader::new(store, Arc::clone(&coordinator), cache.clone()));
+    let reader = Arc::new(Reader::new(
+        Arc::clone(&store),
+        Arc::clone(&coordinator),
+        cache.clone(),
+    ));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let compactor = Arc::new(Compactor::new(
+        store,
+        Arc::clone(&coordinator),
+        Arc::clone(&reader),
+        CompactorConfig {
+            min_age_ms: config.compact_min_age_ms,
+            ..CompactorConfig::default()
+        },
+    ));
+    if dev && config.compact_interval_ms > 0 {
+        tokio::spawn(compact_periodically(
+            Arc::clone(&compactor),
+            Arc::clone(&coordinator),
+            std::time::Duration::from_millis(config.compact_interval_ms),
+            shutdown_rx.clone(),
+        ));
+    }
     let state = AppState {
         config: config.gateway.clone(),
         coordinator,
@@ -180,6 +216,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         metrics,
         sticky: Arc::new(AtomicU32::new(0)),
         shutdown: shutdown_rx,
+        admin: Some(Arc::new(CompactorAdmin(compactor))),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -236,6 +273,54 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+/// Serves `POST /v1/topics/{topic}/compact` with the in-process compactor.
+struct CompactorAdmin(Arc<Compactor>);
+
+#[async_trait::async_trait]
+impl TopicAdmin for CompactorAdmin {
+    async fn compact(&self, topic: &str) -> Result<serde_json::Value, ApiError> {
+        match self.0.compact_topic(topic, true).await {
+            Ok(summary) => Ok(serde_json::json!(summary)),
+            Err(error) => {
+                let status = match error.kind() {
+                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorKind::Conflict => StatusCode::CONFLICT,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                Err(ApiError::new(
+                    status,
+                    "compaction_failed",
+                    error.to_string(),
+                ))
+            }
+        }
+    }
+}
+
+/// `silt dev`'s compactor: every `interval`, compacts what has aged enough in every topic.
+async fn compact_periodically(
+    compactor: Arc<Compactor>,
+    coordinator: Arc<dyn Coordinator>,
+    interval: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Ok(topics) = coordinator.list_topics().await else {
+            continue;
+        };
+        for topic in topics {
+            if let Err(error) = compactor.compact_topic(&topic.name, false).await {
+                tracing::warn!(topic = %topic.name, %error, "compaction failed; will retry");
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 mod harness;
 
 mod cli;
+mod compaction;
 mod crash;
 mod durable_log;
 mod groups;
