@@ -263,5 +263,3 @@ impl Compactor {
     }
 }
 
-#[cfg(test)]
-mod tests;
