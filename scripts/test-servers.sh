@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the S3-compatible test servers (moto, LocalStack) into .venv/ at the
+# Install the S3-compatible test servers (moto, LocalStack), and DuckDB for reading
+# compacted tables as an external engine would, into .venv/ at the
 # repo root. Idempotent: a venv whose marker file records the same pins is left alone.
 set -euo pipefail
 
@@ -35,3 +36,4 @@ install_venv() {
 
 install_venv moto "${MOTO_PINS[@]}"
 install_venv localstack "${LOCALSTACK_PINS[@]}"
+install_venv duckdb "duckdb==1.5.6"

@@ -116,3 +116,75 @@ async fn compacted_records_read_back_identically() {
         Some(before[2].len() as u64)
     );
 }
+
+/// DuckDB (from PyPI) reads the compacted files straight from the bucket folder, with
+/// Hive partitioning by date, and agrees with the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_reads_compacted_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let silt = Silt::start(&dir.path().join("data"), None, &[]);
+    let api = Api::new(&silt.url);
+    api.create_topic("payments", 3).await;
+    for start in (0..3000).step_by(500) {
+        let records: Vec<Value> = (start..start + 500)
+            .map(|i| json!({"key": format!("user-{}", i % 97), "value": {"amount": i % 250, "user": format!("user-{}", i % 97)}}))
+            .collect();
+        let (status, body) = api
+            .post("/v1/topics/payments/records", json!({ "records": records }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, summary) = api.post("/v1/topics/payments/compact", json!({})).await;
+    assert_eq!(
+        (status, summary["records"].as_u64()),
+        (200, Some(3000)),
+        "{summary}"
+    );
+
+    let (_, topic) = api.get("/v1/topics/payments").await;
+    let glob = dir.path().join("data/bucket/tables/payments/**/*.parquet");
+    let script = r#"
+import duckdb, json, sys
+con = duckdb.connect()
+files = f"read_parquet('{sys.argv[1]}', hive_partitioning = true)"
+partitions = con.execute(f'select "partition", count(*), min("offset"), max("offset"), count(distinct date) from {files} group by 1 order by 1').fetchall()
+over_100 = con.execute(f"select count(*) from {files} where json_extract(decode(value), '$.amount')::INTEGER > 100").fetchone()[0]
+print(json.dumps({"partitions": partitions, "over_100": over_100}))
+"#;
+    let python = crate::harness::workspace_root().join(".venv/duckdb/bin/python");
+    assert!(
+        python.exists(),
+        "run scripts/test-servers.sh to install DuckDB"
+    );
+    let output = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&glob)
+        .output()
+        .expect("duckdb");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let partitions = answer["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 3);
+    for (row, offsets) in partitions
+        .iter()
+        .zip(topic["partitions"].as_array().expect("partitions"))
+    {
+        let high_watermark = offsets["high_watermark"].as_u64().expect("hw");
+        assert_eq!(row[0], offsets["partition"]);
+        assert_eq!(
+            row[1].as_u64(),
+            Some(high_watermark),
+            "count(*) per partition"
+        );
+        assert_eq!(row[2].as_u64(), Some(0), "min(offset)");
+        assert_eq!(row[3].as_u64(), Some(high_watermark - 1), "max(offset)");
+        assert_eq!(row[4].as_u64(), Some(1), "one date partition");
+    }
+    let expected_over_100 = (0..3000).filter(|i| i % 250 > 100).count() as u64;
+    assert_eq!(answer["over_100"].as_u64(), Some(expected_over_100));
+}
