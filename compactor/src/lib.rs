@@ -72,6 +72,8 @@ impl CompactError {
 /// What one compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CompactionSummary {
+    /// Records dropped by retention (`retention_ms`, `retention_bytes`).
+    pub expired_records: u64,
     pub files: Vec<String>,
     pub records: u64,
     /// Bytes of encoded records read from segments.
@@ -115,7 +117,11 @@ impl Compactor {
         topic: &str,
         now: bool,
     ) -> Result<CompactionSummary, CompactError> {
-        let mut summary = CompactionSummary::default();
+        let expired_records = self.enforce_retention(topic).await?;
+        let mut summary = CompactionSummary {
+            expired_records,
+            ..CompactionSummary::default()
+        };
         let cutoff = if now {
             i64::MAX
         } else {
@@ -128,6 +134,68 @@ impl Compactor {
             }
             self.write_file(topic, pending, &mut summary).await?;
         }
+    }
+
+    /// Drops, per partition, the oldest whole index entries that are past the topic's
+    /// `retention_ms` (every record older) or beyond its `retention_bytes` (the newer
+    /// entries alone hold at least that much), by moving the log start. Returns the
+    /// records dropped.
+    #[instrument(skip(self))]
+    pub async fn enforce_retention(&self, topic: &str) -> Result<u64, CompactError> {
+        let description = self.coordinator.describe_topic(topic).await?;
+        let retention_ms = description.topic.retention_ms.filter(|ms| *ms > 0);
+        let retention_bytes = description
+            .topic
+            .retention_bytes
+            .filter(|bytes| *bytes > 0)
+            .map(|bytes| bytes as u64);
+        if retention_ms.is_none() && retention_bytes.is_none() {
+            return Ok(0);
+        }
+        let cutoff = retention_ms.map(|ms| now_ms().saturating_sub(ms));
+        let mut dropped = 0;
+        for offsets in description.partitions {
+            let mut entries = Vec::new();
+            let mut offset = offsets.log_start_offset;
+            while offset < offsets.high_watermark {
+                let lookup = self
+                    .coordinator
+                    .lookup(topic, offsets.partition, offset, 256)
+                    .await?;
+                let Some(last) = lookup.entries.last() else {
+                    break;
+                };
+                offset = last.end_offset();
+                entries.extend(lookup.entries);
+            }
+            let mut remaining: u64 = entries.iter().map(|entry| u64::from(entry.byte_len)).sum();
+            let mut new_start = offsets.log_start_offset;
+            for entry in &entries {
+                let expired = cutoff.is_some_and(|cutoff| entry.max_timestamp < cutoff);
+                // As Kafka does: an entry goes only if the newer ones still hold the limit.
+                let oversized = retention_bytes
+                    .is_some_and(|limit| remaining - u64::from(entry.byte_len) >= limit);
+                if !expired && !oversized {
+                    break;
+                }
+                remaining -= u64::from(entry.byte_len);
+                new_start = entry.end_offset();
+            }
+            if new_start > offsets.log_start_offset {
+                let moved = self
+                    .coordinator
+                    .truncate_before(topic, offsets.partition, new_start)
+                    .await?;
+                dropped += moved.log_start_offset - offsets.log_start_offset;
+                info!(
+                    topic,
+                    partition = offsets.partition,
+                    log_start_offset = moved.log_start_offset,
+                    "retention moved the log start"
+                );
+            }
+        }
+        Ok(dropped)
     }
 
     /// Per partition, the segment entries from the oldest uncompacted offset on whose
@@ -201,7 +269,9 @@ impl Compactor {
                 record_count: 0,
                 min_timestamp: i64::MAX,
                 max_timestamp: i64::MIN,
+                byte_size: 0,
             };
+            let groups_before = writer.flushed_row_groups().len();
             for entry in &partition.entries {
                 for (offset, record) in self.reader.read_segment_entry(entry).await? {
                     range.record_count += 1;
@@ -224,6 +294,10 @@ impl Compactor {
             }
             // One partition per row group, so statistics find a partition's rows.
             writer.flush()?;
+            range.byte_size = writer.flushed_row_groups()[groups_before..]
+                .iter()
+                .map(|group| group.compressed_size().max(0) as u64)
+                .sum();
             min_timestamp = min_timestamp.min(range.min_timestamp);
             summary.records += range.record_count;
             ranges.push(range);
@@ -262,4 +336,3 @@ impl Compactor {
         Ok(())
     }
 }
-

@@ -116,6 +116,20 @@ impl Coordinator for RemoteCoordinator {
         self.simple(Call::CommitSegment(commit)).await
     }
 
+    async fn truncate_before(
+        &self,
+        topic: &str,
+        partition: u32,
+        log_start_offset: u64,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        self.simple(Call::TruncateBefore {
+            topic: topic.to_owned(),
+            partition,
+            log_start_offset,
+        })
+        .await
+    }
+
     async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError> {
         self.simple(Call::CommitTable(commit)).await
     }

@@ -74,6 +74,11 @@ async fn call(
             Call::DeleteTopic { name } => reply(c.delete_topic(&name).await),
             Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
             Call::CommitTable(commit) => reply(c.commit_table(commit).await),
+            Call::TruncateBefore {
+                topic,
+                partition,
+                log_start_offset,
+            } => reply(c.truncate_before(&topic, partition, log_start_offset).await),
             Call::Lookup {
                 topic,
                 partition,

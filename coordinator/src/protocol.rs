@@ -25,6 +25,11 @@ pub enum Call {
     },
     CommitSegment(SegmentCommit),
     CommitTable(TableCommit),
+    TruncateBefore {
+        topic: String,
+        partition: u32,
+        log_start_offset: u64,
+    },
     Lookup {
         topic: String,
         partition: u32,
@@ -93,6 +98,7 @@ impl Call {
             Call::DeleteTopic { .. } => "delete_topic",
             Call::CommitSegment(_) => "commit_segment",
             Call::CommitTable(_) => "commit_table",
+            Call::TruncateBefore { .. } => "truncate_before",
             Call::Lookup { .. } => "lookup",
             Call::InitProducer { .. } => "init_producer",
             Call::JoinGroup { .. } => "join_group",

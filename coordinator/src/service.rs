@@ -312,6 +312,31 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             .await?)
     }
 
+    #[instrument(skip(self))]
+    async fn truncate_before(
+        &self,
+        topic: &str,
+        partition: u32,
+        log_start_offset: u64,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        let topic_id = self.with_topic(topic, |state| {
+            Self::partition_sender(state, partition)?;
+            Ok(state.topic.topic_id)
+        })?;
+        let _order = self.write_order.lock().await;
+        let offsets = self
+            .store
+            .truncate_before(topic_id, partition, log_start_offset)
+            .await?;
+        self.with_topic(topic, |state| {
+            if state.topic.topic_id == topic_id {
+                Self::partition_sender(state, partition)?.send_replace(offsets);
+            }
+            Ok(())
+        })?;
+        Ok(offsets)
+    }
+
     #[instrument(skip(self, commit), fields(topic = %commit.topic, object_key = %commit.object_key))]
     async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError> {
         if commit.ranges.iter().any(|range| range.record_count == 0) {

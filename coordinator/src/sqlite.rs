@@ -381,7 +381,7 @@ impl MetadataStore for SqliteStore {
                 )?;
                 transaction.execute(
                     "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id, byte_offset,
-                     byte_len, min_timestamp, max_timestamp, format) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7, ?8)",
+                     byte_len, min_timestamp, max_timestamp, format) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?9, ?6, ?7, ?8)",
                     params![
                         commit.topic_id,
                         range.partition,
@@ -390,12 +390,50 @@ impl MetadataStore for SqliteStore {
                         table_id,
                         range.min_timestamp,
                         range.max_timestamp,
-                        FORMAT_PARQUET
+                        FORMAT_PARQUET,
+                        range.byte_size.min(u64::from(u32::MAX)) as i64
                     ],
                 )?;
             }
             transaction.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn truncate_before(
+        &self,
+        topic_id: i64,
+        partition: u32,
+        log_start_offset: u64,
+    ) -> Result<PartitionOffsets, StoreError> {
+        self.write(move |connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<(i64, i64)> = transaction
+                .query_row(
+                    "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = ?1 AND partition = ?2",
+                    params![topic_id, partition],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let Some((start, high_watermark)) = current else {
+                return Err(CoordinatorError::InvalidArgument(format!("no partition {partition} in topic {topic_id}")).into());
+            };
+            let new_start = (log_start_offset as i64).clamp(start, high_watermark);
+            transaction.execute(
+                "UPDATE partitions SET log_start_offset = ?3 WHERE topic_id = ?1 AND partition = ?2",
+                params![topic_id, partition, new_start],
+            )?;
+            transaction.execute(
+                "DELETE FROM index_entries WHERE topic_id = ?1 AND partition = ?2 AND base_offset + record_count <= ?3",
+                params![topic_id, partition, new_start],
+            )?;
+            transaction.commit()?;
+            Ok(PartitionOffsets {
+                partition,
+                log_start_offset: to_u64(new_start, "log start offset")?,
+                high_watermark: to_u64(high_watermark, "high watermark")?,
+            })
         })
         .await
     }

@@ -68,6 +68,15 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn list_groups(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Raises a partition's log start and deletes the entries wholly below it; returns
+    /// the partition's offsets afterwards.
+    async fn truncate_before(
+        &self,
+        topic_id: i64,
+        partition: u32,
+        log_start_offset: u64,
+    ) -> Result<PartitionOffsets, StoreError>;
+
     /// Replaces segment entries by a compacted file's entries, in one transaction. A
     /// repeated object key changes nothing.
     async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError>;

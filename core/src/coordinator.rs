@@ -143,6 +143,9 @@ pub struct TableRange {
     pub record_count: u64,
     pub min_timestamp: i64,
     pub max_timestamp: i64,
+    /// Compressed bytes of the range's row groups, for size-based retention.
+    #[serde(default)]
+    pub byte_size: u64,
 }
 
 /// A Parquet file that replaces segment chunks of one topic: the swap is one
@@ -291,6 +294,16 @@ pub trait Coordinator: Send + Sync + 'static {
         &self,
         producer_id: Option<i64>,
     ) -> Result<ProducerIdentity, CoordinatorError>;
+
+    /// Moves a partition's log start up to `log_start_offset` (never down, never past
+    /// the high watermark) and forgets the index entries wholly below it. Fetches below
+    /// the new log start get `offset_out_of_range`.
+    async fn truncate_before(
+        &self,
+        topic: &str,
+        partition: u32,
+        log_start_offset: u64,
+    ) -> Result<PartitionOffsets, CoordinatorError>;
 
     /// Swaps the segment chunks covering each range for entries in the compacted file.
     /// Every range must be exactly covered by segment entries, or nothing changes.

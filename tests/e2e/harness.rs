@@ -403,17 +403,21 @@ impl Api {
         assert_eq!(status, 201, "{body}");
     }
 
-    /// Every record of a partition from offset 0 to the high watermark.
+    /// Every record of a partition from its log start (offset 0 unless retention moved
+    /// it) to the high watermark.
     pub async fn read_partition(&self, topic: &str, partition: u32) -> Vec<Value> {
         let mut records = Vec::new();
-        let mut offset = 0u64;
+        // Without an offset the first fetch starts at the log start.
+        let mut from = String::new();
         loop {
-            let (status, body) =
-                self.get(&format!("/v1/topics/{topic}/partitions/{partition}/records?offset={offset}&max_records=1000")).await;
+            let path =
+                format!("/v1/topics/{topic}/partitions/{partition}/records?max_records=1000{from}");
+            let (status, body) = self.get(&path).await;
             assert_eq!(status, 200, "{body}");
             let batch = body["records"].as_array().expect("records").clone();
             let high_watermark = body["high_watermark"].as_u64().expect("hw");
-            offset = body["next_offset"].as_u64().expect("next_offset");
+            let offset = body["next_offset"].as_u64().expect("next_offset");
+            from = format!("&offset={offset}");
             records.extend(batch);
             if offset >= high_watermark {
                 return records;

@@ -725,6 +725,7 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
             record_count,
             min_timestamp: 1,
             max_timestamp: 2,
+            byte_size: 50,
         }],
     };
     // A range that splits a chunk is refused and changes nothing.
@@ -779,5 +780,81 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
             .expect("offsets")
             .high_watermark,
         16
+    );
+}
+
+#[tokio::test]
+async fn truncation_moves_the_log_start_and_forgets_old_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator = open(&dir).await;
+    let orders = coordinator
+        .create_topic(topic("orders", 1))
+        .await
+        .expect("create");
+    for (object, count) in [("a", 5), ("b", 5), ("c", 5)] {
+        let commit = SegmentCommit {
+            object_key: format!("segments/0000/{object}.seg"),
+            object_size: 10,
+            chunks: vec![chunk(orders.topic_id, "orders", 0, count, 12)],
+        };
+        coordinator.commit_segment(commit).await.expect("commit");
+    }
+    let offsets = coordinator
+        .truncate_before("orders", 0, 7)
+        .await
+        .expect("truncate");
+    assert_eq!((offsets.log_start_offset, offsets.high_watermark), (7, 15));
+    assert_eq!(
+        coordinator.lookup("orders", 0, 6, 10).await,
+        Err(CoordinatorError::OffsetOutOfRange {
+            offset: 6,
+            log_start_offset: 7,
+            high_watermark: 15
+        })
+    );
+    let entries = coordinator
+        .lookup("orders", 0, 7, 10)
+        .await
+        .expect("lookup")
+        .entries;
+    assert_eq!(
+        entries.iter().map(|e| e.base_offset).collect::<Vec<_>>(),
+        vec![5, 10],
+        "the straddling entry stays"
+    );
+    // Never backwards, never past the end.
+    assert_eq!(
+        coordinator
+            .truncate_before("orders", 0, 3)
+            .await
+            .expect("no-op")
+            .log_start_offset,
+        7
+    );
+    assert_eq!(
+        coordinator
+            .truncate_before("orders", 0, 99)
+            .await
+            .expect("clamped")
+            .log_start_offset,
+        15
+    );
+    assert!(
+        coordinator
+            .lookup("orders", 0, 15, 10)
+            .await
+            .expect("lookup")
+            .entries
+            .is_empty()
+    );
+    drop(coordinator);
+    let reopened = open(&dir).await;
+    assert_eq!(
+        reopened
+            .partition_offsets("orders", 0)
+            .await
+            .expect("offsets")
+            .log_start_offset,
+        15
     );
 }
