@@ -7,6 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/test-servers.sh
 
+echo "== infra/validate.sh (deployment files; checks whose tools are missing are skipped)"
+infra/validate.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
