@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
+use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use silt_core::Coordinator;
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, TableCommit, TableRange};
-use silt_core::keys::table_object_key;
+use silt_core::keys::{SEGMENTS_DIR, TABLES_DIR, table_object_key};
 use silt_core::{ErrorKind, now_ms};
 use silt_reader::table::{TableRow, rows_to_batch, table_schema};
 use silt_reader::{ReadError, Reader};
@@ -82,6 +83,15 @@ pub struct CompactionSummary {
     pub parquet_bytes: u64,
 }
 
+/// What one garbage collection did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GcSummary {
+    /// Committed objects no index entry referenced any more (compacted or expired).
+    pub unreferenced_deleted: u64,
+    /// Objects in the bucket the coordinator never committed (failed commits, refused swaps).
+    pub orphans_deleted: u64,
+}
+
 pub struct Compactor {
     store: Arc<dyn ObjectStore>,
     coordinator: Arc<dyn Coordinator>,
@@ -133,6 +143,64 @@ impl Compactor {
                 return Ok(summary);
             }
             self.write_file(topic, pending, &mut summary).await?;
+        }
+    }
+
+    /// Deletes objects that nothing references: committed objects whose index entries
+    /// were all compacted or expired, and objects the coordinator never committed. Only
+    /// objects older than `grace_ms` go, so reads that looked an object up just before
+    /// it became unreferenced can finish, and a gateway's PUT is never collected before
+    /// its commit.
+    #[instrument(skip(self))]
+    pub async fn collect_garbage(&self, grace_ms: i64) -> Result<GcSummary, CompactError> {
+        let before = now_ms().saturating_sub(grace_ms);
+        let mut summary = GcSummary::default();
+        loop {
+            let keys = self.coordinator.unreferenced_objects(before, 256).await?;
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                self.delete(&key).await?;
+                if self.coordinator.forget_object(&key).await? {
+                    summary.unreferenced_deleted += 1;
+                }
+            }
+        }
+        for prefix in [SEGMENTS_DIR, TABLES_DIR] {
+            let listed: Vec<ObjectMeta> = self
+                .store
+                .list(Some(&ObjectPath::from(prefix)))
+                .try_collect()
+                .await
+                .map_err(|source| CompactError::Storage {
+                    object_key: prefix.to_owned(),
+                    source,
+                })?;
+            let old: Vec<String> = listed
+                .into_iter()
+                .filter(|meta| meta.last_modified.timestamp_millis() < before)
+                .map(|meta| meta.location.to_string())
+                .collect();
+            for batch in old.chunks(500) {
+                let known = self.coordinator.known_objects(batch.to_vec()).await?;
+                for key in batch.iter().filter(|key| !known.contains(key)) {
+                    self.delete(key).await?;
+                    summary.orphans_deleted += 1;
+                    info!(object_key = %key, "deleted an object no commit refers to");
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CompactError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(CompactError::Storage {
+                object_key: key.to_owned(),
+                source,
+            }),
         }
     }
 

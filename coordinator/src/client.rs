@@ -130,6 +130,32 @@ impl Coordinator for RemoteCoordinator {
         .await
     }
 
+    async fn unreferenced_objects(
+        &self,
+        committed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, CoordinatorError> {
+        self.simple(Call::UnreferencedObjects {
+            committed_before_ms,
+            limit,
+        })
+        .await
+    }
+
+    async fn forget_object(&self, object_key: &str) -> Result<bool, CoordinatorError> {
+        self.simple(Call::ForgetObject {
+            object_key: object_key.to_owned(),
+        })
+        .await
+    }
+
+    async fn known_objects(
+        &self,
+        object_keys: Vec<String>,
+    ) -> Result<Vec<String>, CoordinatorError> {
+        self.simple(Call::KnownObjects { object_keys }).await
+    }
+
     async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError> {
         self.simple(Call::CommitTable(commit)).await
     }

@@ -74,6 +74,12 @@ async fn call(
             Call::DeleteTopic { name } => reply(c.delete_topic(&name).await),
             Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
             Call::CommitTable(commit) => reply(c.commit_table(commit).await),
+            Call::UnreferencedObjects {
+                committed_before_ms,
+                limit,
+            } => reply(c.unreferenced_objects(committed_before_ms, limit).await),
+            Call::ForgetObject { object_key } => reply(c.forget_object(&object_key).await),
+            Call::KnownObjects { object_keys } => reply(c.known_objects(object_keys).await),
             Call::TruncateBefore {
                 topic,
                 partition,

@@ -25,6 +25,16 @@ pub enum Call {
     },
     CommitSegment(SegmentCommit),
     CommitTable(TableCommit),
+    UnreferencedObjects {
+        committed_before_ms: i64,
+        limit: u32,
+    },
+    ForgetObject {
+        object_key: String,
+    },
+    KnownObjects {
+        object_keys: Vec<String>,
+    },
     TruncateBefore {
         topic: String,
         partition: u32,
@@ -98,6 +108,9 @@ impl Call {
             Call::DeleteTopic { .. } => "delete_topic",
             Call::CommitSegment(_) => "commit_segment",
             Call::CommitTable(_) => "commit_table",
+            Call::UnreferencedObjects { .. } => "unreferenced_objects",
+            Call::ForgetObject { .. } => "forget_object",
+            Call::KnownObjects { .. } => "known_objects",
             Call::TruncateBefore { .. } => "truncate_before",
             Call::Lookup { .. } => "lookup",
             Call::InitProducer { .. } => "init_producer",

@@ -312,6 +312,30 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             .await?)
     }
 
+    async fn unreferenced_objects(
+        &self,
+        committed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, CoordinatorError> {
+        Ok(self
+            .store
+            .unreferenced_objects(committed_before_ms, limit)
+            .await?)
+    }
+
+    async fn forget_object(&self, object_key: &str) -> Result<bool, CoordinatorError> {
+        // Ordered with commits, so a segment being committed is never forgotten under it.
+        let _order = self.write_order.lock().await;
+        Ok(self.store.forget_object(object_key).await?)
+    }
+
+    async fn known_objects(
+        &self,
+        object_keys: Vec<String>,
+    ) -> Result<Vec<String>, CoordinatorError> {
+        Ok(self.store.known_objects(object_keys).await?)
+    }
+
     #[instrument(skip(self))]
     async fn truncate_before(
         &self,

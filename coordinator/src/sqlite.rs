@@ -438,6 +438,53 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
+    async fn unreferenced_objects(
+        &self,
+        committed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT s.object_key FROM segments s WHERE s.committed_at_ms < ?1
+                 AND NOT EXISTS (SELECT 1 FROM index_entries e WHERE e.segment_id = s.segment_id)
+                 ORDER BY s.segment_id LIMIT ?2",
+            )?;
+            let keys = statement.query_map(params![committed_before_ms, limit], |row| {
+                row.get::<_, String>(0)
+            })?;
+            Ok(keys.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn forget_object(&self, object_key: &str) -> Result<bool, StoreError> {
+        let object_key = object_key.to_owned();
+        self.write(move |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM segments WHERE object_key = ?1
+                 AND NOT EXISTS (SELECT 1 FROM index_entries e WHERE e.segment_id = segments.segment_id)",
+                [&object_key],
+            )?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError> {
+        self.read(move |connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT 1 FROM segments WHERE object_key = ?1")?;
+            let mut known = Vec::new();
+            for key in object_keys {
+                if statement.exists([&key])? {
+                    known.push(key);
+                }
+            }
+            Ok(known)
+        })
+        .await
+    }
+
     async fn list_groups(&self) -> Result<Vec<String>, StoreError> {
         self.read(|connection| {
             let mut statement =

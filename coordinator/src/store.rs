@@ -77,6 +77,16 @@ pub trait MetadataStore: Send + Sync + 'static {
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, StoreError>;
 
+    async fn unreferenced_objects(
+        &self,
+        committed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    async fn forget_object(&self, object_key: &str) -> Result<bool, StoreError>;
+
+    async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError>;
+
     /// Replaces segment entries by a compacted file's entries, in one transaction. A
     /// repeated object key changes nothing.
     async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError>;

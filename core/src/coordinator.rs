@@ -305,6 +305,24 @@ pub trait Coordinator: Send + Sync + 'static {
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, CoordinatorError>;
 
+    /// Objects (segments and compacted files) committed before `committed_before_ms`
+    /// that no index entry references any more: candidates for garbage collection.
+    async fn unreferenced_objects(
+        &self,
+        committed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, CoordinatorError>;
+
+    /// Forgets an object that is still unreferenced (after its deletion from the bucket).
+    /// Answers whether it was forgotten.
+    async fn forget_object(&self, object_key: &str) -> Result<bool, CoordinatorError>;
+
+    /// The subset of `object_keys` the coordinator knows (committed, not forgotten).
+    async fn known_objects(
+        &self,
+        object_keys: Vec<String>,
+    ) -> Result<Vec<String>, CoordinatorError>;
+
     /// Swaps the segment chunks covering each range for entries in the compacted file.
     /// Every range must be exactly covered by segment entries, or nothing changes.
     async fn commit_table(&self, commit: TableCommit) -> Result<(), CoordinatorError>;

@@ -56,6 +56,9 @@ pub struct AppState {
 pub trait TopicAdmin: Send + Sync + 'static {
     /// Compacts everything eligible in `topic` now; answers with a summary.
     async fn compact(&self, topic: &str) -> Result<Value, ApiError>;
+
+    /// Deletes unreferenced objects older than `grace_ms`; answers with a summary.
+    async fn collect_garbage(&self, grace_ms: i64) -> Result<Value, ApiError>;
 }
 
 /// The gateway's router.
@@ -69,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/topics/{topic}/records", post(produce))
         .route("/v1/topics/{topic}/compact", post(compact))
+        .route("/v1/admin/gc", post(collect_garbage))
         .route("/v1/producers", post(init_producer))
         .route("/v1/groups", get(groups::list))
         .route("/v1/groups/{group}", get(groups::describe))
@@ -266,6 +270,40 @@ async fn compact(
     };
     state.coordinator.get_topic(&topic).await?;
     Ok(Json(admin.compact(&topic).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GcParams {
+    grace_ms: Option<i64>,
+}
+
+/// Objects younger than this are never collected unless asked: in-flight reads and
+/// commits finish well within it.
+const DEFAULT_GC_GRACE_MS: i64 = 10 * 60 * 1000;
+
+/// `POST /v1/admin/gc?grace_ms=`: deletes objects nothing references any more.
+async fn collect_garbage(
+    State(state): State<AppState>,
+    params: Result<Query<GcParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params
+        .map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
+    let grace_ms = params.grace_ms.unwrap_or(DEFAULT_GC_GRACE_MS);
+    if grace_ms < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_argument",
+            "grace_ms must not be negative",
+        ));
+    }
+    let Some(admin) = &state.admin else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_supported",
+            "this gateway runs no compactor",
+        ));
+    };
+    Ok(Json(admin.collect_garbage(grace_ms).await?))
 }
 
 #[derive(Default, Deserialize)]

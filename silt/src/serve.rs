@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU32;
 use axum::http::StatusCode;
 use object_store::ObjectStore;
 use serde::Deserialize;
-use silt_compactor::{Compactor, CompactorConfig};
+use silt_compactor::{CompactError, Compactor, CompactorConfig};
 use silt_coordinator::RemoteCoordinator;
 use silt_core::{Coordinator, ErrorKind};
 use silt_gateway::{ApiError, AppState, Batcher, GatewayConfig, Metrics, TopicAdmin, serve};
@@ -282,24 +282,34 @@ struct CompactorAdmin(Arc<Compactor>);
 #[async_trait::async_trait]
 impl TopicAdmin for CompactorAdmin {
     async fn compact(&self, topic: &str) -> Result<serde_json::Value, ApiError> {
-        match self.0.compact_topic(topic, true).await {
-            Ok(summary) => Ok(serde_json::json!(summary)),
-            Err(error) => {
-                let status = match error.kind() {
-                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                    ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorKind::Conflict => StatusCode::CONFLICT,
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                Err(ApiError::new(
-                    status,
-                    "compaction_failed",
-                    error.to_string(),
-                ))
-            }
-        }
+        self.0
+            .compact_topic(topic, true)
+            .await
+            .map(|summary| serde_json::json!(summary))
+            .map_err(admin_error)
+    }
+
+    async fn collect_garbage(&self, grace_ms: i64) -> Result<serde_json::Value, ApiError> {
+        self.0
+            .collect_garbage(grace_ms)
+            .await
+            .map(|summary| serde_json::json!(summary))
+            .map_err(admin_error)
     }
 }
+
+fn admin_error(error: CompactError) -> ApiError {
+    let status = match error.kind() {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, "compaction_failed", error.to_string())
+}
+
+/// How old an unreferenced object must be before the periodic collector deletes it.
+const GC_GRACE_MS: i64 = 10 * 60 * 1000;
 
 /// `silt dev`'s compactor: every `interval`, compacts what has aged enough in every topic.
 async fn compact_periodically(
@@ -320,6 +330,9 @@ async fn compact_periodically(
             if let Err(error) = compactor.compact_topic(&topic.name, false).await {
                 tracing::warn!(topic = %topic.name, %error, "compaction failed; will retry");
             }
+        }
+        if let Err(error) = compactor.collect_garbage(GC_GRACE_MS).await {
+            tracing::warn!(%error, "garbage collection failed; will retry");
         }
     }
 }

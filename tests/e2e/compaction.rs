@@ -268,3 +268,83 @@ async fn retention_drops_exactly_the_expired_prefix() {
         (0..50).map(|i| format!("c-{i}")).collect::<Vec<_>>()
     );
 }
+
+/// Garbage collection deletes what nothing references (compacted segments, orphans)
+/// and never a referenced object, even while producers and the compactor keep going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_collection_keeps_every_referenced_object() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let silt = Silt::start(&dir.path().join("data"), None, &[]);
+    let api = Api::new(&silt.url);
+    api.create_topic("busy", 2).await;
+    let bucket = dir.path().join("data/bucket");
+    let orphan = bucket.join("segments/abcd/0123456789abcdef0123456789abcdef.seg");
+    std::fs::create_dir_all(orphan.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&orphan, b"never committed").expect("orphan");
+
+    // Producers keep writing while compaction and collection run in rounds.
+    let producer = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let mut acked = 0u64;
+            for round in 0..60 {
+                let records: Vec<Value> = (0..50)
+                    .map(|i| json!({"value": format!("{round}-{i}")}))
+                    .collect();
+                let (status, body) = api
+                    .post("/v1/topics/busy/records", json!({ "records": records }))
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                acked += 50;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            acked
+        })
+    };
+    let (mut collected, mut orphans) = (0, 0);
+    for _ in 0..6 {
+        let (status, body) = api.post("/v1/topics/busy/compact", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = api.post("/v1/admin/gc?grace_ms=1000", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        collected += body["unreferenced_deleted"].as_u64().expect("count");
+        orphans += body["orphans_deleted"].as_u64().expect("count");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let acked = producer.await.expect("producer");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, last) = api.post("/v1/topics/busy/compact", json!({})).await;
+    assert!(last["records"].as_u64().is_some(), "{last}");
+    let (status, gc) = api.post("/v1/admin/gc?grace_ms=0", json!({})).await;
+    assert_eq!(status, 200, "{gc}");
+    collected += gc["unreferenced_deleted"].as_u64().expect("count");
+    orphans += gc["orphans_deleted"].as_u64().expect("count");
+    assert_eq!(orphans, 1, "exactly the planted orphan: {gc}");
+    assert!(collected > 0, "compacted segments were collected");
+    assert!(!orphan.exists());
+
+    // Everything acknowledged still reads back, exactly once, and only Parquet is left.
+    let mut values = Vec::new();
+    for partition in 0..2 {
+        values.extend(
+            api.read_partition("busy", partition)
+                .await
+                .iter()
+                .map(|r| r["value"].as_str().expect("v").to_owned()),
+        );
+    }
+    let unique: std::collections::BTreeSet<&String> = values.iter().collect();
+    assert_eq!((values.len() as u64, unique.len() as u64), (acked, acked));
+    let segments_left = std::fs::read_dir(bucket.join("segments")).map(|dirs| {
+        dirs.flatten()
+            .map(|d| std::fs::read_dir(d.path()).map(|f| f.count()).unwrap_or(0))
+            .sum::<usize>()
+    });
+    assert_eq!(
+        segments_left.unwrap_or(0),
+        0,
+        "every segment was compacted and collected"
+    );
+    let (status, _) = api.post("/v1/admin/gc?grace_ms=-1", json!({})).await;
+    assert_eq!(status, 400);
+}
