@@ -281,6 +281,11 @@ async fn garbage_collection_keeps_every_referenced_object() {
     let orphan = bucket.join("segments/abcd/0123456789abcdef0123456789abcdef.seg");
     std::fs::create_dir_all(orphan.parent().expect("parent")).expect("mkdir");
     std::fs::write(&orphan, b"never committed").expect("orphan");
+    // The state a compactor killed between its PUT and the swap leaves behind.
+    let unswapped =
+        bucket.join("tables/busy/date=2026-01-01/0123456789abcdef0123456789abcdef.parquet");
+    std::fs::create_dir_all(unswapped.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&unswapped, b"PAR1 a file whose swap never happened").expect("unswapped");
 
     // Producers keep writing while compaction and collection run in rounds.
     let producer = {
@@ -319,7 +324,8 @@ async fn garbage_collection_keeps_every_referenced_object() {
     assert_eq!(status, 200, "{gc}");
     collected += gc["unreferenced_deleted"].as_u64().expect("count");
     orphans += gc["orphans_deleted"].as_u64().expect("count");
-    assert_eq!(orphans, 1, "exactly the planted orphan: {gc}");
+    assert_eq!(orphans, 2, "exactly the planted orphans: {gc}");
+    assert!(!unswapped.exists());
     assert!(collected > 0, "compacted segments were collected");
     assert!(!orphan.exists());
 
