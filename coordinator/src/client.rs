@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use silt_core::Coordinator;
 use silt_core::coordinator::{
     ChunkOutcome, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity, SegmentCommit,
-    TableCommit, Topic, TopicConfig, TopicDescription,
+    TableCommit, TableFile, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
@@ -126,6 +126,13 @@ impl Coordinator for RemoteCoordinator {
             topic: topic.to_owned(),
             partition,
             log_start_offset,
+        })
+        .await
+    }
+
+    async fn list_tables(&self, topic: &str) -> Result<Vec<TableFile>, CoordinatorError> {
+        self.simple(Call::ListTables {
+            topic: topic.to_owned(),
         })
         .await
     }

@@ -74,6 +74,7 @@ async fn call(
             Call::DeleteTopic { name } => reply(c.delete_topic(&name).await),
             Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
             Call::CommitTable(commit) => reply(c.commit_table(commit).await),
+            Call::ListTables { topic } => reply(c.list_tables(&topic).await),
             Call::UnreferencedObjects {
                 committed_before_ms,
                 limit,

@@ -25,6 +25,9 @@ pub enum Call {
     },
     CommitSegment(SegmentCommit),
     CommitTable(TableCommit),
+    ListTables {
+        topic: String,
+    },
     UnreferencedObjects {
         committed_before_ms: i64,
         limit: u32,
@@ -108,6 +111,7 @@ impl Call {
             Call::DeleteTopic { .. } => "delete_topic",
             Call::CommitSegment(_) => "commit_segment",
             Call::CommitTable(_) => "commit_table",
+            Call::ListTables { .. } => "list_tables",
             Call::UnreferencedObjects { .. } => "unreferenced_objects",
             Call::ForgetObject { .. } => "forget_object",
             Call::KnownObjects { .. } => "known_objects",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use silt_core::coordinator::{
     ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, MAX_PARTITIONS, PartitionOffsets,
-    ProducerIdentity, SegmentCommit, TableCommit, Topic, TopicConfig, TopicDescription,
+    ProducerIdentity, SegmentCommit, TableCommit, TableFile, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::names::validate_topic_name;
 use silt_core::now_ms;
@@ -310,6 +310,11 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
             .store
             .init_producer(producer_id, now, expire_before)
             .await?)
+    }
+
+    async fn list_tables(&self, topic: &str) -> Result<Vec<TableFile>, CoordinatorError> {
+        let topic_id = self.with_topic(topic, |state| Ok(state.topic.topic_id))?;
+        Ok(self.store.list_tables(topic_id).await?)
     }
 
     async fn unreferenced_objects(

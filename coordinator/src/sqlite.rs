@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silt_core::coordinator::{
     ChunkCommit, ChunkOutcome, CoordinatorError, EntryFormat, IndexEntry, PartitionOffsets,
-    ProducerIdentity, ProducerStamp, SegmentCommit, TableCommit, Topic, TopicConfig,
+    ProducerIdentity, ProducerStamp, SegmentCommit, TableCommit, TableFile, TableRange, Topic,
+    TopicConfig,
 };
 use tracing::instrument;
 
@@ -434,6 +435,51 @@ impl MetadataStore for SqliteStore {
                 log_start_offset: to_u64(new_start, "log start offset")?,
                 high_watermark: to_u64(high_watermark, "high watermark")?,
             })
+        })
+        .await
+    }
+
+    async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT s.object_key, s.object_size, e.partition, e.base_offset, e.record_count, e.min_timestamp,
+                        e.max_timestamp, e.byte_len
+                 FROM index_entries e JOIN segments s USING (segment_id)
+                 WHERE e.topic_id = ?1 AND e.format = ?2 ORDER BY s.segment_id, e.partition",
+            )?;
+            let rows = statement.query_map(params![topic_id, FORMAT_PARQUET], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, i64>(6)?,
+                    row.get::<_, i64>(7)?,
+                ))
+            })?;
+            let mut tables: Vec<TableFile> = Vec::new();
+            for row in rows {
+                let (object_key, object_size, partition, base_offset, record_count, min_timestamp, max_timestamp, bytes) = row?;
+                let range = TableRange {
+                    partition: to_u32(partition, "partition")?,
+                    base_offset: to_u64(base_offset, "offset")?,
+                    record_count: to_u64(record_count, "record count")?,
+                    min_timestamp,
+                    max_timestamp,
+                    byte_size: to_u64(bytes, "byte size")?,
+                };
+                match tables.last_mut() {
+                    Some(table) if table.object_key == object_key => table.ranges.push(range),
+                    _ => tables.push(TableFile {
+                        object_key,
+                        object_size: to_u64(object_size, "object size")?,
+                        ranges: vec![range],
+                    }),
+                }
+            }
+            Ok(tables)
         })
         .await
     }

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use silt_core::coordinator::{
     ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit,
-    Topic, TopicConfig,
+    TableFile, Topic, TopicConfig,
 };
 
 use crate::error::StoreError;
@@ -76,6 +76,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         partition: u32,
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, StoreError>;
+
+    /// The compacted files of a topic with the live ranges they hold, oldest first.
+    async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError>;
 
     async fn unreferenced_objects(
         &self,

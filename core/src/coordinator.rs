@@ -148,6 +148,15 @@ pub struct TableRange {
     pub byte_size: u64,
 }
 
+/// A compacted file of a topic and the ranges of each partition it holds (retention
+/// may have dropped some).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableFile {
+    pub object_key: String,
+    pub object_size: u64,
+    pub ranges: Vec<TableRange>,
+}
+
 /// A Parquet file that replaces segment chunks of one topic: the swap is one
 /// transaction, so readers see either the old chunks or the new file, never a gap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,6 +313,9 @@ pub trait Coordinator: Send + Sync + 'static {
         partition: u32,
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, CoordinatorError>;
+
+    /// The compacted files of a topic that hold live offsets, oldest first.
+    async fn list_tables(&self, topic: &str) -> Result<Vec<TableFile>, CoordinatorError>;
 
     /// Objects (segments and compacted files) committed before `committed_before_ms`
     /// that no index entry references any more: candidates for garbage collection.

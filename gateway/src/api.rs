@@ -72,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/topics/{topic}/records", post(produce))
         .route("/v1/topics/{topic}/compact", post(compact))
+        .route("/v1/topics/{topic}/tables", get(list_tables))
         .route("/v1/admin/gc", post(collect_garbage))
         .route("/v1/producers", post(init_producer))
         .route("/v1/groups", get(groups::list))
@@ -270,6 +271,41 @@ async fn compact(
     };
     state.coordinator.get_topic(&topic).await?;
     Ok(Json(admin.compact(&topic).await?))
+}
+
+/// `GET /v1/topics/{topic}/tables`: the compacted files, with offset and time ranges.
+async fn list_tables(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tables = state.coordinator.list_tables(&topic).await?;
+    let tables: Vec<Value> = tables
+        .iter()
+        .map(|table| {
+            let ranges: Vec<Value> = table
+                .ranges
+                .iter()
+                .map(|range| {
+                    json!({
+                        "partition": range.partition,
+                        "start_offset": range.base_offset,
+                        "end_offset": range.base_offset + range.record_count,
+                        "record_count": range.record_count,
+                        "min_timestamp": range.min_timestamp,
+                        "max_timestamp": range.max_timestamp,
+                    })
+                })
+                .collect();
+            json!({
+                "object_key": table.object_key,
+                "size_bytes": table.object_size,
+                "min_timestamp": table.ranges.iter().map(|r| r.min_timestamp).min(),
+                "max_timestamp": table.ranges.iter().map(|r| r.max_timestamp).max(),
+                "ranges": ranges,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "tables": tables })))
 }
 
 #[derive(Deserialize)]
