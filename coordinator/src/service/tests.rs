@@ -697,23 +697,32 @@ async fn idle_producers_expire() {
     assert_eq!(outcomes, vec![ChunkOutcome::Committed { base_offset: 0 }]);
 }
 
+/// Creates `orders` with one partition and commits one segment per `(name, records)`.
+async fn one_partition_with_chunks(
+    coordinator: &Arc<CoordinatorService<SqliteStore>>,
+    chunks: &[(&str, u32)],
+) -> silt_core::coordinator::Topic {
+    let orders = coordinator
+        .create_topic(topic("orders", 1))
+        .await
+        .expect("create");
+    for (object, count) in chunks {
+        let commit = SegmentCommit {
+            object_key: format!("segments/0000/{object}.seg"),
+            object_size: 10,
+            chunks: vec![chunk(orders.topic_id, "orders", 0, *count, 12)],
+        };
+        coordinator.commit_segment(commit).await.expect("commit");
+    }
+    orders
+}
+
 #[tokio::test]
 async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
     use silt_core::coordinator::{EntryFormat, TableCommit, TableRange};
     let dir = tempfile::tempdir().expect("tempdir");
     let coordinator = open(&dir).await;
-    let orders = coordinator
-        .create_topic(topic("orders", 1))
-        .await
-        .expect("create");
-    for (object, count) in [("a", 5), ("b", 7), ("c", 4)] {
-        let commit = SegmentCommit {
-            object_key: format!("segments/0000/{object}.seg"),
-            object_size: 10,
-            chunks: vec![chunk(orders.topic_id, "orders", 0, count, 12)],
-        };
-        coordinator.commit_segment(commit).await.expect("commit");
-    }
+    let orders = one_partition_with_chunks(&coordinator, &[("a", 5), ("b", 7), ("c", 4)]).await;
     let table = |key: &str, base_offset: u64, record_count: u64| TableCommit {
         topic_id: orders.topic_id,
         topic: "orders".into(),
@@ -787,18 +796,7 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
 async fn truncation_moves_the_log_start_and_forgets_old_entries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let coordinator = open(&dir).await;
-    let orders = coordinator
-        .create_topic(topic("orders", 1))
-        .await
-        .expect("create");
-    for (object, count) in [("a", 5), ("b", 5), ("c", 5)] {
-        let commit = SegmentCommit {
-            object_key: format!("segments/0000/{object}.seg"),
-            object_size: 10,
-            chunks: vec![chunk(orders.topic_id, "orders", 0, count, 12)],
-        };
-        coordinator.commit_segment(commit).await.expect("commit");
-    }
+    one_partition_with_chunks(&coordinator, &[("a", 5), ("b", 5), ("c", 5)]).await;
     let offsets = coordinator
         .truncate_before("orders", 0, 7)
         .await
