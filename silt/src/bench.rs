@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// Approximate size of each record's value in bytes.
     #[arg(long, default_value_t = 1024)]
     pub record_bytes: usize,
+    /// `words`: free text of random words (hard to compress); `events`: typical
+    /// application events (repeated field names, enumerations, ids, numbers).
+    #[arg(long, default_value = "words", value_parser = ["words", "events"])]
+    pub payload: String,
     /// Records per produce request.
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
@@ -38,6 +42,10 @@ pub struct BenchArgs {
     /// Target records per second over all producers (default: as fast as possible).
     #[arg(long)]
     pub rate: Option<u64>,
+    /// After producing, compact the topic and report compaction throughput and the size
+    /// of the Parquet files against the JSON that was produced.
+    #[arg(long)]
+    pub compact: bool,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -80,15 +88,51 @@ impl Lcg {
     }
 }
 
+/// A typical application event of about `size` bytes of JSON: a page view or an order
+/// with line items, drawn from small vocabularies like real traffic.
+fn event(random: &mut Lcg, seq: usize, size: usize) -> serde_json::Value {
+    const EVENTS: [&str; 4] = ["page_view", "add_to_cart", "checkout", "search"];
+    const COUNTRIES: [&str; 6] = ["DE", "FR", "US", "GB", "NL", "ES"];
+    const DEVICES: [&str; 3] = ["mobile", "desktop", "tablet"];
+    const PAGES: [&str; 5] = ["/", "/products", "/products/detail", "/cart", "/search"];
+    let pick = |random: &mut Lcg, list: &[&'static str]| list[random.next() as usize % list.len()];
+    let mut value = json!({
+        "event": pick(random, &EVENTS),
+        "seq": seq,
+        "user_id": format!("u-{:06}", random.next() % 200_000),
+        "session_id": format!("s-{:08x}", random.next() % 5_000_000),
+        "country": pick(random, &COUNTRIES),
+        "device": pick(random, &DEVICES),
+        "page": pick(random, &PAGES),
+        "items": [],
+    });
+    while value.to_string().len() < size {
+        let item = json!({
+            "sku": format!("SKU-{:05}", random.next() % 20_000),
+            "quantity": 1 + random.next() % 3,
+            "price_cents": 199 + (random.next() % 200) * 50,
+            "category": pick(random, &PAGES),
+        });
+        match value["items"].as_array_mut() {
+            Some(items) => items.push(item),
+            None => break,
+        }
+    }
+    value
+}
+
 fn request_body(worker: usize, variant: usize, args: &BenchArgs) -> Bytes {
     let mut random = Lcg((worker * BODY_VARIANTS + variant) as u64 + 1);
     let records: Vec<_> = (0..args.batch)
         .map(|i| {
-            let text = random.words(args.record_bytes.saturating_sub(110));
-            json!({
-                "key": format!("user-{}", random.next() % 100_000),
-                "value": {"event": "page_view", "seq": i, "worker": worker, "session": random.next(), "text": text}
-            })
+            let key = format!("user-{}", random.next() % 100_000);
+            let value = if args.payload == "events" {
+                event(&mut random, i, args.record_bytes)
+            } else {
+                let text = random.words(args.record_bytes.saturating_sub(110));
+                json!({"event": "page_view", "seq": i, "worker": worker, "session": random.next(), "text": text})
+            };
+            json!({ "key": key, "value": value })
         })
         .collect();
     Bytes::from(json!({ "records": records }).to_string())
@@ -228,5 +272,32 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         ms(0.999),
         latencies.max() as f64 / 1000.0
     );
+    if args.compact {
+        let started = Instant::now();
+        let summary = client
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/topics/{}/compact", args.topic),
+                None,
+            )
+            .await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let record_bytes = summary["record_bytes"].as_f64().unwrap_or(0.0);
+        let parquet_bytes = summary["parquet_bytes"].as_f64().unwrap_or(0.0);
+        println!(
+            "compaction       {} records, {:.1} MB of records in {elapsed:.1} s",
+            summary["records"],
+            record_bytes / 1e6
+        );
+        println!(
+            "compaction MB/s  {:.1} (records read, decoded, written as Parquet, swapped)",
+            record_bytes / 1e6 / elapsed.max(1e-9)
+        );
+        println!(
+            "parquet size     {:.1} MB = {:.1} % of the records' raw bytes (JSON text, keys, headers)",
+            parquet_bytes / 1e6,
+            100.0 * parquet_bytes / record_bytes.max(1.0)
+        );
+    }
     Ok(())
 }
