@@ -15,8 +15,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use silt_core::Coordinator;
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, TableCommit, TableRange};
 use silt_core::keys::{SEGMENTS_DIR, TABLES_DIR, table_object_key};
+use silt_core::schema::ValueSchema;
 use silt_core::{ErrorKind, now_ms};
-use silt_reader::table::{TableRow, rows_to_batch, table_schema};
+use silt_reader::table::{TableRow, rows_to_typed_batch, table_schema_for};
 use silt_reader::{ReadError, Reader};
 use thiserror::Error;
 use tracing::{info, instrument};
@@ -321,12 +322,21 @@ impl Compactor {
         summary: &mut CompactionSummary,
     ) -> Result<(), CompactError> {
         let topic_info = self.coordinator.get_topic(topic).await?;
+        // A schema that no longer parses cannot have been accepted; compact untyped then.
+        let value_schema = topic_info
+            .value_schema
+            .as_ref()
+            .and_then(|schema| ValueSchema::parse(schema).ok());
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
             .set_max_row_group_row_count(Some(self.config.row_group_rows))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .build();
-        let mut writer = ArrowWriter::try_new(Vec::new(), table_schema(), Some(properties))?;
+        let mut writer = ArrowWriter::try_new(
+            Vec::new(),
+            table_schema_for(value_schema.as_ref()),
+            Some(properties),
+        )?;
         let mut ranges = Vec::with_capacity(pending.len());
         let mut min_timestamp = i64::MAX;
         for partition in pending {
@@ -352,13 +362,13 @@ impl Compactor {
                         record,
                     });
                     if rows.len() >= self.config.row_group_rows {
-                        writer.write(&rows_to_batch(&rows)?)?;
+                        writer.write(&rows_to_typed_batch(&rows, value_schema.as_ref())?)?;
                         rows.clear();
                     }
                 }
             }
             if !rows.is_empty() {
-                writer.write(&rows_to_batch(&rows)?)?;
+                writer.write(&rows_to_typed_batch(&rows, value_schema.as_ref())?)?;
             }
             // One partition per row group, so statistics find a partition's rows.
             writer.flush()?;

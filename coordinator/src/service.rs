@@ -152,6 +152,9 @@ fn validate_config(config: &TopicConfig) -> Result<(), CoordinatorError> {
             config.partitions
         )));
     }
+    if let Some(schema) = &config.value_schema {
+        silt_core::schema::ValueSchema::parse(schema).map_err(CoordinatorError::InvalidArgument)?;
+    }
     for (field, value) in [
         ("retention_ms", config.retention_ms),
         ("retention_bytes", config.retention_bytes),

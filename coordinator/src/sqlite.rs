@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::producers::{self, Decision, LastChunk, ProducerState};
 use crate::store::{MetadataStore, StoredGroup, StoredState};
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -92,8 +92,17 @@ ALTER TABLE segments ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
 
 const FORMAT_PARQUET: i64 = 1;
 
+/// Topics may declare a value schema for typed columns.
+const MIGRATION_5: &str = "ALTER TABLE topics ADD COLUMN value_schema TEXT;";
+
 /// Schema changes in order; the database's `user_version` says how many are applied.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
 pub struct SqliteStore {
@@ -192,7 +201,15 @@ fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
 }
 
 /// A `topics` row: id, name, partitions, retention_ms, retention_bytes, created_at_ms.
-type TopicRow = (i64, String, i64, Option<i64>, Option<i64>, i64);
+type TopicRow = (
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
 
 fn read_topic(row: &rusqlite::Row<'_>) -> Result<TopicRow, rusqlite::Error> {
     Ok((
@@ -202,12 +219,17 @@ fn read_topic(row: &rusqlite::Row<'_>) -> Result<TopicRow, rusqlite::Error> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
     ))
 }
 
 fn topic_from_row(
-    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms): TopicRow,
+    (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema): TopicRow,
 ) -> Result<Topic, StoreError> {
+    let value_schema = value_schema
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|error| StoreError::Invalid(format!("value schema of topic {name}: {error}")))?;
     Ok(Topic {
         topic_id,
         name,
@@ -215,6 +237,7 @@ fn topic_from_row(
         retention_ms,
         retention_bytes,
         created_at_ms,
+        value_schema,
     })
 }
 
@@ -589,7 +612,7 @@ impl MetadataStore for SqliteStore {
     async fn load(&self) -> Result<StoredState, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare(
-                "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms FROM topics ORDER BY name",
+                "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema FROM topics ORDER BY name",
             )?;
             let topics = statement.query_map([], read_topic)?.collect::<Result<Vec<_>, _>>()?;
             let mut partitions_statement = connection.prepare(
@@ -639,8 +662,16 @@ impl MetadataStore for SqliteStore {
                 return Err(CoordinatorError::TopicExists(config.name).into());
             }
             transaction.execute(
-                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![config.name, config.partitions, config.retention_ms, config.retention_bytes, created_at_ms],
+                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    config.name,
+                    config.partitions,
+                    config.retention_ms,
+                    config.retention_bytes,
+                    created_at_ms,
+                    config.value_schema.as_ref().map(|schema| schema.to_string())
+                ],
             )?;
             let topic_id = transaction.last_insert_rowid();
             {
@@ -659,6 +690,7 @@ impl MetadataStore for SqliteStore {
                 retention_ms: config.retention_ms,
                 retention_bytes: config.retention_bytes,
                 created_at_ms,
+                value_schema: config.value_schema,
             })
         })
         .await
@@ -671,7 +703,7 @@ impl MetadataStore for SqliteStore {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row = transaction
                 .query_row(
-                    "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms FROM topics WHERE name = ?1",
+                    "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema FROM topics WHERE name = ?1",
                     [&name],
                     read_topic,
                 )

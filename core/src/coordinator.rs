@@ -25,6 +25,10 @@ pub struct TopicConfig {
     pub retention_ms: Option<i64>,
     #[serde(default)]
     pub retention_bytes: Option<i64>,
+    /// A JSON Schema subset whose properties become typed columns when compacted
+    /// (see [`crate::schema`]).
+    #[serde(default)]
+    pub value_schema: Option<serde_json::Value>,
 }
 
 /// A topic as the coordinator stores it. `topic_id` tells apart two topics that had
@@ -37,6 +41,8 @@ pub struct Topic {
     pub retention_ms: Option<i64>,
     pub retention_bytes: Option<i64>,
     pub created_at_ms: i64,
+    #[serde(default)]
+    pub value_schema: Option<serde_json::Value>,
 }
 
 /// The readable range of one partition: offsets in `[log_start_offset, high_watermark)`.

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod names;
 pub mod partitioner;
 pub mod record;
+pub mod schema;
 pub mod segment;
 
 pub use coordinator::Coordinator;

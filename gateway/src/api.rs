@@ -131,6 +131,7 @@ fn topic_summary(topic: &Topic) -> Value {
         "retention_ms": topic.retention_ms,
         "retention_bytes": topic.retention_bytes,
         "created_at_ms": topic.created_at_ms,
+        "value_schema": topic.value_schema,
     })
 }
 
@@ -161,6 +162,8 @@ struct CreateTopicBody {
     retention_ms: Option<i64>,
     #[serde(default)]
     retention_bytes: Option<i64>,
+    #[serde(default)]
+    value_schema: Option<Value>,
 }
 
 fn one() -> i64 {
@@ -186,6 +189,7 @@ async fn create_topic(
         )
     })?;
     let config = TopicConfig {
+        value_schema: body.value_schema,
         name: body.name,
         partitions,
         retention_ms: body.retention_ms,

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, Int8Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    StructBuilder, TimestampMillisecondBuilder,
+    BinaryBuilder, BooleanBuilder, Int8Builder, Int32Builder, Int64Builder, ListBuilder,
+    StringBuilder, StructBuilder, TimestampMillisecondBuilder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int32Type, Int64Type, TimestampMillisecondType};
@@ -22,6 +22,7 @@ use bytes::Bytes;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
 use silt_core::record::{RecordParts, StoredRecord};
+use silt_core::schema::{FieldType, ValueSchema};
 
 fn header_fields() -> Fields {
     Fields::from(vec![
@@ -53,6 +54,83 @@ pub fn table_schema() -> SchemaRef {
         ),
         Field::new("attributes", DataType::Int8, false),
     ]))
+}
+
+fn arrow_type(kind: &FieldType) -> DataType {
+    match kind {
+        FieldType::String => DataType::Utf8,
+        FieldType::Integer => DataType::Int64,
+        FieldType::Number => DataType::Float64,
+        FieldType::Boolean => DataType::Boolean,
+        FieldType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, None),
+        FieldType::Object(fields) => DataType::Struct(typed_fields(fields)),
+        FieldType::Array(item) => {
+            DataType::List(Arc::new(Field::new("item", arrow_type(item), true)))
+        }
+    }
+}
+
+fn typed_fields(fields: &[(String, FieldType)]) -> Fields {
+    fields
+        .iter()
+        .map(|(name, kind)| Field::new(name, arrow_type(kind), true))
+        .collect()
+}
+
+/// The schema of a topic's compacted files: the fixed columns, then, when the topic
+/// declares a value schema, one typed column per declared property and `_rejected`
+/// (true where the value did not fit, and the typed columns are null).
+pub fn table_schema_for(value_schema: Option<&ValueSchema>) -> SchemaRef {
+    let Some(value_schema) = value_schema else {
+        return table_schema();
+    };
+    let mut fields: Vec<Field> = table_schema()
+        .fields()
+        .iter()
+        .map(|field| field.as_ref().clone())
+        .collect();
+    fields.extend(
+        typed_fields(&value_schema.fields)
+            .iter()
+            .map(|field| field.as_ref().clone()),
+    );
+    fields.push(Field::new("_rejected", DataType::Boolean, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// [`rows_to_batch`], plus the typed columns of `value_schema`.
+pub fn rows_to_typed_batch(
+    rows: &[TableRow],
+    value_schema: Option<&ValueSchema>,
+) -> Result<RecordBatch, ArrowError> {
+    let base = rows_to_batch(rows)?;
+    let Some(value_schema) = value_schema else {
+        return Ok(base);
+    };
+    let typed_schema = Arc::new(Schema::new(typed_fields(&value_schema.fields)));
+    let mut decoder = arrow_json::ReaderBuilder::new(typed_schema)
+        .with_batch_size(rows.len().max(1))
+        .build_decoder()?;
+    let mut values = Vec::with_capacity(rows.len());
+    let mut rejected = BooleanBuilder::with_capacity(rows.len());
+    for row in rows {
+        let parsed = row
+            .record
+            .value_is_json()
+            .then(|| serde_json::from_slice::<serde_json::Value>(&row.record.value).ok())
+            .flatten()
+            .filter(|value| value_schema.matches(value));
+        rejected.append_value(parsed.is_none());
+        values.push(parsed.unwrap_or_else(|| serde_json::Value::Object(Default::default())));
+    }
+    decoder.serialize(&values)?;
+    let typed = decoder
+        .flush()?
+        .ok_or_else(|| ArrowError::JsonError("no typed rows decoded".into()))?;
+    let mut columns: Vec<ArrayRef> = base.columns().to_vec();
+    columns.extend(typed.columns().iter().cloned());
+    columns.push(Arc::new(rejected.finish()));
+    RecordBatch::try_new(table_schema_for(Some(value_schema)), columns)
 }
 
 /// One record with its place in the log.

@@ -28,6 +28,7 @@ async fn fixture() -> Fixture {
             .expect("coordinator");
     let topic = coordinator
         .create_topic(TopicConfig {
+            value_schema: None,
             name: "t".into(),
             partitions: 2,
             retention_ms: None,

@@ -151,23 +151,7 @@ partitions = con.execute(f'select "partition", count(*), min("offset"), max("off
 over_100 = con.execute(f"select count(*) from {files} where json_extract(decode(value), '$.amount')::INTEGER > 100").fetchone()[0]
 print(json.dumps({"partitions": partitions, "over_100": over_100}))
 "#;
-    let python = crate::harness::workspace_root().join(".venv/duckdb/bin/python");
-    assert!(
-        python.exists(),
-        "run scripts/test-servers.sh to install DuckDB"
-    );
-    let output = std::process::Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .arg(&glob)
-        .output()
-        .expect("duckdb");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let answer = duckdb(script, &glob);
     let partitions = answer["partitions"].as_array().expect("partitions");
     // Partitions that received no record have no rows in the files.
     let with_records: Vec<&Value> = topic["partitions"]
@@ -383,4 +367,102 @@ async fn garbage_collection_keeps_every_referenced_object() {
     );
     let (status, _) = api.post("/v1/admin/gc?grace_ms=-1", json!({})).await;
     assert_eq!(status, 400);
+}
+
+/// Runs a Python script with DuckDB (installed by scripts/test-servers.sh) on `glob`
+/// and parses the JSON it prints.
+fn duckdb(script: &str, glob: &std::path::Path) -> Value {
+    let python = crate::harness::workspace_root().join(".venv/duckdb/bin/python");
+    assert!(
+        python.exists(),
+        "run scripts/test-servers.sh to install DuckDB"
+    );
+    let output = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(glob)
+        .output()
+        .expect("duckdb");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
+/// A topic's declared value schema becomes typed columns: DuckDB filters on them
+/// directly, and values that do not fit are flagged in `_rejected` instead of failing
+/// the compaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_columns_are_queryable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let silt = Silt::start(&dir.path().join("data"), None, &[]);
+    let api = Api::new(&silt.url);
+    let schema = json!({"type": "object", "properties": {
+        "amount": {"type": "integer"},
+        "user": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "address": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "tags": {"type": "array", "items": {"type": "string"}}
+    }});
+    let (status, created) = api
+        .post(
+            "/v1/topics",
+            json!({"name": "orders", "partitions": 2, "value_schema": schema}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["value_schema"], schema);
+    let (status, refused) = api.post("/v1/topics", json!({"name": "bad", "value_schema": {"type": "object", "properties": {"offset": {"type": "integer"}}}})).await;
+    assert_eq!(
+        (status, refused["error_code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{refused}"
+    );
+
+    let mut records: Vec<Value> = (0..300)
+        .map(|i| json!({"value": {"amount": i, "user": format!("u{}", i % 5), "at": "2026-11-23T10:00:00Z",
+            "address": {"city": if i % 2 == 0 { "Berlin" } else { "Paris" }}, "tags": ["a", "b"], "note": "undeclared is fine"}}))
+        .collect();
+    records.push(json!({"value": {"amount": "not a number"}}));
+    records.push(json!({"value": "just text"}));
+    records.push(json!({"value_base64": "AAEC"}));
+    let (status, body) = api
+        .post("/v1/topics/orders/records", json!({ "records": records }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, summary) = api.post("/v1/topics/orders/compact", json!({})).await;
+    assert_eq!(
+        (status, summary["records"].as_u64()),
+        (200, Some(303)),
+        "{summary}"
+    );
+
+    let glob = dir.path().join("data/bucket/tables/orders/**/*.parquet");
+    let script = r#"
+import duckdb, json, sys
+con = duckdb.connect()
+files = f"read_parquet('{sys.argv[1]}')"
+print(json.dumps({
+    "over_100": con.execute(f"select count(*) from {files} where amount > 100").fetchone()[0],
+    "rejected": con.execute(f"select count(*) from {files} where _rejected").fetchone()[0],
+    "berlin": con.execute(f"select count(*) from {files} where address.city = 'Berlin'").fetchone()[0],
+    "types": dict(con.execute(f"select column_name, column_type from (describe select * from {files})").fetchall()),
+}))
+"#;
+    let answer = duckdb(script, &glob);
+    assert_eq!(answer["over_100"], 199, "{answer}");
+    assert_eq!(answer["rejected"], 3, "{answer}");
+    assert_eq!(answer["berlin"], 150, "{answer}");
+    assert_eq!(answer["types"]["amount"], "BIGINT", "{answer}");
+    assert_eq!(answer["types"]["at"], "TIMESTAMP", "{answer}");
+    // The raw value is kept, so every record still reads back as produced.
+    let mut values = Vec::new();
+    for partition in 0..2 {
+        values.extend(api.read_partition("orders", partition).await);
+    }
+    assert_eq!(values.len(), 303);
+    assert!(values.iter().any(|r| r["value"] == "just text"));
+    assert!(values.iter().any(|r| r["value_base64"] == "AAEC"));
 }

@@ -15,6 +15,7 @@ async fn open(dir: &tempfile::TempDir) -> Arc<CoordinatorService<SqliteStore>> {
 
 fn topic(name: &str, partitions: u32) -> TopicConfig {
     TopicConfig {
+        value_schema: None,
         name: name.into(),
         partitions,
         retention_ms: None,
