@@ -31,6 +31,9 @@ pub struct CompactorConfig {
     pub target_file_bytes: usize,
     /// Most rows in one row group.
     pub row_group_rows: usize,
+    /// For crash tests only: wait this long between writing a file and swapping the
+    /// index, so a test can kill the process in between.
+    pub pause_before_swap_ms: u64,
 }
 
 impl Default for CompactorConfig {
@@ -39,6 +42,7 @@ impl Default for CompactorConfig {
             min_age_ms: 10 * 60 * 1000,
             target_file_bytes: 128 << 20,
             row_group_rows: 64 * 1024,
+            pause_before_swap_ms: 0,
         }
     }
 }
@@ -397,6 +401,12 @@ impl Compactor {
                 object_key: object_key.clone(),
                 source,
             })?;
+        if self.config.pause_before_swap_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                self.config.pause_before_swap_ms,
+            ))
+            .await;
+        }
         let commit = TableCommit {
             topic_id: topic_info.topic_id,
             topic: topic.to_owned(),

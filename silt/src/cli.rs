@@ -42,6 +42,8 @@ pub enum Command {
     Gateway(ServeArgs),
     /// Runs the coordinator as a service for gateways (`silt gateway --coordinator URL`).
     Coordinator(CoordinatorArgs),
+    /// Runs compaction, retention and garbage collection as their own process.
+    Compactor(CompactorArgs),
     /// Creates, lists, describes and deletes topics.
     Topics {
         #[command(subcommand)]
@@ -155,6 +157,25 @@ pub struct CoordinatorArgs {
     pub producer_idle_expiry_ms: i64,
 }
 
+/// Settings of `silt compactor`.
+#[derive(Debug, Clone, Args)]
+pub struct CompactorArgs {
+    /// URL of the `silt coordinator` (default: the embedded database in --data-dir).
+    #[arg(long, env = "SILT_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// The bucket, as for `silt gateway` (default: `<data-dir>/bucket`).
+    #[arg(long, env = "SILT_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
+    pub data_dir: PathBuf,
+    /// How often to look for work.
+    #[arg(long, env = "SILT_COMPACT_INTERVAL_MS", default_value_t = 60_000)]
+    pub interval_ms: u64,
+    /// Segment chunks younger than this stay as they are.
+    #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS", default_value_t = 600_000)]
+    pub min_age_ms: i64,
+}
+
 /// Settings of `silt dev` and `silt gateway`. Each flag may also come from a `SILT_*`
 /// variable or the TOML file named by --config; flags win over variables, variables
 /// over the file.
@@ -213,6 +234,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dev(args) => serve::run(serve::ServeConfig::resolve(args)?, true).await,
         Command::Gateway(args) => serve::run(serve::ServeConfig::resolve(args)?, false).await,
         Command::Coordinator(args) => serve::run_coordinator(args).await,
+        Command::Compactor(args) => serve::run_compactor(args).await,
         Command::Topics { command, server } => client::topics(&server, command).await,
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,

@@ -528,18 +528,26 @@ pub async fn groups(server: &ServerArgs, command: GroupsCommand) -> Result<(), C
 /// `silt compact --topic T --now`: asks the gateway to compact the topic and waits.
 pub async fn compact(server: &ServerArgs, topic: &str) -> Result<(), CliError> {
     let client = Client::new(server);
-    eprintln!("compacting {topic} ...");
+    // The gateway answers when the work is done; the spinner shows it is under way.
+    let progress =
+        indicatif::ProgressBar::new_spinner().with_message(format!("compacting {topic}"));
+    progress.enable_steady_tick(Duration::from_millis(120));
     let summary = client
         .call(
             reqwest::Method::POST,
             &format!("/v1/topics/{topic}/compact"),
             None,
         )
-        .await?;
+        .await;
+    progress.finish_and_clear();
+    let summary = summary?;
     let files = summary["files"].as_array().map_or(0, Vec::len);
     println!(
-        "{} records in {files} files; {} bytes of records became {} bytes of Parquet",
-        summary["records"], summary["record_bytes"], summary["parquet_bytes"]
+        "{} records in {files} files; {} bytes of records became {} bytes of Parquet; retention dropped {} records",
+        summary["records"],
+        summary["record_bytes"],
+        summary["parquet_bytes"],
+        summary["expired_records"]
     );
     for file in summary["files"].as_array().into_iter().flatten() {
         println!("{}", file.as_str().unwrap_or_default());

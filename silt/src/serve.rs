@@ -18,7 +18,7 @@ use silt_reader::storage::{CountingStore, open_local, open_object_store};
 use silt_reader::{CacheConfig, ChunkCache, Reader};
 use tracing::info;
 
-use crate::cli::{CliError, CoordinatorArgs, ServeArgs};
+use crate::cli::{CliError, CompactorArgs, CoordinatorArgs, ServeArgs};
 
 /// The TOML file's shape: the same settings as the flags.
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +197,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         Arc::clone(&reader),
         CompactorConfig {
             min_age_ms: config.compact_min_age_ms,
+            pause_before_swap_ms: pause_before_swap_ms(),
             ..CompactorConfig::default()
         },
     ));
@@ -335,6 +336,77 @@ async fn compact_periodically(
             tracing::warn!(%error, "garbage collection failed; will retry");
         }
     }
+}
+
+/// For crash tests only: `SILT_TEST_PAUSE_BEFORE_SWAP_MS` makes the compactor wait
+/// between writing a Parquet file and swapping the index.
+fn pause_before_swap_ms() -> u64 {
+    std::env::var("SILT_TEST_PAUSE_BEFORE_SWAP_MS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `silt compactor`: compaction, retention and garbage collection as their own process,
+/// against a `silt coordinator` (or the embedded database) and the bucket.
+pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|error| {
+        CliError::Config(format!("creating {}: {error}", args.data_dir.display()))
+    })?;
+    let store: Arc<dyn ObjectStore> = match &args.object_store {
+        Some(location) => open_object_store(location),
+        None => open_local(&args.data_dir.join("bucket")),
+    }
+    .map_err(|error| CliError::Config(error.to_string()))?;
+    let coordinator: Arc<dyn Coordinator> = match &args.coordinator {
+        Some(url) => Arc::new(RemoteCoordinator::new(url)),
+        None => {
+            let path = args.data_dir.join("metadata.db");
+            silt_coordinator::open_sqlite(&path)
+                .await
+                .map_err(|error| CliError::Server(format!("opening {}: {error}", path.display())))?
+        }
+    };
+    let cache = ChunkCache::open(&CacheConfig {
+        memory_bytes: 64 << 20,
+        disk_bytes: 0,
+        disk_dir: None,
+    })
+    .await
+    .map_err(|error| CliError::Server(error.to_string()))?;
+    let reader = Arc::new(Reader::new(
+        Arc::clone(&store),
+        Arc::clone(&coordinator),
+        cache,
+    ));
+    let config = CompactorConfig {
+        min_age_ms: args.min_age_ms,
+        pause_before_swap_ms: pause_before_swap_ms(),
+        ..CompactorConfig::default()
+    };
+    let compactor = Arc::new(Compactor::new(
+        store,
+        Arc::clone(&coordinator),
+        reader,
+        config,
+    ));
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    info!(
+        interval_ms = args.interval_ms,
+        min_age_ms = args.min_age_ms,
+        "compactor is running"
+    );
+    let work = tokio::spawn(compact_periodically(
+        compactor,
+        coordinator,
+        std::time::Duration::from_millis(args.interval_ms.max(100)),
+        shutdown_rx,
+    ));
+    shutdown_signal().await;
+    let _ = shutdown_tx.send(true);
+    let _ = work.await;
+    info!("compactor stopped");
+    Ok(())
 }
 
 /// `silt coordinator`: the embedded coordinator served to gateways over HTTP.

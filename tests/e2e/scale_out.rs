@@ -138,3 +138,76 @@ async fn two_gateways_share_one_coordinator() {
         (200, first)
     );
 }
+
+/// `silt compactor` as its own process beside a coordinator and a gateway: it compacts
+/// what has aged, and the gateway then serves the same records from Parquet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_compactor_compacts_behind_the_gateway() {
+    let env = moto().bucket("standalone-compactor").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let coordinator = Silt::coordinator(&dir.path().join("coordinator"));
+    let gateway = Silt::gateway(
+        &dir.path().join("gateway"),
+        "s3://standalone-compactor",
+        &coordinator.url,
+        &env,
+    );
+    let api = Api::new(&gateway.url);
+    api.create_topic("clicks", 2).await;
+    let records: Vec<Value> = (0..500)
+        .map(|i| json!({"key": format!("k{i}"), "value": i}))
+        .collect();
+    let (status, body) = api
+        .post("/v1/topics/clicks/records", json!({ "records": records }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let before = [
+        api.read_partition("clicks", 0).await,
+        api.read_partition("clicks", 1).await,
+    ];
+
+    let mut compactor = std::process::Command::new(crate::harness::SILT)
+        .args([
+            "compactor",
+            "--coordinator",
+            &coordinator.url,
+            "--object-store",
+            "s3://standalone-compactor",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("compactor"))
+        .args(["--interval-ms", "200", "--min-age-ms", "0"])
+        .envs(
+            env.iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("silt compactor");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, listed) = api.get("/v1/topics/clicks/tables").await;
+        if listed["tables"]
+            .as_array()
+            .is_some_and(|tables| !tables.is_empty())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the compactor did not compact: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = compactor.kill();
+    let _ = compactor.wait();
+    assert_eq!(
+        [
+            api.read_partition("clicks", 0).await,
+            api.read_partition("clicks", 1).await
+        ],
+        before
+    );
+}
