@@ -221,8 +221,9 @@ async fn produce_batch(api: &Api, topic: &str, label: &str, timestamp: u64) {
 /// and nothing newer; fetches below the new log start get 416.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_drops_exactly_the_expired_prefix() {
+    let env = moto().bucket("retention").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let silt = Silt::start(&dir.path().join("data"), None, &[]);
+    let silt = Silt::start(&dir.path().join("data"), Some("s3://retention"), &env);
     let api = Api::new(&silt.url);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -287,19 +288,25 @@ async fn retention_drops_exactly_the_expired_prefix() {
 /// and never a referenced object, even while producers and the compactor keep going.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_collection_keeps_every_referenced_object() {
+    let server = moto();
+    let env = server.bucket("gc-race").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let silt = Silt::start(&dir.path().join("data"), None, &[]);
+    let silt = Silt::start(&dir.path().join("data"), Some("s3://gc-race/p"), &env);
     let api = Api::new(&silt.url);
     api.create_topic("busy", 2).await;
-    let bucket = dir.path().join("data/bucket");
-    let orphan = bucket.join("segments/abcd/0123456789abcdef0123456789abcdef.seg");
-    std::fs::create_dir_all(orphan.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&orphan, b"never committed").expect("orphan");
+    let orphan = "p/segments/abcd/0123456789abcdef0123456789abcdef.seg";
+    server
+        .put_object("gc-race", orphan, b"never committed")
+        .await;
     // The state a compactor killed between its PUT and the swap leaves behind.
-    let unswapped =
-        bucket.join("tables/busy/date=2026-01-01/0123456789abcdef0123456789abcdef.parquet");
-    std::fs::create_dir_all(unswapped.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&unswapped, b"PAR1 a file whose swap never happened").expect("unswapped");
+    let unswapped = "p/tables/busy/date=2026-01-01/0123456789abcdef0123456789abcdef.parquet";
+    server
+        .put_object(
+            "gc-race",
+            unswapped,
+            b"PAR1 a file whose swap never happened",
+        )
+        .await;
 
     // Producers keep writing while compaction and collection run in rounds.
     let producer = {
@@ -339,9 +346,12 @@ async fn garbage_collection_keeps_every_referenced_object() {
     collected += gc["unreferenced_deleted"].as_u64().expect("count");
     orphans += gc["orphans_deleted"].as_u64().expect("count");
     assert_eq!(orphans, 2, "exactly the planted orphans: {gc}");
-    assert!(!unswapped.exists());
+    let keys = server.object_keys("gc-race").await;
+    assert!(
+        !keys.iter().any(|key| key == orphan || key == unswapped),
+        "{keys:?}"
+    );
     assert!(collected > 0, "compacted segments were collected");
-    assert!(!orphan.exists());
 
     // Everything acknowledged still reads back, exactly once, and only Parquet is left.
     let mut values = Vec::new();
@@ -355,15 +365,14 @@ async fn garbage_collection_keeps_every_referenced_object() {
     }
     let unique: std::collections::BTreeSet<&String> = values.iter().collect();
     assert_eq!((values.len() as u64, unique.len() as u64), (acked, acked));
-    let segments_left = std::fs::read_dir(bucket.join("segments")).map(|dirs| {
-        dirs.flatten()
-            .map(|d| std::fs::read_dir(d.path()).map(|f| f.count()).unwrap_or(0))
-            .sum::<usize>()
-    });
-    assert_eq!(
-        segments_left.unwrap_or(0),
-        0,
-        "every segment was compacted and collected"
+    let keys = server.object_keys("gc-race").await;
+    assert!(
+        !keys.iter().any(|key| key.starts_with("p/segments/")),
+        "every segment was compacted and collected: {keys:?}"
+    );
+    assert!(
+        keys.iter().any(|key| key.starts_with("p/tables/busy/")),
+        "{keys:?}"
     );
     let (status, _) = api.post("/v1/admin/gc?grace_ms=-1", json!({})).await;
     assert_eq!(status, 400);
@@ -471,13 +480,16 @@ print(json.dumps({
 /// intact; the file nobody references is collected later, and compaction then works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_put_and_swap_loses_nothing() {
+    let server = moto();
+    let env = server.bucket("crash-swap").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let pause = [(
+    let mut paused = env.clone();
+    paused.push((
         "SILT_TEST_PAUSE_BEFORE_SWAP_MS".to_owned(),
         "60000".to_owned(),
-    )];
-    let mut silt = Silt::start(&data, None, &pause);
+    ));
+    let mut silt = Silt::start(&data, Some("s3://crash-swap"), &paused);
     let api = Api::new(&silt.url);
     api.create_topic("ledger", 2).await;
     let records: Vec<Value> = (0..2000)
@@ -499,14 +511,15 @@ async fn a_crash_between_put_and_swap_loses_nothing() {
                 .await
         })
     };
-    let tables = data.join("bucket/tables/ledger");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let parquet_written = || {
-        walk_files(&tables)
+    let parquet_written = || async {
+        server
+            .object_keys("crash-swap")
+            .await
             .iter()
-            .any(|path| path.ends_with(".parquet"))
+            .any(|key| key.starts_with("tables/ledger/") && key.ends_with(".parquet"))
     };
-    while !parquet_written() {
+    while !parquet_written().await {
         assert!(
             std::time::Instant::now() < deadline,
             "the compactor never wrote its file"
@@ -519,7 +532,7 @@ async fn a_crash_between_put_and_swap_loses_nothing() {
         "the compaction request died with the process"
     );
 
-    let silt = Silt::start(&data, None, &[]);
+    let silt = Silt::start(&data, Some("s3://crash-swap"), &env);
     let api = Api::new(&silt.url);
     assert_eq!(
         [
@@ -536,7 +549,7 @@ async fn a_crash_between_put_and_swap_loses_nothing() {
         (200, Some(1)),
         "{gc}"
     );
-    assert!(!parquet_written());
+    assert!(!parquet_written().await);
     let (status, summary) = api.post("/v1/topics/ledger/compact", json!({})).await;
     assert_eq!(
         (status, summary["records"].as_u64()),
@@ -550,17 +563,4 @@ async fn a_crash_between_put_and_swap_loses_nothing() {
         ],
         before
     );
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk_files(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
 }

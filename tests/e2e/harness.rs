@@ -328,6 +328,22 @@ impl S3Server {
         panic!("creating bucket {name} at {} failed: {last}", self.endpoint);
     }
 
+    /// Writes an object directly, as something other than Silt would.
+    pub async fn put_object(&self, bucket: &str, key: &str, body: &'static [u8]) {
+        let response = reqwest::Client::new()
+            .put(format!("{}/{bucket}/{key}", self.endpoint))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("put");
+        assert!(
+            response.status().is_success(),
+            "PUT {key}: {}",
+            response.status()
+        );
+    }
+
     /// Keys of the objects in a bucket (first page of a ListObjectsV2).
     pub async fn object_keys(&self, bucket: &str) -> Vec<String> {
         let text = reqwest::Client::new()
