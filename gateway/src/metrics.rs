@@ -19,6 +19,7 @@ pub struct Metrics {
     pub records_fetched: AtomicU64,
     pub buffered_bytes: AtomicU64,
     store_counts: OnceLock<Arc<StoreCounts>>,
+    faults_injected: OnceLock<Arc<AtomicU64>>,
 }
 
 impl Metrics {
@@ -29,6 +30,11 @@ impl Metrics {
     /// Reports the object store requests counted by a `CountingStore`.
     pub fn attach_store_counts(&self, counts: Arc<StoreCounts>) {
         let _ = self.store_counts.set(counts);
+    }
+
+    /// Reports the faults a fault-injecting store has injected.
+    pub fn attach_fault_count(&self, injected: Arc<AtomicU64>) {
+        let _ = self.faults_injected.set(injected);
     }
 
     pub fn render(&self, object_reads: u64) -> String {
@@ -96,6 +102,13 @@ impl Metrics {
             out,
             "# HELP silt_object_reads_total Ranged object store reads by fetches\n# TYPE silt_object_reads_total counter\nsilt_object_reads_total {object_reads}"
         );
+        if let Some(injected) = self.faults_injected.get() {
+            let _ = writeln!(
+                out,
+                "# HELP silt_faults_injected_total Object store faults injected (testing only)\n# TYPE silt_faults_injected_total counter\nsilt_faults_injected_total {}",
+                injected.load(Ordering::Relaxed)
+            );
+        }
         if let Some(counts) = self.store_counts.get() {
             for (name, value) in [
                 ("put", counts.puts()),

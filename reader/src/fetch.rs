@@ -6,10 +6,11 @@ use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use silt_core::Coordinator;
+use silt_core::ErrorKind;
 use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
 use silt_core::segment::{Compression, decode_chunk, encode_chunk};
-use tracing::{instrument, trace};
+use tracing::{debug, instrument, trace};
 
 use futures::TryStreamExt;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -21,6 +22,8 @@ use crate::table;
 
 /// Index entries asked for per coordinator lookup.
 const LOOKUP_BATCH: u32 = 16;
+/// Tries per entry read before a fetch fails with `storage_unavailable`.
+const READ_ATTEMPTS: u32 = 4;
 /// Cache-key byte length marking a decoded row group of a compacted file.
 const ROW_GROUP_MARK: u32 = u32::MAX;
 /// Footers of compacted files kept in memory.
@@ -116,13 +119,9 @@ impl Reader {
                         entry.base_offset
                     )));
                 }
-                let entry_records = match entry.format {
-                    EntryFormat::Segment => self.read_segment_entry(entry).await?,
-                    EntryFormat::Parquet => {
-                        self.read_table(entry, request.partition, next_offset)
-                            .await?
-                    }
-                };
+                let entry_records = self
+                    .read_entry_with_retries(entry, request.partition, next_offset)
+                    .await?;
                 for (offset, record) in entry_records {
                     if offset < next_offset {
                         continue;
@@ -161,6 +160,32 @@ impl Reader {
     }
 
     /// The decoded records of one index entry, from the cache or one ranged GET.
+    /// Reads an entry, retrying transient object store failures with backoff.
+    async fn read_entry_with_retries(
+        &self,
+        entry: &IndexEntry,
+        partition: u32,
+        from: u64,
+    ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
+        let mut attempt = 0;
+        loop {
+            let result = match entry.format {
+                EntryFormat::Segment => self.read_segment_entry(entry).await,
+                EntryFormat::Parquet => self.read_table(entry, partition, from).await,
+            };
+            match result {
+                Err(error)
+                    if error.kind() == ErrorKind::Unavailable && attempt + 1 < READ_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    debug!(%error, attempt, "read failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The records of a segment-chunk index entry, with their offsets, from the cache or
     /// one ranged GET.
     pub async fn read_segment_entry(

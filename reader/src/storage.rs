@@ -312,3 +312,129 @@ impl CountingStore {
         Arc::clone(&self.interceptor.0)
     }
 }
+
+/// Faults to inject into object store requests, for tests of the write and read paths
+/// (off unless configured). Parsed from `error_rate=0.1,timeout_rate=0.01,
+/// latency_ms=5,seed=42`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultConfig {
+    /// Share of requests that fail at once with a retryable error, like S3's 503 SlowDown.
+    pub error_rate: f64,
+    /// Share of requests that hang for `timeout_ms`, then fail, like a timeout.
+    pub timeout_rate: f64,
+    pub timeout_ms: u64,
+    /// Added to every request.
+    pub latency_ms: u64,
+    pub seed: u64,
+}
+
+impl std::str::FromStr for FaultConfig {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut config = FaultConfig {
+            timeout_ms: 1000,
+            seed: 1,
+            ..FaultConfig::default()
+        };
+        for part in text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected name=value, got {part:?}"))?;
+            let bad = || format!("invalid value for {name}: {value:?}");
+            match name {
+                "error_rate" => config.error_rate = value.parse().map_err(|_| bad())?,
+                "timeout_rate" => config.timeout_rate = value.parse().map_err(|_| bad())?,
+                "timeout_ms" => config.timeout_ms = value.parse().map_err(|_| bad())?,
+                "latency_ms" => config.latency_ms = value.parse().map_err(|_| bad())?,
+                "seed" => config.seed = value.parse().map_err(|_| bad())?,
+                other => {
+                    return Err(format!(
+                        "unknown fault {other:?}; expected error_rate, timeout_rate, timeout_ms, latency_ms or seed"
+                    ));
+                }
+            }
+        }
+        for (name, rate) in [
+            ("error_rate", config.error_rate),
+            ("timeout_rate", config.timeout_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0 and 1, got {rate}"));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The [`Interceptor`] that injects [`FaultConfig`]'s faults, reproducibly from its seed.
+#[derive(Debug)]
+pub struct FaultInjector {
+    config: FaultConfig,
+    state: AtomicU64,
+    /// Faults injected so far (shared, so metrics can report it).
+    pub injected: Arc<AtomicU64>,
+}
+
+impl FaultInjector {
+    pub fn new(config: FaultConfig) -> Self {
+        let state = AtomicU64::new(config.seed.max(1));
+        FaultInjector {
+            config,
+            state,
+            injected: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The next number in [0, 1) of a xorshift sequence.
+    fn next_unit(&self) -> f64 {
+        let mut x = self.state.load(Ordering::Relaxed);
+        loop {
+            let mut next = x;
+            next ^= next << 13;
+            next ^= next >> 7;
+            next ^= next << 17;
+            match self
+                .state
+                .compare_exchange_weak(x, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return (next >> 11) as f64 / (1u64 << 53) as f64,
+                Err(current) => x = current,
+            }
+        }
+    }
+
+    fn fault(&self, operation: Operation, what: &str) -> object_store::Error {
+        self.injected.fetch_add(1, Ordering::Relaxed);
+        object_store::Error::Generic {
+            store: "fault-injection",
+            source: format!("injected {what} on {operation:?}").into(),
+        }
+    }
+}
+
+#[async_trait]
+impl Interceptor for FaultInjector {
+    async fn before(
+        &self,
+        operation: Operation,
+        _location: Option<&ObjectPath>,
+    ) -> object_store::Result<()> {
+        if self.config.latency_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(self.config.latency_ms)).await;
+        }
+        let roll = self.next_unit();
+        if roll < self.config.error_rate {
+            return Err(self.fault(operation, "503 SlowDown"));
+        }
+        if roll < self.config.error_rate + self.config.timeout_rate {
+            tokio::time::sleep(std::time::Duration::from_millis(self.config.timeout_ms)).await;
+            return Err(self.fault(operation, "timeout"));
+        }
+        Ok(())
+    }
+}

@@ -250,3 +250,64 @@ async fn a_corrupted_object_is_an_error_not_garbage() {
     assert_eq!(error.kind(), ErrorKind::Corrupt);
     assert!(error.to_string().contains("checksum"), "{error}");
 }
+
+#[test]
+fn fault_specs_parse_and_reject_nonsense() {
+    use crate::storage::FaultConfig;
+    let config: FaultConfig =
+        "error_rate=0.2, timeout_rate=0.05,timeout_ms=300,latency_ms=2,seed=9"
+            .parse()
+            .expect("spec");
+    assert_eq!(
+        (
+            config.error_rate,
+            config.timeout_rate,
+            config.timeout_ms,
+            config.latency_ms,
+            config.seed
+        ),
+        (0.2, 0.05, 300, 2, 9)
+    );
+    for bad in [
+        "error_rate=2",
+        "error_rate",
+        "colour=red",
+        "seed=-1",
+        "latency_ms=fast",
+    ] {
+        assert!(bad.parse::<FaultConfig>().is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn injected_faults_are_retried_by_the_read_path() {
+    use crate::storage::{FaultConfig, FaultInjector, InterceptedStore};
+    let f = fixture().await;
+    write_segment(&f, &[(0, 0, 10)]).await;
+    // Every other request fails: each read succeeds within the reader's retries.
+    let config = FaultConfig {
+        error_rate: 0.5,
+        seed: 3,
+        ..FaultConfig::default()
+    };
+    let injector = FaultInjector::new(config);
+    let injected = Arc::clone(&injector.injected);
+    let faulty: Arc<dyn ObjectStore> =
+        Arc::new(InterceptedStore::new(Arc::clone(&f.store), injector));
+    for round in 0..5 {
+        let cache = ChunkCache::open(&CacheConfig::default())
+            .await
+            .expect("cache");
+        let reader = Reader::new(Arc::clone(&faulty), Arc::clone(&f.coordinator), cache);
+        let result = reader
+            .fetch(&request(0, 100, 1 << 20))
+            .await
+            .expect("fetch despite faults");
+        assert_eq!(
+            numbers(&result),
+            (0..10).collect::<Vec<_>>(),
+            "round {round}"
+        );
+    }
+    assert!(injected.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}

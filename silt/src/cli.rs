@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use silt_core::segment::Compression;
+use silt_reader::storage::FaultConfig;
 use thiserror::Error;
 
 use crate::{bench, client, serve};
@@ -203,6 +204,10 @@ pub struct ServeArgs {
     /// Embedded coordinator: idempotent producers idle this long are forgotten.
     #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]
     pub producer_idle_expiry_ms: Option<i64>,
+    /// For tests: inject object store faults, e.g. `error_rate=0.1,timeout_rate=0.01,
+    /// timeout_ms=500,latency_ms=5,seed=42`. Off by default.
+    #[arg(long, env = "SILT_FAULTS")]
+    pub faults: Option<FaultConfig>,
     /// `silt dev`: how often the compactor looks for old segment chunks (0 = never).
     #[arg(long, env = "SILT_COMPACT_INTERVAL_MS")]
     pub compact_interval_ms: Option<u64>,

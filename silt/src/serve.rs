@@ -14,7 +14,9 @@ use silt_compactor::{CompactError, Compactor, CompactorConfig};
 use silt_coordinator::RemoteCoordinator;
 use silt_core::{Coordinator, ErrorKind};
 use silt_gateway::{ApiError, AppState, Batcher, GatewayConfig, Metrics, TopicAdmin, serve};
-use silt_reader::storage::{CountingStore, open_local, open_object_store};
+use silt_reader::storage::{
+    CountingStore, FaultConfig, FaultInjector, InterceptedStore, open_local, open_object_store,
+};
 use silt_reader::{CacheConfig, ChunkCache, Reader};
 use tracing::info;
 
@@ -46,6 +48,8 @@ pub struct ServeConfig {
     pub metadata_db: PathBuf,
     /// A `silt coordinator` to use instead of the embedded one.
     pub coordinator: Option<String>,
+    /// Object store faults to inject (tests only).
+    pub faults: Option<FaultConfig>,
     pub producer_idle_expiry_ms: i64,
     /// `silt dev`: how often the compactor runs (0 = never), and how old chunks must be.
     pub compact_interval_ms: u64,
@@ -118,6 +122,7 @@ impl ServeConfig {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             object_store,
             coordinator: args.coordinator.or(file.coordinator),
+            faults: args.faults,
             compact_interval_ms: args
                 .compact_interval_ms
                 .or(file.compact_interval_ms)
@@ -160,6 +165,17 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         None => open_local(&config.data_dir.join("bucket")),
     }
     .map_err(|error| CliError::Config(error.to_string()))?;
+    let faults = config.faults.clone().map(FaultInjector::new);
+    let fault_count = faults
+        .as_ref()
+        .map(|injector| Arc::clone(&injector.injected));
+    let bucket: Arc<dyn ObjectStore> = match faults {
+        Some(injector) => {
+            tracing::warn!(faults = ?config.faults, "object store fault injection is on");
+            Arc::new(InterceptedStore::new(bucket, injector))
+        }
+        None => bucket,
+    };
     let counting = CountingStore::counting(bucket);
     let store_counts = counting.counts();
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
@@ -178,6 +194,9 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         .map_err(|error| CliError::Server(error.to_string()))?;
     let metrics = Arc::new(Metrics::default());
     metrics.attach_store_counts(store_counts);
+    if let Some(injected) = fault_count {
+        metrics.attach_fault_count(injected);
+    }
     let (batcher, flushing) = Batcher::spawn(
         config.gateway.clone(),
         Arc::clone(&store),

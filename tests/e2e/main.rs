@@ -8,6 +8,7 @@ mod cli;
 mod compaction;
 mod crash;
 mod durable_log;
+mod faults;
 mod groups;
 mod producers;
 mod scale_out;
