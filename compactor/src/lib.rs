@@ -88,6 +88,10 @@ pub struct CompactionSummary {
     pub parquet_bytes: u64,
 }
 
+/// S3 reports `LastModified` to the second, so an orphan must look this much older than
+/// the grace period before it goes, so a fresh PUT is never mistaken for an old one.
+const LAST_MODIFIED_PRECISION_MS: i64 = 1000;
+
 /// What one garbage collection did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GcSummary {
@@ -184,7 +188,9 @@ impl Compactor {
                 })?;
             let old: Vec<String> = listed
                 .into_iter()
-                .filter(|meta| meta.last_modified.timestamp_millis() < before)
+                .filter(|meta| {
+                    meta.last_modified.timestamp_millis() + LAST_MODIFIED_PRECISION_MS < before
+                })
                 .map(|meta| meta.location.to_string())
                 .collect();
             for batch in old.chunks(500) {
