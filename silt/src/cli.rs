@@ -96,6 +96,10 @@ pub enum TopicsCommand {
         retention_ms: Option<i64>,
         #[arg(long)]
         retention_bytes: Option<i64>,
+        /// A JSON Schema (subset) of the values, as JSON text or `@file`: its properties
+        /// become typed columns when the topic is compacted.
+        #[arg(long)]
+        value_schema: Option<String>,
     },
     List,
     Describe {

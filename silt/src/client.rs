@@ -78,8 +78,23 @@ pub async fn topics(server: &ServerArgs, command: TopicsCommand) -> Result<(), C
             partitions,
             retention_ms,
             retention_bytes,
+            value_schema,
         } => {
-            let body = json!({"name": name, "partitions": partitions, "retention_ms": retention_ms, "retention_bytes": retention_bytes});
+            let value_schema = match value_schema {
+                None => None,
+                Some(text) => {
+                    let text = match text.strip_prefix('@') {
+                        Some(path) => std::fs::read_to_string(path)?,
+                        None => text,
+                    };
+                    let schema: Value = serde_json::from_str(&text).map_err(|error| {
+                        CliError::Config(format!("--value-schema is not JSON: {error}"))
+                    })?;
+                    Some(schema)
+                }
+            };
+            let body = json!({"name": name, "partitions": partitions, "retention_ms": retention_ms,
+                "retention_bytes": retention_bytes, "value_schema": value_schema});
             print_json(
                 &client
                     .call(reqwest::Method::POST, "/v1/topics", Some(body))

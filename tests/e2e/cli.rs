@@ -77,6 +77,25 @@ fn topics_produce_consume_from_the_command_line() {
     let record: serde_json::Value = serde_json::from_str(out.trim()).expect("json line");
     assert_eq!(record["offset"], 0);
 
+    let schema = r#"{"type": "object", "properties": {"amount": {"type": "integer"}}}"#;
+    let (ok, out, err) = silt(
+        url,
+        &["topics", "create", "typed", "--value-schema", schema],
+        None,
+    );
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        created["value_schema"]["properties"]["amount"]["type"],
+        "integer"
+    );
+    let (ok, _, err) = silt(
+        url,
+        &["topics", "create", "bad", "--value-schema", "{not json"],
+        None,
+    );
+    assert!(!ok && err.contains("not JSON"), "{err}");
+
     let (ok, _, err) = silt(url, &["topics", "describe", "missing"], None);
     assert!(!ok && err.contains("topic_not_found"), "{err}");
     let (ok, _, err) = silt(url, &["topics", "delete", "cli"], None);
