@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     #[error("metadata store task failed: {0}")]
     Task(String),
     #[error("metadata store holds invalid data: {0}")]
@@ -19,6 +21,7 @@ impl From<StoreError> for CoordinatorError {
         match error {
             StoreError::Coordinator(error) => error,
             StoreError::Sqlite(error) => CoordinatorError::Unavailable(error.to_string()),
+            StoreError::Postgres(error) => CoordinatorError::Unavailable(error.to_string()),
             StoreError::Task(message) => CoordinatorError::Internal(message),
             StoreError::Invalid(message) => CoordinatorError::Internal(message),
         }

@@ -18,7 +18,6 @@ use tracing::info;
 
 use crate::assignment::assign;
 use crate::service::CoordinatorService;
-use crate::store::MetadataStore;
 
 pub const MIN_SESSION_TIMEOUT_MS: u64 = 100;
 pub const MAX_SESSION_TIMEOUT_MS: u64 = 600_000;
@@ -80,7 +79,7 @@ fn invalid(message: impl Into<String>) -> CoordinatorError {
     CoordinatorError::InvalidArgument(message.into())
 }
 
-impl<S: MetadataStore> CoordinatorService<S> {
+impl CoordinatorService {
     /// The group's state, loaded from the store on first use. `create` makes a new,
     /// empty group when there is none.
     async fn group_entry<'a>(

@@ -2,7 +2,7 @@
 //! the index of which object holds which offsets). It never stores record data.
 //!
 //! [`CoordinatorService`] implements [`silt_core::Coordinator`] over any
-//! [`MetadataStore`]; [`SqliteStore`] is the embedded default. [`http::router`] serves
+//! [`MetadataStore`]; [`SqliteStore`] is the embedded default and [`PostgresStore`] the production one. [`http::router`] serves
 //! a coordinator to other processes, which reach it with [`RemoteCoordinator`].
 
 mod assignment;
@@ -10,6 +10,7 @@ mod client;
 mod error;
 mod groups;
 pub mod http;
+mod postgres;
 mod producers;
 pub mod protocol;
 mod service;
@@ -18,15 +19,16 @@ mod store;
 
 pub use client::RemoteCoordinator;
 pub use error::StoreError;
-pub use service::{CoordinatorService, DEFAULT_PRODUCER_IDLE_EXPIRY_MS};
+pub use postgres::PostgresStore;
+pub use service::{CommitStats, CoordinatorService, DEFAULT_PRODUCER_IDLE_EXPIRY_MS};
 pub use sqlite::SqliteStore;
-pub use store::{MetadataStore, StoredState};
+pub use store::{MetadataStore, Snapshot, StoredState};
 
 use std::path::Path;
 use std::sync::Arc;
 
 /// Opens the embedded coordinator on a SQLite file, creating it if needed.
-pub async fn open_sqlite(path: &Path) -> Result<Arc<CoordinatorService<SqliteStore>>, StoreError> {
+pub async fn open_sqlite(path: &Path) -> Result<Arc<CoordinatorService>, StoreError> {
     open_sqlite_with(path, DEFAULT_PRODUCER_IDLE_EXPIRY_MS).await
 }
 
@@ -34,7 +36,7 @@ pub async fn open_sqlite(path: &Path) -> Result<Arc<CoordinatorService<SqliteSto
 pub async fn open_sqlite_with(
     path: &Path,
     producer_idle_expiry_ms: i64,
-) -> Result<Arc<CoordinatorService<SqliteStore>>, StoreError> {
+) -> Result<Arc<CoordinatorService>, StoreError> {
     let store = SqliteStore::open(path)?;
     let service = CoordinatorService::start(store)
         .await?

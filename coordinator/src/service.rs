@@ -13,8 +13,10 @@ use silt_core::coordinator::{
 };
 use silt_core::names::validate_topic_name;
 use silt_core::now_ms;
-use tokio::sync::watch;
-use tracing::{info, instrument};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{oneshot, watch};
+use tracing::{info, instrument, warn};
 
 use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
@@ -22,7 +24,7 @@ use silt_core::groups::{
 
 use crate::error::StoreError;
 use crate::groups::Groups;
-use crate::store::MetadataStore;
+use crate::store::{MetadataStore, SegmentOutcome};
 
 struct TopicState {
     topic: Topic,
@@ -30,14 +32,16 @@ struct TopicState {
 }
 
 /// Implements [`Coordinator`] over a [`MetadataStore`].
-pub struct CoordinatorService<S> {
-    store: S,
+pub struct CoordinatorService {
+    store: Box<dyn MetadataStore>,
     topics: RwLock<HashMap<String, TopicState>>,
     /// Serialises changes so the in-memory mirror follows the store's commit order.
     write_order: tokio::sync::Mutex<()>,
     /// Producers idle for longer are forgotten (their next request gets `unknown_producer`).
     producer_idle_expiry_ms: i64,
     groups: Groups,
+    pending: std::sync::Mutex<Vec<PendingCommit>>,
+    stats: Stats,
 }
 
 /// How long an idle idempotent producer's state is kept by default: one day.
@@ -47,9 +51,9 @@ fn poisoned() -> CoordinatorError {
     CoordinatorError::Internal("coordinator state lock poisoned".into())
 }
 
-impl<S: MetadataStore> CoordinatorService<S> {
+impl CoordinatorService {
     /// Loads the store's state and starts serving.
-    pub async fn start(store: S) -> Result<Self, StoreError> {
+    pub async fn start(store: impl MetadataStore) -> Result<Self, StoreError> {
         let state = store.load().await?;
         let topics = state
             .topics
@@ -61,16 +65,18 @@ impl<S: MetadataStore> CoordinatorService<S> {
             .collect::<HashMap<_, _>>();
         info!(topics = topics.len(), "coordinator state loaded");
         Ok(CoordinatorService {
-            store,
+            store: Box::new(store),
             topics: RwLock::new(topics),
             write_order: tokio::sync::Mutex::new(()),
             producer_idle_expiry_ms: DEFAULT_PRODUCER_IDLE_EXPIRY_MS,
             groups: Groups::default(),
+            pending: std::sync::Mutex::new(Vec::new()),
+            stats: Stats::default(),
         })
     }
 
-    pub(crate) fn store(&self) -> &S {
-        &self.store
+    pub(crate) fn store(&self) -> &dyn MetadataStore {
+        self.store.as_ref()
     }
 
     pub(crate) fn groups(&self) -> &Groups {
@@ -143,6 +149,146 @@ impl<S: MetadataStore> CoordinatorService<S> {
     }
 }
 
+impl CoordinatorService {
+    /// Group commit: every segment commit queued while the previous transaction ran goes
+    /// into one transaction. If that fails, each is retried alone so that one bad commit
+    /// cannot fail the others. Must be called with `write_order` held.
+    async fn commit_batch(&self, batch: Vec<PendingCommit>) {
+        if batch.is_empty() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let (commits, replies): (Vec<SegmentCommit>, Vec<_>) = batch
+            .into_iter()
+            .map(|pending| (pending.commit, pending.reply))
+            .unzip();
+        let names: Vec<Vec<(i64, String)>> = commits
+            .iter()
+            .map(|commit| {
+                commit
+                    .chunks
+                    .iter()
+                    .map(|chunk| (chunk.topic_id, chunk.topic.clone()))
+                    .collect()
+            })
+            .collect();
+        let now = now_ms();
+        let single = commits.len() == 1;
+        let retry = if single { Vec::new() } else { commits.clone() };
+        let results: Vec<Result<SegmentOutcome, CoordinatorError>> = match self
+            .store
+            .commit_segments(commits, now)
+            .await
+        {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(error) if single => vec![Err(error.into())],
+            Err(error) => {
+                warn!(%error, segments = retry.len(), "group commit failed; committing one by one");
+                let mut results = Vec::with_capacity(retry.len());
+                for commit in retry {
+                    results.push(
+                        self.store
+                            .commit_segments(vec![commit], now)
+                            .await
+                            .map_err(CoordinatorError::from)
+                            .and_then(|mut outcome| {
+                                outcome.pop().ok_or_else(|| {
+                                    CoordinatorError::Internal(
+                                        "the store returned no outcome".into(),
+                                    )
+                                })
+                            }),
+                    );
+                }
+                results
+            }
+        };
+        self.stats.record_batch(results.len(), started.elapsed());
+        for ((result, reply), names) in results.into_iter().zip(replies).zip(names) {
+            let answer = match result {
+                Ok((outcomes, advanced)) => self.publish(&names, advanced).map(|()| outcomes),
+                Err(error) => Err(error),
+            };
+            // A caller that went away no longer needs its answer.
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Wakes long-polls on partitions whose high watermark moved.
+    fn publish(
+        &self,
+        names: &[(i64, String)],
+        advanced: Vec<(i64, PartitionOffsets)>,
+    ) -> Result<(), CoordinatorError> {
+        let topics = self.topics.read().map_err(|_| poisoned())?;
+        for (topic_id, offsets) in advanced {
+            let Some((_, name)) = names.iter().find(|(id, _)| *id == topic_id) else {
+                continue;
+            };
+            if let Some(state) = topics
+                .get(name)
+                .filter(|state| state.topic.topic_id == topic_id)
+                && let Some(sender) = state.partitions.get(offsets.partition as usize)
+            {
+                sender.send_replace(offsets);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit counters since start-up.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.stats.read()
+    }
+}
+
+/// A segment commit waiting for the next group-commit transaction.
+struct PendingCommit {
+    commit: SegmentCommit,
+    reply: oneshot::Sender<Result<Vec<ChunkOutcome>, CoordinatorError>>,
+}
+
+/// Group-commit counters, for `/metrics`.
+#[derive(Debug, Default)]
+struct Stats {
+    transactions: AtomicU64,
+    segments: AtomicU64,
+    micros: AtomicU64,
+    max_batch: AtomicU64,
+}
+
+impl Stats {
+    fn record_batch(&self, segments: usize, elapsed: Duration) {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        self.segments.fetch_add(segments as u64, Ordering::Relaxed);
+        self.micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.max_batch.fetch_max(segments as u64, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> CommitStats {
+        CommitStats {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            segments: self.segments.load(Ordering::Relaxed),
+            seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            max_batch: self.max_batch.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How group commit has done since start-up.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CommitStats {
+    /// Store transactions that committed segments.
+    pub transactions: u64,
+    /// Segments committed (so `segments / transactions` is the mean batch).
+    pub segments: u64,
+    /// Time spent in those transactions.
+    pub seconds: f64,
+    /// The largest batch.
+    pub max_batch: u64,
+}
+
 fn validate_config(config: &TopicConfig) -> Result<(), CoordinatorError> {
     validate_topic_name(&config.name)
         .map_err(|error| CoordinatorError::InvalidArgument(error.to_string()))?;
@@ -172,7 +318,7 @@ fn validate_config(config: &TopicConfig) -> Result<(), CoordinatorError> {
 }
 
 #[async_trait]
-impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
+impl Coordinator for CoordinatorService {
     #[instrument(skip(self), fields(topic = %config.name))]
     async fn create_topic(&self, config: TopicConfig) -> Result<Topic, CoordinatorError> {
         validate_config(&config)?;
@@ -242,27 +388,24 @@ impl<S: MetadataStore> Coordinator for CoordinatorService<S> {
                 "a chunk must hold at least one record".into(),
             ));
         }
-        let _order = self.write_order.lock().await;
-        let names: Vec<(i64, String)> = commit
-            .chunks
-            .iter()
-            .map(|chunk| (chunk.topic_id, chunk.topic.clone()))
-            .collect();
-        let (outcomes, advanced) = self.store.commit_segment(commit, now_ms()).await?;
-        let topics = self.topics.read().map_err(|_| poisoned())?;
-        for (topic_id, offsets) in advanced {
-            let Some((_, name)) = names.iter().find(|(id, _)| *id == topic_id) else {
-                continue;
-            };
-            if let Some(state) = topics
-                .get(name)
-                .filter(|state| state.topic.topic_id == topic_id)
-                && let Some(sender) = state.partitions.get(offsets.partition as usize)
-            {
-                sender.send_replace(offsets);
-            }
+        let (reply, mut answer) = oneshot::channel();
+        self.pending
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(PendingCommit { commit, reply });
+        let order = self.write_order.lock().await;
+        // An earlier batch may have taken this commit while we waited for the lock.
+        if let Ok(result) = answer.try_recv() {
+            return result;
         }
-        Ok(outcomes)
+        let batch = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        self.commit_batch(batch).await;
+        drop(order);
+        answer.await.unwrap_or_else(|_| {
+            Err(CoordinatorError::Unavailable(
+                "the commit was interrupted; retry it (commits are idempotent)".into(),
+            ))
+        })
     }
 
     async fn lookup(

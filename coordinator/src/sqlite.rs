@@ -15,7 +15,7 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::producers::{self, Decision, LastChunk, ProducerState};
-use crate::store::{MetadataStore, StoredGroup, StoredState};
+use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState};
 
 const SCHEMA_VERSION: i64 = 5;
 const READ_CONNECTIONS: usize = 2;
@@ -279,6 +279,187 @@ fn save_producer(
         )?
         .execute(params![stamp.producer_id, stamp.sequence, topic_id, chunks, now_ms])?;
     Ok(())
+}
+
+/// Commits one segment inside the caller's transaction.
+fn commit_segment(
+    transaction: &Connection,
+    commit: SegmentCommit,
+    committed_at_ms: i64,
+) -> Result<SegmentOutcome, StoreError> {
+    let previous: Option<String> = transaction
+        .query_row(
+            "SELECT outcomes FROM segments WHERE object_key = ?1",
+            [&commit.object_key],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(previous) = previous {
+        let outcomes = serde_json::from_str(&previous).map_err(|error| {
+            StoreError::Invalid(format!("stored outcomes of {}: {error}", commit.object_key))
+        })?;
+        return Ok((outcomes, Vec::new()));
+    }
+    transaction.execute(
+        "INSERT INTO segments (object_key, object_size, committed_at_ms, outcomes) VALUES (?1, ?2, ?3, '[]')",
+        params![commit.object_key, commit.object_size as i64, committed_at_ms],
+    )?;
+    let segment_id = transaction.last_insert_rowid();
+    let mut outcomes = Vec::with_capacity(commit.chunks.len());
+    let mut advanced: Vec<(i64, PartitionOffsets)> = Vec::new();
+    {
+        let mut select_partition = transaction.prepare_cached(
+            "SELECT p.log_start_offset, p.high_watermark FROM partitions p JOIN topics t USING (topic_id)
+             WHERE p.topic_id = ?1 AND p.partition = ?2 AND t.name = ?3",
+        )?;
+        let mut insert_entry = transaction.prepare_cached(
+            "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id, byte_offset,
+             byte_len, min_timestamp, max_timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut update_partition = transaction.prepare_cached(
+            "UPDATE partitions SET high_watermark = ?3 WHERE topic_id = ?1 AND partition = ?2",
+        )?;
+        let mut append = |chunk: &ChunkCommit,
+                          advanced: &mut Vec<(i64, PartitionOffsets)>|
+         -> Result<Option<u64>, StoreError> {
+            let current: Option<(i64, i64)> = select_partition
+                .query_row(
+                    params![chunk.topic_id, chunk.partition, chunk.topic],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let Some((log_start_offset, high_watermark)) = current else {
+                return Ok(None);
+            };
+            let base_offset = high_watermark;
+            let new_high_watermark = base_offset + i64::from(chunk.record_count);
+            insert_entry.execute(params![
+                chunk.topic_id,
+                chunk.partition,
+                base_offset,
+                chunk.record_count,
+                segment_id,
+                chunk.byte_offset as i64,
+                chunk.byte_len,
+                chunk.min_timestamp,
+                chunk.max_timestamp
+            ])?;
+            update_partition.execute(params![
+                chunk.topic_id,
+                chunk.partition,
+                new_high_watermark
+            ])?;
+            let offsets = PartitionOffsets {
+                partition: chunk.partition,
+                log_start_offset: to_u64(log_start_offset, "log start offset")?,
+                high_watermark: to_u64(new_high_watermark, "high watermark")?,
+            };
+            match advanced
+                .iter_mut()
+                .find(|(topic_id, o)| *topic_id == chunk.topic_id && o.partition == chunk.partition)
+            {
+                Some((_, existing)) => *existing = offsets,
+                None => advanced.push((chunk.topic_id, offsets)),
+            }
+            Ok(Some(to_u64(base_offset, "offset")?))
+        };
+        // Chunks of one idempotent request are adjacent and share its stamp.
+        let mut start = 0;
+        while start < commit.chunks.len() {
+            let (stamp, request) = (commit.chunks[start].producer, commit.chunks[start].request);
+            let end = match stamp {
+                None => start + 1,
+                Some(_) => {
+                    start
+                        + commit.chunks[start..]
+                            .iter()
+                            .take_while(|chunk| chunk.producer == stamp && chunk.request == request)
+                            .count()
+                }
+            };
+            let group = &commit.chunks[start..end];
+            start = end;
+            let decision = match &stamp {
+                None => Decision::Append,
+                Some(stamp) => {
+                    let state = load_producer(&transaction, stamp.producer_id)?;
+                    producers::decide(state.as_ref(), stamp, group[0].topic_id)
+                }
+            };
+            match decision {
+                Decision::Append => {
+                    let mut landed = Vec::with_capacity(group.len());
+                    for chunk in group {
+                        match append(chunk, &mut advanced)? {
+                            Some(base_offset) => {
+                                outcomes.push(ChunkOutcome::Committed { base_offset });
+                                landed.push(LastChunk {
+                                    partition: chunk.partition,
+                                    base_offset,
+                                    record_count: chunk.record_count,
+                                });
+                            }
+                            None => outcomes.push(ChunkOutcome::Rejected {
+                                error_code: "topic_not_found".into(),
+                                message: format!(
+                                    "topic {:?} partition {} no longer exists",
+                                    chunk.topic, chunk.partition
+                                ),
+                            }),
+                        }
+                    }
+                    if let Some(stamp) = stamp
+                        && !landed.is_empty()
+                    {
+                        save_producer(
+                            &transaction,
+                            &stamp,
+                            group[0].topic_id,
+                            &landed,
+                            committed_at_ms,
+                        )?;
+                    }
+                }
+                Decision::Duplicate(last_chunks) => {
+                    for chunk in group {
+                        let original = last_chunks.iter().find(|last| {
+                            last.partition == chunk.partition
+                                && last.record_count == chunk.record_count
+                        });
+                        outcomes.push(match original {
+                            Some(last) => ChunkOutcome::Committed {
+                                base_offset: last.base_offset,
+                            },
+                            None => ChunkOutcome::Rejected {
+                                error_code: "sequence_reused".into(),
+                                message:
+                                    "a retry must carry the same records as the request it repeats"
+                                        .into(),
+                            },
+                        });
+                    }
+                }
+                Decision::Reject {
+                    error_code,
+                    message,
+                } => {
+                    for _ in group {
+                        outcomes.push(ChunkOutcome::Rejected {
+                            error_code: error_code.into(),
+                            message: message.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let encoded =
+        serde_json::to_string(&outcomes).map_err(|error| StoreError::Invalid(error.to_string()))?;
+    transaction.execute(
+        "UPDATE segments SET outcomes = ?2 WHERE segment_id = ?1",
+        params![segment_id, encoded],
+    )?;
+    Ok((outcomes, advanced))
 }
 
 #[async_trait]
@@ -721,144 +902,40 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
-    #[instrument(skip(self, commit), fields(object_key = %commit.object_key, chunks = commit.chunks.len()))]
-    async fn commit_segment(
+    #[instrument(skip(self, commits), fields(segments = commits.len()))]
+    async fn commit_segments(
         &self,
-        commit: SegmentCommit,
+        commits: Vec<SegmentCommit>,
         committed_at_ms: i64,
-    ) -> Result<(Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>), StoreError> {
+    ) -> Result<Vec<SegmentOutcome>, StoreError> {
         self.write(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let previous: Option<String> = transaction
-                .query_row("SELECT outcomes FROM segments WHERE object_key = ?1", [&commit.object_key], |row| row.get(0))
-                .optional()?;
-            if let Some(previous) = previous {
-                let outcomes = serde_json::from_str(&previous)
-                    .map_err(|error| StoreError::Invalid(format!("stored outcomes of {}: {error}", commit.object_key)))?;
-                return Ok((outcomes, Vec::new()));
-            }
-            transaction.execute(
-                "INSERT INTO segments (object_key, object_size, committed_at_ms, outcomes) VALUES (?1, ?2, ?3, '[]')",
-                params![commit.object_key, commit.object_size as i64, committed_at_ms],
-            )?;
-            let segment_id = transaction.last_insert_rowid();
-            let mut outcomes = Vec::with_capacity(commit.chunks.len());
-            let mut advanced: Vec<(i64, PartitionOffsets)> = Vec::new();
-            {
-                let mut select_partition = transaction.prepare_cached(
-                    "SELECT p.log_start_offset, p.high_watermark FROM partitions p JOIN topics t USING (topic_id)
-                     WHERE p.topic_id = ?1 AND p.partition = ?2 AND t.name = ?3",
-                )?;
-                let mut insert_entry = transaction.prepare_cached(
-                    "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id, byte_offset,
-                     byte_len, min_timestamp, max_timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                let mut update_partition = transaction
-                    .prepare_cached("UPDATE partitions SET high_watermark = ?3 WHERE topic_id = ?1 AND partition = ?2")?;
-                let mut append = |chunk: &ChunkCommit, advanced: &mut Vec<(i64, PartitionOffsets)>| -> Result<Option<u64>, StoreError> {
-                    let current: Option<(i64, i64)> = select_partition
-                        .query_row(params![chunk.topic_id, chunk.partition, chunk.topic], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()?;
-                    let Some((log_start_offset, high_watermark)) = current else {
-                        return Ok(None);
-                    };
-                    let base_offset = high_watermark;
-                    let new_high_watermark = base_offset + i64::from(chunk.record_count);
-                    insert_entry.execute(params![
-                        chunk.topic_id,
-                        chunk.partition,
-                        base_offset,
-                        chunk.record_count,
-                        segment_id,
-                        chunk.byte_offset as i64,
-                        chunk.byte_len,
-                        chunk.min_timestamp,
-                        chunk.max_timestamp
-                    ])?;
-                    update_partition.execute(params![chunk.topic_id, chunk.partition, new_high_watermark])?;
-                    let offsets = PartitionOffsets {
-                        partition: chunk.partition,
-                        log_start_offset: to_u64(log_start_offset, "log start offset")?,
-                        high_watermark: to_u64(new_high_watermark, "high watermark")?,
-                    };
-                    match advanced.iter_mut().find(|(topic_id, o)| *topic_id == chunk.topic_id && o.partition == chunk.partition) {
-                        Some((_, existing)) => *existing = offsets,
-                        None => advanced.push((chunk.topic_id, offsets)),
-                    }
-                    Ok(Some(to_u64(base_offset, "offset")?))
-                };
-                // Chunks of one idempotent request are adjacent and share its stamp.
-                let mut start = 0;
-                while start < commit.chunks.len() {
-                    let (stamp, request) = (commit.chunks[start].producer, commit.chunks[start].request);
-                    let end = match stamp {
-                        None => start + 1,
-                        Some(_) => {
-                            start
-                                + commit.chunks[start..]
-                                    .iter()
-                                    .take_while(|chunk| chunk.producer == stamp && chunk.request == request)
-                                    .count()
-                        }
-                    };
-                    let group = &commit.chunks[start..end];
-                    start = end;
-                    let decision = match &stamp {
-                        None => Decision::Append,
-                        Some(stamp) => {
-                            let state = load_producer(&transaction, stamp.producer_id)?;
-                            producers::decide(state.as_ref(), stamp, group[0].topic_id)
-                        }
-                    };
-                    match decision {
-                        Decision::Append => {
-                            let mut landed = Vec::with_capacity(group.len());
-                            for chunk in group {
-                                match append(chunk, &mut advanced)? {
-                                    Some(base_offset) => {
-                                        outcomes.push(ChunkOutcome::Committed { base_offset });
-                                        landed.push(LastChunk { partition: chunk.partition, base_offset, record_count: chunk.record_count });
-                                    }
-                                    None => outcomes.push(ChunkOutcome::Rejected {
-                                        error_code: "topic_not_found".into(),
-                                        message: format!("topic {:?} partition {} no longer exists", chunk.topic, chunk.partition),
-                                    }),
-                                }
-                            }
-                            if let Some(stamp) = stamp
-                                && !landed.is_empty()
-                            {
-                                save_producer(&transaction, &stamp, group[0].topic_id, &landed, committed_at_ms)?;
-                            }
-                        }
-                        Decision::Duplicate(last_chunks) => {
-                            for chunk in group {
-                                let original = last_chunks
-                                    .iter()
-                                    .find(|last| last.partition == chunk.partition && last.record_count == chunk.record_count);
-                                outcomes.push(match original {
-                                    Some(last) => ChunkOutcome::Committed { base_offset: last.base_offset },
-                                    None => ChunkOutcome::Rejected {
-                                        error_code: "sequence_reused".into(),
-                                        message: "a retry must carry the same records as the request it repeats".into(),
-                                    },
-                                });
-                            }
-                        }
-                        Decision::Reject { error_code, message } => {
-                            for _ in group {
-                                outcomes.push(ChunkOutcome::Rejected { error_code: error_code.into(), message: message.clone() });
-                            }
-                        }
-                    }
-                }
-            }
-            let encoded = serde_json::to_string(&outcomes).map_err(|error| StoreError::Invalid(error.to_string()))?;
-            transaction.execute("UPDATE segments SET outcomes = ?2 WHERE segment_id = ?1", params![segment_id, encoded])?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let outcomes = commits
+                .into_iter()
+                .map(|commit| commit_segment(&transaction, commit, committed_at_ms))
+                .collect::<Result<Vec<_>, _>>()?;
             transaction.commit()?;
-            Ok((outcomes, advanced))
+            Ok(outcomes)
         })
         .await
+    }
+
+    async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
+        self.read(move |connection| sqlite_snapshot(connection, taken_at_ms))
+            .await
+    }
+
+    async fn restore(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        if snapshot.format != crate::store::SNAPSHOT_FORMAT {
+            return Err(StoreError::Invalid(format!(
+                "snapshot format {} is not supported (supported: {})",
+                snapshot.format,
+                crate::store::SNAPSHOT_FORMAT
+            )));
+        }
+        self.write(move |connection| sqlite_restore(connection, snapshot))
+            .await
     }
 
     async fn index_entries(
@@ -904,4 +981,168 @@ impl MetadataStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Gap left after the highest restored producer id, so that a producer registered after
+/// the snapshot (and so forgotten by the restore) can never share an id with a new one.
+pub(crate) const RESTORED_PRODUCER_ID_GAP: i64 = 1_000_000;
+
+fn rows<T>(
+    connection: &Connection,
+    sql: &str,
+    read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, rusqlite::Error>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare(sql)?;
+    let rows = statement.query_map([], read)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn sqlite_snapshot(connection: &Connection, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
+    let transaction = connection.unchecked_transaction()?;
+    let snapshot = Snapshot {
+        format: crate::store::SNAPSHOT_FORMAT,
+        taken_at_ms,
+        topics: rows(
+            &transaction,
+            "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema
+             FROM topics ORDER BY topic_id",
+            read_topic,
+        )?,
+        partitions: rows(
+            &transaction,
+            "SELECT topic_id, partition, log_start_offset, high_watermark FROM partitions
+             ORDER BY topic_id, partition",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )?,
+        segments: rows(
+            &transaction,
+            "SELECT segment_id, object_key, object_size, committed_at_ms, outcomes, format FROM segments
+             ORDER BY segment_id",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
+        )?,
+        index_entries: rows(
+            &transaction,
+            "SELECT topic_id, partition, base_offset, record_count, segment_id, byte_offset, byte_len,
+                    min_timestamp, max_timestamp, format
+             FROM index_entries ORDER BY topic_id, partition, base_offset",
+            |row| {
+                let mut entry = [0i64; 10];
+                for (column, value) in entry.iter_mut().enumerate() {
+                    *value = row.get(column)?;
+                }
+                Ok(entry)
+            },
+        )?,
+        producers: rows(
+            &transaction,
+            "SELECT producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms
+             FROM producers ORDER BY producer_id",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
+        )?,
+        groups: rows(
+            &transaction,
+            "SELECT group_name, generation FROM groups ORDER BY group_name",
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?,
+        group_offsets: rows(
+            &transaction,
+            "SELECT group_name, topic_id, partition, committed_offset, updated_at_ms FROM group_offsets
+             ORDER BY group_name, topic_id, partition",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+        )?,
+    };
+    transaction.finish()?;
+    Ok(snapshot)
+}
+
+fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(), StoreError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let used: i64 = transaction.query_row(
+        "SELECT (SELECT count(*) FROM topics) + (SELECT count(*) FROM segments)",
+        [],
+        |row| row.get(0),
+    )?;
+    if used > 0 {
+        return Err(CoordinatorError::InvalidArgument(
+            "the metadata store is not empty: restore only rebuilds an empty store".into(),
+        )
+        .into());
+    }
+    for (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema) in
+        &snapshot.topics
+    {
+        transaction.execute(
+            "INSERT INTO topics (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms,
+             value_schema) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema],
+        )?;
+    }
+    for (topic_id, partition, log_start_offset, high_watermark) in &snapshot.partitions {
+        transaction.execute(
+            "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![topic_id, partition, log_start_offset, high_watermark],
+        )?;
+    }
+    for (segment_id, object_key, object_size, committed_at_ms, outcomes, format) in
+        &snapshot.segments
+    {
+        transaction.execute(
+            "INSERT INTO segments (segment_id, object_key, object_size, committed_at_ms, outcomes, format)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![segment_id, object_key, object_size, committed_at_ms, outcomes, format],
+        )?;
+    }
+    {
+        let mut insert = transaction.prepare(
+            "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id, byte_offset,
+             byte_len, min_timestamp, max_timestamp, format) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for entry in &snapshot.index_entries {
+            insert.execute(rusqlite::params_from_iter(entry.iter()))?;
+        }
+    }
+    for (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms) in
+        &snapshot.producers
+    {
+        transaction.execute(
+            "INSERT INTO producers (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms],
+        )?;
+    }
+    // Inserting and deleting a row with an explicit id moves AUTOINCREMENT past it.
+    let next_producer = snapshot
+        .producers
+        .iter()
+        .map(|row| row.0)
+        .max()
+        .unwrap_or(0)
+        + RESTORED_PRODUCER_ID_GAP;
+    transaction.execute(
+        "INSERT INTO producers (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
+         VALUES (?1, 0, -1, NULL, '[]', 0)",
+        [next_producer],
+    )?;
+    transaction.execute(
+        "DELETE FROM producers WHERE producer_id = ?1",
+        [next_producer],
+    )?;
+    for (group_name, generation) in &snapshot.groups {
+        transaction.execute(
+            "INSERT INTO groups (group_name, generation) VALUES (?1, ?2)",
+            params![group_name, generation],
+        )?;
+    }
+    for (group_name, topic_id, partition, committed_offset, updated_at_ms) in
+        &snapshot.group_offsets
+    {
+        transaction.execute(
+            "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![group_name, topic_id, partition, committed_offset, updated_at_ms],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(())
 }

@@ -1,10 +1,49 @@
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use silt_core::coordinator::{
     ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit,
     TableFile, Topic, TopicConfig,
 };
 
 use crate::error::StoreError;
+
+/// What committing one segment did: each chunk's outcome, and the partitions whose high
+/// watermark moved (`topic_id`, new offsets).
+pub type SegmentOutcome = (Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>);
+
+/// The version of the [`Snapshot`] layout; a restore refuses any other.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// Every row of the metadata store, as one consistent copy. Rows are stored as arrays
+/// in the column order the field names give, so a snapshot stays compact.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub format: u32,
+    pub taken_at_ms: i64,
+    /// (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
+    pub topics: Vec<(
+        i64,
+        String,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        Option<String>,
+    )>,
+    /// (topic_id, partition, log_start_offset, high_watermark)
+    pub partitions: Vec<(i64, i64, i64, i64)>,
+    /// (segment_id, object_key, object_size, committed_at_ms, outcomes, format)
+    pub segments: Vec<(i64, String, i64, i64, String, i64)>,
+    /// (topic_id, partition, base_offset, record_count, segment_id, byte_offset, byte_len,
+    /// min_timestamp, max_timestamp, format)
+    pub index_entries: Vec<[i64; 10]>,
+    /// (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
+    pub producers: Vec<(i64, i64, i64, Option<i64>, String, i64)>,
+    /// (group_name, generation)
+    pub groups: Vec<(String, i64)>,
+    /// (group_name, topic_id, partition, committed_offset, updated_at_ms)
+    pub group_offsets: Vec<(String, i64, i64, i64, i64)>,
+}
 
 /// Everything the coordinator keeps in memory, loaded from the store at start-up.
 #[derive(Debug, Clone, Default)]
@@ -34,14 +73,21 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError>;
 
-    /// Commits a segment; returns each chunk's outcome and the partitions whose high
-    /// watermark moved (`topic_id`, new offsets). A repeated object key returns the
-    /// original outcomes and no changes.
-    async fn commit_segment(
+    /// Commits segments in one transaction, in order (group commit); returns, for each,
+    /// its chunks' outcomes and the partitions whose high watermark moved (`topic_id`,
+    /// new offsets). A repeated object key returns the original outcomes and no changes.
+    async fn commit_segments(
         &self,
-        commit: SegmentCommit,
+        commits: Vec<SegmentCommit>,
         committed_at_ms: i64,
-    ) -> Result<(Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>), StoreError>;
+    ) -> Result<Vec<SegmentOutcome>, StoreError>;
+
+    /// A consistent copy of every table, read in one transaction.
+    async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError>;
+
+    /// Loads a snapshot into an empty store, in one transaction; refuses a store that
+    /// holds topics or segments.
+    async fn restore(&self, snapshot: Snapshot) -> Result<(), StoreError>;
 
     /// A new producer id, or the next epoch of an existing one (its sequence restarts
     /// at 0). Producers idle since before `expire_before_ms` are forgotten first.

@@ -7,7 +7,7 @@ use silt_core::coordinator::{
 
 use crate::{CoordinatorService, SqliteStore};
 
-async fn open(dir: &tempfile::TempDir) -> Arc<CoordinatorService<SqliteStore>> {
+async fn open(dir: &tempfile::TempDir) -> Arc<CoordinatorService> {
     crate::open_sqlite(&dir.path().join("meta.db"))
         .await
         .expect("open")
@@ -305,7 +305,7 @@ mod groups {
 
     /// Creates `orders` with `partitions` partitions holding 10 records each.
     async fn orders_with_ten_records_each(
-        coordinator: &Arc<CoordinatorService<SqliteStore>>,
+        coordinator: &Arc<CoordinatorService>,
         partitions: u32,
         name: &str,
     ) {
@@ -700,7 +700,7 @@ async fn idle_producers_expire() {
 
 /// Creates `orders` with one partition and commits one segment per `(name, records)`.
 async fn one_partition_with_chunks(
-    coordinator: &Arc<CoordinatorService<SqliteStore>>,
+    coordinator: &Arc<CoordinatorService>,
     chunks: &[(&str, u32)],
 ) -> silt_core::coordinator::Topic {
     let orders = coordinator
