@@ -43,3 +43,18 @@ pub async fn open_sqlite_with(
         .with_producer_idle_expiry_ms(producer_idle_expiry_ms);
     Ok(Arc::new(service))
 }
+
+/// Opens the coordinator on PostgreSQL at `url`: waits until it leads (other replicas
+/// may lead first), migrates, loads. The receiver turns `true` when the leader's
+/// database connection is lost, after which the coordinator must stop serving.
+pub async fn open_postgres_with(
+    url: &str,
+    producer_idle_expiry_ms: i64,
+) -> Result<(Arc<CoordinatorService>, tokio::sync::watch::Receiver<bool>), StoreError> {
+    let store = PostgresStore::connect(url).await?;
+    let lost = store.lost();
+    let service = CoordinatorService::start(store)
+        .await?
+        .with_producer_idle_expiry_ms(producer_idle_expiry_ms);
+    Ok((Arc::new(service), lost))
+}

@@ -572,7 +572,7 @@ impl MetadataStore for PostgresStore {
         transaction
             .execute(
                 "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
-                 SELECT $1, p, 0, 0 FROM generate_series(0::BIGINT, $2 - 1) AS p",
+                 SELECT $1, p, 0, 0 FROM generate_series(0::BIGINT, $2::BIGINT - 1) AS p",
                 &[&topic_id, &i64::from(config.partitions)],
             )
             .await?;

@@ -24,7 +24,7 @@ use silt_core::groups::{
 
 use crate::error::StoreError;
 use crate::groups::Groups;
-use crate::store::{MetadataStore, SegmentOutcome};
+use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredState};
 
 struct TopicState {
     topic: Topic,
@@ -47,6 +47,17 @@ pub struct CoordinatorService {
 /// How long an idle idempotent producer's state is kept by default: one day.
 pub const DEFAULT_PRODUCER_IDLE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 
+fn topic_states(state: StoredState) -> HashMap<String, TopicState> {
+    state
+        .topics
+        .into_iter()
+        .map(|(topic, partitions)| {
+            let partitions = partitions.into_iter().map(watch::Sender::new).collect();
+            (topic.name.clone(), TopicState { topic, partitions })
+        })
+        .collect()
+}
+
 fn poisoned() -> CoordinatorError {
     CoordinatorError::Internal("coordinator state lock poisoned".into())
 }
@@ -54,15 +65,7 @@ fn poisoned() -> CoordinatorError {
 impl CoordinatorService {
     /// Loads the store's state and starts serving.
     pub async fn start(store: impl MetadataStore) -> Result<Self, StoreError> {
-        let state = store.load().await?;
-        let topics = state
-            .topics
-            .into_iter()
-            .map(|(topic, partitions)| {
-                let partitions = partitions.into_iter().map(watch::Sender::new).collect();
-                (topic.name.clone(), TopicState { topic, partitions })
-            })
-            .collect::<HashMap<_, _>>();
+        let topics = topic_states(store.load().await?);
         info!(topics = topics.len(), "coordinator state loaded");
         Ok(CoordinatorService {
             store: Box::new(store),
@@ -233,6 +236,21 @@ impl CoordinatorService {
                 sender.send_replace(offsets);
             }
         }
+        Ok(())
+    }
+
+    /// A consistent copy of the whole store.
+    pub async fn snapshot(&self) -> Result<Snapshot, CoordinatorError> {
+        Ok(self.store.snapshot(now_ms()).await?)
+    }
+
+    /// Loads `snapshot` into this coordinator's store, which must be empty, and serves
+    /// what it holds.
+    pub async fn restore(&self, snapshot: Snapshot) -> Result<(), CoordinatorError> {
+        let _order = self.write_order.lock().await;
+        self.store.restore(snapshot).await?;
+        let topics = topic_states(self.store.load().await?);
+        *self.topics.write().map_err(|_| poisoned())? = topics;
         Ok(())
     }
 

@@ -2,15 +2,75 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, Coordinator, CoordinatorError, SegmentCommit, TopicConfig,
+    ChunkCommit, ChunkOutcome, Coordinator, CoordinatorError, PartitionOffsets, SegmentCommit,
+    TopicConfig,
 };
 
-use crate::{CoordinatorService, SqliteStore};
+use crate::CoordinatorService;
 
-async fn open(dir: &tempfile::TempDir) -> Arc<CoordinatorService> {
-    crate::open_sqlite(&dir.path().join("meta.db"))
-        .await
-        .expect("open")
+#[path = "../../../tests/support/postgres.rs"]
+mod test_postgres;
+
+/// Where a test's coordinator keeps its metadata: every test of this suite runs once
+/// against each backend.
+pub(super) enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Backend {
+    fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn postgres() -> Self {
+        let server = test_postgres::server();
+        Backend::Postgres(server.url(&server.create_database()))
+    }
+
+    /// A coordinator on this backend's store (the same store on every call).
+    pub(super) async fn open(&self) -> Arc<CoordinatorService> {
+        self.open_with(crate::DEFAULT_PRODUCER_IDLE_EXPIRY_MS).await
+    }
+
+    async fn open_with(&self, producer_idle_expiry_ms: i64) -> Arc<CoordinatorService> {
+        match self {
+            Backend::Sqlite(dir) => {
+                crate::open_sqlite_with(&dir.path().join("meta.db"), producer_idle_expiry_ms)
+                    .await
+                    .expect("open sqlite")
+            }
+            Backend::Postgres(url) => {
+                crate::open_postgres_with(url, producer_idle_expiry_ms)
+                    .await
+                    .expect("open postgres")
+                    .0
+            }
+        }
+    }
+}
+
+/// Runs each named test against SQLite (`sqlite::name`) and PostgreSQL
+/// (`postgres::name`).
+macro_rules! on_both_backends {
+    ($($name:ident => $test:path),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    $test(super::Backend::sqlite()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    $test(super::Backend::postgres()).await
+                }
+            )*
+        }
+    };
 }
 
 fn topic(name: &str, partitions: u32) -> TopicConfig {
@@ -44,10 +104,8 @@ fn chunk(
     }
 }
 
-#[tokio::test]
-async fn topics_create_list_describe_delete() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = open(&dir).await;
+async fn topics_create_list_describe_delete(backend: Backend) {
+    let coordinator = backend.open().await;
     let created = coordinator
         .create_topic(topic("orders", 3))
         .await
@@ -86,10 +144,8 @@ async fn topics_create_list_describe_delete() {
     );
 }
 
-#[tokio::test]
-async fn commit_assigns_contiguous_offsets_and_survives_reopen() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = open(&dir).await;
+async fn commit_assigns_contiguous_offsets_and_survives_reopen(backend: Backend) {
+    let coordinator = backend.open().await;
     let orders = coordinator
         .create_topic(topic("orders", 2))
         .await
@@ -177,7 +233,7 @@ async fn commit_assigns_contiguous_offsets_and_survives_reopen() {
     ));
 
     drop(coordinator);
-    let reopened = open(&dir).await;
+    let reopened = backend.open().await;
     assert_eq!(
         reopened
             .partition_offsets("orders", 0)
@@ -205,10 +261,8 @@ async fn commit_assigns_contiguous_offsets_and_survives_reopen() {
     );
 }
 
-#[tokio::test]
-async fn chunks_of_a_deleted_or_recreated_topic_are_rejected_alone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = open(&dir).await;
+async fn chunks_of_a_deleted_or_recreated_topic_are_rejected_alone(backend: Backend) {
+    let coordinator = backend.open().await;
     let old = coordinator
         .create_topic(topic("events", 1))
         .await
@@ -246,10 +300,8 @@ async fn chunks_of_a_deleted_or_recreated_topic_are_rejected_alone() {
     );
 }
 
-#[tokio::test]
-async fn long_poll_wakes_on_commit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = open(&dir).await;
+async fn long_poll_wakes_on_commit(backend: Backend) {
+    let coordinator = backend.open().await;
     let orders = coordinator
         .create_topic(topic("orders", 1))
         .await
@@ -291,8 +343,8 @@ mod groups {
     use silt_core::coordinator::{Coordinator, CoordinatorError, SegmentCommit};
     use silt_core::groups::{AutoOffsetReset, JoinGroup, PartitionOffset, ResetTarget};
 
-    use super::{chunk, open, topic};
-    use crate::{CoordinatorService, SqliteStore};
+    use super::{chunk, topic};
+    use crate::CoordinatorService;
 
     fn join(topics: &[&str], session_timeout_ms: u64) -> JoinGroup {
         JoinGroup {
@@ -323,10 +375,8 @@ mod groups {
         coordinator.commit_segment(commit).await.expect("commit");
     }
 
-    #[tokio::test]
-    async fn members_share_partitions_and_commits_are_guarded() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let coordinator = open(&dir).await;
+    pub(super) async fn members_share_partitions_and_commits_are_guarded(backend: super::Backend) {
+        let coordinator = backend.open().await;
         orders_with_ten_records_each(&coordinator, 4, "g").await;
 
         let a = coordinator
@@ -437,10 +487,10 @@ mod groups {
         ));
     }
 
-    #[tokio::test]
-    async fn a_silent_member_is_removed_and_its_work_redelivered() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let coordinator = open(&dir).await;
+    pub(super) async fn a_silent_member_is_removed_and_its_work_redelivered(
+        backend: super::Backend,
+    ) {
+        let coordinator = backend.open().await;
         orders_with_ten_records_each(&coordinator, 2, "h").await;
         let a = coordinator
             .join_group("g", join(&["orders"], 300))
@@ -519,7 +569,7 @@ mod groups {
             .expect("describe")
             .generation;
         drop(coordinator);
-        let reopened = open(&dir).await;
+        let reopened = backend.open().await;
         let description = reopened.describe_group("g").await.expect("describe");
         assert_eq!(description.generation, generation);
         assert!(
@@ -547,13 +597,11 @@ mod remote {
     use silt_core::coordinator::{ChunkOutcome, CoordinatorError, SegmentCommit};
     use silt_core::groups::{AutoOffsetReset, JoinGroup};
 
-    use super::{chunk, open, topic};
+    use super::{chunk, topic};
     use crate::RemoteCoordinator;
 
-    #[tokio::test]
-    async fn every_call_and_error_crosses_the_wire() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let local: Arc<dyn Coordinator> = open(&dir).await;
+    pub(super) async fn every_call_and_error_crosses_the_wire(backend: super::Backend) {
+        let local: Arc<dyn Coordinator> = backend.open().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -657,12 +705,8 @@ mod remote {
     }
 }
 
-#[tokio::test]
-async fn idle_producers_expire() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = crate::open_sqlite_with(&dir.path().join("meta.db"), 50)
-        .await
-        .expect("open");
+async fn idle_producers_expire(backend: Backend) {
+    let coordinator = backend.open_with(50).await;
     let orders = coordinator
         .create_topic(topic("orders", 1))
         .await
@@ -718,11 +762,9 @@ async fn one_partition_with_chunks(
     orders
 }
 
-#[tokio::test]
-async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
+async fn a_compacted_file_replaces_exactly_the_chunks_it_covers(backend: Backend) {
     use silt_core::coordinator::{EntryFormat, TableCommit, TableRange};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = open(&dir).await;
+    let coordinator = backend.open().await;
     let orders = one_partition_with_chunks(&coordinator, &[("a", 5), ("b", 7), ("c", 4)]).await;
     let table = |key: &str, base_offset: u64, record_count: u64| TableCommit {
         topic_id: orders.topic_id,
@@ -793,10 +835,8 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers() {
     );
 }
 
-#[tokio::test]
-async fn truncation_moves_the_log_start_and_forgets_old_entries() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let coordinator = open(&dir).await;
+async fn truncation_moves_the_log_start_and_forgets_old_entries(backend: Backend) {
+    let coordinator = backend.open().await;
     one_partition_with_chunks(&coordinator, &[("a", 5), ("b", 5), ("c", 5)]).await;
     let offsets = coordinator
         .truncate_before("orders", 0, 7)
@@ -847,7 +887,7 @@ async fn truncation_moves_the_log_start_and_forgets_old_entries() {
             .is_empty()
     );
     drop(coordinator);
-    let reopened = open(&dir).await;
+    let reopened = backend.open().await;
     assert_eq!(
         reopened
             .partition_offsets("orders", 0)
@@ -856,4 +896,188 @@ async fn truncation_moves_the_log_start_and_forgets_old_entries() {
             .log_start_offset,
         15
     );
+}
+
+/// Concurrent commits share transactions, and each still gets its own offsets.
+async fn concurrent_commits_share_transactions(backend: Backend) {
+    let coordinator = backend.open().await;
+    let orders = coordinator
+        .create_topic(topic("orders", 4))
+        .await
+        .expect("create");
+    let commits: Vec<_> = (0..64u32)
+        .map(|index| {
+            let coordinator = Arc::clone(&coordinator);
+            tokio::spawn(async move {
+                coordinator
+                    .commit_segment(SegmentCommit {
+                        object_key: format!("segments/0000/{index:032x}.seg"),
+                        object_size: 200,
+                        chunks: vec![
+                            chunk(orders.topic_id, "orders", index % 4, 5, 0),
+                            chunk(orders.topic_id, "nope", 0, 5, 100),
+                        ],
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut bases = vec![Vec::new(); 4];
+    for (index, commit) in futures_join(commits.into_iter())
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let outcomes = commit.expect("commit");
+        let ChunkOutcome::Committed { base_offset } = outcomes[0] else {
+            panic!("chunk of commit {index} was not committed: {outcomes:?}");
+        };
+        bases[index % 4].push(base_offset);
+        assert!(matches!(outcomes[1], ChunkOutcome::Rejected { .. }));
+    }
+    for partition in bases.iter_mut() {
+        partition.sort_unstable();
+        assert_eq!(*partition, (0..16).map(|i| i * 5).collect::<Vec<u64>>());
+    }
+    let stats = coordinator.commit_stats();
+    assert_eq!(stats.segments, 64);
+    assert!(
+        stats.transactions < 64 && stats.max_batch > 1,
+        "64 concurrent commits should share transactions: {stats:?}"
+    );
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.expect("task"));
+    }
+    results
+}
+
+/// A snapshot restored into an empty store gives back the same topics, offsets,
+/// index, groups and producers; a store that is not empty refuses it.
+async fn a_snapshot_restores_into_an_empty_store(backend: Backend) {
+    let coordinator = backend.open().await;
+    let orders = coordinator
+        .create_topic(topic("orders", 2))
+        .await
+        .expect("create");
+    for (index, partition) in [0u32, 1, 0].into_iter().enumerate() {
+        coordinator
+            .commit_segment(SegmentCommit {
+                object_key: format!("segments/0000/{index:032x}.seg"),
+                object_size: 100,
+                chunks: vec![chunk(orders.topic_id, "orders", partition, 3, 0)],
+            })
+            .await
+            .expect("commit");
+    }
+    let producer = coordinator.init_producer(None).await.expect("producer");
+    let member = coordinator
+        .join_group(
+            "g",
+            silt_core::groups::JoinGroup {
+                member_id: None,
+                topics: vec!["orders".into()],
+                session_timeout_ms: 10_000,
+                auto_offset_reset: silt_core::groups::AutoOffsetReset::Earliest,
+            },
+        )
+        .await
+        .expect("join");
+    coordinator
+        .leave_group("g", &member.member_id)
+        .await
+        .expect("leave");
+    coordinator
+        .reset_offsets(
+            "g",
+            silt_core::groups::ResetTarget::Offset(2),
+            Some(vec!["orders".into()]),
+        )
+        .await
+        .expect("reset");
+    let snapshot = coordinator.snapshot().await.expect("snapshot");
+    assert_eq!(snapshot.index_entries.len(), 3);
+    assert!(matches!(
+        coordinator.restore(snapshot.clone()).await,
+        Err(CoordinatorError::InvalidArgument(_))
+    ));
+    drop(coordinator);
+
+    let empty = match &backend {
+        Backend::Sqlite(_) => Backend::sqlite(),
+        Backend::Postgres(_) => Backend::postgres(),
+    };
+    let restored = empty.open().await;
+    restored.restore(snapshot.clone()).await.expect("restore");
+    drop(restored);
+    let restored = empty.open().await;
+    assert_eq!(
+        restored.describe_topic("orders").await.expect("describe"),
+        silt_core::coordinator::TopicDescription {
+            topic: orders.clone(),
+            partitions: vec![
+                PartitionOffsets {
+                    partition: 0,
+                    log_start_offset: 0,
+                    high_watermark: 6
+                },
+                PartitionOffsets {
+                    partition: 1,
+                    log_start_offset: 0,
+                    high_watermark: 3
+                },
+            ],
+        }
+    );
+    let lookup = restored.lookup("orders", 0, 4, 10).await.expect("lookup");
+    assert_eq!(lookup.entries.len(), 1);
+    assert_eq!(lookup.entries[0].base_offset, 3);
+    assert_eq!(
+        lookup.entries[0].object_key,
+        format!("segments/0000/{:032x}.seg", 2)
+    );
+    let group = restored.describe_group("g").await.expect("group");
+    assert!(
+        group
+            .partitions
+            .iter()
+            .all(|partition| partition.committed_offset == Some(2)),
+        "{group:?}"
+    );
+    // The restored producer continues; a new one never reuses an id.
+    assert_eq!(
+        restored
+            .init_producer(Some(producer.producer_id))
+            .await
+            .expect("next epoch")
+            .epoch,
+        1
+    );
+    let fresh = restored.init_producer(None).await.expect("new producer");
+    assert!(fresh.producer_id > producer.producer_id + 1000);
+    // A new topic gets a new id.
+    let other = restored
+        .create_topic(topic("other", 1))
+        .await
+        .expect("create");
+    assert!(other.topic_id > orders.topic_id);
+    assert_eq!(restored.snapshot().await.expect("snapshot").topics.len(), 2);
+}
+
+on_both_backends! {
+    topics_create_list_describe_delete => super::topics_create_list_describe_delete,
+    commit_assigns_contiguous_offsets_and_survives_reopen => super::commit_assigns_contiguous_offsets_and_survives_reopen,
+    chunks_of_a_deleted_or_recreated_topic_are_rejected_alone => super::chunks_of_a_deleted_or_recreated_topic_are_rejected_alone,
+    long_poll_wakes_on_commit => super::long_poll_wakes_on_commit,
+    members_share_partitions_and_commits_are_guarded => super::groups::members_share_partitions_and_commits_are_guarded,
+    a_silent_member_is_removed_and_its_work_redelivered => super::groups::a_silent_member_is_removed_and_its_work_redelivered,
+    every_call_and_error_crosses_the_wire => super::remote::every_call_and_error_crosses_the_wire,
+    idle_producers_expire => super::idle_producers_expire,
+    a_compacted_file_replaces_exactly_the_chunks_it_covers => super::a_compacted_file_replaces_exactly_the_chunks_it_covers,
+    truncation_moves_the_log_start_and_forgets_old_entries => super::truncation_moves_the_log_start_and_forgets_old_entries,
+    concurrent_commits_share_transactions => super::concurrent_commits_share_transactions,
+    a_snapshot_restores_into_an_empty_store => super::a_snapshot_restores_into_an_empty_store,
 }
