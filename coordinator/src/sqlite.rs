@@ -15,7 +15,7 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::producers::{self, Decision, LastChunk, ProducerState};
-use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState};
+use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState, TopicRow};
 
 const SCHEMA_VERSION: i64 = 5;
 const READ_CONNECTIONS: usize = 2;
@@ -200,17 +200,6 @@ fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} out of range: {value}")))
 }
 
-/// A `topics` row: id, name, partitions, retention_ms, retention_bytes, created_at_ms.
-type TopicRow = (
-    i64,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    Option<String>,
-);
-
 fn read_topic(row: &rusqlite::Row<'_>) -> Result<TopicRow, rusqlite::Error> {
     Ok((
         row.get(0)?,
@@ -382,7 +371,7 @@ fn commit_segment(
             let decision = match &stamp {
                 None => Decision::Append,
                 Some(stamp) => {
-                    let state = load_producer(&transaction, stamp.producer_id)?;
+                    let state = load_producer(transaction, stamp.producer_id)?;
                     producers::decide(state.as_ref(), stamp, group[0].topic_id)
                 }
             };
@@ -412,7 +401,7 @@ fn commit_segment(
                         && !landed.is_empty()
                     {
                         save_producer(
-                            &transaction,
+                            transaction,
                             &stamp,
                             group[0].topic_id,
                             &landed,

@@ -14,6 +14,18 @@ pub type SegmentOutcome = (Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>);
 /// The version of the [`Snapshot`] layout; a restore refuses any other.
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
+/// A `topics` row: (topic_id, name, partitions, retention_ms, retention_bytes,
+/// created_at_ms, value_schema).
+pub type TopicRow = (
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
+
 /// Every row of the metadata store, as one consistent copy. Rows are stored as arrays
 /// in the column order the field names give, so a snapshot stays compact.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,15 +33,7 @@ pub struct Snapshot {
     pub format: u32,
     pub taken_at_ms: i64,
     /// (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
-    pub topics: Vec<(
-        i64,
-        String,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        i64,
-        Option<String>,
-    )>,
+    pub topics: Vec<TopicRow>,
     /// (topic_id, partition, log_start_offset, high_watermark)
     pub partitions: Vec<(i64, i64, i64, i64)>,
     /// (segment_id, object_key, object_size, committed_at_ms, outcomes, format)
