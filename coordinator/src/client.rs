@@ -1,7 +1,11 @@
 //! [`RemoteCoordinator`]: the [`Coordinator`] trait over the internal protocol, for
 //! gateways that run apart from the coordinator (`silt gateway --coordinator URL`).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -20,42 +24,97 @@ use crate::protocol::{CALL_PATH, Call, Reply};
 /// How long an ordinary call may take before it counts as unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Talks to a `silt coordinator` process.
+/// How long a call keeps trying other replicas (and the same one, while it restarts)
+/// when none accepts it.
+const FAILOVER: Duration = Duration::from_secs(30);
+/// Pause after every replica was tried once.
+const FAILOVER_PAUSE: Duration = Duration::from_millis(200);
+
+/// Talks to a `silt coordinator`: one address, or the replicas of one (the leader
+/// serves; standbys answer 503, and a call moves on to the next replica).
 #[derive(Debug, Clone)]
 pub struct RemoteCoordinator {
     http: reqwest::Client,
-    url: String,
+    urls: Arc<Vec<String>>,
+    /// The replica that answered last.
+    current: Arc<AtomicUsize>,
 }
 
 impl RemoteCoordinator {
-    /// `base_url` is the coordinator's address, e.g. `http://127.0.0.1:9090`.
-    pub fn new(base_url: &str) -> Self {
+    /// `base_urls` is the coordinator's address, e.g. `http://127.0.0.1:9090`, or the
+    /// addresses of its replicas separated by commas.
+    pub fn new(base_urls: &str) -> Self {
+        let urls: Vec<String> = base_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| format!("{}{CALL_PATH}", url.trim_end_matches('/')))
+            .collect();
         RemoteCoordinator {
             http: reqwest::Client::new(),
-            url: format!("{}{CALL_PATH}", base_url.trim_end_matches('/')),
+            urls: Arc::new(urls),
+            current: Arc::new(AtomicUsize::new(0)),
         }
     }
 
+    /// Sends `call` to the leader: a replica that refuses the connection or answers 503
+    /// (a standby, or one that is starting) passes the call to the next. Calls that
+    /// reached a replica and failed otherwise are not repeated, as they may have
+    /// taken effect.
     async fn call<T: DeserializeOwned>(
         &self,
         call: Call,
         timeout: Duration,
     ) -> Result<T, CoordinatorError> {
         let method = call.method();
+        if self.urls.is_empty() {
+            return Err(CoordinatorError::InvalidArgument(
+                "no coordinator address".into(),
+            ));
+        }
         let unavailable = |error: reqwest::Error| {
             debug!(method, %error, "coordinator call failed");
             CoordinatorError::Unavailable(format!("coordinator {method}: {error}"))
         };
-        let response = self
-            .http
-            .post(&self.url)
-            .timeout(timeout)
-            .json(&call)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(unavailable)?;
+        let deadline = Instant::now() + FAILOVER;
+        let mut tried = 0usize;
+        let (status, body) = loop {
+            let index = self.current.load(Ordering::Relaxed) % self.urls.len();
+            let refused = match self
+                .http
+                .post(&self.urls[index])
+                .timeout(timeout)
+                .json(&call)
+                .send()
+                .await
+            {
+                Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                    format!("{} answered 503", self.urls[index])
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    break (status, response.bytes().await.map_err(unavailable)?);
+                }
+                Err(error) if error.is_connect() => error.to_string(),
+                Err(error) => return Err(unavailable(error)),
+            };
+            tried += 1;
+            if Instant::now() >= deadline {
+                return Err(CoordinatorError::Unavailable(format!(
+                    "coordinator {method}: no replica accepted the call within {FAILOVER:?}: {refused}"
+                )));
+            }
+            debug!(method, %refused, "trying the next coordinator replica");
+            let _ = self.current.compare_exchange(
+                index,
+                (index + 1) % self.urls.len(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            if tried % self.urls.len() == 0 {
+                tokio::time::sleep(FAILOVER_PAUSE).await;
+            }
+        };
         if !status.is_success() {
             return Err(CoordinatorError::Unavailable(format!(
                 "coordinator {method} answered {status}: {}",

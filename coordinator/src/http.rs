@@ -1,9 +1,11 @@
 //! `silt coordinator`: serves any [`Coordinator`] over the internal protocol.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -16,35 +18,64 @@ use crate::protocol::{CALL_PATH, Call, Reply};
 /// Longest long-poll a caller may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// What a coordinator process serves: nothing yet while it is a standby waiting for
+/// the leader lock (calls get 503 so that clients try another replica), then the
+/// coordinator it leads.
+#[derive(Clone, Default)]
+pub struct Serving(Arc<OnceLock<Arc<dyn Coordinator>>>);
+
+impl Serving {
+    /// A standby: nothing to serve yet.
+    pub fn standby() -> Self {
+        Serving::default()
+    }
+
+    /// Starts serving `coordinator` (once; later calls change nothing).
+    pub fn lead(&self, coordinator: Arc<dyn Coordinator>) {
+        let _ = self.0.set(coordinator);
+    }
+
+    fn get(&self) -> Option<&Arc<dyn Coordinator>> {
+        self.0.get()
+    }
+}
+
 /// The coordinator's internal API.
 pub fn router(coordinator: Arc<dyn Coordinator>) -> Router {
+    let serving = Serving::standby();
+    serving.lead(coordinator);
+    router_for(serving)
+}
+
+/// The internal API of a process that may still be a standby.
+pub fn router_for(serving: Serving) -> Router {
     Router::new()
         .route(CALL_PATH, post(call))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
-            get(
-                |State(coordinator): State<Arc<dyn Coordinator>>| async move {
-                    match coordinator.list_topics().await {
-                        Ok(_) => Ok("ready"),
-                        Err(error) => Err((
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            error.to_string(),
-                        )),
-                    }
-                },
-            ),
+            get(|State(serving): State<Serving>| async move {
+                let Some(coordinator) = serving.get() else {
+                    return Err((StatusCode::SERVICE_UNAVAILABLE, STANDBY.to_owned()));
+                };
+                match coordinator.list_topics().await {
+                    Ok(_) => Ok("ready"),
+                    Err(error) => Err((StatusCode::SERVICE_UNAVAILABLE, error.to_string())),
+                }
+            }),
         )
-        .with_state(coordinator)
+        .with_state(serving)
 }
+
+const STANDBY: &str = "this coordinator is a standby: another one holds the leader lock";
 
 /// Serves the internal API on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    coordinator: Arc<dyn Coordinator>,
+    serving: Serving,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(coordinator))
+    axum::serve(listener, router_for(serving))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -59,10 +90,11 @@ fn reply<T: Serialize>(result: Result<T, CoordinatorError>) -> Reply {
     }
 }
 
-async fn call(
-    State(coordinator): State<Arc<dyn Coordinator>>,
-    Json(call): Json<Call>,
-) -> Json<Reply> {
+async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Response {
+    let Some(coordinator) = serving.get() else {
+        let standby = Reply::Err(CoordinatorError::Unavailable(STANDBY.to_owned()));
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(standby)).into_response();
+    };
     let span = info_span!("coordinator_call", method = call.method());
     let c = coordinator.as_ref();
     let answer = async move {
@@ -134,5 +166,5 @@ async fn call(
     }
     .instrument(span)
     .await;
-    Json(answer)
+    Json(answer).into_response()
 }

@@ -2,7 +2,7 @@
 //! offsets (so produce and fetch never wait on the store for them), and wake-ups for
 //! long-polls when a commit advances a high watermark.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -42,6 +42,19 @@ pub struct CoordinatorService {
     groups: Groups,
     pending: std::sync::Mutex<Vec<PendingCommit>>,
     stats: Stats,
+    fence: RwLock<SnapshotFence>,
+}
+
+/// Keeps garbage collection from deleting what the newest snapshot in the bucket still
+/// refers to, so that a restore from it never points at a deleted object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SnapshotFence {
+    /// No snapshots are written: nothing to protect.
+    Off,
+    /// Snapshots are on but none is written yet: delete nothing.
+    Pending,
+    /// The object keys that the newest written snapshot refers to.
+    Written(HashSet<String>),
 }
 
 /// How long an idle idempotent producer's state is kept by default: one day.
@@ -75,6 +88,7 @@ impl CoordinatorService {
             groups: Groups::default(),
             pending: std::sync::Mutex::new(Vec::new()),
             stats: Stats::default(),
+            fence: RwLock::new(SnapshotFence::Off),
         })
     }
 
@@ -251,6 +265,27 @@ impl CoordinatorService {
         self.store.restore(snapshot).await?;
         let topics = topic_states(self.store.load().await?);
         *self.topics.write().map_err(|_| poisoned())? = topics;
+        Ok(())
+    }
+
+    /// From now on, garbage collection keeps every object that the newest written
+    /// snapshot refers to (until one is written: every object). Call before the first
+    /// [`CoordinatorService::snapshot_written`].
+    pub fn protect_snapshots(&self) -> Result<(), CoordinatorError> {
+        *self.fence.write().map_err(|_| poisoned())? = SnapshotFence::Pending;
+        Ok(())
+    }
+
+    /// `snapshot` is durable in the bucket: it is now the one to protect.
+    pub fn snapshot_written(&self, snapshot: &Snapshot) -> Result<(), CoordinatorError> {
+        let referenced: HashSet<i64> = snapshot.index_entries.iter().map(|entry| entry[4]).collect();
+        let keys = snapshot
+            .segments
+            .iter()
+            .filter(|segment| referenced.contains(&segment.0))
+            .map(|segment| segment.1.clone())
+            .collect();
+        *self.fence.write().map_err(|_| poisoned())? = SnapshotFence::Written(keys);
         Ok(())
     }
 
@@ -486,10 +521,16 @@ impl Coordinator for CoordinatorService {
         committed_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<String>, CoordinatorError> {
-        Ok(self
+        let mut keys = self
             .store
             .unreferenced_objects(committed_before_ms, limit)
-            .await?)
+            .await?;
+        match &*self.fence.read().map_err(|_| poisoned())? {
+            SnapshotFence::Off => {}
+            SnapshotFence::Pending => keys.clear(),
+            SnapshotFence::Written(protected) => keys.retain(|key| !protected.contains(key)),
+        }
+        Ok(keys)
     }
 
     async fn forget_object(&self, object_key: &str) -> Result<bool, CoordinatorError> {

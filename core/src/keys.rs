@@ -7,6 +7,8 @@
 //! - `tables/<topic>/date=YYYY-MM-DD/<file-id>.parquet`: compacted files, Hive-style
 //!   partitioned by the UTC date of their oldest record, so DuckDB, Spark or Trino can
 //!   read `tables/<topic>/**/*.parquet` and prune by date.
+//! - `metadata/snapshots/<taken-at-ms, 13 digits>-<id>.json`: the coordinator's
+//!   snapshots of its metadata; keys sort by time, so the last one listed is the newest.
 
 use std::fmt;
 
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 pub const SEGMENTS_DIR: &str = "segments";
 pub const TABLES_DIR: &str = "tables";
+pub const SNAPSHOTS_DIR: &str = "metadata/snapshots";
 const SEGMENT_SUFFIX: &str = ".seg";
 
 /// Identifies one segment object.
@@ -39,6 +42,14 @@ impl SegmentId {
             self.spread_prefix(),
             self.0.simple()
         )
+    }
+
+    /// When the id was generated (UUIDv7 carries it), in milliseconds since the epoch.
+    pub fn created_ms(&self) -> Option<i64> {
+        self.0.get_timestamp().map(|timestamp| {
+            let (seconds, nanos) = timestamp.to_unix();
+            (seconds as i64) * 1000 + i64::from(nanos / 1_000_000)
+        })
     }
 
     /// Parses a key built by [`SegmentId::object_key`].
@@ -76,6 +87,15 @@ pub fn table_object_key(topic: &str, min_timestamp_ms: i64, file_id: Uuid) -> St
     format!(
         "{TABLES_DIR}/{topic}/date={date}/{}.parquet",
         file_id.simple()
+    )
+}
+
+/// The object key of a metadata snapshot taken at `taken_at_ms`.
+pub fn snapshot_object_key(taken_at_ms: i64, id: Uuid) -> String {
+    format!(
+        "{SNAPSHOTS_DIR}/{:013}-{}.json",
+        taken_at_ms.max(0),
+        id.simple()
     )
 }
 
@@ -118,6 +138,18 @@ mod tests {
             table_object_key("orders", 1_700_000_000_000, id),
             "tables/orders/date=2023-11-14/00000000000000000000000000000007.parquet"
         );
+    }
+
+    #[test]
+    fn segment_ids_tell_their_creation_time_and_snapshot_keys_sort_by_time() {
+        let before = crate::now_ms();
+        let id = SegmentId::generate();
+        let created = id.created_ms().expect("a v7 id has a time");
+        assert!((before..=crate::now_ms()).contains(&created), "{created}");
+        let early = snapshot_object_key(999, Uuid::now_v7());
+        let late = snapshot_object_key(1_700_000_000_000, Uuid::now_v7());
+        assert!(early.starts_with("metadata/snapshots/0000000000999-"), "{early}");
+        assert!(early < late);
     }
 
     #[test]

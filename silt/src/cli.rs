@@ -145,21 +145,63 @@ pub struct ServerArgs {
     pub url: String,
 }
 
-/// Settings of `silt coordinator`.
+/// Settings of `silt coordinator`, or its `restore` command.
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct CoordinatorArgs {
+    #[command(subcommand)]
+    pub command: Option<CoordinatorCommand>,
     /// Address of the internal API that gateways call.
     #[arg(long, env = "SILT_LISTEN", default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
-    /// Folder for the metadata database.
-    #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
-    pub data_dir: PathBuf,
-    /// SQLite file. Default: `<data-dir>/metadata.db`.
-    #[arg(long, env = "SILT_METADATA_DB")]
-    pub metadata_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
     /// Idempotent producers idle this long are forgotten.
     #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS", default_value_t = silt_coordinator::DEFAULT_PRODUCER_IDLE_EXPIRY_MS)]
     pub producer_idle_expiry_ms: i64,
+    /// How often to write a snapshot of the metadata to the bucket (0: never). Needs
+    /// --object-store.
+    #[arg(long, env = "SILT_SNAPSHOT_INTERVAL_MS", default_value_t = 60_000)]
+    pub snapshot_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CoordinatorCommand {
+    /// Rebuilds an empty metadata store from the newest snapshot in the bucket, plus the
+    /// segments written after it. Run it with no coordinator serving the store.
+    Restore(RestoreArgs),
+}
+
+/// Settings of `silt coordinator restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    /// One snapshot's key (default: the newest under `metadata/snapshots/`).
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Segments this much older than the snapshot may still have been committed after
+    /// it, so they are replayed too if the snapshot does not know them.
+    #[arg(long, default_value_t = 600_000)]
+    pub replay_window_ms: i64,
+}
+
+/// Where the coordinator keeps its metadata, and the bucket it snapshots to.
+#[derive(Debug, Clone, Args)]
+pub struct MetadataArgs {
+    /// Folder for the SQLite database.
+    #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
+    pub data_dir: PathBuf,
+    /// SQLite file. Default: `<data-dir>/metadata.db`.
+    #[arg(long, env = "SILT_METADATA_DB", conflicts_with = "metadata_url")]
+    pub metadata_db: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite: `postgres://user:password@host:port/database`.
+    /// Several coordinators may share one database; one leads, the others wait.
+    #[arg(long, env = "SILT_METADATA_URL")]
+    pub metadata_url: Option<String>,
+    /// The bucket, as for `silt gateway`, for metadata snapshots.
+    #[arg(long, env = "SILT_OBJECT_STORE")]
+    pub object_store: Option<String>,
 }
 
 /// Settings of `silt compactor`.

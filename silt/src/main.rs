@@ -5,6 +5,7 @@ use clap::Parser;
 mod bench;
 mod cli;
 mod client;
+mod recovery;
 mod serve;
 
 #[tokio::main]
