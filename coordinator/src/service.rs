@@ -278,7 +278,11 @@ impl CoordinatorService {
 
     /// `snapshot` is durable in the bucket: it is now the one to protect.
     pub fn snapshot_written(&self, snapshot: &Snapshot) -> Result<(), CoordinatorError> {
-        let referenced: HashSet<i64> = snapshot.index_entries.iter().map(|entry| entry[4]).collect();
+        let referenced: HashSet<i64> = snapshot
+            .index_entries
+            .iter()
+            .map(|entry| entry[4])
+            .collect();
         let keys = snapshot
             .segments
             .iter()

@@ -148,7 +148,10 @@ mod tests {
         assert!((before..=crate::now_ms()).contains(&created), "{created}");
         let early = snapshot_object_key(999, Uuid::now_v7());
         let late = snapshot_object_key(1_700_000_000_000, Uuid::now_v7());
-        assert!(early.starts_with("metadata/snapshots/0000000000999-"), "{early}");
+        assert!(
+            early.starts_with("metadata/snapshots/0000000000999-"),
+            "{early}"
+        );
         assert!(early < late);
     }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use silt_coordinator::{CoordinatorService, Snapshot};
 use silt_core::Coordinator;
@@ -48,7 +48,12 @@ pub async fn write_snapshot(
     service
         .snapshot_written(&snapshot)
         .map_err(|error| CliError::Server(error.to_string()))?;
-    info!(key, bytes = size, segments = snapshot.segments.len(), "metadata snapshot written");
+    info!(
+        key,
+        bytes = size,
+        segments = snapshot.segments.len(),
+        "metadata snapshot written"
+    );
     let mut keys = snapshot_keys(bucket).await?;
     keys.sort();
     let old = keys.len().saturating_sub(SNAPSHOTS_KEPT);

@@ -12,13 +12,13 @@ use object_store::ObjectStore;
 use serde::Deserialize;
 use silt_compactor::{CompactError, Compactor, CompactorConfig};
 use silt_coordinator::{CoordinatorService, RemoteCoordinator};
-use tokio::sync::watch;
 use silt_core::{Coordinator, ErrorKind};
 use silt_gateway::{ApiError, AppState, Batcher, GatewayConfig, Metrics, TopicAdmin, serve};
 use silt_reader::storage::{
     CountingStore, FaultConfig, FaultInjector, InterceptedStore, open_local, open_object_store,
 };
 use silt_reader::{CacheConfig, ChunkCache, Reader};
+use tokio::sync::watch;
 use tracing::info;
 
 use crate::cli::{
@@ -520,7 +520,11 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
     }
     serving.lead(service);
     info!(
-        metadata = if args.metadata.metadata_url.is_some() { "postgres" } else { "sqlite" },
+        metadata = if args.metadata.metadata_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         "coordinator is serving"
     );
     let lost = async move {
@@ -545,9 +549,8 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
 
 /// `silt coordinator restore`.
 async fn run_restore(args: RestoreArgs, producer_idle_expiry_ms: i64) -> Result<(), CliError> {
-    let bucket = snapshot_bucket(&args.metadata)?.ok_or_else(|| {
-        CliError::Config("restore needs the bucket: give --object-store".into())
-    })?;
+    let bucket = snapshot_bucket(&args.metadata)?
+        .ok_or_else(|| CliError::Config("restore needs the bucket: give --object-store".into()))?;
     let (service, _lost) = open_coordinator(&args.metadata, producer_idle_expiry_ms).await?;
     let report = crate::recovery::restore(
         &service,

@@ -32,6 +32,7 @@ pub fn free_port() -> u16 {
 pub struct Silt {
     child: Child,
     pub url: String,
+    port: u16,
     /// The command line without `--listen`, to start the same server again.
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -61,8 +62,62 @@ impl Silt {
         Silt::spawn(server_args("coordinator", data_dir, None), &[])
     }
 
+    /// `silt compactor` behind `coordinator_url`, working often and on young data.
+    pub fn compactor(
+        data_dir: &Path,
+        object_store: &str,
+        coordinator_url: &str,
+        env: &[(String, String)],
+    ) -> std::process::Child {
+        let log = std::fs::File::create(
+            std::env::temp_dir().join(format!("silt-e2e-compactor-{}.log", free_port())),
+        )
+        .expect("log");
+        Command::new(SILT)
+            .args(["compactor", "--coordinator", coordinator_url])
+            .args(["--object-store", object_store])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--interval-ms", "500", "--min-age-ms", "1000"])
+            .envs(
+                env.iter()
+                    .map(|(key, value)| (key.as_str(), value.as_str())),
+            )
+            .env("SILT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("silt compactor")
+    }
+
+    /// `silt coordinator` on PostgreSQL at `metadata_url`, snapshotting to `object_store`
+    /// every `snapshot_interval_ms`. `wait_ready`: wait until it leads (a standby never
+    /// becomes ready).
+    pub fn coordinator_on_postgres(
+        metadata_url: &str,
+        object_store: &str,
+        snapshot_interval_ms: u64,
+        env: &[(String, String)],
+        wait_ready: bool,
+    ) -> Silt {
+        let args = vec![
+            "coordinator".to_owned(),
+            "--metadata-url".to_owned(),
+            metadata_url.to_owned(),
+            "--object-store".to_owned(),
+            object_store.to_owned(),
+            "--snapshot-interval-ms".to_owned(),
+            snapshot_interval_ms.to_string(),
+        ];
+        Silt::launch(args, env, free_port(), wait_ready)
+    }
+
     fn spawn(args: Vec<String>, env: &[(String, String)]) -> Silt {
-        let port = free_port();
+        Silt::launch(args, env, free_port(), true)
+    }
+
+    fn launch(args: Vec<String>, env: &[(String, String)], port: u16, wait_ready: bool) -> Silt {
         let log = std::env::temp_dir().join(format!("silt-e2e-{}-{port}.log", args[0]));
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(SILT);
@@ -82,23 +137,64 @@ impl Silt {
         let silt = Silt {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            port,
             args,
             env: env.to_vec(),
             log,
         };
-        silt.wait_ready();
+        if wait_ready {
+            silt.wait_ready();
+        } else {
+            silt.wait_until(Duration::from_secs(30), "/healthz");
+        }
         silt
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if http_get(&format!("{}/readyz", self.url)).is_some_and(|(status, _)| status == 200) {
-                return;
+        self.wait_until(Duration::from_secs(30), "/readyz");
+    }
+
+    fn wait_until(&self, timeout: Duration, path: &str) {
+        if !self.answers_ok(path, timeout) {
+            panic!("silt: {path} did not answer 200; log:\n{}", self.log_text());
+        }
+    }
+
+    /// Whether `path` answers 200 within `timeout`.
+    pub fn answers_ok(&self, path: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if http_get(&format!("{}{path}", self.url)).is_some_and(|(status, _)| status == 200) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("silt did not become ready; log:\n{}", self.log_text());
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`, then the same command line on the same port (clients keep their
+    /// address); `wait_ready` as for the first start.
+    pub fn restart_in_place(&mut self, wait_ready: bool) {
+        self.kill9();
+        let fresh = Silt::launch(self.args.clone(), &self.env, self.port, wait_ready);
+        let old = std::mem::replace(self, fresh);
+        drop(old);
     }
 
     pub fn log_text(&self) -> String {

@@ -3,9 +3,13 @@
 //! `scripts/test-servers.sh` and started here on free 127.0.0.1 ports).
 
 mod harness;
+#[path = "../support/postgres.rs"]
+mod test_postgres;
 
+mod chaos;
 mod cli;
 mod compaction;
+mod coordinator_ha;
 mod crash;
 mod durable_log;
 mod faults;

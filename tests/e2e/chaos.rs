@@ -1,0 +1,474 @@
+//! The checker-driven fault test: three gateways, a coordinator on PostgreSQL and a
+//! compactor, on moto's S3 with object-store faults injected under the gateways. Plain
+//! and idempotent producers and a consumer group work while a random gateway is killed
+//! with SIGKILL every few seconds and restarted, and the coordinator is killed and
+//! restarted twice. The checker then reads everything back through a fresh gateway.
+//!
+//! Short in CI; `SILT_CHAOS_SECS=600 cargo test --test e2e chaos` runs it longer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Api, Silt, moto, note};
+use crate::test_postgres;
+
+const TOPIC: &str = "events";
+const PARTITIONS: u32 = 6;
+const BATCH: usize = 20;
+
+/// A small deterministic random source (xorshift), so a failing run can be replayed.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// What a producer saw: acknowledged keys with their (partition, offset), and every key
+/// it ever sent.
+#[derive(Default)]
+struct Produced {
+    acknowledged: BTreeMap<String, (u64, u64)>,
+    sent: BTreeSet<String>,
+    failed_requests: u64,
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .build()
+        .expect("client")
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value), String> {
+    let response = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    let status = response.status().as_u16();
+    let value = response.json().await.unwrap_or(Value::Null);
+    Ok((status, value))
+}
+
+fn record_offsets(produced: &mut Produced, keys: &[String], answer: &Value) {
+    let offsets = answer["offsets"].as_array().expect("offsets");
+    assert_eq!(offsets.len(), keys.len(), "{answer}");
+    for (key, offset) in keys.iter().zip(offsets) {
+        let at = (
+            offset["partition"].as_u64().expect("partition"),
+            offset["offset"].as_u64().expect("offset"),
+        );
+        assert!(produced.acknowledged.insert(key.clone(), at).is_none());
+    }
+}
+
+fn batch(keys: &[String]) -> Vec<Value> {
+    keys.iter()
+        .map(|key| json!({"key": key, "value": {"key": key, "pad": "x".repeat(200)}}))
+        .collect()
+}
+
+/// Sends new keys and never retries: a failed request's records may or may not be
+/// stored, but never twice.
+async fn plain_producer(urls: Arc<Vec<String>>, worker: usize, stop: Arc<AtomicBool>) -> Produced {
+    let client = http();
+    let mut random = Random(0x9e37_79b9 + worker as u64);
+    let mut produced = Produced::default();
+    let mut request = 0;
+    while !stop.load(Ordering::Relaxed) {
+        request += 1;
+        let keys: Vec<String> = (0..BATCH)
+            .map(|i| format!("plain{worker}-{request}-{i}"))
+            .collect();
+        produced.sent.extend(keys.iter().cloned());
+        let url = &urls[random.below(urls.len())];
+        match post(
+            &client,
+            &format!("{url}/v1/topics/{TOPIC}/records"),
+            &json!({"records": batch(&keys)}),
+        )
+        .await
+        {
+            Ok((200, answer)) => record_offsets(&mut produced, &keys, &answer),
+            Ok((status, answer)) if status >= 500 || status == 429 => {
+                let _ = answer;
+                produced.failed_requests += 1;
+            }
+            Ok((status, answer)) => panic!("plain producer: unexpected {status}: {answer}"),
+            Err(_) => produced.failed_requests += 1,
+        }
+    }
+    produced
+}
+
+/// An idempotent producer: retries each request (same producer id, epoch, sequence and
+/// records) on any gateway until it is acknowledged.
+async fn idempotent_producer(
+    urls: Arc<Vec<String>>,
+    worker: usize,
+    stop: Arc<AtomicBool>,
+) -> Produced {
+    let client = http();
+    let mut random = Random(0x5851_f42d + worker as u64);
+    let mut produced = Produced::default();
+    let producer = loop {
+        let url = &urls[random.below(urls.len())];
+        if let Ok((200, producer)) = post(&client, &format!("{url}/v1/producers"), &json!({})).await
+        {
+            break producer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut sequence = 0i64;
+    while !stop.load(Ordering::Relaxed) {
+        let keys: Vec<String> = (0..BATCH)
+            .map(|i| format!("idem{worker}-{sequence}-{i}"))
+            .collect();
+        produced.sent.extend(keys.iter().cloned());
+        let body = json!({
+            "producer": {"id": producer["producer_id"], "epoch": producer["epoch"], "sequence": sequence},
+            "records": batch(&keys),
+        });
+        let started = Instant::now();
+        loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "idempotent request {worker}/{sequence} was never acknowledged"
+            );
+            let url = &urls[random.below(urls.len())];
+            match post(&client, &format!("{url}/v1/topics/{TOPIC}/records"), &body).await {
+                Ok((200, answer)) => {
+                    record_offsets(&mut produced, &keys, &answer);
+                    break;
+                }
+                Ok((status, _)) if status >= 500 || status == 429 => produced.failed_requests += 1,
+                Ok((status, answer)) => {
+                    panic!("idempotent producer: unexpected {status}: {answer}")
+                }
+                Err(_) => produced.failed_requests += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        sequence += 1;
+    }
+    produced
+}
+
+/// A consumer-group member: fetches, remembers what it was given, commits; joins again
+/// when the group forgot it (a coordinator restart, an expired session).
+async fn group_member(
+    urls: Arc<Vec<String>>,
+    worker: usize,
+    stop: Arc<AtomicBool>,
+) -> BTreeSet<(u64, u64)> {
+    let client = http();
+    let mut random = Random(0x2545_f491 + worker as u64);
+    let mut delivered = BTreeSet::new();
+    let mut member: Option<(String, u64)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let url = &urls[random.below(urls.len())];
+        let Some((id, _)) = member.clone() else {
+            if let Ok((200, joined)) = post(
+                &client,
+                &format!("{url}/v1/groups/chaos/members"),
+                &json!({"topics": [TOPIC], "session_timeout_ms": 10_000}),
+            )
+            .await
+            {
+                member = Some((
+                    joined["member_id"].as_str().expect("member id").to_owned(),
+                    joined["generation"].as_u64().expect("generation"),
+                ));
+            } else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            continue;
+        };
+        let fetched = client
+            .get(format!(
+                "{url}/v1/groups/chaos/members/{id}/records?max_records=500&wait_ms=200"
+            ))
+            .send()
+            .await;
+        let Ok(response) = fetched else { continue };
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        match status {
+            200 => {}
+            404 | 409 => {
+                member = None;
+                continue;
+            }
+            _ => continue,
+        }
+        let mut next = BTreeMap::new();
+        for record in body["records"].as_array().expect("records") {
+            let (partition, offset) = (
+                record["partition"].as_u64().expect("partition"),
+                record["offset"].as_u64().expect("offset"),
+            );
+            delivered.insert((partition, offset));
+            next.insert(partition, offset + 1);
+        }
+        if next.is_empty() {
+            continue;
+        }
+        let offsets: Vec<Value> = next
+            .iter()
+            .map(|(partition, offset)| json!({"topic": TOPIC, "partition": partition, "offset": offset}))
+            .collect();
+        match post(
+            &client,
+            &format!("{url}/v1/groups/chaos/offsets"),
+            &json!({"member_id": id, "generation": body["generation"], "offsets": offsets}),
+        )
+        .await
+        {
+            Ok((404 | 409, _)) => member = None,
+            _ => {}
+        }
+    }
+    delivered
+}
+
+/// Every record of a partition, read through a gateway that injects no faults.
+async fn read_partition(api: &Api, partition: u32) -> Vec<Value> {
+    let mut records = Vec::new();
+    loop {
+        let path = format!(
+            "/v1/topics/{TOPIC}/partitions/{partition}/records?offset={}&max_records=1000",
+            records.len()
+        );
+        let (status, body) = api.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let batch = body["records"].as_array().expect("records");
+        for record in batch {
+            assert_eq!(
+                record["offset"].as_u64(),
+                Some(records.len() as u64),
+                "offsets of partition {partition} are contiguous"
+            );
+            records.push(record.clone());
+        }
+        if records.len() as u64 >= body["high_watermark"].as_u64().expect("hw") {
+            return records;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
+    let seconds: u64 = std::env::var("SILT_CHAOS_SECS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(40);
+    let env = moto().bucket("chaos").await;
+    let postgres = test_postgres::server();
+    let database = postgres.create_database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut coordinator =
+        Silt::coordinator_on_postgres(&postgres.url(&database), "s3://chaos", 2_000, &env, true);
+    let gateways: Vec<Silt> = (0..3)
+        .map(|index| {
+            let mut env = env.clone();
+            env.push((
+                "SILT_FAULTS".into(),
+                format!(
+                    "error_rate=0.05,timeout_rate=0.01,timeout_ms=300,seed={}",
+                    index + 1
+                ),
+            ));
+            Silt::gateway(
+                &dir.path().join(format!("gateway-{index}")),
+                "s3://chaos",
+                &coordinator.url,
+                &env,
+            )
+        })
+        .collect();
+    let mut compactor = Silt::compactor(
+        &dir.path().join("compactor"),
+        "s3://chaos",
+        &coordinator.url,
+        &env,
+    );
+    let urls = Arc::new(
+        gateways
+            .iter()
+            .map(|gateway| gateway.url.clone())
+            .collect::<Vec<_>>(),
+    );
+    Api::new(&urls[0]).create_topic(TOPIC, PARTITIONS).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let plain: Vec<_> = (0..2)
+        .map(|worker| tokio::spawn(plain_producer(Arc::clone(&urls), worker, Arc::clone(&stop))))
+        .collect();
+    let idempotent: Vec<_> = (0..2)
+        .map(|worker| {
+            tokio::spawn(idempotent_producer(
+                Arc::clone(&urls),
+                worker,
+                Arc::clone(&stop),
+            ))
+        })
+        .collect();
+    let members: Vec<_> = (0..2)
+        .map(|worker| tokio::spawn(group_member(Arc::clone(&urls), worker, Arc::clone(&stop))))
+        .collect();
+
+    // The chaos: blocking process control, on a thread of its own.
+    let faults = Arc::new(AtomicU64::new(0));
+    let chaos = {
+        let faults = Arc::clone(&faults);
+        tokio::task::spawn_blocking(move || {
+            let mut gateways = gateways;
+            let mut random = Random(0xdead_beef);
+            let started = Instant::now();
+            let (mut gateway_kills, mut coordinator_restarts) = (0u64, 0u64);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            while started.elapsed() < Duration::from_secs(seconds) {
+                std::thread::sleep(Duration::from_secs(3));
+                let due = (coordinator_restarts + 1) * seconds / 3;
+                if coordinator_restarts < 2 && started.elapsed() >= Duration::from_secs(due) {
+                    coordinator.restart_in_place(true);
+                    coordinator_restarts += 1;
+                    note(&format!(
+                        "chaos: coordinator restarted at {:?}",
+                        started.elapsed()
+                    ));
+                    continue;
+                }
+                let victim = random.below(gateways.len());
+                let api = Api::new(&gateways[victim].url);
+                if let Ok(count) = runtime.block_on(async {
+                    tokio::time::timeout(
+                        Duration::from_secs(2),
+                        api.metric("silt_faults_injected_total"),
+                    )
+                    .await
+                }) {
+                    faults.fetch_add(count, Ordering::Relaxed);
+                }
+                gateways[victim].restart_in_place(true);
+                gateway_kills += 1;
+            }
+            for gateway in &gateways {
+                let api = Api::new(&gateway.url);
+                if let Ok(count) = runtime.block_on(async {
+                    tokio::time::timeout(
+                        Duration::from_secs(2),
+                        api.metric("silt_faults_injected_total"),
+                    )
+                    .await
+                }) {
+                    faults.fetch_add(count, Ordering::Relaxed);
+                }
+            }
+            (gateways, coordinator, gateway_kills, coordinator_restarts)
+        })
+    };
+    let (gateways, coordinator, gateway_kills, coordinator_restarts) = chaos.await.expect("chaos");
+    stop.store(true, Ordering::Relaxed);
+    let mut producers = Vec::new();
+    for task in plain {
+        producers.push(("plain", task.await.expect("plain producer")));
+    }
+    for task in idempotent {
+        producers.push(("idempotent", task.await.expect("idempotent producer")));
+    }
+    let mut delivered = BTreeSet::new();
+    for task in members {
+        delivered.extend(task.await.expect("member"));
+    }
+    let _ = compactor.kill();
+    let _ = compactor.wait();
+
+    // The checker reads everything through a fresh gateway without faults.
+    let checker = Silt::gateway(
+        &dir.path().join("checker"),
+        "s3://chaos",
+        &coordinator.url,
+        &env,
+    );
+    let api = Api::new(&checker.url);
+    let mut stored: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut total = 0usize;
+    for partition in 0..PARTITIONS {
+        for record in read_partition(&api, partition).await {
+            total += 1;
+            stored
+                .entry(record["key"].as_str().expect("key").to_owned())
+                .or_default()
+                .push((
+                    u64::from(partition),
+                    record["offset"].as_u64().expect("offset"),
+                ));
+        }
+    }
+    let (mut acknowledged, mut lost, mut misplaced, mut failed_requests) =
+        (0usize, 0usize, 0usize, 0u64);
+    let mut sent = BTreeSet::new();
+    for (kind, produced) in &producers {
+        failed_requests += produced.failed_requests;
+        acknowledged += produced.acknowledged.len();
+        sent.extend(produced.sent.iter().cloned());
+        for (key, at) in &produced.acknowledged {
+            match stored.get(key).map(Vec::as_slice) {
+                None | Some([]) => lost += 1,
+                Some([only]) if only == at => {}
+                Some(other) => {
+                    misplaced += 1;
+                    note(&format!(
+                        "{kind} {key}: acknowledged at {at:?}, stored at {other:?}"
+                    ));
+                }
+            }
+        }
+    }
+    let duplicates = stored.values().filter(|places| places.len() > 1).count();
+    let unknown = stored.keys().filter(|key| !sent.contains(*key)).count();
+    let (_, group) = api.get("/v1/groups/chaos").await;
+    let mut undelivered = 0u64;
+    let mut committed_total = 0u64;
+    for partition in group["partitions"].as_array().expect("partitions") {
+        let p = partition["partition"].as_u64().expect("partition");
+        let committed = partition["committed_offset"].as_u64().unwrap_or(0);
+        committed_total += committed;
+        undelivered += (0..committed)
+            .filter(|offset| !delivered.contains(&(p, *offset)))
+            .count() as u64;
+    }
+    note(&format!(
+        "chaos for {seconds} s: {acknowledged} records acknowledged, {total} stored, {failed_requests} failed requests \
+         (retried or given up), {} object-store faults injected, {gateway_kills} gateway kills, \
+         {coordinator_restarts} coordinator restarts, group committed {committed_total} and was delivered all but \
+         {undelivered}; lost = {lost}, misplaced = {misplaced}, duplicates = {duplicates}, unknown = {unknown}",
+        faults.load(Ordering::Relaxed)
+    ));
+    assert!(
+        acknowledged > 1000,
+        "too little was acknowledged to prove anything: {acknowledged}"
+    );
+    assert!(gateway_kills >= 3 && coordinator_restarts == 2);
+    assert_eq!((lost, misplaced, duplicates, unknown), (0, 0, 0, 0));
+    assert!(committed_total > 0, "the group committed nothing: {group}");
+    assert_eq!(
+        undelivered, 0,
+        "the group committed offsets it was never given"
+    );
+    drop(gateways);
+}
