@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the S3-compatible test servers (moto, LocalStack), and DuckDB for reading
 # compacted tables as an external engine would, into .venv/ at the
-# repo root. Idempotent: a venv whose marker file records the same pins is left alone.
+# repo root, and PostgreSQL from Debian's packages. Idempotent: a venv whose marker file records the same pins is left alone.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,3 +37,14 @@ install_venv() {
 install_venv moto "${MOTO_PINS[@]}"
 install_venv localstack "${LOCALSTACK_PINS[@]}"
 install_venv duckdb "duckdb==1.5.6"
+
+# PostgreSQL for the coordinator's PostgreSQL backend: Debian's server package. The
+# tests start a private server from its binaries (tests/support/postgres.rs).
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  echo "test-servers: installing PostgreSQL (Debian's postgresql package) ..."
+  SUDO=""
+  if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+echo "test-servers: PostgreSQL at $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
