@@ -111,7 +111,7 @@ impl RemoteCoordinator {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
-            if tried % self.urls.len() == 0 {
+            if tried.is_multiple_of(self.urls.len()) {
                 tokio::time::sleep(FAILOVER_PAUSE).await;
             }
         };

@@ -118,7 +118,8 @@ async fn the_standby_takes_over_and_a_leader_without_its_database_stops() {
     assert!(!first.answers_ok("/readyz", Duration::from_millis(500)));
     let terminated = postgres.psql(
         &database,
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     );
     assert_eq!(terminated, "1", "one connection holds the leader lock");
     let status = second
