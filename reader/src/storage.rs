@@ -323,6 +323,9 @@ pub struct FaultConfig {
     /// Share of requests that hang for `timeout_ms`, then fail, like a timeout.
     pub timeout_rate: f64,
     pub timeout_ms: u64,
+    /// Share of requests whose connection is reset. A write is reset after it landed,
+    /// so the writer sees an error for a write that happened (the answer was lost).
+    pub reset_rate: f64,
     /// Added to every request.
     pub latency_ms: u64,
     pub seed: u64,
@@ -350,11 +353,12 @@ impl std::str::FromStr for FaultConfig {
                 "error_rate" => config.error_rate = value.parse().map_err(|_| bad())?,
                 "timeout_rate" => config.timeout_rate = value.parse().map_err(|_| bad())?,
                 "timeout_ms" => config.timeout_ms = value.parse().map_err(|_| bad())?,
+                "reset_rate" => config.reset_rate = value.parse().map_err(|_| bad())?,
                 "latency_ms" => config.latency_ms = value.parse().map_err(|_| bad())?,
                 "seed" => config.seed = value.parse().map_err(|_| bad())?,
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; expected error_rate, timeout_rate, timeout_ms, latency_ms or seed"
+                        "unknown fault {other:?}; expected error_rate, timeout_rate, timeout_ms, reset_rate, latency_ms or seed"
                     ));
                 }
             }
@@ -362,6 +366,7 @@ impl std::str::FromStr for FaultConfig {
         for (name, rate) in [
             ("error_rate", config.error_rate),
             ("timeout_rate", config.timeout_rate),
+            ("reset_rate", config.reset_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
@@ -434,6 +439,19 @@ impl Interceptor for FaultInjector {
         if roll < self.config.error_rate + self.config.timeout_rate {
             tokio::time::sleep(std::time::Duration::from_millis(self.config.timeout_ms)).await;
             return Err(self.fault(operation, "timeout"));
+        }
+        let writes = matches!(operation, Operation::Put | Operation::Copy);
+        if !writes
+            && roll < self.config.error_rate + self.config.timeout_rate + self.config.reset_rate
+        {
+            return Err(self.fault(operation, "connection reset"));
+        }
+        Ok(())
+    }
+
+    async fn after_write(&self, _location: &ObjectPath) -> object_store::Result<()> {
+        if self.next_unit() < self.config.reset_rate {
+            return Err(self.fault(Operation::Put, "connection reset after the write landed"));
         }
         Ok(())
     }

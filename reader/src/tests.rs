@@ -255,7 +255,7 @@ async fn a_corrupted_object_is_an_error_not_garbage() {
 fn fault_specs_parse_and_reject_nonsense() {
     use crate::storage::FaultConfig;
     let config: FaultConfig =
-        "error_rate=0.2, timeout_rate=0.05,timeout_ms=300,latency_ms=2,seed=9"
+        "error_rate=0.2, timeout_rate=0.05,timeout_ms=300,reset_rate=0.01,latency_ms=2,seed=9"
             .parse()
             .expect("spec");
     assert_eq!(
@@ -263,13 +263,15 @@ fn fault_specs_parse_and_reject_nonsense() {
             config.error_rate,
             config.timeout_rate,
             config.timeout_ms,
+            config.reset_rate,
             config.latency_ms,
             config.seed
         ),
-        (0.2, 0.05, 300, 2, 9)
+        (0.2, 0.05, 300, 0.01, 2, 9)
     );
     for bad in [
         "error_rate=2",
+        "reset_rate=-0.1",
         "error_rate",
         "colour=red",
         "seed=-1",
@@ -277,6 +279,29 @@ fn fault_specs_parse_and_reject_nonsense() {
     ] {
         assert!(bad.parse::<FaultConfig>().is_err(), "{bad}");
     }
+}
+
+/// A reset write lands, but its writer sees an error, as when an answer is lost.
+#[tokio::test]
+async fn a_reset_write_lands_but_reports_an_error() {
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    use crate::storage::{FaultConfig, FaultInjector, InterceptedStore};
+    let inner: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let injector = FaultInjector::new(FaultConfig {
+        reset_rate: 1.0,
+        ..FaultConfig::default()
+    });
+    let faulty = InterceptedStore::new(Arc::clone(&inner), injector);
+    let path = object_store::path::Path::from("segments/x.seg");
+    let error = faulty
+        .put(&path, PutPayload::from_static(b"landed"))
+        .await
+        .expect_err("the answer is lost");
+    assert!(error.to_string().contains("connection reset"), "{error}");
+    let stored = inner.get(&path).await.expect("it landed");
+    assert_eq!(stored.bytes().await.expect("bytes").as_ref(), b"landed");
+    assert!(faulty.get(&path).await.is_err(), "reads are reset too");
 }
 
 #[tokio::test]

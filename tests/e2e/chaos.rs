@@ -284,7 +284,7 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
             env.push((
                 "SILT_FAULTS".into(),
                 format!(
-                    "error_rate=0.05,timeout_rate=0.01,timeout_ms=300,seed={}",
+                    "error_rate=0.05,timeout_rate=0.01,timeout_ms=300,reset_rate=0.02,seed={}",
                     index + 1
                 ),
             ));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, SILT, Silt, moto, note};
+use crate::harness::{Api, SILT, Silt, localstack, moto, note};
 use crate::test_postgres;
 
 /// Produces `count` keyed records and returns (key → (partition, offset)).
@@ -142,7 +142,7 @@ async fn the_standby_takes_over_and_a_leader_without_its_database_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_rebuilds_a_dropped_database_from_the_bucket() {
-    let env = moto().bucket("restore").await;
+    let env = localstack().bucket("restore").await;
     let postgres = test_postgres::server();
     let database = postgres.create_database();
     let url = postgres.url(&database);
