@@ -227,15 +227,14 @@ async fn group_member(
             .iter()
             .map(|(partition, offset)| json!({"topic": TOPIC, "partition": partition, "offset": offset}))
             .collect();
-        match post(
+        if let Ok((404 | 409, _)) = post(
             &client,
             &format!("{url}/v1/groups/chaos/offsets"),
             &json!({"member_id": id, "generation": body["generation"], "offsets": offsets}),
         )
         .await
         {
-            Ok((404 | 409, _)) => member = None,
-            _ => {}
+            member = None;
         }
     }
     delivered
