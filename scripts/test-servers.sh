@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the S3-compatible test servers (moto, LocalStack), and DuckDB for reading
-# compacted tables as an external engine would, into .venv/ at the
+# Install the S3-compatible test servers (moto, LocalStack), DuckDB for reading
+# compacted tables as an external engine would, and the Kafka clients, into .venv/ at the
 # repo root, and PostgreSQL from Debian's packages. Idempotent: a venv whose marker file records the same pins is left alone.
 set -euo pipefail
 
@@ -37,6 +37,9 @@ install_venv() {
 install_venv moto "${MOTO_PINS[@]}"
 install_venv localstack "${LOCALSTACK_PINS[@]}"
 install_venv duckdb "duckdb==1.5.6"
+# Kafka clients nobody here wrote, for the Kafka protocol tests: kafka-python (pure
+# Python) and confluent-kafka (librdkafka, in its wheel).
+install_venv kafka-clients "kafka-python==2.3.3" "confluent-kafka==2.16.1"
 
 # PostgreSQL for the coordinator's PostgreSQL backend: Debian's server package. The
 # tests start a private server from its binaries (tests/support/postgres.rs).

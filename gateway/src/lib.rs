@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod groups;
 mod json;
+pub mod kafka;
 mod metrics;
 mod produce;
 

@@ -278,6 +278,16 @@ pub struct ServeArgs {
     /// Bytes of chunk cache on local disk (0 turns the disk tier off).
     #[arg(long, env = "SILT_CACHE_DISK_BYTES")]
     pub cache_disk_bytes: Option<usize>,
+    /// Address of the Kafka protocol listener, or `off`. Default: 127.0.0.1:9092.
+    #[arg(long, env = "SILT_KAFKA_LISTEN")]
+    pub kafka_listen: Option<String>,
+    /// The address Kafka clients are told to connect to. Default: the listener's.
+    #[arg(long, env = "SILT_KAFKA_ADVERTISED_ADDRESS")]
+    pub kafka_advertised_address: Option<SocketAddr>,
+    /// Partitions of a topic that a Kafka client's Metadata request creates on first
+    /// use (0: such topics are not created). Default: 1, as Kafka's `num.partitions`.
+    #[arg(long, env = "SILT_KAFKA_AUTO_CREATE_PARTITIONS")]
+    pub kafka_auto_create_partitions: Option<u32>,
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {

@@ -40,6 +40,9 @@ struct FileConfig {
     compact_min_age_ms: Option<i64>,
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
+    kafka_listen: Option<String>,
+    kafka_advertised_address: Option<SocketAddr>,
+    kafka_auto_create_partitions: Option<u32>,
     #[serde(default)]
     gateway: Option<GatewayConfig>,
 }
@@ -58,6 +61,10 @@ pub struct ServeConfig {
     /// `silt dev`: how often the compactor runs (0 = never), and how old chunks must be.
     pub compact_interval_ms: u64,
     pub compact_min_age_ms: i64,
+    /// The Kafka listener's address (`None`: off), and the address clients are told.
+    pub kafka_listen: Option<SocketAddr>,
+    pub kafka_advertised: Option<SocketAddr>,
+    pub kafka_auto_create_partitions: u32,
     pub gateway: GatewayConfig,
     pub cache: CacheConfig,
 }
@@ -119,7 +126,28 @@ impl ServeConfig {
                 .unwrap_or(if remote_bucket { 1 << 30 } else { 0 }),
             disk_dir: Some(data_dir.join("cache")),
         };
+        let kafka_listen =
+            match args
+                .kafka_listen
+                .or(file.kafka_listen)
+                .as_deref()
+                .map(str::trim)
+            {
+                Some("off" | "none" | "") => None,
+                Some(address) => Some(address.parse::<SocketAddr>().map_err(|error| {
+                    CliError::Config(format!("kafka_listen {address:?}: {error}"))
+                })?),
+                None => Some(SocketAddr::from(([127, 0, 0, 1], 9092))),
+            };
         Ok(ServeConfig {
+            kafka_listen,
+            kafka_advertised: args
+                .kafka_advertised_address
+                .or(file.kafka_advertised_address),
+            kafka_auto_create_partitions: args
+                .kafka_auto_create_partitions
+                .or(file.kafka_auto_create_partitions)
+                .unwrap_or(1),
             listen: args
                 .listen
                 .or(file.listen)
@@ -260,6 +288,33 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
             "silt dev: listening on http://{local} (data in {})",
             config.data_dir.display()
         );
+    }
+    if let Some(kafka_listen) = config.kafka_listen {
+        let kafka = tokio::net::TcpListener::bind(kafka_listen)
+            .await
+            .map_err(|error| {
+                CliError::Server(format!(
+                    "cannot listen for kafka clients on {kafka_listen}: {error} (--kafka-listen off turns the listener off)"
+                ))
+            })?;
+        let bound = kafka.local_addr()?;
+        let advertised = config.kafka_advertised.unwrap_or_else(|| {
+            if bound.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], bound.port()))
+            } else {
+                bound
+            }
+        });
+        let kafka_config = silt_gateway::kafka::KafkaConfig {
+            advertised,
+            auto_create_partitions: config.kafka_auto_create_partitions,
+        };
+        let kafka_state = state.clone();
+        tokio::spawn(async move {
+            if let Err(error) = silt_gateway::kafka::serve(kafka, kafka_state, kafka_config).await {
+                tracing::error!(%error, "the kafka listener stopped");
+            }
+        });
     }
     let signalled = async move {
         shutdown_signal().await;

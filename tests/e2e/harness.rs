@@ -127,6 +127,8 @@ impl Silt {
             .arg(format!("127.0.0.1:{port}"))
             .env("SILT_LOG", "info")
             .env("SILT_LINGER_MS", "20")
+            // Many servers run at once: a test that wants Kafka names a port.
+            .env("SILT_KAFKA_LISTEN", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);

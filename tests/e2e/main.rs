@@ -14,6 +14,7 @@ mod crash;
 mod durable_log;
 mod faults;
 mod groups;
+mod kafka;
 mod producers;
 mod scale_out;
 mod smoke_localstack;

@@ -1,0 +1,938 @@
+//! The Kafka wire protocol on the gateway (`--kafka-listen`, port 9092 by default), with
+//! the `kafka-protocol` crate as the codec. Every gateway answers as the leader of every
+//! partition and as every group's coordinator; the state lives in the coordinator, so
+//! topics, offsets and groups are the same ones the HTTP API serves. Supported APIs and
+//! versions: `docs/kafka-compatibility.md`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures::future::{join_all, select_all};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreateTopicsRequest,
+    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, FetchRequest, FetchResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
+    ProduceResponse, RequestHeader, ResponseHeader, TopicName, api_versions_response::ApiVersion,
+    create_topics_response::CreatableTopicResult, delete_topics_response::DeletableTopicResult,
+    fetch_response, find_coordinator_response, list_offsets_response, metadata_response,
+    produce_response,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder,
+    RecordEncodeOptions, TimestampType,
+};
+use silt_core::coordinator::{CoordinatorError, PartitionOffsets, Topic, TopicConfig};
+use silt_core::record::RecordParts;
+use silt_reader::FetchRequest as ReadRequest;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::api::AppState;
+use crate::produce::{PreparedProduce, PreparedRecord};
+
+/// Largest request frame accepted; larger ones close the connection.
+const MAX_FRAME_BYTES: usize = 64 << 20;
+/// The one node id every gateway answers as.
+const NODE_ID: i32 = 0;
+
+/// Error codes of the Kafka protocol that Silt answers with.
+mod code {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+}
+
+/// The APIs Silt answers, and the versions it speaks (within the codec's own range).
+const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 12),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 8),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::InitProducerId, 0, 4),
+];
+
+fn supported(key: ApiKey, version: i16) -> bool {
+    SUPPORTED
+        .iter()
+        .any(|(api, min, max)| *api == key && (*min..=*max).contains(&version))
+}
+
+#[derive(Debug, Error)]
+pub enum KafkaError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed request: {0}")]
+    Protocol(String),
+}
+
+fn malformed(error: impl std::fmt::Display) -> KafkaError {
+    KafkaError::Protocol(error.to_string())
+}
+
+/// Settings of the Kafka listener.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// The address clients are told to connect to (Metadata, FindCoordinator).
+    pub advertised: SocketAddr,
+    /// Topics that Metadata asks for and that do not exist are created with this many
+    /// partitions; 0 turns automatic creation off.
+    pub auto_create_partitions: u32,
+}
+
+struct Context {
+    state: AppState,
+    config: KafkaConfig,
+}
+
+/// Serves the Kafka protocol on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    config: KafkaConfig,
+) -> std::io::Result<()> {
+    let mut shutdown = state.shutdown.clone();
+    let context = Arc::new(Context { state, config });
+    info!(listen = %listener.local_addr()?, advertised = %context.config.advertised, "kafka listener is serving");
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = accepted?;
+                let context = Arc::clone(&context);
+                tokio::spawn(
+                    async move {
+                        if let Err(error) = connection(stream, context).await {
+                            debug!(%error, "kafka connection closed");
+                        }
+                    }
+                    .instrument(info_span!("kafka_connection", %peer)),
+                );
+            }
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, context: Arc<Context>) -> Result<(), KafkaError> {
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    loop {
+        let length = match read.read_i32().await {
+            Ok(length) => length,
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        let length = usize::try_from(length)
+            .ok()
+            .filter(|length| (4..=MAX_FRAME_BYTES).contains(length))
+            .ok_or_else(|| KafkaError::Protocol(format!("frame of {length} bytes")))?;
+        let mut frame = BytesMut::zeroed(length);
+        read.read_exact(&mut frame).await?;
+        let mut frame = frame.freeze();
+        let Some(response) = request(&context, &mut frame).await? else {
+            continue;
+        };
+        let mut out = BytesMut::with_capacity(response.len() + 4);
+        out.put_i32(response.len() as i32);
+        out.extend_from_slice(&response);
+        write.write_all(&out).await?;
+    }
+}
+
+/// Decodes one request, handles it, and encodes its response (`None`: no response,
+/// as for a produce with `acks=0`).
+async fn request(context: &Context, frame: &mut Bytes) -> Result<Option<BytesMut>, KafkaError> {
+    let (api_key, version) = {
+        let mut peek = &frame[..];
+        (peek.get_i16(), peek.get_i16())
+    };
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        return Err(KafkaError::Protocol(format!("unknown api key {api_key}")));
+    };
+    if !supported(key, version) {
+        if key == ApiKey::ApiVersions {
+            // Answered in version 0, which every client understands, with what we support.
+            let correlation_id = {
+                let mut peek = &frame[4..];
+                if peek.remaining() < 4 {
+                    return Err(KafkaError::Protocol("short header".into()));
+                }
+                peek.get_i32()
+            };
+            let mut response = api_versions();
+            response.error_code = code::UNSUPPORTED_VERSION;
+            return encode_response(correlation_id, 0, &response, 0).map(Some);
+        }
+        return Err(KafkaError::Protocol(format!(
+            "{key:?} version {version} is not supported"
+        )));
+    }
+    let header =
+        RequestHeader::decode(frame, key.request_header_version(version)).map_err(malformed)?;
+    let correlation_id = header.correlation_id;
+    let header_version = key.response_header_version(version);
+    let span = info_span!("kafka_request", api = ?key, version, correlation_id);
+    async move {
+        macro_rules! answer {
+            ($request:ty, $handler:ident) => {{
+                let request = <$request>::decode(frame, version).map_err(malformed)?;
+                let response = $handler(context, request, version).await;
+                encode_response(correlation_id, header_version, &response, version).map(Some)
+            }};
+        }
+        match key {
+            ApiKey::ApiVersions => {
+                ApiVersionsRequest::decode(frame, version).map_err(malformed)?;
+                encode_response(correlation_id, header_version, &api_versions(), version).map(Some)
+            }
+            ApiKey::Metadata => answer!(MetadataRequest, metadata),
+            ApiKey::CreateTopics => answer!(CreateTopicsRequest, create_topics),
+            ApiKey::DeleteTopics => answer!(DeleteTopicsRequest, delete_topics),
+            ApiKey::FindCoordinator => answer!(FindCoordinatorRequest, find_coordinator),
+            ApiKey::InitProducerId => answer!(InitProducerIdRequest, init_producer_id),
+            ApiKey::ListOffsets => answer!(ListOffsetsRequest, list_offsets),
+            ApiKey::Fetch => answer!(FetchRequest, fetch),
+            ApiKey::Produce => {
+                let request = ProduceRequest::decode(frame, version).map_err(malformed)?;
+                let acks = request.acks;
+                let response = produce(context, request).await;
+                if acks == 0 {
+                    return Ok(None);
+                }
+                encode_response(correlation_id, header_version, &response, version).map(Some)
+            }
+            other => Err(KafkaError::Protocol(format!("{other:?} is not supported"))),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn encode_response<T: Encodable>(
+    correlation_id: i32,
+    header_version: i16,
+    body: &T,
+    version: i16,
+) -> Result<BytesMut, KafkaError> {
+    let mut out = BytesMut::new();
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(&mut out, header_version)
+        .map_err(|error| KafkaError::Protocol(format!("encoding a response header: {error}")))?;
+    body.encode(&mut out, version)
+        .map_err(|error| KafkaError::Protocol(format!("encoding a response: {error}")))?;
+    Ok(out)
+}
+
+fn api_versions() -> ApiVersionsResponse {
+    let mut response = ApiVersionsResponse::default();
+    response.api_keys = SUPPORTED
+        .iter()
+        .map(|(key, min, max)| {
+            let valid = key.valid_versions();
+            let mut version = ApiVersion::default();
+            version.api_key = *key as i16;
+            version.min_version = (*min).max(valid.min);
+            version.max_version = (*max).min(valid.max);
+            version
+        })
+        .collect();
+    response
+}
+
+fn str_bytes(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_owned())
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(str_bytes(name))
+}
+
+/// The Kafka error code for a coordinator error.
+fn error_code(error: &CoordinatorError) -> i16 {
+    match error {
+        CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => {
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        }
+        CoordinatorError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
+        CoordinatorError::TopicExists(_) => code::TOPIC_ALREADY_EXISTS,
+        CoordinatorError::InvalidArgument(_) => code::INVALID_REQUEST,
+        CoordinatorError::Unavailable(_) => code::REQUEST_TIMED_OUT,
+        _ => code::UNKNOWN_SERVER_ERROR,
+    }
+}
+
+async fn metadata(context: &Context, request: MetadataRequest, _version: i16) -> MetadataResponse {
+    let coordinator = &context.state.coordinator;
+    let mut topics = Vec::new();
+    match request.topics {
+        None => match coordinator.list_topics().await {
+            Ok(all) => topics.extend(all.into_iter().map(Ok)),
+            Err(error) => warn!(%error, "listing topics for metadata"),
+        },
+        Some(wanted) => {
+            for wanted in wanted {
+                let Some(name) = wanted.name else { continue };
+                let name = name.0.as_str().to_owned();
+                let mut found = coordinator.get_topic(&name).await;
+                if matches!(found, Err(CoordinatorError::TopicNotFound(_)))
+                    && request.allow_auto_topic_creation
+                    && context.config.auto_create_partitions > 0
+                {
+                    found = match coordinator
+                        .create_topic(TopicConfig {
+                            name: name.clone(),
+                            partitions: context.config.auto_create_partitions,
+                            retention_ms: None,
+                            retention_bytes: None,
+                            value_schema: None,
+                        })
+                        .await
+                    {
+                        Ok(topic) => {
+                            info!(topic = %name, "topic created on first use by a kafka client");
+                            Ok(topic)
+                        }
+                        Err(CoordinatorError::TopicExists(_)) => coordinator.get_topic(&name).await,
+                        Err(error) => Err(error),
+                    };
+                }
+                topics.push(found.map_err(|error| (name, error)));
+            }
+        }
+    }
+    let mut response = MetadataResponse::default();
+    let mut broker = metadata_response::MetadataResponseBroker::default();
+    broker.node_id = BrokerId(NODE_ID);
+    broker.host = str_bytes(&context.config.advertised.ip().to_string());
+    broker.port = i32::from(context.config.advertised.port());
+    response.brokers = vec![broker];
+    response.cluster_id = Some(str_bytes("silt"));
+    response.controller_id = BrokerId(NODE_ID);
+    response.topics = topics
+        .into_iter()
+        .map(|found| {
+            let mut topic = metadata_response::MetadataResponseTopic::default();
+            match found {
+                Ok(found) => {
+                    topic.name = Some(topic_name(&found.name));
+                    topic.partitions = (0..found.partitions as i32)
+                        .map(|index| {
+                            let mut partition =
+                                metadata_response::MetadataResponsePartition::default();
+                            partition.partition_index = index;
+                            partition.leader_id = BrokerId(NODE_ID);
+                            partition.replica_nodes = vec![BrokerId(NODE_ID)];
+                            partition.isr_nodes = vec![BrokerId(NODE_ID)];
+                            partition
+                        })
+                        .collect();
+                }
+                Err((name, error)) => {
+                    topic.name = Some(topic_name(&name));
+                    topic.error_code = error_code(&error);
+                }
+            }
+            topic
+        })
+        .collect();
+    response
+}
+
+async fn create_topics(
+    context: &Context,
+    request: CreateTopicsRequest,
+    _version: i16,
+) -> CreateTopicsResponse {
+    let mut response = CreateTopicsResponse::default();
+    for creatable in request.topics {
+        let name = creatable.name.0.as_str().to_owned();
+        let mut result = CreatableTopicResult::default();
+        result.name = creatable.name.clone();
+        let partitions = if creatable.num_partitions == -1 {
+            context.config.auto_create_partitions.max(1) as i32
+        } else {
+            creatable.num_partitions
+        };
+        result.num_partitions = partitions;
+        result.replication_factor = 1;
+        let mut config = TopicConfig {
+            name: name.clone(),
+            partitions: u32::try_from(partitions).unwrap_or(0),
+            retention_ms: None,
+            retention_bytes: None,
+            value_schema: None,
+        };
+        let mut invalid = None;
+        for entry in &creatable.configs {
+            let value = entry.value.as_ref().map(|value| value.as_str().to_owned());
+            let parsed = value.as_deref().map(str::parse::<i64>);
+            match (entry.name.as_str(), parsed) {
+                ("retention.ms", Some(Ok(ms))) => config.retention_ms = Some(ms),
+                ("retention.bytes", Some(Ok(bytes))) => config.retention_bytes = Some(bytes),
+                ("retention.ms" | "retention.bytes", _) => {
+                    invalid = Some(format!("{} must be a number", entry.name.as_str()));
+                }
+                // Other settings (cleanup.policy, segment sizes, ...) have no meaning here.
+                _ => {}
+            }
+        }
+        let outcome = match invalid {
+            Some(message) => Err(CoordinatorError::InvalidArgument(message)),
+            None if request.validate_only => Ok(()),
+            None => context
+                .state
+                .coordinator
+                .create_topic(config)
+                .await
+                .map(|_| ()),
+        };
+        if let Err(error) = outcome {
+            result.error_code = match &error {
+                CoordinatorError::InvalidArgument(message) if message.contains("partitions") => {
+                    code::INVALID_PARTITIONS
+                }
+                CoordinatorError::InvalidArgument(_) => code::INVALID_TOPIC_EXCEPTION,
+                other => error_code(other),
+            };
+            result.error_message = Some(str_bytes(&error.to_string()));
+        }
+        response.topics.push(result);
+    }
+    response
+}
+
+async fn delete_topics(
+    context: &Context,
+    request: DeleteTopicsRequest,
+    _version: i16,
+) -> DeleteTopicsResponse {
+    let names: Vec<TopicName> = request
+        .topic_names
+        .into_iter()
+        .chain(request.topics.into_iter().filter_map(|topic| topic.name))
+        .collect();
+    let mut response = DeleteTopicsResponse::default();
+    for name in names {
+        let mut result = DeletableTopicResult::default();
+        if let Err(error) = context
+            .state
+            .coordinator
+            .delete_topic(name.0.as_str())
+            .await
+        {
+            result.error_code = error_code(&error);
+            result.error_message = Some(str_bytes(&error.to_string()));
+        }
+        result.name = Some(name);
+        response.responses.push(result);
+    }
+    response
+}
+
+async fn find_coordinator(
+    context: &Context,
+    request: FindCoordinatorRequest,
+    _version: i16,
+) -> FindCoordinatorResponse {
+    let host = str_bytes(&context.config.advertised.ip().to_string());
+    let port = i32::from(context.config.advertised.port());
+    let mut response = FindCoordinatorResponse::default();
+    response.node_id = BrokerId(NODE_ID);
+    response.host = host.clone();
+    response.port = port;
+    let keys = if request.coordinator_keys.is_empty() {
+        vec![request.key]
+    } else {
+        request.coordinator_keys
+    };
+    response.coordinators = keys
+        .into_iter()
+        .map(|key| {
+            let mut found = find_coordinator_response::Coordinator::default();
+            found.key = key;
+            found.node_id = BrokerId(NODE_ID);
+            found.host = host.clone();
+            found.port = port;
+            found
+        })
+        .collect();
+    response
+}
+
+async fn init_producer_id(
+    context: &Context,
+    request: InitProducerIdRequest,
+    _version: i16,
+) -> InitProducerIdResponse {
+    let mut response = InitProducerIdResponse::default();
+    if request.transactional_id.is_some() {
+        response.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return response;
+    }
+    let existing = (request.producer_id.0 >= 0).then_some(request.producer_id.0);
+    match context.state.coordinator.init_producer(existing).await {
+        Ok(identity) => match i16::try_from(identity.epoch) {
+            Ok(epoch) => {
+                response.producer_id = identity.producer_id.into();
+                response.producer_epoch = epoch;
+            }
+            Err(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+        },
+        Err(CoordinatorError::UnknownProducer(_)) => {
+            // Forgotten (idle too long): a new id serves the client as well.
+            match context.state.coordinator.init_producer(None).await {
+                Ok(identity) => {
+                    response.producer_id = identity.producer_id.into();
+                    response.producer_epoch = 0;
+                }
+                Err(error) => response.error_code = error_code(&error),
+            }
+        }
+        Err(error) => response.error_code = error_code(&error),
+    }
+    response
+}
+
+/// Earliest (-2), latest (-1) and by-timestamp offsets.
+async fn list_offsets(
+    context: &Context,
+    request: ListOffsetsRequest,
+    _version: i16,
+) -> ListOffsetsResponse {
+    let mut response = ListOffsetsResponse::default();
+    for topic in request.topics {
+        let name = topic.name.0.as_str().to_owned();
+        let mut answered = list_offsets_response::ListOffsetsTopicResponse::default();
+        answered.name = topic.name;
+        for wanted in topic.partitions {
+            let mut partition = list_offsets_response::ListOffsetsPartitionResponse::default();
+            partition.partition_index = wanted.partition_index;
+            partition.timestamp = -1;
+            match offset_for(context, &name, wanted.partition_index, wanted.timestamp).await {
+                Ok((offset, timestamp)) => {
+                    partition.offset = offset;
+                    partition.timestamp = timestamp;
+                }
+                Err(error) => {
+                    partition.error_code = error_code(&error);
+                    partition.offset = -1;
+                }
+            }
+            answered.partitions.push(partition);
+        }
+        response.topics.push(answered);
+    }
+    response
+}
+
+fn partition_number(partition: i32) -> Result<u32, CoordinatorError> {
+    u32::try_from(partition)
+        .map_err(|_| CoordinatorError::InvalidArgument(format!("partition {partition}")))
+}
+
+/// The offset (and its record's timestamp, or -1) that a ListOffsets query names.
+async fn offset_for(
+    context: &Context,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<(i64, i64), CoordinatorError> {
+    let partition = partition_number(partition)?;
+    let offsets = context
+        .state
+        .coordinator
+        .partition_offsets(topic, partition)
+        .await?;
+    match timestamp {
+        -2 => return Ok((offsets.log_start_offset as i64, -1)),
+        -1 | -3 => return Ok((offsets.high_watermark as i64, -1)),
+        _ => {}
+    }
+    // The first record at or after the timestamp: read forward from the log start.
+    let mut next = offsets.log_start_offset;
+    while next < offsets.high_watermark {
+        let fetched = context
+            .state
+            .reader
+            .fetch(&ReadRequest {
+                topic: topic.to_owned(),
+                partition,
+                offset: next,
+                max_records: 10_000,
+                max_bytes: 8 << 20,
+            })
+            .await
+            .map_err(|error| CoordinatorError::Unavailable(error.to_string()))?;
+        if let Some(found) = fetched
+            .records
+            .iter()
+            .find(|record| record.record.timestamp >= timestamp)
+        {
+            return Ok((found.offset as i64, found.record.timestamp));
+        }
+        if fetched.next_offset <= next {
+            break;
+        }
+        next = fetched.next_offset;
+    }
+    Ok((offsets.high_watermark as i64, -1))
+}
+
+/// What one partition of a produce request came to.
+struct PartitionAnswer {
+    index: i32,
+    error_code: i16,
+    base_offset: i64,
+    message: Option<String>,
+    log_start_offset: i64,
+}
+
+async fn produce(context: &Context, request: ProduceRequest) -> ProduceResponse {
+    let mut response = ProduceResponse::default();
+    for topic in request.topic_data {
+        let name = topic.name.0.as_str().to_owned();
+        let found = context.state.coordinator.get_topic(&name).await;
+        let answers = join_all(topic.partition_data.into_iter().map(|data| {
+            let found = found.clone();
+            async move {
+                let index = data.index;
+                match found {
+                    Err(error) => PartitionAnswer {
+                        index,
+                        error_code: error_code(&error),
+                        base_offset: -1,
+                        message: Some(error.to_string()),
+                        log_start_offset: -1,
+                    },
+                    Ok(topic) => produce_partition(context, &topic, index, data.records).await,
+                }
+            }
+        }))
+        .await;
+        let mut answered = produce_response::TopicProduceResponse::default();
+        answered.name = topic.name;
+        answered.partition_responses = answers
+            .into_iter()
+            .map(|answer| {
+                let mut partition = produce_response::PartitionProduceResponse::default();
+                partition.index = answer.index;
+                partition.error_code = answer.error_code;
+                partition.base_offset = answer.base_offset;
+                partition.log_append_time_ms = -1;
+                partition.log_start_offset = answer.log_start_offset;
+                partition.error_message = answer.message.as_deref().map(str_bytes);
+                partition
+            })
+            .collect();
+        response.responses.push(answered);
+    }
+    response
+}
+
+/// Decodes a partition's record batches into Silt records and produces them through the
+/// batcher: acknowledged once durable, like an HTTP produce.
+async fn produce_partition(
+    context: &Context,
+    topic: &Topic,
+    index: i32,
+    records: Option<Bytes>,
+) -> PartitionAnswer {
+    let failed = |error_code: i16, message: String| PartitionAnswer {
+        index,
+        error_code,
+        base_offset: -1,
+        message: Some(message),
+        log_start_offset: -1,
+    };
+    let partition = match u32::try_from(index) {
+        Ok(partition) if partition < topic.partitions => partition,
+        _ => {
+            return failed(
+                code::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic {} has no partition {index}", topic.name),
+            );
+        }
+    };
+    let mut raw = records.unwrap_or_default();
+    let sets = match RecordBatchDecoder::decode_all(&mut raw) {
+        Ok(sets) => sets,
+        Err(error) => return failed(code::CORRUPT_MESSAGE, format!("record batch: {error}")),
+    };
+    let max_record_bytes = context.state.config.max_record_bytes;
+    let mut data = BytesMut::new();
+    let mut prepared = Vec::new();
+    for record in sets.iter().flat_map(|set| set.records.iter()) {
+        if record.control {
+            continue;
+        }
+        let key = record.key.as_deref().map(|key| {
+            // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
+            (key, std::str::from_utf8(key).is_err())
+        });
+        let value = record.value.as_deref().unwrap_or_default();
+        let value_is_json =
+            !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok();
+        let headers: Vec<(&str, &[u8])> = record
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_deref().unwrap_or_default()))
+            .collect();
+        let parts = RecordParts {
+            timestamp: record.timestamp,
+            key,
+            value,
+            value_is_json,
+            headers: &headers,
+        };
+        if parts.encoded_len() > max_record_bytes {
+            return failed(
+                code::MESSAGE_TOO_LARGE,
+                format!(
+                    "a record of {} bytes exceeds the limit of {max_record_bytes}",
+                    parts.encoded_len()
+                ),
+            );
+        }
+        let start = data.len();
+        parts.encode(&mut data);
+        prepared.push(PreparedRecord {
+            partition,
+            start,
+            end: data.len(),
+            timestamp: record.timestamp,
+        });
+    }
+    if prepared.is_empty() {
+        return failed(code::CORRUPT_MESSAGE, "no records in the batch".into());
+    }
+    let produced = context
+        .state
+        .batcher
+        .produce(
+            topic,
+            PreparedProduce {
+                data: data.freeze(),
+                records: prepared,
+                producer: None,
+            },
+        )
+        .await;
+    match produced {
+        Ok(offsets) => PartitionAnswer {
+            index,
+            error_code: code::NONE,
+            base_offset: offsets.first().map_or(-1, |(_, offset)| *offset as i64),
+            message: None,
+            log_start_offset: -1,
+        },
+        // Backpressure and storage failures alike are retriable for the client.
+        Err(error) => failed(
+            code::KAFKA_STORAGE_ERROR,
+            format!("{}: {}", error.error_code, error.message),
+        ),
+    }
+}
+
+/// One partition of a fetch, as read.
+struct PartitionRead {
+    index: i32,
+    result: Result<(Vec<KafkaRecord>, PartitionOffsets), CoordinatorError>,
+}
+
+async fn read_partition(
+    context: &Context,
+    topic: &str,
+    index: i32,
+    offset: i64,
+    max_bytes: usize,
+) -> PartitionRead {
+    let result = async {
+        let partition = partition_number(index)?;
+        let offset = u64::try_from(offset)
+            .map_err(|_| CoordinatorError::InvalidArgument(format!("offset {offset}")))?;
+        let fetched = context
+            .state
+            .reader
+            .fetch(&ReadRequest {
+                topic: topic.to_owned(),
+                partition,
+                offset,
+                max_records: 10_000,
+                max_bytes,
+            })
+            .await
+            .map_err(|error| match error {
+                silt_reader::ReadError::Coordinator(error) => error,
+                other => CoordinatorError::Unavailable(other.to_string()),
+            })?;
+        let records = fetched
+            .records
+            .into_iter()
+            .map(|fetched| KafkaRecord {
+                transactional: false,
+                control: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: fetched.offset as i64,
+                sequence: -1,
+                timestamp: fetched.record.timestamp,
+                key: fetched.record.key,
+                value: Some(fetched.record.value),
+                headers: fetched
+                    .record
+                    .headers
+                    .into_iter()
+                    .map(|(name, value)| {
+                        (
+                            StrBytes::from_string(String::from_utf8_lossy(&name).into_owned()),
+                            Some(value),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok((records, fetched.offsets))
+    }
+    .await;
+    PartitionRead { index, result }
+}
+
+/// A topic of a fetch request: its name, as text and as sent, and the (partition,
+/// offset, max bytes) asked for.
+type WantedTopic = (String, TopicName, Vec<(i32, i64, usize)>);
+
+/// Reads every requested partition; when nothing is there yet and the client is willing
+/// to wait, waits (up to `max_wait_ms`) for any of them to grow, then reads again.
+async fn fetch(context: &Context, request: FetchRequest, _version: i16) -> FetchResponse {
+    let wanted: Vec<WantedTopic> = request
+        .topics
+        .iter()
+        .map(|topic| {
+            (
+                topic.topic.0.as_str().to_owned(),
+                topic.topic.clone(),
+                topic
+                    .partitions
+                    .iter()
+                    .map(|partition| {
+                        (
+                            partition.partition,
+                            partition.fetch_offset,
+                            usize::try_from(partition.partition_max_bytes).unwrap_or(1 << 20),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let read_all = || async {
+        let mut reads = Vec::new();
+        for (name, _, partitions) in &wanted {
+            reads.push(
+                join_all(partitions.iter().map(|(index, offset, max_bytes)| {
+                    read_partition(context, name, *index, *offset, *max_bytes)
+                }))
+                .await,
+            );
+        }
+        reads
+    };
+    let mut reads = read_all().await;
+    let found: usize = reads
+        .iter()
+        .flatten()
+        .map(|read| read.result.as_ref().map_or(0, |(records, _)| records.len()))
+        .sum();
+    let max_wait = Duration::from_millis(
+        u64::try_from(request.max_wait_ms)
+            .unwrap_or(0)
+            .min(context.state.config.max_wait_ms),
+    );
+    if found == 0 && !max_wait.is_zero() {
+        let waits: Vec<_> = wanted
+            .iter()
+            .flat_map(|(name, _, partitions)| {
+                partitions.iter().filter_map(move |(index, offset, _)| {
+                    let partition = u32::try_from(*index).ok()?;
+                    let offset = u64::try_from(*offset).ok()?;
+                    Some(Box::pin(async move {
+                        context
+                            .state
+                            .coordinator
+                            .wait_for_records(name, partition, offset, max_wait)
+                            .await
+                    }))
+                })
+            })
+            .collect();
+        if !waits.is_empty() {
+            let _ = tokio::time::timeout(max_wait, select_all(waits)).await;
+            reads = read_all().await;
+        }
+    }
+    let mut response = FetchResponse::default();
+    for ((_, name, _), partitions) in wanted.iter().zip(reads) {
+        let mut topic = fetch_response::FetchableTopicResponse::default();
+        topic.topic = name.clone();
+        for read in partitions {
+            let mut partition = fetch_response::PartitionData::default();
+            partition.partition_index = read.index;
+            partition.preferred_read_replica = BrokerId(-1);
+            match read.result {
+                Ok((records, offsets)) => {
+                    partition.high_watermark = offsets.high_watermark as i64;
+                    partition.last_stable_offset = offsets.high_watermark as i64;
+                    partition.log_start_offset = offsets.log_start_offset as i64;
+                    if !records.is_empty() {
+                        let mut encoded = BytesMut::new();
+                        let options = RecordEncodeOptions {
+                            version: 2,
+                            compression: Compression::None,
+                        };
+                        match RecordBatchEncoder::encode(&mut encoded, &records, &options) {
+                            Ok(()) => partition.records = Some(encoded.freeze()),
+                            Err(error) => {
+                                warn!(%error, "encoding a record batch");
+                                partition.error_code = code::UNKNOWN_SERVER_ERROR;
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    partition.error_code = error_code(&error);
+                    partition.high_watermark = -1;
+                    partition.last_stable_offset = -1;
+                    partition.log_start_offset = -1;
+                }
+            }
+            topic.partitions.push(partition);
+        }
+        response.responses.push(topic);
+    }
+    response
+}
