@@ -15,7 +15,8 @@ use silt_core::coordinator::{
     TableCommit, TableFile, Topic, TopicConfig, TopicDescription,
 };
 use silt_core::groups::{
-    FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+    FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
+    MemberAssignment, PartitionOffset, ResetTarget,
 };
 use tracing::debug;
 
@@ -374,5 +375,23 @@ impl Coordinator for RemoteCoordinator {
             timeout_ms: timeout.as_millis() as u64,
         };
         self.call(call, timeout + CALL_TIMEOUT).await
+    }
+
+    async fn kafka_group(
+        &self,
+        request: KafkaGroupRequest,
+    ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        // Joins wait for the other members for up to the rebalance timeout.
+        let wait = match &request {
+            KafkaGroupRequest::Join {
+                rebalance_timeout_ms,
+                session_timeout_ms,
+                ..
+            } => Duration::from_millis((*rebalance_timeout_ms).max(*session_timeout_ms)),
+            KafkaGroupRequest::Sync { .. } => Duration::from_secs(600),
+            _ => Duration::ZERO,
+        };
+        self.call(Call::KafkaGroup(request), wait + CALL_TIMEOUT)
+            .await
     }
 }

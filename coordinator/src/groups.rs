@@ -37,12 +37,27 @@ pub(crate) struct GroupState {
     /// Where each partition's owner's last fetch ended.
     positions: HashMap<TopicPartition, (String, u64)>,
     committed: HashMap<TopicPartition, u64>,
+    /// The group's members and generation under the Kafka protocol, if it has any.
+    kafka: Option<Box<crate::kafka_groups::KafkaGroup>>,
 }
 
 /// All groups the coordinator has touched since it started.
 pub(crate) type Groups = tokio::sync::Mutex<HashMap<String, GroupState>>;
 
 impl GroupState {
+    pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&TopicPartition, u64)> {
+        self.committed.iter().map(|(tp, offset)| (tp, *offset))
+    }
+
+    /// The group's Kafka-protocol state, created on first use.
+    pub(crate) fn kafka(&mut self) -> &mut crate::kafka_groups::KafkaGroup {
+        self.kafka.get_or_insert_with(Box::default)
+    }
+
+    pub(crate) fn record_commit(&mut self, tp: TopicPartition, offset: u64) {
+        self.committed.insert(tp, offset);
+    }
+
     fn assignment_of(&self, member_id: &str) -> MemberAssignment {
         let mut assignments: Vec<TopicPartition> = self
             .owners
@@ -82,7 +97,7 @@ fn invalid(message: impl Into<String>) -> CoordinatorError {
 impl CoordinatorService {
     /// The group's state, loaded from the store on first use. `create` makes a new,
     /// empty group when there is none.
-    async fn group_entry<'a>(
+    pub(crate) async fn group_entry<'a>(
         &self,
         groups: &'a mut HashMap<String, GroupState>,
         group: &str,

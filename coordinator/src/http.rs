@@ -153,6 +153,7 @@ async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Respons
             Call::PartitionOffsets { topic, partition } => {
                 reply(c.partition_offsets(&topic, partition).await)
             }
+            Call::KafkaGroup(request) => reply(c.kafka_group(request).await),
             Call::WaitForRecords {
                 topic,
                 partition,

@@ -10,6 +10,7 @@ mod client;
 mod error;
 mod groups;
 pub mod http;
+mod kafka_groups;
 mod postgres;
 mod producers;
 pub mod protocol;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use silt_core::coordinator::{CoordinatorError, SegmentCommit, TableCommit, TopicConfig};
-use silt_core::groups::{JoinGroup, PartitionOffset, ResetTarget};
+use silt_core::groups::{JoinGroup, KafkaGroupRequest, PartitionOffset, ResetTarget};
 
 pub const CALL_PATH: &str = "/internal/v1/call";
 
@@ -92,6 +92,7 @@ pub enum Call {
         topic: String,
         partition: u32,
     },
+    KafkaGroup(KafkaGroupRequest),
     WaitForRecords {
         topic: String,
         partition: u32,
@@ -129,6 +130,7 @@ impl Call {
             Call::ResetOffsets { .. } => "reset_offsets",
             Call::PartitionOffsets { .. } => "partition_offsets",
             Call::WaitForRecords { .. } => "wait_for_records",
+            Call::KafkaGroup(_) => "kafka_group",
         }
     }
 }

@@ -19,7 +19,8 @@ use tokio::sync::{oneshot, watch};
 use tracing::{info, instrument, warn};
 
 use silt_core::groups::{
-    FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+    FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
+    MemberAssignment, PartitionOffset, ResetTarget,
 };
 
 use crate::error::StoreError;
@@ -660,6 +661,13 @@ impl Coordinator for CoordinatorService {
         self.with_topic(topic, |state| {
             Ok(*Self::partition_sender(state, partition)?.borrow())
         })
+    }
+
+    async fn kafka_group(
+        &self,
+        request: KafkaGroupRequest,
+    ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        self.kafka_group_impl(request).await
     }
 
     async fn wait_for_records(

@@ -10,7 +10,8 @@ use thiserror::Error;
 
 use crate::error::ErrorKind;
 use crate::groups::{
-    FetchPlan, GroupDescription, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+    FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
+    MemberAssignment, PartitionOffset, ResetTarget,
 };
 
 /// Most partitions a topic may have.
@@ -415,4 +416,11 @@ pub trait Coordinator: Send + Sync + 'static {
         offset: u64,
         timeout: Duration,
     ) -> Result<PartitionOffsets, CoordinatorError>;
+
+    /// The Kafka protocol's consumer groups: JoinGroup and SyncGroup wait (up to the
+    /// rebalance timeout) for the other members.
+    async fn kafka_group(
+        &self,
+        request: KafkaGroupRequest,
+    ) -> Result<KafkaGroupResponse, CoordinatorError>;
 }

@@ -90,3 +90,91 @@ pub enum ResetTarget {
     Latest,
     Offset(u64),
 }
+
+/// The Kafka protocol's consumer groups ("classic" protocol): the members choose their
+/// assignment (the leader computes it and the coordinator hands it out), unlike Silt's
+/// own groups, where the coordinator assigns. Both keep committed offsets in the same
+/// place, so a group's offsets read the same over HTTP and over Kafka.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KafkaGroupRequest {
+    /// JoinGroup: waits until the rebalance it takes part in completes.
+    Join {
+        group: String,
+        /// Empty for a new member.
+        member_id: String,
+        protocol_type: String,
+        /// (protocol name, member metadata), in the member's order of preference.
+        protocols: Vec<(String, Vec<u8>)>,
+        session_timeout_ms: u64,
+        rebalance_timeout_ms: u64,
+    },
+    /// SyncGroup: the leader brings every member's assignment; all wait for theirs.
+    Sync {
+        group: String,
+        member_id: String,
+        generation: i32,
+        assignments: Vec<(String, Vec<u8>)>,
+    },
+    Heartbeat {
+        group: String,
+        member_id: String,
+        generation: i32,
+    },
+    Leave {
+        group: String,
+        member_ids: Vec<String>,
+    },
+    /// OffsetCommit; generation -1 with an empty member id is a consumer outside any
+    /// group generation (manual assignment).
+    Commit {
+        group: String,
+        member_id: String,
+        generation: i32,
+        offsets: Vec<PartitionOffset>,
+    },
+    /// OffsetFetch: committed offsets, of every topic or of `topics`.
+    Fetch {
+        group: String,
+        topics: Option<Vec<String>>,
+    },
+    Describe {
+        group: String,
+    },
+}
+
+/// The answers to [`KafkaGroupRequest`]s; `error_code` is the Kafka protocol's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KafkaGroupResponse {
+    Joined {
+        error_code: i16,
+        generation: i32,
+        protocol_type: Option<String>,
+        protocol_name: Option<String>,
+        leader: String,
+        member_id: String,
+        /// Every member's metadata, for the leader only.
+        members: Vec<(String, Vec<u8>)>,
+    },
+    Synced {
+        error_code: i16,
+        protocol_type: Option<String>,
+        protocol_name: Option<String>,
+        assignment: Vec<u8>,
+    },
+    Done {
+        error_code: i16,
+    },
+    Offsets {
+        offsets: Vec<PartitionOffset>,
+    },
+    Described {
+        /// Empty, PreparingRebalance, CompletingRebalance or Stable (Kafka's names).
+        state: String,
+        protocol_type: String,
+        protocol_name: String,
+        /// (member id, metadata, assignment).
+        members: Vec<(String, Vec<u8>, Vec<u8>)>,
+    },
+}

@@ -20,12 +20,21 @@ use kafka_protocol::messages::{
     fetch_response, find_coordinator_response, list_offsets_response, metadata_response,
     produce_response,
 };
+use kafka_protocol::messages::{
+    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
+    join_group_response, leave_group_response, list_groups_response, offset_commit_response,
+    offset_fetch_response,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder,
     RecordEncodeOptions, TimestampType,
 };
 use silt_core::coordinator::{CoordinatorError, PartitionOffsets, Topic, TopicConfig};
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 use silt_core::record::RecordParts;
 use silt_reader::FetchRequest as ReadRequest;
 use thiserror::Error;
@@ -51,6 +60,7 @@ mod code {
     pub const REQUEST_TIMED_OUT: i16 = 7;
     pub const MESSAGE_TOO_LARGE: i16 = 10;
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
@@ -70,6 +80,14 @@ const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
 ];
 
 fn supported(key: ApiKey, version: i16) -> bool {
@@ -213,6 +231,14 @@ async fn request(context: &Context, frame: &mut Bytes) -> Result<Option<BytesMut
             ApiKey::InitProducerId => answer!(InitProducerIdRequest, init_producer_id),
             ApiKey::ListOffsets => answer!(ListOffsetsRequest, list_offsets),
             ApiKey::Fetch => answer!(FetchRequest, fetch),
+            ApiKey::JoinGroup => answer!(JoinGroupRequest, join_group),
+            ApiKey::SyncGroup => answer!(SyncGroupRequest, sync_group),
+            ApiKey::Heartbeat => answer!(HeartbeatRequest, heartbeat),
+            ApiKey::LeaveGroup => answer!(LeaveGroupRequest, leave_group),
+            ApiKey::OffsetCommit => answer!(OffsetCommitRequest, offset_commit),
+            ApiKey::OffsetFetch => answer!(OffsetFetchRequest, offset_fetch),
+            ApiKey::DescribeGroups => answer!(DescribeGroupsRequest, describe_groups),
+            ApiKey::ListGroups => answer!(ListGroupsRequest, list_groups),
             ApiKey::Produce => {
                 let request = ProduceRequest::decode(frame, version).map_err(malformed)?;
                 let acks = request.acks;
@@ -284,7 +310,7 @@ fn error_code(error: &CoordinatorError) -> i16 {
     }
 }
 
-async fn metadata(context: &Context, request: MetadataRequest, _version: i16) -> MetadataResponse {
+async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> MetadataResponse {
     let coordinator = &context.state.coordinator;
     let mut topics = Vec::new();
     match request.topics {
@@ -329,8 +355,12 @@ async fn metadata(context: &Context, request: MetadataRequest, _version: i16) ->
     broker.host = str_bytes(&context.config.advertised.ip().to_string());
     broker.port = i32::from(context.config.advertised.port());
     response.brokers = vec![broker];
-    response.cluster_id = Some(str_bytes("silt"));
-    response.controller_id = BrokerId(NODE_ID);
+    if version >= 2 {
+        response.cluster_id = Some(str_bytes("silt"));
+    }
+    if version >= 1 {
+        response.controller_id = BrokerId(NODE_ID);
+    }
     response.topics = topics
         .into_iter()
         .map(|found| {
@@ -455,14 +485,17 @@ async fn delete_topics(
 async fn find_coordinator(
     context: &Context,
     request: FindCoordinatorRequest,
-    _version: i16,
+    version: i16,
 ) -> FindCoordinatorResponse {
     let host = str_bytes(&context.config.advertised.ip().to_string());
     let port = i32::from(context.config.advertised.port());
     let mut response = FindCoordinatorResponse::default();
-    response.node_id = BrokerId(NODE_ID);
-    response.host = host.clone();
-    response.port = port;
+    if version < 4 {
+        response.node_id = BrokerId(NODE_ID);
+        response.host = host;
+        response.port = port;
+        return response;
+    }
     let keys = if request.coordinator_keys.is_empty() {
         vec![request.key]
     } else {
@@ -828,7 +861,7 @@ type WantedTopic = (String, TopicName, Vec<(i32, i64, usize)>);
 
 /// Reads every requested partition; when nothing is there yet and the client is willing
 /// to wait, waits (up to `max_wait_ms`) for any of them to grow, then reads again.
-async fn fetch(context: &Context, request: FetchRequest, _version: i16) -> FetchResponse {
+async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchResponse {
     let wanted: Vec<WantedTopic> = request
         .topics
         .iter()
@@ -907,7 +940,9 @@ async fn fetch(context: &Context, request: FetchRequest, _version: i16) -> Fetch
                 Ok((records, offsets)) => {
                     partition.high_watermark = offsets.high_watermark as i64;
                     partition.last_stable_offset = offsets.high_watermark as i64;
-                    partition.log_start_offset = offsets.log_start_offset as i64;
+                    if version >= 5 {
+                        partition.log_start_offset = offsets.log_start_offset as i64;
+                    }
                     if !records.is_empty() {
                         let mut encoded = BytesMut::new();
                         let options = RecordEncodeOptions {
@@ -926,13 +961,399 @@ async fn fetch(context: &Context, request: FetchRequest, _version: i16) -> Fetch
                 Err(error) => {
                     partition.error_code = error_code(&error);
                     partition.high_watermark = -1;
-                    partition.last_stable_offset = -1;
-                    partition.log_start_offset = -1;
                 }
             }
             topic.partitions.push(partition);
         }
         response.responses.push(topic);
+    }
+    response
+}
+
+/// A group call's answer, or the error code that stands for a failed call.
+async fn group_call(
+    context: &Context,
+    request: KafkaGroupRequest,
+) -> Result<KafkaGroupResponse, i16> {
+    context
+        .state
+        .coordinator
+        .kafka_group(request)
+        .await
+        .map_err(|error| match error {
+            CoordinatorError::Unavailable(_) => code::COORDINATOR_NOT_AVAILABLE,
+            other => error_code(&other),
+        })
+}
+
+fn millis(value: i32) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+async fn join_group(
+    context: &Context,
+    request: JoinGroupRequest,
+    version: i16,
+) -> JoinGroupResponse {
+    let mut response = JoinGroupResponse::default();
+    let session_timeout_ms = millis(request.session_timeout_ms);
+    let call = KafkaGroupRequest::Join {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        protocol_type: request.protocol_type.as_str().to_owned(),
+        protocols: request
+            .protocols
+            .iter()
+            .map(|protocol| {
+                (
+                    protocol.name.as_str().to_owned(),
+                    protocol.metadata.to_vec(),
+                )
+            })
+            .collect(),
+        session_timeout_ms,
+        // Version 0 has no rebalance timeout: the session timeout serves.
+        rebalance_timeout_ms: if request.rebalance_timeout_ms > 0 {
+            millis(request.rebalance_timeout_ms)
+        } else {
+            session_timeout_ms
+        },
+    };
+    response.member_id = request.member_id;
+    match group_call(context, call).await {
+        Ok(KafkaGroupResponse::Joined {
+            error_code,
+            generation,
+            protocol_type,
+            protocol_name,
+            leader,
+            member_id,
+            members,
+        }) => {
+            response.error_code = error_code;
+            response.generation_id = generation;
+            if version >= 7 {
+                response.protocol_type = protocol_type.as_deref().map(str_bytes);
+            }
+            response.protocol_name = protocol_name.as_deref().map(str_bytes);
+            response.leader = str_bytes(&leader);
+            response.member_id = str_bytes(&member_id);
+            response.members = members
+                .into_iter()
+                .map(|(id, metadata)| {
+                    let mut member = join_group_response::JoinGroupResponseMember::default();
+                    member.member_id = str_bytes(&id);
+                    member.metadata = Bytes::from(metadata);
+                    member
+                })
+                .collect();
+        }
+        Ok(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+        Err(error_code) => response.error_code = error_code,
+    }
+    response
+}
+
+async fn sync_group(
+    context: &Context,
+    request: SyncGroupRequest,
+    version: i16,
+) -> SyncGroupResponse {
+    let mut response = SyncGroupResponse::default();
+    let call = KafkaGroupRequest::Sync {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        generation: request.generation_id,
+        assignments: request
+            .assignments
+            .iter()
+            .map(|given| {
+                (
+                    given.member_id.as_str().to_owned(),
+                    given.assignment.to_vec(),
+                )
+            })
+            .collect(),
+    };
+    match group_call(context, call).await {
+        Ok(KafkaGroupResponse::Synced {
+            error_code,
+            protocol_type,
+            protocol_name,
+            assignment,
+        }) => {
+            response.error_code = error_code;
+            if version >= 5 {
+                response.protocol_type = protocol_type.as_deref().map(str_bytes);
+                response.protocol_name = protocol_name.as_deref().map(str_bytes);
+            }
+            response.assignment = Bytes::from(assignment);
+        }
+        Ok(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+        Err(error_code) => response.error_code = error_code,
+    }
+    response
+}
+
+fn done_code(answer: Result<KafkaGroupResponse, i16>) -> i16 {
+    match answer {
+        Ok(KafkaGroupResponse::Done { error_code }) => error_code,
+        Ok(_) => code::UNKNOWN_SERVER_ERROR,
+        Err(error_code) => error_code,
+    }
+}
+
+async fn heartbeat(
+    context: &Context,
+    request: HeartbeatRequest,
+    _version: i16,
+) -> HeartbeatResponse {
+    let call = KafkaGroupRequest::Heartbeat {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        generation: request.generation_id,
+    };
+    let mut response = HeartbeatResponse::default();
+    response.error_code = done_code(group_call(context, call).await);
+    response
+}
+
+async fn leave_group(
+    context: &Context,
+    request: LeaveGroupRequest,
+    _version: i16,
+) -> LeaveGroupResponse {
+    let mut member_ids: Vec<String> = request
+        .members
+        .iter()
+        .map(|member| member.member_id.as_str().to_owned())
+        .collect();
+    if !request.member_id.is_empty() {
+        member_ids.push(request.member_id.as_str().to_owned());
+    }
+    let call = KafkaGroupRequest::Leave {
+        group: request.group_id.0.as_str().to_owned(),
+        member_ids: member_ids.clone(),
+    };
+    let error_code = done_code(group_call(context, call).await);
+    let mut response = LeaveGroupResponse::default();
+    response.error_code = error_code;
+    response.members = request
+        .members
+        .into_iter()
+        .map(|member| {
+            let mut answered = leave_group_response::MemberResponse::default();
+            answered.member_id = member.member_id;
+            answered.group_instance_id = member.group_instance_id;
+            answered.error_code = error_code;
+            answered
+        })
+        .collect();
+    response
+}
+
+async fn offset_commit(
+    context: &Context,
+    request: OffsetCommitRequest,
+    _version: i16,
+) -> OffsetCommitResponse {
+    let mut offsets = Vec::new();
+    let mut invalid = Vec::new();
+    for topic in &request.topics {
+        for partition in &topic.partitions {
+            match (
+                u32::try_from(partition.partition_index),
+                u64::try_from(partition.committed_offset),
+            ) {
+                (Ok(index), Ok(offset)) => offsets.push(PartitionOffset {
+                    topic: topic.name.0.as_str().to_owned(),
+                    partition: index,
+                    offset,
+                }),
+                _ => invalid.push((topic.name.0.as_str().to_owned(), partition.partition_index)),
+            }
+        }
+    }
+    let call = KafkaGroupRequest::Commit {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        generation: request.generation_id_or_member_epoch,
+        offsets,
+    };
+    let error_code = done_code(group_call(context, call).await);
+    let mut response = OffsetCommitResponse::default();
+    response.topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let mut answered = offset_commit_response::OffsetCommitResponseTopic::default();
+            answered.partitions = topic
+                .partitions
+                .iter()
+                .map(|partition| {
+                    let mut result =
+                        offset_commit_response::OffsetCommitResponsePartition::default();
+                    result.partition_index = partition.partition_index;
+                    result.error_code = if invalid.iter().any(|(name, index)| {
+                        name == topic.name.0.as_str() && *index == partition.partition_index
+                    }) {
+                        code::OFFSET_OUT_OF_RANGE
+                    } else {
+                        error_code
+                    };
+                    result
+                })
+                .collect();
+            answered.name = topic.name;
+            answered
+        })
+        .collect();
+    response
+}
+
+async fn offset_fetch(
+    context: &Context,
+    request: OffsetFetchRequest,
+    _version: i16,
+) -> OffsetFetchResponse {
+    let mut response = OffsetFetchResponse::default();
+    let wanted: Option<Vec<(TopicName, Vec<i32>)>> = request.topics.map(|topics| {
+        topics
+            .into_iter()
+            .map(|topic| (topic.name, topic.partition_indexes))
+            .collect()
+    });
+    let call = KafkaGroupRequest::Fetch {
+        group: request.group_id.0.as_str().to_owned(),
+        topics: wanted.as_ref().map(|topics| {
+            topics
+                .iter()
+                .map(|(name, _)| name.0.as_str().to_owned())
+                .collect()
+        }),
+    };
+    let committed = match group_call(context, call).await {
+        Ok(KafkaGroupResponse::Offsets { offsets }) => offsets,
+        Ok(_) => {
+            response.error_code = code::UNKNOWN_SERVER_ERROR;
+            return response;
+        }
+        Err(error_code) => {
+            response.error_code = error_code;
+            return response;
+        }
+    };
+    let offset_of = |topic: &str, partition: i32| -> i64 {
+        committed
+            .iter()
+            .find(|offset| {
+                offset.topic == topic && i64::from(offset.partition) == i64::from(partition)
+            })
+            .map_or(-1, |offset| offset.offset as i64)
+    };
+    let topics: Vec<(TopicName, Vec<i32>)> = match wanted {
+        Some(topics) => topics,
+        None => {
+            let mut by_topic: Vec<(TopicName, Vec<i32>)> = Vec::new();
+            for offset in &committed {
+                let partition = offset.partition as i32;
+                match by_topic
+                    .iter_mut()
+                    .find(|(name, _)| name.0.as_str() == offset.topic)
+                {
+                    Some((_, partitions)) => partitions.push(partition),
+                    None => by_topic.push((topic_name(&offset.topic), vec![partition])),
+                }
+            }
+            by_topic
+        }
+    };
+    response.topics = topics
+        .into_iter()
+        .map(|(name, partitions)| {
+            let mut topic = offset_fetch_response::OffsetFetchResponseTopic::default();
+            topic.partitions = partitions
+                .into_iter()
+                .map(|index| {
+                    let mut partition =
+                        offset_fetch_response::OffsetFetchResponsePartition::default();
+                    partition.partition_index = index;
+                    partition.committed_offset = offset_of(name.0.as_str(), index);
+                    partition.committed_leader_epoch = -1;
+                    partition.metadata = Some(str_bytes(""));
+                    partition
+                })
+                .collect();
+            topic.name = name;
+            topic
+        })
+        .collect();
+    response
+}
+
+async fn describe_groups(
+    context: &Context,
+    request: DescribeGroupsRequest,
+    _version: i16,
+) -> DescribeGroupsResponse {
+    let mut response = DescribeGroupsResponse::default();
+    for group in request.groups {
+        let mut described = describe_groups_response::DescribedGroup::default();
+        let call = KafkaGroupRequest::Describe {
+            group: group.0.as_str().to_owned(),
+        };
+        match group_call(context, call).await {
+            Ok(KafkaGroupResponse::Described {
+                state,
+                protocol_type,
+                protocol_name,
+                members,
+            }) => {
+                described.group_state = str_bytes(&state);
+                described.protocol_type = str_bytes(&protocol_type);
+                described.protocol_data = str_bytes(&protocol_name);
+                described.members = members
+                    .into_iter()
+                    .map(|(id, metadata, assignment)| {
+                        let mut member = describe_groups_response::DescribedGroupMember::default();
+                        member.member_id = str_bytes(&id);
+                        member.member_metadata = Bytes::from(metadata);
+                        member.member_assignment = Bytes::from(assignment);
+                        member
+                    })
+                    .collect();
+            }
+            Ok(_) => described.error_code = code::UNKNOWN_SERVER_ERROR,
+            Err(error_code) => described.error_code = error_code,
+        }
+        described.group_id = group;
+        response.groups.push(described);
+    }
+    response
+}
+
+async fn list_groups(
+    context: &Context,
+    _request: ListGroupsRequest,
+    version: i16,
+) -> ListGroupsResponse {
+    let mut response = ListGroupsResponse::default();
+    match context.state.coordinator.list_groups().await {
+        Ok(groups) => {
+            response.groups = groups
+                .into_iter()
+                .map(|name| {
+                    let mut listed = list_groups_response::ListedGroup::default();
+                    listed.group_id = GroupId(str_bytes(&name));
+                    listed.protocol_type = str_bytes("consumer");
+                    if version >= 4 {
+                        listed.group_state = str_bytes("Stable");
+                    }
+                    listed
+                })
+                .collect();
+        }
+        Err(error) => response.error_code = error_code(&error),
     }
     response
 }

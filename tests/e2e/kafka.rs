@@ -78,3 +78,28 @@ async fn kafka_python_produces_and_consumes_the_seed_snippet() {
     assert_eq!(records[0]["key"], "employee_id_0");
     assert_eq!(records[0]["value"]["salary"], 50_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kafka_python_consumer_group_reads_everything_and_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    api.create_topic("salary-updates", 3).await;
+    let result = python("kafka_python_group.py", &[&bootstrap, "300"]);
+    let seen = result["seen"].as_array().expect("seen");
+    let mut keys: Vec<&str> = seen.iter().map(|s| s[2].as_str().expect("key")).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 300, "every record once: {result}");
+    assert_eq!(result["assignment"], serde_json::json!([0, 1, 2]));
+    // The group's commits are the group's offsets over HTTP too.
+    let (status, group) = api.get("/v1/groups/payroll").await;
+    assert_eq!(status, 200, "{group}");
+    for partition in group["partitions"].as_array().expect("partitions") {
+        assert_eq!(
+            partition["committed_offset"], partition["high_watermark"],
+            "{group}"
+        );
+        assert_eq!(partition["lag"], 0);
+    }
+}

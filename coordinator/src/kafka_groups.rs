@@ -1,0 +1,602 @@
+//! The Kafka protocol's consumer groups ("classic" protocol), kept beside Silt's own
+//! groups: members join, the coordinator waits until every known member has joined
+//! again (or the rebalance timeout passes), makes one of them the leader and hands it
+//! everyone's metadata; the leader computes the assignment and brings it in its
+//! SyncGroup, and every member gets its part. Membership lives in memory (members join
+//! again after a coordinator restart, as after any coordinator move in Kafka);
+//! committed offsets are the group's durable offsets, shared with the HTTP API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use silt_core::coordinator::CoordinatorError;
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset, TopicPartition};
+use silt_core::now_ms;
+use tokio::sync::Notify;
+use tracing::info;
+
+use crate::service::CoordinatorService;
+
+/// The Kafka protocol's error codes that groups answer with.
+pub mod code {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub const INVALID_REQUEST: i16 = 42;
+}
+
+/// A first rebalance waits this long for more members, so that consumers started
+/// together land in one generation (Kafka's `group.initial.rebalance.delay.ms`).
+const INITIAL_REBALANCE_DELAY: Duration = Duration::from_millis(300);
+const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(100);
+const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest a rebalance waits for members to join again.
+const MAX_REBALANCE_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Empty,
+    /// Waiting for members to join; `eager` completes as soon as all have.
+    Preparing {
+        deadline: Instant,
+        eager: bool,
+    },
+    /// Waiting for the leader's assignment.
+    Completing,
+    Stable,
+}
+
+#[derive(Debug)]
+struct KafkaMember {
+    protocols: Vec<(String, Vec<u8>)>,
+    session_timeout: Duration,
+    rebalance_timeout: Duration,
+    last_seen: Instant,
+    /// Joined (again) in the rebalance under way.
+    joined: bool,
+    /// The answer to its JoinGroup, set when the rebalance completes.
+    join_answer: Option<KafkaGroupResponse>,
+    assignment: Vec<u8>,
+}
+
+/// A group's Kafka-protocol state.
+#[derive(Debug)]
+pub(crate) struct KafkaGroup {
+    generation: i32,
+    phase: Phase,
+    protocol_type: String,
+    protocol: String,
+    leader: String,
+    members: BTreeMap<String, KafkaMember>,
+    changed: Arc<Notify>,
+}
+
+impl Default for KafkaGroup {
+    fn default() -> Self {
+        KafkaGroup {
+            generation: 0,
+            phase: Phase::Empty,
+            protocol_type: String::new(),
+            protocol: String::new(),
+            leader: String::new(),
+            members: BTreeMap::new(),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+}
+
+impl KafkaGroup {
+    fn start_rebalance(&mut self, now: Instant) {
+        let wait = self
+            .members
+            .values()
+            .map(|member| member.rebalance_timeout)
+            .max()
+            .unwrap_or(MIN_SESSION_TIMEOUT)
+            .min(MAX_REBALANCE_TIMEOUT);
+        let eager = self.phase != Phase::Empty;
+        let deadline = now + if eager { wait } else { INITIAL_REBALANCE_DELAY };
+        self.phase = Phase::Preparing { deadline, eager };
+        for member in self.members.values_mut() {
+            member.joined = false;
+            member.join_answer = None;
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Removes members whose session ran out (not while they wait in a rebalance);
+    /// a departure starts a rebalance.
+    fn expire(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Preparing { .. } | Phase::Empty) {
+            return;
+        }
+        let before = self.members.len();
+        self.members
+            .retain(|_, member| now.duration_since(member.last_seen) <= member.session_timeout);
+        if self.members.len() < before {
+            info!(
+                gone = before - self.members.len(),
+                "kafka group members missed their session timeout"
+            );
+            self.after_departure(now);
+        }
+    }
+
+    fn after_departure(&mut self, now: Instant) {
+        if self.members.is_empty() {
+            self.phase = Phase::Empty;
+            self.changed.notify_waiters();
+        } else {
+            self.start_rebalance(now);
+        }
+    }
+
+    /// Completes the rebalance if every member joined again (or time is up).
+    fn maybe_complete(&mut self, now: Instant) {
+        let Phase::Preparing { deadline, eager } = self.phase else {
+            return;
+        };
+        let all_joined = self.members.values().all(|member| member.joined);
+        if !(now >= deadline || (eager && all_joined)) {
+            return;
+        }
+        self.members.retain(|_, member| member.joined);
+        if self.members.is_empty() {
+            self.phase = Phase::Empty;
+            self.changed.notify_waiters();
+            return;
+        }
+        self.generation += 1;
+        if !self.members.contains_key(&self.leader) {
+            self.leader = self.members.keys().next().cloned().unwrap_or_default();
+        }
+        // The leader's most preferred protocol that every member supports.
+        let leader_protocols: Vec<String> = self
+            .members
+            .get(&self.leader)
+            .map(|leader| {
+                leader
+                    .protocols
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.protocol = leader_protocols
+            .into_iter()
+            .find(|name| {
+                self.members
+                    .values()
+                    .all(|member| member.protocols.iter().any(|(other, _)| other == name))
+            })
+            .unwrap_or_default();
+        let everyone: Vec<(String, Vec<u8>)> = self
+            .members
+            .iter()
+            .map(|(id, member)| {
+                let metadata = member
+                    .protocols
+                    .iter()
+                    .find(|(name, _)| *name == self.protocol)
+                    .map(|(_, metadata)| metadata.clone())
+                    .unwrap_or_default();
+                (id.clone(), metadata)
+            })
+            .collect();
+        let (generation, leader) = (self.generation, self.leader.clone());
+        for (id, member) in self.members.iter_mut() {
+            member.joined = false;
+            member.last_seen = now;
+            member.assignment.clear();
+            member.join_answer = Some(KafkaGroupResponse::Joined {
+                error_code: code::NONE,
+                generation,
+                protocol_type: Some(self.protocol_type.clone()),
+                protocol_name: Some(self.protocol.clone()),
+                leader: leader.clone(),
+                member_id: id.clone(),
+                members: if *id == leader {
+                    everyone.clone()
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        self.phase = Phase::Completing;
+        info!(generation, members = self.members.len(), protocol = %self.protocol, "kafka group rebalanced");
+        self.changed.notify_waiters();
+    }
+
+    fn describe_phase(&self) -> &'static str {
+        match self.phase {
+            Phase::Empty => "Empty",
+            Phase::Preparing { .. } => "PreparingRebalance",
+            Phase::Completing => "CompletingRebalance",
+            Phase::Stable => "Stable",
+        }
+    }
+}
+
+fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
+    KafkaGroupResponse::Joined {
+        error_code,
+        generation: -1,
+        protocol_type: None,
+        protocol_name: None,
+        leader: String::new(),
+        member_id,
+        members: Vec::new(),
+    }
+}
+
+fn synced_error(error_code: i16) -> KafkaGroupResponse {
+    KafkaGroupResponse::Synced {
+        error_code,
+        protocol_type: None,
+        protocol_name: None,
+        assignment: Vec::new(),
+    }
+}
+
+fn done(error_code: i16) -> KafkaGroupResponse {
+    KafkaGroupResponse::Done { error_code }
+}
+
+/// Checks a member and generation; touches the member.
+fn check_member(
+    kafka: &mut KafkaGroup,
+    member_id: &str,
+    generation: i32,
+    now: Instant,
+) -> Result<(), i16> {
+    let Some(member) = kafka.members.get_mut(member_id) else {
+        return Err(code::UNKNOWN_MEMBER_ID);
+    };
+    member.last_seen = now;
+    if generation != kafka.generation {
+        return Err(code::ILLEGAL_GENERATION);
+    }
+    Ok(())
+}
+
+impl CoordinatorService {
+    pub(crate) async fn kafka_group_impl(
+        &self,
+        request: KafkaGroupRequest,
+    ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        match request {
+            KafkaGroupRequest::Join {
+                group,
+                member_id,
+                protocol_type,
+                protocols,
+                session_timeout_ms,
+                rebalance_timeout_ms,
+            } => {
+                self.kafka_join(
+                    &group,
+                    member_id,
+                    protocol_type,
+                    protocols,
+                    Duration::from_millis(session_timeout_ms),
+                    Duration::from_millis(rebalance_timeout_ms),
+                )
+                .await
+            }
+            KafkaGroupRequest::Sync {
+                group,
+                member_id,
+                generation,
+                assignments,
+            } => {
+                self.kafka_sync(&group, &member_id, generation, assignments)
+                    .await
+            }
+            KafkaGroupRequest::Heartbeat {
+                group,
+                member_id,
+                generation,
+            } => {
+                let mut groups = self.groups().lock().await;
+                let state = self.group_entry(&mut groups, &group, true).await?;
+                let kafka = state.kafka();
+                let now = Instant::now();
+                kafka.expire(now);
+                kafka.maybe_complete(now);
+                Ok(done(
+                    match check_member(kafka, &member_id, generation, now) {
+                        Err(error_code) => error_code,
+                        Ok(()) if matches!(kafka.phase, Phase::Preparing { .. }) => {
+                            code::REBALANCE_IN_PROGRESS
+                        }
+                        Ok(()) => code::NONE,
+                    },
+                ))
+            }
+            KafkaGroupRequest::Leave { group, member_ids } => {
+                let mut groups = self.groups().lock().await;
+                let state = self.group_entry(&mut groups, &group, true).await?;
+                let kafka = state.kafka();
+                let before = kafka.members.len();
+                for member_id in &member_ids {
+                    kafka.members.remove(member_id);
+                }
+                if kafka.members.len() == before {
+                    return Ok(done(code::UNKNOWN_MEMBER_ID));
+                }
+                kafka.after_departure(Instant::now());
+                Ok(done(code::NONE))
+            }
+            KafkaGroupRequest::Commit {
+                group,
+                member_id,
+                generation,
+                offsets,
+            } => {
+                self.kafka_commit(&group, &member_id, generation, offsets)
+                    .await
+            }
+            KafkaGroupRequest::Fetch { group, topics } => {
+                let mut groups = self.groups().lock().await;
+                let state = match self.group_entry(&mut groups, &group, false).await {
+                    Ok(state) => state,
+                    Err(CoordinatorError::GroupNotFound(_)) => {
+                        return Ok(KafkaGroupResponse::Offsets {
+                            offsets: Vec::new(),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                };
+                let mut offsets: Vec<PartitionOffset> = state
+                    .committed_offsets()
+                    .filter(|(tp, _)| {
+                        topics
+                            .as_ref()
+                            .is_none_or(|topics| topics.contains(&tp.topic))
+                    })
+                    .map(|(tp, offset)| PartitionOffset {
+                        topic: tp.topic.clone(),
+                        partition: tp.partition,
+                        offset,
+                    })
+                    .collect();
+                offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+                Ok(KafkaGroupResponse::Offsets { offsets })
+            }
+            KafkaGroupRequest::Describe { group } => {
+                let mut groups = self.groups().lock().await;
+                let state = self.group_entry(&mut groups, &group, true).await?;
+                let kafka = state.kafka();
+                let now = Instant::now();
+                kafka.expire(now);
+                kafka.maybe_complete(now);
+                Ok(KafkaGroupResponse::Described {
+                    state: kafka.describe_phase().to_owned(),
+                    protocol_type: kafka.protocol_type.clone(),
+                    protocol_name: kafka.protocol.clone(),
+                    members: kafka
+                        .members
+                        .iter()
+                        .map(|(id, member)| {
+                            let metadata = member
+                                .protocols
+                                .iter()
+                                .find(|(name, _)| *name == kafka.protocol)
+                                .map(|(_, metadata)| metadata.clone())
+                                .unwrap_or_default();
+                            (id.clone(), metadata, member.assignment.clone())
+                        })
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    async fn kafka_join(
+        &self,
+        group: &str,
+        member_id: String,
+        protocol_type: String,
+        protocols: Vec<(String, Vec<u8>)>,
+        session_timeout: Duration,
+        rebalance_timeout: Duration,
+    ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&session_timeout) {
+            return Ok(joined_error(code::INVALID_SESSION_TIMEOUT, member_id));
+        }
+        if protocols.is_empty() || group.is_empty() {
+            return Ok(joined_error(code::INVALID_REQUEST, member_id));
+        }
+        let member_id = {
+            let mut groups = self.groups().lock().await;
+            let state = self.group_entry(&mut groups, group, true).await?;
+            let kafka = state.kafka();
+            let now = Instant::now();
+            kafka.expire(now);
+            kafka.maybe_complete(now);
+            if !kafka.members.is_empty() && kafka.protocol_type != protocol_type {
+                return Ok(joined_error(code::INCONSISTENT_GROUP_PROTOCOL, member_id));
+            }
+            let member_id = if member_id.is_empty() {
+                format!("{group}-{}", uuid::Uuid::new_v4().simple())
+            } else if kafka.members.contains_key(&member_id) {
+                member_id
+            } else {
+                return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
+            };
+            kafka.protocol_type = protocol_type;
+            kafka.members.insert(
+                member_id.clone(),
+                KafkaMember {
+                    protocols,
+                    session_timeout,
+                    rebalance_timeout: rebalance_timeout.max(session_timeout),
+                    last_seen: now,
+                    joined: true,
+                    join_answer: None,
+                    assignment: Vec::new(),
+                },
+            );
+            // A join outside a rebalance (a new member, or one that wants to change its
+            // subscription) starts one.
+            if !matches!(kafka.phase, Phase::Preparing { .. }) {
+                kafka.start_rebalance(now);
+                if let Some(member) = kafka.members.get_mut(&member_id) {
+                    member.joined = true;
+                }
+            }
+            kafka.maybe_complete(now);
+            member_id
+        };
+        loop {
+            let mut groups = self.groups().lock().await;
+            let state = self.group_entry(&mut groups, group, true).await?;
+            let kafka = state.kafka();
+            let now = Instant::now();
+            kafka.maybe_complete(now);
+            let Some(member) = kafka.members.get_mut(&member_id) else {
+                return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
+            };
+            member.last_seen = now;
+            if let Some(answer) = member.join_answer.take() {
+                return Ok(answer);
+            }
+            let until = match kafka.phase {
+                Phase::Preparing { deadline, .. } => deadline,
+                _ => now + Duration::from_secs(1),
+            };
+            let changed = Arc::clone(&kafka.changed);
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            drop(groups);
+            let _ = tokio::time::timeout_at(until.into(), notified).await;
+        }
+    }
+
+    async fn kafka_sync(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i32,
+        assignments: Vec<(String, Vec<u8>)>,
+    ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        let started = Instant::now();
+        let mut assignments = Some(assignments);
+        loop {
+            let mut groups = self.groups().lock().await;
+            let state = self.group_entry(&mut groups, group, true).await?;
+            let kafka = state.kafka();
+            let now = Instant::now();
+            kafka.maybe_complete(now);
+            if let Err(error_code) = check_member(kafka, member_id, generation, now) {
+                return Ok(synced_error(error_code));
+            }
+            match kafka.phase {
+                Phase::Preparing { .. } | Phase::Empty => {
+                    return Ok(synced_error(code::REBALANCE_IN_PROGRESS));
+                }
+                Phase::Completing if kafka.leader == member_id => {
+                    let given: BTreeMap<String, Vec<u8>> =
+                        assignments.take().unwrap_or_default().into_iter().collect();
+                    for (id, member) in kafka.members.iter_mut() {
+                        member.assignment = given.get(id).cloned().unwrap_or_default();
+                    }
+                    kafka.phase = Phase::Stable;
+                    kafka.changed.notify_waiters();
+                }
+                Phase::Completing => {}
+                Phase::Stable => {}
+            }
+            let session_timeout = kafka
+                .members
+                .get(member_id)
+                .map_or(MIN_SESSION_TIMEOUT, |member| member.session_timeout);
+            if kafka.phase == Phase::Stable {
+                let assignment = kafka
+                    .members
+                    .get(member_id)
+                    .map(|member| member.assignment.clone())
+                    .unwrap_or_default();
+                return Ok(KafkaGroupResponse::Synced {
+                    error_code: code::NONE,
+                    protocol_type: Some(kafka.protocol_type.clone()),
+                    protocol_name: Some(kafka.protocol.clone()),
+                    assignment,
+                });
+            }
+            if now.duration_since(started) > session_timeout {
+                // The leader never brought the assignment: start over.
+                kafka.start_rebalance(now);
+                return Ok(synced_error(code::REBALANCE_IN_PROGRESS));
+            }
+            let changed = Arc::clone(&kafka.changed);
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            drop(groups);
+            let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+        }
+    }
+
+    async fn kafka_commit(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i32,
+        offsets: Vec<PartitionOffset>,
+    ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        let mut groups = self.groups().lock().await;
+        let state = self.group_entry(&mut groups, group, true).await?;
+        let now = Instant::now();
+        {
+            let kafka = state.kafka();
+            kafka.expire(now);
+            kafka.maybe_complete(now);
+            // A consumer outside any generation (manual assignment) commits freely.
+            if generation >= 0 || !member_id.is_empty() {
+                if let Err(error_code) = check_member(kafka, member_id, generation, now) {
+                    return Ok(done(error_code));
+                }
+                if matches!(kafka.phase, Phase::Preparing { .. }) {
+                    return Ok(done(code::REBALANCE_IN_PROGRESS));
+                }
+            }
+        }
+        let ids = self.topic_ids()?;
+        let mut rows = Vec::with_capacity(offsets.len());
+        for offset in &offsets {
+            let Some(topic_id) = ids.get(&offset.topic) else {
+                return Ok(done(code::UNKNOWN_TOPIC_OR_PARTITION));
+            };
+            if self
+                .partition_bounds(&offset.topic, offset.partition)
+                .is_err()
+            {
+                return Ok(done(code::UNKNOWN_TOPIC_OR_PARTITION));
+            }
+            rows.push((*topic_id, offset.partition, offset.offset));
+        }
+        if rows.is_empty() {
+            return Ok(done(code::NONE));
+        }
+        self.store()
+            .commit_group_offsets(group, rows, now_ms())
+            .await?;
+        for offset in offsets {
+            state.record_commit(
+                TopicPartition {
+                    topic: offset.topic,
+                    partition: offset.partition,
+                },
+                offset.offset,
+            );
+        }
+        Ok(done(code::NONE))
+    }
+}
