@@ -634,6 +634,58 @@ async fn offset_for(
     Ok((offsets.high_watermark as i64, -1))
 }
 
+/// Decodes every record batch in `raw`, decompressing with [`decompress`].
+fn decode_batches(raw: &mut Bytes) -> anyhow::Result<Vec<kafka_protocol::records::RecordSet>> {
+    let mut sets = Vec::new();
+    while raw.has_remaining() {
+        sets.push(RecordBatchDecoder::decode_with_custom_compression(
+            raw,
+            Some(decompress),
+        )?);
+    }
+    Ok(sets)
+}
+
+/// The first bytes of snappy-java's framing, which the Java client writes.
+const XERIAL_SNAPPY_MAGIC: &[u8] = b"\x82SNAPPY\x00";
+/// The framing's header: magic, version and compatible version.
+const XERIAL_SNAPPY_HEADER_LEN: usize = 16;
+
+/// Decompresses a record batch's payload. Snappy comes framed (the Java client) or raw
+/// (librdkafka); the codec crate reads only the former correctly, so Silt reads both here.
+fn decompress(compressed: &mut Bytes, compression: Compression) -> anyhow::Result<Bytes> {
+    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Zstd};
+    let take = |out: &mut Bytes| Ok(out.split_to(out.len()));
+    match compression {
+        Compression::None => Ok(compressed.split_to(compressed.len())),
+        Compression::Gzip => Gzip::decompress(compressed, take),
+        Compression::Lz4 => Lz4::decompress(compressed, take),
+        Compression::Zstd => Zstd::decompress(compressed, take),
+        Compression::Snappy => {
+            let input = compressed.split_to(compressed.len());
+            if !input.starts_with(XERIAL_SNAPPY_MAGIC) {
+                return Ok(Bytes::from(
+                    snap::raw::Decoder::new().decompress_vec(&input)?,
+                ));
+            }
+            let mut rest = input.slice(XERIAL_SNAPPY_HEADER_LEN.min(input.len())..);
+            let mut out = Vec::new();
+            while rest.has_remaining() {
+                if rest.remaining() < 4 {
+                    anyhow::bail!("truncated snappy block length");
+                }
+                let length = rest.get_u32() as usize;
+                if rest.remaining() < length {
+                    anyhow::bail!("truncated snappy block");
+                }
+                let block = rest.split_to(length);
+                out.extend_from_slice(&snap::raw::Decoder::new().decompress_vec(&block)?);
+            }
+            Ok(Bytes::from(out))
+        }
+    }
+}
+
 /// What one partition of a produce request came to.
 struct PartitionAnswer {
     index: i32,
@@ -710,9 +762,12 @@ async fn produce_partition(
         }
     };
     let mut raw = records.unwrap_or_default();
-    let sets = match RecordBatchDecoder::decode_all(&mut raw) {
+    let sets = match decode_batches(&mut raw) {
         Ok(sets) => sets,
-        Err(error) => return failed(code::CORRUPT_MESSAGE, format!("record batch: {error}")),
+        Err(error) => {
+            debug!(topic = %topic.name, partition, error = format!("{error:#}"), "undecodable record batch");
+            return failed(code::CORRUPT_MESSAGE, format!("record batch: {error:#}"));
+        }
     };
     let max_record_bytes = context.state.config.max_record_bytes;
     let mut data = BytesMut::new();
@@ -1356,4 +1411,49 @@ async fn list_groups(
         Err(error) => response.error_code = error_code(&error),
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use kafka_protocol::records::Compression;
+
+    use super::{XERIAL_SNAPPY_MAGIC, decompress};
+
+    #[test]
+    fn snappy_reads_raw_and_framed_payloads() {
+        let payload: Vec<u8> = (0..100_000u32)
+            .flat_map(|n| (n % 251).to_le_bytes())
+            .collect();
+        // Raw, as librdkafka writes it.
+        let raw = snap::raw::Encoder::new()
+            .compress_vec(&payload)
+            .expect("compress");
+        let mut input = Bytes::from(raw);
+        assert_eq!(
+            decompress(&mut input, Compression::Snappy).expect("raw"),
+            payload
+        );
+        // snappy-java's framing, as the Java client writes it: header, then blocks.
+        let mut framed = BytesMut::new();
+        framed.put_slice(XERIAL_SNAPPY_MAGIC);
+        framed.put_u32(1);
+        framed.put_u32(1);
+        for block in payload.chunks(32 * 1024) {
+            let compressed = snap::raw::Encoder::new()
+                .compress_vec(block)
+                .expect("compress");
+            framed.put_u32(compressed.len() as u32);
+            framed.put_slice(&compressed);
+        }
+        let mut input = framed.freeze();
+        assert_eq!(
+            decompress(&mut input, Compression::Snappy).expect("framed"),
+            payload
+        );
+        // A truncated frame is an error, not a panic.
+        let mut truncated =
+            Bytes::from(&b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x10"[..]);
+        assert!(decompress(&mut truncated, Compression::Snappy).is_err());
+    }
 }

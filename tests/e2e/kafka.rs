@@ -2,11 +2,15 @@
 //! confluent-kafka from PyPI, installed into `.venv/kafka-clients` by
 //! `scripts/test-servers.sh`), against the real binary.
 
-use std::process::Command;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::harness::{Api, Silt, free_port, workspace_root};
+use crate::harness::{Api, Silt, free_port, note, workspace_root};
 
 /// `silt dev` on the local filesystem with its Kafka listener on a free port; returns
 /// the server and the bootstrap address.
@@ -21,15 +25,19 @@ fn silt_with_kafka(dir: &std::path::Path) -> (Silt, String) {
     (silt, bootstrap)
 }
 
-/// Runs `tests/kafka/<script>` with the Kafka clients' Python; returns its last line as JSON.
-fn python(script: &str, args: &[&str]) -> Value {
+fn clients_python() -> std::path::PathBuf {
     let python = workspace_root().join(".venv/kafka-clients/bin/python");
     assert!(
         python.exists(),
         "{} is missing: run scripts/test-servers.sh (or scripts/test.sh)",
         python.display()
     );
-    let output = Command::new(python)
+    python
+}
+
+/// Runs `tests/kafka/<script>` with the Kafka clients' Python; returns its last line as JSON.
+fn python(script: &str, args: &[&str]) -> Value {
+    let output = Command::new(clients_python())
         .arg(workspace_root().join("tests/kafka").join(script))
         .args(args)
         .output()
@@ -101,5 +109,177 @@ async fn a_kafka_python_consumer_group_reads_everything_and_commits() {
             "{group}"
         );
         assert_eq!(partition["lag"], 0);
+    }
+}
+
+/// A consumer process whose JSON lines are collected as they come.
+struct ConsumerProcess {
+    child: Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl ConsumerProcess {
+    fn start(args: &[&str]) -> ConsumerProcess {
+        let mut child = Command::new(clients_python())
+            .arg(workspace_root().join("tests/kafka/confluent_consume.py"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("consumer");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().expect("lines").push(value);
+                }
+            }
+        });
+        ConsumerProcess { child, lines }
+    }
+
+    fn keys(&self) -> BTreeSet<String> {
+        self.lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|line| line["k"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for ConsumerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_idempotent_producers_every_codec_and_a_group_that_survives_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    api.create_topic("payments", 6).await;
+
+    // librdkafka: idempotent, acks=all, gzip, snappy, lz4 and zstd.
+    let produced = python("confluent_produce.py", &[&bootstrap, "payments", "100"]);
+    assert_eq!(produced["failed"], json!([]), "{produced}");
+    let acked = produced["acked"].as_array().expect("acked");
+    assert_eq!(acked.len(), 400);
+
+    // Interop: what librdkafka produced reads back over HTTP at its acknowledged place,
+    // with text keys and JSON values.
+    let mut over_http: BTreeMap<String, (u64, u64, Value)> = BTreeMap::new();
+    for partition in 0..6 {
+        for record in api.read_partition("payments", partition).await {
+            let key = record["key"].as_str().expect("key").to_owned();
+            let at = (
+                u64::from(partition),
+                record["offset"].as_u64().expect("offset"),
+                record["value"].clone(),
+            );
+            assert!(over_http.insert(key.clone(), at).is_none(), "{key} twice");
+        }
+    }
+    assert_eq!(over_http.len(), 400);
+    for report in acked {
+        let key = report[0].as_str().expect("key");
+        let (partition, offset, value) = &over_http[key];
+        assert_eq!(
+            (*partition, *offset),
+            (
+                report[1].as_u64().expect("p"),
+                report[2].as_u64().expect("o")
+            ),
+            "{key}"
+        );
+        assert_eq!(
+            value["codec"].as_str(),
+            key.split('-').next(),
+            "{key}: {value}"
+        );
+    }
+    // And the other way: records produced over HTTP are consumed by librdkafka below.
+    let records: Vec<Value> = (0..200)
+        .map(|i| json!({"key": format!("http-{i}"), "value": {"n": i}}))
+        .collect();
+    let (status, body) = api
+        .post("/v1/topics/payments/records", json!({ "records": records }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let all: BTreeSet<String> = over_http
+        .keys()
+        .cloned()
+        .chain((0..200).map(|i| format!("http-{i}")))
+        .collect();
+
+    // A group of three librdkafka consumers splits the six partitions; one of them never
+    // commits and is killed; the others take over its partitions and get its records.
+    let group = "payment-readers";
+    let steady = ConsumerProcess::start(&[&bootstrap, "payments", group, "commit", "120"]);
+    let other = ConsumerProcess::start(&[&bootstrap, "payments", group, "commit", "120"]);
+    let mut victim = ConsumerProcess::start(&[&bootstrap, "payments", group, "no-commit", "120"]);
+    wait_until(
+        "the three consumers read everything between them",
+        Duration::from_secs(90),
+        || {
+            let mut seen = steady.keys();
+            seen.extend(other.keys());
+            seen.extend(victim.keys());
+            seen.len() == all.len()
+                && !victim.keys().is_empty()
+                && !steady.keys().is_empty()
+                && !other.keys().is_empty()
+        },
+    );
+    let victims = victim.keys();
+    note(&format!(
+        "the victim read {} records before it was killed",
+        victims.len()
+    ));
+    let _ = victim.child.kill();
+    let _ = victim.child.wait();
+    let killed = Instant::now();
+    wait_until(
+        "the survivors received the victim's uncommitted records",
+        Duration::from_secs(90),
+        || {
+            let mut seen = steady.keys();
+            seen.extend(other.keys());
+            victims.is_subset(&seen)
+        },
+    );
+    note(&format!(
+        "the survivors had the victim's records {:?} after the kill",
+        killed.elapsed()
+    ));
+    // The survivors committed everything; the group's offsets say so over HTTP too.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, description) = api.get(&format!("/v1/groups/{group}")).await;
+        assert_eq!(status, 200, "{description}");
+        let partitions = description["partitions"].as_array().expect("partitions");
+        if partitions.len() == 6 && partitions.iter().all(|p| p["lag"] == 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group did not commit everything: {description}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
