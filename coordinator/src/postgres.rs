@@ -21,7 +21,7 @@ use tokio_postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statemen
 use tracing::{error, info, instrument, warn};
 
 use crate::error::StoreError;
-use crate::producers::{self, Decision, LastChunk, ProducerState};
+use crate::producers::{self, Decision, KafkaPartitionState, LastChunk, ProducerState};
 use crate::sqlite::RESTORED_PRODUCER_ID_GAP;
 use crate::store::{
     MetadataStore, SNAPSHOT_FORMAT, SegmentOutcome, Snapshot, StoredGroup, StoredState,
@@ -35,8 +35,10 @@ const READ_CONNECTIONS: usize = 2;
 const FORMAT_PARQUET: i64 = 1;
 
 /// Schema changes in order; `silt_schema_migrations` records which are applied. The
-/// first builds the schema the SQLite store reaches at its version 5.
-const MIGRATIONS: &[&str] = &["
+/// first builds the schema the SQLite store reaches at its version 5; the second adds
+/// Kafka producers' sequences (SQLite's version 6).
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE topics (
     topic_id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -96,7 +98,18 @@ CREATE TABLE group_offsets (
     updated_at_ms BIGINT NOT NULL,
     PRIMARY KEY (group_name, topic_id, partition)
 );
-"];
+",
+    "
+CREATE TABLE kafka_sequences (
+    producer_id BIGINT NOT NULL,
+    topic_id BIGINT NOT NULL,
+    partition BIGINT NOT NULL,
+    epoch BIGINT NOT NULL,
+    batches TEXT NOT NULL,
+    PRIMARY KEY (producer_id, topic_id, partition)
+);
+",
+];
 
 /// PostgreSQL-backed [`MetadataStore`]: a writer connection that holds the leader lock,
 /// and a few pipelined reader connections.
@@ -277,6 +290,60 @@ async fn load_producer(
     }))
 }
 
+async fn load_kafka_sequences(
+    transaction: &Transaction<'_>,
+    producer_id: i64,
+    topic_id: i64,
+    partition: u32,
+) -> Result<Option<KafkaPartitionState>, StoreError> {
+    let Some(row) = transaction
+        .query_opt(
+            "SELECT epoch, batches FROM kafka_sequences
+             WHERE producer_id = $1 AND topic_id = $2 AND partition = $3",
+            &[&producer_id, &topic_id, &i64::from(partition)],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let batches: String = row.try_get(1)?;
+    producers::kafka_state_from_row(producer_id, row.try_get(0)?, &batches).map(Some)
+}
+
+async fn save_kafka_sequences(
+    transaction: &Transaction<'_>,
+    producer_id: i64,
+    topic_id: i64,
+    partition: u32,
+    state: &KafkaPartitionState,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let batches = serde_json::to_string(&state.batches)
+        .map_err(|error| StoreError::Invalid(error.to_string()))?;
+    transaction
+        .execute(
+            "INSERT INTO kafka_sequences (producer_id, topic_id, partition, epoch, batches)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (producer_id, topic_id, partition)
+             DO UPDATE SET epoch = excluded.epoch, batches = excluded.batches",
+            &[
+                &producer_id,
+                &topic_id,
+                &i64::from(partition),
+                &i64::from(state.epoch),
+                &batches,
+            ],
+        )
+        .await?;
+    transaction
+        .execute(
+            "UPDATE producers SET updated_at_ms = $2 WHERE producer_id = $1",
+            &[&producer_id, &now_ms],
+        )
+        .await?;
+    Ok(())
+}
+
 /// The statements a segment commit runs per chunk, prepared once per transaction.
 struct CommitStatements {
     select_partition: Statement,
@@ -321,7 +388,9 @@ async fn commit_segment(
     let mut start = 0;
     while start < commit.chunks.len() {
         let (stamp, request) = (commit.chunks[start].producer, commit.chunks[start].request);
+        let kafka = commit.chunks[start].kafka;
         let end = match stamp {
+            _ if kafka.is_some() => start + 1,
             None => start + 1,
             Some(_) => {
                 start
@@ -333,9 +402,28 @@ async fn commit_segment(
         };
         let group = &commit.chunks[start..end];
         start = end;
-        let decision = match &stamp {
-            None => Decision::Append,
-            Some(stamp) => {
+        let mut kafka_state = None;
+        let decision = match (&stamp, &kafka) {
+            (_, Some(kafka)) => {
+                let chunk = &group[0];
+                let producer = load_producer(transaction, kafka.producer_id).await?;
+                kafka_state = load_kafka_sequences(
+                    transaction,
+                    kafka.producer_id,
+                    chunk.topic_id,
+                    chunk.partition,
+                )
+                .await?;
+                producers::decide_kafka(
+                    producer.as_ref(),
+                    kafka_state.as_ref(),
+                    kafka,
+                    chunk.partition,
+                    chunk.record_count,
+                )
+            }
+            (None, None) => Decision::Append,
+            (Some(stamp), None) => {
                 let state = load_producer(transaction, stamp.producer_id).await?;
                 producers::decide(state.as_ref(), stamp, group[0].topic_id)
             }
@@ -413,6 +501,23 @@ async fn commit_segment(
                         &stamp,
                         group[0].topic_id,
                         &landed,
+                        committed_at_ms,
+                    )
+                    .await?;
+                }
+                if let (Some(kafka), [landed]) = (kafka, landed.as_slice()) {
+                    let state = producers::kafka_appended(
+                        kafka_state,
+                        &kafka,
+                        landed.record_count,
+                        landed.base_offset,
+                    );
+                    save_kafka_sequences(
+                        transaction,
+                        kafka.producer_id,
+                        group[0].topic_id,
+                        landed.partition,
+                        &state,
                         committed_at_ms,
                     )
                     .await?;
@@ -665,6 +770,12 @@ impl MetadataStore for PostgresStore {
                 &[&expire_before_ms],
             )
             .await?;
+        transaction
+            .execute(
+                "DELETE FROM kafka_sequences WHERE producer_id NOT IN (SELECT producer_id FROM producers)",
+                &[],
+            )
+            .await?;
         let identity = match producer_id {
             None => {
                 let producer_id: i64 = transaction
@@ -696,6 +807,12 @@ impl MetadataStore for PostgresStore {
                         "UPDATE producers SET epoch = $2, last_sequence = -1, last_topic_id = NULL,
                          last_chunks = '[]', updated_at_ms = $3 WHERE producer_id = $1",
                         &[&producer_id, &epoch, &now_ms],
+                    )
+                    .await?;
+                transaction
+                    .execute(
+                        "DELETE FROM kafka_sequences WHERE producer_id = $1",
+                        &[&producer_id],
                     )
                     .await?;
                 let epoch = i32::try_from(epoch)
@@ -1148,6 +1265,22 @@ impl MetadataStore for PostgresStore {
                 },
             )
             .await?,
+            kafka_sequences: select(
+                &transaction,
+                "SELECT producer_id, topic_id, partition, epoch, batches FROM kafka_sequences
+                 ORDER BY producer_id, topic_id, partition",
+                &[],
+                |row| {
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                    ))
+                },
+            )
+            .await?,
             groups: select(
                 &transaction,
                 "SELECT group_name, generation FROM groups ORDER BY group_name",
@@ -1250,6 +1383,15 @@ impl MetadataStore for PostgresStore {
                     "INSERT INTO producers (producer_id, epoch, last_sequence, last_topic_id, last_chunks,
                      updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
                     &[&row.0, &row.1, &row.2, &row.3, &row.4, &row.5],
+                )
+                .await?;
+        }
+        for row in &snapshot.kafka_sequences {
+            transaction
+                .execute(
+                    "INSERT INTO kafka_sequences (producer_id, topic_id, partition, epoch, batches)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&row.0, &row.1, &row.2, &row.3, &row.4],
                 )
                 .await?;
         }

@@ -14,10 +14,10 @@ use silt_core::coordinator::{
 use tracing::instrument;
 
 use crate::error::StoreError;
-use crate::producers::{self, Decision, LastChunk, ProducerState};
+use crate::producers::{self, Decision, KafkaPartitionState, LastChunk, ProducerState};
 use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState, TopicRow};
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -95,6 +95,18 @@ const FORMAT_PARQUET: i64 = 1;
 /// Topics may declare a value schema for typed columns.
 const MIGRATION_5: &str = "ALTER TABLE topics ADD COLUMN value_schema TEXT;";
 
+/// Kafka's idempotent producers: sequences per producer and partition.
+const MIGRATION_6: &str = "
+CREATE TABLE kafka_sequences (
+    producer_id INTEGER NOT NULL,
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    batches TEXT NOT NULL,
+    PRIMARY KEY (producer_id, topic_id, partition)
+) WITHOUT ROWID;
+";
+
 /// Schema changes in order; the database's `user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[
     MIGRATION_1,
@@ -102,6 +114,7 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_5,
+    MIGRATION_6,
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -270,6 +283,44 @@ fn save_producer(
     Ok(())
 }
 
+fn load_kafka_sequences(
+    connection: &Connection,
+    producer_id: i64,
+    topic_id: i64,
+    partition: u32,
+) -> Result<Option<KafkaPartitionState>, StoreError> {
+    let row: Option<(i64, String)> = connection
+        .prepare_cached(
+            "SELECT epoch, batches FROM kafka_sequences WHERE producer_id = ?1 AND topic_id = ?2 AND partition = ?3",
+        )?
+        .query_row(params![producer_id, topic_id, partition], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    row.map(|(epoch, batches)| producers::kafka_state_from_row(producer_id, epoch, &batches))
+        .transpose()
+}
+
+fn save_kafka_sequences(
+    connection: &Connection,
+    producer_id: i64,
+    topic_id: i64,
+    partition: u32,
+    state: &KafkaPartitionState,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let batches = serde_json::to_string(&state.batches)
+        .map_err(|error| StoreError::Invalid(error.to_string()))?;
+    connection
+        .prepare_cached(
+            "INSERT INTO kafka_sequences (producer_id, topic_id, partition, epoch, batches) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (producer_id, topic_id, partition) DO UPDATE SET epoch = excluded.epoch, batches = excluded.batches",
+        )?
+        .execute(params![producer_id, topic_id, partition, state.epoch, batches])?;
+    connection
+        .prepare_cached("UPDATE producers SET updated_at_ms = ?2 WHERE producer_id = ?1")?
+        .execute(params![producer_id, now_ms])?;
+    Ok(())
+}
+
 /// Commits one segment inside the caller's transaction.
 fn commit_segment(
     transaction: &Connection,
@@ -356,7 +407,9 @@ fn commit_segment(
         let mut start = 0;
         while start < commit.chunks.len() {
             let (stamp, request) = (commit.chunks[start].producer, commit.chunks[start].request);
+            let kafka = commit.chunks[start].kafka;
             let end = match stamp {
+                _ if kafka.is_some() => start + 1,
                 None => start + 1,
                 Some(_) => {
                     start
@@ -368,9 +421,27 @@ fn commit_segment(
             };
             let group = &commit.chunks[start..end];
             start = end;
-            let decision = match &stamp {
-                None => Decision::Append,
-                Some(stamp) => {
+            let mut kafka_state = None;
+            let decision = match (&stamp, &kafka) {
+                (_, Some(kafka)) => {
+                    let chunk = &group[0];
+                    let producer = load_producer(transaction, kafka.producer_id)?;
+                    kafka_state = load_kafka_sequences(
+                        transaction,
+                        kafka.producer_id,
+                        chunk.topic_id,
+                        chunk.partition,
+                    )?;
+                    producers::decide_kafka(
+                        producer.as_ref(),
+                        kafka_state.as_ref(),
+                        kafka,
+                        chunk.partition,
+                        chunk.record_count,
+                    )
+                }
+                (None, None) => Decision::Append,
+                (Some(stamp), None) => {
                     let state = load_producer(transaction, stamp.producer_id)?;
                     producers::decide(state.as_ref(), stamp, group[0].topic_id)
                 }
@@ -405,6 +476,22 @@ fn commit_segment(
                             &stamp,
                             group[0].topic_id,
                             &landed,
+                            committed_at_ms,
+                        )?;
+                    }
+                    if let (Some(kafka), [landed]) = (kafka, landed.as_slice()) {
+                        let state = producers::kafka_appended(
+                            kafka_state,
+                            &kafka,
+                            landed.record_count,
+                            landed.base_offset,
+                        );
+                        save_kafka_sequences(
+                            transaction,
+                            kafka.producer_id,
+                            group[0].topic_id,
+                            landed.partition,
+                            &state,
                             committed_at_ms,
                         )?;
                     }
@@ -746,6 +833,10 @@ impl MetadataStore for SqliteStore {
         self.write(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             transaction.execute("DELETE FROM producers WHERE updated_at_ms < ?1", [expire_before_ms])?;
+            transaction.execute(
+                "DELETE FROM kafka_sequences WHERE producer_id NOT IN (SELECT producer_id FROM producers)",
+                [],
+            )?;
             let identity = match producer_id {
                 None => {
                     transaction.execute(
@@ -768,6 +859,7 @@ impl MetadataStore for SqliteStore {
                          updated_at_ms = ?3 WHERE producer_id = ?1",
                         params![producer_id, epoch, now_ms],
                     )?;
+                    transaction.execute("DELETE FROM kafka_sequences WHERE producer_id = ?1", [producer_id])?;
                     let epoch = i32::try_from(epoch).map_err(|_| StoreError::Invalid(format!("producer epoch {epoch}")))?;
                     ProducerIdentity { producer_id, epoch }
                 }
@@ -1028,6 +1120,12 @@ fn sqlite_snapshot(connection: &Connection, taken_at_ms: i64) -> Result<Snapshot
              FROM producers ORDER BY producer_id",
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
         )?,
+        kafka_sequences: rows(
+            &transaction,
+            "SELECT producer_id, topic_id, partition, epoch, batches FROM kafka_sequences
+             ORDER BY producer_id, topic_id, partition",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+        )?,
         groups: rows(
             &transaction,
             "SELECT group_name, generation FROM groups ORDER BY group_name",
@@ -1098,6 +1196,13 @@ fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(),
             "INSERT INTO producers (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms],
+        )?;
+    }
+    for (producer_id, topic_id, partition, epoch, batches) in &snapshot.kafka_sequences {
+        transaction.execute(
+            "INSERT INTO kafka_sequences (producer_id, topic_id, partition, epoch, batches)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![producer_id, topic_id, partition, epoch, batches],
         )?;
     }
     // Inserting and deleting a row with an explicit id moves AUTOINCREMENT past it.

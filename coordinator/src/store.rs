@@ -43,6 +43,9 @@ pub struct Snapshot {
     pub index_entries: Vec<[i64; 10]>,
     /// (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
     pub producers: Vec<(i64, i64, i64, Option<i64>, String, i64)>,
+    /// (producer_id, topic_id, partition, epoch, batches): Kafka producers' sequences.
+    #[serde(default)]
+    pub kafka_sequences: Vec<(i64, i64, i64, i64, String)>,
     /// (group_name, generation)
     pub groups: Vec<(String, i64)>,
     /// (group_name, topic_id, partition, committed_offset, updated_at_ms)

@@ -77,6 +77,17 @@ pub struct ProducerStamp {
     pub sequence: i64,
 }
 
+/// Marks a chunk that holds exactly one record batch of an idempotent Kafka producer.
+/// Kafka counts sequences per partition and per record: the batch holds sequences
+/// `base_sequence..base_sequence + record_count` (wrapping after `i32::MAX`, as Kafka
+/// does). A retry of one of the partition's last few batches returns its original offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KafkaBatchStamp {
+    pub producer_id: i64,
+    pub epoch: i32,
+    pub base_sequence: i32,
+}
+
 /// One chunk of a segment to commit: `record_count` records for a partition, stored at
 /// `byte_offset..byte_offset + byte_len` of the segment object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +103,9 @@ pub struct ChunkCommit {
     /// Set when the chunk holds (part of) an idempotent request, and only its records.
     #[serde(default)]
     pub producer: Option<ProducerStamp>,
+    /// Set when the chunk holds exactly one idempotent Kafka record batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaBatchStamp>,
     /// Tells requests apart within one segment: the chunks of one idempotent request
     /// are adjacent and share this number (two retries of one request may share a
     /// segment, and must not be mistaken for one request).

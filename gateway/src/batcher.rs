@@ -16,7 +16,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use silt_core::Coordinator;
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, CoordinatorError, ProducerStamp, SegmentCommit, Topic,
+    ChunkCommit, ChunkOutcome, CoordinatorError, KafkaBatchStamp, ProducerStamp, SegmentCommit,
+    Topic,
 };
 use silt_core::keys::SegmentId;
 use silt_core::now_ms;
@@ -76,6 +77,8 @@ struct PendingChunk {
     topic_id: i64,
     /// Stamped chunks hold the records of one idempotent request only.
     producer: Option<ProducerStamp>,
+    /// Stamped chunks hold one Kafka record batch only.
+    kafka: Option<KafkaBatchStamp>,
     request: u32,
     builder: ChunkBuilder,
 }
@@ -116,7 +119,8 @@ impl OpenBatch {
         // or refuse exactly its records.
         let mut own_chunks: HashMap<u32, usize> = HashMap::new();
         let request = self.stamped_requests;
-        if produce.producer.is_some() {
+        let own = produce.producer.is_some() || produce.kafka.is_some();
+        if own {
             self.stamped_requests += 1;
         }
         let mut positions = Vec::with_capacity(produce.records.len());
@@ -126,17 +130,19 @@ impl OpenBatch {
                 chunks.push(PendingChunk {
                     topic_id,
                     producer: produce.producer,
+                    kafka: produce.kafka,
                     request,
                     builder: ChunkBuilder::new(&*topic, record.partition),
                 });
                 chunks.len() - 1
             };
-            let chunk_index = match produce.producer {
-                None => *self
+            let chunk_index = if own {
+                *own_chunks.entry(record.partition).or_insert_with(new_chunk)
+            } else {
+                *self
                     .chunk_of
                     .entry((topic_id, record.partition))
-                    .or_insert_with(new_chunk),
-                Some(_) => *own_chunks.entry(record.partition).or_insert_with(new_chunk),
+                    .or_insert_with(new_chunk)
             };
             let chunk = &mut self.chunks[chunk_index].builder;
             positions.push((chunk_index as u32, chunk.record_count, record.partition));
@@ -431,6 +437,7 @@ impl Flusher {
                 min_timestamp: pending.builder.min_timestamp,
                 max_timestamp: pending.builder.max_timestamp,
                 producer: pending.producer,
+                kafka: pending.kafka,
                 request: pending.request,
             })
             .collect();

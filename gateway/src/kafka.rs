@@ -33,7 +33,9 @@ use kafka_protocol::records::{
     Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder,
     RecordEncodeOptions, TimestampType,
 };
-use silt_core::coordinator::{CoordinatorError, PartitionOffsets, Topic, TopicConfig};
+use silt_core::coordinator::{
+    CoordinatorError, KafkaBatchStamp, PartitionOffsets, Topic, TopicConfig,
+};
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 use silt_core::record::RecordParts;
 use silt_reader::FetchRequest as ReadRequest;
@@ -66,7 +68,12 @@ mod code {
     pub const INVALID_PARTITIONS: i16 = 37;
     pub const INVALID_REQUEST: i16 = 42;
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const UNKNOWN_PRODUCER_ID: i16 = 59;
+    pub const INVALID_RECORD: i16 = 87;
 }
 
 /// The APIs Silt answers, and the versions it speaks (within the codec's own range).
@@ -770,77 +777,117 @@ async fn produce_partition(
         }
     };
     let max_record_bytes = context.state.config.max_record_bytes;
+    // The batches of an idempotent producer are produced one by one, each in a chunk of
+    // its own, so the coordinator can check its sequence; plain batches go together.
+    let idempotent = sets.iter().any(|set| kafka_stamp(set).is_some());
+    let mut produces = Vec::new();
     let mut data = BytesMut::new();
     let mut prepared = Vec::new();
-    for record in sets.iter().flat_map(|set| set.records.iter()) {
-        if record.control {
-            continue;
+    for set in &sets {
+        for record in set.records.iter().filter(|record| !record.control) {
+            let key = record.key.as_deref().map(|key| {
+                // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
+                (key, std::str::from_utf8(key).is_err())
+            });
+            let value = record.value.as_deref().unwrap_or_default();
+            let value_is_json =
+                !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok();
+            let headers: Vec<(&str, &[u8])> = record
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_deref().unwrap_or_default()))
+                .collect();
+            let parts = RecordParts {
+                timestamp: record.timestamp,
+                key,
+                value,
+                value_is_json,
+                headers: &headers,
+            };
+            if parts.encoded_len() > max_record_bytes {
+                return failed(
+                    code::MESSAGE_TOO_LARGE,
+                    format!(
+                        "a record of {} bytes exceeds the limit of {max_record_bytes}",
+                        parts.encoded_len()
+                    ),
+                );
+            }
+            let start = data.len();
+            parts.encode(&mut data);
+            prepared.push(PreparedRecord {
+                partition,
+                start,
+                end: data.len(),
+                timestamp: record.timestamp,
+            });
         }
-        let key = record.key.as_deref().map(|key| {
-            // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
-            (key, std::str::from_utf8(key).is_err())
-        });
-        let value = record.value.as_deref().unwrap_or_default();
-        let value_is_json =
-            !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok();
-        let headers: Vec<(&str, &[u8])> = record
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_deref().unwrap_or_default()))
-            .collect();
-        let parts = RecordParts {
-            timestamp: record.timestamp,
-            key,
-            value,
-            value_is_json,
-            headers: &headers,
-        };
-        if parts.encoded_len() > max_record_bytes {
-            return failed(
-                code::MESSAGE_TOO_LARGE,
-                format!(
-                    "a record of {} bytes exceeds the limit of {max_record_bytes}",
-                    parts.encoded_len()
-                ),
-            );
+        if idempotent && !prepared.is_empty() {
+            let Some(stamp) = kafka_stamp(set) else {
+                return failed(
+                    code::INVALID_RECORD,
+                    "an idempotent producer's request mixes stamped and unstamped batches".into(),
+                );
+            };
+            produces.push(PreparedProduce {
+                data: std::mem::take(&mut data).freeze(),
+                records: std::mem::take(&mut prepared),
+                producer: None,
+                kafka: Some(stamp),
+            });
         }
-        let start = data.len();
-        parts.encode(&mut data);
-        prepared.push(PreparedRecord {
-            partition,
-            start,
-            end: data.len(),
-            timestamp: record.timestamp,
+    }
+    if !prepared.is_empty() {
+        produces.push(PreparedProduce {
+            data: data.freeze(),
+            records: prepared,
+            producer: None,
+            kafka: None,
         });
     }
-    if prepared.is_empty() {
+    if produces.is_empty() {
         return failed(code::CORRUPT_MESSAGE, "no records in the batch".into());
     }
-    let produced = context
-        .state
-        .batcher
-        .produce(
-            topic,
-            PreparedProduce {
-                data: data.freeze(),
-                records: prepared,
-                producer: None,
-            },
-        )
-        .await;
-    match produced {
-        Ok(offsets) => PartitionAnswer {
-            index,
-            error_code: code::NONE,
-            base_offset: offsets.first().map_or(-1, |(_, offset)| *offset as i64),
-            message: None,
-            log_start_offset: -1,
-        },
+    let mut base_offset = None;
+    for produce in produces {
+        match context.state.batcher.produce(topic, produce).await {
+            Ok(offsets) => {
+                base_offset =
+                    base_offset.or_else(|| offsets.first().map(|(_, offset)| *offset as i64));
+            }
+            Err(error) => return failed(produce_error_code(error.error_code), error.message),
+        }
+    }
+    PartitionAnswer {
+        index,
+        error_code: code::NONE,
+        base_offset: base_offset.unwrap_or(-1),
+        message: None,
+        log_start_offset: -1,
+    }
+}
+
+/// The producer id, epoch and base sequence of an idempotent producer's batch.
+fn kafka_stamp(set: &kafka_protocol::records::RecordSet) -> Option<KafkaBatchStamp> {
+    let first = set.records.first()?;
+    (first.producer_id >= 0 && first.sequence >= 0).then_some(KafkaBatchStamp {
+        producer_id: first.producer_id,
+        epoch: i32::from(first.producer_epoch),
+        base_sequence: first.sequence,
+    })
+}
+
+/// The Kafka error code for a produce the batcher or the coordinator refused.
+fn produce_error_code(error_code: &str) -> i16 {
+    match error_code {
+        "topic_not_found" => code::UNKNOWN_TOPIC_OR_PARTITION,
+        "out_of_order_sequence" => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        "duplicate_sequence" => code::DUPLICATE_SEQUENCE_NUMBER,
+        "producer_fenced" | "invalid_producer_epoch" => code::INVALID_PRODUCER_EPOCH,
+        "unknown_producer" => code::UNKNOWN_PRODUCER_ID,
+        "sequence_reused" => code::INVALID_RECORD,
         // Backpressure and storage failures alike are retriable for the client.
-        Err(error) => failed(
-            code::KAFKA_STORAGE_ERROR,
-            format!("{}: {}", error.error_code, error.message),
-        ),
+        _ => code::KAFKA_STORAGE_ERROR,
     }
 }
 

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use silt_core::coordinator::{ProducerStamp, Topic};
+use silt_core::coordinator::{KafkaBatchStamp, ProducerStamp, Topic};
 use silt_core::partitioner::partition_for_key;
 use silt_core::record::RecordParts;
 
@@ -58,6 +58,8 @@ pub struct PreparedProduce {
     pub records: Vec<PreparedRecord>,
     /// Set for an idempotent producer's request.
     pub producer: Option<ProducerStamp>,
+    /// Set for one record batch of an idempotent Kafka producer (one partition).
+    pub kafka: Option<KafkaBatchStamp>,
 }
 
 #[derive(Deserialize)]
@@ -294,5 +296,6 @@ pub fn prepare(
         data: data.freeze(),
         records,
         producer,
+        kafka: None,
     })
 }

@@ -103,6 +103,7 @@ async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
                 min_timestamp: chunk.min_timestamp,
                 max_timestamp: chunk.max_timestamp,
                 producer: None,
+                kafka: None,
                 request: 0,
             })
             .collect(),

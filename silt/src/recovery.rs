@@ -208,6 +208,7 @@ pub async fn restore(
                 min_timestamp: chunk.min_timestamp,
                 max_timestamp: chunk.max_timestamp,
                 producer: None,
+                kafka: None,
                 request: 0,
             });
         }

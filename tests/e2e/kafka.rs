@@ -78,6 +78,14 @@ async fn kafka_python_produces_and_consumes_the_seed_snippet() {
         let employee: u64 = key.trim_start_matches("employee_id_").parse().expect("n");
         assert_eq!(record[3].as_u64(), Some(50_000 + employee));
     }
+    // A fetch from offset 5, inside the batch the producer sent, starts at offset 5.
+    assert_eq!(result["seek"][0], 0);
+    assert_eq!(result["seek"][1], 5);
+    let at_five = seen
+        .iter()
+        .find(|record| record[0] == 0 && record[1] == 5)
+        .expect("offset 5");
+    assert_eq!(result["seek"][2], at_five[2]);
     // The same records over HTTP: the topic was created on first use, keys are text and
     // JSON values read back as JSON.
     let api = Api::new(&silt.url);

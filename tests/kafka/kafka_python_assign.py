@@ -37,8 +37,12 @@ for message in consumer:
     seen.append([message.partition, message.offset, message.key.decode(), json.loads(message.value)["salary"]])
     if len(seen) >= count:
         break
+# A fetch at an offset inside a batch that was produced together must start there.
+consumer.seek(partitions[0], 5)
+inside = next(iter(consumer))
 consumer.close()
 print(json.dumps({
     "acked": [[m.partition, m.offset] for m in acked],
     "seen": seen,
+    "seek": [inside.partition, inside.offset, inside.key.decode()],
 }))

@@ -100,6 +100,7 @@ fn chunk(
         min_timestamp: 1,
         max_timestamp: 2,
         producer: None,
+        kafka: None,
         request: 0,
     }
 }
@@ -1067,6 +1068,121 @@ async fn a_snapshot_restores_into_an_empty_store(backend: Backend) {
     assert_eq!(restored.snapshot().await.expect("snapshot").topics.len(), 2);
 }
 
+/// Kafka's idempotent producers: sequences per partition; a retry of any of the last
+/// batches (also inside one segment, also in a later one) gets its original offset and
+/// writes nothing; a gap or a fenced epoch is refused; a new epoch starts at 0.
+async fn kafka_sequences_dedupe_retries_per_partition(backend: Backend) {
+    let coordinator = backend.open().await;
+    let orders = coordinator
+        .create_topic(topic("orders", 2))
+        .await
+        .expect("create");
+    let producer = coordinator.init_producer(None).await.expect("producer");
+    let batch = |epoch: i32, partition: u32, base_sequence: i32, records: u32| ChunkCommit {
+        kafka: Some(silt_core::coordinator::KafkaBatchStamp {
+            producer_id: producer.producer_id,
+            epoch,
+            base_sequence,
+        }),
+        ..chunk(orders.topic_id, "orders", partition, records, 0)
+    };
+    let commit = |name: &str, chunks: Vec<ChunkCommit>| SegmentCommit {
+        object_key: format!("segments/0000/{name}.seg"),
+        object_size: 100,
+        chunks,
+    };
+    let committed = |outcomes: Vec<ChunkOutcome>| -> Vec<Option<u64>> {
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                ChunkOutcome::Committed { base_offset } => Some(base_offset),
+                ChunkOutcome::Rejected { .. } => None,
+            })
+            .collect()
+    };
+    let first = coordinator
+        .commit_segment(commit(
+            "a",
+            vec![batch(0, 0, 0, 3), batch(0, 1, 0, 2), batch(0, 0, 3, 4)],
+        ))
+        .await
+        .expect("commit");
+    assert_eq!(committed(first), vec![Some(0), Some(0), Some(3)]);
+    // The retries of all three, and the next batch of partition 0.
+    let retried = coordinator
+        .commit_segment(commit(
+            "b",
+            vec![
+                batch(0, 0, 0, 3),
+                batch(0, 1, 0, 2),
+                batch(0, 0, 3, 4),
+                batch(0, 0, 7, 1),
+            ],
+        ))
+        .await
+        .expect("commit");
+    assert_eq!(committed(retried), vec![Some(0), Some(0), Some(3), Some(7)]);
+    let high_watermarks = |coordinator: Arc<CoordinatorService>| async move {
+        let description = coordinator
+            .describe_topic("orders")
+            .await
+            .expect("describe");
+        description
+            .partitions
+            .iter()
+            .map(|partition| partition.high_watermark)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(high_watermarks(Arc::clone(&coordinator)).await, vec![8, 2]);
+    // A gap, and a retry with other records, are refused and change nothing.
+    let refused = coordinator
+        .commit_segment(commit("c", vec![batch(0, 1, 5, 1), batch(0, 0, 3, 2)]))
+        .await
+        .expect("commit");
+    assert!(
+        matches!(&refused[0], ChunkOutcome::Rejected { error_code, .. } if error_code == "out_of_order_sequence"),
+        "{refused:?}"
+    );
+    assert!(
+        matches!(&refused[1], ChunkOutcome::Rejected { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(high_watermarks(Arc::clone(&coordinator)).await, vec![8, 2]);
+    assert_eq!(
+        coordinator
+            .snapshot()
+            .await
+            .expect("snapshot")
+            .kafka_sequences
+            .len(),
+        2
+    );
+    // A new epoch fences the old one and starts its sequences at 0.
+    let bumped = coordinator
+        .init_producer(Some(producer.producer_id))
+        .await
+        .expect("epoch");
+    assert_eq!(bumped.epoch, 1);
+    let fenced = coordinator
+        .commit_segment(commit("d", vec![batch(0, 0, 8, 1), batch(1, 0, 0, 2)]))
+        .await
+        .expect("commit");
+    assert!(
+        matches!(&fenced[0], ChunkOutcome::Rejected { error_code, .. } if error_code == "producer_fenced"),
+        "{fenced:?}"
+    );
+    assert_eq!(fenced[1], ChunkOutcome::Committed { base_offset: 8 });
+    // The state survives a reopen.
+    drop(coordinator);
+    let reopened = backend.open().await;
+    let again = reopened
+        .commit_segment(commit("e", vec![batch(1, 0, 0, 2), batch(1, 0, 2, 1)]))
+        .await
+        .expect("commit");
+    assert_eq!(committed(again), vec![Some(8), Some(10)]);
+    assert_eq!(high_watermarks(reopened).await, vec![11, 2]);
+}
+
 on_both_backends! {
     topics_create_list_describe_delete => super::topics_create_list_describe_delete,
     commit_assigns_contiguous_offsets_and_survives_reopen => super::commit_assigns_contiguous_offsets_and_survives_reopen,
@@ -1080,4 +1196,5 @@ on_both_backends! {
     truncation_moves_the_log_start_and_forgets_old_entries => super::truncation_moves_the_log_start_and_forgets_old_entries,
     concurrent_commits_share_transactions => super::concurrent_commits_share_transactions,
     a_snapshot_restores_into_an_empty_store => super::a_snapshot_restores_into_an_empty_store,
+    kafka_sequences_dedupe_retries_per_partition => super::kafka_sequences_dedupe_retries_per_partition,
 }

@@ -1,0 +1,71 @@
+"""Produce throughput of librdkafka's producer (confluent-kafka) against Silt's Kafka
+listener. Prints one JSON line: records, bytes, seconds, records/s and MB/s.
+
+    .venv/kafka-clients/bin/python bench/kafka_produce.py --bootstrap 127.0.0.1:9092 \\
+        --topic bench --records 200000 --record-bytes 1024 --acks all
+
+The topic must exist (`silt topics create bench --partitions 8`)."""
+
+import argparse
+import json
+import os
+import time
+
+from confluent_kafka import Producer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--topic", default="bench")
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--record-bytes", type=int, default=1024)
+    parser.add_argument("--acks", default="all")
+    parser.add_argument("--linger-ms", type=int, default=20)
+    parser.add_argument("--compression", default="none")
+    parser.add_argument("--idempotence", action="store_true")
+    args = parser.parse_args()
+
+    producer = Producer({
+        "bootstrap.servers": args.bootstrap,
+        "acks": args.acks,
+        "linger.ms": args.linger_ms,
+        "compression.type": args.compression,
+        "enable.idempotence": args.idempotence,
+        "batch.size": 1_000_000,
+        "queue.buffering.max.kbytes": 512 * 1024,
+    })
+    value = os.urandom(args.record_bytes // 2).hex().encode()[: args.record_bytes]
+    failures = []
+
+    def report(error, _message):
+        if error is not None:
+            failures.append(str(error))
+
+    started = time.perf_counter()
+    for i in range(args.records):
+        while True:
+            try:
+                producer.produce(args.topic, key=str(i).encode(), value=value, on_delivery=report)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    left = producer.flush(120)
+    seconds = time.perf_counter() - started
+    total = args.records * args.record_bytes
+    print(json.dumps({
+        "records": args.records,
+        "record_bytes": args.record_bytes,
+        "acks": args.acks,
+        "compression": args.compression,
+        "seconds": round(seconds, 3),
+        "records_per_second": round(args.records / seconds),
+        "mb_per_second": round(total / seconds / 1e6, 1),
+        "undelivered": left,
+        "failures": len(failures),
+    }))
+
+
+if __name__ == "__main__":
+    main()
