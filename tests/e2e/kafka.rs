@@ -291,3 +291,29 @@ async fn librdkafka_idempotent_producers_every_codec_and_a_group_that_survives_a
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_kafka_retry_returns_the_original_offset_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    api.create_topic("retried", 2).await;
+    let answers = python("kafka_python_retries.py", &[&bootstrap, "retried"]);
+    // (error code, base offset) per produce.
+    assert_eq!(answers["first"], json!([0, 0]), "{answers}");
+    assert_eq!(answers["retry"], json!([0, 0]), "{answers}");
+    assert_eq!(answers["second"], json!([0, 3]), "{answers}");
+    assert_eq!(answers["retry_first_again"], json!([0, 0]), "{answers}");
+    assert_eq!(answers["other_partition"], json!([0, 0]), "{answers}");
+    // OUT_OF_ORDER_SEQUENCE_NUMBER for a gap.
+    assert_eq!(answers["gap"][0], 45, "{answers}");
+    // Each record is stored once.
+    let keys: Vec<String> = api
+        .read_partition("retried", 0)
+        .await
+        .iter()
+        .map(|record| record["key"].as_str().expect("key").to_owned())
+        .collect();
+    assert_eq!(keys, ["a0", "a1", "a2", "b0", "b1"]);
+    assert_eq!(api.read_partition("retried", 1).await.len(), 1);
+}
