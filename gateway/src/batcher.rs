@@ -172,6 +172,17 @@ impl BatcherHandle {
         topic: &Topic,
         produce: PreparedProduce,
     ) -> Result<ProduceOffsets, ApiError> {
+        self.submit(topic, produce).await?.durable().await
+    }
+
+    /// Hands a validated request to the batcher and returns once it is in the open
+    /// batch: requests submitted one after the other land in the log in that order.
+    /// Await [`PendingProduce::durable`] for the offsets.
+    pub async fn submit(
+        &self,
+        topic: &Topic,
+        produce: PreparedProduce,
+    ) -> Result<PendingProduce, ApiError> {
         let bytes = produce.data.len() as u64;
         let before = self
             .metrics
@@ -200,21 +211,34 @@ impl BatcherHandle {
             produce,
             reply,
         };
-        let shutting_down = || {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the gateway is shutting down",
-            )
-            .retry_after(1)
-        };
         if self.submissions.send(submission).await.is_err() {
             self.metrics
                 .buffered_bytes
                 .fetch_sub(bytes, Ordering::AcqRel);
             return Err(shutting_down());
         }
-        match answer.await {
+        Ok(PendingProduce { answer })
+    }
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "shutting_down",
+        "the gateway is shutting down",
+    )
+    .retry_after(1)
+}
+
+/// A request in the batcher, waiting to be durable.
+pub struct PendingProduce {
+    answer: oneshot::Receiver<Result<ProduceOffsets, FlushFailure>>,
+}
+
+impl PendingProduce {
+    /// The request's offsets once its segment is written and committed.
+    pub async fn durable(self) -> Result<ProduceOffsets, ApiError> {
+        match self.answer.await {
             Ok(result) => result.map_err(ApiError::from),
             Err(_) => Err(shutting_down()),
         }

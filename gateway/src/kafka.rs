@@ -42,9 +42,11 @@ use silt_reader::FetchRequest as ReadRequest;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::api::AppState;
+use crate::batcher::PendingProduce;
 use crate::produce::{PreparedProduce, PreparedRecord};
 
 /// Largest request frame accepted; larger ones close the connection.
@@ -158,24 +160,59 @@ pub async fn serve(
     }
 }
 
+/// Requests of one connection whose responses may be pending at once. A produce is
+/// submitted to the batcher as soon as it is read, so a client that keeps several
+/// produce requests in flight gets them into one flush; responses go back in request
+/// order, as the protocol requires.
+const MAX_IN_FLIGHT: usize = 8;
+
+/// A response, ready or once the records it answers for are durable (`None`: no
+/// response, as for a produce with `acks=0`).
+type PendingResponse =
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<BytesMut>, KafkaError>> + Send>>;
+
 async fn connection(stream: TcpStream, context: Arc<Context>) -> Result<(), KafkaError> {
     stream.set_nodelay(true)?;
-    let (read, mut write) = stream.into_split();
+    let (read, write) = stream.into_split();
     let mut read = BufReader::new(read);
-    loop {
-        let length = match read.read_i32().await {
-            Ok(length) => length,
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(error) => return Err(error.into()),
-        };
-        let length = usize::try_from(length)
-            .ok()
-            .filter(|length| (4..=MAX_FRAME_BYTES).contains(length))
-            .ok_or_else(|| KafkaError::Protocol(format!("frame of {length} bytes")))?;
-        let mut frame = BytesMut::zeroed(length);
-        read.read_exact(&mut frame).await?;
-        let mut frame = frame.freeze();
-        let Some(response) = request(&context, &mut frame).await? else {
+    let (pending_tx, pending_rx) = mpsc::channel::<PendingResponse>(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(write_responses(write, pending_rx).in_current_span());
+    let reading = async {
+        loop {
+            let length = match read.read_i32().await {
+                Ok(length) => length,
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(error) => return Err(error.into()),
+            };
+            let length = usize::try_from(length)
+                .ok()
+                .filter(|length| (4..=MAX_FRAME_BYTES).contains(length))
+                .ok_or_else(|| KafkaError::Protocol(format!("frame of {length} bytes")))?;
+            let mut frame = BytesMut::zeroed(length);
+            read.read_exact(&mut frame).await?;
+            let mut frame = frame.freeze();
+            let pending = request(&context, &mut frame).await?;
+            if pending_tx.send(pending).await.is_err() {
+                // The writer stopped: the connection is broken.
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    drop(pending_tx);
+    let written = writer
+        .await
+        .map_err(|error| KafkaError::Protocol(format!("response writer: {error}")))?;
+    reading.and(written)
+}
+
+/// Writes each response once it is ready, in request order.
+async fn write_responses(
+    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut pending: mpsc::Receiver<PendingResponse>,
+) -> Result<(), KafkaError> {
+    while let Some(response) = pending.recv().await {
+        let Some(response) = response.await? else {
             continue;
         };
         let mut out = BytesMut::with_capacity(response.len() + 4);
@@ -183,11 +220,26 @@ async fn connection(stream: TcpStream, context: Arc<Context>) -> Result<(), Kafk
         out.extend_from_slice(&response);
         write.write_all(&out).await?;
     }
+    Ok(())
 }
 
 /// Decodes one request, handles it, and encodes its response (`None`: no response,
 /// as for a produce with `acks=0`).
-async fn request(context: &Context, frame: &mut Bytes) -> Result<Option<BytesMut>, KafkaError> {
+async fn request(context: &Context, frame: &mut Bytes) -> Result<PendingResponse, KafkaError> {
+    let response = request_inline(context, frame).await?;
+    Ok(match response {
+        Answer::Now(response) => Box::pin(std::future::ready(Ok(response))),
+        Answer::Later(pending) => pending,
+    })
+}
+
+/// A request's answer: computed, or pending on the write path.
+enum Answer {
+    Now(Option<BytesMut>),
+    Later(PendingResponse),
+}
+
+async fn request_inline(context: &Context, frame: &mut Bytes) -> Result<Answer, KafkaError> {
     let (api_key, version) = {
         let mut peek = &frame[..];
         (peek.get_i16(), peek.get_i16())
@@ -207,7 +259,7 @@ async fn request(context: &Context, frame: &mut Bytes) -> Result<Option<BytesMut
             };
             let mut response = api_versions();
             response.error_code = code::UNSUPPORTED_VERSION;
-            return encode_response(correlation_id, 0, &response, 0).map(Some);
+            return encode_response(correlation_id, 0, &response, 0).map(|r| Answer::Now(Some(r)));
         }
         return Err(KafkaError::Protocol(format!(
             "{key:?} version {version} is not supported"
@@ -223,13 +275,15 @@ async fn request(context: &Context, frame: &mut Bytes) -> Result<Option<BytesMut
             ($request:ty, $handler:ident) => {{
                 let request = <$request>::decode(frame, version).map_err(malformed)?;
                 let response = $handler(context, request, version).await;
-                encode_response(correlation_id, header_version, &response, version).map(Some)
+                encode_response(correlation_id, header_version, &response, version)
+                    .map(|response| Answer::Now(Some(response)))
             }};
         }
         match key {
             ApiKey::ApiVersions => {
                 ApiVersionsRequest::decode(frame, version).map_err(malformed)?;
-                encode_response(correlation_id, header_version, &api_versions(), version).map(Some)
+                encode_response(correlation_id, header_version, &api_versions(), version)
+                    .map(|response| Answer::Now(Some(response)))
             }
             ApiKey::Metadata => answer!(MetadataRequest, metadata),
             ApiKey::CreateTopics => answer!(CreateTopicsRequest, create_topics),
@@ -249,11 +303,15 @@ async fn request(context: &Context, frame: &mut Bytes) -> Result<Option<BytesMut
             ApiKey::Produce => {
                 let request = ProduceRequest::decode(frame, version).map_err(malformed)?;
                 let acks = request.acks;
-                let response = produce(context, request).await;
-                if acks == 0 {
-                    return Ok(None);
-                }
-                encode_response(correlation_id, header_version, &response, version).map(Some)
+                let durable = produce(context, request).await;
+                let pending = async move {
+                    let response = durable.await;
+                    if acks == 0 {
+                        return Ok(None);
+                    }
+                    encode_response(correlation_id, header_version, &response, version).map(Some)
+                };
+                Ok(Answer::Later(Box::pin(pending.in_current_span())))
             }
             other => Err(KafkaError::Protocol(format!("{other:?} is not supported"))),
         }
@@ -702,46 +760,98 @@ struct PartitionAnswer {
     log_start_offset: i64,
 }
 
-async fn produce(context: &Context, request: ProduceRequest) -> ProduceResponse {
-    let mut response = ProduceResponse::default();
+/// Validates and decodes a produce request and submits its records to the batcher, in
+/// request order; the returned future answers once they are durable.
+async fn produce(
+    context: &Context,
+    request: ProduceRequest,
+) -> impl Future<Output = ProduceResponse> + Send + 'static {
+    let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_owned();
         let found = context.state.coordinator.get_topic(&name).await;
-        let answers = join_all(topic.partition_data.into_iter().map(|data| {
-            let found = found.clone();
-            async move {
-                let index = data.index;
-                match found {
-                    Err(error) => PartitionAnswer {
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            partitions.push(match &found {
+                Err(error) => PartitionPending::Done(PartitionAnswer {
+                    index: data.index,
+                    error_code: error_code(error),
+                    base_offset: -1,
+                    message: Some(error.to_string()),
+                    log_start_offset: -1,
+                }),
+                Ok(found) => produce_partition(context, found, data.index, data.records).await,
+            });
+        }
+        topics.push((topic.name, partitions));
+    }
+    async move {
+        let mut response = ProduceResponse::default();
+        for (name, partitions) in topics {
+            let answers = join_all(partitions.into_iter().map(PartitionPending::answer)).await;
+            let mut answered = produce_response::TopicProduceResponse::default();
+            answered.name = name;
+            answered.partition_responses = answers
+                .into_iter()
+                .map(|answer| {
+                    let mut partition = produce_response::PartitionProduceResponse::default();
+                    partition.index = answer.index;
+                    partition.error_code = answer.error_code;
+                    partition.base_offset = answer.base_offset;
+                    partition.log_append_time_ms = -1;
+                    partition.log_start_offset = answer.log_start_offset;
+                    partition.error_message = answer.message.as_deref().map(str_bytes);
+                    partition
+                })
+                .collect();
+            response.responses.push(answered);
+        }
+        response
+    }
+}
+
+/// A partition of a produce request: answered already (refused), or submitted and
+/// waiting for its records to be durable.
+enum PartitionPending {
+    Done(PartitionAnswer),
+    Submitted {
+        index: i32,
+        pending: Vec<PendingProduce>,
+    },
+}
+
+impl PartitionPending {
+    async fn answer(self) -> PartitionAnswer {
+        let (index, pending) = match self {
+            PartitionPending::Done(answer) => return answer,
+            PartitionPending::Submitted { index, pending } => (index, pending),
+        };
+        let mut base_offset = None;
+        for produce in pending {
+            match produce.durable().await {
+                Ok(offsets) => {
+                    base_offset =
+                        base_offset.or_else(|| offsets.first().map(|(_, offset)| *offset as i64));
+                }
+                Err(error) => {
+                    return PartitionAnswer {
                         index,
-                        error_code: error_code(&error),
+                        error_code: produce_error_code(error.error_code),
                         base_offset: -1,
-                        message: Some(error.to_string()),
+                        message: Some(error.message),
                         log_start_offset: -1,
-                    },
-                    Ok(topic) => produce_partition(context, &topic, index, data.records).await,
+                    };
                 }
             }
-        }))
-        .await;
-        let mut answered = produce_response::TopicProduceResponse::default();
-        answered.name = topic.name;
-        answered.partition_responses = answers
-            .into_iter()
-            .map(|answer| {
-                let mut partition = produce_response::PartitionProduceResponse::default();
-                partition.index = answer.index;
-                partition.error_code = answer.error_code;
-                partition.base_offset = answer.base_offset;
-                partition.log_append_time_ms = -1;
-                partition.log_start_offset = answer.log_start_offset;
-                partition.error_message = answer.message.as_deref().map(str_bytes);
-                partition
-            })
-            .collect();
-        response.responses.push(answered);
+        }
+        PartitionAnswer {
+            index,
+            error_code: code::NONE,
+            base_offset: base_offset.unwrap_or(-1),
+            message: None,
+            log_start_offset: -1,
+        }
     }
-    response
 }
 
 /// Decodes a partition's record batches into Silt records and produces them through the
@@ -751,13 +861,15 @@ async fn produce_partition(
     topic: &Topic,
     index: i32,
     records: Option<Bytes>,
-) -> PartitionAnswer {
-    let failed = |error_code: i16, message: String| PartitionAnswer {
-        index,
-        error_code,
-        base_offset: -1,
-        message: Some(message),
-        log_start_offset: -1,
+) -> PartitionPending {
+    let failed = |error_code: i16, message: String| {
+        PartitionPending::Done(PartitionAnswer {
+            index,
+            error_code,
+            base_offset: -1,
+            message: Some(message),
+            log_start_offset: -1,
+        })
     };
     let partition = match u32::try_from(index) {
         Ok(partition) if partition < topic.partitions => partition,
@@ -776,6 +888,15 @@ async fn produce_partition(
             return failed(code::CORRUPT_MESSAGE, format!("record batch: {error:#}"));
         }
     };
+    if sets
+        .iter()
+        .any(|set| set.records.iter().any(|record| record.transactional))
+    {
+        return failed(
+            code::INVALID_RECORD,
+            "transactional record batches are not supported".into(),
+        );
+    }
     let max_record_bytes = context.state.config.max_record_bytes;
     // The batches of an idempotent producer are produced one by one, each in a chunk of
     // its own, so the coordinator can check its sequence; plain batches go together.
@@ -848,23 +969,16 @@ async fn produce_partition(
     if produces.is_empty() {
         return failed(code::CORRUPT_MESSAGE, "no records in the batch".into());
     }
-    let mut base_offset = None;
+    let mut pending = Vec::with_capacity(produces.len());
     for produce in produces {
-        match context.state.batcher.produce(topic, produce).await {
-            Ok(offsets) => {
-                base_offset =
-                    base_offset.or_else(|| offsets.first().map(|(_, offset)| *offset as i64));
-            }
+        match context.state.batcher.submit(topic, produce).await {
+            Ok(submitted) => pending.push(submitted),
+            // What was submitted before still lands; the client's retry of the whole
+            // partition is recognised for idempotent producers.
             Err(error) => return failed(produce_error_code(error.error_code), error.message),
         }
     }
-    PartitionAnswer {
-        index,
-        error_code: code::NONE,
-        base_offset: base_offset.unwrap_or(-1),
-        message: None,
-        log_start_offset: -1,
-    }
+    PartitionPending::Submitted { index, pending }
 }
 
 /// The producer id, epoch and base sequence of an idempotent producer's batch.
