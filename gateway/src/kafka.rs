@@ -4,7 +4,6 @@
 //! topics, offsets and groups are the same ones the HTTP API serves. Supported APIs and
 //! versions: `docs/kafka-compatibility.md`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,8 +119,10 @@ fn malformed(error: impl std::fmt::Display) -> KafkaError {
 /// Settings of the Kafka listener.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
-    /// The address clients are told to connect to (Metadata, FindCoordinator).
-    pub advertised: SocketAddr,
+    /// The host (a name or an address) and port clients are told to connect to
+    /// (Metadata, FindCoordinator).
+    pub advertised_host: String,
+    pub advertised_port: u16,
     /// Topics that Metadata asks for and that do not exist are created with this many
     /// partitions; 0 turns automatic creation off.
     pub auto_create_partitions: u32,
@@ -140,7 +141,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let mut shutdown = state.shutdown.clone();
     let context = Arc::new(Context { state, config });
-    info!(listen = %listener.local_addr()?, advertised = %context.config.advertised, "kafka listener is serving");
+    info!(
+        listen = %listener.local_addr()?,
+        advertised_host = %context.config.advertised_host,
+        advertised_port = context.config.advertised_port,
+        "kafka listener is serving"
+    );
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -417,8 +423,8 @@ async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> 
     let mut response = MetadataResponse::default();
     let mut broker = metadata_response::MetadataResponseBroker::default();
     broker.node_id = BrokerId(NODE_ID);
-    broker.host = str_bytes(&context.config.advertised.ip().to_string());
-    broker.port = i32::from(context.config.advertised.port());
+    broker.host = str_bytes(&context.config.advertised_host);
+    broker.port = i32::from(context.config.advertised_port);
     response.brokers = vec![broker];
     if version >= 2 {
         response.cluster_id = Some(str_bytes("silt"));
@@ -552,8 +558,8 @@ async fn find_coordinator(
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let host = str_bytes(&context.config.advertised.ip().to_string());
-    let port = i32::from(context.config.advertised.port());
+    let host = str_bytes(&context.config.advertised_host);
+    let port = i32::from(context.config.advertised_port);
     let mut response = FindCoordinatorResponse::default();
     if version < 4 {
         response.node_id = BrokerId(NODE_ID);

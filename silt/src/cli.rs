@@ -281,9 +281,10 @@ pub struct ServeArgs {
     /// Address of the Kafka protocol listener, or `off`. Default: 127.0.0.1:9092.
     #[arg(long, env = "SILT_KAFKA_LISTEN")]
     pub kafka_listen: Option<String>,
-    /// The address Kafka clients are told to connect to. Default: the listener's.
+    /// The `host:port` Kafka clients are told to connect to (a name, e.g. a load
+    /// balancer's, or an address). Default: the listener's.
     #[arg(long, env = "SILT_KAFKA_ADVERTISED_ADDRESS")]
-    pub kafka_advertised_address: Option<SocketAddr>,
+    pub kafka_advertised_address: Option<String>,
     /// Partitions of a topic that a Kafka client's Metadata request creates on first
     /// use (0: such topics are not created). Default: 1, as Kafka's `num.partitions`.
     #[arg(long, env = "SILT_KAFKA_AUTO_CREATE_PARTITIONS")]

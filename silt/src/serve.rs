@@ -41,7 +41,7 @@ struct FileConfig {
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
     kafka_listen: Option<String>,
-    kafka_advertised_address: Option<SocketAddr>,
+    kafka_advertised_address: Option<String>,
     kafka_auto_create_partitions: Option<u32>,
     #[serde(default)]
     gateway: Option<GatewayConfig>,
@@ -63,7 +63,8 @@ pub struct ServeConfig {
     pub compact_min_age_ms: i64,
     /// The Kafka listener's address (`None`: off), and the address clients are told.
     pub kafka_listen: Option<SocketAddr>,
-    pub kafka_advertised: Option<SocketAddr>,
+    /// (host, port) that Kafka clients are told to connect to.
+    pub kafka_advertised: Option<(String, u16)>,
     pub kafka_auto_create_partitions: u32,
     pub gateway: GatewayConfig,
     pub cache: CacheConfig,
@@ -143,7 +144,9 @@ impl ServeConfig {
             kafka_listen,
             kafka_advertised: args
                 .kafka_advertised_address
-                .or(file.kafka_advertised_address),
+                .or(file.kafka_advertised_address)
+                .map(|address| parse_host_port(&address))
+                .transpose()?,
             kafka_auto_create_partitions: args
                 .kafka_auto_create_partitions
                 .or(file.kafka_auto_create_partitions)
@@ -298,15 +301,16 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
                 ))
             })?;
         let bound = kafka.local_addr()?;
-        let advertised = config.kafka_advertised.unwrap_or_else(|| {
+        let (advertised_host, advertised_port) = config.kafka_advertised.unwrap_or_else(|| {
             if bound.ip().is_unspecified() {
-                SocketAddr::from(([127, 0, 0, 1], bound.port()))
+                ("127.0.0.1".to_owned(), bound.port())
             } else {
-                bound
+                (bound.ip().to_string(), bound.port())
             }
         });
         let kafka_config = silt_gateway::kafka::KafkaConfig {
-            advertised,
+            advertised_host,
+            advertised_port,
             auto_create_partitions: config.kafka_auto_create_partitions,
         };
         let kafka_state = state.clone();
@@ -620,4 +624,26 @@ async fn run_restore(args: RestoreArgs, producer_idle_expiry_ms: i64) -> Result<
             .map_err(|error| CliError::Server(error.to_string()))?
     );
     Ok(())
+}
+
+/// `host:port`, where the host is a name, an IPv4 address or a bracketed IPv6 address.
+fn parse_host_port(address: &str) -> Result<(String, u16), CliError> {
+    let invalid = |why: &str| {
+        CliError::Config(format!(
+            "kafka_advertised_address {address:?}: {why} (expected host:port)"
+        ))
+    };
+    let (host, port) = address
+        .trim()
+        .rsplit_once(':')
+        .ok_or_else(|| invalid("no port"))?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(invalid("no host"));
+    }
+    let port = port.parse::<u16>().map_err(|_| invalid("bad port"))?;
+    Ok((host.to_owned(), port))
 }

@@ -15,14 +15,25 @@ use crate::harness::{Api, Silt, free_port, note, workspace_root};
 /// `silt dev` on the local filesystem with its Kafka listener on a free port; returns
 /// the server and the bootstrap address.
 fn silt_with_kafka(dir: &std::path::Path) -> (Silt, String) {
+    silt_advertising(dir, None)
+}
+
+/// As [`silt_with_kafka`], telling clients to connect to `advertised_host`.
+fn silt_advertising(dir: &std::path::Path, advertised_host: Option<&str>) -> (Silt, String) {
     let port = free_port();
-    let bootstrap = format!("127.0.0.1:{port}");
-    let silt = Silt::start(
-        dir,
-        None,
-        &[("SILT_KAFKA_LISTEN".into(), bootstrap.clone())],
-    );
-    (silt, bootstrap)
+    let listen = format!("127.0.0.1:{port}");
+    let mut env = vec![("SILT_KAFKA_LISTEN".into(), listen.clone())];
+    if let Some(host) = advertised_host {
+        env.push((
+            "SILT_KAFKA_ADVERTISED_ADDRESS".into(),
+            format!("{host}:{port}"),
+        ));
+    }
+    let silt = Silt::start(dir, None, &env);
+    (
+        silt,
+        advertised_host.map_or(listen, |host| format!("{host}:{port}")),
+    )
 }
 
 fn clients_python() -> std::path::PathBuf {
@@ -55,7 +66,8 @@ fn python(script: &str, args: &[&str]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_python_produces_and_consumes_the_seed_snippet() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    // As in the seed snippet, clients know the broker as `localhost`.
+    let (silt, bootstrap) = silt_advertising(dir.path(), Some("localhost"));
     let result = python("kafka_python_assign.py", &[&bootstrap, "200"]);
     let acked = result["acked"].as_array().expect("acked");
     assert_eq!(acked.len(), 200);
