@@ -113,12 +113,25 @@ async fn a_kafka_python_consumer_group_reads_everything_and_commits() {
     let (silt, bootstrap) = silt_with_kafka(dir.path());
     let api = Api::new(&silt.url);
     api.create_topic("salary-updates", 3).await;
-    let result = python("kafka_python_group.py", &[&bootstrap, "300"]);
+    // Interop: records produced over HTTP are read by the kafka-python group too.
+    let over_http: Vec<Value> = (0..50)
+        .map(|i| json!({"key": format!("http-{i}"), "value": {"salary": i}}))
+        .collect();
+    let (status, body) = api
+        .post(
+            "/v1/topics/salary-updates/records",
+            json!({ "records": over_http }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let result = python("kafka_python_group.py", &[&bootstrap, "300", "50"]);
     let seen = result["seen"].as_array().expect("seen");
     let mut keys: Vec<&str> = seen.iter().map(|s| s[2].as_str().expect("key")).collect();
     keys.sort_unstable();
     keys.dedup();
-    assert_eq!(keys.len(), 300, "every record once: {result}");
+    assert_eq!(keys.len(), 350, "every record once: {result}");
+    assert_eq!(seen.len(), 350, "{result}");
+    assert!((0..50).all(|i| keys.contains(&format!("http-{i}").as_str())));
     assert_eq!(result["assignment"], serde_json::json!([0, 1, 2]));
     // The group's commits are the group's offsets over HTTP too.
     let (status, group) = api.get("/v1/groups/payroll").await;

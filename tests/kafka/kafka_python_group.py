@@ -9,6 +9,8 @@ from kafka import KafkaConsumer, KafkaProducer
 
 bootstrap = sys.argv[1]
 count = int(sys.argv[2])
+# Records already in the topic (produced over HTTP) that the group reads as well.
+already = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 
 producer = KafkaProducer(bootstrap_servers=bootstrap)
 for i in range(count):
@@ -26,7 +28,7 @@ consumer = KafkaConsumer(
 seen = []
 for message in consumer:
     seen.append([message.partition, message.offset, message.key.decode()])
-    if len(seen) >= count:
+    if len(seen) >= count + already:
         break
 consumer.commit()
 assignment = sorted(tp.partition for tp in consumer.assignment())
