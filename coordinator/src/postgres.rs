@@ -584,6 +584,31 @@ async fn save_producer(
     Ok(())
 }
 
+/// A row read as the tuple of its columns, in order (the snapshot's row layout).
+trait TupleRow: Sized {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error>;
+}
+
+macro_rules! tuple_row_impl {
+    ($($column:ident $index:tt),+) => {
+        impl<$($column: for<'a> tokio_postgres::types::FromSql<'a>),+> TupleRow for ($($column,)+) {
+            fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+                Ok(($(row.try_get::<_, $column>($index)?,)+))
+            }
+        }
+    };
+}
+
+tuple_row_impl!(A 0, B 1);
+tuple_row_impl!(A 0, B 1, C 2, D 3);
+tuple_row_impl!(A 0, B 1, C 2, D 3, E 4);
+tuple_row_impl!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_row_impl!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+
+fn tuple_row<T: TupleRow>(row: &Row) -> Result<T, tokio_postgres::Error> {
+    T::from_row(row)
+}
+
 async fn select<T>(
     client: &impl GenericClient,
     sql: &str,
@@ -1195,17 +1220,7 @@ impl MetadataStore for PostgresStore {
                 &transaction,
                 &format!("SELECT {TOPIC_COLUMNS} FROM topics ORDER BY topic_id"),
                 &[],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                        row.try_get(6)?,
-                    ))
-                },
+                tuple_row,
             )
             .await?,
             partitions: select(
@@ -1213,7 +1228,7 @@ impl MetadataStore for PostgresStore {
                 "SELECT topic_id, partition, log_start_offset, high_watermark FROM partitions
                  ORDER BY topic_id, partition",
                 &[],
-                |row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)),
+                tuple_row,
             )
             .await?,
             segments: select(
@@ -1221,16 +1236,7 @@ impl MetadataStore for PostgresStore {
                 "SELECT segment_id, object_key, object_size, committed_at_ms, outcomes, format FROM segments
                  ORDER BY segment_id",
                 &[],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                    ))
-                },
+                tuple_row,
             )
             .await?,
             index_entries: select(
@@ -1253,16 +1259,7 @@ impl MetadataStore for PostgresStore {
                 "SELECT producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms
                  FROM producers ORDER BY producer_id",
                 &[],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                        row.try_get(5)?,
-                    ))
-                },
+                tuple_row,
             )
             .await?,
             kafka_sequences: select(
@@ -1270,22 +1267,14 @@ impl MetadataStore for PostgresStore {
                 "SELECT producer_id, topic_id, partition, epoch, batches FROM kafka_sequences
                  ORDER BY producer_id, topic_id, partition",
                 &[],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                    ))
-                },
+                tuple_row,
             )
             .await?,
             groups: select(
                 &transaction,
                 "SELECT group_name, generation FROM groups ORDER BY group_name",
                 &[],
-                |row| Ok((row.try_get(0)?, row.try_get(1)?)),
+                tuple_row,
             )
             .await?,
             group_offsets: select(
@@ -1293,15 +1282,7 @@ impl MetadataStore for PostgresStore {
                 "SELECT group_name, topic_id, partition, committed_offset, updated_at_ms FROM group_offsets
                  ORDER BY group_name, topic_id, partition",
                 &[],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                    ))
-                },
+                tuple_row,
             )
             .await?,
         };
