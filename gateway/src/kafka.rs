@@ -33,7 +33,8 @@ use kafka_protocol::records::{
     RecordEncodeOptions, TimestampType,
 };
 use silt_core::coordinator::{
-    CoordinatorError, KafkaBatchStamp, PartitionOffsets, Topic, TopicConfig,
+    CoordinatorError, EntryFormat, IndexEntry, KafkaBatchStamp, PartitionOffsets, Topic,
+    TopicConfig,
 };
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 use silt_core::record::RecordParts;
@@ -46,6 +47,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::api::AppState;
 use crate::batcher::PendingProduce;
+use crate::metrics::Metrics;
 use crate::produce::{PreparedProduce, PreparedRecord};
 
 /// Largest request frame accepted; larger ones close the connection.
@@ -1011,12 +1013,29 @@ fn produce_error_code(error_code: &str) -> i16 {
     }
 }
 
-/// One partition of a fetch, as read.
+/// One partition of a fetch, as read: record batches, each ready to send.
 struct PartitionRead {
     index: i32,
-    result: Result<(Vec<KafkaRecord>, PartitionOffsets), CoordinatorError>,
+    result: Result<(Vec<Bytes>, PartitionOffsets), CoordinatorError>,
 }
 
+/// The name under which a chunk's Kafka record batch is kept in the chunk cache.
+const KAFKA_BATCH_VIEW: &str = "kafka-v2";
+/// Index lookups one partition's fetch may make.
+const MAX_FETCH_LOOKUPS: usize = 8;
+
+fn read_error(error: silt_reader::ReadError) -> CoordinatorError {
+    match error {
+        silt_reader::ReadError::Coordinator(error) => error,
+        other => CoordinatorError::Unavailable(other.to_string()),
+    }
+}
+
+/// Reads whole stored chunks from the one holding `offset` on, each as one Kafka record
+/// batch, as a broker returns the batches that hold the offset (clients skip the
+/// records before it). A chunk is encoded once and kept in the chunk cache, so every
+/// fetch inside it is served the same bytes without decoding or encoding. Compacted
+/// (Parquet) ranges are read from `offset` on and encoded for the fetch.
 async fn read_partition(
     context: &Context,
     topic: &str,
@@ -1028,53 +1047,152 @@ async fn read_partition(
         let partition = partition_number(index)?;
         let offset = u64::try_from(offset)
             .map_err(|_| CoordinatorError::InvalidArgument(format!("offset {offset}")))?;
-        let fetched = context
-            .state
-            .reader
-            .fetch(&ReadRequest {
-                topic: topic.to_owned(),
-                partition,
-                offset,
-                max_records: 10_000,
-                max_bytes,
-            })
-            .await
-            .map_err(|error| match error {
-                silt_reader::ReadError::Coordinator(error) => error,
-                other => CoordinatorError::Unavailable(other.to_string()),
-            })?;
-        let records = fetched
-            .records
-            .into_iter()
-            .map(|fetched| KafkaRecord {
-                transactional: false,
-                control: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: fetched.offset as i64,
-                sequence: -1,
-                timestamp: fetched.record.timestamp,
-                key: fetched.record.key,
-                value: Some(fetched.record.value),
-                headers: fetched
-                    .record
-                    .headers
-                    .into_iter()
-                    .map(|(name, value)| {
-                        (
-                            StrBytes::from_string(String::from_utf8_lossy(&name).into_owned()),
-                            Some(value),
-                        )
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok((records, fetched.offsets))
+        let coordinator = &context.state.coordinator;
+        let mut batches = Vec::new();
+        let mut bytes = 0;
+        let mut next = offset;
+        let mut offsets = None;
+        'lookups: for _ in 0..MAX_FETCH_LOOKUPS {
+            let lookup = coordinator
+                .lookup(topic, partition, next, LOOKUP_ENTRIES)
+                .await?;
+            offsets.get_or_insert(lookup.offsets);
+            for entry in &lookup.entries {
+                if entry.base_offset > next {
+                    return Err(CoordinatorError::Internal(format!(
+                        "index gap: expected offset {next}, next entry starts at {}",
+                        entry.base_offset
+                    )));
+                }
+                if entry.format == EntryFormat::Parquet {
+                    if batches.is_empty() {
+                        let (batch, _) =
+                            read_compacted(context, topic, partition, next, max_bytes).await?;
+                        batches.extend(batch);
+                    }
+                    break 'lookups;
+                }
+                let batch = chunk_batch(context, entry, partition).await?;
+                bytes += batch.len();
+                batches.push(batch);
+                next = entry.end_offset();
+                if bytes >= max_bytes {
+                    break 'lookups;
+                }
+            }
+            if lookup.entries.is_empty() || next >= lookup.offsets.high_watermark {
+                break;
+            }
+        }
+        let offsets = offsets.ok_or_else(|| CoordinatorError::Internal("no lookup".into()))?;
+        Ok((batches, offsets))
     }
     .await;
     PartitionRead { index, result }
+}
+
+/// Index entries asked for per lookup of a fetch.
+const LOOKUP_ENTRIES: u32 = 16;
+
+/// A segment chunk as one Kafka record batch (base offset = the chunk's first offset),
+/// from the chunk cache or encoded now and kept there.
+async fn chunk_batch(
+    context: &Context,
+    entry: &IndexEntry,
+    partition: u32,
+) -> Result<Bytes, CoordinatorError> {
+    let reader = &context.state.reader;
+    let metrics = &context.state.metrics;
+    let (key, at, len) = (&entry.object_key, entry.byte_offset, entry.byte_len);
+    if let Some(batch) = reader
+        .cache()
+        .get_view(key, at, len, KAFKA_BATCH_VIEW)
+        .await
+    {
+        Metrics::add(&metrics.kafka_batch_cache_hits, 1);
+        return Ok(batch);
+    }
+    let records = reader
+        .read_entry_with_retries(entry, partition, entry.base_offset)
+        .await
+        .map_err(read_error)?;
+    let batch = encode_batch(records.into_iter())?;
+    Metrics::add(&metrics.kafka_batches_encoded, 1);
+    reader
+        .cache()
+        .insert_view(key, at, len, KAFKA_BATCH_VIEW, batch.clone());
+    Ok(batch)
+}
+
+/// Records of a compacted range from `offset` on, as one batch (none at the end).
+async fn read_compacted(
+    context: &Context,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    max_bytes: usize,
+) -> Result<(Option<Bytes>, PartitionOffsets), CoordinatorError> {
+    let fetched = context
+        .state
+        .reader
+        .fetch(&ReadRequest {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_records: 10_000,
+            max_bytes,
+        })
+        .await
+        .map_err(read_error)?;
+    if fetched.records.is_empty() {
+        return Ok((None, fetched.offsets));
+    }
+    let batch = encode_batch(
+        fetched
+            .records
+            .into_iter()
+            .map(|fetched| (fetched.offset, fetched.record)),
+    )?;
+    Ok((Some(batch), fetched.offsets))
+}
+
+/// Stored records as one uncompressed v2 record batch.
+fn encode_batch(
+    records: impl Iterator<Item = (u64, silt_core::record::StoredRecord)>,
+) -> Result<Bytes, CoordinatorError> {
+    let records: Vec<KafkaRecord> = records
+        .map(|(offset, record)| KafkaRecord {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: offset as i64,
+            sequence: -1,
+            timestamp: record.timestamp,
+            key: record.key,
+            value: Some(record.value),
+            headers: record
+                .headers
+                .into_iter()
+                .map(|(name, value)| {
+                    (
+                        StrBytes::from_string(String::from_utf8_lossy(&name).into_owned()),
+                        Some(value),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let mut encoded = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut encoded, &records, &options)
+        .map_err(|error| CoordinatorError::Internal(format!("encoding a record batch: {error}")))?;
+    Ok(encoded.freeze())
 }
 
 /// A topic of a fetch request: its name, as text and as sent, and the (partition,
@@ -1121,7 +1239,7 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
     let found: usize = reads
         .iter()
         .flatten()
-        .map(|read| read.result.as_ref().map_or(0, |(records, _)| records.len()))
+        .map(|read| read.result.as_ref().map_or(0, |(batches, _)| batches.len()))
         .sum();
     let max_wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms)
@@ -1159,26 +1277,17 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
             partition.partition_index = read.index;
             partition.preferred_read_replica = BrokerId(-1);
             match read.result {
-                Ok((records, offsets)) => {
+                Ok((batches, offsets)) => {
                     partition.high_watermark = offsets.high_watermark as i64;
                     partition.last_stable_offset = offsets.high_watermark as i64;
                     if version >= 5 {
                         partition.log_start_offset = offsets.log_start_offset as i64;
                     }
-                    if !records.is_empty() {
-                        let mut encoded = BytesMut::new();
-                        let options = RecordEncodeOptions {
-                            version: 2,
-                            compression: Compression::None,
-                        };
-                        match RecordBatchEncoder::encode(&mut encoded, &records, &options) {
-                            Ok(()) => partition.records = Some(encoded.freeze()),
-                            Err(error) => {
-                                warn!(%error, "encoding a record batch");
-                                partition.error_code = code::UNKNOWN_SERVER_ERROR;
-                            }
-                        }
-                    }
+                    partition.records = match batches.len() {
+                        0 => None,
+                        1 => batches.into_iter().next(),
+                        _ => Some(batches.concat().into()),
+                    };
                 }
                 Err(error) => {
                     partition.error_code = error_code(&error);

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub fetch_requests: AtomicU64,
     pub records_fetched: AtomicU64,
     pub buffered_bytes: AtomicU64,
+    pub kafka_batches_encoded: AtomicU64,
+    pub kafka_batch_cache_hits: AtomicU64,
     store_counts: OnceLock<Arc<StoreCounts>>,
     faults_injected: OnceLock<Arc<AtomicU64>>,
 }
@@ -38,7 +40,7 @@ impl Metrics {
     }
 
     pub fn render(&self, object_reads: u64) -> String {
-        let counters: [(&str, &str, &AtomicU64); 9] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             (
                 "silt_produce_requests_total",
                 "Produce requests received",
@@ -83,6 +85,16 @@ impl Metrics {
                 "silt_records_fetched_total",
                 "Records returned by fetches",
                 &self.records_fetched,
+            ),
+            (
+                "silt_kafka_batches_encoded_total",
+                "Stored chunks encoded as Kafka record batches for fetches",
+                &self.kafka_batches_encoded,
+            ),
+            (
+                "silt_kafka_batch_cache_hits_total",
+                "Kafka fetches served a chunk's batch from the cache",
+                &self.kafka_batch_cache_hits,
             ),
         ];
         let mut out = String::new();

@@ -1,5 +1,7 @@
 //! A foyer hybrid cache of chunk frames (compressed, as stored), keyed by object and
-//! byte range. Entries are immutable, so the cache never needs invalidation.
+//! byte range, and of views made from them (a chunk encoded as a Kafka record batch,
+//! say), keyed by the chunk and the view's name. Entries are immutable, so the cache
+//! never needs invalidation.
 
 use std::path::PathBuf;
 
@@ -40,8 +42,12 @@ pub struct ChunkCache {
     inner: HybridCache<String, Bytes>,
 }
 
-fn cache_key(object_key: &str, byte_offset: u64, byte_len: u32) -> String {
-    format!("{object_key}#{byte_offset}+{byte_len}")
+fn cache_key(object_key: &str, byte_offset: u64, byte_len: u32, view: &str) -> String {
+    if view.is_empty() {
+        format!("{object_key}#{byte_offset}+{byte_len}")
+    } else {
+        format!("{object_key}#{byte_offset}+{byte_len}/{view}")
+    }
 }
 
 impl ChunkCache {
@@ -76,7 +82,18 @@ impl ChunkCache {
 
     /// The chunk frame at the given range of an object, if cached in memory or on disk.
     pub async fn get(&self, object_key: &str, byte_offset: u64, byte_len: u32) -> Option<Bytes> {
-        let key = cache_key(object_key, byte_offset, byte_len);
+        self.get_view(object_key, byte_offset, byte_len, "").await
+    }
+
+    /// The view named `view` of the chunk at the given range, if cached.
+    pub async fn get_view(
+        &self,
+        object_key: &str,
+        byte_offset: u64,
+        byte_len: u32,
+        view: &str,
+    ) -> Option<Bytes> {
+        let key = cache_key(object_key, byte_offset, byte_len, view);
         match self.inner.get(&key).await {
             Ok(Some(entry)) => Some(entry.value().clone()),
             Ok(None) => None,
@@ -88,8 +105,19 @@ impl ChunkCache {
     }
 
     pub fn insert(&self, object_key: &str, byte_offset: u64, byte_len: u32, frame: Bytes) {
+        self.insert_view(object_key, byte_offset, byte_len, "", frame);
+    }
+
+    pub fn insert_view(
+        &self,
+        object_key: &str,
+        byte_offset: u64,
+        byte_len: u32,
+        view: &str,
+        bytes: Bytes,
+    ) {
         self.inner
-            .insert(cache_key(object_key, byte_offset, byte_len), frame);
+            .insert(cache_key(object_key, byte_offset, byte_len, view), bytes);
     }
 
     /// Flushes the disk tier and stops its workers.

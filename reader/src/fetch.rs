@@ -159,9 +159,10 @@ impl Reader {
         })
     }
 
-    /// The decoded records of one index entry, from the cache or one ranged GET.
-    /// Reads an entry, retrying transient object store failures with backoff.
-    async fn read_entry_with_retries(
+    /// The decoded records of one index entry (from `from` on, for a compacted file's row
+    /// groups; a segment chunk returns all its records), from the cache or one ranged
+    /// GET, retrying transient object store failures with backoff.
+    pub async fn read_entry_with_retries(
         &self,
         entry: &IndexEntry,
         partition: u32,

@@ -98,13 +98,39 @@ async fn kafka_python_produces_and_consumes_the_seed_snippet() {
         .find(|record| record[0] == 0 && record[1] == 5)
         .expect("offset 5");
     assert_eq!(result["seek"][2], at_five[2]);
+    // Fetches were served whole stored chunks as Kafka batches, each encoded once: the
+    // seek fetched a chunk again and got it from the cache.
+    let api = Api::new(&silt.url);
+    let encoded = api.metric("silt_kafka_batches_encoded_total").await;
+    let hits = api.metric("silt_kafka_batch_cache_hits_total").await;
+    assert!(encoded >= 1, "{encoded} batches encoded");
+    assert!(hits >= 1, "{hits} cache hits");
+    assert!(
+        encoded <= api.metric("silt_flushes_total").await,
+        "one partition: at most one chunk per flush to encode"
+    );
     // The same records over HTTP: the topic was created on first use, keys are text and
     // JSON values read back as JSON.
-    let api = Api::new(&silt.url);
     let records = api.read_partition("salary-updates", 0).await;
     assert_eq!(records.len(), 200);
     assert_eq!(records[0]["key"], "employee_id_0");
     assert_eq!(records[0]["value"]["salary"], 50_000);
+    // After compaction into Parquet a Kafka consumer replays the same records.
+    let before = python(
+        "kafka_python_read.py",
+        &[&bootstrap, "salary-updates", "200"],
+    );
+    let (status, summary) = api
+        .post("/v1/topics/salary-updates/compact", json!({}))
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["records"], 200, "{summary}");
+    let after = python(
+        "kafka_python_read.py",
+        &[&bootstrap, "salary-updates", "200"],
+    );
+    assert_eq!(before["seen"].as_array().map(Vec::len), Some(200));
+    assert_eq!(before, after);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
