@@ -677,35 +677,52 @@ async fn offset_for(
         -1 | -3 => return Ok((offsets.high_watermark as i64, -1)),
         _ => {}
     }
-    // The first record at or after the timestamp: read forward from the log start.
+    // The first record at or after the timestamp: walk the index from the log start,
+    // skipping every entry whose newest record is older, and read only the entry that
+    // holds it. None found: -1, as a broker answers.
     let mut next = offsets.log_start_offset;
-    while next < offsets.high_watermark {
-        let fetched = context
-            .state
-            .reader
-            .fetch(&ReadRequest {
-                topic: topic.to_owned(),
-                partition,
-                offset: next,
-                max_records: 10_000,
-                max_bytes: 8 << 20,
-            })
-            .await
-            .map_err(|error| CoordinatorError::Unavailable(error.to_string()))?;
-        if let Some(found) = fetched
-            .records
-            .iter()
-            .find(|record| record.record.timestamp >= timestamp)
-        {
-            return Ok((found.offset as i64, found.record.timestamp));
-        }
-        if fetched.next_offset <= next {
+    for _ in 0..MAX_TIMESTAMP_LOOKUPS {
+        if next >= offsets.high_watermark {
             break;
         }
-        next = fetched.next_offset;
+        let lookup = context
+            .state
+            .coordinator
+            .lookup(topic, partition, next, LOOKUP_ENTRIES)
+            .await?;
+        if lookup.entries.is_empty() {
+            break;
+        }
+        for entry in &lookup.entries {
+            if entry.max_timestamp >= timestamp {
+                let records = context
+                    .state
+                    .reader
+                    .read_entry_with_retries(entry, partition, next)
+                    .await
+                    .map_err(read_error)?;
+                if let Some((offset, record)) = records
+                    .iter()
+                    .find(|(offset, record)| *offset >= next && record.timestamp >= timestamp)
+                {
+                    return Ok((*offset as i64, record.timestamp));
+                }
+                // A compacted file's row group holds part of the entry: look again.
+                if let Some((last, _)) = records.last()
+                    && *last + 1 < entry.end_offset()
+                {
+                    next = *last + 1;
+                    break;
+                }
+            }
+            next = entry.end_offset();
+        }
     }
-    Ok((offsets.high_watermark as i64, -1))
+    Ok((-1, -1))
 }
+
+/// Index lookups a ListOffsets by timestamp may make (16 entries each).
+const MAX_TIMESTAMP_LOOKUPS: usize = 4096;
 
 /// Decodes every record batch in `raw`, decompressing with [`decompress`].
 fn decode_batches(raw: &mut Bytes) -> anyhow::Result<Vec<kafka_protocol::records::RecordSet>> {

@@ -131,6 +131,23 @@ async fn kafka_python_produces_and_consumes_the_seed_snippet() {
     );
     assert_eq!(before["seen"].as_array().map(Vec::len), Some(200));
     assert_eq!(before, after);
+    // ListOffsets: earliest, latest and by timestamp, from segments and from Parquet.
+    for listed in [&before, &after] {
+        let offsets = [
+            &listed["earliest"],
+            &listed["latest"],
+            &listed["records_in_first"],
+            &listed["by_timestamp"],
+            &listed["after_the_end"],
+        ];
+        assert_eq!(listed["earliest"], 0, "{offsets:?}");
+        assert_eq!(listed["latest"], listed["records_in_first"], "{offsets:?}");
+        assert_eq!(
+            listed["by_timestamp"][0], listed["by_timestamp"][1],
+            "{offsets:?}"
+        );
+        assert_eq!(listed["after_the_end"], true, "{offsets:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
