@@ -5,6 +5,7 @@ pub mod coordinator;
 pub mod error;
 pub mod groups;
 pub mod keys;
+pub mod metrics;
 pub mod names;
 pub mod partitioner;
 pub mod record;

@@ -231,7 +231,9 @@ async fn produce(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let span = info_span!("produce", topic = %topic_name, records = tracing::field::Empty);
-    async move {
+    let started = std::time::Instant::now();
+    let metrics = Arc::clone(&state.metrics);
+    let answer = async move {
         let body = body.map_err(body_rejection)?;
         Metrics::add(&state.metrics.produce_requests, 1);
         let ndjson = headers
@@ -258,7 +260,9 @@ async fn produce(
         Ok(Json(json!({ "offsets": offsets })))
     }
     .instrument(span)
-    .await
+    .await;
+    metrics.produce_seconds.record_duration(started.elapsed());
+    answer
 }
 
 /// `POST /v1/topics/{topic}/compact`: compacts everything eligible now.
@@ -633,6 +637,8 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.reader.object_reads()),
+        state
+            .metrics
+            .render(state.reader.object_reads(), state.reader.cache().stats()),
     )
 }

@@ -347,8 +347,18 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
     let mut written = std::pin::pin!(written);
     while let Some((batch, result, span, write_elapsed)) = written.next().await {
         let commit_started = std::time::Instant::now();
+        let metrics = &flusher.metrics;
+        metrics.flush_write_seconds.record_duration(write_elapsed);
         let outcome = match result {
             Ok((object_key, segment)) => {
+                metrics.flush_bytes.record(segment.bytes.len() as u64);
+                metrics.flush_records.record(
+                    batch
+                        .chunks
+                        .iter()
+                        .map(|chunk| u64::from(chunk.builder.record_count))
+                        .sum(),
+                );
                 flusher
                     .commit(&batch, object_key, segment)
                     .instrument(span.clone())
@@ -356,6 +366,12 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
             }
             Err(failure) => Err(failure),
         };
+        metrics
+            .flush_commit_seconds
+            .record_duration(commit_started.elapsed());
+        metrics
+            .flush_seconds
+            .record_duration(batch.opened_at.elapsed());
         span.in_scope(|| {
             debug!(
                 write_ms = write_elapsed.as_secs_f64() * 1e3,

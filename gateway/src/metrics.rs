@@ -4,9 +4,11 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use silt_core::metrics::{Histogram, header};
+use silt_reader::CacheStats;
 use silt_reader::storage::StoreCounts;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     pub produce_requests: AtomicU64,
     pub records_produced: AtomicU64,
@@ -20,8 +22,48 @@ pub struct Metrics {
     pub buffered_bytes: AtomicU64,
     pub kafka_batches_encoded: AtomicU64,
     pub kafka_batch_cache_hits: AtomicU64,
+    /// From a produce request's arrival to its answer (HTTP), durable or refused.
+    pub produce_seconds: Histogram,
+    /// Encoding and writing a segment object (PUT retries included).
+    pub flush_write_seconds: Histogram,
+    /// Committing a written segment to the coordinator.
+    pub flush_commit_seconds: Histogram,
+    /// From the first record of a batch to the answer of its producers.
+    pub flush_seconds: Histogram,
+    /// Bytes of each segment object written.
+    pub flush_bytes: Histogram,
+    /// Records of each segment object written.
+    pub flush_records: Histogram,
     store_counts: OnceLock<Arc<StoreCounts>>,
     faults_injected: OnceLock<Arc<AtomicU64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let zero = || AtomicU64::new(0);
+        Metrics {
+            produce_requests: zero(),
+            records_produced: zero(),
+            bytes_produced: zero(),
+            produce_rejected_backpressure: zero(),
+            flushes: zero(),
+            flush_failures: zero(),
+            segment_bytes_written: zero(),
+            fetch_requests: zero(),
+            records_fetched: zero(),
+            buffered_bytes: zero(),
+            kafka_batches_encoded: zero(),
+            kafka_batch_cache_hits: zero(),
+            produce_seconds: Histogram::seconds(),
+            flush_write_seconds: Histogram::seconds(),
+            flush_commit_seconds: Histogram::seconds(),
+            flush_seconds: Histogram::seconds(),
+            flush_bytes: Histogram::bytes(),
+            flush_records: Histogram::counts(),
+            store_counts: OnceLock::new(),
+            faults_injected: OnceLock::new(),
+        }
+    }
 }
 
 impl Metrics {
@@ -39,7 +81,7 @@ impl Metrics {
         let _ = self.faults_injected.set(injected);
     }
 
-    pub fn render(&self, object_reads: u64) -> String {
+    pub fn render(&self, object_reads: u64, cache: &CacheStats) -> String {
         let counters: [(&str, &str, &AtomicU64); 11] = [
             (
                 "silt_produce_requests_total",
@@ -122,6 +164,10 @@ impl Metrics {
             );
         }
         if let Some(counts) = self.store_counts.get() {
+            let _ = writeln!(
+                out,
+                "# HELP silt_object_store_requests_total Object store requests by operation\n# TYPE silt_object_store_requests_total counter"
+            );
             for (name, value) in [
                 ("put", counts.puts()),
                 ("get", counts.gets()),
@@ -133,6 +179,84 @@ impl Metrics {
                     "silt_object_store_requests_total{{operation=\"{name}\"}} {value}"
                 );
             }
+            let _ = writeln!(
+                out,
+                "# HELP silt_object_store_bytes_total Bytes written by PUTs and asked for by GETs\n# TYPE silt_object_store_bytes_total counter"
+            );
+            for (name, counter) in [("put", &counts.bytes_written), ("get", &counts.bytes_read)] {
+                let _ = writeln!(
+                    out,
+                    "silt_object_store_bytes_total{{operation=\"{name}\"}} {}",
+                    counter.load(Ordering::Relaxed)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "# HELP silt_object_store_failures_total Object store requests that failed\n# TYPE silt_object_store_failures_total counter\nsilt_object_store_failures_total {}",
+                counts.failures.load(Ordering::Relaxed)
+            );
+            let name = "silt_object_store_request_duration_seconds";
+            header(
+                &mut out,
+                name,
+                "Object store request latency (successful PUTs and GETs)",
+            );
+            counts
+                .put_seconds
+                .render(&mut out, name, "operation=\"put\"");
+            counts
+                .get_seconds
+                .render(&mut out, name, "operation=\"get\"");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP silt_cache_requests_total Chunk cache lookups by where they were answered\n# TYPE silt_cache_requests_total counter"
+        );
+        for (result, counter) in [
+            ("memory_hit", &cache.memory_hits),
+            ("disk_hit", &cache.disk_hits),
+            ("miss", &cache.misses),
+        ] {
+            let _ = writeln!(
+                out,
+                "silt_cache_requests_total{{result=\"{result}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        for (name, help, histogram) in [
+            (
+                "silt_produce_duration_seconds",
+                "Produce requests (HTTP), from arrival to answer",
+                &self.produce_seconds,
+            ),
+            (
+                "silt_flush_duration_seconds",
+                "Batches, from their first record to their producers' answer",
+                &self.flush_seconds,
+            ),
+            (
+                "silt_flush_write_duration_seconds",
+                "Encoding and writing a segment object",
+                &self.flush_write_seconds,
+            ),
+            (
+                "silt_flush_commit_duration_seconds",
+                "Committing a segment to the coordinator",
+                &self.flush_commit_seconds,
+            ),
+            (
+                "silt_flush_bytes",
+                "Bytes of each segment object",
+                &self.flush_bytes,
+            ),
+            (
+                "silt_flush_records",
+                "Records of each segment object",
+                &self.flush_records,
+            ),
+        ] {
+            header(&mut out, name, help);
+            histogram.render(&mut out, name, "");
         }
         out
     }

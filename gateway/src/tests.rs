@@ -39,6 +39,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         .await
         .expect("cache");
     let metrics = Arc::new(Metrics::default());
+    metrics.attach_store_counts(Arc::clone(&counts));
     let (batcher, _task) = Batcher::spawn(
         config.clone(),
         Arc::clone(&store),
@@ -793,3 +794,67 @@ async fn idempotent_retries_write_once_and_sequences_are_enforced() {
 }
 
 mod groups;
+
+/// Reads one sample of the Prometheus text at `/metrics`.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series))
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing in\n{metrics}"))
+}
+
+#[tokio::test]
+async fn metrics_report_latencies_bytes_and_cache_lookups() {
+    let h = harness().await;
+    create(&h.router, "orders", 3).await;
+    for _ in 0..2 {
+        let records = json!({"records": [{"value": {"n": 1}}, {"value": "two", "partition": 1}]});
+        let (status, body) = post(&h.router, "/v1/topics/orders/records", records).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The gateway cached what it flushed: this fetch is a memory hit.
+    let (status, body) = get(&h.router, "/v1/topics/orders/partitions/1/records?offset=0").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, metrics) = get(&h.router, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().expect("text").to_owned();
+    let flushes = sample(&metrics, "silt_flushes_total");
+    assert!(flushes >= 1.0);
+    assert_eq!(sample(&metrics, "silt_produce_duration_seconds_count"), 2.0);
+    assert_eq!(
+        sample(
+            &metrics,
+            "silt_produce_duration_seconds_bucket{le=\"+Inf\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(&metrics, "silt_flush_duration_seconds_count"),
+        flushes
+    );
+    assert_eq!(sample(&metrics, "silt_flush_records_sum"), 4.0);
+    assert_eq!(
+        sample(&metrics, "silt_flush_bytes_sum"),
+        sample(&metrics, "silt_segment_bytes_written_total")
+    );
+    assert_eq!(
+        sample(&metrics, "silt_object_store_bytes_total{operation=\"put\"}"),
+        sample(&metrics, "silt_segment_bytes_written_total")
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "silt_object_store_request_duration_seconds_count{operation=\"put\"}"
+        ),
+        sample(
+            &metrics,
+            "silt_object_store_requests_total{operation=\"put\"}"
+        )
+    );
+    assert!(sample(&metrics, "silt_cache_requests_total{result=\"memory_hit\"}") >= 1.0);
+    assert_eq!(
+        sample(&metrics, "silt_cache_requests_total{result=\"miss\"}"),
+        0.0
+    );
+}

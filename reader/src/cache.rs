@@ -4,11 +4,13 @@
 //! never needs invalidation.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use foyer::{
     BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
-    PsyncIoEngineConfig,
+    PsyncIoEngineConfig, Source,
 };
 use tracing::debug;
 
@@ -40,6 +42,15 @@ const DISK_BLOCK_BYTES: usize = 16 << 20;
 #[derive(Clone)]
 pub struct ChunkCache {
     inner: HybridCache<String, Bytes>,
+    stats: Arc<CacheStats>,
+}
+
+/// Lookups of the chunk cache by where they were answered.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub memory_hits: AtomicU64,
+    pub disk_hits: AtomicU64,
+    pub misses: AtomicU64,
 }
 
 fn cache_key(object_key: &str, byte_offset: u64, byte_len: u32, view: &str) -> String {
@@ -77,7 +88,10 @@ impl ChunkCache {
             _ => builder.build().await,
         }
         .map_err(|error| ReadError::Cache(error.to_string()))?;
-        Ok(ChunkCache { inner })
+        Ok(ChunkCache {
+            inner,
+            stats: Arc::default(),
+        })
     }
 
     /// The chunk frame at the given range of an object, if cached in memory or on disk.
@@ -94,10 +108,21 @@ impl ChunkCache {
         view: &str,
     ) -> Option<Bytes> {
         let key = cache_key(object_key, byte_offset, byte_len, view);
+        let counter = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
         match self.inner.get(&key).await {
-            Ok(Some(entry)) => Some(entry.value().clone()),
-            Ok(None) => None,
+            Ok(Some(entry)) => {
+                match entry.source() {
+                    Source::Disk => counter(&self.stats.disk_hits),
+                    Source::Memory | Source::Outer => counter(&self.stats.memory_hits),
+                };
+                Some(entry.value().clone())
+            }
+            Ok(None) => {
+                counter(&self.stats.misses);
+                None
+            }
             Err(error) => {
+                counter(&self.stats.misses);
                 debug!(%error, key, "chunk cache lookup failed; reading from the object store");
                 None
             }
@@ -118,6 +143,10 @@ impl ChunkCache {
     ) {
         self.inner
             .insert(cache_key(object_key, byte_offset, byte_len, view), bytes);
+    }
+
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
     }
 
     /// Flushes the disk tier and stops its workers.

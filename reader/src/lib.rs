@@ -8,7 +8,7 @@ mod fetch;
 pub mod storage;
 pub mod table;
 
-pub use cache::{CacheConfig, ChunkCache};
+pub use cache::{CacheConfig, CacheStats, ChunkCache};
 pub use error::ReadError;
 pub use fetch::{FetchRequest, FetchResult, FetchedRecord, Reader};
 

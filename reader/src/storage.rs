@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
+use silt_core::metrics::Histogram;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -108,6 +110,10 @@ pub trait Interceptor: std::fmt::Debug + Send + Sync + 'static {
 
     /// Runs (synchronously) when a listing or a delete stream starts.
     fn on_stream(&self, _operation: Operation) {}
+
+    /// Runs after a request was answered, with how long it took, whether it succeeded
+    /// and the bytes it carried (written by a PUT, asked for by a GET).
+    fn after(&self, _operation: Operation, _elapsed: Duration, _bytes: u64, _ok: bool) {}
 }
 
 /// Wraps a store with an [`Interceptor`]; stacks like object_store's own wrappers.
@@ -144,9 +150,17 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
         self.interceptor
             .before(Operation::Put, Some(location))
             .await?;
-        let result = self.inner.put_opts(location, payload, opts).await?;
-        self.interceptor.after_write(location).await?;
-        Ok(result)
+        let started = Instant::now();
+        let bytes = payload.content_length() as u64;
+        let result = async {
+            let result = self.inner.put_opts(location, payload, opts).await?;
+            self.interceptor.after_write(location).await?;
+            Ok(result)
+        }
+        .await;
+        self.interceptor
+            .after(Operation::Put, started.elapsed(), bytes, result.is_ok());
+        result
     }
 
     async fn put_multipart_opts(
@@ -168,7 +182,14 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
         self.interceptor
             .before(Operation::Get, Some(location))
             .await?;
-        self.inner.get_opts(location, options).await
+        let started = Instant::now();
+        let result = self.inner.get_opts(location, options).await;
+        let bytes = result
+            .as_ref()
+            .map_or(0, |result| result.range.end - result.range.start);
+        self.interceptor
+            .after(Operation::Get, started.elapsed(), bytes, result.is_ok());
+        result
     }
 
     async fn get_ranges(
@@ -179,7 +200,12 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
         self.interceptor
             .before(Operation::Get, Some(location))
             .await?;
-        self.inner.get_ranges(location, ranges).await
+        let started = Instant::now();
+        let result = self.inner.get_ranges(location, ranges).await;
+        let bytes = ranges.iter().map(|range| range.end - range.start).sum();
+        self.interceptor
+            .after(Operation::Get, started.elapsed(), bytes, result.is_ok());
+        result
     }
 
     fn delete_stream(
@@ -250,14 +276,36 @@ impl Interceptor for SyncToDisk {
     }
 }
 
-/// Counts requests by kind; gateways expose the counts at `/metrics`, and tests use them
-/// to check that one flush is one PUT.
-#[derive(Debug, Default)]
+/// Counts requests by kind, and times PUTs and GETs; gateways expose them at
+/// `/metrics`, tests use them to check that one flush is one PUT, and `silt bench` turns
+/// them into requests and dollars per GiB.
+#[derive(Debug)]
 pub struct StoreCounts {
     pub puts: AtomicU64,
     pub gets: AtomicU64,
     pub deletes: AtomicU64,
     pub lists: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub failures: AtomicU64,
+    pub put_seconds: Histogram,
+    pub get_seconds: Histogram,
+}
+
+impl Default for StoreCounts {
+    fn default() -> Self {
+        StoreCounts {
+            puts: AtomicU64::new(0),
+            gets: AtomicU64::new(0),
+            deletes: AtomicU64::new(0),
+            lists: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            put_seconds: Histogram::seconds(),
+            get_seconds: Histogram::seconds(),
+        }
+    }
 }
 
 impl StoreCounts {
@@ -297,6 +345,25 @@ impl Interceptor for Counter {
 
     fn on_stream(&self, operation: Operation) {
         self.0.count(operation);
+    }
+
+    fn after(&self, operation: Operation, elapsed: Duration, bytes: u64, ok: bool) {
+        let counts = &self.0;
+        if !ok {
+            counts.failures.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match operation {
+            Operation::Put => {
+                counts.bytes_written.fetch_add(bytes, Ordering::Relaxed);
+                counts.put_seconds.record_duration(elapsed);
+            }
+            Operation::Get => {
+                counts.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+                counts.get_seconds.record_duration(elapsed);
+            }
+            _ => {}
+        }
     }
 }
 
