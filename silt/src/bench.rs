@@ -1,14 +1,18 @@
-//! `silt bench`: produce load against a running gateway, reporting throughput and the
+//! `silt bench`: produce load against a running gateway, reporting throughput, the
 //! distribution of acknowledgement latency (time from a request's scheduled send to
-//! its 200 answer, so a slow server cannot hide queueing).
+//! its 200 answer, so a slow server cannot hide queueing), with `--consume` the
+//! produce→consume latency of consumers tailing every partition, and the object store
+//! requests per GiB that the gateway's metrics show, priced at S3's public rates.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clap::Args;
 use hdrhistogram::Histogram;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::cli::{CliError, ServerArgs};
 use crate::client::Client;
@@ -46,8 +50,56 @@ pub struct BenchArgs {
     /// of the Parquet files against the JSON that was produced.
     #[arg(long)]
     pub compact: bool,
+    /// Also tail every partition (long-poll fetches) and report the latency from a
+    /// record's send to its arrival at a consumer.
+    #[arg(long)]
+    pub consume: bool,
+    /// Also write the report as JSON to this file (`-` for standard output).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// S3 Standard request prices (us-east-1, public list prices): dollars per 1,000.
+const PUT_DOLLARS_PER_1000: f64 = 0.005;
+const GET_DOLLARS_PER_1000: f64 = 0.0004;
+const GIB: f64 = (1u64 << 30) as f64;
+/// Record timestamps of a body are written over this value (13 digits) at each send, so
+/// consumers can tell how long a record took from its producer to them.
+const TIMESTAMP_PLACEHOLDER: u64 = 1_111_111_111_111;
+
+/// A request body and where its records' timestamps sit in it.
+struct Body {
+    bytes: Bytes,
+    timestamps: Vec<usize>,
+}
+
+impl Body {
+    fn new(bytes: Bytes) -> Self {
+        let needle = format!("\"timestamp\":{TIMESTAMP_PLACEHOLDER}");
+        let digits = needle.len() - 13;
+        let timestamps = bytes
+            .windows(needle.len())
+            .enumerate()
+            .filter(|(_, window)| *window == needle.as_bytes())
+            .map(|(at, _)| at + digits)
+            .collect();
+        Body { bytes, timestamps }
+    }
+
+    /// The body with every record stamped `now_ms` (no copy when there is nothing to stamp).
+    fn stamped(&self, now_ms: i64) -> Bytes {
+        if self.timestamps.is_empty() {
+            return self.bytes.clone();
+        }
+        let now = format!("{now_ms:013}");
+        let mut body = BytesMut::from(&self.bytes[..]);
+        for &at in &self.timestamps {
+            body[at..at + 13].copy_from_slice(now.as_bytes());
+        }
+        body.freeze()
+    }
 }
 
 struct WorkerReport {
@@ -132,10 +184,116 @@ fn request_body(worker: usize, variant: usize, args: &BenchArgs) -> Bytes {
                 let text = random.words(args.record_bytes.saturating_sub(110));
                 json!({"event": "page_view", "seq": i, "worker": worker, "session": random.next(), "text": text})
             };
-            json!({ "key": key, "value": value })
+            if args.consume {
+                json!({ "key": key, "value": value, "timestamp": TIMESTAMP_PLACEHOLDER })
+            } else {
+                json!({ "key": key, "value": value })
+            }
         })
         .collect();
     Bytes::from(json!({ "records": records }).to_string())
+}
+
+fn histogram() -> Result<Histogram<u64>, CliError> {
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+        .map_err(|error| CliError::Server(error.to_string()))
+}
+
+/// Percentiles of a histogram of microseconds, in milliseconds.
+fn percentiles(latencies: &Histogram<u64>) -> Value {
+    let ms = |micros: u64| (micros as f64 / 10.0).round() / 100.0;
+    json!({
+        "p50": ms(latencies.value_at_quantile(0.5)),
+        "p90": ms(latencies.value_at_quantile(0.9)),
+        "p99": ms(latencies.value_at_quantile(0.99)),
+        "p99_9": ms(latencies.value_at_quantile(0.999)),
+        "max": ms(latencies.max()),
+        "samples": latencies.len(),
+    })
+}
+
+/// The gateway's counters that the report needs, from its `/metrics`.
+#[derive(Debug, Default, Clone, Copy)]
+struct ServerCounts {
+    puts: f64,
+    gets: f64,
+    put_bytes: f64,
+    get_bytes: f64,
+    produced_bytes: f64,
+}
+
+async fn server_counts(http: &reqwest::Client, base: &str) -> Result<ServerCounts, CliError> {
+    let url = format!("{base}/metrics");
+    let text = http
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|source| CliError::Connect {
+            url: url.clone(),
+            source,
+        })?
+        .text()
+        .await
+        .map_err(|source| CliError::Connect { url, source })?;
+    let sample = |series: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series))
+            .and_then(|rest| rest.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok(ServerCounts {
+        puts: sample("silt_object_store_requests_total{operation=\"put\"}"),
+        gets: sample("silt_object_store_requests_total{operation=\"get\"}"),
+        put_bytes: sample("silt_object_store_bytes_total{operation=\"put\"}"),
+        get_bytes: sample("silt_object_store_bytes_total{operation=\"get\"}"),
+        produced_bytes: sample("silt_bytes_produced_total"),
+    })
+}
+
+/// What the consumers saw: produce→consume latency (µs) and records received.
+struct ConsumeReport {
+    latencies: Histogram<u64>,
+    records: u64,
+}
+
+/// Tails one partition from `offset` with long-poll fetches until `until`, recording the
+/// latency of every record produced after `measured_from_ms`.
+async fn tail(
+    http: reqwest::Client,
+    url: String,
+    mut offset: u64,
+    until: Instant,
+    measured_from_ms: i64,
+) -> Result<ConsumeReport, String> {
+    let mut report = ConsumeReport {
+        latencies: Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?,
+        records: 0,
+    };
+    while Instant::now() < until {
+        let response = http
+            .get(format!(
+                "{url}?offset={offset}&max_records=5000&max_bytes=8388608&wait_ms=500"
+            ))
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let arrived_ms = silt_core::now_ms();
+        let body: Value = response.json().await.map_err(|error| error.to_string())?;
+        let Some(records) = body["records"].as_array() else {
+            return Err(format!("fetch answered {body}"));
+        };
+        for record in records {
+            let timestamp = record["timestamp"].as_i64().unwrap_or(0);
+            if timestamp >= measured_from_ms {
+                let micros = (arrived_ms - timestamp).max(0) as u64 * 1000;
+                let _ = report.latencies.record(micros.clamp(1, 60_000_000));
+                report.records += 1;
+            }
+        }
+        offset = body["next_offset"].as_u64().unwrap_or(offset);
+    }
+    Ok(report)
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), CliError> {
@@ -148,27 +306,35 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         Ok(_) | Err(CliError::Api { status: 409, .. }) => {}
         Err(error) => return Err(error),
     }
+    let described = client
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/topics/{}", args.topic),
+            None,
+        )
+        .await?;
     let args = Arc::new(args);
-    let url = format!(
-        "{}/v1/topics/{}/records",
-        args.server.url.trim_end_matches('/'),
-        args.topic
-    );
+    let base = args.server.url.trim_end_matches('/').to_owned();
+    let url = format!("{base}/v1/topics/{}/records", args.topic);
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
+        .pool_max_idle_per_host(
+            args.concurrency + described["partitions"].as_array().map_or(0, Vec::len),
+        )
         .build()
         .map_err(|source| CliError::Connect {
             url: url.clone(),
             source,
         })?;
+    let before = server_counts(&http, &base).await?;
     let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
     let end = warmup_end + Duration::from_secs(args.duration);
+    let measured_from_ms = silt_core::now_ms() + 1000 * args.warmup as i64;
     let interval = args.rate.map(|rate| {
         let per_worker = (rate as f64 / args.concurrency.max(1) as f64).max(1.0);
         Duration::from_secs_f64(args.batch as f64 / per_worker)
     });
     eprintln!(
-        "bench: {} producers, {} records of ~{} B per request, {}; {} s warm-up, {} s measured",
+        "bench: {} producers, {} records of ~{} B per request, {}; {} s warm-up, {} s measured{}",
         args.concurrency,
         args.batch,
         args.record_bytes,
@@ -177,15 +343,47 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 "{rate} records/s"
             )),
         args.warmup,
-        args.duration
+        args.duration,
+        if args.consume {
+            "; consumers tail every partition"
+        } else {
+            ""
+        }
     );
+    // Consumers start at the current end of each partition and stop a little after the
+    // producers, so the last records still arrive.
+    let consumers: Vec<_> = if args.consume {
+        described["partitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|partition| {
+                let url = format!(
+                    "{base}/v1/topics/{}/partitions/{}/records",
+                    args.topic, partition["partition"]
+                );
+                let offset = partition["high_watermark"].as_u64().unwrap_or(0);
+                tokio::spawn(tail(
+                    http.clone(),
+                    url,
+                    offset,
+                    end + Duration::from_secs(2),
+                    measured_from_ms,
+                ))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let acknowledged = Arc::new(AtomicU64::new(0));
     let workers = (0..args.concurrency.max(1)).map(|worker| {
         let args = Arc::clone(&args);
         let http = http.clone();
         let url = url.clone();
+        let acknowledged = Arc::clone(&acknowledged);
         tokio::spawn(async move {
-            let bodies: Vec<Bytes> = (0..BODY_VARIANTS)
-                .map(|variant| request_body(worker, variant, &args))
+            let bodies: Vec<Body> = (0..BODY_VARIANTS)
+                .map(|variant| Body::new(request_body(worker, variant, &args)))
                 .collect();
             let mut sent = 0usize;
             let mut report = WorkerReport {
@@ -212,13 +410,14 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 if scheduled >= end {
                     break;
                 }
+                let body = bodies[sent % BODY_VARIANTS].stamped(silt_core::now_ms());
+                let body_len = body.len() as u64;
                 let response = http
                     .post(&url)
                     .header("content-type", "application/json")
-                    .body(bodies[sent % BODY_VARIANTS].clone())
+                    .body(body)
                     .send()
                     .await;
-                let body_len = bodies[sent % BODY_VARIANTS].len() as u64;
                 sent += 1;
                 let ok = match response {
                     Ok(response) => {
@@ -229,6 +428,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 let done = Instant::now();
                 if let Some(interval) = interval {
                     next_send += interval;
+                }
+                if ok {
+                    acknowledged.fetch_add(args.batch as u64, Ordering::Relaxed);
                 }
                 if scheduled < warmup_end {
                     continue;
@@ -245,8 +447,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             Ok::<WorkerReport, String>(report)
         })
     });
-    let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
-        .map_err(|e| CliError::Server(e.to_string()))?;
+    let workers: Vec<_> = workers.collect();
+    let progress = progress_bar(&args, Arc::clone(&acknowledged), end);
+    let mut latencies = histogram()?;
     let (mut records, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     for worker in futures::future::join_all(workers).await {
         let report = worker
@@ -259,6 +462,19 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         bytes += report.bytes;
         errors += report.errors;
     }
+    progress.abort();
+    let mut end_to_end = histogram()?;
+    let mut consumed = 0u64;
+    for consumer in futures::future::join_all(consumers).await {
+        let report = consumer
+            .map_err(|error| CliError::Server(error.to_string()))?
+            .map_err(CliError::Server)?;
+        end_to_end
+            .add(&report.latencies)
+            .map_err(|error| CliError::Server(error.to_string()))?;
+        consumed += report.records;
+    }
+    let after = server_counts(&http, &base).await?;
     let seconds = args.duration as f64;
     let ms = |quantile: f64| latencies.value_at_quantile(quantile) as f64 / 1000.0;
     println!("records/s        {:.0}", records as f64 / seconds);
@@ -272,32 +488,145 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         ms(0.999),
         latencies.max() as f64 / 1000.0
     );
-    if args.compact {
-        let started = Instant::now();
-        let summary = client
-            .call(
-                reqwest::Method::POST,
-                &format!("/v1/topics/{}/compact", args.topic),
-                None,
-            )
-            .await?;
-        let elapsed = started.elapsed().as_secs_f64();
-        let record_bytes = summary["record_bytes"].as_f64().unwrap_or(0.0);
-        let parquet_bytes = summary["parquet_bytes"].as_f64().unwrap_or(0.0);
+    if args.consume {
+        let ms = |quantile: f64| end_to_end.value_at_quantile(quantile) as f64 / 1000.0;
         println!(
-            "compaction       {} records, {:.1} MB of records in {elapsed:.1} s",
-            summary["records"],
-            record_bytes / 1e6
-        );
-        println!(
-            "compaction MB/s  {:.1} (records read, decoded, written as Parquet, swapped)",
-            record_bytes / 1e6 / elapsed.max(1e-9)
-        );
-        println!(
-            "parquet size     {:.1} MB = {:.1} % of the records' raw bytes (JSON text, keys, headers)",
-            parquet_bytes / 1e6,
-            100.0 * parquet_bytes / record_bytes.max(1.0)
+            "produce→consume  p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0} ms ({consumed} records consumed, ms resolution)",
+            ms(0.5),
+            ms(0.9),
+            ms(0.99),
+            ms(0.999),
+            end_to_end.max() as f64 / 1000.0
         );
     }
+    let produced_gib = (after.produced_bytes - before.produced_bytes) / GIB;
+    let per_gib = |value: f64| {
+        if produced_gib > 0.0 {
+            value / produced_gib
+        } else {
+            0.0
+        }
+    };
+    let puts_per_gib = per_gib(after.puts - before.puts);
+    let gets_per_gib = per_gib(after.gets - before.gets);
+    let dollars_per_gib =
+        puts_per_gib * PUT_DOLLARS_PER_1000 / 1000.0 + gets_per_gib * GET_DOLLARS_PER_1000 / 1000.0;
+    println!(
+        "object store     {puts_per_gib:.0} PUTs and {gets_per_gib:.0} GETs per GiB produced = ${dollars_per_gib:.4} per GiB at S3 request prices"
+    );
+    let mut report = json!({
+        "config": {
+            "topic": args.topic,
+            "partitions": args.partitions,
+            "record_bytes": args.record_bytes,
+            "payload": args.payload,
+            "batch": args.batch,
+            "concurrency": args.concurrency,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "rate": args.rate,
+        },
+        "produce": {
+            "records_per_second": (records as f64 / seconds).round(),
+            "mb_per_second": (bytes as f64 / seconds / 1e5).round() / 10.0,
+            "requests_ok": latencies.len(),
+            "requests_failed": errors,
+        },
+        "ack_latency_ms": percentiles(&latencies),
+        "produce_to_consume_latency_ms": if args.consume { percentiles(&end_to_end) } else { Value::Null },
+        "records_consumed": consumed,
+        "object_store": {
+            "gib_produced": produced_gib,
+            "puts": after.puts - before.puts,
+            "gets": after.gets - before.gets,
+            "put_bytes": after.put_bytes - before.put_bytes,
+            "get_bytes": after.get_bytes - before.get_bytes,
+            "puts_per_gib": puts_per_gib,
+            "gets_per_gib": gets_per_gib,
+            "request_dollars_per_gib": dollars_per_gib,
+            "prices": {
+                "put_per_1000": PUT_DOLLARS_PER_1000,
+                "get_per_1000": GET_DOLLARS_PER_1000,
+            },
+        },
+    });
+    if args.compact {
+        report["compaction"] = compact(&client, &args).await?;
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|error| CliError::Server(error.to_string()))?;
+        if path.as_os_str() == "-" {
+            println!("{text}");
+        } else {
+            std::fs::write(path, text + "\n").map_err(|error| {
+                CliError::Server(format!("writing {}: {error}", path.display()))
+            })?;
+        }
+    }
     Ok(())
+}
+
+/// A progress bar over the measured seconds, with the acknowledged rate (hidden when
+/// standard error is not a terminal).
+fn progress_bar(
+    args: &BenchArgs,
+    acknowledged: Arc<AtomicU64>,
+    end: Instant,
+) -> tokio::task::JoinHandle<()> {
+    let total = args.warmup + args.duration;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} s  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut last = (Instant::now(), 0u64);
+        while Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = (Instant::now(), acknowledged.load(Ordering::Relaxed));
+            let rate = (now.1 - last.1) as f64 / now.0.duration_since(last.0).as_secs_f64();
+            last = now;
+            bar.set_position(started.elapsed().as_secs().min(total));
+            bar.set_message(format!("{rate:.0} records/s acknowledged"));
+        }
+        bar.finish_and_clear();
+    })
+}
+
+/// Compacts the topic now and reports the throughput and the Parquet size.
+async fn compact(client: &Client, args: &BenchArgs) -> Result<Value, CliError> {
+    let started = Instant::now();
+    let summary = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/topics/{}/compact", args.topic),
+            None,
+        )
+        .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let record_bytes = summary["record_bytes"].as_f64().unwrap_or(0.0);
+    let parquet_bytes = summary["parquet_bytes"].as_f64().unwrap_or(0.0);
+    println!(
+        "compaction       {} records, {:.1} MB of records in {elapsed:.1} s",
+        summary["records"],
+        record_bytes / 1e6
+    );
+    println!(
+        "compaction MB/s  {:.1} (records read, decoded, written as Parquet, swapped)",
+        record_bytes / 1e6 / elapsed.max(1e-9)
+    );
+    println!(
+        "parquet size     {:.1} MB = {:.1} % of the records' raw bytes (JSON text, keys, headers)",
+        parquet_bytes / 1e6,
+        100.0 * parquet_bytes / record_bytes.max(1.0)
+    );
+    Ok(json!({
+        "records": summary["records"],
+        "seconds": elapsed,
+        "mb_per_second": record_bytes / 1e6 / elapsed.max(1e-9),
+        "parquet_bytes": parquet_bytes,
+        "parquet_fraction": parquet_bytes / record_bytes.max(1.0),
+    }))
 }

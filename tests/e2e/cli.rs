@@ -101,3 +101,57 @@ fn topics_produce_consume_from_the_command_line() {
     let (ok, _, err) = silt(url, &["topics", "delete", "cli"], None);
     assert!(ok, "{err}");
 }
+
+/// A short `silt bench --consume --json -`: what it reports adds up with what the
+/// server counted.
+#[test]
+fn bench_reports_throughput_latency_and_object_store_cost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Silt::start(&dir.path().join("data"), None, &[]);
+    let url = server.url.as_str();
+    let (ok, out, err) = silt(
+        url,
+        &[
+            "bench",
+            "--topic",
+            "bench",
+            "--partitions",
+            "4",
+            "--batch",
+            "50",
+            "--concurrency",
+            "2",
+            "--record-bytes",
+            "256",
+            "--duration",
+            "2",
+            "--warmup",
+            "0",
+            "--rate",
+            "2000",
+            "--consume",
+            "--json",
+            "-",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let json_start = out.find("{\n").expect("a JSON report");
+    let report: serde_json::Value = serde_json::from_str(&out[json_start..]).expect("json");
+    let requests = report["produce"]["requests_ok"].as_u64().expect("requests");
+    assert!(requests >= 40, "{report}");
+    assert_eq!(report["produce"]["requests_failed"], 0, "{report}");
+    // Every acknowledged record reached a consumer, and had a latency measured.
+    assert_eq!(report["records_consumed"], requests * 50, "{report}");
+    let end_to_end = &report["produce_to_consume_latency_ms"];
+    assert_eq!(end_to_end["samples"], requests * 50, "{report}");
+    assert!(end_to_end["p50"].as_f64().expect("p50") > 0.0, "{report}");
+    assert!(report["ack_latency_ms"]["p99"].as_f64().expect("p99") > 0.0);
+    // One PUT per flush, so a few PUTs for what was produced; priced per GiB.
+    let object_store = &report["object_store"];
+    let puts = object_store["puts"].as_f64().expect("puts");
+    assert!(puts >= 1.0 && puts <= requests as f64, "{report}");
+    assert!(object_store["puts_per_gib"].as_f64().expect("per GiB") > 0.0);
+    assert!(object_store["request_dollars_per_gib"].as_f64().expect("$") > 0.0);
+    assert!(out.contains("produce→consume"), "{out}");
+}
