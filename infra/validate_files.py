@@ -683,6 +683,9 @@ def check_dashboard(dashboard):
     used = set()
     for at, expr in exprs:
         for metric in re.findall(r"\b(silt_[a-z_]+)", expr):
+            # A histogram's series carry a suffix on the name the source writes.
+            base = re.sub(r"_(bucket|sum|count)$", "", metric)
+            metric = base if base in METRICS else metric
             used.add(metric)
             if metric not in METRICS:
                 fail(at, f"{metric} is not a metric in gateway/src/metrics.rs")
