@@ -26,6 +26,9 @@ const LOOKUP_BATCH: u32 = 16;
 const READ_ATTEMPTS: u32 = 4;
 /// Cache-key byte length marking a decoded row group of a compacted file.
 const ROW_GROUP_MARK: u32 = u32::MAX;
+/// A decoded row group is cached in parts of this many records, so that a fetch inside a
+/// large row group decodes one part, not the whole group.
+const ROW_GROUP_PART_RECORDS: u64 = 4096;
 /// Footers of compacted files kept in memory.
 const MAX_CACHED_FOOTERS: usize = 1024;
 /// Lookups one fetch may make before it returns what it has.
@@ -265,26 +268,34 @@ impl Reader {
                 entry.object_key
             )));
         };
-        // A decoded row group is kept in the chunk cache as a chunk frame, keyed by the
-        // file and the row group (a byte length no segment chunk has marks it).
+        // A decoded row group is kept in the chunk cache as chunk frames of
+        // `ROW_GROUP_PART_RECORDS` records each, keyed by the file, the row group (a byte
+        // length no segment chunk has marks it) and the part.
         let corrupt = |source| ReadError::Corrupt {
             object_key: entry.object_key.clone(),
             byte_offset: group as u64,
             byte_len: ROW_GROUP_MARK,
             source,
         };
+        let part = from.saturating_sub(first_offset) / ROW_GROUP_PART_RECORDS;
         if let Some(frame) = self
             .cache
-            .get(&entry.object_key, group as u64, ROW_GROUP_MARK)
+            .get_view(
+                &entry.object_key,
+                group as u64,
+                ROW_GROUP_MARK,
+                &format!("part-{part}"),
+            )
             .await
         {
             let records = decode_chunk(&frame)
                 .and_then(|chunk| chunk.all_records())
                 .map_err(corrupt)?;
+            let part_offset = first_offset + part * ROW_GROUP_PART_RECORDS;
             return Ok(records
                 .into_iter()
                 .enumerate()
-                .map(|(i, record)| (first_offset + i as u64, record))
+                .map(|(i, record)| (part_offset + i as u64, record))
                 .collect());
         }
         self.object_reads.fetch_add(1, Ordering::Relaxed);
@@ -311,19 +322,22 @@ impl Reader {
             .is_some_and(|(offset, _)| *offset == first_offset)
             && rows.windows(2).all(|pair| pair[1].0 == pair[0].0 + 1);
         if contiguous {
-            let mut frame = bytes::BytesMut::new();
-            encode_chunk(
-                &table::encode_rows(&rows),
-                rows.len() as u32,
-                Compression::Lz4,
-                &mut frame,
-            );
-            self.cache.insert(
-                &entry.object_key,
-                group as u64,
-                ROW_GROUP_MARK,
-                frame.freeze(),
-            );
+            for (part, rows) in rows.chunks(ROW_GROUP_PART_RECORDS as usize).enumerate() {
+                let mut frame = bytes::BytesMut::new();
+                encode_chunk(
+                    &table::encode_rows(rows),
+                    rows.len() as u32,
+                    Compression::Lz4,
+                    &mut frame,
+                );
+                self.cache.insert_view(
+                    &entry.object_key,
+                    group as u64,
+                    ROW_GROUP_MARK,
+                    &format!("part-{part}"),
+                    frame.freeze(),
+                );
+            }
         }
         Ok(rows)
     }

@@ -326,6 +326,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             source,
         })?;
     let before = server_counts(&http, &base).await?;
+    let counted_from = Instant::now();
     let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
     let end = warmup_end + Duration::from_secs(args.duration);
     let measured_from_ms = silt_core::now_ms() + 1000 * args.warmup as i64;
@@ -475,6 +476,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         consumed += report.records;
     }
     let after = server_counts(&http, &base).await?;
+    let counted_seconds = counted_from.elapsed().as_secs_f64();
     let seconds = args.duration as f64;
     let ms = |quantile: f64| latencies.value_at_quantile(quantile) as f64 / 1000.0;
     println!("records/s        {:.0}", records as f64 / seconds);
@@ -512,7 +514,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     let dollars_per_gib =
         puts_per_gib * PUT_DOLLARS_PER_1000 / 1000.0 + gets_per_gib * GET_DOLLARS_PER_1000 / 1000.0;
     println!(
-        "object store     {puts_per_gib:.0} PUTs and {gets_per_gib:.0} GETs per GiB produced = ${dollars_per_gib:.4} per GiB at S3 request prices"
+        "object store     {puts_per_gib:.0} PUTs and {gets_per_gib:.0} GETs per GiB produced = ${dollars_per_gib:.4} per GiB at S3 request prices; {:.1} PUTs/s",
+        (after.puts - before.puts) / counted_seconds.max(1e-9)
     );
     let mut report = json!({
         "config": {
@@ -538,6 +541,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         "object_store": {
             "gib_produced": produced_gib,
             "puts": after.puts - before.puts,
+            "seconds_counted": counted_seconds,
+            "puts_per_second": (after.puts - before.puts) / counted_seconds.max(1e-9),
             "gets": after.gets - before.gets,
             "put_bytes": after.put_bytes - before.put_bytes,
             "get_bytes": after.get_bytes - before.get_bytes,
