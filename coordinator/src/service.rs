@@ -307,16 +307,33 @@ struct PendingCommit {
 }
 
 /// Group-commit counters, for `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Stats {
     transactions: AtomicU64,
     segments: AtomicU64,
     micros: AtomicU64,
     max_batch: AtomicU64,
+    transaction_seconds: silt_core::metrics::Histogram,
+    batch_segments: silt_core::metrics::Histogram,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            transactions: AtomicU64::new(0),
+            segments: AtomicU64::new(0),
+            micros: AtomicU64::new(0),
+            max_batch: AtomicU64::new(0),
+            transaction_seconds: silt_core::metrics::Histogram::seconds(),
+            batch_segments: silt_core::metrics::Histogram::counts(),
+        }
+    }
 }
 
 impl Stats {
     fn record_batch(&self, segments: usize, elapsed: Duration) {
+        self.transaction_seconds.record_duration(elapsed);
+        self.batch_segments.record(segments as u64);
         self.transactions.fetch_add(1, Ordering::Relaxed);
         self.segments.fetch_add(segments as u64, Ordering::Relaxed);
         self.micros
@@ -331,6 +348,78 @@ impl Stats {
             seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
             max_batch: self.max_batch.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Groups whose lag `/metrics` reports (the first ones by name).
+const MAX_GROUPS_IN_METRICS: usize = 200;
+
+/// A Prometheus label value, escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl CoordinatorService {
+    /// Group commit's counters and histograms, and every group's committed offset and
+    /// lag per partition, in the Prometheus text format.
+    async fn render_metrics(&self) -> String {
+        use silt_core::metrics::header;
+        use std::fmt::Write;
+        let mut out = String::new();
+        let stats = self.stats.read();
+        let _ = writeln!(
+            out,
+            "# HELP silt_coordinator_commit_transactions_total Store transactions that committed segments\n# TYPE silt_coordinator_commit_transactions_total counter\nsilt_coordinator_commit_transactions_total {}",
+            stats.transactions
+        );
+        let _ = writeln!(
+            out,
+            "# HELP silt_coordinator_segments_committed_total Segments committed\n# TYPE silt_coordinator_segments_committed_total counter\nsilt_coordinator_segments_committed_total {}",
+            stats.segments
+        );
+        let name = "silt_coordinator_commit_duration_seconds";
+        header(
+            &mut out,
+            name,
+            "Group-commit transactions (one or more segments each)",
+        );
+        self.stats.transaction_seconds.render(&mut out, name, "");
+        let name = "silt_coordinator_commit_batch_segments";
+        header(&mut out, name, "Segments per group-commit transaction");
+        self.stats.batch_segments.render(&mut out, name, "");
+        let groups = self.list_groups().await.unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# HELP silt_group_lag Records between a group's committed offset and the high watermark\n# TYPE silt_group_lag gauge"
+        );
+        let mut committed = String::from(
+            "# HELP silt_group_committed_offset The next offset a group will consume\n# TYPE silt_group_committed_offset gauge\n",
+        );
+        for group in groups.iter().take(MAX_GROUPS_IN_METRICS) {
+            let Ok(description) = self.describe_group(group).await else {
+                continue;
+            };
+            for partition in &description.partitions {
+                let labels = format!(
+                    "group=\"{}\",topic=\"{}\",partition=\"{}\"",
+                    label(group),
+                    label(&partition.topic),
+                    partition.partition
+                );
+                let _ = writeln!(out, "silt_group_lag{{{labels}}} {}", partition.lag);
+                if let Some(offset) = partition.committed_offset {
+                    let _ = writeln!(
+                        committed,
+                        "silt_group_committed_offset{{{labels}}} {offset}"
+                    );
+                }
+            }
+        }
+        out.push_str(&committed);
+        out
     }
 }
 
@@ -668,6 +757,10 @@ impl Coordinator for CoordinatorService {
         request: KafkaGroupRequest,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
         self.kafka_group_impl(request).await
+    }
+
+    async fn metrics_text(&self) -> String {
+        self.render_metrics().await
     }
 
     async fn wait_for_records(

@@ -437,4 +437,11 @@ pub trait Coordinator: Send + Sync + 'static {
         &self,
         request: KafkaGroupRequest,
     ) -> Result<KafkaGroupResponse, CoordinatorError>;
+
+    /// Prometheus samples of the coordinator itself (group commit, consumer-group lag)
+    /// for the `/metrics` of the process it runs in. A client of a remote coordinator
+    /// has none: that coordinator serves its own.
+    async fn metrics_text(&self) -> String {
+        String::new()
+    }
 }

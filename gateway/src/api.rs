@@ -635,10 +635,10 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state
-            .metrics
-            .render(state.reader.object_reads(), state.reader.cache().stats()),
-    )
+    let mut text = state
+        .metrics
+        .render(state.reader.object_reads(), state.reader.cache().stats());
+    // An embedded coordinator (`silt dev`) reports here too; a remote one serves its own.
+    text.push_str(&state.coordinator.metrics_text().await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

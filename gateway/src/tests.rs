@@ -857,4 +857,9 @@ async fn metrics_report_latencies_bytes_and_cache_lookups() {
         sample(&metrics, "silt_cache_requests_total{result=\"miss\"}"),
         0.0
     );
+    // The in-process coordinator reports its group commit here too.
+    assert_eq!(
+        sample(&metrics, "silt_coordinator_segments_committed_total"),
+        flushes
+    );
 }

@@ -49,6 +49,16 @@ async fn two_gateways_share_one_coordinator() {
     }
     values.sort_unstable();
     assert_eq!(values, (0..40).collect::<Vec<i64>>());
+    // The coordinator process serves its own metrics: it leads, and committed what the
+    // gateway flushed.
+    let coordinator_api = Api::new(&coordinator.url);
+    assert_eq!(coordinator_api.metric("silt_coordinator_leader").await, 1);
+    assert_eq!(
+        coordinator_api
+            .metric("silt_coordinator_segments_committed_total")
+            .await,
+        g1.metric("silt_flushes_total").await
+    );
 
     // A long-poll on one gateway, at the end of a partition, wakes when the other commits.
     let (_, topic) = g2.get("/v1/topics/orders").await;

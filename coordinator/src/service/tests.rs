@@ -376,6 +376,51 @@ mod groups {
         coordinator.commit_segment(commit).await.expect("commit");
     }
 
+    /// `/metrics` of the coordinator: group commit and each group's lag per partition.
+    pub(super) async fn metrics_report_commits_and_group_lag(backend: super::Backend) {
+        let coordinator = backend.open().await;
+        orders_with_ten_records_each(&coordinator, 2, "metrics").await;
+        let member = coordinator
+            .join_group("billing", join(&["orders"], 10_000))
+            .await
+            .expect("join");
+        let offsets = vec![PartitionOffset {
+            topic: "orders".into(),
+            partition: 1,
+            offset: 4,
+        }];
+        coordinator
+            .commit_offsets("billing", &member.member_id, member.generation, offsets)
+            .await
+            .expect("commit");
+        let text = coordinator.metrics_text().await;
+        let sample = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(series))
+                .and_then(|rest| rest.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
+        };
+        assert_eq!(sample("silt_coordinator_segments_committed_total"), 1.0);
+        assert_eq!(
+            sample("silt_coordinator_commit_duration_seconds_count"),
+            1.0
+        );
+        assert_eq!(sample("silt_coordinator_commit_batch_segments_sum"), 1.0);
+        let lag = |partition: u32| {
+            sample(&format!(
+                "silt_group_lag{{group=\"billing\",topic=\"orders\",partition=\"{partition}\"}}"
+            ))
+        };
+        assert_eq!(lag(1), 6.0);
+        assert_eq!(lag(0), 10.0, "nothing committed: all of it");
+        assert_eq!(
+            sample(
+                "silt_group_committed_offset{group=\"billing\",topic=\"orders\",partition=\"1\"}"
+            ),
+            4.0
+        );
+    }
+
     pub(super) async fn members_share_partitions_and_commits_are_guarded(backend: super::Backend) {
         let coordinator = backend.open().await;
         orders_with_ten_records_each(&coordinator, 4, "g").await;
@@ -1197,4 +1242,5 @@ on_both_backends! {
     concurrent_commits_share_transactions => super::concurrent_commits_share_transactions,
     a_snapshot_restores_into_an_empty_store => super::a_snapshot_restores_into_an_empty_store,
     kafka_sequences_dedupe_retries_per_partition => super::kafka_sequences_dedupe_retries_per_partition,
+    metrics_report_commits_and_group_lag => super::groups::metrics_report_commits_and_group_lag,
 }
