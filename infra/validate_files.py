@@ -94,8 +94,16 @@ def kafka_advertised_takes_ip_only():
     return re.search(r"pub kafka_advertised_address: Option<SocketAddr>", text) is not None
 
 
+METRIC_SOURCES = [
+    "gateway/src/metrics.rs",
+    "coordinator/src/service.rs",
+    "coordinator/src/http.rs",
+    "compactor/src/stats.rs",
+]
+
+
 def gateway_metrics():
-    text = (ROOT / "gateway" / "src" / "metrics.rs").read_text()
+    text = "\n".join((ROOT / source).read_text() for source in METRIC_SOURCES)
     literals = re.findall(r'"(?:[^"\\]|\\.)*"', text)
     return {name for literal in literals for name in re.findall(r"\b(silt_[a-z_]+)", literal)}
 
@@ -116,11 +124,11 @@ if (
     fail("silt source", "could not read env vars, subcommands or metric names from the source")
     SUBCOMMAND_ENV = {}
 # The default HTTP port of each subcommand that serves HTTP (reads SILT_LISTEN).
-DEFAULT_PORT = {"dev": 8080, "gateway": 8080, "coordinator": 9090}
+DEFAULT_PORT = {"dev": 8080, "gateway": 8080, "coordinator": 9090, "compactor": 9091}
 
 
 def serves_http(subcommand):
-    """`silt compactor` has no --listen: it serves no port, so nothing can probe it."""
+    """Whether the subcommand reads SILT_LISTEN, i.e. serves HTTP that can be probed."""
     return "SILT_LISTEN" in SUBCOMMAND_ENV.get(subcommand, SILT_ENV)
 
 
@@ -688,9 +696,9 @@ def check_dashboard(dashboard):
             metric = base if base in METRICS else metric
             used.add(metric)
             if metric not in METRICS:
-                fail(at, f"{metric} is not a metric in gateway/src/metrics.rs")
+                fail(at, f"{metric} is not a metric in {', '.join(METRIC_SOURCES)}")
     for metric in sorted(METRICS - used):
-        print(f"  note {metric} (gateway/src/metrics.rs) is on no dashboard panel")
+        print(f"  note {metric} is on no dashboard panel")
     try:
         import promql_parser
     except ImportError:

@@ -4,7 +4,10 @@
 //! one coordinator transaction so readers see either the chunks or the file, never a
 //! gap. Consumers replaying old offsets read the same records from the file.
 
+mod stats;
+
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
@@ -21,6 +24,8 @@ use silt_reader::table::{TableRow, rows_to_typed_batch, table_schema_for};
 use silt_reader::{ReadError, Reader};
 use thiserror::Error;
 use tracing::{info, instrument};
+
+pub use stats::CompactorStats;
 
 /// How the compactor picks and sizes its work.
 #[derive(Debug, Clone)]
@@ -106,6 +111,7 @@ pub struct Compactor {
     coordinator: Arc<dyn Coordinator>,
     reader: Arc<Reader>,
     config: CompactorConfig,
+    stats: CompactorStats,
 }
 
 /// One partition's eligible chunks.
@@ -126,7 +132,13 @@ impl Compactor {
             coordinator,
             reader,
             config,
+            stats: CompactorStats::default(),
         }
+    }
+
+    /// What this compactor has done since start-up.
+    pub fn stats(&self) -> &CompactorStats {
+        &self.stats
     }
 
     /// Compacts every eligible chunk of `topic`; with `now`, regardless of age.
@@ -136,7 +148,26 @@ impl Compactor {
         topic: &str,
         now: bool,
     ) -> Result<CompactionSummary, CompactError> {
+        let started = std::time::Instant::now();
+        let result = self.compact_topic_once(topic, now).await;
+        self.stats.run_seconds.record_duration(started.elapsed());
+        match &result {
+            Ok(_) => self
+                .stats
+                .last_success_ms
+                .store(u64::try_from(now_ms()).unwrap_or(0), Ordering::Relaxed),
+            Err(_) => CompactorStats::add(&self.stats.runs_failed, 1),
+        }
+        result
+    }
+
+    async fn compact_topic_once(
+        &self,
+        topic: &str,
+        now: bool,
+    ) -> Result<CompactionSummary, CompactError> {
         let expired_records = self.enforce_retention(topic).await?;
+        CompactorStats::add(&self.stats.records_expired, expired_records);
         let mut summary = CompactionSummary {
             expired_records,
             ..CompactionSummary::default()
@@ -151,7 +182,19 @@ impl Compactor {
             if pending.is_empty() {
                 return Ok(summary);
             }
+            let before = summary.clone();
             self.write_file(topic, pending, &mut summary).await?;
+            let stats = &self.stats;
+            CompactorStats::add(&stats.files_written, 1);
+            CompactorStats::add(&stats.records_compacted, summary.records - before.records);
+            CompactorStats::add(
+                &stats.record_bytes_read,
+                summary.record_bytes - before.record_bytes,
+            );
+            CompactorStats::add(
+                &stats.parquet_bytes_written,
+                summary.parquet_bytes - before.parquet_bytes,
+            );
         }
     }
 
@@ -173,6 +216,7 @@ impl Compactor {
                 self.delete(&key).await?;
                 if self.coordinator.forget_object(&key).await? {
                     summary.unreferenced_deleted += 1;
+                    CompactorStats::add(&self.stats.objects_deleted, 1);
                 }
             }
         }
@@ -198,6 +242,7 @@ impl Compactor {
                 for key in batch.iter().filter(|key| !known.contains(key)) {
                     self.delete(key).await?;
                     summary.orphans_deleted += 1;
+                    CompactorStats::add(&self.stats.objects_deleted, 1);
                     info!(object_key = %key, "deleted an object no commit refers to");
                 }
             }

@@ -59,6 +59,11 @@ pub trait TopicAdmin: Send + Sync + 'static {
 
     /// Deletes unreferenced objects older than `grace_ms`; answers with a summary.
     async fn collect_garbage(&self, grace_ms: i64) -> Result<Value, ApiError>;
+
+    /// Prometheus samples of the component (compaction progress), for `/metrics`.
+    fn metrics_text(&self) -> String {
+        String::new()
+    }
 }
 
 /// The gateway's router.
@@ -640,5 +645,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .render(state.reader.object_reads(), state.reader.cache().stats());
     // An embedded coordinator (`silt dev`) reports here too; a remote one serves its own.
     text.push_str(&state.coordinator.metrics_text().await);
+    if let Some(admin) = &state.admin {
+        text.push_str(&admin.metrics_text());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

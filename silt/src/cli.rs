@@ -221,6 +221,9 @@ pub struct CompactorArgs {
     /// Segment chunks younger than this stay as they are.
     #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS", default_value_t = 600_000)]
     pub min_age_ms: i64,
+    /// Address of `/metrics`, `/healthz` and `/readyz` (default 127.0.0.1:9091), or `off`.
+    #[arg(long, env = "SILT_LISTEN")]
+    pub listen: Option<String>,
 }
 
 /// Settings of `silt dev` and `silt gateway`. Each flag may also come from a `SILT_*`

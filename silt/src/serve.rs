@@ -379,6 +379,10 @@ impl TopicAdmin for CompactorAdmin {
             .map(|summary| serde_json::json!(summary))
             .map_err(admin_error)
     }
+
+    fn metrics_text(&self) -> String {
+        self.0.stats().render()
+    }
 }
 
 fn admin_error(error: CompactError) -> ApiError {
@@ -478,6 +482,68 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
         min_age_ms = args.min_age_ms,
         "compactor is running"
     );
+    let metrics = match args.listen.as_deref().map(str::trim) {
+        Some("off" | "none" | "") => None,
+        listen => {
+            let address: SocketAddr =
+                listen
+                    .unwrap_or("127.0.0.1:9091")
+                    .parse()
+                    .map_err(|error| {
+                        CliError::Config(format!("compactor --listen {listen:?}: {error}"))
+                    })?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|error| {
+                    CliError::Server(format!(
+                        "cannot listen on {address}: {error} (--listen off turns /metrics off)"
+                    ))
+                })?;
+            info!(listen = %listener.local_addr()?, "compactor metrics are served");
+            let compactor = Arc::clone(&compactor);
+            let ready_coordinator = Arc::clone(&coordinator);
+            let router = axum::Router::new()
+                .route("/healthz", axum::routing::get(|| async { "ok" }))
+                // Ready while the coordinator answers: without it there is no work.
+                .route(
+                    "/readyz",
+                    axum::routing::get(move || {
+                        let coordinator = Arc::clone(&ready_coordinator);
+                        async move {
+                            match coordinator.list_topics().await {
+                                Ok(_) => Ok("ready"),
+                                Err(error) => {
+                                    Err((StatusCode::SERVICE_UNAVAILABLE, error.to_string()))
+                                }
+                            }
+                        }
+                    }),
+                )
+                .route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let compactor = Arc::clone(&compactor);
+                        async move {
+                            (
+                                [(
+                                    axum::http::header::CONTENT_TYPE,
+                                    "text/plain; version=0.0.4",
+                                )],
+                                compactor.stats().render(),
+                            )
+                        }
+                    }),
+                );
+            let mut stop = shutdown_rx.clone();
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    })
+                    .await;
+            }))
+        }
+    };
     let work = tokio::spawn(compact_periodically(
         compactor,
         coordinator,
@@ -487,6 +553,9 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
     shutdown_signal().await;
     let _ = shutdown_tx.send(true);
     let _ = work.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     info!("compactor stopped");
     Ok(())
 }

@@ -79,6 +79,7 @@ impl Silt {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--interval-ms", "500", "--min-age-ms", "1000"])
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
             .envs(
                 env.iter()
                     .map(|(key, value)| (key.as_str(), value.as_str())),

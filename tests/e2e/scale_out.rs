@@ -176,6 +176,7 @@ async fn a_standalone_compactor_compacts_behind_the_gateway() {
         api.read_partition("clicks", 1).await,
     ];
 
+    let metrics_address = format!("127.0.0.1:{}", crate::harness::free_port());
     let mut compactor = std::process::Command::new(crate::harness::SILT)
         .args([
             "compactor",
@@ -183,6 +184,8 @@ async fn a_standalone_compactor_compacts_behind_the_gateway() {
             &coordinator.url,
             "--object-store",
             "s3://standalone-compactor",
+            "--listen",
+            &metrics_address,
         ])
         .arg("--data-dir")
         .arg(dir.path().join("compactor"))
@@ -211,6 +214,28 @@ async fn a_standalone_compactor_compacts_behind_the_gateway() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Its own /metrics shows the progress: the files it swapped in and every record
+    // (counted just after each swap, so give it a moment).
+    let compactor_api = Api::new(&format!("http://{metrics_address}"));
+    let all = (before[0].len() + before[1].len()) as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while compactor_api
+        .metric("silt_compactor_records_compacted_total")
+        .await
+        != all
+    {
+        assert!(
+            Instant::now() < deadline,
+            "compaction progress never reached {all}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        compactor_api
+            .metric("silt_compactor_files_written_total")
+            .await
+            >= 1
+    );
     let _ = compactor.kill();
     let _ = compactor.wait();
     assert_eq!(
