@@ -257,6 +257,8 @@ async fn produce(
             silt_core::now_ms(),
         )?;
         tracing::Span::current().record("records", prepared.records.len());
+        // The records are encoded into `prepared`: the body need not wait with them.
+        drop(body);
         let offsets = state.batcher.produce(&topic, prepared).await?;
         let offsets: Vec<Value> = offsets
             .into_iter()
