@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--linger-ms", type=int, default=20)
     parser.add_argument("--compression", default="none")
     parser.add_argument("--idempotence", action="store_true")
+    parser.add_argument("--max-in-flight", type=int, default=None,
+                        help="max.in.flight.requests.per.connection (librdkafka's default otherwise)")
     args = parser.parse_args()
 
     producer = Producer({
@@ -34,6 +36,7 @@ def main() -> None:
         "enable.idempotence": args.idempotence,
         "batch.size": 1_000_000,
         "queue.buffering.max.kbytes": 512 * 1024,
+        **({"max.in.flight.requests.per.connection": args.max_in_flight} if args.max_in_flight else {}),
     })
     # Distinct random values (hex text), 4 MiB of them: no codec finds repeats to squeeze.
     pool = max(1, (4 << 20) // max(1, args.record_bytes))
@@ -66,6 +69,8 @@ def main() -> None:
         "record_bytes": args.record_bytes,
         "acks": args.acks,
         "compression": args.compression,
+        "idempotence": args.idempotence,
+        "max_in_flight": args.max_in_flight,
         "seconds": round(seconds, 3),
         "records_per_second": round(args.records / seconds),
         "mb_per_second": round(total / seconds / 1e6, 1),
