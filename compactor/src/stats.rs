@@ -2,10 +2,9 @@
 //! (files, records and bytes as each file is swapped in), retention, garbage collection,
 //! and how long runs take.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use silt_core::metrics::{Histogram, header};
+use silt_core::metrics::{Histogram, header, single};
 
 #[derive(Debug)]
 pub struct CompactorStats {
@@ -83,16 +82,20 @@ impl CompactorStats {
             ),
         ];
         for (name, help, counter) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                counter.load(Ordering::Relaxed)
+            single(
+                &mut out,
+                name,
+                "counter",
+                help,
+                counter.load(Ordering::Relaxed),
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP silt_compactor_last_success_seconds When a compaction run last succeeded (Unix time)\n# TYPE silt_compactor_last_success_seconds gauge\nsilt_compactor_last_success_seconds {}",
-            self.last_success_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        single(
+            &mut out,
+            "silt_compactor_last_success_seconds",
+            "gauge",
+            "When a compaction run last succeeded (Unix time)",
+            self.last_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
         );
         let name = "silt_compactor_run_duration_seconds";
         header(&mut out, name, "Compaction runs over one topic");

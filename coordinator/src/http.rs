@@ -55,16 +55,22 @@ pub fn router_for(serving: Serving) -> Router {
         .route(
             "/metrics",
             get(|State(serving): State<Serving>| async move {
-                let leading = serving.get().is_some();
-                let mut text = format!(
-                    "# HELP silt_coordinator_leader 1 while this replica leads, 0 while it stands by\n# TYPE silt_coordinator_leader gauge\nsilt_coordinator_leader {}\n",
-                    u8::from(leading)
+                let mut text = String::new();
+                silt_core::metrics::single(
+                    &mut text,
+                    "silt_coordinator_leader",
+                    "gauge",
+                    "1 while this replica leads, 0 while it stands by",
+                    u8::from(serving.get().is_some()),
                 );
                 if let Some(coordinator) = serving.get() {
                     text.push_str(&coordinator.metrics_text().await);
                 }
                 (
-                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
                     text,
                 )
             }),

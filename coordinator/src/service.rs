@@ -366,19 +366,22 @@ impl CoordinatorService {
     /// Group commit's counters and histograms, and every group's committed offset and
     /// lag per partition, in the Prometheus text format.
     async fn render_metrics(&self) -> String {
-        use silt_core::metrics::header;
-        use std::fmt::Write;
+        use silt_core::metrics::{describe, header, labelled, single};
         let mut out = String::new();
         let stats = self.stats.read();
-        let _ = writeln!(
-            out,
-            "# HELP silt_coordinator_commit_transactions_total Store transactions that committed segments\n# TYPE silt_coordinator_commit_transactions_total counter\nsilt_coordinator_commit_transactions_total {}",
-            stats.transactions
+        single(
+            &mut out,
+            "silt_coordinator_commit_transactions_total",
+            "counter",
+            "Store transactions that committed segments",
+            stats.transactions,
         );
-        let _ = writeln!(
-            out,
-            "# HELP silt_coordinator_segments_committed_total Segments committed\n# TYPE silt_coordinator_segments_committed_total counter\nsilt_coordinator_segments_committed_total {}",
-            stats.segments
+        single(
+            &mut out,
+            "silt_coordinator_segments_committed_total",
+            "counter",
+            "Segments committed",
+            stats.segments,
         );
         let name = "silt_coordinator_commit_duration_seconds";
         header(
@@ -391,12 +394,18 @@ impl CoordinatorService {
         header(&mut out, name, "Segments per group-commit transaction");
         self.stats.batch_segments.render(&mut out, name, "");
         let groups = self.list_groups().await.unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "# HELP silt_group_lag Records between a group's committed offset and the high watermark\n# TYPE silt_group_lag gauge"
+        describe(
+            &mut out,
+            "silt_group_lag",
+            "gauge",
+            "Records between a group's committed offset and the high watermark",
         );
-        let mut committed = String::from(
-            "# HELP silt_group_committed_offset The next offset a group will consume\n# TYPE silt_group_committed_offset gauge\n",
+        let mut committed = String::new();
+        describe(
+            &mut committed,
+            "silt_group_committed_offset",
+            "gauge",
+            "The next offset a group will consume",
         );
         for group in groups.iter().take(MAX_GROUPS_IN_METRICS) {
             let Ok(description) = self.describe_group(group).await else {
@@ -409,11 +418,13 @@ impl CoordinatorService {
                     label(&partition.topic),
                     partition.partition
                 );
-                let _ = writeln!(out, "silt_group_lag{{{labels}}} {}", partition.lag);
+                labelled(&mut out, "silt_group_lag", &labels, partition.lag);
                 if let Some(offset) = partition.committed_offset {
-                    let _ = writeln!(
-                        committed,
-                        "silt_group_committed_offset{{{labels}}} {offset}"
+                    labelled(
+                        &mut committed,
+                        "silt_group_committed_offset",
+                        &labels,
+                        offset,
                     );
                 }
             }

@@ -1,6 +1,8 @@
-//! Histograms in the Prometheus text format, shared by every component's `/metrics`.
-//! Values go into an HDR histogram (3 significant digits) and are rendered as
-//! cumulative buckets at fixed bounds, with an exact sum and count.
+//! The Prometheus text format, shared by every component's `/metrics`: `# HELP` and
+//! `# TYPE` lines, single samples, histograms, and reading a sample back (for
+//! `silt bench` and tests). Histogram values go into an HDR histogram (3 significant
+//! digits) and are rendered as cumulative buckets at fixed bounds, with an exact sum
+//! and count.
 
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -123,9 +125,34 @@ impl Histogram {
     }
 }
 
+/// `# HELP` and `# TYPE` lines of a metric; `kind` is `counter`, `gauge` or `histogram`.
+pub fn describe(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
 /// `# HELP` and `# TYPE` lines of a histogram.
 pub fn header(out: &mut String, name: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    describe(out, name, "histogram", help);
+}
+
+/// A metric with one sample and no labels.
+pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    describe(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// One sample of a labelled series, `name{labels} value`.
+pub fn labelled(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{name}{{{labels}}} {value}");
+}
+
+/// The value of `series` (a name with its labels, exactly as rendered) in `text`.
+pub fn read_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)
+            .filter(|rest| rest.starts_with(' '))
+            .and_then(|rest| rest.trim().parse().ok())
+    })
 }
 
 #[cfg(test)]
@@ -142,10 +169,7 @@ mod tests {
         header(&mut out, "silt_flush_duration_seconds", "Flushes");
         histogram.render(&mut out, "silt_flush_duration_seconds", "");
         let sample = |series: &str| -> f64 {
-            out.lines()
-                .find_map(|line| line.strip_prefix(series))
-                .and_then(|rest| rest.trim().parse().ok())
-                .unwrap_or_else(|| panic!("{series} missing in\n{out}"))
+            read_sample(&out, series).unwrap_or_else(|| panic!("{series} missing in\n{out}"))
         };
         assert_eq!(
             sample("silt_flush_duration_seconds_bucket{le=\"0.001\"}"),

@@ -1,10 +1,9 @@
 //! Counters exposed at `/metrics` in the Prometheus text format.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use silt_core::metrics::{Histogram, header};
+use silt_core::metrics::{Histogram, describe, header, labelled, single};
 use silt_reader::CacheStats;
 use silt_reader::storage::StoreCounts;
 
@@ -141,59 +140,72 @@ impl Metrics {
         ];
         let mut out = String::new();
         for (name, help, counter) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                counter.load(Ordering::Relaxed)
+            single(
+                &mut out,
+                name,
+                "counter",
+                help,
+                counter.load(Ordering::Relaxed),
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP silt_buffered_bytes Bytes accepted and not yet acknowledged\n# TYPE silt_buffered_bytes gauge\nsilt_buffered_bytes {}",
-            self.buffered_bytes.load(Ordering::Relaxed)
+        single(
+            &mut out,
+            "silt_buffered_bytes",
+            "gauge",
+            "Bytes accepted and not yet acknowledged",
+            self.buffered_bytes.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "# HELP silt_object_reads_total Ranged object store reads by fetches\n# TYPE silt_object_reads_total counter\nsilt_object_reads_total {object_reads}"
+        single(
+            &mut out,
+            "silt_object_reads_total",
+            "counter",
+            "Ranged object store reads by fetches",
+            object_reads,
         );
         if let Some(injected) = self.faults_injected.get() {
-            let _ = writeln!(
-                out,
-                "# HELP silt_faults_injected_total Object store faults injected (testing only)\n# TYPE silt_faults_injected_total counter\nsilt_faults_injected_total {}",
-                injected.load(Ordering::Relaxed)
+            single(
+                &mut out,
+                "silt_faults_injected_total",
+                "counter",
+                "Object store faults injected (testing only)",
+                injected.load(Ordering::Relaxed),
             );
         }
         if let Some(counts) = self.store_counts.get() {
-            let _ = writeln!(
-                out,
-                "# HELP silt_object_store_requests_total Object store requests by operation\n# TYPE silt_object_store_requests_total counter"
+            let name = "silt_object_store_requests_total";
+            describe(
+                &mut out,
+                name,
+                "counter",
+                "Object store requests by operation",
             );
-            for (name, value) in [
+            for (operation, value) in [
                 ("put", counts.puts()),
                 ("get", counts.gets()),
                 ("delete", counts.deletes.load(Ordering::Relaxed)),
                 ("list", counts.lists.load(Ordering::Relaxed)),
             ] {
-                let _ = writeln!(
-                    out,
-                    "silt_object_store_requests_total{{operation=\"{name}\"}} {value}"
-                );
+                labelled(&mut out, name, &format!("operation=\"{operation}\""), value);
             }
-            let _ = writeln!(
-                out,
-                "# HELP silt_object_store_bytes_total Bytes written by PUTs and asked for by GETs\n# TYPE silt_object_store_bytes_total counter"
+            let name = "silt_object_store_bytes_total";
+            describe(
+                &mut out,
+                name,
+                "counter",
+                "Bytes written by PUTs and asked for by GETs",
             );
-            for (name, counter) in [("put", &counts.bytes_written), ("get", &counts.bytes_read)] {
-                let _ = writeln!(
-                    out,
-                    "silt_object_store_bytes_total{{operation=\"{name}\"}} {}",
-                    counter.load(Ordering::Relaxed)
-                );
+            for (operation, counter) in
+                [("put", &counts.bytes_written), ("get", &counts.bytes_read)]
+            {
+                let value = counter.load(Ordering::Relaxed);
+                labelled(&mut out, name, &format!("operation=\"{operation}\""), value);
             }
-            let _ = writeln!(
-                out,
-                "# HELP silt_object_store_failures_total Object store requests that failed\n# TYPE silt_object_store_failures_total counter\nsilt_object_store_failures_total {}",
-                counts.failures.load(Ordering::Relaxed)
+            single(
+                &mut out,
+                "silt_object_store_failures_total",
+                "counter",
+                "Object store requests that failed",
+                counts.failures.load(Ordering::Relaxed),
             );
             let name = "silt_object_store_request_duration_seconds";
             header(
@@ -208,20 +220,20 @@ impl Metrics {
                 .get_seconds
                 .render(&mut out, name, "operation=\"get\"");
         }
-        let _ = writeln!(
-            out,
-            "# HELP silt_cache_requests_total Chunk cache lookups by where they were answered\n# TYPE silt_cache_requests_total counter"
+        let name = "silt_cache_requests_total";
+        describe(
+            &mut out,
+            name,
+            "counter",
+            "Chunk cache lookups by where they were answered",
         );
         for (result, counter) in [
             ("memory_hit", &cache.memory_hits),
             ("disk_hit", &cache.disk_hits),
             ("miss", &cache.misses),
         ] {
-            let _ = writeln!(
-                out,
-                "silt_cache_requests_total{{result=\"{result}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
+            let value = counter.load(Ordering::Relaxed);
+            labelled(&mut out, name, &format!("result=\"{result}\""), value);
         }
         for (name, help, histogram) in [
             (

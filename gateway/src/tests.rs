@@ -797,10 +797,7 @@ mod groups;
 
 /// Reads one sample of the Prometheus text at `/metrics`.
 fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series))
-        .and_then(|rest| rest.trim().parse().ok())
+    silt_core::metrics::read_sample(metrics, series)
         .unwrap_or_else(|| panic!("{series} missing in\n{metrics}"))
 }
 

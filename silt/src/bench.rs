@@ -236,12 +236,7 @@ async fn server_counts(http: &reqwest::Client, base: &str) -> Result<ServerCount
         .text()
         .await
         .map_err(|source| CliError::Connect { url, source })?;
-    let sample = |series: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(series))
-            .and_then(|rest| rest.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let sample = |series: &str| silt_core::metrics::read_sample(&text, series).unwrap_or(0.0);
     Ok(ServerCounts {
         puts: sample("silt_object_store_requests_total{operation=\"put\"}"),
         gets: sample("silt_object_store_requests_total{operation=\"get\"}"),

@@ -550,11 +550,8 @@ impl Api {
             .text()
             .await
             .expect("text");
-        text.lines()
-            .find_map(|line| {
-                line.strip_prefix(name)
-                    .and_then(|rest| rest.trim().parse().ok())
-            })
+        silt_core::metrics::read_sample(&text, name)
+            .map(|value| value as u64)
             .unwrap_or_else(|| panic!("metric {name} missing"))
     }
 }

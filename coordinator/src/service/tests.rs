@@ -395,9 +395,7 @@ mod groups {
             .expect("commit");
         let text = coordinator.metrics_text().await;
         let sample = |series: &str| -> f64 {
-            text.lines()
-                .find_map(|line| line.strip_prefix(series))
-                .and_then(|rest| rest.trim().parse().ok())
+            silt_core::metrics::read_sample(&text, series)
                 .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
         };
         assert_eq!(sample("silt_coordinator_segments_committed_total"), 1.0);
