@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use silt_core::metrics::{Histogram, header, single};
+use silt_core::metrics::{Histogram, counters, header, single};
 
 #[derive(Debug)]
 pub struct CompactorStats {
@@ -44,7 +44,7 @@ impl CompactorStats {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 7] = [
+        let table: [(&str, &str, &AtomicU64); 7] = [
             (
                 "silt_compactor_files_written_total",
                 "Parquet files written and swapped into the index",
@@ -81,15 +81,7 @@ impl CompactorStats {
                 &self.runs_failed,
             ),
         ];
-        for (name, help, counter) in counters {
-            single(
-                &mut out,
-                name,
-                "counter",
-                help,
-                counter.load(Ordering::Relaxed),
-            );
-        }
+        counters(&mut out, &table);
         single(
             &mut out,
             "silt_compactor_last_success_seconds",

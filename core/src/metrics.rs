@@ -141,6 +141,13 @@ pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl 
     let _ = writeln!(out, "{name} {value}");
 }
 
+/// Counters with one sample each: (name, help, counter).
+pub fn counters(out: &mut String, counters: &[(&str, &str, &AtomicU64)]) {
+    for (name, help, counter) in counters {
+        single(out, name, "counter", help, counter.load(Ordering::Relaxed));
+    }
+}
+
 /// One sample of a labelled series, `name{labels} value`.
 pub fn labelled(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "{name}{{{labels}}} {value}");

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use silt_core::metrics::{Histogram, describe, header, labelled, single};
+use silt_core::metrics::{Histogram, counters, describe, header, labelled, single};
 use silt_reader::CacheStats;
 use silt_reader::storage::StoreCounts;
 
@@ -81,7 +81,7 @@ impl Metrics {
     }
 
     pub fn render(&self, object_reads: u64, cache: &CacheStats) -> String {
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let table: [(&str, &str, &AtomicU64); 11] = [
             (
                 "silt_produce_requests_total",
                 "Produce requests received",
@@ -139,15 +139,7 @@ impl Metrics {
             ),
         ];
         let mut out = String::new();
-        for (name, help, counter) in counters {
-            single(
-                &mut out,
-                name,
-                "counter",
-                help,
-                counter.load(Ordering::Relaxed),
-            );
-        }
+        counters(&mut out, &table);
         single(
             &mut out,
             "silt_buffered_bytes",
