@@ -179,6 +179,11 @@ const MAX_IN_FLIGHT: usize = 8;
 type PendingResponse =
     std::pin::Pin<Box<dyn Future<Output = Result<Option<BytesMut>, KafkaError>> + Send>>;
 
+/// A response that is ready now.
+fn ready(response: BytesMut) -> PendingResponse {
+    Box::pin(std::future::ready(Ok(Some(response))))
+}
+
 async fn connection(stream: TcpStream, context: Arc<Context>) -> Result<(), KafkaError> {
     stream.set_nodelay(true)?;
     let (read, write) = stream.into_split();
@@ -231,23 +236,9 @@ async fn write_responses(
     Ok(())
 }
 
-/// Decodes one request, handles it, and encodes its response (`None`: no response,
-/// as for a produce with `acks=0`).
+/// Decodes one request and handles it; the response is ready, or (a produce) once its
+/// records are durable (`None`: no response, as for a produce with `acks=0`).
 async fn request(context: &Context, frame: &mut Bytes) -> Result<PendingResponse, KafkaError> {
-    let response = request_inline(context, frame).await?;
-    Ok(match response {
-        Answer::Now(response) => Box::pin(std::future::ready(Ok(response))),
-        Answer::Later(pending) => pending,
-    })
-}
-
-/// A request's answer: computed, or pending on the write path.
-enum Answer {
-    Now(Option<BytesMut>),
-    Later(PendingResponse),
-}
-
-async fn request_inline(context: &Context, frame: &mut Bytes) -> Result<Answer, KafkaError> {
     let (api_key, version) = {
         let mut peek = &frame[..];
         (peek.get_i16(), peek.get_i16())
@@ -267,7 +258,7 @@ async fn request_inline(context: &Context, frame: &mut Bytes) -> Result<Answer, 
             };
             let mut response = api_versions();
             response.error_code = code::UNSUPPORTED_VERSION;
-            return encode_response(correlation_id, 0, &response, 0).map(|r| Answer::Now(Some(r)));
+            return encode_response(correlation_id, 0, &response, 0).map(ready);
         }
         return Err(KafkaError::Protocol(format!(
             "{key:?} version {version} is not supported"
@@ -283,15 +274,13 @@ async fn request_inline(context: &Context, frame: &mut Bytes) -> Result<Answer, 
             ($request:ty, $handler:ident) => {{
                 let request = <$request>::decode(frame, version).map_err(malformed)?;
                 let response = $handler(context, request, version).await;
-                encode_response(correlation_id, header_version, &response, version)
-                    .map(|response| Answer::Now(Some(response)))
+                encode_response(correlation_id, header_version, &response, version).map(ready)
             }};
         }
         match key {
             ApiKey::ApiVersions => {
                 ApiVersionsRequest::decode(frame, version).map_err(malformed)?;
-                encode_response(correlation_id, header_version, &api_versions(), version)
-                    .map(|response| Answer::Now(Some(response)))
+                encode_response(correlation_id, header_version, &api_versions(), version).map(ready)
             }
             ApiKey::Metadata => answer!(MetadataRequest, metadata),
             ApiKey::CreateTopics => answer!(CreateTopicsRequest, create_topics),
@@ -319,7 +308,8 @@ async fn request_inline(context: &Context, frame: &mut Bytes) -> Result<Answer, 
                     }
                     encode_response(correlation_id, header_version, &response, version).map(Some)
                 };
-                Ok(Answer::Later(Box::pin(pending.in_current_span())))
+                let pending: PendingResponse = Box::pin(pending.in_current_span());
+                Ok(pending)
             }
             other => Err(KafkaError::Protocol(format!("{other:?} is not supported"))),
         }
