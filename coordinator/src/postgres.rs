@@ -1170,7 +1170,7 @@ impl MetadataStore for PostgresStore {
         let rows = self
             .reader()
             .query(
-                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp, e.format
+                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp, e.format, s.object_size
                  FROM index_entries e JOIN segments s USING (segment_id)
                  WHERE e.topic_id = $1 AND e.partition = $2 AND e.base_offset >= coalesce((
                      SELECT max(base_offset) FROM index_entries
@@ -1199,6 +1199,7 @@ impl MetadataStore for PostgresStore {
                     } else {
                         EntryFormat::Segment
                     },
+                    object_size: to_u64(row.try_get(7)?, "object size")?,
                 })
             })
             .collect()

@@ -1028,7 +1028,7 @@ impl MetadataStore for SqliteStore {
     ) -> Result<Vec<IndexEntry>, StoreError> {
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp, e.format
+                "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len, e.max_timestamp, e.format, s.object_size
                  FROM index_entries e JOIN segments s USING (segment_id)
                  WHERE e.topic_id = ?1 AND e.partition = ?2 AND e.base_offset >= coalesce((
                      SELECT max(base_offset) FROM index_entries
@@ -1044,10 +1044,11 @@ impl MetadataStore for SqliteStore {
                     row.get::<_, i64>(4)?,
                     row.get::<_, i64>(5)?,
                     row.get::<_, i64>(6)?,
+                    row.get::<_, i64>(7)?,
                 ))
             })?;
             rows.map(|row| {
-                let (base_offset, record_count, object_key, byte_offset, byte_len, max_timestamp, format) = row?;
+                let (base_offset, record_count, object_key, byte_offset, byte_len, max_timestamp, format, object_size) = row?;
                 Ok(IndexEntry {
                     base_offset: to_u64(base_offset, "offset")?,
                     record_count: to_u32(record_count, "record count")?,
@@ -1056,6 +1057,7 @@ impl MetadataStore for SqliteStore {
                     byte_len: to_u32(byte_len, "byte length")?,
                     max_timestamp,
                     format: if format == FORMAT_PARQUET { EntryFormat::Parquet } else { EntryFormat::Segment },
+                    object_size: to_u64(object_size, "object size")?,
                 })
             })
             .collect()

@@ -154,6 +154,10 @@ pub struct IndexEntry {
     pub max_timestamp: i64,
     #[serde(default)]
     pub format: EntryFormat,
+    /// Bytes of the whole object (0 when unknown): lets a reader choose between a ranged
+    /// read of the entry and a read of the whole segment.
+    #[serde(default)]
+    pub object_size: u64,
 }
 
 /// One partition's range that a compacted file now holds.

@@ -107,8 +107,23 @@ impl ChunkCache {
         byte_len: u32,
         view: &str,
     ) -> Option<Bytes> {
-        let key = cache_key(object_key, byte_offset, byte_len, view);
-        let counter = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
+        self.lookup(cache_key(object_key, byte_offset, byte_len, view), true)
+            .await
+    }
+
+    /// Like [`ChunkCache::get`], but not counted in the statistics: for a second look
+    /// after waiting on another reader.
+    pub async fn peek(&self, object_key: &str, byte_offset: u64, byte_len: u32) -> Option<Bytes> {
+        self.lookup(cache_key(object_key, byte_offset, byte_len, ""), false)
+            .await
+    }
+
+    async fn lookup(&self, key: String, counted: bool) -> Option<Bytes> {
+        let counter = |counter: &AtomicU64| {
+            if counted {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        };
         match self.inner.get(&key).await {
             Ok(Some(entry)) => {
                 match entry.source() {

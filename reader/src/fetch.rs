@@ -9,7 +9,8 @@ use silt_core::Coordinator;
 use silt_core::ErrorKind;
 use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
-use silt_core::segment::{Compression, decode_chunk, encode_chunk};
+use silt_core::segment::{Compression, decode_chunk, decode_segment_index, encode_chunk};
+use tokio::sync::Semaphore;
 use tracing::{debug, instrument, trace};
 
 use futures::TryStreamExt;
@@ -33,6 +34,13 @@ const ROW_GROUP_PART_RECORDS: u64 = 4096;
 const MAX_CACHED_FOOTERS: usize = 1024;
 /// Lookups one fetch may make before it returns what it has.
 const MAX_LOOKUPS_PER_FETCH: usize = 8;
+/// Segments up to this size are read whole on a cache miss (by default).
+pub const DEFAULT_WHOLE_SEGMENT_BYTES: u64 = 16 << 20;
+/// A segment is read whole only if it is at most this many times the chunk asked for,
+/// so that one partition of thousands is not read at the price of all of them.
+const MAX_READ_AMPLIFICATION: u64 = 256;
+/// Whole-segment reads in flight at once, which bounds the memory they hold.
+const WHOLE_SEGMENT_READS: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct FetchRequest {
@@ -66,6 +74,12 @@ pub struct Reader {
     object_reads: AtomicU64,
     /// Parsed footers of compacted files (immutable once written).
     table_footers: Mutex<HashMap<String, ArrowReaderMetadata>>,
+    /// Segments at most this large are read whole on a miss; 0 reads only the chunk.
+    whole_segment_bytes: u64,
+    /// One gate per segment being read whole, so that concurrent misses on its chunks
+    /// wait for one GET instead of sending one each.
+    segment_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    whole_segment_reads: Semaphore,
 }
 
 impl Reader {
@@ -80,7 +94,17 @@ impl Reader {
             cache,
             object_reads: AtomicU64::new(0),
             table_footers: Mutex::default(),
+            whole_segment_bytes: DEFAULT_WHOLE_SEGMENT_BYTES,
+            segment_gates: Mutex::default(),
+            whole_segment_reads: Semaphore::new(WHOLE_SEGMENT_READS),
         }
+    }
+
+    /// Sets the size up to which a segment is read whole when one of its chunks misses
+    /// the cache, and all its chunks cached; 0 reads just the chunk asked for.
+    pub fn with_whole_segment_reads(mut self, max_bytes: u64) -> Self {
+        self.whole_segment_bytes = max_bytes;
+        self
     }
 
     pub fn cache(&self) -> &ChunkCache {
@@ -191,7 +215,7 @@ impl Reader {
     }
 
     /// The records of a segment-chunk index entry, with their offsets, from the cache or
-    /// one ranged GET.
+    /// one GET.
     pub async fn read_segment_entry(
         &self,
         entry: &IndexEntry,
@@ -202,16 +226,7 @@ impl Reader {
             .await
         {
             Some(frame) => frame,
-            None => {
-                let frame = self.read_range(entry).await?;
-                self.cache.insert(
-                    &entry.object_key,
-                    entry.byte_offset,
-                    entry.byte_len,
-                    frame.clone(),
-                );
-                frame
-            }
+            None => self.read_chunk_frame(entry).await?,
         };
         let corrupt = |source| ReadError::Corrupt {
             object_key: entry.object_key.clone(),
@@ -354,6 +369,127 @@ impl Reader {
             }
             footers.insert(object_key.to_owned(), metadata);
         }
+    }
+
+    /// Whether a miss on `entry` reads its whole segment: consumers catching up on a
+    /// topic's partitions then cost one GET per segment, not one per chunk.
+    fn reads_whole_segment(&self, entry: &IndexEntry) -> bool {
+        entry.format == EntryFormat::Segment
+            && entry.object_size > 0
+            && entry.object_size <= self.whole_segment_bytes
+            && entry.object_size <= u64::from(entry.byte_len).saturating_mul(MAX_READ_AMPLIFICATION)
+    }
+
+    /// The chunk frame of a segment entry that missed the cache, read (and cached) with
+    /// the rest of its segment or on its own.
+    async fn read_chunk_frame(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {
+        if !self.reads_whole_segment(entry) {
+            let frame = self.read_range(entry).await?;
+            self.cache.insert(
+                &entry.object_key,
+                entry.byte_offset,
+                entry.byte_len,
+                frame.clone(),
+            );
+            return Ok(frame);
+        }
+        let gate = {
+            let mut gates = self
+                .segment_gates
+                .lock()
+                .map_err(|_| ReadError::Inconsistent("segment gates poisoned".into()))?;
+            Arc::clone(gates.entry(entry.object_key.clone()).or_default())
+        };
+        let held = gate.lock().await;
+        // A read of the segment that held the gate before us has cached this chunk.
+        let result = match self
+            .cache
+            .peek(&entry.object_key, entry.byte_offset, entry.byte_len)
+            .await
+        {
+            Some(frame) => Ok(frame),
+            None => self.read_whole_segment(entry).await,
+        };
+        drop(held);
+        if let Ok(mut gates) = self.segment_gates.lock() {
+            // The map's reference and ours: nobody else waits on this gate.
+            if Arc::strong_count(&gate) <= 2 {
+                gates.remove(&entry.object_key);
+            }
+        }
+        result
+    }
+
+    /// Reads a whole segment with one GET, caches every chunk in it, and returns the
+    /// frame of `entry`'s chunk. A segment whose footer cannot be read still serves the
+    /// chunk's byte range, which its own checksum guards.
+    async fn read_whole_segment(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {
+        let _permit = self
+            .whole_segment_reads
+            .acquire()
+            .await
+            .map_err(|_| ReadError::Inconsistent("whole-segment reads closed".into()))?;
+        trace!(object_key = %entry.object_key, size = entry.object_size, "whole-segment read");
+        self.object_reads.fetch_add(1, Ordering::Relaxed);
+        let storage = |source| ReadError::Storage {
+            object_key: entry.object_key.clone(),
+            source,
+        };
+        let path = ObjectPath::from(entry.object_key.as_str());
+        let object = self
+            .store
+            .get(&path)
+            .await
+            .map_err(storage)?
+            .bytes()
+            .await
+            .map_err(storage)?;
+        let chunk = |offset: u64, len: u32| {
+            let start = usize::try_from(offset).ok()?;
+            let end = start.checked_add(len as usize)?;
+            // Copied out, so that a cached chunk does not pin the whole object.
+            object.get(start..end).map(Bytes::copy_from_slice)
+        };
+        let mut wanted = None;
+        match decode_segment_index(&object) {
+            Ok(index) => {
+                for location in &index.chunks {
+                    let Some(frame) = chunk(location.offset, location.len) else {
+                        continue;
+                    };
+                    if (location.offset, location.len) == (entry.byte_offset, entry.byte_len) {
+                        wanted = Some(frame.clone());
+                    }
+                    self.cache
+                        .insert(&entry.object_key, location.offset, location.len, frame);
+                }
+            }
+            Err(error) => {
+                debug!(%error, object_key = %entry.object_key, "segment footer unreadable; using the chunk's range");
+            }
+        }
+        let frame = match wanted {
+            Some(frame) => frame,
+            None => {
+                let frame = chunk(entry.byte_offset, entry.byte_len).ok_or_else(|| {
+                    ReadError::Inconsistent(format!(
+                        "{} ({} bytes) has no chunk at {}+{}",
+                        entry.object_key,
+                        object.len(),
+                        entry.byte_offset,
+                        entry.byte_len
+                    ))
+                })?;
+                self.cache.insert(
+                    &entry.object_key,
+                    entry.byte_offset,
+                    entry.byte_len,
+                    frame.clone(),
+                );
+                frame
+            }
+        };
+        Ok(frame)
     }
 
     async fn read_range(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {

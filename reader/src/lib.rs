@@ -1,6 +1,7 @@
 //! Silt's read path as a library: find the index entries that hold an offset range,
-//! read each chunk with one ranged GET through a foyer hybrid cache (memory + local
-//! disk), verify and decode it, and return records from the offset on.
+//! read each chunk through a foyer hybrid cache (memory + local disk), on a miss with
+//! one GET of its whole segment (which caches the segment's other chunks too) or of its
+//! byte range, verify and decode it, and return records from the offset on.
 
 mod cache;
 mod error;
@@ -10,7 +11,7 @@ pub mod table;
 
 pub use cache::{CacheConfig, CacheStats, ChunkCache};
 pub use error::ReadError;
-pub use fetch::{FetchRequest, FetchResult, FetchedRecord, Reader};
+pub use fetch::{DEFAULT_WHOLE_SEGMENT_BYTES, FetchRequest, FetchResult, FetchedRecord, Reader};
 
 #[cfg(test)]
 mod tests;

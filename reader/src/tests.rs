@@ -337,3 +337,121 @@ async fn injected_faults_are_retried_by_the_read_path() {
     }
     assert!(injected.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }
+
+fn partition_request(partition: u32) -> FetchRequest {
+    FetchRequest {
+        partition,
+        ..request(0, 100, 1 << 20)
+    }
+}
+
+#[tokio::test]
+async fn a_miss_reads_the_whole_segment_once_for_all_its_partitions() {
+    use crate::storage::{FaultConfig, FaultInjector, InterceptedStore};
+    let f = fixture().await;
+    write_segment(&f, &[(0, 0, 5), (1, 0, 3)]).await;
+    write_segment(&f, &[(0, 5, 4), (1, 3, 6)]).await;
+    // A slow store, so that both partitions miss while the first GET is in flight.
+    let slow: Arc<dyn ObjectStore> = Arc::new(InterceptedStore::new(
+        Arc::clone(&f.store),
+        FaultInjector::new(FaultConfig {
+            latency_ms: 50,
+            ..FaultConfig::default()
+        }),
+    ));
+    let cache = ChunkCache::open(&CacheConfig::default())
+        .await
+        .expect("cache");
+    let reader = Reader::new(slow, Arc::clone(&f.coordinator), cache);
+    let first = partition_request(0);
+    let second = partition_request(1);
+    let (zero, one) = tokio::join!(reader.fetch(&first), reader.fetch(&second));
+    assert_eq!(numbers(&zero.expect("fetch 0")), (0..9).collect::<Vec<_>>());
+    let one = one.expect("fetch 1");
+    assert_eq!(
+        one.records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..9).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        reader.object_reads(),
+        2,
+        "one GET per segment, shared by the partitions that missed together"
+    );
+    let stats = reader.cache().stats();
+    assert_eq!(
+        stats.misses.load(std::sync::atomic::Ordering::Relaxed),
+        4,
+        "each partition's first look at each segment misses, and is counted once"
+    );
+    // Served from the cache from now on.
+    reader.fetch(&partition_request(1)).await.expect("again");
+    assert_eq!(reader.object_reads(), 2);
+
+    // With whole-segment reads off, every chunk costs its own GET.
+    let cache = ChunkCache::open(&CacheConfig::default())
+        .await
+        .expect("cache");
+    let ranged = Reader::new(Arc::clone(&f.store), Arc::clone(&f.coordinator), cache)
+        .with_whole_segment_reads(0);
+    ranged.fetch(&partition_request(0)).await.expect("fetch 0");
+    ranged.fetch(&partition_request(1)).await.expect("fetch 1");
+    assert_eq!(ranged.object_reads(), 4);
+}
+
+#[tokio::test]
+async fn a_small_chunk_of_a_large_segment_is_read_on_its_own() {
+    let f = fixture().await;
+    let key = write_segment(&f, &[(0, 0, 1), (1, 0, 20_000)]).await;
+    let entry = f
+        .coordinator
+        .lookup("t", 0, 0, 1)
+        .await
+        .expect("lookup")
+        .entries
+        .remove(0);
+    assert!(
+        entry.object_size > 256 * u64::from(entry.byte_len),
+        "the premise: {key} is {} bytes, its partition-0 chunk {}",
+        entry.object_size,
+        entry.byte_len
+    );
+    f.reader
+        .fetch(&partition_request(0))
+        .await
+        .expect("fetch 0");
+    assert_eq!(f.reader.object_reads(), 1);
+    let stats = f.reader.cache().stats();
+    let misses = || stats.misses.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(misses(), 1);
+    // Partition 1's chunk was not read with it.
+    f.reader
+        .fetch(&partition_request(1))
+        .await
+        .expect("fetch 1");
+    assert_eq!((f.reader.object_reads(), misses()), (2, 2));
+}
+
+#[tokio::test]
+async fn a_segment_with_a_damaged_footer_still_serves_its_chunks() {
+    let f = fixture().await;
+    let key = write_segment(&f, &[(0, 0, 5), (1, 0, 3)]).await;
+    let path = ObjectPath::from(key.as_str());
+    let mut bytes = f
+        .store
+        .get(&path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes")
+        .to_vec();
+    // The byte before the trailer belongs to the footer's index.
+    let at = bytes.len() - 25;
+    bytes[at] ^= 0x55;
+    f.store
+        .put(&path, PutPayload::from_bytes(Bytes::from(bytes)))
+        .await
+        .expect("overwrite");
+    let result = f.reader.fetch(&partition_request(0)).await.expect("fetch");
+    assert_eq!(numbers(&result), (0..5).collect::<Vec<_>>());
+}

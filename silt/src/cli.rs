@@ -281,6 +281,11 @@ pub struct ServeArgs {
     /// Bytes of chunk cache on local disk (0 turns the disk tier off).
     #[arg(long, env = "SILT_CACHE_DISK_BYTES")]
     pub cache_disk_bytes: Option<usize>,
+    /// Segments up to this size are read whole when one of their chunks misses the
+    /// cache, and all their chunks cached: consumers catching up on many partitions then
+    /// cost one GET per segment. 0 reads only the chunk asked for. Default: 16 MiB.
+    #[arg(long, env = "SILT_WHOLE_SEGMENT_READ_BYTES")]
+    pub whole_segment_read_bytes: Option<u64>,
     /// Address of the Kafka protocol listener, or `off`. Default: 127.0.0.1:9092.
     #[arg(long, env = "SILT_KAFKA_LISTEN")]
     pub kafka_listen: Option<String>,

@@ -40,6 +40,7 @@ struct FileConfig {
     compact_min_age_ms: Option<i64>,
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
+    whole_segment_read_bytes: Option<u64>,
     kafka_listen: Option<String>,
     kafka_advertised_address: Option<String>,
     kafka_auto_create_partitions: Option<u32>,
@@ -68,6 +69,8 @@ pub struct ServeConfig {
     pub kafka_auto_create_partitions: u32,
     pub gateway: GatewayConfig,
     pub cache: CacheConfig,
+    /// Segments up to this size are read whole when a chunk of theirs misses the cache.
+    pub whole_segment_read_bytes: u64,
 }
 
 impl ServeConfig {
@@ -141,6 +144,10 @@ impl ServeConfig {
                 None => Some(SocketAddr::from(([127, 0, 0, 1], 9092))),
             };
         Ok(ServeConfig {
+            whole_segment_read_bytes: args
+                .whole_segment_read_bytes
+                .or(file.whole_segment_read_bytes)
+                .unwrap_or(silt_reader::DEFAULT_WHOLE_SEGMENT_BYTES),
             kafka_listen,
             kafka_advertised: args
                 .kafka_advertised_address
@@ -239,11 +246,10 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         cache.clone(),
         Arc::clone(&metrics),
     );
-    let reader = Arc::new(Reader::new(
-        Arc::clone(&store),
-        Arc::clone(&coordinator),
-        cache.clone(),
-    ));
+    let reader = Arc::new(
+        Reader::new(Arc::clone(&store), Arc::clone(&coordinator), cache.clone())
+            .with_whole_segment_reads(config.whole_segment_read_bytes),
+    );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let compactor = Arc::new(Compactor::new(
         store,
