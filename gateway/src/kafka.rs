@@ -688,7 +688,7 @@ async fn offset_for(
                 let records = context
                     .state
                     .reader
-                    .read_entry_with_retries(entry, partition, next)
+                    .read_entry_with_retries(entry, topic, partition, next)
                     .await
                     .map_err(read_error)?;
                 if let Some((offset, record)) = records
@@ -1079,7 +1079,7 @@ async fn read_partition(
                     }
                     break 'lookups;
                 }
-                let batch = chunk_batch(context, entry, partition).await?;
+                let batch = chunk_batch(context, entry, topic, partition).await?;
                 bytes += batch.len();
                 batches.push(batch);
                 next = entry.end_offset();
@@ -1106,6 +1106,7 @@ const LOOKUP_ENTRIES: u32 = 16;
 async fn chunk_batch(
     context: &Context,
     entry: &IndexEntry,
+    topic: &str,
     partition: u32,
 ) -> Result<Bytes, CoordinatorError> {
     let reader = &context.state.reader;
@@ -1120,7 +1121,7 @@ async fn chunk_batch(
         return Ok(batch);
     }
     let records = reader
-        .read_entry_with_retries(entry, partition, entry.base_offset)
+        .read_entry_with_retries(entry, topic, partition, entry.base_offset)
         .await
         .map_err(read_error)?;
     let batch = encode_batch(records.into_iter())?;

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
@@ -41,6 +42,20 @@ pub const DEFAULT_WHOLE_SEGMENT_BYTES: u64 = 16 << 20;
 const MAX_READ_AMPLIFICATION: u64 = 256;
 /// Whole-segment reads in flight at once, which bounds the memory they hold.
 const WHOLE_SEGMENT_READS: usize = 8;
+/// Misses of two partitions of a topic this close together show readers of several of
+/// its partitions, and keep whole-segment reads on for the topic this long after.
+const DEMAND_WINDOW: Duration = Duration::from_secs(10);
+/// Topics whose recent misses are remembered.
+const MAX_TRACKED_TOPICS: usize = 4096;
+
+/// The last cache miss on a topic's segment chunks, and whether its readers read
+/// several partitions.
+#[derive(Debug, Clone, Copy)]
+struct TopicMisses {
+    partition: u32,
+    at: Instant,
+    several_until: Option<Instant>,
+}
 
 #[derive(Debug, Clone)]
 pub struct FetchRequest {
@@ -80,6 +95,7 @@ pub struct Reader {
     /// wait for one GET instead of sending one each.
     segment_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     whole_segment_reads: Semaphore,
+    misses: Mutex<HashMap<String, TopicMisses>>,
 }
 
 impl Reader {
@@ -97,11 +113,13 @@ impl Reader {
             whole_segment_bytes: DEFAULT_WHOLE_SEGMENT_BYTES,
             segment_gates: Mutex::default(),
             whole_segment_reads: Semaphore::new(WHOLE_SEGMENT_READS),
+            misses: Mutex::default(),
         }
     }
 
     /// Sets the size up to which a segment is read whole when one of its chunks misses
-    /// the cache, and all its chunks cached; 0 reads just the chunk asked for.
+    /// the cache while readers read several partitions of its topic, and all its chunks
+    /// cached; 0 reads just the chunk asked for.
     pub fn with_whole_segment_reads(mut self, max_bytes: u64) -> Self {
         self.whole_segment_bytes = max_bytes;
         self
@@ -146,8 +164,11 @@ impl Reader {
                         entry.base_offset
                     )));
                 }
+                if records.len() >= request.max_records {
+                    break 'lookups;
+                }
                 let entry_records = self
-                    .read_entry_with_retries(entry, request.partition, next_offset)
+                    .read_entry_with_retries(entry, &request.topic, request.partition, next_offset)
                     .await?;
                 for (offset, record) in entry_records {
                     if offset < next_offset {
@@ -186,19 +207,20 @@ impl Reader {
         })
     }
 
-    /// The decoded records of one index entry (from `from` on, for a compacted file's row
-    /// groups; a segment chunk returns all its records), from the cache or one ranged
-    /// GET, retrying transient object store failures with backoff.
+    /// The decoded records of one index entry of `topic`'s `partition` (from `from` on,
+    /// for a compacted file's row groups; a segment chunk returns all its records), from
+    /// the cache or one GET, retrying transient object store failures with backoff.
     pub async fn read_entry_with_retries(
         &self,
         entry: &IndexEntry,
+        topic: &str,
         partition: u32,
         from: u64,
     ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
         let mut attempt = 0;
         loop {
             let result = match entry.format {
-                EntryFormat::Segment => self.read_segment_entry(entry).await,
+                EntryFormat::Segment => self.read_segment(entry, Some((topic, partition))).await,
                 EntryFormat::Parquet => self.read_table(entry, partition, from).await,
             };
             match result {
@@ -215,10 +237,21 @@ impl Reader {
     }
 
     /// The records of a segment-chunk index entry, with their offsets, from the cache or
-    /// one GET.
+    /// one ranged GET of the chunk (for a reader that goes partition by partition, such
+    /// as a compaction, whose reads of whole segments would be evicted before use).
     pub async fn read_segment_entry(
         &self,
         entry: &IndexEntry,
+    ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
+        self.read_segment(entry, None).await
+    }
+
+    /// A segment chunk's records; a miss for a fetch of `(topic, partition)` may read
+    /// the whole segment.
+    async fn read_segment(
+        &self,
+        entry: &IndexEntry,
+        fetching: Option<(&str, u32)>,
     ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
         let frame = match self
             .cache
@@ -226,7 +259,13 @@ impl Reader {
             .await
         {
             Some(frame) => frame,
-            None => self.read_chunk_frame(entry).await?,
+            None => {
+                let whole = fetching.is_some_and(|(topic, partition)| {
+                    self.reads_whole_segment(entry)
+                        && self.several_partitions_read(topic, partition)
+                });
+                self.read_chunk_frame(entry, whole).await?
+            }
         };
         let corrupt = |source| ReadError::Corrupt {
             object_key: entry.object_key.clone(),
@@ -371,8 +410,9 @@ impl Reader {
         }
     }
 
-    /// Whether a miss on `entry` reads its whole segment: consumers catching up on a
-    /// topic's partitions then cost one GET per segment, not one per chunk.
+    /// Whether a miss on `entry` may read its whole segment, by its size: consumers
+    /// catching up on a topic's partitions then cost one GET per segment, not one per
+    /// chunk.
     fn reads_whole_segment(&self, entry: &IndexEntry) -> bool {
         entry.format == EntryFormat::Segment
             && entry.object_size > 0
@@ -380,10 +420,42 @@ impl Reader {
             && entry.object_size <= u64::from(entry.byte_len).saturating_mul(MAX_READ_AMPLIFICATION)
     }
 
+    /// Notes a miss on `topic`'s `partition` and tells whether the topic's readers read
+    /// several of its partitions: another partition missed within [`DEMAND_WINDOW`], or
+    /// did so before and misses kept coming. A consumer of one partition among many is
+    /// then served just its chunks, and a group catching up on all of them whole segments.
+    fn several_partitions_read(&self, topic: &str, partition: u32) -> bool {
+        let Ok(mut misses) = self.misses.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        let several = misses.get(topic).is_some_and(|last| {
+            last.several_until.is_some_and(|until| until > now)
+                || (last.partition != partition && now.duration_since(last.at) < DEMAND_WINDOW)
+        });
+        if misses.len() >= MAX_TRACKED_TOPICS && !misses.contains_key(topic) {
+            misses.clear();
+        }
+        let previous = misses.get(topic).and_then(|last| last.several_until);
+        misses.insert(
+            topic.to_owned(),
+            TopicMisses {
+                partition,
+                at: now,
+                several_until: if several {
+                    Some(now + DEMAND_WINDOW)
+                } else {
+                    previous
+                },
+            },
+        );
+        several
+    }
+
     /// The chunk frame of a segment entry that missed the cache, read (and cached) with
     /// the rest of its segment or on its own.
-    async fn read_chunk_frame(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {
-        if !self.reads_whole_segment(entry) {
+    async fn read_chunk_frame(&self, entry: &IndexEntry, whole: bool) -> Result<Bytes, ReadError> {
+        if !whole {
             let frame = self.read_range(entry).await?;
             self.cache.insert(
                 &entry.object_key,

@@ -346,11 +346,66 @@ fn partition_request(partition: u32) -> FetchRequest {
 }
 
 #[tokio::test]
-async fn a_miss_reads_the_whole_segment_once_for_all_its_partitions() {
+async fn misses_read_whole_segments_once_several_partitions_are_read() {
+    let f = fixture().await;
+    for first in [0, 3, 6] {
+        write_segment(&f, &[(0, first, 3), (1, first, 3)]).await;
+    }
+    let reads = || f.reader.object_reads();
+    // A consumer of one partition is served just its chunks.
+    let zero = f
+        .reader
+        .fetch(&partition_request(0))
+        .await
+        .expect("fetch 0");
+    assert_eq!(numbers(&zero), (0..9).collect::<Vec<_>>());
+    assert_eq!(reads(), 3, "one ranged GET per chunk");
+    // A second partition of the topic misses: from now on a miss reads its whole
+    // segment, and caches the other partitions' chunks with it.
+    let one = f
+        .reader
+        .fetch(&partition_request(1))
+        .await
+        .expect("fetch 1");
+    assert_eq!(one.records.len(), 9);
+    assert_eq!(reads(), 6);
+    for first in [9, 12, 15] {
+        write_segment(&f, &[(0, first, 3), (1, first, 3)]).await;
+    }
+    let zero = f
+        .reader
+        .fetch(&request(9, 100, 1 << 20))
+        .await
+        .expect("fetch 0");
+    assert_eq!(numbers(&zero), (9..18).collect::<Vec<_>>());
+    assert_eq!(reads(), 9, "one GET per segment");
+    let one = f
+        .reader
+        .fetch(&FetchRequest {
+            offset: 9,
+            ..partition_request(1)
+        })
+        .await
+        .expect("fetch 1");
+    assert_eq!(one.records.len(), 9);
+    assert_eq!(reads(), 9, "partition 1 came with partition 0's reads");
+
+    // Without whole-segment reads, every chunk costs its own GET.
+    let cache = ChunkCache::open(&CacheConfig::default())
+        .await
+        .expect("cache");
+    let ranged = Reader::new(Arc::clone(&f.store), Arc::clone(&f.coordinator), cache)
+        .with_whole_segment_reads(0);
+    ranged.fetch(&partition_request(0)).await.expect("fetch 0");
+    ranged.fetch(&partition_request(1)).await.expect("fetch 1");
+    assert_eq!(ranged.object_reads(), 12);
+}
+
+#[tokio::test]
+async fn concurrent_misses_on_one_segment_share_one_get() {
     use crate::storage::{FaultConfig, FaultInjector, InterceptedStore};
     let f = fixture().await;
-    write_segment(&f, &[(0, 0, 5), (1, 0, 3)]).await;
-    write_segment(&f, &[(0, 5, 4), (1, 3, 6)]).await;
+    write_segment(&f, &[(0, 0, 2), (1, 0, 2)]).await;
     // A slow store, so that both partitions miss while the first GET is in flight.
     let slow: Arc<dyn ObjectStore> = Arc::new(InterceptedStore::new(
         Arc::clone(&f.store),
@@ -363,72 +418,76 @@ async fn a_miss_reads_the_whole_segment_once_for_all_its_partitions() {
         .await
         .expect("cache");
     let reader = Reader::new(slow, Arc::clone(&f.coordinator), cache);
-    let first = partition_request(0);
-    let second = partition_request(1);
-    let (zero, one) = tokio::join!(reader.fetch(&first), reader.fetch(&second));
-    assert_eq!(numbers(&zero.expect("fetch 0")), (0..9).collect::<Vec<_>>());
-    let one = one.expect("fetch 1");
-    assert_eq!(
-        one.records.iter().map(|r| r.offset).collect::<Vec<_>>(),
-        (0..9).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        reader.object_reads(),
-        2,
-        "one GET per segment, shared by the partitions that missed together"
-    );
-    let stats = reader.cache().stats();
-    assert_eq!(
-        stats.misses.load(std::sync::atomic::Ordering::Relaxed),
-        4,
-        "each partition's first look at each segment misses, and is counted once"
-    );
-    // Served from the cache from now on.
-    reader.fetch(&partition_request(1)).await.expect("again");
+    // Both partitions have missed (the first with a ranged read, the second with a
+    // whole one): whole-segment reads are on for the topic.
+    reader.fetch(&partition_request(0)).await.expect("fetch 0");
+    reader.fetch(&partition_request(1)).await.expect("fetch 1");
     assert_eq!(reader.object_reads(), 2);
-
-    // With whole-segment reads off, every chunk costs its own GET.
-    let cache = ChunkCache::open(&CacheConfig::default())
-        .await
-        .expect("cache");
-    let ranged = Reader::new(Arc::clone(&f.store), Arc::clone(&f.coordinator), cache)
-        .with_whole_segment_reads(0);
-    ranged.fetch(&partition_request(0)).await.expect("fetch 0");
-    ranged.fetch(&partition_request(1)).await.expect("fetch 1");
-    assert_eq!(ranged.object_reads(), 4);
+    write_segment(&f, &[(0, 2, 5), (1, 2, 4)]).await;
+    let (zero, one) = (
+        FetchRequest {
+            offset: 2,
+            ..partition_request(0)
+        },
+        FetchRequest {
+            offset: 2,
+            ..partition_request(1)
+        },
+    );
+    let (zero, one) = tokio::join!(reader.fetch(&zero), reader.fetch(&one));
+    assert_eq!(numbers(&zero.expect("fetch 0")), (2..7).collect::<Vec<_>>());
+    assert_eq!(one.expect("fetch 1").records.len(), 4);
+    assert_eq!(reader.object_reads(), 3, "one GET for both misses");
+    let misses = reader
+        .cache()
+        .stats()
+        .misses
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        misses, 4,
+        "every first look misses once, and is counted once"
+    );
 }
 
 #[tokio::test]
 async fn a_small_chunk_of_a_large_segment_is_read_on_its_own() {
     let f = fixture().await;
-    let key = write_segment(&f, &[(0, 0, 1), (1, 0, 20_000)]).await;
+    write_segment(&f, &[(0, 0, 1), (1, 0, 20_000)]).await;
+    write_segment(&f, &[(0, 1, 1), (1, 20_000, 20_000)]).await;
     let entry = f
         .coordinator
-        .lookup("t", 0, 0, 1)
+        .lookup("t", 0, 1, 1)
         .await
         .expect("lookup")
         .entries
         .remove(0);
     assert!(
         entry.object_size > 256 * u64::from(entry.byte_len),
-        "the premise: {key} is {} bytes, its partition-0 chunk {}",
+        "the premise: the segment is {} bytes, its partition-0 chunk {}",
         entry.object_size,
         entry.byte_len
     );
+    let reads = || f.reader.object_reads();
+    let from = |partition, offset| FetchRequest {
+        offset,
+        ..partition_request(partition)
+    };
     f.reader
-        .fetch(&partition_request(0))
+        .fetch(&request(0, 1, 1 << 20))
         .await
         .expect("fetch 0");
-    assert_eq!(f.reader.object_reads(), 1);
-    let stats = f.reader.cache().stats();
-    let misses = || stats.misses.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(misses(), 1);
-    // Partition 1's chunk was not read with it.
-    f.reader
-        .fetch(&partition_request(1))
-        .await
-        .expect("fetch 1");
-    assert_eq!((f.reader.object_reads(), misses()), (2, 2));
+    f.reader.fetch(&from(1, 0)).await.expect("fetch 1");
+    assert_eq!(reads(), 2, "a ranged read, then a whole one");
+    // Whole-segment reads are on for the topic, but not for a chunk this small.
+    let small = f.reader.fetch(&from(0, 1)).await.expect("fetch 0");
+    assert_eq!(numbers(&small), vec![1]);
+    assert_eq!(reads(), 3);
+    f.reader.fetch(&from(1, 20_000)).await.expect("fetch 1");
+    assert_eq!(
+        reads(),
+        4,
+        "partition 1's chunk was not read with partition 0's"
+    );
 }
 
 #[tokio::test]
