@@ -54,6 +54,11 @@ pub struct BenchArgs {
     /// record's send to its arrival at a consumer.
     #[arg(long)]
     pub consume: bool,
+    /// After producing, read back everything the run produced, every partition at once
+    /// from where it started, as consumers catching up do; report the read throughput,
+    /// the cache hits and the object store GETs per GiB read.
+    #[arg(long)]
+    pub replay: bool,
     /// Also write the report as JSON to this file (`-` for standard output).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -220,6 +225,9 @@ struct ServerCounts {
     put_bytes: f64,
     get_bytes: f64,
     produced_bytes: f64,
+    cache_memory_hits: f64,
+    cache_disk_hits: f64,
+    cache_misses: f64,
 }
 
 async fn server_counts(http: &reqwest::Client, base: &str) -> Result<ServerCounts, CliError> {
@@ -243,6 +251,9 @@ async fn server_counts(http: &reqwest::Client, base: &str) -> Result<ServerCount
         put_bytes: sample("silt_object_store_bytes_total{operation=\"put\"}"),
         get_bytes: sample("silt_object_store_bytes_total{operation=\"get\"}"),
         produced_bytes: sample("silt_bytes_produced_total"),
+        cache_memory_hits: sample("silt_cache_requests_total{result=\"memory_hit\"}"),
+        cache_disk_hits: sample("silt_cache_requests_total{result=\"disk_hit\"}"),
+        cache_misses: sample("silt_cache_requests_total{result=\"miss\"}"),
     })
 }
 
@@ -550,6 +561,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             },
         },
     });
+    if args.replay {
+        report["replay"] = replay(&client, &http, &base, &args, &described).await?;
+    }
     if args.compact {
         report["compaction"] = compact(&client, &args).await?;
     }
@@ -593,6 +607,148 @@ fn progress_bar(
         }
         bar.finish_and_clear();
     })
+}
+
+/// What a replay needs of a fetch's answer: the values' bytes as sent, unparsed.
+#[derive(serde::Deserialize)]
+struct ReplayPage<'a> {
+    #[serde(borrow)]
+    records: Vec<ReplayRecord<'a>>,
+    next_offset: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct ReplayRecord<'a> {
+    #[serde(borrow)]
+    value: &'a serde_json::value::RawValue,
+}
+
+/// Reads one partition from `offset` to `end` with fetches of up to 8 MiB; returns the
+/// records and the bytes of their values.
+async fn read_back(
+    http: reqwest::Client,
+    url: String,
+    mut offset: u64,
+    end: u64,
+) -> Result<(u64, u64), String> {
+    let (mut records, mut bytes) = (0u64, 0u64);
+    while offset < end {
+        let response = http
+            .get(format!(
+                "{url}?offset={offset}&max_records=10000&max_bytes=8388608"
+            ))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|error| error.to_string())?;
+        let body = response.bytes().await.map_err(|error| error.to_string())?;
+        let page: ReplayPage<'_> = serde_json::from_slice(&body).map_err(|error| {
+            format!("fetch answered {error}: {}", String::from_utf8_lossy(&body))
+        })?;
+        let next = page.next_offset;
+        if next <= offset {
+            return Err(format!("fetch at offset {offset} made no progress"));
+        }
+        records += page.records.len() as u64;
+        bytes += page
+            .records
+            .iter()
+            .map(|record| record.value.get().len() as u64)
+            .sum::<u64>();
+        offset = next;
+    }
+    Ok((records, bytes))
+}
+
+/// Reads back every partition from its high watermark before the run to its end now,
+/// all partitions at once, and reports throughput, cache hits and GETs.
+async fn replay(
+    client: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    args: &BenchArgs,
+    before_run: &Value,
+) -> Result<Value, CliError> {
+    let now = client
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/topics/{}", args.topic),
+            None,
+        )
+        .await?;
+    let start_of = |partition: u64| {
+        before_run["partitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["partition"].as_u64() == Some(partition))
+            .and_then(|p| p["high_watermark"].as_u64())
+            .unwrap_or(0)
+    };
+    let before = server_counts(http, base).await?;
+    let started = Instant::now();
+    let readers: Vec<_> = now["partitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["partition"].as_u64()?, p["high_watermark"].as_u64()?)))
+        .map(|(partition, end)| {
+            let url = format!(
+                "{base}/v1/topics/{}/partitions/{partition}/records",
+                args.topic
+            );
+            tokio::spawn(read_back(http.clone(), url, start_of(partition), end))
+        })
+        .collect();
+    let (mut records, mut bytes) = (0u64, 0u64);
+    for reader in futures::future::join_all(readers).await {
+        let (r, b) = reader
+            .map_err(|error| CliError::Server(error.to_string()))?
+            .map_err(CliError::Server)?;
+        records += r;
+        bytes += b;
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let after = server_counts(http, base).await?;
+    let gets = after.gets - before.gets;
+    let get_bytes = after.get_bytes - before.get_bytes;
+    let lookups = (after.cache_memory_hits - before.cache_memory_hits)
+        + (after.cache_disk_hits - before.cache_disk_hits)
+        + (after.cache_misses - before.cache_misses);
+    let hits = lookups - (after.cache_misses - before.cache_misses);
+    let hit_ratio = if lookups > 0.0 { hits / lookups } else { 0.0 };
+    let gib = bytes as f64 / GIB;
+    let gets_per_gib = if gib > 0.0 { gets / gib } else { 0.0 };
+    println!(
+        "replay           {records} records ({:.1} MB of values) in {seconds:.1} s = {:.0} records/s, {:.1} MB/s",
+        bytes as f64 / 1e6,
+        records as f64 / seconds,
+        bytes as f64 / seconds / 1e6
+    );
+    println!(
+        "replay reads     {gets:.0} GETs, {:.1} MB: one GET per {:.2} MiB read, {gets_per_gib:.0} GETs per GiB = ${:.5} per GiB; cache hits {:.1} % of {lookups:.0} lookups",
+        get_bytes / 1e6,
+        if gets > 0.0 {
+            bytes as f64 / gets / (1 << 20) as f64
+        } else {
+            0.0
+        },
+        gets_per_gib * GET_DOLLARS_PER_1000 / 1000.0,
+        hit_ratio * 100.0
+    );
+    Ok(json!({
+        "records": records,
+        "value_bytes": bytes,
+        "seconds": seconds,
+        "records_per_second": (records as f64 / seconds).round(),
+        "mb_per_second": bytes as f64 / seconds / 1e6,
+        "gets": gets,
+        "get_bytes": get_bytes,
+        "gets_per_gib": gets_per_gib,
+        "get_dollars_per_gib": gets_per_gib * GET_DOLLARS_PER_1000 / 1000.0,
+        "cache_lookups": lookups,
+        "cache_hit_ratio": hit_ratio,
+    }))
 }
 
 /// Compacts the topic now and reports the throughput and the Parquet size.

@@ -130,6 +130,7 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
             "--rate",
             "2000",
             "--consume",
+            "--replay",
             "--json",
             "-",
         ],
@@ -154,4 +155,11 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
     assert!(object_store["puts_per_gib"].as_f64().expect("per GiB") > 0.0);
     assert!(object_store["request_dollars_per_gib"].as_f64().expect("$") > 0.0);
     assert!(out.contains("produce→consume"), "{out}");
+    // The replay read every record back, all of it from the cache the flushes filled.
+    let replay = &report["replay"];
+    assert_eq!(replay["records"], requests * 50, "{report}");
+    assert!(replay["value_bytes"].as_u64().expect("bytes") > requests * 50 * 200);
+    assert!(replay["cache_lookups"].as_f64().expect("lookups") > 0.0, "{report}");
+    assert_eq!(replay["cache_hit_ratio"], 1.0, "{report}");
+    assert_eq!(replay["gets"], 0.0, "{report}");
 }
