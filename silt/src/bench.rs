@@ -114,9 +114,10 @@ struct WorkerReport {
     errors: u64,
 }
 
-/// Distinct request bodies each producer cycles through, so that records repeat far
-/// apart and compression sees realistic data rather than one record over and over.
-const BODY_VARIANTS: usize = 16;
+/// Distinct request bodies the producers cycle through, so that records repeat far
+/// apart and compression sees realistic data rather than one record over and over. They
+/// are made before the clock starts, so making them delays no send.
+const BODY_VARIANTS: usize = 64;
 
 /// A small deterministic generator for the records' text.
 struct Lcg(u64);
@@ -178,8 +179,8 @@ fn event(random: &mut Lcg, seq: usize, size: usize) -> serde_json::Value {
     value
 }
 
-fn request_body(worker: usize, variant: usize, args: &BenchArgs) -> Bytes {
-    let mut random = Lcg((worker * BODY_VARIANTS + variant) as u64 + 1);
+fn request_body(variant: usize, args: &BenchArgs) -> Bytes {
+    let mut random = Lcg(variant as u64 + 1);
     let records: Vec<_> = (0..args.batch)
         .map(|i| {
             let key = format!("user-{}", random.next() % 100_000);
@@ -187,7 +188,7 @@ fn request_body(worker: usize, variant: usize, args: &BenchArgs) -> Bytes {
                 event(&mut random, i, args.record_bytes)
             } else {
                 let text = random.words(args.record_bytes.saturating_sub(110));
-                json!({"event": "page_view", "seq": i, "worker": worker, "session": random.next(), "text": text})
+                json!({"event": "page_view", "seq": i, "variant": variant, "session": random.next(), "text": text})
             };
             if args.consume {
                 json!({ "key": key, "value": value, "timestamp": TIMESTAMP_PLACEHOLDER })
@@ -331,6 +332,17 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             url: url.clone(),
             source,
         })?;
+    let bodies = {
+        let args = Arc::clone(&args);
+        tokio::task::spawn_blocking(move || {
+            (0..BODY_VARIANTS)
+                .map(|variant| Body::new(request_body(variant, &args)))
+                .collect::<Vec<Body>>()
+        })
+        .await
+        .map_err(|error| CliError::Server(error.to_string()))?
+    };
+    let bodies = Arc::new(bodies);
     let before = server_counts(&http, &base).await?;
     let counted_from = Instant::now();
     let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
@@ -388,10 +400,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         let http = http.clone();
         let url = url.clone();
         let acknowledged = Arc::clone(&acknowledged);
+        let bodies = Arc::clone(&bodies);
         tokio::spawn(async move {
-            let bodies: Vec<Body> = (0..BODY_VARIANTS)
-                .map(|variant| Body::new(request_body(worker, variant, &args)))
-                .collect();
             let mut sent = 0usize;
             let mut report = WorkerReport {
                 latencies: Histogram::new_with_bounds(1, 60_000_000, 3)
@@ -417,7 +427,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 if scheduled >= end {
                     break;
                 }
-                let body = bodies[sent % BODY_VARIANTS].stamped(silt_core::now_ms());
+                let body = bodies[(worker + sent) % BODY_VARIANTS].stamped(silt_core::now_ms());
                 let body_len = body.len() as u64;
                 let response = http
                     .post(&url)
