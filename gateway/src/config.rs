@@ -28,7 +28,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             linger_ms: 50,
-            max_batch_bytes: 8 << 20,
+            max_batch_bytes: 4 << 20,
             max_buffered_bytes: 256 << 20,
             max_record_bytes: 1 << 20,
             max_body_bytes: 32 << 20,
