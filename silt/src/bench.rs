@@ -285,20 +285,19 @@ async fn tail(
             .send()
             .await
             .map_err(|error| error.to_string())?;
+        let body = response.bytes().await.map_err(|error| error.to_string())?;
         let arrived_ms = silt_core::now_ms();
-        let body: Value = response.json().await.map_err(|error| error.to_string())?;
-        let Some(records) = body["records"].as_array() else {
-            return Err(format!("fetch answered {body}"));
-        };
-        for record in records {
-            let timestamp = record["timestamp"].as_i64().unwrap_or(0);
-            if timestamp >= measured_from_ms {
-                let micros = (arrived_ms - timestamp).max(0) as u64 * 1000;
+        // Only the timestamps are read: the values are skipped, not parsed.
+        let page: TailPage = serde_json::from_slice(&body)
+            .map_err(|error| format!("fetch answered {error}: {}", String::from_utf8_lossy(&body)))?;
+        for record in &page.records {
+            if record.timestamp >= measured_from_ms {
+                let micros = (arrived_ms - record.timestamp).max(0) as u64 * 1000;
                 let _ = report.latencies.record(micros.clamp(1, 60_000_000));
                 report.records += 1;
             }
         }
-        offset = body["next_offset"].as_u64().unwrap_or(offset);
+        offset = page.next_offset;
     }
     Ok(report)
 }
@@ -617,6 +616,18 @@ fn progress_bar(
         }
         bar.finish_and_clear();
     })
+}
+
+/// What a tailing consumer needs of a fetch's answer.
+#[derive(serde::Deserialize)]
+struct TailPage {
+    records: Vec<TailRecord>,
+    next_offset: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct TailRecord {
+    timestamp: i64,
 }
 
 /// What a replay needs of a fetch's answer: the values' bytes as sent, unparsed.
