@@ -16,10 +16,12 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use silt_core::metrics::Histogram;
 use thiserror::Error;
+
+mod direct;
 
 #[derive(Debug, Error)]
 pub enum StorageConfigError {
@@ -77,7 +79,10 @@ pub fn open_local(path: &Path) -> Result<Arc<dyn ObjectStore>, StorageConfigErro
             source,
         })?;
     let local: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
-    Ok(Arc::new(InterceptedStore::new(local, SyncToDisk { root })))
+    Ok(Arc::new(InterceptedStore::new(
+        local,
+        SyncToDisk::new(root),
+    )))
 }
 
 /// The kinds of request an [`Interceptor`] sees.
@@ -101,6 +106,16 @@ pub trait Interceptor: std::fmt::Debug + Send + Sync + 'static {
         _location: Option<&ObjectPath>,
     ) -> object_store::Result<()> {
         Ok(())
+    }
+
+    /// Writes a PUT in place of the wrapped store; `None` leaves it to the wrapped store.
+    async fn put(
+        &self,
+        _location: &ObjectPath,
+        _payload: &PutPayload,
+        _opts: &PutOptions,
+    ) -> Option<object_store::Result<PutResult>> {
+        None
     }
 
     /// Runs after a PUT or copy to `location` succeeded; an error fails the request.
@@ -153,7 +168,10 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
         let started = Instant::now();
         let bytes = payload.content_length() as u64;
         let result = async {
-            let result = self.inner.put_opts(location, payload, opts).await?;
+            let result = match self.interceptor.put(location, &payload, &opts).await {
+                Some(result) => result?,
+                None => self.inner.put_opts(location, payload, opts).await?,
+            };
             self.interceptor.after_write(location).await?;
             Ok(result)
         }
@@ -248,13 +266,70 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
 /// before the PUT returns, so an acknowledged record survives a power cut, not only a
 /// crash of the process. (`LocalFileSystem` renames a temporary file into place but
 /// does not sync.)
+///
+/// On Linux it also writes PUTs itself with `O_DIRECT`, past the page cache: a segment
+/// is written once, read back from the gateway's own cache, and copying it into the
+/// page cache first cost a quarter of the gateway's CPU at 130 MB/s. A file system
+/// without `O_DIRECT` (tmpfs) gets `LocalFileSystem`'s buffered writes.
 #[derive(Debug)]
 pub struct SyncToDisk {
     root: PathBuf,
+    direct: direct::DirectWrites,
+}
+
+impl SyncToDisk {
+    pub fn new(root: PathBuf) -> Self {
+        SyncToDisk {
+            root,
+            direct: direct::DirectWrites::default(),
+        }
+    }
 }
 
 #[async_trait]
 impl Interceptor for SyncToDisk {
+    async fn put(
+        &self,
+        location: &ObjectPath,
+        payload: &PutPayload,
+        opts: &PutOptions,
+    ) -> Option<object_store::Result<PutResult>> {
+        let create = match opts.mode {
+            PutMode::Create => true,
+            PutMode::Overwrite => false,
+            PutMode::Update(_) => return None,
+        };
+        if !self.direct.enabled() {
+            return None;
+        }
+        let path = self.root.join(location.as_ref());
+        let direct = self.direct.clone();
+        let payload = payload.clone();
+        let location = location.clone();
+        let written =
+            tokio::task::spawn_blocking(move || direct.write(&path, &payload, create)).await;
+        match written {
+            Ok(direct::Written::Done) => Some(Ok(PutResult {
+                e_tag: None,
+                version: None,
+                extensions: Default::default(),
+            })),
+            Ok(direct::Written::Unsupported) => None,
+            Ok(direct::Written::Exists(source)) => Some(Err(object_store::Error::AlreadyExists {
+                path: location.to_string(),
+                source: Box::new(source),
+            })),
+            Ok(direct::Written::Failed(source)) => Some(Err(object_store::Error::Generic {
+                store: "local",
+                source: Box::new(source),
+            })),
+            Err(error) => Some(Err(object_store::Error::Generic {
+                store: "local",
+                source: Box::new(error),
+            })),
+        }
+    }
+
     async fn after_write(&self, location: &ObjectPath) -> object_store::Result<()> {
         let file = self.root.join(location.as_ref());
         let sync = move || -> std::io::Result<()> {

@@ -288,8 +288,9 @@ async fn tail(
         let body = response.bytes().await.map_err(|error| error.to_string())?;
         let arrived_ms = silt_core::now_ms();
         // Only the timestamps are read: the values are skipped, not parsed.
-        let page: TailPage = serde_json::from_slice(&body)
-            .map_err(|error| format!("fetch answered {error}: {}", String::from_utf8_lossy(&body)))?;
+        let page: TailPage = serde_json::from_slice(&body).map_err(|error| {
+            format!("fetch answered {error}: {}", String::from_utf8_lossy(&body))
+        })?;
         for record in &page.records {
             if record.timestamp >= measured_from_ms {
                 let micros = (arrived_ms - record.timestamp).max(0) as u64 * 1000;

@@ -159,7 +159,10 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
     let replay = &report["replay"];
     assert_eq!(replay["records"], requests * 50, "{report}");
     assert!(replay["value_bytes"].as_u64().expect("bytes") > requests * 50 * 200);
-    assert!(replay["cache_lookups"].as_f64().expect("lookups") > 0.0, "{report}");
+    assert!(
+        replay["cache_lookups"].as_f64().expect("lookups") > 0.0,
+        "{report}"
+    );
     assert_eq!(replay["cache_hit_ratio"], 1.0, "{report}");
     assert_eq!(replay["gets"], 0.0, "{report}");
 }
