@@ -114,13 +114,18 @@ pub struct ChunkBuilder {
 
 impl ChunkBuilder {
     pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+        Self::with_capacity(topic, partition, 0)
+    }
+
+    /// A builder whose payload has room for `bytes` without growing (and copying).
+    pub fn with_capacity(topic: impl Into<String>, partition: u32, bytes: usize) -> Self {
         ChunkBuilder {
             topic: topic.into(),
             partition,
             record_count: 0,
             min_timestamp: i64::MAX,
             max_timestamp: i64::MIN,
-            payload: BytesMut::new(),
+            payload: BytesMut::with_capacity(bytes),
         }
     }
 

@@ -108,7 +108,9 @@ impl OpenBatch {
         }
     }
 
-    fn append(&mut self, submission: Submission) {
+    /// Appends a request's records. `sizes` holds each partition's chunk size in recent
+    /// batches, so that a new chunk starts with room for about as much.
+    fn append(&mut self, submission: Submission, sizes: &HashMap<(i64, u32), usize>) {
         let Submission {
             topic_id,
             topic,
@@ -132,7 +134,14 @@ impl OpenBatch {
                     producer: produce.producer,
                     kafka: produce.kafka,
                     request,
-                    builder: ChunkBuilder::new(&*topic, record.partition),
+                    builder: ChunkBuilder::with_capacity(
+                        &*topic,
+                        record.partition,
+                        sizes
+                            .get(&(topic_id, record.partition))
+                            .copied()
+                            .unwrap_or(0),
+                    ),
                 });
                 chunks.len() - 1
             };
@@ -290,6 +299,28 @@ impl Batcher {
     }
 }
 
+/// Each partition's chunk size in the last batch that had one, a little more, so that
+/// chunk builders rarely grow (each growth copies the chunk so far).
+#[derive(Default)]
+struct ChunkSizes(HashMap<(i64, u32), usize>);
+
+impl ChunkSizes {
+    /// Partitions remembered at most; beyond, the sizes are forgotten and learnt again.
+    const MAX_PARTITIONS: usize = 100_000;
+
+    fn learn(&mut self, batch: &OpenBatch, max_batch_bytes: usize) {
+        if self.0.len() + batch.chunk_of.len() > Self::MAX_PARTITIONS {
+            self.0.clear();
+        }
+        for (&key, &index) in &batch.chunk_of {
+            if let Some(chunk) = batch.chunks.get(index) {
+                let len = chunk.builder.payload.len();
+                self.0.insert(key, (len + len / 8).min(max_batch_bytes));
+            }
+        }
+    }
+}
+
 async fn run_batching(
     config: GatewayConfig,
     mut submissions: mpsc::Receiver<Submission>,
@@ -297,13 +328,17 @@ async fn run_batching(
 ) {
     let linger = Duration::from_millis(config.linger_ms);
     let mut open: Option<OpenBatch> = None;
+    let mut sizes = ChunkSizes::default();
     loop {
         let next = match &open {
             Some(batch) => tokio::select! {
                 next = submissions.recv() => next,
                 () = sleep_until(batch.deadline) => {
-                    if let Some(batch) = open.take() && sealed.send(batch).await.is_err() {
-                        return;
+                    if let Some(batch) = open.take() {
+                        sizes.learn(&batch, config.max_batch_bytes);
+                        if sealed.send(batch).await.is_err() {
+                            return;
+                        }
                     }
                     continue;
                 }
@@ -312,12 +347,14 @@ async fn run_batching(
         };
         let Some(submission) = next else { break };
         let batch = open.get_or_insert_with(|| OpenBatch::new(linger));
-        batch.append(submission);
+        batch.append(submission, &sizes.0);
         if batch.bytes >= config.max_batch_bytes
             && let Some(batch) = open.take()
-            && sealed.send(batch).await.is_err()
         {
-            return;
+            sizes.learn(&batch, config.max_batch_bytes);
+            if sealed.send(batch).await.is_err() {
+                return;
+            }
         }
     }
     if let Some(batch) = open.take() {
