@@ -642,9 +642,7 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut text = state
-        .metrics
-        .render(state.reader.object_reads(), state.reader.cache().stats());
+    let mut text = state.metrics.render(&state.reader);
     // An embedded coordinator (`silt dev`) reports here too; a remote one serves its own.
     text.push_str(&state.coordinator.metrics_text().await);
     if let Some(admin) = &state.admin {

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use silt_core::metrics::{Histogram, counters, describe, header, labelled, single};
-use silt_reader::CacheStats;
+use silt_reader::Reader;
 use silt_reader::storage::StoreCounts;
 
 #[derive(Debug)]
@@ -80,7 +80,8 @@ impl Metrics {
         let _ = self.faults_injected.set(injected);
     }
 
-    pub fn render(&self, object_reads: u64, cache: &CacheStats) -> String {
+    pub fn render(&self, reader: &Reader) -> String {
+        let cache = reader.cache().stats();
         let table: [(&str, &str, &AtomicU64); 11] = [
             (
                 "silt_produce_requests_total",
@@ -151,8 +152,15 @@ impl Metrics {
             &mut out,
             "silt_object_reads_total",
             "counter",
-            "Ranged object store reads by fetches",
-            object_reads,
+            "Object store reads by fetches that missed the cache (chunk ranges, whole segments, Parquet)",
+            reader.object_reads(),
+        );
+        single(
+            &mut out,
+            "silt_whole_segment_reads_total",
+            "counter",
+            "Cache misses served by reading the chunk's whole segment, caching all its chunks",
+            reader.whole_segment_reads(),
         );
         if let Some(injected) = self.faults_injected.get() {
             single(

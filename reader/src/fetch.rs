@@ -87,6 +87,7 @@ pub struct Reader {
     coordinator: Arc<dyn Coordinator>,
     cache: ChunkCache,
     object_reads: AtomicU64,
+    whole_segment_reads: AtomicU64,
     /// Parsed footers of compacted files (immutable once written).
     table_footers: Mutex<HashMap<String, ArrowReaderMetadata>>,
     /// Segments at most this large are read whole on a miss; 0 reads only the chunk.
@@ -94,7 +95,7 @@ pub struct Reader {
     /// One gate per segment being read whole, so that concurrent misses on its chunks
     /// wait for one GET instead of sending one each.
     segment_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    whole_segment_reads: Semaphore,
+    whole_segment_permits: Semaphore,
     misses: Mutex<HashMap<String, TopicMisses>>,
 }
 
@@ -109,10 +110,11 @@ impl Reader {
             coordinator,
             cache,
             object_reads: AtomicU64::new(0),
+            whole_segment_reads: AtomicU64::new(0),
             table_footers: Mutex::default(),
             whole_segment_bytes: DEFAULT_WHOLE_SEGMENT_BYTES,
             segment_gates: Mutex::default(),
-            whole_segment_reads: Semaphore::new(WHOLE_SEGMENT_READS),
+            whole_segment_permits: Semaphore::new(WHOLE_SEGMENT_READS),
             misses: Mutex::default(),
         }
     }
@@ -129,9 +131,14 @@ impl Reader {
         &self.cache
     }
 
-    /// Ranged GETs this reader has sent to the object store.
+    /// GETs this reader has sent to the object store.
     pub fn object_reads(&self) -> u64 {
         self.object_reads.load(Ordering::Relaxed)
+    }
+
+    /// Of those, the GETs of whole segments.
+    pub fn whole_segment_reads(&self) -> u64 {
+        self.whole_segment_reads.load(Ordering::Relaxed)
     }
 
     /// Reads records from `request.offset` on. An offset at the high watermark returns
@@ -497,12 +504,13 @@ impl Reader {
     /// chunk's byte range, which its own checksum guards.
     async fn read_whole_segment(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {
         let _permit = self
-            .whole_segment_reads
+            .whole_segment_permits
             .acquire()
             .await
             .map_err(|_| ReadError::Inconsistent("whole-segment reads closed".into()))?;
         trace!(object_key = %entry.object_key, size = entry.object_size, "whole-segment read");
         self.object_reads.fetch_add(1, Ordering::Relaxed);
+        self.whole_segment_reads.fetch_add(1, Ordering::Relaxed);
         let storage = |source| ReadError::Storage {
             object_key: entry.object_key.clone(),
             source,

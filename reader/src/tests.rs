@@ -360,6 +360,7 @@ async fn misses_read_whole_segments_once_several_partitions_are_read() {
         .expect("fetch 0");
     assert_eq!(numbers(&zero), (0..9).collect::<Vec<_>>());
     assert_eq!(reads(), 3, "one ranged GET per chunk");
+    assert_eq!(f.reader.whole_segment_reads(), 0);
     // A second partition of the topic misses: from now on a miss reads its whole
     // segment, and caches the other partitions' chunks with it.
     let one = f
@@ -389,6 +390,7 @@ async fn misses_read_whole_segments_once_several_partitions_are_read() {
         .expect("fetch 1");
     assert_eq!(one.records.len(), 9);
     assert_eq!(reads(), 9, "partition 1 came with partition 0's reads");
+    assert_eq!(f.reader.whole_segment_reads(), 6);
 
     // Without whole-segment reads, every chunk costs its own GET.
     let cache = ChunkCache::open(&CacheConfig::default())

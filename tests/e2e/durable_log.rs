@@ -241,12 +241,27 @@ async fn s3_keeps_every_acknowledged_record_exactly_once() {
     std::fs::remove_dir_all(dir.path().join("data/cache")).expect("remove the disk cache");
     let silt = silt.restart();
     let api = Api::new(&silt.url);
+    let gets = "silt_object_store_requests_total{operation=\"get\"}";
+    let whole = "silt_whole_segment_reads_total";
+    // A consumer of one partition reads just that partition's chunks.
     let records = api.read_partition("events", 3).await;
     assert!(!records.is_empty());
+    let one_partition = api.metric(gets).await;
+    assert!(one_partition > 0);
+    assert_eq!(api.metric(whole).await, 0);
+    // Reading the other partitions too reads whole segments, each at most once, and
+    // every record comes back.
+    let mut total = records.len();
+    for partition in (0..PARTITIONS).filter(|&p| p != 3) {
+        total += api.read_partition("events", partition).await.len();
+    }
+    assert_eq!(total, CLIENTS * RECORDS_PER_CLIENT);
+    let all = api.metric(gets).await - one_partition;
+    assert!(api.metric(whole).await > 0);
     assert!(
-        api.metric("silt_object_store_requests_total{operation=\"get\"}")
-            .await
-            > 0
+        all <= keys.len() as u64,
+        "{all} GETs for the other partitions of {} segments",
+        keys.len()
     );
 }
 
