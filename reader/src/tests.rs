@@ -117,6 +117,26 @@ async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
     key
 }
 
+/// Changes one byte of a stored object, at `at(object length)`.
+async fn flip_byte(f: &Fixture, key: &str, at: impl Fn(usize) -> usize) {
+    let path = ObjectPath::from(key);
+    let mut bytes = f
+        .store
+        .get(&path)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes")
+        .to_vec();
+    let at = at(bytes.len());
+    bytes[at] ^= 0x55;
+    f.store
+        .put(&path, PutPayload::from_bytes(Bytes::from(bytes)))
+        .await
+        .expect("overwrite");
+}
+
 fn request(offset: u64, max_records: usize, max_bytes: usize) -> FetchRequest {
     FetchRequest {
         topic: "t".into(),
@@ -227,21 +247,7 @@ async fn chunks_are_read_once_then_served_from_the_cache() {
 async fn a_corrupted_object_is_an_error_not_garbage() {
     let f = fixture().await;
     let key = write_segment(&f, &[(0, 0, 10)]).await;
-    let path = ObjectPath::from(key.as_str());
-    let mut bytes = f
-        .store
-        .get(&path)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes")
-        .to_vec();
-    bytes[40] ^= 0x55;
-    f.store
-        .put(&path, PutPayload::from_bytes(Bytes::from(bytes)))
-        .await
-        .expect("overwrite");
+    flip_byte(&f, &key, |_| 40).await;
     let error = f
         .reader
         .fetch(&request(0, 100, 1 << 20))
@@ -496,23 +502,8 @@ async fn a_small_chunk_of_a_large_segment_is_read_on_its_own() {
 async fn a_segment_with_a_damaged_footer_still_serves_its_chunks() {
     let f = fixture().await;
     let key = write_segment(&f, &[(0, 0, 5), (1, 0, 3)]).await;
-    let path = ObjectPath::from(key.as_str());
-    let mut bytes = f
-        .store
-        .get(&path)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes")
-        .to_vec();
     // The byte before the trailer belongs to the footer's index.
-    let at = bytes.len() - 25;
-    bytes[at] ^= 0x55;
-    f.store
-        .put(&path, PutPayload::from_bytes(Bytes::from(bytes)))
-        .await
-        .expect("overwrite");
+    flip_byte(&f, &key, |len| len - 25).await;
     let result = f.reader.fetch(&partition_request(0)).await.expect("fetch");
     assert_eq!(numbers(&result), (0..5).collect::<Vec<_>>());
 }

@@ -313,13 +313,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         Ok(_) | Err(CliError::Api { status: 409, .. }) => {}
         Err(error) => return Err(error),
     }
-    let described = client
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/topics/{}", args.topic),
-            None,
-        )
-        .await?;
+    let described = describe_topic(&client, &args.topic).await?;
     let args = Arc::new(args);
     let base = args.server.url.trim_end_matches('/').to_owned();
     let url = format!("{base}/v1/topics/{}/records", args.topic);
@@ -682,6 +676,13 @@ async fn read_back(
     Ok((records, bytes))
 }
 
+/// The topic with each partition's offsets.
+async fn describe_topic(client: &Client, topic: &str) -> Result<Value, CliError> {
+    client
+        .call(reqwest::Method::GET, &format!("/v1/topics/{topic}"), None)
+        .await
+}
+
 /// Reads back every partition from its high watermark before the run to its end now,
 /// all partitions at once, and reports throughput, cache hits and GETs.
 async fn replay(
@@ -691,13 +692,7 @@ async fn replay(
     args: &BenchArgs,
     before_run: &Value,
 ) -> Result<Value, CliError> {
-    let now = client
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/topics/{}", args.topic),
-            None,
-        )
-        .await?;
+    let now = describe_topic(client, &args.topic).await?;
     let start_of = |partition: u64| {
         before_run["partitions"]
             .as_array()
