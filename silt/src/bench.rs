@@ -46,6 +46,11 @@ pub struct BenchArgs {
     /// Target records per second over all producers (default: as fast as possible).
     #[arg(long)]
     pub rate: Option<u64>,
+    /// With `--rate`: a producer sends what it has gathered every this many
+    /// milliseconds, at most `--batch` records, as a client's linger does (default: it
+    /// waits for a full batch).
+    #[arg(long)]
+    pub linger_ms: Option<u64>,
     /// After producing, compact the topic and report compaction throughput and the size
     /// of the Parquet files against the JSON that was produced.
     #[arg(long)]
@@ -303,7 +308,23 @@ async fn tail(
     Ok(report)
 }
 
-pub async fn run(args: BenchArgs) -> Result<(), CliError> {
+pub async fn run(mut args: BenchArgs) -> Result<(), CliError> {
+    if let Some(linger_ms) = args.linger_ms {
+        let Some(rate) = args.rate else {
+            return Err(CliError::Config(
+                "--linger-ms needs --rate: producers going as fast as they can always have a full batch".into(),
+            ));
+        };
+        if linger_ms == 0 {
+            return Err(CliError::Config("--linger-ms must be at least 1".into()));
+        }
+        let per_producer = rate as f64 / args.concurrency.max(1) as f64;
+        let gathered = (per_producer * linger_ms as f64 / 1000.0).ceil() as usize;
+        args.batch = args.batch.min(gathered.max(1));
+    }
+    if args.batch == 0 {
+        return Err(CliError::Config("--batch must be at least 1".into()));
+    }
     let client = Client::new(&args.server);
     let create = json!({"name": args.topic, "partitions": args.partitions});
     match client
@@ -534,6 +555,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             "record_bytes": args.record_bytes,
             "payload": args.payload,
             "batch": args.batch,
+            "linger_ms": args.linger_ms,
             "concurrency": args.concurrency,
             "duration_s": args.duration,
             "warmup_s": args.warmup,

@@ -166,3 +166,49 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
     assert_eq!(replay["cache_hit_ratio"], 1.0, "{report}");
     assert_eq!(replay["gets"], 0.0, "{report}");
 }
+
+#[test]
+fn bench_linger_sends_what_a_paced_producer_gathered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Silt::start(&dir.path().join("data"), None, &[]);
+    let url = server.url.as_str();
+    let (ok, _, err) = silt(
+        url,
+        &["bench", "--duration", "1", "--linger-ms", "10"],
+        None,
+    );
+    assert!(!ok && err.contains("--linger-ms needs --rate"), "{err}");
+    // 1,000 records/s per producer gathered for 10 ms: requests of 10 records.
+    let (ok, out, err) = silt(
+        url,
+        &[
+            "bench",
+            "--topic",
+            "linger",
+            "--partitions",
+            "2",
+            "--concurrency",
+            "2",
+            "--record-bytes",
+            "100",
+            "--duration",
+            "2",
+            "--warmup",
+            "0",
+            "--rate",
+            "2000",
+            "--linger-ms",
+            "10",
+            "--json",
+            "-",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&out[out.find("{\n").expect("a JSON report")..]).expect("json");
+    assert_eq!(report["config"]["batch"], 10, "{report}");
+    let requests = report["produce"]["requests_ok"].as_u64().expect("requests");
+    assert!((300..=400).contains(&requests), "{report}");
+    assert_eq!(report["produce"]["requests_failed"], 0, "{report}");
+}
