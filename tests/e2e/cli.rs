@@ -109,36 +109,21 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Silt::start(&dir.path().join("data"), None, &[]);
     let url = server.url.as_str();
-    let (ok, out, err) = silt(
+    let report = bench_report(
         url,
         &[
-            "bench",
             "--topic",
             "bench",
             "--partitions",
             "4",
             "--batch",
             "50",
-            "--concurrency",
-            "2",
             "--record-bytes",
             "256",
-            "--duration",
-            "2",
-            "--warmup",
-            "0",
-            "--rate",
-            "2000",
             "--consume",
             "--replay",
-            "--json",
-            "-",
         ],
-        None,
     );
-    assert!(ok, "{out}{err}");
-    let json_start = out.find("{\n").expect("a JSON report");
-    let report: serde_json::Value = serde_json::from_str(&out[json_start..]).expect("json");
     let requests = report["produce"]["requests_ok"].as_u64().expect("requests");
     assert!(requests >= 40, "{report}");
     assert_eq!(report["produce"]["requests_failed"], 0, "{report}");
@@ -154,7 +139,6 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
     assert!(puts >= 1.0 && puts <= requests as f64, "{report}");
     assert!(object_store["puts_per_gib"].as_f64().expect("per GiB") > 0.0);
     assert!(object_store["request_dollars_per_gib"].as_f64().expect("$") > 0.0);
-    assert!(out.contains("produce→consume"), "{out}");
     // The replay read every record back, all of it from the cache the flushes filled.
     let replay = &report["replay"];
     assert_eq!(replay["records"], requests * 50, "{report}");
@@ -165,50 +149,54 @@ fn bench_reports_throughput_latency_and_object_store_cost() {
     );
     assert_eq!(replay["cache_hit_ratio"], 1.0, "{report}");
     assert_eq!(replay["gets"], 0.0, "{report}");
-}
 
-#[test]
-fn bench_linger_sends_what_a_paced_producer_gathered() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Silt::start(&dir.path().join("data"), None, &[]);
-    let url = server.url.as_str();
+    // --linger-ms: 1,000 records/s per producer gathered for 10 ms are requests of 10.
     let (ok, _, err) = silt(
         url,
         &["bench", "--duration", "1", "--linger-ms", "10"],
         None,
     );
     assert!(!ok && err.contains("--linger-ms needs --rate"), "{err}");
-    // 1,000 records/s per producer gathered for 10 ms: requests of 10 records.
-    let (ok, out, err) = silt(
+    let report = bench_report(
         url,
         &[
-            "bench",
             "--topic",
             "linger",
             "--partitions",
             "2",
-            "--concurrency",
-            "2",
             "--record-bytes",
             "100",
-            "--duration",
-            "2",
-            "--warmup",
-            "0",
-            "--rate",
-            "2000",
             "--linger-ms",
             "10",
-            "--json",
-            "-",
         ],
-        None,
     );
-    assert!(ok, "{out}{err}");
-    let report: serde_json::Value =
-        serde_json::from_str(&out[out.find("{\n").expect("a JSON report")..]).expect("json");
     assert_eq!(report["config"]["batch"], 10, "{report}");
     let requests = report["produce"]["requests_ok"].as_u64().expect("requests");
     assert!((300..=400).contains(&requests), "{report}");
     assert_eq!(report["produce"]["requests_failed"], 0, "{report}");
+}
+
+/// Runs a short paced `silt bench` (2 producers, 2,000 records/s for 2 s) with `args`
+/// and returns its JSON report.
+fn bench_report(url: &str, args: &[&str]) -> serde_json::Value {
+    let paced = [
+        "--concurrency",
+        "2",
+        "--duration",
+        "2",
+        "--warmup",
+        "0",
+        "--rate",
+        "2000",
+    ];
+    let args: Vec<&str> = std::iter::once("bench")
+        .chain(paced)
+        .chain(args.iter().copied())
+        .chain(["--json", "-"])
+        .collect();
+    let (ok, out, err) = silt(url, &args, None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("records/s"), "the summary table: {out}");
+    let json_start = out.find("{\n").expect("a JSON report");
+    serde_json::from_str(&out[json_start..]).expect("json")
 }
