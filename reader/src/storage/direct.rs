@@ -84,6 +84,11 @@ impl DirectWrites {
         });
         let outcome = match written {
             Ok(()) => Written::Done,
+            // A device that wants larger alignment than ours refuses the write itself.
+            Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {
+                self.inner.enabled.store(false, Ordering::Relaxed);
+                Written::Unsupported
+            }
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                 Written::Exists(error)
             }
