@@ -421,8 +421,7 @@ impl Reader {
     /// catching up on a topic's partitions then cost one GET per segment, not one per
     /// chunk.
     fn reads_whole_segment(&self, entry: &IndexEntry) -> bool {
-        entry.format == EntryFormat::Segment
-            && entry.object_size > 0
+        entry.object_size > 0
             && entry.object_size <= self.whole_segment_bytes
             && entry.object_size <= u64::from(entry.byte_len).saturating_mul(MAX_READ_AMPLIFICATION)
     }
@@ -436,24 +435,25 @@ impl Reader {
             return false;
         };
         let now = Instant::now();
-        let several = misses.get(topic).is_some_and(|last| {
+        let last = misses.get(topic).copied();
+        let several = last.is_some_and(|last| {
             last.several_until.is_some_and(|until| until > now)
                 || (last.partition != partition && now.duration_since(last.at) < DEMAND_WINDOW)
         });
-        if misses.len() >= MAX_TRACKED_TOPICS && !misses.contains_key(topic) {
+        if last.is_none() && misses.len() >= MAX_TRACKED_TOPICS {
             misses.clear();
         }
-        let previous = misses.get(topic).and_then(|last| last.several_until);
+        let several_until = if several {
+            Some(now + DEMAND_WINDOW)
+        } else {
+            last.and_then(|last| last.several_until)
+        };
         misses.insert(
             topic.to_owned(),
             TopicMisses {
                 partition,
                 at: now,
-                several_until: if several {
-                    Some(now + DEMAND_WINDOW)
-                } else {
-                    previous
-                },
+                several_until,
             },
         );
         several
@@ -464,13 +464,7 @@ impl Reader {
     async fn read_chunk_frame(&self, entry: &IndexEntry, whole: bool) -> Result<Bytes, ReadError> {
         if !whole {
             let frame = self.read_range(entry).await?;
-            self.cache.insert(
-                &entry.object_key,
-                entry.byte_offset,
-                entry.byte_len,
-                frame.clone(),
-            );
-            return Ok(frame);
+            return Ok(self.cache_frame(entry, frame));
         }
         let gate = {
             let mut gates = self
@@ -497,6 +491,17 @@ impl Reader {
             }
         }
         result
+    }
+
+    /// Puts `entry`'s chunk frame in the cache and hands it back.
+    fn cache_frame(&self, entry: &IndexEntry, frame: Bytes) -> Bytes {
+        self.cache.insert(
+            &entry.object_key,
+            entry.byte_offset,
+            entry.byte_len,
+            frame.clone(),
+        );
+        frame
     }
 
     /// Reads a whole segment with one GET, caches every chunk in it, and returns the
@@ -530,46 +535,31 @@ impl Reader {
             // Copied out, so that a cached chunk does not pin the whole object.
             object.get(start..end).map(Bytes::copy_from_slice)
         };
-        let mut wanted = None;
-        match decode_segment_index(&object) {
-            Ok(index) => {
-                for location in &index.chunks {
-                    let Some(frame) = chunk(location.offset, location.len) else {
-                        continue;
-                    };
-                    if (location.offset, location.len) == (entry.byte_offset, entry.byte_len) {
-                        wanted = Some(frame.clone());
-                    }
-                    self.cache
-                        .insert(&entry.object_key, location.offset, location.len, frame);
-                }
-            }
-            Err(error) => {
+        let others = decode_segment_index(&object).map_or_else(
+            |error| {
                 debug!(%error, object_key = %entry.object_key, "segment footer unreadable; using the chunk's range");
+                Vec::new()
+            },
+            |index| index.chunks,
+        );
+        for location in others.iter().filter(|location| {
+            (location.offset, location.len) != (entry.byte_offset, entry.byte_len)
+        }) {
+            if let Some(frame) = chunk(location.offset, location.len) {
+                self.cache
+                    .insert(&entry.object_key, location.offset, location.len, frame);
             }
         }
-        let frame = match wanted {
-            Some(frame) => frame,
-            None => {
-                let frame = chunk(entry.byte_offset, entry.byte_len).ok_or_else(|| {
-                    ReadError::Inconsistent(format!(
-                        "{} ({} bytes) has no chunk at {}+{}",
-                        entry.object_key,
-                        object.len(),
-                        entry.byte_offset,
-                        entry.byte_len
-                    ))
-                })?;
-                self.cache.insert(
-                    &entry.object_key,
-                    entry.byte_offset,
-                    entry.byte_len,
-                    frame.clone(),
-                );
-                frame
-            }
-        };
-        Ok(frame)
+        let frame = chunk(entry.byte_offset, entry.byte_len).ok_or_else(|| {
+            ReadError::Inconsistent(format!(
+                "{} ({} bytes) has no chunk at {}+{}",
+                entry.object_key,
+                object.len(),
+                entry.byte_offset,
+                entry.byte_len
+            ))
+        })?;
+        Ok(self.cache_frame(entry, frame))
     }
 
     async fn read_range(&self, entry: &IndexEntry) -> Result<Bytes, ReadError> {

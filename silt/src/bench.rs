@@ -283,19 +283,14 @@ async fn tail(
         records: 0,
     };
     while Instant::now() < until {
-        let response = http
-            .get(format!(
-                "{url}?offset={offset}&max_records=5000&max_bytes=8388608&wait_ms=500"
-            ))
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        let body = response.bytes().await.map_err(|error| error.to_string())?;
+        let body = fetch_page(
+            &http,
+            format!("{url}?offset={offset}&max_records=5000&max_bytes=8388608&wait_ms=500"),
+        )
+        .await?;
         let arrived_ms = silt_core::now_ms();
         // Only the timestamps are read: the values are skipped, not parsed.
-        let page: TailPage = serde_json::from_slice(&body).map_err(|error| {
-            format!("fetch answered {error}: {}", String::from_utf8_lossy(&body))
-        })?;
+        let page: TailPage = parse_page(&body)?;
         for record in &page.records {
             if record.timestamp >= measured_from_ms {
                 let micros = (arrived_ms - record.timestamp).max(0) as u64 * 1000;
@@ -635,6 +630,24 @@ fn progress_bar(
     })
 }
 
+/// The body of a fetch's successful answer.
+async fn fetch_page(http: &reqwest::Client, url: String) -> Result<Bytes, String> {
+    http.get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|error| error.to_string())?
+        .bytes()
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// A fetch's answer as the parts a reader needs.
+fn parse_page<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    serde_json::from_slice(body)
+        .map_err(|error| format!("fetch answered {error}: {}", String::from_utf8_lossy(body)))
+}
+
 /// What a tailing consumer needs of a fetch's answer.
 #[derive(serde::Deserialize)]
 struct TailPage {
@@ -671,18 +684,12 @@ async fn read_back(
 ) -> Result<(u64, u64), String> {
     let (mut records, mut bytes) = (0u64, 0u64);
     while offset < end {
-        let response = http
-            .get(format!(
-                "{url}?offset={offset}&max_records=10000&max_bytes=8388608"
-            ))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|error| error.to_string())?;
-        let body = response.bytes().await.map_err(|error| error.to_string())?;
-        let page: ReplayPage<'_> = serde_json::from_slice(&body).map_err(|error| {
-            format!("fetch answered {error}: {}", String::from_utf8_lossy(&body))
-        })?;
+        let body = fetch_page(
+            &http,
+            format!("{url}?offset={offset}&max_records=10000&max_bytes=8388608"),
+        )
+        .await?;
+        let page: ReplayPage<'_> = parse_page(&body)?;
         let next = page.next_offset;
         if next <= offset {
             return Err(format!("fetch at offset {offset} made no progress"));
