@@ -50,6 +50,8 @@ use crate::batcher::PendingProduce;
 use crate::metrics::Metrics;
 use crate::produce::{PreparedProduce, PreparedRecord};
 
+pub mod guard;
+
 /// Largest request frame accepted; larger ones close the connection.
 const MAX_FRAME_BYTES: usize = 64 << 20;
 /// The one node id every gateway answers as.
@@ -264,6 +266,8 @@ async fn request(context: &Context, frame: &mut Bytes) -> Result<PendingResponse
             "{key:?} version {version} is not supported"
         )));
     }
+    // Bounds every array, string and tagged field before the codec allocates for them.
+    guard::check_request(frame, key, version).map_err(malformed)?;
     let header =
         RequestHeader::decode(frame, key.request_header_version(version)).map_err(malformed)?;
     let correlation_id = header.correlation_id;
@@ -1172,6 +1176,7 @@ fn encode_batch(
         .map(|(offset, record)| KafkaRecord {
             transactional: false,
             control: false,
+            delete_horizon: false,
             partition_leader_epoch: 0,
             producer_id: -1,
             producer_epoch: -1,
