@@ -29,8 +29,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
-    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder,
-    RecordEncodeOptions, TimestampType,
+    Compression, Record as KafkaRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use silt_core::coordinator::{
     CoordinatorError, EntryFormat, IndexEntry, KafkaBatchStamp, PartitionOffsets, Topic,
@@ -50,6 +49,7 @@ use crate::batcher::PendingProduce;
 use crate::metrics::Metrics;
 use crate::produce::{PreparedProduce, PreparedRecord};
 
+pub mod batch;
 pub mod guard;
 
 /// Largest request frame accepted; larger ones close the connection.
@@ -718,58 +718,6 @@ async fn offset_for(
 /// Index lookups a ListOffsets by timestamp may make (16 entries each).
 const MAX_TIMESTAMP_LOOKUPS: usize = 4096;
 
-/// Decodes every record batch in `raw`, decompressing with [`decompress`].
-fn decode_batches(raw: &mut Bytes) -> anyhow::Result<Vec<kafka_protocol::records::RecordSet>> {
-    let mut sets = Vec::new();
-    while raw.has_remaining() {
-        sets.push(RecordBatchDecoder::decode_with_custom_compression(
-            raw,
-            Some(decompress),
-        )?);
-    }
-    Ok(sets)
-}
-
-/// The first bytes of snappy-java's framing, which the Java client writes.
-const XERIAL_SNAPPY_MAGIC: &[u8] = b"\x82SNAPPY\x00";
-/// The framing's header: magic, version and compatible version.
-const XERIAL_SNAPPY_HEADER_LEN: usize = 16;
-
-/// Decompresses a record batch's payload. Snappy comes framed (the Java client) or raw
-/// (librdkafka); the codec crate reads only the former correctly, so Silt reads both here.
-fn decompress(compressed: &mut Bytes, compression: Compression) -> anyhow::Result<Bytes> {
-    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Zstd};
-    let take = |out: &mut Bytes| Ok(out.split_to(out.len()));
-    match compression {
-        Compression::None => Ok(compressed.split_to(compressed.len())),
-        Compression::Gzip => Gzip::decompress(compressed, take),
-        Compression::Lz4 => Lz4::decompress(compressed, take),
-        Compression::Zstd => Zstd::decompress(compressed, take),
-        Compression::Snappy => {
-            let input = compressed.split_to(compressed.len());
-            if !input.starts_with(XERIAL_SNAPPY_MAGIC) {
-                return Ok(Bytes::from(
-                    snap::raw::Decoder::new().decompress_vec(&input)?,
-                ));
-            }
-            let mut rest = input.slice(XERIAL_SNAPPY_HEADER_LEN.min(input.len())..);
-            let mut out = Vec::new();
-            while rest.has_remaining() {
-                if rest.remaining() < 4 {
-                    anyhow::bail!("truncated snappy block length");
-                }
-                let length = rest.get_u32() as usize;
-                if rest.remaining() < length {
-                    anyhow::bail!("truncated snappy block");
-                }
-                let block = rest.split_to(length);
-                out.extend_from_slice(&snap::raw::Decoder::new().decompress_vec(&block)?);
-            }
-            Ok(Bytes::from(out))
-        }
-    }
-}
-
 /// What one partition of a produce request came to.
 struct PartitionAnswer {
     index: i32,
@@ -899,18 +847,21 @@ async fn produce_partition(
             );
         }
     };
-    let mut raw = records.unwrap_or_default();
-    let sets = match decode_batches(&mut raw) {
+    // The records of a partition may decompress to at most the body limit of an HTTP
+    // produce request.
+    let raw = records.unwrap_or_default();
+    let sets = match batch::decode_batches(raw, context.state.config.max_body_bytes) {
         Ok(sets) => sets,
         Err(error) => {
-            debug!(topic = %topic.name, partition, error = format!("{error:#}"), "undecodable record batch");
-            return failed(code::CORRUPT_MESSAGE, format!("record batch: {error:#}"));
+            debug!(topic = %topic.name, partition, %error, "undecodable record batch");
+            let code = match error {
+                batch::BatchError::TooLarge { .. } => code::MESSAGE_TOO_LARGE,
+                _ => code::CORRUPT_MESSAGE,
+            };
+            return failed(code, format!("record batch: {error}"));
         }
     };
-    if sets
-        .iter()
-        .any(|set| set.records.iter().any(|record| record.transactional))
-    {
+    if sets.iter().any(|set| set.transactional) {
         return failed(
             code::INVALID_RECORD,
             "transactional record batches are not supported".into(),
@@ -923,8 +874,8 @@ async fn produce_partition(
     let mut produces = Vec::new();
     let mut data = BytesMut::new();
     let mut prepared = Vec::new();
-    for set in &sets {
-        for record in set.records.iter().filter(|record| !record.control) {
+    for set in sets.iter().filter(|set| !set.control) {
+        for record in &set.records {
             let key = record.key.as_deref().map(|key| {
                 // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
                 (key, std::str::from_utf8(key).is_err())
@@ -1001,12 +952,11 @@ async fn produce_partition(
 }
 
 /// The producer id, epoch and base sequence of an idempotent producer's batch.
-fn kafka_stamp(set: &kafka_protocol::records::RecordSet) -> Option<KafkaBatchStamp> {
-    let first = set.records.first()?;
-    (first.producer_id >= 0 && first.sequence >= 0).then_some(KafkaBatchStamp {
-        producer_id: first.producer_id,
-        epoch: i32::from(first.producer_epoch),
-        base_sequence: first.sequence,
+fn kafka_stamp(set: &batch::KafkaBatch) -> Option<KafkaBatchStamp> {
+    (set.producer_id >= 0 && set.base_sequence >= 0).then_some(KafkaBatchStamp {
+        producer_id: set.producer_id,
+        epoch: i32::from(set.producer_epoch),
+        base_sequence: set.base_sequence,
     })
 }
 
@@ -1700,49 +1650,4 @@ async fn list_groups(
         Err(error) => response.error_code = error_code(&error),
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::{BufMut, Bytes, BytesMut};
-    use kafka_protocol::records::Compression;
-
-    use super::{XERIAL_SNAPPY_MAGIC, decompress};
-
-    #[test]
-    fn snappy_reads_raw_and_framed_payloads() {
-        let payload: Vec<u8> = (0..100_000u32)
-            .flat_map(|n| (n % 251).to_le_bytes())
-            .collect();
-        // Raw, as librdkafka writes it.
-        let raw = snap::raw::Encoder::new()
-            .compress_vec(&payload)
-            .expect("compress");
-        let mut input = Bytes::from(raw);
-        assert_eq!(
-            decompress(&mut input, Compression::Snappy).expect("raw"),
-            payload
-        );
-        // snappy-java's framing, as the Java client writes it: header, then blocks.
-        let mut framed = BytesMut::new();
-        framed.put_slice(XERIAL_SNAPPY_MAGIC);
-        framed.put_u32(1);
-        framed.put_u32(1);
-        for block in payload.chunks(32 * 1024) {
-            let compressed = snap::raw::Encoder::new()
-                .compress_vec(block)
-                .expect("compress");
-            framed.put_u32(compressed.len() as u32);
-            framed.put_slice(&compressed);
-        }
-        let mut input = framed.freeze();
-        assert_eq!(
-            decompress(&mut input, Compression::Snappy).expect("framed"),
-            payload
-        );
-        // A truncated frame is an error, not a panic.
-        let mut truncated =
-            Bytes::from(&b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x10"[..]);
-        assert!(decompress(&mut truncated, Compression::Snappy).is_err());
-    }
 }
