@@ -112,20 +112,12 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http_server::guard_body,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
-}
-
-/// Serves the API on `listener` until `shutdown` completes, then waits for open
-/// requests to finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 fn topic_summary(topic: &Topic) -> Value {
@@ -147,6 +139,13 @@ fn topic_detail(description: &TopicDescription) -> Value {
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if crate::http_server::is_body_timeout(&rejection) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive within the body timeout",
+        );
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use silt_core::segment::Compression;
 
+use crate::listener::ConnectionLimits;
+
 /// Tunables of one gateway. Every field has a default; `silt gateway` reads them from a
 /// TOML file, `SILT_*` variables and flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +24,8 @@ pub struct GatewayConfig {
     pub max_wait_ms: u64,
     /// Compression of segment chunks.
     pub compression: Compression,
+    /// Caps and timeouts of the HTTP and Kafka listeners' connections.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for GatewayConfig {
@@ -35,6 +39,7 @@ impl Default for GatewayConfig {
             max_inflight_flushes: 4,
             max_wait_ms: 30_000,
             compression: Compression::Lz4,
+            connections: ConnectionLimits::default(),
         }
     }
 }

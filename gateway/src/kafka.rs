@@ -39,13 +39,14 @@ use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 use silt_core::record::RecordParts;
 use silt_reader::FetchRequest as ReadRequest;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::api::AppState;
 use crate::batcher::PendingProduce;
+use crate::listener::{IdleTimeout, ListenerStats};
 use crate::metrics::Metrics;
 use crate::produce::{PreparedProduce, PreparedRecord};
 
@@ -135,39 +136,54 @@ pub struct KafkaConfig {
 struct Context {
     state: AppState,
     config: KafkaConfig,
+    /// Frame bytes being read at once across connections, in KiB.
+    frame_budget: Arc<Semaphore>,
 }
 
-/// Serves the Kafka protocol on `listener` until `shutdown` turns true.
+/// Serves the Kafka protocol on `listener` until `shutdown` turns true, then waits for
+/// open connections to end.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     config: KafkaConfig,
 ) -> std::io::Result<()> {
-    let mut shutdown = state.shutdown.clone();
-    let context = Arc::new(Context { state, config });
+    let shutdown = state.shutdown.clone();
+    let limits = state.config.connections.clone();
+    let stats = Arc::clone(&state.metrics.kafka_listener);
+    // Frame bytes being read at once, across connections, in KiB.
+    let frame_budget_kib =
+        (state.config.max_buffered_bytes / 1024).clamp(1, u32::MAX as usize >> 1);
+    let context = Arc::new(Context {
+        state,
+        config,
+        frame_budget: Arc::new(Semaphore::new(frame_budget_kib)),
+    });
     info!(
         listen = %listener.local_addr()?,
         advertised_host = %context.config.advertised_host,
         advertised_port = context.config.advertised_port,
+        max_connections = limits.max_connections,
         "kafka listener is serving"
     );
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = accepted?;
-                let context = Arc::clone(&context);
-                tokio::spawn(
-                    async move {
-                        if let Err(error) = connection(stream, context).await {
-                            debug!(%error, "kafka connection closed");
-                        }
-                    }
-                    .instrument(info_span!("kafka_connection", %peer)),
-                );
+    crate::listener::accept_loop(
+        "kafka",
+        listener,
+        limits.max_connections,
+        Arc::clone(&stats),
+        shutdown,
+        move |stream, _peer, admitted| {
+            let context = Arc::clone(&context);
+            let stats = Arc::clone(&stats);
+            async move {
+                if let Err(error) = connection(stream, &context, &stats).await {
+                    debug!(%error, "kafka connection closed");
+                }
+                drop(admitted);
             }
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-        }
-    }
+        },
+    )
+    .await;
+    Ok(())
 }
 
 /// Requests of one connection whose responses may be pending at once. A produce is
@@ -186,27 +202,32 @@ fn ready(response: BytesMut) -> PendingResponse {
     Box::pin(std::future::ready(Ok(Some(response))))
 }
 
-async fn connection(stream: TcpStream, context: Arc<Context>) -> Result<(), KafkaError> {
+/// Largest frame of any request but Produce.
+const MAX_OTHER_FRAME_BYTES: usize = 4 << 20;
+
+async fn connection(
+    stream: TcpStream,
+    context: &Context,
+    stats: &Arc<ListenerStats>,
+) -> Result<(), KafkaError> {
     stream.set_nodelay(true)?;
-    let (read, write) = stream.into_split();
+    let limits = &context.state.config.connections;
+    let stream = IdleTimeout::new(
+        stream,
+        Duration::from_millis(limits.kafka_idle_timeout_ms),
+        Arc::clone(stats),
+    );
+    let (read, write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
     let (pending_tx, pending_rx) = mpsc::channel::<PendingResponse>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_responses(write, pending_rx).in_current_span());
     let reading = async {
         loop {
-            let length = match read.read_i32().await {
-                Ok(length) => length,
-                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(error) => return Err(error.into()),
+            let Some(mut frame) = read_frame(&mut read, context, stats).await? else {
+                return Ok(());
             };
-            let length = usize::try_from(length)
-                .ok()
-                .filter(|length| (4..=MAX_FRAME_BYTES).contains(length))
-                .ok_or_else(|| KafkaError::Protocol(format!("frame of {length} bytes")))?;
-            let mut frame = BytesMut::zeroed(length);
-            read.read_exact(&mut frame).await?;
-            let mut frame = frame.freeze();
-            let pending = request(&context, &mut frame).await?;
+            let pending = request(context, &mut frame.bytes).await?;
+            drop(frame);
             if pending_tx.send(pending).await.is_err() {
                 // The writer stopped: the connection is broken.
                 return Ok(());
@@ -221,9 +242,84 @@ async fn connection(stream: TcpStream, context: Arc<Context>) -> Result<(), Kafk
     reading.and(written)
 }
 
+/// A request frame, holding its share of the listener's frame budget.
+struct Frame {
+    bytes: Bytes,
+    _budget: OwnedSemaphorePermit,
+}
+
+/// Reads one request frame: `None` at a clean end of the connection. Once the first
+/// byte of a frame has come, its size and header must come within the header timeout
+/// and the whole frame within the body timeout. A frame larger than its API allows
+/// closes the connection before its body is read, and frames being read at once hold
+/// at most the listener's budget of memory, allocated as their bytes arrive.
+async fn read_frame<R: AsyncRead + Unpin>(
+    read: &mut R,
+    context: &Context,
+    stats: &ListenerStats,
+) -> Result<Option<Frame>, KafkaError> {
+    let limits = &context.state.config.connections;
+    let header_timeout = Duration::from_millis(limits.header_timeout_ms);
+    let body_timeout = Duration::from_millis(limits.body_timeout_ms);
+    let mut head = [0u8; 6];
+    if read.read(&mut head[..1]).await? == 0 {
+        return Ok(None);
+    }
+    let started = tokio::time::Instant::now();
+    if tokio::time::timeout(header_timeout, read.read_exact(&mut head[1..]))
+        .await
+        .is_err()
+    {
+        ListenerStats::count(&stats.header_timeouts);
+        return Err(KafkaError::Protocol(
+            "the request's size and header came too slowly".into(),
+        ));
+    }
+    let length = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    let api_key = i16::from_be_bytes([head[4], head[5]]);
+    let limit = if api_key == ApiKey::Produce as i16 {
+        MAX_FRAME_BYTES
+    } else {
+        MAX_OTHER_FRAME_BYTES
+    };
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|length| (4..=limit).contains(length))
+        .ok_or_else(|| {
+            KafkaError::Protocol(format!(
+                "a frame of {length} bytes (api key {api_key}, limit {limit})"
+            ))
+        })?;
+    let kib = u32::try_from(length.div_ceil(1024)).unwrap_or(u32::MAX);
+    let budget = Arc::clone(&context.frame_budget)
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|_| KafkaError::Protocol("the listener is closing".into()))?;
+    let mut bytes = Vec::with_capacity(length.min(64 << 10));
+    bytes.extend_from_slice(&head[4..]);
+    let rest = (length - 2) as u64;
+    let deadline = started + body_timeout;
+    match tokio::time::timeout_at(deadline, (&mut *read).take(rest).read_to_end(&mut bytes)).await {
+        Err(_) => {
+            ListenerStats::count(&stats.body_timeouts);
+            return Err(KafkaError::Protocol("the request came too slowly".into()));
+        }
+        Ok(result) => {
+            result?;
+        }
+    }
+    if bytes.len() != length {
+        return Err(KafkaError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(Some(Frame {
+        bytes: Bytes::from(bytes),
+        _budget: budget,
+    }))
+}
+
 /// Writes each response once it is ready, in request order.
 async fn write_responses(
-    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut write: WriteHalf<IdleTimeout<TcpStream>>,
     mut pending: mpsc::Receiver<PendingResponse>,
 ) -> Result<(), KafkaError> {
     while let Some(response) = pending.recv().await {

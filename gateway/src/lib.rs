@@ -7,15 +7,18 @@ mod batcher;
 mod config;
 mod error;
 mod groups;
+mod http_server;
 mod json;
 pub mod kafka;
+pub mod listener;
 mod metrics;
 mod produce;
 
-pub use api::{AppState, TopicAdmin, app, serve};
+pub use api::{AppState, TopicAdmin, app};
 pub use batcher::{Batcher, BatcherHandle};
 pub use config::GatewayConfig;
 pub use error::ApiError;
+pub use http_server::serve;
 pub use metrics::Metrics;
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use silt_core::metrics::{Histogram, counters, describe, header, labelled, single
 use silt_reader::Reader;
 use silt_reader::storage::StoreCounts;
 
+use crate::listener::ListenerStats;
+
 #[derive(Debug)]
 pub struct Metrics {
     pub produce_requests: AtomicU64,
@@ -33,6 +35,10 @@ pub struct Metrics {
     pub flush_bytes: Histogram,
     /// Records of each segment object written.
     pub flush_records: Histogram,
+    /// Connections of the HTTP listener.
+    pub http_listener: Arc<ListenerStats>,
+    /// Connections of the Kafka listener.
+    pub kafka_listener: Arc<ListenerStats>,
     store_counts: OnceLock<Arc<StoreCounts>>,
     faults_injected: OnceLock<Arc<AtomicU64>>,
 }
@@ -59,6 +65,8 @@ impl Default for Metrics {
             flush_seconds: Histogram::seconds(),
             flush_bytes: Histogram::bytes(),
             flush_records: Histogram::counts(),
+            http_listener: Arc::default(),
+            kafka_listener: Arc::default(),
             store_counts: OnceLock::new(),
             faults_injected: OnceLock::new(),
         }
@@ -162,6 +170,7 @@ impl Metrics {
             "Cache misses served by reading the chunk's whole segment, caching all its chunks",
             reader.whole_segment_reads(),
         );
+        self.render_listeners(&mut out);
         if let Some(injected) = self.faults_injected.get() {
             single(
                 &mut out,
@@ -271,5 +280,65 @@ impl Metrics {
             histogram.render(&mut out, name, "");
         }
         out
+    }
+}
+
+impl Metrics {
+    fn render_listeners(&self, out: &mut String) {
+        let listeners = [
+            ("http", &self.http_listener),
+            ("kafka", &self.kafka_listener),
+        ];
+        type Series = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&ListenerStats) -> &AtomicU64,
+        );
+        let series: [Series; 6] = [
+            (
+                "silt_connections_open",
+                "gauge",
+                "Open connections",
+                |stats| &stats.open,
+            ),
+            (
+                "silt_connections_accepted_total",
+                "counter",
+                "Connections accepted under the cap",
+                |stats| &stats.accepted,
+            ),
+            (
+                "silt_connections_refused_total",
+                "counter",
+                "Connections closed at once because the listener was at its cap",
+                |stats| &stats.refused,
+            ),
+            (
+                "silt_connections_idle_timeouts_total",
+                "counter",
+                "Connections closed after the idle timeout",
+                |stats| &stats.idle_timeouts,
+            ),
+            (
+                "silt_connections_header_timeouts_total",
+                "counter",
+                "Connections closed because a request's header came too slowly",
+                |stats| &stats.header_timeouts,
+            ),
+            (
+                "silt_connections_body_timeouts_total",
+                "counter",
+                "Requests refused because their body came too slowly",
+                |stats| &stats.body_timeouts,
+            ),
+        ];
+        for (name, kind, help, counter) in series {
+            describe(out, name, kind, help);
+            for (listener, stats) in listeners {
+                let value = counter(stats).load(Ordering::Relaxed);
+                labelled(out, name, &format!("listener=\"{listener}\""), value);
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::{AppState, Batcher, GatewayConfig, Metrics, app};
 
 struct Harness {
     router: Router,
+    state: AppState,
     counts: Arc<StoreCounts>,
     coordinator: Arc<dyn Coordinator>,
     _dir: tempfile::TempDir,
@@ -59,7 +60,8 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         admin: None,
     };
     Harness {
-        router: app(state),
+        router: app(state.clone()),
+        state,
         counts,
         coordinator,
         _dir: dir,
@@ -794,6 +796,7 @@ async fn idempotent_retries_write_once_and_sequences_are_enforced() {
 }
 
 mod groups;
+mod limits;
 
 /// Reads one sample of the Prometheus text at `/metrics`.
 fn sample(metrics: &str, series: &str) -> f64 {

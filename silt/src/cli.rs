@@ -275,6 +275,26 @@ pub struct ServeArgs {
     pub max_body_bytes: Option<usize>,
     #[arg(long, env = "SILT_COMPRESSION")]
     pub compression: Option<Compression>,
+    /// Open connections per listener (HTTP and Kafka each); more are closed as soon as
+    /// they are accepted. Default: 4096.
+    #[arg(long, env = "SILT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// An HTTP connection with no byte read or written for this long is closed.
+    /// Default: 120000.
+    #[arg(long, env = "SILT_HTTP_IDLE_TIMEOUT_MS")]
+    pub http_idle_timeout_ms: Option<u64>,
+    /// A Kafka connection with no byte read or written for this long is closed
+    /// (Kafka's `connections.max.idle.ms`). Default: 600000.
+    #[arg(long, env = "SILT_KAFKA_IDLE_TIMEOUT_MS")]
+    pub kafka_idle_timeout_ms: Option<u64>,
+    /// A request's headers (HTTP) or size and header (Kafka) must arrive within this
+    /// long. Default: 30000.
+    #[arg(long, env = "SILT_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// A request's body (HTTP) or whole frame (Kafka) must arrive within this long.
+    /// Default: 120000.
+    #[arg(long, env = "SILT_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
     /// Bytes of chunk cache in memory.
     #[arg(long, env = "SILT_CACHE_MEMORY_BYTES")]
     pub cache_memory_bytes: Option<usize>,

@@ -108,6 +108,31 @@ impl ServeConfig {
         if let Some(value) = args.compression {
             gateway.compression = value;
         }
+        let connections = &mut gateway.connections;
+        for (flag, field) in [
+            (
+                args.http_idle_timeout_ms,
+                &mut connections.http_idle_timeout_ms,
+            ),
+            (
+                args.kafka_idle_timeout_ms,
+                &mut connections.kafka_idle_timeout_ms,
+            ),
+            (args.header_timeout_ms, &mut connections.header_timeout_ms),
+            (args.body_timeout_ms, &mut connections.body_timeout_ms),
+        ] {
+            if let Some(value) = flag {
+                *field = value;
+            }
+        }
+        if let Some(value) = args.max_connections {
+            connections.max_connections = value;
+        }
+        if connections.max_connections == 0 {
+            return Err(CliError::Config(
+                "max_connections must be at least 1".into(),
+            ));
+        }
         if gateway.max_record_bytes > gateway.max_body_bytes {
             return Err(CliError::Config(
                 "max_record_bytes must not exceed max_body_bytes".into(),
