@@ -246,6 +246,7 @@ async fn produce(
             .is_some_and(|value| {
                 value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson")
             });
+        state.batcher.admit(body.len())?;
         let topic = state.coordinator.get_topic(&topic_name).await?;
         let prepared = prepare(
             &topic,

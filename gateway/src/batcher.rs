@@ -69,6 +69,8 @@ struct Waiter {
     /// (chunk index, position in chunk, partition) per record, in request order.
     positions: Vec<(u32, u32, u32)>,
     bytes: usize,
+    /// What the request was charged against the buffer budget.
+    charged: usize,
     reply: oneshot::Sender<Result<ProduceOffsets, FlushFailure>>,
 }
 
@@ -161,6 +163,7 @@ impl OpenBatch {
         self.waiters.push(Waiter {
             positions,
             bytes: produce.data.len(),
+            charged: produce.cost(),
             reply,
         });
     }
@@ -172,6 +175,31 @@ pub struct BatcherHandle {
     submissions: mpsc::Sender<Submission>,
     metrics: Arc<Metrics>,
     max_buffered_bytes: usize,
+}
+
+impl BatcherHandle {
+    /// Refuses a request of `body_bytes` before it is parsed when the buffer could not
+    /// take it: parsing costs memory too, so backpressure applies before it is spent.
+    pub fn admit(&self, body_bytes: usize) -> Result<(), ApiError> {
+        let before = self.metrics.buffered_bytes.load(Ordering::Acquire);
+        if before > 0 && before + body_bytes as u64 > self.max_buffered_bytes as u64 {
+            return Err(self.backpressure(before));
+        }
+        Ok(())
+    }
+
+    fn backpressure(&self, before: u64) -> ApiError {
+        Metrics::add(&self.metrics.produce_rejected_backpressure, 1);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "backpressure",
+            format!(
+                "the gateway holds {before} unacknowledged bytes (limit {}); retry later",
+                self.max_buffered_bytes
+            ),
+        )
+        .retry_after(1)
+    }
 }
 
 impl BatcherHandle {
@@ -192,7 +220,7 @@ impl BatcherHandle {
         topic: &Topic,
         produce: PreparedProduce,
     ) -> Result<PendingProduce, ApiError> {
-        let bytes = produce.data.len() as u64;
+        let bytes = produce.cost() as u64;
         let before = self
             .metrics
             .buffered_bytes
@@ -202,16 +230,7 @@ impl BatcherHandle {
             self.metrics
                 .buffered_bytes
                 .fetch_sub(bytes, Ordering::AcqRel);
-            Metrics::add(&self.metrics.produce_rejected_backpressure, 1);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "backpressure",
-                format!(
-                    "the gateway holds {before} unacknowledged bytes (limit {}); retry later",
-                    self.max_buffered_bytes
-                ),
-            )
-            .retry_after(1));
+            return Err(self.backpressure(before));
         }
         let (reply, answer) = oneshot::channel();
         let submission = Submission {
@@ -558,7 +577,7 @@ impl Flusher {
     }
 
     fn answer(&self, batch: OpenBatch, outcome: Result<Vec<ChunkOutcome>, FlushFailure>) {
-        let released: usize = batch.waiters.iter().map(|waiter| waiter.bytes).sum();
+        let released: usize = batch.waiters.iter().map(|waiter| waiter.charged).sum();
         match &outcome {
             Ok(_) => Metrics::add(&self.metrics.flushes, 1),
             Err(_) => Metrics::add(&self.metrics.flush_failures, 1),

@@ -957,6 +957,16 @@ async fn produce_partition(
             return failed(code, format!("record batch: {error}"));
         }
     };
+    let record_count: usize = sets.iter().map(|set| set.records.len()).sum();
+    if record_count > crate::produce::MAX_RECORDS_PER_REQUEST {
+        return failed(
+            code::MESSAGE_TOO_LARGE,
+            format!(
+                "{record_count} records; a partition of a produce request holds at most {}",
+                crate::produce::MAX_RECORDS_PER_REQUEST
+            ),
+        );
+    }
     if sets.iter().any(|set| set.transactional) {
         return failed(
             code::INVALID_RECORD,

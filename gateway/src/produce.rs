@@ -16,6 +16,51 @@ use silt_core::record::RecordParts;
 use crate::error::ApiError;
 
 const MAX_HEADERS: usize = 256;
+/// Records one produce request may hold (HTTP body, or one partition of a Kafka
+/// produce request): what parsing a request may cost is bounded by it.
+pub const MAX_RECORDS_PER_REQUEST: usize = 100_000;
+/// Memory a waiting record costs beyond its encoded bytes (its position in the batch,
+/// its offset in the answer, its share of the chunk index), charged against the
+/// gateway's buffer budget with them.
+pub const RECORD_OVERHEAD_BYTES: usize = 64;
+
+fn too_many_records() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "too_many_records",
+        format!("a produce request holds at most {MAX_RECORDS_PER_REQUEST} records"),
+    )
+}
+
+/// The `records` array, refused as soon as it passes [`MAX_RECORDS_PER_REQUEST`].
+fn bounded_records<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<RecordJson<'de>>, D::Error> {
+    struct Bounded;
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Vec<RecordJson<'de>>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an array of records")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(record) = seq.next_element()? {
+                if records.len() == MAX_RECORDS_PER_REQUEST {
+                    return Err(serde::de::Error::custom(TOO_MANY_RECORDS));
+                }
+                records.push(record);
+            }
+            Ok(records)
+        }
+    }
+    deserializer.deserialize_seq(Bounded)
+}
+
+/// The message by which a parse error is known to be [`too_many_records`].
+const TOO_MANY_RECORDS: &str = "too many records";
 
 fn some_raw<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -51,6 +96,13 @@ pub struct PreparedRecord {
     pub timestamp: i64,
 }
 
+impl PreparedProduce {
+    /// What the request costs the gateway's buffer budget while it waits.
+    pub fn cost(&self) -> usize {
+        self.data.len() + self.records.len() * RECORD_OVERHEAD_BYTES
+    }
+}
+
 /// A validated produce request: every record encoded into one buffer.
 #[derive(Debug, Clone)]
 pub struct PreparedProduce {
@@ -65,7 +117,7 @@ pub struct PreparedProduce {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TypedBody<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "bounded_records")]
     records: Vec<RecordJson<'a>>,
     #[serde(default)]
     producer: Option<ProducerJson>,
@@ -95,6 +147,9 @@ fn parse_body(
                 continue;
             }
             let index = records.len();
+            if index == MAX_RECORDS_PER_REQUEST {
+                return Err(too_many_records());
+            }
             let record = serde_json::from_str::<RecordJson<'_>>(line).map_err(|error| {
                 if serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
                     ApiError::bad_request(
@@ -127,6 +182,7 @@ fn parse_body(
             };
             Ok((parsed.records, producer))
         }
+        Err(error) if error.to_string().starts_with(TOO_MANY_RECORDS) => Err(too_many_records()),
         Err(error) => {
             #[derive(Deserialize)]
             struct RawBody<'a> {

@@ -863,3 +863,75 @@ async fn metrics_report_latencies_bytes_and_cache_lookups() {
         flushes
     );
 }
+
+/// Many tiny records cost their per-record overhead against the buffer budget, not only
+/// their encoded bytes; a request over the record limit is refused whole.
+#[tokio::test]
+async fn tiny_records_are_charged_their_overhead_and_bounded_per_request() {
+    let gated = Arc::new(InterceptedStore::new(
+        Arc::new(InMemory::new()),
+        Gate(tokio::sync::Semaphore::new(0)),
+    ));
+    let config = GatewayConfig {
+        linger_ms: 5,
+        max_buffered_bytes: 4096,
+        max_body_bytes: 4 << 20,
+        ..Default::default()
+    };
+    let h = harness_with(config, Arc::clone(&gated) as Arc<dyn ObjectStore>).await;
+    create(&h.router, "tiny", 1).await;
+    let held = {
+        let router = h.router.clone();
+        tokio::spawn(async move {
+            post(
+                &router,
+                "/v1/topics/tiny/records",
+                json!({"records": [{"value": 1}]}),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // 60 records of about 15 encoded bytes: 900 bytes, but 60 waiting records.
+    let records: Vec<Value> = (0..60).map(|_| json!({"value": 1})).collect();
+    let refused = post(
+        &h.router,
+        "/v1/topics/tiny/records",
+        json!({ "records": records }),
+    );
+    // Without the per-record charge this request would wait behind the held flush.
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), refused)
+        .await
+        .expect("refused at once, not queued");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    gated.interceptor().0.add_permits(1000);
+    let (status, _) = held.await.expect("held");
+    assert_eq!(status, StatusCode::OK);
+    // One record over the limit per request: refused whole, nothing written.
+    let body = format!(
+        "{{\"records\":[{}]}}",
+        vec!["{\"value\":1}"; crate::produce::MAX_RECORDS_PER_REQUEST + 1].join(",")
+    );
+    let (status, answer) = call(
+        &h.router,
+        "POST",
+        "/v1/topics/tiny/records",
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(answer["error_code"], "too_many_records");
+    let ndjson = vec!["{\"value\":1}"; crate::produce::MAX_RECORDS_PER_REQUEST + 1].join("\n");
+    let (status, answer) = call(
+        &h.router,
+        "POST",
+        "/v1/topics/tiny/records",
+        "application/x-ndjson",
+        ndjson,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    let (_, topic) = call(&h.router, "GET", "/v1/topics/tiny", "application/json", "").await;
+    assert_eq!(topic["partitions"][0]["high_watermark"], 1, "{topic}");
+}
