@@ -6,6 +6,7 @@
 //! a coordinator to other processes, which reach it with [`RemoteCoordinator`].
 
 mod assignment;
+mod catalog;
 mod client;
 mod error;
 mod groups;

@@ -109,6 +109,11 @@ CREATE TABLE kafka_sequences (
     PRIMARY KEY (producer_id, topic_id, partition)
 );
 ",
+    // Rows that deleted topics left behind (SQLite's version 7).
+    "
+DELETE FROM group_offsets WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+",
 ];
 
 /// PostgreSQL-backed [`MetadataStore`]: a writer connection that holds the leader lock,
@@ -719,7 +724,11 @@ impl MetadataStore for PostgresStore {
     }
 
     #[instrument(skip(self))]
-    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError> {
+    async fn delete_topic(
+        &self,
+        name: &str,
+        generations: Vec<(String, u64)>,
+    ) -> Result<Topic, StoreError> {
         let mut writer = self.writer.lock().await;
         let transaction = writer.transaction().await?;
         let Some(row) = transaction
@@ -732,11 +741,25 @@ impl MetadataStore for PostgresStore {
             return Err(CoordinatorError::TopicNotFound(name.to_owned()).into());
         };
         let topic = topic_from_row(&row)?;
-        for table in ["index_entries", "partitions", "topics"] {
+        for table in [
+            "index_entries",
+            "partitions",
+            "group_offsets",
+            "kafka_sequences",
+            "topics",
+        ] {
             transaction
                 .execute(
                     &format!("DELETE FROM {table} WHERE topic_id = $1"),
                     &[&topic.topic_id],
+                )
+                .await?;
+        }
+        for (group, generation) in generations {
+            transaction
+                .execute(
+                    "UPDATE groups SET generation = $2 WHERE group_name = $1",
+                    &[&group, &(generation as i64)],
                 )
                 .await?;
         }
@@ -1385,7 +1408,15 @@ impl MetadataStore for PostgresStore {
                 )
                 .await?;
         }
-        for row in &snapshot.group_offsets {
+        let topic_ids: std::collections::HashSet<i64> =
+            snapshot.topics.iter().map(|row| row.0).collect();
+        // Offsets of a deleted topic (older snapshots kept them) must not attach to a
+        // later topic that reuses its id.
+        for row in snapshot
+            .group_offsets
+            .iter()
+            .filter(|row| topic_ids.contains(&row.1))
+        {
             transaction
                 .execute(
                     "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)

@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::producers::{self, Decision, KafkaPartitionState, LastChunk, ProducerState};
 use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState, TopicRow};
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -107,6 +107,13 @@ CREATE TABLE kafka_sequences (
 ) WITHOUT ROWID;
 ";
 
+/// Rows that a deleted topic left behind (before deleting a topic deleted them too):
+/// a restore may give a later topic the same id, and they must not attach to it.
+const MIGRATION_7: &str = "
+DELETE FROM group_offsets WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+";
+
 /// Schema changes in order; the database's `user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[
     MIGRATION_1,
@@ -115,6 +122,7 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_4,
     MIGRATION_5,
     MIGRATION_6,
+    MIGRATION_7,
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -959,7 +967,11 @@ impl MetadataStore for SqliteStore {
     }
 
     #[instrument(skip(self))]
-    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError> {
+    async fn delete_topic(
+        &self,
+        name: &str,
+        generations: Vec<(String, u64)>,
+    ) -> Result<Topic, StoreError> {
         let name = name.to_owned();
         self.write(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -974,9 +986,15 @@ impl MetadataStore for SqliteStore {
                 return Err(CoordinatorError::TopicNotFound(name).into());
             };
             let topic = topic_from_row(row)?;
-            transaction.execute("DELETE FROM index_entries WHERE topic_id = ?1", [topic.topic_id])?;
-            transaction.execute("DELETE FROM partitions WHERE topic_id = ?1", [topic.topic_id])?;
-            transaction.execute("DELETE FROM topics WHERE topic_id = ?1", [topic.topic_id])?;
+            for table in ["index_entries", "partitions", "group_offsets", "kafka_sequences", "topics"] {
+                transaction.execute(&format!("DELETE FROM {table} WHERE topic_id = ?1"), [topic.topic_id])?;
+            }
+            for (group, generation) in generations {
+                transaction.execute(
+                    "UPDATE groups SET generation = ?2 WHERE group_name = ?1",
+                    params![group, generation as i64],
+                )?;
+            }
             transaction.commit()?;
             Ok(topic)
         })
@@ -1230,8 +1248,14 @@ fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(),
             params![group_name, generation],
         )?;
     }
-    for (group_name, topic_id, partition, committed_offset, updated_at_ms) in
-        &snapshot.group_offsets
+    let topic_ids: std::collections::HashSet<i64> =
+        snapshot.topics.iter().map(|row| row.0).collect();
+    // Offsets of a deleted topic (older snapshots kept them) must not attach to a later
+    // topic that reuses its id.
+    for (group_name, topic_id, partition, committed_offset, updated_at_ms) in snapshot
+        .group_offsets
+        .iter()
+        .filter(|row| topic_ids.contains(&row.1))
     {
         transaction.execute(
             "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)
