@@ -12,7 +12,7 @@ use silt_core::groups::{
     AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MemberAssignment, MemberDescription,
     PartitionLag, PartitionOffset, ResetTarget, TopicPartition,
 };
-use silt_core::names::validate_topic_name;
+use silt_core::names::validate_group_name;
 use silt_core::now_ms;
 use tracing::info;
 
@@ -237,7 +237,7 @@ impl CoordinatorService {
         group: &str,
         join: JoinGroup,
     ) -> Result<MemberAssignment, CoordinatorError> {
-        validate_topic_name(group).map_err(|error| invalid(format!("group name: {error}")))?;
+        validate_group_name(group).map_err(|error| invalid(error.to_string()))?;
         if !(MIN_SESSION_TIMEOUT_MS..=MAX_SESSION_TIMEOUT_MS).contains(&join.session_timeout_ms) {
             return Err(invalid(format!(
                 "session_timeout_ms must be between {MIN_SESSION_TIMEOUT_MS} and {MAX_SESSION_TIMEOUT_MS}, got {}",

@@ -476,3 +476,25 @@ async fn a_recreated_topic_is_read_from_its_start() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_group_name_is_called_a_group_name() {
+    let h = harness().await;
+    create(&h.router, "events", 1).await;
+    for group in ["bad%24name", &"g".repeat(250)] {
+        let (status, body) = post(
+            &h.router,
+            &format!("/v1/groups/{group}/members"),
+            json!({"topics": ["events"]}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_argument")),
+            "{body}"
+        );
+        let message = body["message"].as_str().expect("message");
+        assert!(message.contains("group name"), "{message}");
+        assert!(!message.contains("topic"), "{message}");
+    }
+}
