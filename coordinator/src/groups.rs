@@ -402,7 +402,13 @@ impl CoordinatorService {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
-        if generation != state.generation {
+        if generation > state.generation {
+            return Err(CoordinatorError::IllegalGeneration {
+                given: generation,
+                current: state.generation,
+            });
+        }
+        if generation < state.generation {
             return Err(CoordinatorError::StaleGeneration {
                 given: generation,
                 current: state.generation,

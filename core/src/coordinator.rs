@@ -238,6 +238,12 @@ pub enum CoordinatorError {
         "generation {given} is stale; the group is at generation {current}; fetch or heartbeat to learn the new assignment"
     )]
     StaleGeneration { given: u64, current: u64 },
+    /// A generation the group has not reached: no member was ever given it (Kafka's
+    /// ILLEGAL_GENERATION), unlike a stale one that a member missed moving on from.
+    #[error(
+        "generation {given} was never handed out; the group is at generation {current}; join or heartbeat to learn it"
+    )]
+    IllegalGeneration { given: u64, current: u64 },
     #[error("partition {partition} of topic {topic:?} is not assigned to this member")]
     PartitionNotOwned { topic: String, partition: u32 },
     #[error("group {0:?} has active members; its offsets can be reset only when it is empty")]
@@ -258,6 +264,7 @@ impl CoordinatorError {
             | CoordinatorError::UnknownMember { .. } => ErrorKind::NotFound,
             CoordinatorError::TopicExists(_)
             | CoordinatorError::StaleGeneration { .. }
+            | CoordinatorError::IllegalGeneration { .. }
             | CoordinatorError::PartitionNotOwned { .. }
             | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => {
@@ -280,6 +287,7 @@ impl CoordinatorError {
             CoordinatorError::GroupNotFound(_) => "group_not_found",
             CoordinatorError::UnknownMember { .. } => "unknown_member",
             CoordinatorError::StaleGeneration { .. } => "stale_generation",
+            CoordinatorError::IllegalGeneration { .. } => "illegal_generation",
             CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
             CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",

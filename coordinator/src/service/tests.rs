@@ -11,6 +11,7 @@ use crate::CoordinatorService;
 #[path = "../../../tests/support/postgres.rs"]
 mod test_postgres;
 
+mod hostile_commits;
 mod topic_lifecycle;
 
 /// Where a test's coordinator keeps its metadata: every test of this suite runs once
@@ -1245,4 +1246,5 @@ on_both_backends! {
     metrics_report_commits_and_group_lag => super::groups::metrics_report_commits_and_group_lag,
     a_recreated_topic_starts_without_the_deleted_topics_offsets => super::topic_lifecycle::a_recreated_topic_starts_without_the_deleted_topics_offsets,
     a_restore_drops_offsets_of_deleted_topics => super::topic_lifecycle::a_restore_drops_offsets_of_deleted_topics,
+    a_future_generation_is_illegal_an_older_one_stale => super::hostile_commits::a_future_generation_is_illegal_an_older_one_stale,
 }

@@ -498,3 +498,35 @@ async fn a_bad_group_name_is_called_a_group_name() {
         assert!(!message.contains("topic"), "{message}");
     }
 }
+
+/// A generation the group never reached is `illegal_generation`; an older one stays
+/// `stale_generation` (the contract for a member that lost its partitions).
+#[tokio::test]
+async fn future_and_stale_generations_are_told_apart() {
+    let h = harness().await;
+    create(&h.router, "events", 2).await;
+    produce(&h, "events", 2, 3).await;
+    let first = join(&h, "g", "events", 10_000).await;
+    let second = join(&h, "g", "events", 10_000).await;
+    let id = second["member_id"].as_str().expect("id");
+    let generation = second["generation"].as_u64().expect("generation");
+    let partition = second["assignments"][0]["partition"]
+        .as_u64()
+        .expect("partition");
+    assert!(generation > first["generation"].as_u64().expect("generation"));
+    let commit = |generation: u64| json!({"member_id": id, "generation": generation, "offsets": [{"topic": "events", "partition": partition, "offset": 1}]});
+    for (given, code) in [
+        (999, "illegal_generation"),
+        (generation + 1, "illegal_generation"),
+        (generation - 1, "stale_generation"),
+    ] {
+        let (status, body) = post(&h.router, "/v1/groups/g/offsets", commit(given)).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (StatusCode::CONFLICT, Some(code)),
+            "generation {given}: {body}"
+        );
+    }
+    let (status, body) = post(&h.router, "/v1/groups/g/offsets", commit(generation)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
