@@ -399,6 +399,16 @@ impl CoordinatorService {
         if offsets.is_empty() {
             return Err(invalid("offsets must not be empty"));
         }
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = offsets
+            .iter()
+            .find(|offset| !seen.insert((offset.topic.as_str(), offset.partition)))
+        {
+            return Err(CoordinatorError::DuplicatePartition {
+                topic: twice.topic.clone(),
+                partition: twice.partition,
+            });
+        }
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;

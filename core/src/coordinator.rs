@@ -244,6 +244,10 @@ pub enum CoordinatorError {
         "generation {given} was never handed out; the group is at generation {current}; join or heartbeat to learn it"
     )]
     IllegalGeneration { given: u64, current: u64 },
+    #[error(
+        "partition {partition} of topic {topic:?} appears more than once; name each partition once"
+    )]
+    DuplicatePartition { topic: String, partition: u32 },
     #[error("partition {partition} of topic {topic:?} is not assigned to this member")]
     PartitionNotOwned { topic: String, partition: u32 },
     #[error("group {0:?} has active members; its offsets can be reset only when it is empty")]
@@ -267,9 +271,9 @@ impl CoordinatorError {
             | CoordinatorError::IllegalGeneration { .. }
             | CoordinatorError::PartitionNotOwned { .. }
             | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
-            CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => {
-                ErrorKind::InvalidInput
-            }
+            CoordinatorError::OffsetOutOfRange { .. }
+            | CoordinatorError::InvalidArgument(_)
+            | CoordinatorError::DuplicatePartition { .. } => ErrorKind::InvalidInput,
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
             CoordinatorError::Internal(_) => ErrorKind::Internal,
         }
@@ -288,6 +292,7 @@ impl CoordinatorError {
             CoordinatorError::UnknownMember { .. } => "unknown_member",
             CoordinatorError::StaleGeneration { .. } => "stale_generation",
             CoordinatorError::IllegalGeneration { .. } => "illegal_generation",
+            CoordinatorError::DuplicatePartition { .. } => "duplicate_partition",
             CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
             CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",

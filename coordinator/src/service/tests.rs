@@ -1247,4 +1247,5 @@ on_both_backends! {
     a_recreated_topic_starts_without_the_deleted_topics_offsets => super::topic_lifecycle::a_recreated_topic_starts_without_the_deleted_topics_offsets,
     a_restore_drops_offsets_of_deleted_topics => super::topic_lifecycle::a_restore_drops_offsets_of_deleted_topics,
     a_future_generation_is_illegal_an_older_one_stale => super::hostile_commits::a_future_generation_is_illegal_an_older_one_stale,
+    a_commit_naming_a_partition_twice_is_refused_whole => super::hostile_commits::a_commit_naming_a_partition_twice_is_refused_whole,
 }

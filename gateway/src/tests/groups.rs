@@ -530,3 +530,39 @@ async fn future_and_stale_generations_are_told_apart() {
     let (status, body) = post(&h.router, "/v1/groups/g/offsets", commit(generation)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn a_commit_naming_a_partition_twice_is_refused_whole() {
+    let h = harness().await;
+    create(&h.router, "events", 2).await;
+    produce(&h, "events", 2, 10).await;
+    let member = join(&h, "g", "events", 10_000).await;
+    let id = member["member_id"].as_str().expect("id");
+    let generation = member["generation"].as_u64().expect("generation");
+    let before = get(&h.router, "/v1/groups/g").await.1;
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/g/offsets",
+        json!({"member_id": id, "generation": generation, "offsets": [
+            {"topic": "events", "partition": 1, "offset": 3},
+            {"topic": "events", "partition": 0, "offset": 2},
+            {"topic": "events", "partition": 1, "offset": 9},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("duplicate_partition")),
+        "{body}"
+    );
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.contains("partition 1") && message.contains("\"events\""),
+        "{message}"
+    );
+    assert_eq!(
+        get(&h.router, "/v1/groups/g").await.1,
+        before,
+        "nothing changed"
+    );
+}

@@ -109,3 +109,36 @@ pub(in crate::service) async fn a_future_generation_is_illegal_an_older_one_stal
     commit(3).await.expect("the current generation commits");
     assert_eq!(committed(&coordinator).await, vec![Some(5), None]);
 }
+
+pub(in crate::service) async fn a_commit_naming_a_partition_twice_is_refused_whole(
+    backend: Backend,
+) {
+    let coordinator = backend.open().await;
+    let member = group_at_generation_three(&coordinator).await;
+    coordinator
+        .commit_offsets("g", &member.member_id, 3, vec![offset(1, 2)])
+        .await
+        .expect("commit");
+    let refused = coordinator
+        .commit_offsets(
+            "g",
+            &member.member_id,
+            3,
+            vec![offset(0, 4), offset(1, 7), offset(0, 9)],
+        )
+        .await;
+    assert_eq!(
+        refused,
+        Err(CoordinatorError::DuplicatePartition {
+            topic: "events".into(),
+            partition: 0
+        })
+    );
+    assert_eq!(
+        committed(&coordinator).await,
+        vec![None, Some(2)],
+        "nothing of a refused commit is written"
+    );
+    drop(coordinator);
+    assert_eq!(committed(&backend.open().await).await, vec![None, Some(2)]);
+}
