@@ -18,6 +18,7 @@ pub mod protocol;
 mod service;
 mod sqlite;
 mod store;
+mod topic_keys;
 
 pub use client::RemoteCoordinator;
 pub use error::StoreError;

@@ -114,7 +114,11 @@ CREATE TABLE kafka_sequences (
 DELETE FROM group_offsets WHERE topic_id NOT IN (SELECT topic_id FROM topics);
 DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
 ",
+    // Topic names' collision keys (SQLite's version 8), then `topic_keys::postgres_migrate`.
+    crate::topic_keys::COLUMNS,
 ];
+/// The version that adds topic names' collision keys.
+const TOPIC_KEYS_VERSION: usize = 4;
 
 /// PostgreSQL-backed [`MetadataStore`]: a writer connection that holds the leader lock,
 /// and a few pipelined reader connections.
@@ -212,6 +216,11 @@ impl PostgresStore {
 }
 
 async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    migrate_to(client, MIGRATIONS.len()).await
+}
+
+/// Applies the migrations up to version `target`.
+pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(), StoreError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS silt_schema_migrations (
@@ -233,9 +242,13 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
             MIGRATIONS.len()
         )));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+    let pending = MIGRATIONS.iter().enumerate().take(target);
+    for (index, migration) in pending.skip(applied as usize) {
         let transaction = client.transaction().await?;
         transaction.batch_execute(migration).await?;
+        if index + 1 == TOPIC_KEYS_VERSION {
+            crate::topic_keys::postgres_migrate(&transaction).await?;
+        }
         transaction
             .execute(
                 "INSERT INTO silt_schema_migrations (version) VALUES ($1)",
@@ -675,24 +688,15 @@ impl MetadataStore for PostgresStore {
     ) -> Result<Topic, StoreError> {
         let mut writer = self.writer.lock().await;
         let transaction = writer.transaction().await?;
-        if transaction
-            .query_opt(
-                "SELECT topic_id FROM topics WHERE name = $1",
-                &[&config.name],
-            )
-            .await?
-            .is_some()
-        {
-            return Err(CoordinatorError::TopicExists(config.name).into());
-        }
+        let collision_key = crate::topic_keys::postgres_check(&transaction, &config.name).await?;
         let value_schema = config
             .value_schema
             .as_ref()
             .map(|schema| schema.to_string());
         let topic_id: i64 = transaction
             .query_one(
-                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING topic_id",
+                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema,
+                 collision_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING topic_id",
                 &[
                     &config.name,
                     &i64::from(config.partitions),
@@ -700,6 +704,7 @@ impl MetadataStore for PostgresStore {
                     &config.retention_bytes,
                     &created_at_ms,
                     &value_schema,
+                    &collision_key,
                 ],
             )
             .await?
@@ -1346,6 +1351,7 @@ impl MetadataStore for PostgresStore {
                 )
                 .await?;
         }
+        crate::topic_keys::postgres_assign(&transaction).await?;
         let insert = transaction
             .prepare(
                 "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)

@@ -214,6 +214,12 @@ pub enum CoordinatorError {
     TopicNotFound(String),
     #[error("topic {0:?} already exists")]
     TopicExists(String),
+    /// The name differs from an existing topic's only in case or in '.' versus '_'
+    /// ([`crate::names::topic_collision_key`]).
+    #[error(
+        "topic {topic:?} collides with the existing topic {existing:?}: names that differ only in case or in '.' versus '_' are not allowed side by side"
+    )]
+    TopicCollides { topic: String, existing: String },
     #[error("partition {partition} does not exist in topic {topic:?} ({partitions} partitions)")]
     PartitionNotFound {
         topic: String,
@@ -267,6 +273,7 @@ impl CoordinatorError {
             | CoordinatorError::GroupNotFound(_)
             | CoordinatorError::UnknownMember { .. } => ErrorKind::NotFound,
             CoordinatorError::TopicExists(_)
+            | CoordinatorError::TopicCollides { .. }
             | CoordinatorError::StaleGeneration { .. }
             | CoordinatorError::IllegalGeneration { .. }
             | CoordinatorError::PartitionNotOwned { .. }
@@ -284,6 +291,7 @@ impl CoordinatorError {
         match self {
             CoordinatorError::TopicNotFound(_) => "topic_not_found",
             CoordinatorError::TopicExists(_) => "topic_exists",
+            CoordinatorError::TopicCollides { .. } => "topic_collides",
             CoordinatorError::PartitionNotFound { .. } => "partition_not_found",
             CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
             CoordinatorError::InvalidArgument(_) => "invalid_argument",

@@ -49,6 +49,15 @@ pub fn validate_group_name(name: &str) -> Result<(), NameError> {
     validate_name(NameKind::Group, name)
 }
 
+/// The key under which two topic names collide: lowercase, with '.' as '_'. Kafka
+/// refuses a topic whose name differs from an existing one only in '.' versus '_' (its
+/// metric names replace one with the other); Silt refuses differences in case too, so
+/// that no two topics are told apart only by case. The rule lives here only: the
+/// coordinator stores this key and refuses a second topic with the same key.
+pub fn topic_collision_key(name: &str) -> String {
+    name.to_ascii_lowercase().replace('.', "_")
+}
+
 fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty { kind });
@@ -106,6 +115,20 @@ mod tests {
             })
         );
         assert!(validate_topic_name("with space").is_err());
+    }
+
+    #[test]
+    fn names_differing_in_case_or_dot_and_underscore_collide() {
+        for (a, b) in [
+            ("orders", "ORDERS"),
+            ("a.b", "a_b"),
+            ("My.Topic", "my_topic"),
+        ] {
+            assert_eq!(topic_collision_key(a), topic_collision_key(b), "{a} {b}");
+        }
+        for (a, b) in [("orders", "orders2"), ("a-b", "a_b"), ("a.b", "ab")] {
+            assert_ne!(topic_collision_key(a), topic_collision_key(b), "{a} {b}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod test_postgres;
 
 mod hostile_commits;
 mod topic_lifecycle;
+mod topic_names;
 
 /// Where a test's coordinator keeps its metadata: every test of this suite runs once
 /// against each backend.
@@ -1248,4 +1249,6 @@ on_both_backends! {
     a_restore_drops_offsets_of_deleted_topics => super::topic_lifecycle::a_restore_drops_offsets_of_deleted_topics,
     a_future_generation_is_illegal_an_older_one_stale => super::hostile_commits::a_future_generation_is_illegal_an_older_one_stale,
     a_commit_naming_a_partition_twice_is_refused_whole => super::hostile_commits::a_commit_naming_a_partition_twice_is_refused_whole,
+    colliding_topic_names_are_refused => super::topic_names::colliding_topic_names_are_refused,
+    existing_colliding_topics_survive_the_migration => super::topic_names::existing_colliding_topics_survive_the_migration,
 }
