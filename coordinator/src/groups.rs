@@ -12,12 +12,17 @@ use silt_core::groups::{
     AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MemberAssignment, MemberDescription,
     PartitionLag, PartitionOffset, ResetTarget, TopicPartition,
 };
-use silt_core::names::validate_topic_name;
+use silt_core::names::validate_group_name;
 use silt_core::now_ms;
 use tracing::info;
 
 use crate::assignment::assign;
+use crate::catalog::{PartitionKey, TopicCatalog};
 use crate::service::CoordinatorService;
+
+mod lifecycle;
+
+pub(crate) use lifecycle::{forget_topic, generations_after_deleting};
 
 pub const MIN_SESSION_TIMEOUT_MS: u64 = 100;
 pub const MAX_SESSION_TIMEOUT_MS: u64 = 600_000;
@@ -27,16 +32,21 @@ struct Member {
     session_timeout: Duration,
     last_seen: Instant,
     auto_offset_reset: AutoOffsetReset,
+    /// The generation of the member's last fetch plan: positions that a fetch planned
+    /// in an older generation reports are dropped (its records come again).
+    planned_generation: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct GroupState {
     generation: u64,
     members: BTreeMap<String, Member>,
-    owners: HashMap<TopicPartition, String>,
+    /// Everything below is kept by topic id, never by name: a deleted topic's state
+    /// must not attach to a new topic of the same name.
+    owners: HashMap<PartitionKey, String>,
     /// Where each partition's owner's last fetch ended.
-    positions: HashMap<TopicPartition, (String, u64)>,
-    committed: HashMap<TopicPartition, u64>,
+    positions: HashMap<PartitionKey, (String, u64)>,
+    committed: HashMap<PartitionKey, u64>,
     /// The group's members and generation under the Kafka protocol, if it has any.
     kafka: Option<Box<crate::kafka_groups::KafkaGroup>>,
 }
@@ -45,8 +55,8 @@ pub(crate) struct GroupState {
 pub(crate) type Groups = tokio::sync::Mutex<HashMap<String, GroupState>>;
 
 impl GroupState {
-    pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&TopicPartition, u64)> {
-        self.committed.iter().map(|(tp, offset)| (tp, *offset))
+    pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&PartitionKey, u64)> {
+        self.committed.iter().map(|(key, offset)| (key, *offset))
     }
 
     /// The group's Kafka-protocol state, created on first use.
@@ -54,16 +64,16 @@ impl GroupState {
         self.kafka.get_or_insert_with(Box::default)
     }
 
-    pub(crate) fn record_commit(&mut self, tp: TopicPartition, offset: u64) {
-        self.committed.insert(tp, offset);
+    pub(crate) fn record_commit(&mut self, key: PartitionKey, offset: u64) {
+        self.committed.insert(key, offset);
     }
 
-    fn assignment_of(&self, member_id: &str) -> MemberAssignment {
+    fn assignment_of(&self, member_id: &str, catalog: &TopicCatalog) -> MemberAssignment {
         let mut assignments: Vec<TopicPartition> = self
             .owners
             .iter()
             .filter(|(_, owner)| *owner == member_id)
-            .map(|(tp, _)| tp.clone())
+            .filter_map(|(key, _)| catalog.topic_partition(key))
             .collect();
         assignments.sort();
         MemberAssignment {
@@ -80,6 +90,36 @@ impl GroupState {
             .ok_or_else(|| unknown_member(group, member_id))?;
         member.last_seen = Instant::now();
         Ok(())
+    }
+
+    /// Starts a new generation with a fresh assignment of the members' topics (as the
+    /// catalog has them) and keeps fetch positions only where the owner stays.
+    fn reassign(&mut self, catalog: &TopicCatalog) {
+        let subscribed: BTreeSet<String> = self
+            .members
+            .values()
+            .flat_map(|member| member.topics.iter().cloned())
+            .collect();
+        let partitions = catalog.partitions_of(&subscribed);
+        let subscriptions: BTreeMap<String, BTreeSet<String>> = self
+            .members
+            .iter()
+            .map(|(id, member)| (id.clone(), member.topics.clone()))
+            .collect();
+        let previous: HashMap<TopicPartition, String> = self
+            .owners
+            .iter()
+            .filter_map(|(key, owner)| Some((catalog.topic_partition(key)?, owner.clone())))
+            .collect();
+        let owners: HashMap<PartitionKey, String> = assign(&subscriptions, &partitions, &previous)
+            .into_iter()
+            .filter_map(|(tp, owner)| Some((catalog.key(&tp.topic, tp.partition)?, owner)))
+            .collect();
+        // A partition that changed hands starts again from the committed offset.
+        self.positions
+            .retain(|key, (member, _)| owners.get(key) == Some(member));
+        self.owners = owners;
+        self.generation += 1;
     }
 }
 
@@ -106,13 +146,19 @@ impl CoordinatorService {
         if !groups.contains_key(group) {
             let state = match self.store().load_group(group).await? {
                 Some(stored) => {
-                    let names = self.topic_names_by_id()?;
+                    let catalog = self.catalog()?;
                     let committed = stored
                         .offsets
                         .into_iter()
-                        .filter_map(|(topic_id, partition, offset)| {
-                            let topic = names.get(&topic_id)?.clone();
-                            Some((TopicPartition { topic, partition }, offset))
+                        .filter(|(topic_id, _, _)| catalog.name(*topic_id).is_some())
+                        .map(|(topic_id, partition, offset)| {
+                            (
+                                PartitionKey {
+                                    topic_id,
+                                    partition,
+                                },
+                                offset,
+                            )
                         })
                         .collect();
                     GroupState {
@@ -155,25 +201,12 @@ impl CoordinatorService {
     }
 
     /// Starts a new generation with a fresh assignment of the members' topics.
-    async fn rebalance(&self, group: &str, state: &mut GroupState) -> Result<(), CoordinatorError> {
-        let subscribed: BTreeSet<String> = state
-            .members
-            .values()
-            .flat_map(|member| member.topics.iter().cloned())
-            .collect();
-        let partitions = self.partitions_of(&subscribed);
-        let subscriptions: BTreeMap<String, BTreeSet<String>> = state
-            .members
-            .iter()
-            .map(|(id, member)| (id.clone(), member.topics.clone()))
-            .collect();
-        let owners = assign(&subscriptions, &partitions, &state.owners);
-        // A partition that changed hands starts again from the committed offset.
-        state
-            .positions
-            .retain(|tp, (member, _)| owners.get(tp) == Some(member));
-        state.owners = owners;
-        state.generation += 1;
+    pub(crate) async fn rebalance(
+        &self,
+        group: &str,
+        state: &mut GroupState,
+    ) -> Result<(), CoordinatorError> {
+        state.reassign(&self.catalog()?);
         self.store()
             .save_generation(group, state.generation)
             .await?;
@@ -190,27 +223,13 @@ impl CoordinatorService {
         if topics.is_empty() {
             return Err(invalid("topics must name at least one topic"));
         }
-        let known = self.topic_partition_counts()?;
+        let catalog = self.catalog()?;
         for topic in topics {
-            if !known.contains_key(topic) {
+            if !catalog.contains(topic) {
                 return Err(CoordinatorError::TopicNotFound(topic.clone()));
             }
         }
         Ok(())
-    }
-
-    fn partitions_of(&self, topics: &BTreeSet<String>) -> Vec<TopicPartition> {
-        let counts = self.topic_partition_counts().unwrap_or_default();
-        topics
-            .iter()
-            .filter_map(|topic| counts.get(topic).map(|count| (topic, *count)))
-            .flat_map(|(topic, count)| {
-                (0..count).map(move |partition| TopicPartition {
-                    topic: topic.clone(),
-                    partition,
-                })
-            })
-            .collect()
     }
 
     pub(crate) async fn join_group_impl(
@@ -218,7 +237,7 @@ impl CoordinatorService {
         group: &str,
         join: JoinGroup,
     ) -> Result<MemberAssignment, CoordinatorError> {
-        validate_topic_name(group).map_err(|error| invalid(format!("group name: {error}")))?;
+        validate_group_name(group).map_err(|error| invalid(error.to_string()))?;
         if !(MIN_SESSION_TIMEOUT_MS..=MAX_SESSION_TIMEOUT_MS).contains(&join.session_timeout_ms) {
             return Err(invalid(format!(
                 "session_timeout_ms must be between {MIN_SESSION_TIMEOUT_MS} and {MAX_SESSION_TIMEOUT_MS}, got {}",
@@ -235,6 +254,7 @@ impl CoordinatorService {
             session_timeout: Duration::from_millis(join.session_timeout_ms),
             last_seen: Instant::now(),
             auto_offset_reset: join.auto_offset_reset,
+            planned_generation: 0,
         };
         let member_id = match join.member_id.filter(|id| state.members.contains_key(id)) {
             Some(existing) => {
@@ -256,7 +276,7 @@ impl CoordinatorService {
                 member_id
             }
         };
-        Ok(state.assignment_of(&member_id))
+        Ok(state.assignment_of(&member_id, &self.catalog()?))
     }
 
     pub(crate) async fn heartbeat_impl(
@@ -268,7 +288,7 @@ impl CoordinatorService {
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
         state.touch(group, member_id)?;
-        Ok(state.assignment_of(member_id))
+        Ok(state.assignment_of(member_id, &self.catalog()?))
     }
 
     pub(crate) async fn leave_group_impl(
@@ -294,24 +314,31 @@ impl CoordinatorService {
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
         state.touch(group, member_id)?;
-        let reset = state
-            .members
-            .get(member_id)
-            .map(|member| member.auto_offset_reset)
-            .unwrap_or_default();
-        let member = state.assignment_of(member_id);
+        let generation = state.generation;
+        let reset = match state.members.get_mut(member_id) {
+            Some(member) => {
+                member.planned_generation = generation;
+                member.auto_offset_reset
+            }
+            None => AutoOffsetReset::default(),
+        };
+        let catalog = self.catalog()?;
+        let member = state.assignment_of(member_id, &catalog);
         let mut positions = Vec::with_capacity(member.assignments.len());
         for tp in &member.assignments {
+            let Some(key) = catalog.key(&tp.topic, tp.partition) else {
+                continue;
+            };
             let Ok(bounds) = self.partition_bounds(&tp.topic, tp.partition) else {
                 continue;
             };
             let own = state
                 .positions
-                .get(tp)
+                .get(&key)
                 .filter(|(owner, _)| owner == member_id)
                 .map(|(_, offset)| *offset);
             let offset = own
-                .or_else(|| state.committed.get(tp).copied())
+                .or_else(|| state.committed.get(&key).copied())
                 .unwrap_or(match reset {
                     AutoOffsetReset::Earliest => bounds.log_start_offset,
                     AutoOffsetReset::Latest => bounds.high_watermark,
@@ -335,19 +362,28 @@ impl CoordinatorService {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         state.touch(group, member_id)?;
+        let planned = state
+            .members
+            .get(member_id)
+            .map(|member| member.planned_generation);
+        if planned != Some(state.generation) {
+            // The fetch was planned before a rebalance (or a topic's deletion): what it
+            // read may belong to partitions, or a topic, that are no longer the same.
+            return Ok(());
+        }
+        let catalog = self.catalog()?;
         for position in positions {
-            let tp = TopicPartition {
-                topic: position.topic,
-                partition: position.partition,
+            let Some(key) = catalog.key(&position.topic, position.partition) else {
+                continue;
             };
             if state
                 .owners
-                .get(&tp)
+                .get(&key)
                 .is_some_and(|owner| owner == member_id)
             {
                 state
                     .positions
-                    .insert(tp, (member_id.to_owned(), position.offset));
+                    .insert(key, (member_id.to_owned(), position.offset));
             }
         }
         Ok(())
@@ -363,30 +399,48 @@ impl CoordinatorService {
         if offsets.is_empty() {
             return Err(invalid("offsets must not be empty"));
         }
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = offsets
+            .iter()
+            .find(|offset| !seen.insert((offset.topic.as_str(), offset.partition)))
+        {
+            return Err(CoordinatorError::DuplicatePartition {
+                topic: twice.topic.clone(),
+                partition: twice.partition,
+            });
+        }
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
-        if generation != state.generation {
+        if generation > state.generation {
+            return Err(CoordinatorError::IllegalGeneration {
+                given: generation,
+                current: state.generation,
+            });
+        }
+        if generation < state.generation {
             return Err(CoordinatorError::StaleGeneration {
                 given: generation,
                 current: state.generation,
             });
         }
         state.touch(group, member_id)?;
-        let ids = self.topic_ids()?;
+        let catalog = self.catalog()?;
         let mut rows = Vec::with_capacity(offsets.len());
         for offset in &offsets {
-            let tp = TopicPartition {
-                topic: offset.topic.clone(),
-                partition: offset.partition,
-            };
-            if state.owners.get(&tp).is_none_or(|owner| owner != member_id) {
+            let owned = catalog.key(&offset.topic, offset.partition).filter(|key| {
+                state
+                    .owners
+                    .get(key)
+                    .is_some_and(|owner| owner == member_id)
+            });
+            let Some(key) = owned else {
                 return Err(CoordinatorError::PartitionNotOwned {
-                    topic: tp.topic,
-                    partition: tp.partition,
+                    topic: offset.topic.clone(),
+                    partition: offset.partition,
                 });
-            }
-            let bounds = self.partition_bounds(&tp.topic, tp.partition)?;
+            };
+            let bounds = self.partition_bounds(&offset.topic, offset.partition)?;
             if offset.offset < bounds.log_start_offset || offset.offset > bounds.high_watermark {
                 return Err(CoordinatorError::OffsetOutOfRange {
                     offset: offset.offset,
@@ -394,23 +448,18 @@ impl CoordinatorService {
                     high_watermark: bounds.high_watermark,
                 });
             }
-            let topic_id = *ids
-                .get(&tp.topic)
-                .ok_or_else(|| CoordinatorError::TopicNotFound(tp.topic.clone()))?;
-            rows.push((topic_id, tp.partition, offset.offset));
+            rows.push((key, offset.offset));
         }
         self.store()
-            .commit_group_offsets(group, rows, now_ms())
+            .commit_group_offsets(
+                group,
+                rows.iter()
+                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
+                    .collect(),
+                now_ms(),
+            )
             .await?;
-        for offset in offsets {
-            state.committed.insert(
-                TopicPartition {
-                    topic: offset.topic,
-                    partition: offset.partition,
-                },
-                offset.offset,
-            );
-        }
+        state.committed.extend(rows);
         Ok(())
     }
 
@@ -421,6 +470,7 @@ impl CoordinatorService {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
+        let catalog = self.catalog()?;
         let members = state
             .members
             .iter()
@@ -428,7 +478,7 @@ impl CoordinatorService {
                 member_id: id.clone(),
                 topics: member.topics.iter().cloned().collect(),
                 session_timeout_ms: member.session_timeout.as_millis() as u64,
-                assignments: state.assignment_of(id).assignments,
+                assignments: state.assignment_of(id, &catalog).assignments,
             })
             .collect();
         let mut topics: BTreeSet<String> = state
@@ -436,19 +486,27 @@ impl CoordinatorService {
             .values()
             .flat_map(|m| m.topics.iter().cloned())
             .collect();
-        topics.extend(state.committed.keys().map(|tp| tp.topic.clone()));
+        topics.extend(
+            state
+                .committed
+                .keys()
+                .filter_map(|key| catalog.name(key.topic_id).map(str::to_owned)),
+        );
         let mut partitions = Vec::new();
-        for tp in self.partitions_of(&topics) {
-            let Ok(bounds) = self.partition_bounds(&tp.topic, tp.partition) else {
+        for tp in catalog.partitions_of(&topics) {
+            let (Some(key), Ok(bounds)) = (
+                catalog.key(&tp.topic, tp.partition),
+                self.partition_bounds(&tp.topic, tp.partition),
+            ) else {
                 continue;
             };
-            let committed_offset = state.committed.get(&tp).copied();
+            let committed_offset = state.committed.get(&key).copied();
             let from = committed_offset
                 .unwrap_or(bounds.log_start_offset)
                 .max(bounds.log_start_offset);
             partitions.push(PartitionLag {
                 lag: bounds.high_watermark.saturating_sub(from),
-                owner: state.owners.get(&tp).cloned(),
+                owner: state.owners.get(&key).cloned(),
                 topic: tp.topic,
                 partition: tp.partition,
                 committed_offset,
@@ -482,22 +540,29 @@ impl CoordinatorService {
         if !state.members.is_empty() {
             return Err(CoordinatorError::GroupNotEmpty(group.to_owned()));
         }
+        let catalog = self.catalog()?;
         let topics: BTreeSet<String> = match topics {
             Some(topics) => {
                 self.check_topics(&topics)?;
                 topics.into_iter().collect()
             }
-            None => state.committed.keys().map(|tp| tp.topic.clone()).collect(),
+            None => state
+                .committed
+                .keys()
+                .filter_map(|key| catalog.name(key.topic_id).map(str::to_owned))
+                .collect(),
         };
         if topics.is_empty() {
             return Err(invalid(
                 "the group has no committed offsets; name the topics to reset",
             ));
         }
-        let ids = self.topic_ids()?;
         let mut rows = Vec::new();
         let mut reset = Vec::new();
-        for tp in self.partitions_of(&topics) {
+        for tp in catalog.partitions_of(&topics) {
+            let key = catalog
+                .key(&tp.topic, tp.partition)
+                .ok_or_else(|| CoordinatorError::TopicNotFound(tp.topic.clone()))?;
             let bounds = self.partition_bounds(&tp.topic, tp.partition)?;
             let offset = match target {
                 ResetTarget::Earliest => bounds.log_start_offset,
@@ -506,10 +571,7 @@ impl CoordinatorService {
                     offset.clamp(bounds.log_start_offset, bounds.high_watermark)
                 }
             };
-            let topic_id = *ids
-                .get(&tp.topic)
-                .ok_or_else(|| CoordinatorError::TopicNotFound(tp.topic.clone()))?;
-            rows.push((topic_id, tp.partition, offset));
+            rows.push((key, offset));
             reset.push(PartitionOffset {
                 topic: tp.topic,
                 partition: tp.partition,
@@ -517,15 +579,17 @@ impl CoordinatorService {
             });
         }
         self.store()
-            .commit_group_offsets(group, rows, now_ms())
+            .commit_group_offsets(
+                group,
+                rows.iter()
+                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
+                    .collect(),
+                now_ms(),
+            )
             .await?;
-        for offset in &reset {
-            let tp = TopicPartition {
-                topic: offset.topic.clone(),
-                partition: offset.partition,
-            };
-            state.positions.remove(&tp);
-            state.committed.insert(tp, offset.offset);
+        for (key, offset) in rows {
+            state.positions.remove(&key);
+            state.committed.insert(key, offset);
         }
         Ok(reset)
     }

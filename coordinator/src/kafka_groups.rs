@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use silt_core::coordinator::CoordinatorError;
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset, TopicPartition};
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 use silt_core::now_ms;
 use tokio::sync::Notify;
 use tracing::info;
@@ -212,6 +212,29 @@ impl KafkaGroup {
         self.changed.notify_waiters();
     }
 
+    /// A topic was deleted: a group with a member that subscribes to it (or whose
+    /// subscription cannot be read) rebalances, so that the members rejoin and commits
+    /// of the old generation are refused.
+    pub(crate) fn topic_deleted(&mut self, topic: &str, now: Instant) {
+        if matches!(self.phase, Phase::Empty | Phase::Preparing { .. }) {
+            return;
+        }
+        let subscribed = self.members.values().any(|member| {
+            member.protocols.iter().any(|(_, metadata)| {
+                subscription_topics(&self.protocol_type, metadata)
+                    .is_none_or(|topics| topics.iter().any(|name| name == topic))
+            })
+        });
+        if subscribed {
+            info!(
+                topic,
+                generation = self.generation,
+                "kafka group rebalances: a topic it used was deleted"
+            );
+            self.start_rebalance(now);
+        }
+    }
+
     fn describe_phase(&self) -> &'static str {
         match self.phase {
             Phase::Empty => "Empty",
@@ -220,6 +243,27 @@ impl KafkaGroup {
             Phase::Stable => "Stable",
         }
     }
+}
+
+/// The topics of a Kafka consumer's subscription (the "consumer" protocol type's
+/// `ConsumerProtocolSubscription`: a version, then an array of topic names, in every
+/// version); `None` when it is not that or cannot be read. Other protocol types
+/// (Connect, Streams' own) name no topics: `Some(empty)`.
+fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<String>> {
+    if protocol_type != "consumer" {
+        return Some(Vec::new());
+    }
+    let mut rest = metadata.get(2..)?;
+    let count = i32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+    rest = rest.get(4..)?;
+    let mut topics = Vec::with_capacity(usize::try_from(count).ok()?.min(1024));
+    for _ in 0..count {
+        let len = usize::try_from(i16::from_be_bytes(rest.get(..2)?.try_into().ok()?)).ok()?;
+        let name = std::str::from_utf8(rest.get(2..2 + len)?).ok()?;
+        topics.push(name.to_owned());
+        rest = rest.get(2 + len..)?;
+    }
+    Some(topics)
 }
 
 fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
@@ -352,17 +396,21 @@ impl CoordinatorService {
                     }
                     Err(error) => return Err(error),
                 };
+                let catalog = self.catalog()?;
                 let mut offsets: Vec<PartitionOffset> = state
                     .committed_offsets()
-                    .filter(|(tp, _)| {
+                    .filter_map(|(key, offset)| {
+                        let tp = catalog.topic_partition(key)?;
+                        Some(PartitionOffset {
+                            topic: tp.topic,
+                            partition: tp.partition,
+                            offset,
+                        })
+                    })
+                    .filter(|offset| {
                         topics
                             .as_ref()
-                            .is_none_or(|topics| topics.contains(&tp.topic))
-                    })
-                    .map(|(tp, offset)| PartitionOffset {
-                        topic: tp.topic.clone(),
-                        partition: tp.partition,
-                        offset,
+                            .is_none_or(|topics| topics.contains(&offset.topic))
                     })
                     .collect();
                 offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
@@ -568,34 +616,28 @@ impl CoordinatorService {
                 }
             }
         }
-        let ids = self.topic_ids()?;
+        let catalog = self.catalog()?;
         let mut rows = Vec::with_capacity(offsets.len());
         for offset in &offsets {
-            let Some(topic_id) = ids.get(&offset.topic) else {
+            let Some(key) = catalog.key(&offset.topic, offset.partition) else {
                 return Ok(done(code::UNKNOWN_TOPIC_OR_PARTITION));
             };
-            if self
-                .partition_bounds(&offset.topic, offset.partition)
-                .is_err()
-            {
-                return Ok(done(code::UNKNOWN_TOPIC_OR_PARTITION));
-            }
-            rows.push((*topic_id, offset.partition, offset.offset));
+            rows.push((key, offset.offset));
         }
         if rows.is_empty() {
             return Ok(done(code::NONE));
         }
         self.store()
-            .commit_group_offsets(group, rows, now_ms())
+            .commit_group_offsets(
+                group,
+                rows.iter()
+                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
+                    .collect(),
+                now_ms(),
+            )
             .await?;
-        for offset in offsets {
-            state.record_commit(
-                TopicPartition {
-                    topic: offset.topic,
-                    partition: offset.partition,
-                },
-                offset.offset,
-            );
+        for (key, offset) in rows {
+            state.record_commit(key, offset);
         }
         Ok(done(code::NONE))
     }

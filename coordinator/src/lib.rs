@@ -6,6 +6,7 @@
 //! a coordinator to other processes, which reach it with [`RemoteCoordinator`].
 
 mod assignment;
+mod catalog;
 mod client;
 mod error;
 mod groups;
@@ -17,6 +18,7 @@ pub mod protocol;
 mod service;
 mod sqlite;
 mod store;
+mod topic_keys;
 
 pub use client::RemoteCoordinator;
 pub use error::StoreError;

@@ -109,7 +109,16 @@ CREATE TABLE kafka_sequences (
     PRIMARY KEY (producer_id, topic_id, partition)
 );
 ",
+    // Rows that deleted topics left behind (SQLite's version 7).
+    "
+DELETE FROM group_offsets WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+",
+    // Topic names' collision keys (SQLite's version 8), then `topic_keys::postgres_migrate`.
+    crate::topic_keys::COLUMNS,
 ];
+/// The version that adds topic names' collision keys.
+const TOPIC_KEYS_VERSION: usize = 4;
 
 /// PostgreSQL-backed [`MetadataStore`]: a writer connection that holds the leader lock,
 /// and a few pipelined reader connections.
@@ -207,6 +216,11 @@ impl PostgresStore {
 }
 
 async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    migrate_to(client, MIGRATIONS.len()).await
+}
+
+/// Applies the migrations up to version `target`.
+pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(), StoreError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS silt_schema_migrations (
@@ -228,9 +242,13 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
             MIGRATIONS.len()
         )));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+    let pending = MIGRATIONS.iter().enumerate().take(target);
+    for (index, migration) in pending.skip(applied as usize) {
         let transaction = client.transaction().await?;
         transaction.batch_execute(migration).await?;
+        if index + 1 == TOPIC_KEYS_VERSION {
+            crate::topic_keys::postgres_migrate(&transaction).await?;
+        }
         transaction
             .execute(
                 "INSERT INTO silt_schema_migrations (version) VALUES ($1)",
@@ -670,24 +688,15 @@ impl MetadataStore for PostgresStore {
     ) -> Result<Topic, StoreError> {
         let mut writer = self.writer.lock().await;
         let transaction = writer.transaction().await?;
-        if transaction
-            .query_opt(
-                "SELECT topic_id FROM topics WHERE name = $1",
-                &[&config.name],
-            )
-            .await?
-            .is_some()
-        {
-            return Err(CoordinatorError::TopicExists(config.name).into());
-        }
+        let collision_key = crate::topic_keys::postgres_check(&transaction, &config.name).await?;
         let value_schema = config
             .value_schema
             .as_ref()
             .map(|schema| schema.to_string());
         let topic_id: i64 = transaction
             .query_one(
-                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING topic_id",
+                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema,
+                 collision_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING topic_id",
                 &[
                     &config.name,
                     &i64::from(config.partitions),
@@ -695,6 +704,7 @@ impl MetadataStore for PostgresStore {
                     &config.retention_bytes,
                     &created_at_ms,
                     &value_schema,
+                    &collision_key,
                 ],
             )
             .await?
@@ -719,7 +729,11 @@ impl MetadataStore for PostgresStore {
     }
 
     #[instrument(skip(self))]
-    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError> {
+    async fn delete_topic(
+        &self,
+        name: &str,
+        generations: Vec<(String, u64)>,
+    ) -> Result<Topic, StoreError> {
         let mut writer = self.writer.lock().await;
         let transaction = writer.transaction().await?;
         let Some(row) = transaction
@@ -732,11 +746,25 @@ impl MetadataStore for PostgresStore {
             return Err(CoordinatorError::TopicNotFound(name.to_owned()).into());
         };
         let topic = topic_from_row(&row)?;
-        for table in ["index_entries", "partitions", "topics"] {
+        for table in [
+            "index_entries",
+            "partitions",
+            "group_offsets",
+            "kafka_sequences",
+            "topics",
+        ] {
             transaction
                 .execute(
                     &format!("DELETE FROM {table} WHERE topic_id = $1"),
                     &[&topic.topic_id],
+                )
+                .await?;
+        }
+        for (group, generation) in generations {
+            transaction
+                .execute(
+                    "UPDATE groups SET generation = $2 WHERE group_name = $1",
+                    &[&group, &(generation as i64)],
                 )
                 .await?;
         }
@@ -1323,6 +1351,7 @@ impl MetadataStore for PostgresStore {
                 )
                 .await?;
         }
+        crate::topic_keys::postgres_assign(&transaction).await?;
         let insert = transaction
             .prepare(
                 "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
@@ -1385,7 +1414,15 @@ impl MetadataStore for PostgresStore {
                 )
                 .await?;
         }
-        for row in &snapshot.group_offsets {
+        let topic_ids: std::collections::HashSet<i64> =
+            snapshot.topics.iter().map(|row| row.0).collect();
+        // Offsets of a deleted topic (older snapshots kept them) must not attach to a
+        // later topic that reuses its id.
+        for row in snapshot
+            .group_offsets
+            .iter()
+            .filter(|row| topic_ids.contains(&row.1))
+        {
             transaction
                 .execute(
                     "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)

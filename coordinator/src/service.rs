@@ -23,6 +23,7 @@ use silt_core::groups::{
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 
+use crate::catalog::TopicCatalog;
 use crate::error::StoreError;
 use crate::groups::Groups;
 use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredState};
@@ -101,28 +102,12 @@ impl CoordinatorService {
         &self.groups
     }
 
-    pub(crate) fn topic_partition_counts(&self) -> Result<HashMap<String, u32>, CoordinatorError> {
+    /// One consistent copy of every topic's name, id and partition count.
+    pub(crate) fn catalog(&self) -> Result<TopicCatalog, CoordinatorError> {
         let topics = self.topics.read().map_err(|_| poisoned())?;
-        Ok(topics
-            .iter()
-            .map(|(name, state)| (name.clone(), state.topic.partitions))
-            .collect())
-    }
-
-    pub(crate) fn topic_ids(&self) -> Result<HashMap<String, i64>, CoordinatorError> {
-        let topics = self.topics.read().map_err(|_| poisoned())?;
-        Ok(topics
-            .iter()
-            .map(|(name, state)| (name.clone(), state.topic.topic_id))
-            .collect())
-    }
-
-    pub(crate) fn topic_names_by_id(&self) -> Result<HashMap<i64, String>, CoordinatorError> {
-        Ok(self
-            .topic_ids()?
-            .into_iter()
-            .map(|(name, id)| (id, name))
-            .collect())
+        Ok(TopicCatalog::new(topics.iter().map(|(name, state)| {
+            (name.clone(), state.topic.topic_id, state.topic.partitions)
+        })))
     }
 
     pub(crate) fn partition_bounds(
@@ -499,6 +484,10 @@ impl Coordinator for CoordinatorService {
             },
         );
         info!(topic = %topic.name, partitions = topic.partitions, "topic created");
+        // Members subscribed to the name get its partitions now, not at their next join.
+        if let Err(error) = self.rebalance_subscribers(&topic.name).await {
+            warn!(%error, topic = %topic.name, "groups subscribed to a new topic did not rebalance");
+        }
         Ok(topic)
     }
 
@@ -529,10 +518,16 @@ impl Coordinator for CoordinatorService {
     #[instrument(skip(self))]
     async fn delete_topic(&self, name: &str) -> Result<(), CoordinatorError> {
         let _order = self.write_order.lock().await;
-        self.store.delete_topic(name).await?;
+        let topic_id = self.with_topic(name, |state| Ok(state.topic.topic_id))?;
+        // Groups stay locked from the store's transaction to the mirror's update, so no
+        // group sees the topic gone from one and present in the other.
+        let mut groups = self.groups().lock().await;
+        let generations = crate::groups::generations_after_deleting(&groups, name, topic_id);
+        self.store.delete_topic(name, generations).await?;
         // Dropping the senders wakes long-polls, which then report the topic gone.
         self.topics.write().map_err(|_| poisoned())?.remove(name);
-        info!(topic = name, "topic deleted");
+        crate::groups::forget_topic(&mut groups, name, topic_id, &self.catalog()?);
+        info!(topic = name, topic_id, "topic deleted");
         Ok(())
     }
 

@@ -17,7 +17,9 @@ use crate::error::StoreError;
 use crate::producers::{self, Decision, KafkaPartitionState, LastChunk, ProducerState};
 use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState, TopicRow};
 
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 8;
+/// The version that adds topic names' collision keys (see `topic_keys`).
+const TOPIC_KEYS_VERSION: usize = 8;
 const READ_CONNECTIONS: usize = 2;
 
 const MIGRATION_1: &str = "
@@ -107,6 +109,13 @@ CREATE TABLE kafka_sequences (
 ) WITHOUT ROWID;
 ";
 
+/// Rows that a deleted topic left behind (before deleting a topic deleted them too):
+/// a restore may give a later topic the same id, and they must not attach to it.
+const MIGRATION_7: &str = "
+DELETE FROM group_offsets WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
+";
+
 /// Schema changes in order; the database's `user_version` says how many are applied.
 const MIGRATIONS: &[&str] = &[
     MIGRATION_1,
@@ -115,6 +124,8 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_4,
     MIGRATION_5,
     MIGRATION_6,
+    MIGRATION_7,
+    crate::topic_keys::COLUMNS,
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -132,15 +143,24 @@ fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
 }
 
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(connection, MIGRATIONS.len())
+}
+
+/// Applies the migrations up to version `target`.
+pub(crate) fn migrate_to(connection: &mut Connection, target: usize) -> Result<(), StoreError> {
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Invalid(format!(
             "database schema version {version} is newer than this build supports ({SCHEMA_VERSION})"
         )));
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+    let pending = MIGRATIONS.iter().enumerate().take(target);
+    for (index, migration) in pending.skip(version.max(0) as usize) {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         transaction.execute_batch(migration)?;
+        if index + 1 == TOPIC_KEYS_VERSION {
+            crate::topic_keys::sqlite_migrate(&transaction)?;
+        }
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
         transaction.commit()?;
     }
@@ -917,22 +937,18 @@ impl MetadataStore for SqliteStore {
     ) -> Result<Topic, StoreError> {
         self.write(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists: Option<i64> = transaction
-                .query_row("SELECT topic_id FROM topics WHERE name = ?1", [&config.name], |row| row.get(0))
-                .optional()?;
-            if exists.is_some() {
-                return Err(CoordinatorError::TopicExists(config.name).into());
-            }
+            let collision_key = crate::topic_keys::sqlite_check(&transaction, &config.name)?;
             transaction.execute(
-                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema,
+                 collision_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     config.name,
                     config.partitions,
                     config.retention_ms,
                     config.retention_bytes,
                     created_at_ms,
-                    config.value_schema.as_ref().map(|schema| schema.to_string())
+                    config.value_schema.as_ref().map(|schema| schema.to_string()),
+                    collision_key
                 ],
             )?;
             let topic_id = transaction.last_insert_rowid();
@@ -959,7 +975,11 @@ impl MetadataStore for SqliteStore {
     }
 
     #[instrument(skip(self))]
-    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError> {
+    async fn delete_topic(
+        &self,
+        name: &str,
+        generations: Vec<(String, u64)>,
+    ) -> Result<Topic, StoreError> {
         let name = name.to_owned();
         self.write(move |connection| {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -974,9 +994,15 @@ impl MetadataStore for SqliteStore {
                 return Err(CoordinatorError::TopicNotFound(name).into());
             };
             let topic = topic_from_row(row)?;
-            transaction.execute("DELETE FROM index_entries WHERE topic_id = ?1", [topic.topic_id])?;
-            transaction.execute("DELETE FROM partitions WHERE topic_id = ?1", [topic.topic_id])?;
-            transaction.execute("DELETE FROM topics WHERE topic_id = ?1", [topic.topic_id])?;
+            for table in ["index_entries", "partitions", "group_offsets", "kafka_sequences", "topics"] {
+                transaction.execute(&format!("DELETE FROM {table} WHERE topic_id = ?1"), [topic.topic_id])?;
+            }
+            for (group, generation) in generations {
+                transaction.execute(
+                    "UPDATE groups SET generation = ?2 WHERE group_name = ?1",
+                    params![group, generation as i64],
+                )?;
+            }
             transaction.commit()?;
             Ok(topic)
         })
@@ -1166,6 +1192,7 @@ fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(),
             params![topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema],
         )?;
     }
+    crate::topic_keys::sqlite_assign(&transaction)?;
     for (topic_id, partition, log_start_offset, high_watermark) in &snapshot.partitions {
         transaction.execute(
             "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
@@ -1230,8 +1257,14 @@ fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(),
             params![group_name, generation],
         )?;
     }
-    for (group_name, topic_id, partition, committed_offset, updated_at_ms) in
-        &snapshot.group_offsets
+    let topic_ids: std::collections::HashSet<i64> =
+        snapshot.topics.iter().map(|row| row.0).collect();
+    // Offsets of a deleted topic (older snapshots kept them) must not attach to a later
+    // topic that reuses its id.
+    for (group_name, topic_id, partition, committed_offset, updated_at_ms) in snapshot
+        .group_offsets
+        .iter()
+        .filter(|row| topic_ids.contains(&row.1))
     {
         transaction.execute(
             "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)

@@ -78,7 +78,14 @@ pub trait MetadataStore: Send + Sync + 'static {
         created_at_ms: i64,
     ) -> Result<Topic, StoreError>;
 
-    async fn delete_topic(&self, name: &str) -> Result<Topic, StoreError>;
+    /// Deletes the topic with its partitions, its index entries, its Kafka producers'
+    /// sequences and every group's committed offsets of it, and records the given
+    /// groups' new generations (those that used it), in one transaction.
+    async fn delete_topic(
+        &self,
+        name: &str,
+        generations: Vec<(String, u64)>,
+    ) -> Result<Topic, StoreError>;
 
     /// Commits segments in one transaction, in order (group commit); returns, for each,
     /// its chunks' outcomes and the partitions whose high watermark moved (`topic_id`,

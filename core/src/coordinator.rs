@@ -214,6 +214,12 @@ pub enum CoordinatorError {
     TopicNotFound(String),
     #[error("topic {0:?} already exists")]
     TopicExists(String),
+    /// The name differs from an existing topic's only in case or in '.' versus '_'
+    /// ([`crate::names::topic_collision_key`]).
+    #[error(
+        "topic {topic:?} collides with the existing topic {existing:?}: names that differ only in case or in '.' versus '_' are not allowed side by side"
+    )]
+    TopicCollides { topic: String, existing: String },
     #[error("partition {partition} does not exist in topic {topic:?} ({partitions} partitions)")]
     PartitionNotFound {
         topic: String,
@@ -238,6 +244,16 @@ pub enum CoordinatorError {
         "generation {given} is stale; the group is at generation {current}; fetch or heartbeat to learn the new assignment"
     )]
     StaleGeneration { given: u64, current: u64 },
+    /// A generation the group has not reached: no member was ever given it (Kafka's
+    /// ILLEGAL_GENERATION), unlike a stale one that a member missed moving on from.
+    #[error(
+        "generation {given} was never handed out; the group is at generation {current}; join or heartbeat to learn it"
+    )]
+    IllegalGeneration { given: u64, current: u64 },
+    #[error(
+        "partition {partition} of topic {topic:?} appears more than once; name each partition once"
+    )]
+    DuplicatePartition { topic: String, partition: u32 },
     #[error("partition {partition} of topic {topic:?} is not assigned to this member")]
     PartitionNotOwned { topic: String, partition: u32 },
     #[error("group {0:?} has active members; its offsets can be reset only when it is empty")]
@@ -257,12 +273,14 @@ impl CoordinatorError {
             | CoordinatorError::GroupNotFound(_)
             | CoordinatorError::UnknownMember { .. } => ErrorKind::NotFound,
             CoordinatorError::TopicExists(_)
+            | CoordinatorError::TopicCollides { .. }
             | CoordinatorError::StaleGeneration { .. }
+            | CoordinatorError::IllegalGeneration { .. }
             | CoordinatorError::PartitionNotOwned { .. }
             | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
-            CoordinatorError::OffsetOutOfRange { .. } | CoordinatorError::InvalidArgument(_) => {
-                ErrorKind::InvalidInput
-            }
+            CoordinatorError::OffsetOutOfRange { .. }
+            | CoordinatorError::InvalidArgument(_)
+            | CoordinatorError::DuplicatePartition { .. } => ErrorKind::InvalidInput,
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
             CoordinatorError::Internal(_) => ErrorKind::Internal,
         }
@@ -273,6 +291,7 @@ impl CoordinatorError {
         match self {
             CoordinatorError::TopicNotFound(_) => "topic_not_found",
             CoordinatorError::TopicExists(_) => "topic_exists",
+            CoordinatorError::TopicCollides { .. } => "topic_collides",
             CoordinatorError::PartitionNotFound { .. } => "partition_not_found",
             CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
             CoordinatorError::InvalidArgument(_) => "invalid_argument",
@@ -280,6 +299,8 @@ impl CoordinatorError {
             CoordinatorError::GroupNotFound(_) => "group_not_found",
             CoordinatorError::UnknownMember { .. } => "unknown_member",
             CoordinatorError::StaleGeneration { .. } => "stale_generation",
+            CoordinatorError::IllegalGeneration { .. } => "illegal_generation",
+            CoordinatorError::DuplicatePartition { .. } => "duplicate_partition",
             CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
             CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",

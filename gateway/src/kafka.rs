@@ -467,6 +467,7 @@ fn error_code(error: &CoordinatorError) -> i16 {
         }
         CoordinatorError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
         CoordinatorError::TopicExists(_) => code::TOPIC_ALREADY_EXISTS,
+        CoordinatorError::TopicCollides { .. } => code::INVALID_TOPIC_EXCEPTION,
         CoordinatorError::InvalidArgument(_) => code::INVALID_REQUEST,
         CoordinatorError::Unavailable(_) => code::REQUEST_TIMED_OUT,
         _ => code::UNKNOWN_SERVER_ERROR,

@@ -532,6 +532,36 @@ async fn long_poll_returns_as_soon_as_a_record_is_committed() {
     );
 }
 
+/// Names that differ only in case or in '.' versus '_' collide in Kafka's metric names:
+/// the second topic is refused with 409, naming the first.
+#[tokio::test]
+async fn colliding_topic_names_are_refused() {
+    let h = harness().await;
+    create(&h.router, "orders.eu", 1).await;
+    for name in ["orders_eu", "ORDERS.EU", "Orders_Eu"] {
+        let (status, body) = post(
+            &h.router,
+            "/v1/topics",
+            json!({"name": name, "partitions": 1}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (StatusCode::CONFLICT, Some("topic_collides")),
+            "{name}: {body}"
+        );
+        let message = body["message"].as_str().expect("message");
+        assert!(message.contains("\"orders.eu\""), "{message}");
+    }
+    let (_, body) = get(&h.router, "/v1/topics").await;
+    assert_eq!(
+        body["topics"].as_array().expect("topics").len(),
+        1,
+        "{body}"
+    );
+    create(&h.router, "orders-eu", 1).await;
+}
+
 #[tokio::test]
 async fn topics_list_describe_delete() {
     let h = harness().await;

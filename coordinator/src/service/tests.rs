@@ -11,6 +11,10 @@ use crate::CoordinatorService;
 #[path = "../../../tests/support/postgres.rs"]
 mod test_postgres;
 
+mod hostile_commits;
+mod topic_lifecycle;
+mod topic_names;
+
 /// Where a test's coordinator keeps its metadata: every test of this suite runs once
 /// against each backend.
 pub(super) enum Backend {
@@ -1241,4 +1245,10 @@ on_both_backends! {
     a_snapshot_restores_into_an_empty_store => super::a_snapshot_restores_into_an_empty_store,
     kafka_sequences_dedupe_retries_per_partition => super::kafka_sequences_dedupe_retries_per_partition,
     metrics_report_commits_and_group_lag => super::groups::metrics_report_commits_and_group_lag,
+    a_recreated_topic_starts_without_the_deleted_topics_offsets => super::topic_lifecycle::a_recreated_topic_starts_without_the_deleted_topics_offsets,
+    a_restore_drops_offsets_of_deleted_topics => super::topic_lifecycle::a_restore_drops_offsets_of_deleted_topics,
+    a_future_generation_is_illegal_an_older_one_stale => super::hostile_commits::a_future_generation_is_illegal_an_older_one_stale,
+    a_commit_naming_a_partition_twice_is_refused_whole => super::hostile_commits::a_commit_naming_a_partition_twice_is_refused_whole,
+    colliding_topic_names_are_refused => super::topic_names::colliding_topic_names_are_refused,
+    existing_colliding_topics_survive_the_migration => super::topic_names::existing_colliding_topics_survive_the_migration,
 }

@@ -404,3 +404,165 @@ async fn commits_lag_and_bad_input() {
     let (_, groups) = get(&h.router, "/v1/groups").await;
     assert_eq!(groups["groups"], json!(["g"]));
 }
+
+/// Issue #21: a group's offsets of a deleted topic must not carry over to a new topic
+/// of the same name (they made the group skip the new topic's first records).
+#[tokio::test]
+async fn a_recreated_topic_is_read_from_its_start() {
+    let h = harness().await;
+    create(&h.router, "t1", 2).await;
+    produce(&h, "t1", 2, 5).await;
+    let member = join(&h, "g2", "t1", 10_000).await;
+    let id = member["member_id"].as_str().expect("id").to_owned();
+    let generation = member["generation"].as_u64().expect("generation");
+    let commit = json!({"member_id": id, "generation": generation,
+        "offsets": [{"topic": "t1", "partition": 1, "offset": 4}]});
+    let (status, body) = post(&h.router, "/v1/groups/g2/offsets", commit.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = call(
+        &h.router,
+        "DELETE",
+        "/v1/topics/t1",
+        "application/json",
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    create(&h.router, "t1", 2).await;
+    let records: Vec<Value> = (0..6)
+        .map(|i| json!({"value": format!("new-{i}"), "partition": 1}))
+        .collect();
+    let (status, body) = post(
+        &h.router,
+        "/v1/topics/t1/records",
+        json!({ "records": records }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut delivered = Vec::new();
+    let last = loop {
+        let (status, body) = get(
+            &h.router,
+            &format!("/v1/groups/g2/members/{id}/records?max_records=4"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let records = body["records"].as_array().expect("records").clone();
+        if records.is_empty() {
+            break body;
+        }
+        delivered.extend(records.iter().map(|record| {
+            (
+                record["partition"].as_u64().expect("partition"),
+                record["offset"].as_u64().expect("offset"),
+            )
+        }));
+    };
+    assert_eq!(
+        delivered,
+        (0..6).map(|offset| (1, offset)).collect::<Vec<_>>(),
+        "every record of the new topic, from offset 0"
+    );
+    assert!(
+        last["generation"].as_u64().expect("generation") > generation,
+        "{last}"
+    );
+    let (status, body) = post(&h.router, "/v1/groups/g2/offsets", commit).await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_generation")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_group_name_is_called_a_group_name() {
+    let h = harness().await;
+    create(&h.router, "events", 1).await;
+    for group in ["bad%24name", &"g".repeat(250)] {
+        let (status, body) = post(
+            &h.router,
+            &format!("/v1/groups/{group}/members"),
+            json!({"topics": ["events"]}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_argument")),
+            "{body}"
+        );
+        let message = body["message"].as_str().expect("message");
+        assert!(message.contains("group name"), "{message}");
+        assert!(!message.contains("topic"), "{message}");
+    }
+}
+
+/// A generation the group never reached is `illegal_generation`; an older one stays
+/// `stale_generation` (the contract for a member that lost its partitions).
+#[tokio::test]
+async fn future_and_stale_generations_are_told_apart() {
+    let h = harness().await;
+    create(&h.router, "events", 2).await;
+    produce(&h, "events", 2, 3).await;
+    let first = join(&h, "g", "events", 10_000).await;
+    let second = join(&h, "g", "events", 10_000).await;
+    let id = second["member_id"].as_str().expect("id");
+    let generation = second["generation"].as_u64().expect("generation");
+    let partition = second["assignments"][0]["partition"]
+        .as_u64()
+        .expect("partition");
+    assert!(generation > first["generation"].as_u64().expect("generation"));
+    let commit = |generation: u64| json!({"member_id": id, "generation": generation, "offsets": [{"topic": "events", "partition": partition, "offset": 1}]});
+    for (given, code) in [
+        (999, "illegal_generation"),
+        (generation + 1, "illegal_generation"),
+        (generation - 1, "stale_generation"),
+    ] {
+        let (status, body) = post(&h.router, "/v1/groups/g/offsets", commit(given)).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (StatusCode::CONFLICT, Some(code)),
+            "generation {given}: {body}"
+        );
+    }
+    let (status, body) = post(&h.router, "/v1/groups/g/offsets", commit(generation)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_commit_naming_a_partition_twice_is_refused_whole() {
+    let h = harness().await;
+    create(&h.router, "events", 2).await;
+    produce(&h, "events", 2, 10).await;
+    let member = join(&h, "g", "events", 10_000).await;
+    let id = member["member_id"].as_str().expect("id");
+    let generation = member["generation"].as_u64().expect("generation");
+    let before = get(&h.router, "/v1/groups/g").await.1;
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/g/offsets",
+        json!({"member_id": id, "generation": generation, "offsets": [
+            {"topic": "events", "partition": 1, "offset": 3},
+            {"topic": "events", "partition": 0, "offset": 2},
+            {"topic": "events", "partition": 1, "offset": 9},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("duplicate_partition")),
+        "{body}"
+    );
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.contains("partition 1") && message.contains("\"events\""),
+        "{message}"
+    );
+    assert_eq!(
+        get(&h.router, "/v1/groups/g").await.1,
+        before,
+        "nothing changed"
+    );
+}
