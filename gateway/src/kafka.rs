@@ -7,14 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::{join_all, select_all};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, CreateTopicsRequest,
-    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, FetchRequest, FetchResponse,
-    FindCoordinatorRequest, FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader, TopicName, api_versions_response::ApiVersion,
+    ApiKey, ApiVersionsResponse, BrokerId, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, FetchRequest, FetchResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse,
+    ResponseHeader, TopicName, api_versions_response::ApiVersion,
     create_topics_response::CreatableTopicResult, delete_topics_response::DeletableTopicResult,
     fetch_response, find_coordinator_response, list_offsets_response, metadata_response,
     produce_response,
@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
     join_group_response, leave_group_response, list_groups_response, offset_commit_response,
     offset_fetch_response,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record as KafkaRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
@@ -49,8 +49,10 @@ use crate::batcher::PendingProduce;
 use crate::listener::{IdleTimeout, ListenerStats};
 use crate::metrics::Metrics;
 use crate::produce::{PreparedProduce, PreparedRecord};
+use decode::{Decoded, Request, SUPPORTED};
 
 pub mod batch;
+pub mod decode;
 pub mod guard;
 
 /// Largest request frame accepted; larger ones close the connection.
@@ -82,43 +84,14 @@ mod code {
     pub const INVALID_RECORD: i16 = 87;
 }
 
-/// The APIs Silt answers, and the versions it speaks (within the codec's own range).
-const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 12),
-    (ApiKey::Fetch, 4, 12),
-    (ApiKey::ListOffsets, 1, 8),
-    (ApiKey::Metadata, 0, 12),
-    (ApiKey::FindCoordinator, 0, 4),
-    (ApiKey::ApiVersions, 0, 3),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 6),
-    (ApiKey::InitProducerId, 0, 4),
-    (ApiKey::JoinGroup, 0, 7),
-    (ApiKey::SyncGroup, 0, 5),
-    (ApiKey::Heartbeat, 0, 4),
-    (ApiKey::LeaveGroup, 0, 4),
-    (ApiKey::OffsetCommit, 2, 8),
-    (ApiKey::OffsetFetch, 1, 7),
-    (ApiKey::DescribeGroups, 0, 5),
-    (ApiKey::ListGroups, 0, 4),
-];
-
-fn supported(key: ApiKey, version: i16) -> bool {
-    SUPPORTED
-        .iter()
-        .any(|(api, min, max)| *api == key && (*min..=*max).contains(&version))
-}
-
 #[derive(Debug, Error)]
 pub enum KafkaError {
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
     #[error("malformed request: {0}")]
     Protocol(String),
-}
-
-fn malformed(error: impl std::fmt::Display) -> KafkaError {
-    KafkaError::Protocol(error.to_string())
+    #[error(transparent)]
+    Decode(#[from] decode::DecodeError),
 }
 
 /// Settings of the Kafka listener.
@@ -223,10 +196,10 @@ async fn connection(
     let writer = tokio::spawn(write_responses(write, pending_rx).in_current_span());
     let reading = async {
         loop {
-            let Some(mut frame) = read_frame(&mut read, context, stats).await? else {
+            let Some(frame) = read_frame(&mut read, context, stats).await? else {
                 return Ok(());
             };
-            let pending = request(context, &mut frame.bytes).await?;
+            let pending = request(context, frame.bytes.clone()).await?;
             drop(frame);
             if pending_tx.send(pending).await.is_err() {
                 // The writer stopped: the connection is broken.
@@ -336,69 +309,51 @@ async fn write_responses(
 
 /// Decodes one request and handles it; the response is ready, or (a produce) once its
 /// records are durable (`None`: no response, as for a produce with `acks=0`).
-async fn request(context: &Context, frame: &mut Bytes) -> Result<PendingResponse, KafkaError> {
-    let (api_key, version) = {
-        let mut peek = &frame[..];
-        (peek.get_i16(), peek.get_i16())
-    };
-    let Ok(key) = ApiKey::try_from(api_key) else {
-        return Err(KafkaError::Protocol(format!("unknown api key {api_key}")));
-    };
-    if !supported(key, version) {
-        if key == ApiKey::ApiVersions {
-            // Answered in version 0, which every client understands, with what we support.
-            let correlation_id = {
-                let mut peek = &frame[4..];
-                if peek.remaining() < 4 {
-                    return Err(KafkaError::Protocol("short header".into()));
-                }
-                peek.get_i32()
-            };
+async fn request(context: &Context, frame: Bytes) -> Result<PendingResponse, KafkaError> {
+    let (header, version, request) = match decode::decode_request(frame)? {
+        Decoded::Request {
+            header,
+            version,
+            request,
+        } => (header, version, request),
+        Decoded::UnsupportedApiVersions { correlation_id } => {
             let mut response = api_versions();
             response.error_code = code::UNSUPPORTED_VERSION;
             return encode_response(correlation_id, 0, &response, 0).map(ready);
         }
-        return Err(KafkaError::Protocol(format!(
-            "{key:?} version {version} is not supported"
-        )));
-    }
-    // Bounds every array, string and tagged field before the codec allocates for them.
-    guard::check_request(frame, key, version).map_err(malformed)?;
-    let header =
-        RequestHeader::decode(frame, key.request_header_version(version)).map_err(malformed)?;
+    };
     let correlation_id = header.correlation_id;
+    let key = ApiKey::try_from(header.request_api_key)
+        .map_err(|()| KafkaError::Protocol("unknown api key".into()))?;
     let header_version = key.response_header_version(version);
     let span = info_span!("kafka_request", api = ?key, version, correlation_id);
     async move {
         macro_rules! answer {
-            ($request:ty, $handler:ident) => {{
-                let request = <$request>::decode(frame, version).map_err(malformed)?;
-                let response = $handler(context, request, version).await;
+            ($request:expr, $handler:ident) => {{
+                let response = $handler(context, $request, version).await;
                 encode_response(correlation_id, header_version, &response, version).map(ready)
             }};
         }
-        match key {
-            ApiKey::ApiVersions => {
-                ApiVersionsRequest::decode(frame, version).map_err(malformed)?;
+        match *request {
+            Request::ApiVersions(_) => {
                 encode_response(correlation_id, header_version, &api_versions(), version).map(ready)
             }
-            ApiKey::Metadata => answer!(MetadataRequest, metadata),
-            ApiKey::CreateTopics => answer!(CreateTopicsRequest, create_topics),
-            ApiKey::DeleteTopics => answer!(DeleteTopicsRequest, delete_topics),
-            ApiKey::FindCoordinator => answer!(FindCoordinatorRequest, find_coordinator),
-            ApiKey::InitProducerId => answer!(InitProducerIdRequest, init_producer_id),
-            ApiKey::ListOffsets => answer!(ListOffsetsRequest, list_offsets),
-            ApiKey::Fetch => answer!(FetchRequest, fetch),
-            ApiKey::JoinGroup => answer!(JoinGroupRequest, join_group),
-            ApiKey::SyncGroup => answer!(SyncGroupRequest, sync_group),
-            ApiKey::Heartbeat => answer!(HeartbeatRequest, heartbeat),
-            ApiKey::LeaveGroup => answer!(LeaveGroupRequest, leave_group),
-            ApiKey::OffsetCommit => answer!(OffsetCommitRequest, offset_commit),
-            ApiKey::OffsetFetch => answer!(OffsetFetchRequest, offset_fetch),
-            ApiKey::DescribeGroups => answer!(DescribeGroupsRequest, describe_groups),
-            ApiKey::ListGroups => answer!(ListGroupsRequest, list_groups),
-            ApiKey::Produce => {
-                let request = ProduceRequest::decode(frame, version).map_err(malformed)?;
+            Request::Metadata(request) => answer!(request, metadata),
+            Request::CreateTopics(request) => answer!(request, create_topics),
+            Request::DeleteTopics(request) => answer!(request, delete_topics),
+            Request::FindCoordinator(request) => answer!(request, find_coordinator),
+            Request::InitProducerId(request) => answer!(request, init_producer_id),
+            Request::ListOffsets(request) => answer!(request, list_offsets),
+            Request::Fetch(request) => answer!(request, fetch),
+            Request::JoinGroup(request) => answer!(request, join_group),
+            Request::SyncGroup(request) => answer!(request, sync_group),
+            Request::Heartbeat(request) => answer!(request, heartbeat),
+            Request::LeaveGroup(request) => answer!(request, leave_group),
+            Request::OffsetCommit(request) => answer!(request, offset_commit),
+            Request::OffsetFetch(request) => answer!(request, offset_fetch),
+            Request::DescribeGroups(request) => answer!(request, describe_groups),
+            Request::ListGroups(request) => answer!(request, list_groups),
+            Request::Produce(request) => {
                 let acks = request.acks;
                 let durable = produce(context, request).await;
                 let pending = async move {
@@ -411,7 +366,6 @@ async fn request(context: &Context, frame: &mut Bytes) -> Result<PendingResponse
                 let pending: PendingResponse = Box::pin(pending.in_current_span());
                 Ok(pending)
             }
-            other => Err(KafkaError::Protocol(format!("{other:?} is not supported"))),
         }
     }
     .instrument(span)

@@ -12,7 +12,7 @@ mod json;
 pub mod kafka;
 pub mod listener;
 mod metrics;
-mod produce;
+pub mod produce;
 
 pub use api::{AppState, TopicAdmin, app};
 pub use batcher::{Batcher, BatcherHandle};

@@ -32,36 +32,6 @@ fn too_many_records() -> ApiError {
     )
 }
 
-/// The `records` array, refused as soon as it passes [`MAX_RECORDS_PER_REQUEST`].
-fn bounded_records<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<RecordJson<'de>>, D::Error> {
-    struct Bounded;
-    impl<'de> serde::de::Visitor<'de> for Bounded {
-        type Value = Vec<RecordJson<'de>>;
-        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-            formatter.write_str("an array of records")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-            while let Some(record) = seq.next_element()? {
-                if records.len() == MAX_RECORDS_PER_REQUEST {
-                    return Err(serde::de::Error::custom(TOO_MANY_RECORDS));
-                }
-                records.push(record);
-            }
-            Ok(records)
-        }
-    }
-    deserializer.deserialize_seq(Bounded)
-}
-
-/// The message by which a parse error is known to be [`too_many_records`].
-const TOO_MANY_RECORDS: &str = "too many records";
-
 fn some_raw<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<&'de RawValue>, D::Error> {
@@ -114,15 +84,6 @@ pub struct PreparedProduce {
     pub kafka: Option<KafkaBatchStamp>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TypedBody<'a> {
-    #[serde(borrow, deserialize_with = "bounded_records")]
-    records: Vec<RecordJson<'a>>,
-    #[serde(default)]
-    producer: Option<ProducerJson>,
-}
-
 /// `"producer": {"id": .., "epoch": .., "sequence": n}`: one sequence per request.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,112 +93,28 @@ struct ProducerJson {
     sequence: i64,
 }
 
-/// Parses a body, `{"records": [...]}` or NDJSON, in one pass. When that fails, a
-/// second, slower pass finds which record is at fault so the error can name it.
-fn parse_body(
-    body: &[u8],
-    ndjson: bool,
-) -> Result<(Vec<RecordJson<'_>>, Option<ProducerStamp>), ApiError> {
-    if ndjson {
-        let text = std::str::from_utf8(body)
-            .map_err(|_| ApiError::bad_request("invalid_json", "body is not UTF-8"))?;
-        let mut records = Vec::new();
-        for (line_number, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let index = records.len();
-            if index == MAX_RECORDS_PER_REQUEST {
-                return Err(too_many_records());
-            }
-            let record = serde_json::from_str::<RecordJson<'_>>(line).map_err(|error| {
-                if serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
-                    ApiError::bad_request(
-                        "invalid_json",
-                        format!("line {}: {error}", line_number + 1),
-                    )
-                } else {
-                    ApiError::invalid_record(index, error)
-                }
-            })?;
-            records.push(record);
-        }
-        return Ok((records, None));
-    }
-    match serde_json::from_slice::<TypedBody<'_>>(body) {
-        Ok(parsed) => {
-            let producer = match parsed.producer {
-                None => None,
-                Some(producer) if producer.sequence < 0 || producer.epoch < 0 => {
-                    return Err(ApiError::bad_request(
-                        "invalid_request",
-                        "producer epoch and sequence must not be negative",
-                    ));
-                }
-                Some(producer) => Some(ProducerStamp {
-                    producer_id: producer.id,
-                    epoch: producer.epoch,
-                    sequence: producer.sequence,
-                }),
-            };
-            Ok((parsed.records, producer))
-        }
-        Err(error) if error.to_string().starts_with(TOO_MANY_RECORDS) => Err(too_many_records()),
-        Err(error) => {
-            #[derive(Deserialize)]
-            struct RawBody<'a> {
-                #[serde(borrow)]
-                records: Vec<&'a RawValue>,
-            }
-            let raw: RawBody<'_> = serde_json::from_slice(body).map_err(|raw_error| {
-                ApiError::bad_request("invalid_json", format!("invalid produce body: {raw_error}"))
-            })?;
-            for (index, record) in raw.records.iter().enumerate() {
-                serde_json::from_str::<RecordJson<'_>>(record.get())
-                    .map_err(|error| ApiError::invalid_record(index, error))?;
-            }
-            Err(ApiError::bad_request(
-                "invalid_json",
-                format!("invalid produce body: {error}"),
-            ))
-        }
-    }
+/// Marks a record that goes to the request's sticky partition, chosen once the whole
+/// body (and so its producer stamp) has been read.
+const STICKY: u32 = u32::MAX;
+
+/// Validates and encodes records one by one as they are parsed, so a request costs its
+/// encoded records and their positions, never a parsed form of all of them at once.
+struct Encoder<'t> {
+    topic: &'t Topic,
+    max_record_bytes: usize,
+    now_ms: i64,
+    data: BytesMut,
+    records: Vec<PreparedRecord>,
+    /// Why the record being parsed was refused, when it was Silt's rule and not JSON's.
+    refused: Option<ApiError>,
 }
 
-/// Validates every record of a body, chooses partitions and encodes them. Nothing is
-/// kept unless every record is valid.
-pub fn prepare(
-    topic: &Topic,
-    body: &[u8],
-    ndjson: bool,
-    max_record_bytes: usize,
-    sticky: &AtomicU32,
-    now_ms: i64,
-) -> Result<PreparedProduce, ApiError> {
-    let (parsed, producer) = parse_body(body, ndjson)?;
-    if parsed.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "records must not be empty",
-        ));
-    }
-    // Records without key or partition all go to one partition per request (Kafka's
-    // sticky partitioning), rotating over the partitions from request to request. For
-    // an idempotent request the partition follows from (producer, sequence) instead, so
-    // a retry through any gateway lands where the original did.
-    let partitions = topic.partitions.max(1);
-    let sticky_partition = match producer {
-        Some(stamp) => {
-            let mixed = (stamp.producer_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                ^ (stamp.sequence as u64);
-            (mixed.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 32) as u32 % partitions
+impl Encoder<'_> {
+    fn push(&mut self, record: &RecordJson<'_>) -> Result<(), ApiError> {
+        let index = self.records.len();
+        if index == MAX_RECORDS_PER_REQUEST {
+            return Err(too_many_records());
         }
-        None => sticky.fetch_add(1, Ordering::Relaxed) % partitions,
-    };
-    let mut data = BytesMut::with_capacity(body.len() + parsed.len() * 32);
-    let mut records = Vec::with_capacity(parsed.len());
-    let mut headers: Vec<(&str, &[u8])> = Vec::new();
-    for (index, record) in parsed.iter().enumerate() {
         let key_bytes;
         let key = match (&record.key, &record.key_base64) {
             (Some(_), Some(_)) => {
@@ -277,7 +154,7 @@ pub fn prepare(
                 ));
             }
         };
-        headers.clear();
+        let mut headers: Vec<(&str, &[u8])> = Vec::new();
         if let Some(map) = &record.headers {
             if map.len() > MAX_HEADERS {
                 return Err(ApiError::invalid_record(
@@ -303,8 +180,9 @@ pub fn prepare(
                 ));
             }
             Some(timestamp) => timestamp,
-            None => now_ms,
+            None => self.now_ms,
         };
+        let topic = self.topic;
         let partition = match (record.partition, key) {
             (Some(partition), _) => {
                 if partition < 0 || partition >= i64::from(topic.partitions) {
@@ -319,7 +197,7 @@ pub fn prepare(
                 partition as u32
             }
             (None, Some((key, _))) => partition_for_key(key, topic.partitions),
-            (None, None) => sticky_partition,
+            (None, None) => STICKY,
         };
         let parts = RecordParts {
             timestamp,
@@ -329,27 +207,232 @@ pub fn prepare(
             headers: &headers,
         };
         let encoded_len = parts.encoded_len();
-        if encoded_len > max_record_bytes {
+        if encoded_len > self.max_record_bytes {
             return Err(ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "record_too_large",
                 format!(
-                    "record {index}: {encoded_len} bytes encoded; the limit is {max_record_bytes}"
+                    "record {index}: {encoded_len} bytes encoded; the limit is {}",
+                    self.max_record_bytes
                 ),
             )
             .with("record_index", index));
         }
-        let start = data.len();
-        parts.encode(&mut data);
-        records.push(PreparedRecord {
+        let start = self.data.len();
+        parts.encode(&mut self.data);
+        self.records.push(PreparedRecord {
             partition,
             start,
-            end: data.len(),
+            end: self.data.len(),
             timestamp,
         });
+        Ok(())
+    }
+
+    /// [`Self::push`] inside a deserializer: Silt's refusal is kept aside and the
+    /// parse stopped with a marker error.
+    fn push_parsed<E: serde::de::Error>(&mut self, record: &RecordJson<'_>) -> Result<(), E> {
+        self.push(record).map_err(|refused| {
+            self.refused = Some(refused);
+            E::custom("record refused")
+        })
+    }
+}
+
+/// The `records` array, each element encoded as it is parsed.
+struct RecordsSeed<'e, 't>(&'e mut Encoder<'t>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an array of records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(record) = seq.next_element::<RecordJson<'de>>()? {
+            self.0.push_parsed(&record)?;
+        }
+        Ok(())
+    }
+}
+
+/// The body `{"records": [...], "producer": {...}}`; returns the producer stamp.
+struct BodySeed<'e, 't>(&'e mut Encoder<'t>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for BodySeed<'_, '_> {
+    type Value = Option<ProducerJson>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BodySeed<'_, '_> {
+    type Value = Option<ProducerJson>;
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an object with records")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut records = false;
+        let mut producer = None;
+        while let Some(field) = map.next_key::<&str>()? {
+            match field {
+                "records" if !records => {
+                    map.next_value_seed(RecordsSeed(&mut *self.0))?;
+                    records = true;
+                }
+                "producer" if producer.is_none() => producer = Some(map.next_value()?),
+                "records" | "producer" => {
+                    return Err(serde::de::Error::custom(format!(
+                        "duplicate field `{field}`"
+                    )));
+                }
+                other => {
+                    return Err(serde::de::Error::unknown_field(
+                        other,
+                        &["records", "producer"],
+                    ));
+                }
+            }
+        }
+        if !records {
+            return Err(serde::de::Error::missing_field("records"));
+        }
+        Ok(producer)
+    }
+}
+
+/// Parses a body, `{"records": [...]}` or NDJSON, encoding each record as it comes.
+/// When the JSON does not fit, a second pass tells a syntax error (`invalid_json`)
+/// from a record that is valid JSON but not a record (`invalid_record`, with its index).
+fn parse_body(
+    body: &[u8],
+    ndjson: bool,
+    encoder: &mut Encoder<'_>,
+) -> Result<Option<ProducerStamp>, ApiError> {
+    if ndjson {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad_request("invalid_json", "body is not UTF-8"))?;
+        for (line_number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let index = encoder.records.len();
+            let record = serde_json::from_str::<RecordJson<'_>>(line).map_err(|error| {
+                if serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
+                    ApiError::bad_request(
+                        "invalid_json",
+                        format!("line {}: {error}", line_number + 1),
+                    )
+                } else {
+                    ApiError::invalid_record(index, error)
+                }
+            })?;
+            encoder.push(&record)?;
+        }
+        return Ok(None);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed =
+        serde::de::DeserializeSeed::deserialize(BodySeed(&mut *encoder), &mut deserializer)
+            .and_then(|producer| deserializer.end().map(|()| producer));
+    if let Some(refused) = encoder.refused.take() {
+        return Err(refused);
+    }
+    match parsed {
+        Ok(None) => Ok(None),
+        Ok(Some(producer)) if producer.sequence < 0 || producer.epoch < 0 => {
+            Err(ApiError::bad_request(
+                "invalid_request",
+                "producer epoch and sequence must not be negative",
+            ))
+        }
+        Ok(Some(producer)) => Ok(Some(ProducerStamp {
+            producer_id: producer.id,
+            epoch: producer.epoch,
+            sequence: producer.sequence,
+        })),
+        Err(error) => {
+            // The records before the one at fault parsed; is the fault JSON's or Silt's?
+            let index = encoder.records.len();
+            if error.is_syntax() || error.is_eof() {
+                return Err(ApiError::bad_request(
+                    "invalid_json",
+                    format!("invalid produce body: {error}"),
+                ));
+            }
+            #[derive(Deserialize)]
+            struct RawBody<'a> {
+                #[serde(borrow)]
+                records: Vec<&'a RawValue>,
+            }
+            match serde_json::from_slice::<RawBody<'_>>(body) {
+                Ok(raw) if index < raw.records.len() => Err(ApiError::invalid_record(index, error)),
+                _ => Err(ApiError::bad_request(
+                    "invalid_json",
+                    format!("invalid produce body: {error}"),
+                )),
+            }
+        }
+    }
+}
+
+/// Validates every record of a body, chooses partitions and encodes them. Nothing is
+/// kept unless every record is valid.
+pub fn prepare(
+    topic: &Topic,
+    body: &[u8],
+    ndjson: bool,
+    max_record_bytes: usize,
+    sticky: &AtomicU32,
+    now_ms: i64,
+) -> Result<PreparedProduce, ApiError> {
+    let mut encoder = Encoder {
+        topic,
+        max_record_bytes,
+        now_ms,
+        // About what the records encode to, at most what a request may hold.
+        data: BytesMut::with_capacity(body.len().min(MAX_RECORDS_PER_REQUEST * 64)),
+        records: Vec::new(),
+        refused: None,
+    };
+    let producer = parse_body(body, ndjson, &mut encoder)?;
+    if encoder.records.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "records must not be empty",
+        ));
+    }
+    // Records without key or partition all go to one partition per request (Kafka's
+    // sticky partitioning), rotating over the partitions from request to request. For
+    // an idempotent request the partition follows from (producer, sequence) instead, so
+    // a retry through any gateway lands where the original did.
+    let partitions = topic.partitions.max(1);
+    let sticky_partition = match producer {
+        Some(stamp) => {
+            let mixed = (stamp.producer_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (stamp.sequence as u64);
+            (mixed.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 32) as u32 % partitions
+        }
+        None => sticky.fetch_add(1, Ordering::Relaxed) % partitions,
+    };
+    let mut records = encoder.records;
+    for record in records
+        .iter_mut()
+        .filter(|record| record.partition == STICKY)
+    {
+        record.partition = sticky_partition;
     }
     Ok(PreparedProduce {
-        data: data.freeze(),
+        data: encoder.data.freeze(),
         records,
         producer,
         kafka: None,

@@ -73,6 +73,23 @@ pub struct KafkaBatch {
 
 /// The bytes of a batch after its `length` field, before the records.
 const BATCH_HEADER_AFTER_LENGTH: usize = 49;
+/// Where a batch's CRC, its attributes (the first byte the CRC covers) and its records
+/// start.
+pub const CRC_AT: usize = 17;
+pub const ATTRIBUTES_AT: usize = 21;
+pub const RECORDS_AT: usize = 61;
+
+/// Writes the length and CRC-32C of `batch` (one whole batch) from the bytes after
+/// them; a buffer shorter than a batch header is left as it is.
+pub fn seal(batch: &mut [u8]) {
+    if batch.len() < RECORDS_AT {
+        return;
+    }
+    let length = (batch.len() - 12) as i32;
+    batch[8..12].copy_from_slice(&length.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_AT..]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+}
 /// The smallest record: its length and six one-byte fields.
 const MIN_RECORD_BYTES: usize = 7;
 
@@ -253,18 +270,35 @@ fn decompress(input: Bytes, codec: i16, budget: &mut usize) -> Result<Bytes, Bat
             read_bounded("lz4", reader, limit)?
         }
         4 => {
-            let reader = zstd::stream::read::Decoder::new(&input[..]).map_err(|error| {
-                BatchError::Decompress {
-                    codec: "zstd",
-                    message: error.to_string(),
+            let failed = |error: std::io::Error| BatchError::Decompress {
+                codec: "zstd",
+                message: error.to_string(),
+            };
+            let mut reader = zstd::stream::read::Decoder::new(&input[..]).map_err(failed)?;
+            // A frame may declare a window of up to 2 GiB, which the decoder would
+            // allocate; none larger than what the records may decompress to is needed.
+            reader
+                .window_log_max(zstd_window_log(limit))
+                .map_err(failed)?;
+            match read_bounded("zstd", reader, limit) {
+                // The window refused above: the frame is larger than the limit allows.
+                Err(BatchError::Decompress { message, .. })
+                    if message.contains("too much memory") =>
+                {
+                    return Err(BatchError::TooLarge { limit });
                 }
-            })?;
-            read_bounded("zstd", reader, limit)?
+                other => other?,
+            }
         }
         other => return Err(BatchError::Codec(other)),
     };
     *budget -= out.len();
     Ok(Bytes::from(out))
+}
+
+/// The smallest window log (zstd accepts 10 to 31) whose window holds `limit` bytes.
+fn zstd_window_log(limit: usize) -> u32 {
+    (usize::BITS - limit.saturating_sub(1).leading_zeros()).clamp(10, 31)
 }
 
 /// Reads `reader` to its end, failing once it has given more than `limit` bytes.

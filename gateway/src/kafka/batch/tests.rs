@@ -44,27 +44,19 @@ fn crate_batch(records: &[Record]) -> Bytes {
     out.freeze()
 }
 
-/// Offsets of a batch's fields.
-const ATTRIBUTES: usize = 21;
-const CRC: usize = 17;
-const RECORDS: usize = 61;
-
 /// `batch` (one uncompressed batch) with its records compressed by `compress` and
 /// marked with `codec`; the length and CRC are written anew.
 fn recompress(batch: &[u8], codec: i16, compress: impl Fn(&[u8]) -> Vec<u8>) -> Bytes {
-    let mut out = batch[..RECORDS].to_vec();
-    out.extend_from_slice(&compress(&batch[RECORDS..]));
-    let attributes = i16::from_be_bytes([out[ATTRIBUTES], out[ATTRIBUTES + 1]]) | codec;
-    out[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    let mut out = batch[..RECORDS_AT].to_vec();
+    out.extend_from_slice(&compress(&batch[RECORDS_AT..]));
+    let attributes = i16::from_be_bytes([out[ATTRIBUTES_AT], out[ATTRIBUTES_AT + 1]]) | codec;
+    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
     finish(out)
 }
 
 /// Writes a batch's length and CRC.
 fn finish(mut out: Vec<u8>) -> Bytes {
-    let length = (out.len() - 12) as i32;
-    out[8..12].copy_from_slice(&length.to_be_bytes());
-    let crc = crc32c::crc32c(&out[ATTRIBUTES..]);
-    out[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    seal(&mut out);
     Bytes::from(out)
 }
 
@@ -201,7 +193,7 @@ fn repeated_header_keys_are_kept_in_order() {
             None => record.push(1),
         }
     }
-    let mut batch = sample()[..RECORDS].to_vec();
+    let mut batch = sample()[..RECORDS_AT].to_vec();
     batch[57..61].copy_from_slice(&1_i32.to_be_bytes());
     batch.push((record.len() * 2) as u8);
     batch.extend_from_slice(&record);
@@ -231,7 +223,7 @@ fn huge_counts_are_refused_before_anything_is_reserved() {
     // One record whose header count is 2^30.
     let mut record = vec![0u8, 0, 0, 1, 1];
     record.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x08]);
-    let mut batch = sample()[..RECORDS].to_vec();
+    let mut batch = sample()[..RECORDS_AT].to_vec();
     batch[57..61].copy_from_slice(&1_i32.to_be_bytes());
     batch.push((record.len() * 2) as u8);
     batch.extend_from_slice(&record);
@@ -265,7 +257,7 @@ fn a_decompression_bomb_stops_at_the_limit() {
     // The limit spans all the batches of a request.
     let mut two = sample().to_vec();
     two.extend_from_slice(&sample());
-    let one_batch = sample().len() - RECORDS;
+    let one_batch = sample().len() - RECORDS_AT;
     assert!(decode_batches(Bytes::from(two), one_batch + 10).is_err());
 }
 
