@@ -28,9 +28,6 @@ use kafka_protocol::messages::{
     offset_fetch_response,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
-use kafka_protocol::records::{
-    Compression, Record as KafkaRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use silt_core::coordinator::{
     CoordinatorError, EntryFormat, IndexEntry, KafkaBatchStamp, PartitionOffsets, Topic,
     TopicConfig,
@@ -440,6 +437,11 @@ async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> 
             for wanted in wanted {
                 let Some(name) = wanted.name else { continue };
                 let name = name.0.as_str().to_owned();
+                if silt_core::names::validate_topic_name(&name).is_err() {
+                    // Kafka's answer, which producers do not retry.
+                    topics.push(Err((name, code::INVALID_TOPIC_EXCEPTION)));
+                    continue;
+                }
                 let mut found = coordinator.get_topic(&name).await;
                 if matches!(found, Err(CoordinatorError::TopicNotFound(_)))
                     && request.allow_auto_topic_creation
@@ -463,7 +465,7 @@ async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> 
                         Err(error) => Err(error),
                     };
                 }
-                topics.push(found.map_err(|error| (name, error)));
+                topics.push(found.map_err(|error| (name, error_code(&error))));
             }
         }
     }
@@ -498,9 +500,9 @@ async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> 
                         })
                         .collect();
                 }
-                Err((name, error)) => {
+                Err((name, error_code)) => {
                     topic.name = Some(topic_name(&name));
-                    topic.error_code = error_code(&error);
+                    topic.error_code = error_code;
                 }
             }
             topic
@@ -1058,12 +1060,17 @@ fn read_error(error: silt_reader::ReadError) -> CoordinatorError {
 /// records before it). A chunk is encoded once and kept in the chunk cache, so every
 /// fetch inside it is served the same bytes without decoding or encoding. Compacted
 /// (Parquet) ranges are read from `offset` on and encoded for the fetch.
+///
+/// Batches are added while they fit in `max_bytes`; the first may exceed it only when
+/// `first_may_exceed` (KIP-74: the first batch of a response, so a consumer always
+/// progresses). With `max_bytes` 0 only the partition's offsets are read.
 async fn read_partition(
     context: &Context,
     topic: &str,
     index: i32,
     offset: i64,
     max_bytes: usize,
+    first_may_exceed: bool,
 ) -> PartitionRead {
     let result = async {
         let partition = partition_number(index)?;
@@ -1086,15 +1093,24 @@ async fn read_partition(
                         entry.base_offset
                     )));
                 }
+                if max_bytes == 0 && !first_may_exceed {
+                    break 'lookups;
+                }
+                let fits = |batches: &Vec<Bytes>, bytes: usize, batch: &Bytes| {
+                    bytes + batch.len() <= max_bytes || (batches.is_empty() && first_may_exceed)
+                };
                 if entry.format == EntryFormat::Parquet {
                     if batches.is_empty() {
                         let (batch, _) =
                             read_compacted(context, topic, partition, next, max_bytes).await?;
-                        batches.extend(batch);
+                        batches.extend(batch.filter(|batch| fits(&batches, bytes, batch)));
                     }
                     break 'lookups;
                 }
                 let batch = chunk_batch(context, entry, topic, partition).await?;
+                if !fits(&batches, bytes, &batch) {
+                    break 'lookups;
+                }
                 bytes += batch.len();
                 batches.push(batch);
                 next = entry.end_offset();
@@ -1112,6 +1128,9 @@ async fn read_partition(
     .await;
     PartitionRead { index, result }
 }
+
+/// Partitions of a fetch read at once.
+const FETCH_WAVE: usize = 8;
 
 /// Index entries asked for per lookup of a fetch.
 const LOOKUP_ENTRIES: u32 = 16;
@@ -1183,40 +1202,20 @@ async fn read_compacted(
 fn encode_batch(
     records: impl Iterator<Item = (u64, silt_core::record::StoredRecord)>,
 ) -> Result<Bytes, CoordinatorError> {
-    let records: Vec<KafkaRecord> = records
-        .map(|(offset, record)| KafkaRecord {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: offset as i64,
-            sequence: -1,
-            timestamp: record.timestamp,
-            key: record.key,
-            value: Some(record.value),
-            headers: record
+    let mut writer = batch::encode::BatchWriter::new();
+    for (offset, record) in records {
+        writer.push(
+            offset as i64,
+            record.timestamp,
+            record.key.as_deref(),
+            Some(&record.value),
+            record
                 .headers
-                .into_iter()
-                .map(|(name, value)| {
-                    (
-                        StrBytes::from_string(String::from_utf8_lossy(&name).into_owned()),
-                        Some(value),
-                    )
-                })
-                .collect(),
-        })
-        .collect();
-    let mut encoded = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut encoded, &records, &options)
-        .map_err(|error| CoordinatorError::Internal(format!("encoding a record batch: {error}")))?;
-    Ok(encoded.freeze())
+                .iter()
+                .map(|(name, value)| (&name[..], Some(&value[..]))),
+        );
+    }
+    Ok(writer.finish())
 }
 
 /// A topic of a fetch request: its name, as text and as sent, and the (partition,
@@ -1247,15 +1246,52 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
             )
         })
         .collect();
+    // KIP-74: the response holds at most `max_bytes` (v3+), but its first batch may
+    // exceed it. Partitions are read in request order, a few at a time, each within
+    // what is left, so a request for many partitions never holds more than a few
+    // partitions' worth beyond its limit.
+    let max_bytes = if version >= 3 {
+        usize::try_from(request.max_bytes).unwrap_or(0)
+    } else {
+        usize::MAX
+    };
     let read_all = || async {
-        let mut reads = Vec::new();
+        let mut reads: Vec<Vec<PartitionRead>> = Vec::new();
+        let mut left = max_bytes;
+        let mut any = false;
         for (name, _, partitions) in &wanted {
-            reads.push(
-                join_all(partitions.iter().map(|(index, offset, max_bytes)| {
-                    read_partition(context, name, *index, *offset, *max_bytes)
+            let mut topic_reads = Vec::new();
+            for wave in partitions.chunks(FETCH_WAVE) {
+                let read = join_all(wave.iter().map(|(index, offset, partition_max)| {
+                    read_partition(
+                        context,
+                        name,
+                        *index,
+                        *offset,
+                        (*partition_max).min(left),
+                        !any,
+                    )
                 }))
-                .await,
-            );
+                .await;
+                // Read at once, a wave's partitions may together pass what is left:
+                // keep, in order, what fits.
+                for mut partition in read {
+                    if let Ok((batches, _)) = &mut partition.result {
+                        let mut kept = 0;
+                        for batch in batches.iter() {
+                            if batch.len() > left && any {
+                                break;
+                            }
+                            left = left.saturating_sub(batch.len());
+                            any = true;
+                            kept += 1;
+                        }
+                        batches.truncate(kept);
+                    }
+                    topic_reads.push(partition);
+                }
+            }
+            reads.push(topic_reads);
         }
         reads
     };
@@ -1307,13 +1343,16 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
                     if version >= 5 {
                         partition.log_start_offset = offsets.log_start_offset as i64;
                     }
-                    partition.records = match batches.len() {
-                        0 => None,
-                        1 => batches.into_iter().next(),
-                        _ => Some(batches.concat().into()),
-                    };
+                    // No data is an empty record set, never null: clients reject a
+                    // null one.
+                    partition.records = Some(match batches.len() {
+                        0 => Bytes::new(),
+                        1 => batches.into_iter().next().unwrap_or_default(),
+                        _ => batches.concat().into(),
+                    });
                 }
                 Err(error) => {
+                    partition.records = Some(Bytes::new());
                     partition.error_code = error_code(&error);
                     partition.high_watermark = -1;
                 }
@@ -1529,6 +1568,12 @@ async fn offset_commit(
             }
         }
     }
+    // A partition named twice is committed once, at the offset named last, as Kafka
+    // does (the HTTP API refuses such a commit instead: it is one the client chose).
+    let mut seen = std::collections::HashSet::new();
+    offsets.reverse();
+    offsets.retain(|offset| seen.insert((offset.topic.clone(), offset.partition)));
+    offsets.reverse();
     let call = KafkaGroupRequest::Commit {
         group: request.group_id.0.as_str().to_owned(),
         member_id: request.member_id.as_str().to_owned(),

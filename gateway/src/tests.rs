@@ -826,6 +826,7 @@ async fn idempotent_retries_write_once_and_sequences_are_enforced() {
 }
 
 mod groups;
+mod kafka_edges;
 mod limits;
 
 /// Reads one sample of the Prometheus text at `/metrics`.

@@ -133,6 +133,18 @@ impl ServeConfig {
                 "max_connections must be at least 1".into(),
             ));
         }
+        for (name, value) in [
+            ("http_idle_timeout_ms", connections.http_idle_timeout_ms),
+            ("kafka_idle_timeout_ms", connections.kafka_idle_timeout_ms),
+            ("header_timeout_ms", connections.header_timeout_ms),
+            ("body_timeout_ms", connections.body_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(CliError::Config(format!(
+                    "{name} must be at least 1 (milliseconds); 0 would close every connection at once"
+                )));
+            }
+        }
         if gateway.max_record_bytes > gateway.max_body_bytes {
             return Err(CliError::Config(
                 "max_record_bytes must not exceed max_body_bytes".into(),

@@ -200,3 +200,43 @@ fn bench_report(url: &str, args: &[&str]) -> serde_json::Value {
     let json_start = out.find("{\n").expect("a JSON report");
     serde_json::from_str(&out[json_start..]).expect("json")
 }
+
+/// Connection limits of 0 are refused at start with a message naming the setting,
+/// before anything listens (a server that starts anyway is killed and fails the test).
+#[test]
+fn zero_connection_limits_are_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    for (flag, name) in [
+        ("--max-connections", "max_connections"),
+        ("--header-timeout-ms", "header_timeout_ms"),
+        ("--body-timeout-ms", "body_timeout_ms"),
+        ("--http-idle-timeout-ms", "http_idle_timeout_ms"),
+        ("--kafka-idle-timeout-ms", "kafka_idle_timeout_ms"),
+    ] {
+        let mut child = Command::new(SILT)
+            .arg("dev")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0"])
+            .args([flag, "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{flag} 0: the server started");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("output");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && err.contains(name),
+            "{flag}: {err}"
+        );
+    }
+}

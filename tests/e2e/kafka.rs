@@ -385,3 +385,73 @@ async fn an_idempotent_kafka_retry_returns_the_original_offset_and_writes_nothin
     assert_eq!(keys, ["a0", "a1", "a2", "b0", "b1"]);
     assert_eq!(api.read_partition("retried", 1).await.len(), 1);
 }
+
+/// librdkafka at the edges of Fetch: an empty partition ends (its record set is empty,
+/// not null), and a consumer whose `fetch.max.bytes` and response ceiling are 1 MiB
+/// reads 8 partitions of 1.2 MB each (a response of all of them would be refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_sees_empty_partitions_end_and_gets_no_more_than_fetch_max_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    api.create_topic("sparse", 3).await;
+    let (status, body) = api
+        .post(
+            "/v1/topics/sparse/records",
+            json!({"records": [{"value": 1, "partition": 0}, {"value": 2, "partition": 0}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let eof = python(
+        "confluent_fetch_edges.py",
+        &["eof", &bootstrap, "sparse", "3"],
+    );
+    assert_eq!(eof["ended"], json!([0, 1, 2]), "{eof}");
+    assert_eq!(eof["received"], 2, "{eof}");
+
+    // 8 partitions of 4 chunks of 3 random 100 kB values (each chunk under 1 MiB).
+    api.create_topic("wide", 8).await;
+    let mut seed = 7_u64;
+    for round in 0..4 {
+        for partition in 0..8 {
+            let records: Vec<Value> = (0..3)
+                .map(|_| {
+                    let value: String = (0..100_000)
+                        .map(|_| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            char::from(b'a' + (seed % 26) as u8)
+                        })
+                        .collect();
+                    json!({"value": value, "partition": partition})
+                })
+                .collect();
+            let (status, body) = api
+                .post("/v1/topics/wide/records", json!({ "records": records }))
+                .await;
+            assert_eq!(status, 200, "round {round}: {body}");
+        }
+    }
+    let wide = python(
+        "confluent_fetch_edges.py",
+        &["max_bytes", &bootstrap, "wide", "8", "96", "1048576"],
+    );
+    assert_eq!(wide["received"], 96, "{wide}");
+    assert_eq!(wide["errors"], json!([]), "{wide}");
+}
+
+/// A topic name Kafka does not allow fails a librdkafka producer's message at once
+/// (INVALID_TOPIC_EXCEPTION), instead of being retried until its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_fails_at_once_for_an_invalid_topic_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_silt, bootstrap) = silt_with_kafka(dir.path());
+    let answer = python("confluent_invalid_topic.py", &[&bootstrap, "no spaces!"]);
+    assert_eq!(answer["delivered"], false, "{answer}");
+    assert_eq!(answer["error"], "TOPIC_EXCEPTION", "{answer}");
+    assert!(
+        answer["seconds"].as_f64().expect("seconds") < 20.0,
+        "{answer}"
+    );
+}

@@ -360,5 +360,7 @@ fn snappy(input: &[u8], limit: usize) -> Result<Vec<u8>, BatchError> {
     Ok(out)
 }
 
+pub mod encode;
+
 #[cfg(test)]
 mod tests;

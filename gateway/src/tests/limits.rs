@@ -14,16 +14,16 @@ use crate::kafka::KafkaConfig;
 use crate::listener::{ConnectionLimits, ListenerStats};
 use crate::{AppState, GatewayConfig};
 
-struct Served {
-    http: SocketAddr,
-    kafka: SocketAddr,
+pub(super) struct Served {
+    pub(super) http: SocketAddr,
+    pub(super) kafka: SocketAddr,
     state: AppState,
     _stop: tokio::sync::watch::Sender<bool>,
     _harness: super::Harness,
 }
 
 /// A gateway serving HTTP and Kafka on free ports with short limits.
-async fn served(connections: ConnectionLimits) -> Served {
+pub(super) async fn served(connections: ConnectionLimits) -> Served {
     let config = GatewayConfig {
         linger_ms: 5,
         max_body_bytes: 64 << 10,
@@ -64,7 +64,7 @@ async fn served(connections: ConnectionLimits) -> Served {
     }
 }
 
-fn short_limits() -> ConnectionLimits {
+pub(super) fn short_limits() -> ConnectionLimits {
     ConnectionLimits {
         max_connections: 64,
         http_idle_timeout_ms: 1500,

@@ -1,0 +1,119 @@
+//! Writing an uncompressed v2 record batch, as Silt serves records to a Kafka fetch.
+//! Each record is written as Kafka defines it: nullable key and value, and its headers
+//! in order, keys repeated and values null as they were produced.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{RECORDS_AT, seal};
+
+/// Builds one batch, record by record.
+pub struct BatchWriter {
+    records: BytesMut,
+    count: i32,
+    base_offset: i64,
+    last_offset: i64,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    /// A record's fields before its length is known, reused.
+    scratch: BytesMut,
+}
+
+impl BatchWriter {
+    pub fn new() -> BatchWriter {
+        BatchWriter {
+            records: BytesMut::new(),
+            count: 0,
+            base_offset: 0,
+            last_offset: 0,
+            base_timestamp: 0,
+            max_timestamp: -1,
+            scratch: BytesMut::new(),
+        }
+    }
+
+    /// Whether no record was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds the record at `offset`; offsets must grow, by at most `i32::MAX` over the
+    /// batch (a stored chunk's are contiguous).
+    pub fn push<'h>(
+        &mut self,
+        offset: i64,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl ExactSizeIterator<Item = (&'h [u8], Option<&'h [u8]>)>,
+    ) {
+        if self.count == 0 {
+            self.base_offset = offset;
+            self.base_timestamp = timestamp;
+        }
+        self.count += 1;
+        self.last_offset = offset;
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        scratch.put_u8(0); // record attributes: none are defined
+        put_varlong(scratch, timestamp.wrapping_sub(self.base_timestamp));
+        put_varlong(scratch, offset.wrapping_sub(self.base_offset));
+        put_nullable(scratch, key);
+        put_nullable(scratch, value);
+        put_varlong(scratch, headers.len() as i64);
+        for (name, value) in headers {
+            put_nullable(scratch, Some(name));
+            put_nullable(scratch, value);
+        }
+        put_varlong(&mut self.records, scratch.len() as i64);
+        self.records.put_slice(scratch);
+    }
+
+    /// The batch: header, records, length and CRC.
+    pub fn finish(self) -> Bytes {
+        let mut out = BytesMut::with_capacity(RECORDS_AT + self.records.len());
+        out.put_i64(self.base_offset);
+        out.put_i32(0); // length, written by `seal`
+        out.put_i32(0); // partition leader epoch: the one epoch Silt has
+        out.put_i8(2); // magic
+        out.put_u32(0); // CRC, written by `seal`
+        out.put_i16(0); // attributes: no compression, create time, not transactional
+        out.put_i32(self.last_offset.wrapping_sub(self.base_offset) as i32);
+        out.put_i64(self.base_timestamp);
+        out.put_i64(self.max_timestamp);
+        out.put_i64(-1); // producer id
+        out.put_i16(-1); // producer epoch
+        out.put_i32(-1); // base sequence
+        out.put_i32(self.count);
+        out.put_slice(&self.records);
+        seal(&mut out);
+        out.freeze()
+    }
+}
+
+impl Default for BatchWriter {
+    fn default() -> Self {
+        BatchWriter::new()
+    }
+}
+
+/// A zigzag varint of up to 64 bits (Kafka's varint and varlong are the same bytes).
+fn put_varlong(out: &mut BytesMut, value: i64) {
+    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+    while zigzag >= 0x80 {
+        out.put_u8((zigzag as u8) | 0x80);
+        zigzag >>= 7;
+    }
+    out.put_u8(zigzag as u8);
+}
+
+/// A length (-1 for null) and the bytes.
+fn put_nullable(out: &mut BytesMut, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varlong(out, -1),
+        Some(bytes) => {
+            put_varlong(out, bytes.len() as i64);
+            out.put_slice(bytes);
+        }
+    }
+}
