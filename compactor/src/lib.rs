@@ -14,13 +14,16 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use silt_core::Coordinator;
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, TableCommit, TableRange};
 use silt_core::keys::{SEGMENTS_DIR, TABLES_DIR, table_object_key};
 use silt_core::schema::ValueSchema;
 use silt_core::{ErrorKind, now_ms};
-use silt_reader::table::{TableRow, rows_to_typed_batch, table_schema_for};
+use silt_reader::table::{
+    TABLE_VERSION, TABLE_VERSION_KEY, TableRow, rows_to_typed_batch, table_schema_for,
+};
 use silt_reader::{ReadError, Reader};
 use thiserror::Error;
 use tracing::{info, instrument};
@@ -386,6 +389,10 @@ impl Compactor {
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
             .set_max_row_group_row_count(Some(self.config.row_group_rows))
             .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                TABLE_VERSION_KEY.to_owned(),
+                TABLE_VERSION.to_owned(),
+            )]))
             .build();
         let mut writer = ArrowWriter::try_new(
             Vec::new(),

@@ -4,7 +4,10 @@
 //! Encoding of one record (all integers little-endian):
 //! `u32 body_len | u8 attributes | i64 timestamp | [u32 key_len, key] | u32 value_len,
 //! value | u16 header_count | (u16 name_len, name, u32 value_len, value)*`.
-//! The key fields are present only when the `HAS_KEY` attribute is set.
+//! The key fields are present only when the `HAS_KEY` attribute is set. A null value
+//! (Kafka's tombstone) has the `VALUE_NULL` attribute and length 0; a null header value
+//! has the length `u32::MAX` and no bytes. Headers keep their order, names may repeat.
+//! Chunks of version 1 hold neither; version 2 chunks may.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -15,7 +18,11 @@ pub const ATTR_VALUE_JSON: u8 = 0b0000_0001;
 pub const ATTR_HAS_KEY: u8 = 0b0000_0010;
 /// The key was produced as binary (`key_base64`) rather than as a string.
 pub const ATTR_KEY_BINARY: u8 = 0b0000_0100;
-const KNOWN_ATTRIBUTES: u8 = ATTR_VALUE_JSON | ATTR_HAS_KEY | ATTR_KEY_BINARY;
+/// The value is null (a Kafka tombstone), which is not the empty value.
+pub const ATTR_VALUE_NULL: u8 = 0b0000_1000;
+const KNOWN_ATTRIBUTES: u8 = ATTR_VALUE_JSON | ATTR_HAS_KEY | ATTR_KEY_BINARY | ATTR_VALUE_NULL;
+/// The length that marks a null header value.
+const NULL_LEN: u32 = u32::MAX;
 
 /// A record ready to be stored, borrowed from the request that carried it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +30,7 @@ pub struct Record {
     pub timestamp: i64,
     pub key: Option<RecordKey>,
     pub value: RecordValue,
-    pub headers: Vec<(String, Bytes)>,
+    pub headers: Vec<(String, Option<Bytes>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +44,8 @@ pub enum RecordValue {
     /// Valid JSON text, stored verbatim.
     Json(String),
     Binary(Bytes),
+    /// No value: Kafka's tombstone.
+    Null,
 }
 
 impl RecordKey {
@@ -53,6 +62,7 @@ impl RecordValue {
         match self {
             RecordValue::Json(text) => text.as_bytes(),
             RecordValue::Binary(bytes) => bytes,
+            RecordValue::Null => &[],
         }
     }
 }
@@ -63,21 +73,46 @@ pub struct RecordParts<'a> {
     pub timestamp: i64,
     /// The key's bytes and whether it was produced as binary.
     pub key: Option<(&'a [u8], bool)>,
-    pub value: &'a [u8],
+    /// `None`: a null value.
+    pub value: Option<&'a [u8]>,
     pub value_is_json: bool,
-    pub headers: &'a [(&'a str, &'a [u8])],
+    /// In order; a name may repeat, a value may be null.
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
 }
 
 impl RecordParts<'_> {
+    /// Why these parts cannot be stored, when a field is wider than the format holds
+    /// (more than 65,535 headers, a header name over 65,535 bytes, a key, value or
+    /// header value of 4 GiB). Callers refuse such a record before encoding it.
+    pub fn format_error(&self) -> Option<&'static str> {
+        let too_long = |bytes: Option<&[u8]>| bytes.is_some_and(|b| b.len() >= NULL_LEN as usize);
+        if self.headers.len() > usize::from(u16::MAX) {
+            Some("a record may have at most 65535 headers")
+        } else if self
+            .headers
+            .iter()
+            .any(|(name, _)| name.len() > usize::from(u16::MAX))
+        {
+            Some("a header name may be at most 65535 bytes")
+        } else if too_long(self.key.map(|(key, _)| key))
+            || too_long(self.value)
+            || self.headers.iter().any(|(_, value)| too_long(*value))
+        {
+            Some("a key, value or header value is too long")
+        } else {
+            None
+        }
+    }
+
     /// Bytes the record takes once encoded.
     pub fn encoded_len(&self) -> usize {
         let key_len = self.key.map_or(0, |(key, _)| 4 + key.len());
         let headers_len: usize = self
             .headers
             .iter()
-            .map(|(name, value)| 2 + name.len() + 4 + value.len())
+            .map(|(name, value)| 2 + name.len() + 4 + value.map_or(0, <[u8]>::len))
             .sum();
-        4 + 1 + 8 + key_len + 4 + self.value.len() + 2 + headers_len
+        4 + 1 + 8 + key_len + 4 + self.value.map_or(0, <[u8]>::len) + 2 + headers_len
     }
 
     /// Appends the encoded record to `out`. Sizes beyond the format's field widths are
@@ -87,8 +122,10 @@ impl RecordParts<'_> {
         out.reserve(body_len + 4);
         out.put_u32_le(body_len as u32);
         let mut attributes = 0u8;
-        if self.value_is_json {
-            attributes |= ATTR_VALUE_JSON;
+        match self.value {
+            None => attributes |= ATTR_VALUE_NULL,
+            Some(_) if self.value_is_json => attributes |= ATTR_VALUE_JSON,
+            Some(_) => {}
         }
         if let Some((_, binary)) = self.key {
             attributes |= ATTR_HAS_KEY;
@@ -102,24 +139,30 @@ impl RecordParts<'_> {
             out.put_u32_le(key.len() as u32);
             out.put_slice(key);
         }
-        out.put_u32_le(self.value.len() as u32);
-        out.put_slice(self.value);
+        let value = self.value.unwrap_or_default();
+        out.put_u32_le(value.len() as u32);
+        out.put_slice(value);
         out.put_u16_le(self.headers.len() as u16);
         for (name, value) in self.headers {
             out.put_u16_le(name.len() as u16);
             out.put_slice(name.as_bytes());
-            out.put_u32_le(value.len() as u32);
-            out.put_slice(value);
+            match value {
+                None => out.put_u32_le(NULL_LEN),
+                Some(value) => {
+                    out.put_u32_le(value.len() as u32);
+                    out.put_slice(value);
+                }
+            }
         }
     }
 }
 
 impl Record {
     fn with_parts<T>(&self, use_parts: impl FnOnce(&RecordParts<'_>) -> T) -> T {
-        let headers: Vec<(&str, &[u8])> = self
+        let headers: Vec<(&str, Option<&[u8]>)> = self
             .headers
             .iter()
-            .map(|(name, value)| (name.as_str(), value.as_ref()))
+            .map(|(name, value)| (name.as_str(), value.as_deref()))
             .collect();
         let parts = RecordParts {
             timestamp: self.timestamp,
@@ -127,7 +170,7 @@ impl Record {
                 .key
                 .as_ref()
                 .map(|key| (key.as_bytes(), matches!(key, RecordKey::Binary(_)))),
-            value: self.value.as_bytes(),
+            value: (!matches!(self.value, RecordValue::Null)).then(|| self.value.as_bytes()),
             value_is_json: matches!(self.value, RecordValue::Json(_)),
             headers: &headers,
         };
@@ -151,8 +194,9 @@ pub struct StoredRecord {
     pub attributes: u8,
     pub timestamp: i64,
     pub key: Option<Bytes>,
+    /// Empty when the value is null ([`StoredRecord::value_is_null`]).
     pub value: Bytes,
-    pub headers: Vec<(Bytes, Bytes)>,
+    pub headers: Vec<(Bytes, Option<Bytes>)>,
     /// Bytes the record took in the chunk, for fetch size limits.
     pub encoded_len: usize,
 }
@@ -166,6 +210,16 @@ impl StoredRecord {
         self.attributes & ATTR_KEY_BINARY != 0
     }
 
+    /// Whether the value is null (a tombstone), not merely empty.
+    pub fn value_is_null(&self) -> bool {
+        self.attributes & ATTR_VALUE_NULL != 0
+    }
+
+    /// The value as Kafka defines it: `None` for a tombstone.
+    pub fn kafka_value(&self) -> Option<&Bytes> {
+        (!self.value_is_null()).then_some(&self.value)
+    }
+
     /// Turns the stored form back into the record that was produced.
     pub fn to_record(&self) -> Result<Record, RecordDecodeError> {
         let key = match &self.key {
@@ -173,7 +227,9 @@ impl StoredRecord {
             Some(key) if self.key_is_binary() => Some(RecordKey::Binary(key.clone())),
             Some(key) => Some(RecordKey::Text(utf8(key)?)),
         };
-        let value = if self.value_is_json() {
+        let value = if self.value_is_null() {
+            RecordValue::Null
+        } else if self.value_is_json() {
             RecordValue::Json(utf8(&self.value)?)
         } else {
             RecordValue::Binary(self.value.clone())
@@ -251,8 +307,12 @@ pub fn decode_record(buf: &mut Bytes) -> Result<StoredRecord, RecordDecodeError>
         let name_len = body.get_u16_le() as usize;
         let name = take(&mut body, name_len)?;
         need(&body, 4)?;
-        let value_len = body.get_u32_le() as usize;
-        headers.push((name, take(&mut body, value_len)?));
+        let value_len = body.get_u32_le();
+        let value = match value_len {
+            NULL_LEN => None,
+            len => Some(take(&mut body, len as usize)?),
+        };
+        headers.push((name, value));
     }
     if body.has_remaining() {
         return Err(RecordDecodeError::LengthMismatch {

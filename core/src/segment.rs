@@ -23,7 +23,10 @@ use crate::record::{RecordDecodeError, StoredRecord, decode_record};
 pub const SEGMENT_MAGIC: &[u8; 8] = b"SILTSEG1";
 pub const TRAILER_MAGIC: &[u8; 4] = b"SILT";
 pub const FORMAT_VERSION: u16 = 1;
-pub const CHUNK_VERSION: u8 = 1;
+/// Chunks are written in version 2 (records may hold null values and null header
+/// values); version 1 chunks, which cannot, are still read.
+pub const CHUNK_VERSION: u8 = 2;
+pub const SUPPORTED_CHUNK_VERSIONS: &[u8] = &[1, CHUNK_VERSION];
 pub const SUPPORTED_VERSIONS: &[u16] = &[FORMAT_VERSION];
 pub const HEADER_LEN: usize = 12;
 pub const TRAILER_LEN: usize = 24;
@@ -79,7 +82,7 @@ pub enum SegmentError {
         found: u16,
         supported: &'static [u16],
     },
-    #[error("unsupported chunk format version {found} (supported: [{CHUNK_VERSION}])")]
+    #[error("unsupported chunk format version {found} (supported: {SUPPORTED_CHUNK_VERSIONS:?})")]
     UnsupportedChunkVersion { found: u8 },
     #[error("unknown compression code {0}")]
     UnknownCompression(u8),
@@ -319,7 +322,7 @@ pub fn decode_chunk(frame: &Bytes) -> Result<DecodedChunk, SegmentError> {
     }
     let mut header = &frame[..CHUNK_HEADER_LEN];
     let version = header.get_u8();
-    if version != CHUNK_VERSION {
+    if !SUPPORTED_CHUNK_VERSIONS.contains(&version) {
         return Err(SegmentError::UnsupportedChunkVersion { found: version });
     }
     let codec = Compression::from_code(header.get_u8())?;

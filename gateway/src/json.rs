@@ -1,5 +1,6 @@
 //! Rendering records as JSON. A value produced as JSON is stored verbatim and written
-//! back verbatim; binary keys and values come back base64-encoded.
+//! back verbatim; binary keys and values come back base64-encoded; a null value (a
+//! tombstone) is `"value": null`; headers are an ordered list of `[name, value]` pairs.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -45,7 +46,9 @@ pub fn write_record(out: &mut Vec<u8>, fetched: &FetchedRecord, source: Option<(
             push_json_string(out, key);
         }
     }
-    if record.value_is_json() {
+    if record.value_is_null() {
+        out.extend_from_slice(b",\"value\":null");
+    } else if record.value_is_json() {
         out.extend_from_slice(b",\"value\":");
         out.extend_from_slice(&record.value);
     } else {
@@ -53,14 +56,26 @@ pub fn write_record(out: &mut Vec<u8>, fetched: &FetchedRecord, source: Option<(
         out.extend_from_slice(BASE64.encode(&record.value).as_bytes());
         out.push(b'"');
     }
-    out.extend_from_slice(b",\"headers\":{");
+    // Headers as `[name, value]` pairs, in order, names repeated as produced; a value is
+    // a string, null, or `{"base64": ...}` for bytes that are not UTF-8.
+    out.extend_from_slice(b",\"headers\":[");
     for (index, (name, value)) in record.headers.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
+        out.push(b'[');
         push_json_string(out, name);
-        out.push(b':');
-        push_json_string(out, value);
+        out.push(b',');
+        match value {
+            None => out.extend_from_slice(b"null"),
+            Some(value) if std::str::from_utf8(value).is_ok() => push_json_string(out, value),
+            Some(value) => {
+                out.extend_from_slice(b"{\"base64\":\"");
+                out.extend_from_slice(BASE64.encode(value).as_bytes());
+                out.extend_from_slice(b"\"}");
+            }
+        }
+        out.push(b']');
     }
-    out.extend_from_slice(b"}}");
+    out.extend_from_slice(b"]}");
 }

@@ -943,13 +943,15 @@ async fn produce_partition(
                 // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
                 (key, std::str::from_utf8(key).is_err())
             });
-            let value = record.value.as_deref().unwrap_or_default();
-            let value_is_json =
-                !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok();
-            let headers: Vec<(&str, &[u8])> = record
+            // Null stays null (a tombstone), apart from empty.
+            let value = record.value.as_deref();
+            let value_is_json = value.is_some_and(|value| {
+                !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok()
+            });
+            let headers: Vec<(&str, Option<&[u8]>)> = record
                 .headers
                 .iter()
-                .map(|(name, value)| (name.as_str(), value.as_deref().unwrap_or_default()))
+                .map(|(name, value)| (name.as_str(), value.as_deref()))
                 .collect();
             let parts = RecordParts {
                 timestamp: record.timestamp,
@@ -958,6 +960,9 @@ async fn produce_partition(
                 value_is_json,
                 headers: &headers,
             };
+            if let Some(reason) = parts.format_error() {
+                return failed(code::INVALID_RECORD, reason.into());
+            }
             if parts.encoded_len() > max_record_bytes {
                 return failed(
                     code::MESSAGE_TOO_LARGE,
@@ -1044,7 +1049,8 @@ struct PartitionRead {
 }
 
 /// The name under which a chunk's Kafka record batch is kept in the chunk cache.
-const KAFKA_BATCH_VIEW: &str = "kafka-v2";
+/// (v3: batches written by Silt, keeping null values and header values.)
+const KAFKA_BATCH_VIEW: &str = "kafka-v3";
 /// Index lookups one partition's fetch may make.
 const MAX_FETCH_LOOKUPS: usize = 8;
 
@@ -1208,11 +1214,11 @@ fn encode_batch(
             offset as i64,
             record.timestamp,
             record.key.as_deref(),
-            Some(&record.value),
+            record.kafka_value().map(|value| &value[..]),
             record
                 .headers
                 .iter()
-                .map(|(name, value)| (&name[..], Some(&value[..]))),
+                .map(|(name, value)| (&name[..], value.as_deref())),
         );
     }
     Ok(writer.finish())

@@ -1,7 +1,6 @@
 //! Parsing and validating produce requests. A request is checked whole before any of
 //! it reaches the batcher, so an invalid record means nothing of the request is written.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine;
@@ -50,12 +49,65 @@ struct RecordJson<'a> {
     #[serde(default)]
     value_base64: Option<String>,
     #[serde(default)]
-    headers: Option<BTreeMap<String, String>>,
+    headers: Option<HeadersJson>,
     #[serde(default)]
     partition: Option<i64>,
     #[serde(default)]
     timestamp: Option<i64>,
 }
+
+/// A header value over HTTP: text, or `{"base64": ...}` for bytes; null is `None`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HeaderValueJson {
+    Text(String),
+    Bytes { base64: String },
+}
+
+/// A record's headers, in order: a list of `[name, value]` pairs (names may repeat,
+/// values may be null), or an object of names to values as a shorthand.
+struct HeadersJson(Vec<(String, Option<HeaderValueJson>)>);
+
+impl<'de> Deserialize<'de> for HeadersJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = HeadersJson;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a list of [name, value] pairs or an object")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<HeadersJson, A::Error> {
+                let mut headers = Vec::new();
+                while let Some(pair) = seq.next_element()? {
+                    if headers.len() == MAX_HEADERS {
+                        return Err(serde::de::Error::custom(TOO_MANY_HEADERS));
+                    }
+                    headers.push(pair);
+                }
+                Ok(HeadersJson(headers))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeadersJson, A::Error> {
+                let mut headers = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    if headers.len() == MAX_HEADERS {
+                        return Err(serde::de::Error::custom(TOO_MANY_HEADERS));
+                    }
+                    headers.push(pair);
+                }
+                Ok(HeadersJson(headers))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+const TOO_MANY_HEADERS: &str = "more headers than the limit of 256";
 
 /// One validated record, encoded into [`PreparedProduce::data`].
 #[derive(Debug, Clone)]
@@ -140,12 +192,14 @@ impl Encoder<'_> {
                     "give value or value_base64, not both",
                 ));
             }
-            (Some(value), None) => (value.get().as_bytes(), true),
+            // `"value": null` is Kafka's null value, a tombstone.
+            (Some(value), None) if value.get() == "null" => (None, false),
+            (Some(value), None) => (Some(value.get().as_bytes()), true),
             (None, Some(encoded)) => {
                 value_bytes = BASE64.decode(encoded).map_err(|error| {
                     ApiError::invalid_record(index, format!("value_base64: {error}"))
                 })?;
-                (value_bytes.as_slice(), false)
+                (Some(value_bytes.as_slice()), false)
             }
             (None, None) => {
                 return Err(ApiError::invalid_record(
@@ -154,24 +208,30 @@ impl Encoder<'_> {
                 ));
             }
         };
-        let mut headers: Vec<(&str, &[u8])> = Vec::new();
-        if let Some(map) = &record.headers {
-            if map.len() > MAX_HEADERS {
+        let mut decoded: Vec<(&str, Option<std::borrow::Cow<'_, [u8]>>)> = Vec::new();
+        for (name, value) in record.headers.iter().flat_map(|headers| &headers.0) {
+            if name.is_empty() || name.len() > usize::from(u16::MAX) {
                 return Err(ApiError::invalid_record(
                     index,
-                    format!("{} headers; the limit is {MAX_HEADERS}", map.len()),
+                    "header names must be 1 to 65535 bytes",
                 ));
             }
-            for (name, value) in map {
-                if name.is_empty() || name.len() > usize::from(u16::MAX) {
-                    return Err(ApiError::invalid_record(
-                        index,
-                        "header names must be 1 to 65535 bytes",
-                    ));
+            let value = match value {
+                None => None,
+                Some(HeaderValueJson::Text(text)) => Some(text.as_bytes().into()),
+                Some(HeaderValueJson::Bytes { base64 }) => {
+                    let bytes = BASE64.decode(base64).map_err(|error| {
+                        ApiError::invalid_record(index, format!("header {name:?}: {error}"))
+                    })?;
+                    Some(bytes.into())
                 }
-                headers.push((name.as_str(), value.as_bytes()));
-            }
+            };
+            decoded.push((name.as_str(), value));
         }
+        let headers: Vec<(&str, Option<&[u8]>)> = decoded
+            .iter()
+            .map(|(name, value)| (*name, value.as_deref()))
+            .collect();
         let timestamp = match record.timestamp {
             Some(timestamp) if timestamp < 0 => {
                 return Err(ApiError::invalid_record(

@@ -135,32 +135,44 @@ async fn produce_then_fetch_returns_what_was_sent() {
         {"key_base64": "AAEC/w==", "value_base64": "3q2+7w==", "partition": 2},
         {"value": "just a string", "partition": 2},
         {"value": null, "partition": 2},
+        {"value": "", "partition": 2, "headers": [["h", "1"], ["h", null], ["bin", {"base64": "/w=="}], ["e", ""]]},
     ]});
     let (status, body) = post(&h.router, "/v1/topics/orders/records", records).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["offsets"],
         json!([
-            {"partition": 2, "offset": 0}, {"partition": 2, "offset": 1}, {"partition": 2, "offset": 2}, {"partition": 2, "offset": 3}
+            {"partition": 2, "offset": 0}, {"partition": 2, "offset": 1}, {"partition": 2, "offset": 2}, {"partition": 2, "offset": 3}, {"partition": 2, "offset": 4}
         ])
     );
     let (status, body) = get(&h.router, "/v1/topics/orders/partitions/2/records?offset=0").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fetched = body["records"].as_array().expect("records");
-    assert_eq!(fetched.len(), 4);
+    assert_eq!(fetched.len(), 5);
     assert_eq!(
         fetched[0]["value"],
         json!({"amount": 10, "items": ["a", "b"]})
     );
     assert_eq!(fetched[0]["key"], "k1");
-    assert_eq!(fetched[0]["headers"], json!({"source": "web"}));
+    // The object form is a shorthand; headers come back as ordered pairs.
+    assert_eq!(fetched[0]["headers"], json!([["source", "web"]]));
     assert_eq!(fetched[0]["timestamp"], 1700000000000u64);
     assert_eq!(fetched[1]["key_base64"], "AAEC/w==");
     assert_eq!(fetched[1]["value_base64"], "3q2+7w==");
     assert_eq!(fetched[2]["value"], "just a string");
+    // `"value": null` is a tombstone: null, with no value_base64, and no headers.
     assert_eq!(fetched[3]["value"], Value::Null);
-    assert_eq!(body["next_offset"], 4);
-    assert_eq!(body["high_watermark"], 4);
+    assert!(fetched[3].get("value_base64").is_none(), "{}", fetched[3]);
+    assert_eq!(fetched[3]["headers"], json!([]));
+    // An empty value is not null; a repeated header name, a null header value, bytes
+    // and an empty header value all come back as sent, in order.
+    assert_eq!(fetched[4]["value"], "");
+    assert_eq!(
+        fetched[4]["headers"],
+        json!([["h", "1"], ["h", null], ["bin", {"base64": "/w=="}], ["e", ""]])
+    );
+    assert_eq!(body["next_offset"], 5);
+    assert_eq!(body["high_watermark"], 5);
 
     // NDJSON, and keyed records land where Kafka's partitioner puts them.
     let ndjson = "{\"key\":\"21\",\"value\":1}\n\n{\"key\":\"foobar\",\"value\":2}\n";

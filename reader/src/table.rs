@@ -4,9 +4,14 @@
 //! without reading any rows.
 //!
 //! Columns: `partition` int32, `offset` int64, `timestamp` timestamp(ms), `key`
-//! binary (null when absent), `value` binary (JSON text when produced as JSON),
-//! `headers` list<struct<name: utf8, value: binary>>, `attributes` int8 (Silt's record
-//! attribute bits, so a record round-trips exactly).
+//! binary (null when absent), `value` binary (JSON text when produced as JSON; null for
+//! a tombstone), `headers` list<struct<name: utf8, value: binary (null when null)>> in
+//! produced order (names may repeat), `attributes` int8 (Silt's record attribute bits,
+//! so a record round-trips exactly).
+//!
+//! Files carry `silt.table_version` in their key-value metadata: 2 since values and
+//! header values may be null; files without it (version 1) had neither null and read
+//! the same way.
 
 use std::sync::Arc;
 
@@ -21,13 +26,18 @@ use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef, TimeU
 use bytes::Bytes;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
-use silt_core::record::{RecordParts, StoredRecord};
+use silt_core::record::{ATTR_VALUE_NULL, RecordParts, StoredRecord};
+
+/// The key-value metadata key naming a compacted file's layout version.
+pub const TABLE_VERSION_KEY: &str = "silt.table_version";
+/// The layout version the compactor writes.
+pub const TABLE_VERSION: &str = "2";
 use silt_core::schema::{FieldType, ValueSchema};
 
 fn header_fields() -> Fields {
     Fields::from(vec![
         Field::new("name", DataType::Utf8, false),
-        Field::new("value", DataType::Binary, false),
+        Field::new("value", DataType::Binary, true),
     ])
 }
 
@@ -42,7 +52,7 @@ pub fn table_schema() -> SchemaRef {
             false,
         ),
         Field::new("key", DataType::Binary, true),
-        Field::new("value", DataType::Binary, false),
+        Field::new("value", DataType::Binary, true),
         Field::new(
             "headers",
             DataType::List(Arc::new(Field::new(
@@ -159,7 +169,10 @@ pub fn rows_to_batch(rows: &[TableRow]) -> Result<RecordBatch, ArrowError> {
             Some(key) => keys.append_value(key),
             None => keys.append_null(),
         }
-        values.append_value(&row.record.value);
+        match row.record.kafka_value() {
+            Some(value) => values.append_value(value),
+            None => values.append_null(),
+        }
         let entries = headers.values();
         for (name, value) in &row.record.headers {
             entries
@@ -169,7 +182,7 @@ pub fn rows_to_batch(rows: &[TableRow]) -> Result<RecordBatch, ArrowError> {
             entries
                 .field_builder::<BinaryBuilder>(1)
                 .ok_or_else(missing)?
-                .append_value(value);
+                .append_option(value.as_ref());
             entries.append(true);
         }
         headers.append(true);
@@ -227,24 +240,33 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<TableRow>, ArrowError> {
             .column(1)
             .as_binary_opt::<i32>()
             .ok_or_else(|| wrong("headers.value"))?;
-        let record_headers: Vec<(Bytes, Bytes)> = (0..entries.len())
+        let header_value = |h: usize| (!header_values.is_null(h)).then(|| header_values.value(h));
+        let record_headers: Vec<(Bytes, Option<Bytes>)> = (0..entries.len())
             .map(|h| {
                 (
                     Bytes::copy_from_slice(names.value(h).as_bytes()),
-                    Bytes::copy_from_slice(header_values.value(h)),
+                    header_value(h).map(Bytes::copy_from_slice),
                 )
             })
             .collect();
         let key = (!keys.is_null(index)).then(|| Bytes::copy_from_slice(keys.value(index)));
-        let value = Bytes::copy_from_slice(values.value(index));
-        let attribute_bits = attributes.value(index) as u8;
-        let borrowed_headers: Vec<(&str, &[u8])> = (0..entries.len())
-            .map(|h| (names.value(h), header_values.value(h)))
+        let null_value = values.is_null(index);
+        let value = if null_value {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(values.value(index))
+        };
+        let mut attribute_bits = attributes.value(index) as u8;
+        if null_value {
+            attribute_bits |= ATTR_VALUE_NULL;
+        }
+        let borrowed_headers: Vec<(&str, Option<&[u8]>)> = (0..entries.len())
+            .map(|h| (names.value(h), header_value(h)))
             .collect();
         let encoded_len = RecordParts {
             timestamp: timestamps.value(index),
             key: key.as_deref().map(|key| (key, false)),
-            value: &value,
+            value: (!null_value).then_some(&value[..]),
             value_is_json: false,
             headers: &borrowed_headers,
         }
@@ -317,13 +339,13 @@ pub fn row_groups_for(
 pub fn encode_rows(rows: &[(u64, StoredRecord)]) -> bytes::BytesMut {
     let mut out = bytes::BytesMut::new();
     for (_, record) in rows {
-        let headers: Vec<(&str, &[u8])> = record
+        let headers: Vec<(&str, Option<&[u8]>)> = record
             .headers
             .iter()
             .map(|(name, value)| {
                 (
                     std::str::from_utf8(name).unwrap_or_default(),
-                    value.as_ref(),
+                    value.as_deref(),
                 )
             })
             .collect();
@@ -333,7 +355,7 @@ pub fn encode_rows(rows: &[(u64, StoredRecord)]) -> bytes::BytesMut {
                 .key
                 .as_deref()
                 .map(|key| (key, record.key_is_binary())),
-            value: &record.value,
+            value: record.kafka_value().map(|value| &value[..]),
             value_is_json: record.value_is_json(),
             headers: &headers,
         }
@@ -353,12 +375,27 @@ mod tests {
                 partition: 3,
                 offset: 100 + n,
                 record: StoredRecord {
-                    attributes: if n % 2 == 0 { 0b011 } else { 0b000 },
+                    // Record 3 is a tombstone: null, not empty.
+                    attributes: match n {
+                        3 => ATTR_VALUE_NULL,
+                        n if n % 2 == 0 => 0b011,
+                        _ => 0b000,
+                    },
                     timestamp: 1_700_000_000_000 + n as i64,
                     key: (n % 2 == 0).then(|| Bytes::from(format!("k{n}"))),
-                    value: Bytes::from(format!("{{\"n\":{n}}}")),
+                    value: if n == 3 {
+                        Bytes::new()
+                    } else {
+                        Bytes::from(format!("{{\"n\":{n}}}"))
+                    },
+                    // Names repeat ("h0" twice from n = 2 on), some values are null.
                     headers: (0..n)
-                        .map(|h| (Bytes::from(format!("h{h}")), Bytes::from(vec![h as u8])))
+                        .map(|h| {
+                            (
+                                Bytes::from(format!("h{}", h % 2)),
+                                (h != 1).then(|| Bytes::from(vec![h as u8])),
+                            )
+                        })
                         .collect(),
                     encoded_len: 0,
                 },
@@ -375,6 +412,18 @@ mod tests {
             expected.encoded_len = decoded.record.encoded_len;
             assert_eq!(decoded.record, expected);
             assert!(decoded.record.encoded_len > 0);
+        }
+        // The tombstone is a null in the value column, not an empty value.
+        let values = batch
+            .column_by_name("value")
+            .expect("value")
+            .as_binary::<i32>();
+        assert!(values.is_null(3) && !values.is_null(1));
+        for (original, decoded) in rows.iter().zip(&back) {
+            assert_eq!(
+                decoded.record.value_is_null(),
+                original.record.value_is_null()
+            );
         }
     }
 }

@@ -27,7 +27,12 @@ pub fn record_for(client: usize, seq: usize) -> Sent {
     Sent {
         key: format!("client-{client}-record-{seq}"),
         value: json!({"client": client, "seq": seq, "note": "héllo \"quoted\" \\ slash", "nested": {"list": [1, 2.5, null, true]}}),
-        headers: json!({"client": client.to_string(), "seq": seq.to_string()}),
+        // Ordered pairs, a name twice and a null value: kept exactly as sent.
+        headers: json!([
+            ["client", client.to_string()],
+            ["seq", seq.to_string()],
+            ["client", null]
+        ]),
         timestamp: 1_700_000_000_000 + (client * RECORDS_PER_CLIENT + seq) as u64,
     }
 }

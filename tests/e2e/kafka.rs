@@ -455,3 +455,66 @@ async fn librdkafka_fails_at_once_for_an_invalid_topic_name() {
         "{answer}"
     );
 }
+
+/// Kafka's record kept exactly, from two clients' producers to both clients' consumers,
+/// over HTTP, and again after compaction into Parquet: null is not empty (keys, values,
+/// header values) and headers keep their order with a name repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nulls_empties_and_repeated_headers_survive_produce_fetch_http_and_parquet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    api.create_topic("exact", 2).await;
+    let produced = python("kafka_records_exact.py", &["produce", &bootstrap, "exact"]);
+    assert_eq!(produced["failed"], json!([]), "{produced}");
+    let expected = |partition: u64| {
+        // kafka-python (partition 1) cannot send a null header value.
+        let first_headers = if partition == 0 {
+            json!([["h", "31"], ["h", null], ["e", ""]])
+        } else {
+            json!([["h", "31"], ["e", ""]])
+        };
+        vec![
+            json!([partition, 0, "74", null, first_headers]),
+            json!([partition, 1, null, "", []]),
+            json!([
+                partition,
+                2,
+                "",
+                "76",
+                [["a", "31"], ["b", "32"], ["a", "33"]]
+            ]),
+            json!([partition, 3, "ff00", "00fe", [["bin", "ff"]]]),
+        ]
+    };
+    let mut all = expected(0);
+    all.extend(expected(1));
+    let before = python(
+        "kafka_records_exact.py",
+        &["consume", &bootstrap, "exact", "8"],
+    );
+    assert_eq!(before["confluent"], json!(all), "{before}");
+    assert_eq!(before["kafka_python"], json!(all), "{before}");
+    // Over HTTP: a tombstone is a null value, headers are ordered pairs.
+    let records = api.read_partition("exact", 0).await;
+    assert_eq!(records[0]["value"], Value::Null, "{}", records[0]);
+    assert!(records[0].get("value_base64").is_none(), "{}", records[0]);
+    assert_eq!(records[0]["key"], "t");
+    assert_eq!(
+        records[0]["headers"],
+        json!([["h", "1"], ["h", null], ["e", ""]])
+    );
+    assert_eq!(records[1]["key"], Value::Null);
+    assert_eq!(records[1]["value_base64"], "", "{}", records[1]);
+    assert_eq!(records[3]["headers"], json!([["bin", {"base64": "/w=="}]]));
+    // After compaction the same records come from Parquet.
+    let (status, summary) = api.post("/v1/topics/exact/compact", json!({})).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["records"], 8, "{summary}");
+    let after = python(
+        "kafka_records_exact.py",
+        &["consume", &bootstrap, "exact", "8"],
+    );
+    assert_eq!(after, before);
+    assert_eq!(api.read_partition("exact", 0).await, records);
+}

@@ -15,15 +15,21 @@ fn arb_record() -> impl Strategy<Value = Record> {
         "[a-z ]{0,40}".prop_map(|text| RecordValue::Json(format!("{{\"text\":\"{text}\"}}"))),
         proptest::collection::vec(any::<u8>(), 0..200)
             .prop_map(|bytes| RecordValue::Binary(Bytes::from(bytes))),
+        Just(RecordValue::Null),
+        Just(RecordValue::Binary(Bytes::new())),
     ];
+    // Few names, so that they repeat; values null or bytes (empty ones too).
     let headers = proptest::collection::vec(
-        ("[a-z-]{1,8}", proptest::collection::vec(any::<u8>(), 0..8)),
-        0..4,
+        (
+            "[a-c]{1,2}",
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
+        ),
+        0..6,
     )
     .prop_map(|pairs| {
         pairs
             .into_iter()
-            .map(|(name, value)| (name, Bytes::from(value)))
+            .map(|(name, value)| (name, value.map(Bytes::from)))
             .collect()
     });
     (any::<i64>(), key, value, headers).prop_map(|(timestamp, key, value, headers)| Record {
@@ -93,7 +99,7 @@ fn sample_segment(compression: Compression) -> EncodedSegment {
             timestamp: 1_700_000_000_000 + i,
             key: Some(RecordKey::Text(format!("key-{i}"))),
             value: RecordValue::Json(format!("{{\"n\":{i},\"pad\":\"aaaaaaaaaaaaaaaaaaaa\"}}")),
-            headers: vec![("h".into(), Bytes::from_static(b"v"))],
+            headers: vec![("h".into(), Some(Bytes::from_static(b"v")))],
         })
         .collect();
     encode_segment(
@@ -191,14 +197,22 @@ fn bad_magic_and_corrupt_index_are_rejected() {
 /// Pins the encoded bytes of a small segment so a format change is always deliberate.
 #[test]
 fn encoded_bytes_are_pinned() {
-    let record = Record {
-        timestamp: 1_700_000_000_000,
-        key: Some(RecordKey::Text("k".into())),
-        value: RecordValue::Json("{\"a\":1}".into()),
-        headers: vec![("h".into(), Bytes::from_static(b"v"))],
-    };
+    let records = vec![
+        Record {
+            timestamp: 1_700_000_000_000,
+            key: Some(RecordKey::Text("k".into())),
+            value: RecordValue::Json("{\"a\":1}".into()),
+            headers: vec![("h".into(), Some(Bytes::from_static(b"v")))],
+        },
+        Record {
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: RecordValue::Null,
+            headers: vec![("h".into(), None), ("h".into(), Some(Bytes::new()))],
+        },
+    ];
     let segment = encode_segment(
-        &build_chunks(&[vec![record]]).iter().collect::<Vec<_>>(),
+        &build_chunks(&[records]).iter().collect::<Vec<_>>(),
         Compression::None,
         1_700_000_000_001,
     );
@@ -213,7 +227,38 @@ fn encoded_bytes_are_pinned() {
     );
 }
 
+/// A segment written before chunk version 2 (no nulls) still reads back.
+#[test]
+fn version_1_segments_are_still_read() {
+    let bytes: Vec<u8> = (0..VERSION_1_SEGMENT_HEX.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&VERSION_1_SEGMENT_HEX[at..at + 2], 16).expect("hex"))
+        .collect();
+    let segment = EncodedSegment {
+        chunks: decode_segment_index(&bytes).expect("index").chunks,
+        bytes: Bytes::from(bytes),
+    };
+    let records = decode_all(&segment);
+    assert_eq!(
+        records,
+        vec![vec![Record {
+            timestamp: 1_700_000_000_000,
+            key: Some(RecordKey::Text("k".into())),
+            value: RecordValue::Json("{\"a\":1}".into()),
+            headers: vec![("h".into(), Some(Bytes::from_static(b"v")))],
+        }]]
+    );
+}
+
 const PINNED_SEGMENT_HEX: &str = concat!(
+    "53494c545345473101000000",
+    "020002000000480000004800000023000000030068e5cf8b010000010000006b070000007b2261223a317d010001006801000000761d00000008",
+    "0068e5cf8b010000000000000200010068ffffffff01006800000000c2c57f7a0168e5cf8b010000010000000700746f7069632d300000",
+    "0000020000000c000000000000005a0000000068e5cf8b0100000068e5cf8b010000660000000000000039000000855e645b0100000053494c54",
+);
+
+/// The pinned segment of chunk version 1, as Silt wrote it before nulls.
+const VERSION_1_SEGMENT_HEX: &str = concat!(
     "53494c545345473101000000",
     "010001000000270000002700000023000000030068e5cf8b010000010000006b070000007b2261223a317d010001006801000000762ad3664e",
     "0168e5cf8b010000010000000700746f7069632d3000000000010000000c00000000000000390000000068e5cf8b0100000068e5cf8b010000",

@@ -7,14 +7,15 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, CreateTopicsResponse, GroupId, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, TopicName,
-    create_topics_request::CreatableTopic, offset_commit_request, offset_fetch_request,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, ProduceRequest, ProduceResponse,
+    RequestHeader, TopicName, create_topics_request::CreatableTopic, offset_commit_request,
+    offset_fetch_request, produce_request,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::limits::{served, short_limits};
+use super::limits::{served, served_with, short_limits};
 
 /// Sends `request` as `api` at `version` and decodes the answer.
 async fn call<Req: Encodable, Resp: Decodable>(
@@ -107,4 +108,64 @@ async fn a_commit_naming_a_partition_twice_keeps_the_last_offset() {
     fetch.topics = Some(vec![wanted]);
     let fetched: OffsetFetchResponse = call(served.kafka, ApiKey::OffsetFetch, 7, &fetch).await;
     assert_eq!(fetched.topics[0].partitions[0].committed_offset, 5);
+}
+
+/// A record with more headers than the stored format counts (65,535) is refused as
+/// INVALID_RECORD, and nothing of it is stored; before, its header count wrapped and
+/// the chunk could not be read back.
+#[tokio::test]
+async fn a_record_with_too_many_headers_is_refused_whole() {
+    let served = served_with(crate::GatewayConfig {
+        linger_ms: 5,
+        max_body_bytes: 4 << 20,
+        max_record_bytes: 4 << 20,
+        connections: short_limits(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(create_topic(served.kafka, "wide").await, 0);
+    let produce = |headers: usize| {
+        let mut names = indexmap::IndexMap::new();
+        for index in 0..headers {
+            names.insert(StrBytes::from_string(format!("{index:x}")), None);
+        }
+        let record = kafka_protocol::records::Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: kafka_protocol::records::TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1_764_000_000_000,
+            key: None,
+            value: Some(bytes::Bytes::from_static(b"v")),
+            headers: names,
+        };
+        let mut records = BytesMut::new();
+        let options = kafka_protocol::records::RecordEncodeOptions {
+            version: 2,
+            compression: kafka_protocol::records::Compression::None,
+        };
+        kafka_protocol::records::RecordBatchEncoder::encode(&mut records, &[record], &options)
+            .expect("encode");
+        let mut partition = produce_request::PartitionProduceData::default();
+        partition.index = 0;
+        partition.records = Some(records.freeze());
+        let mut topic = produce_request::TopicProduceData::default();
+        topic.name = TopicName(StrBytes::from_static_str("wide"));
+        topic.partition_data = vec![partition];
+        let mut request = ProduceRequest::default();
+        request.acks = -1;
+        request.timeout_ms = 5000;
+        request.topic_data = vec![topic];
+        request
+    };
+    let refused: ProduceResponse = call(served.kafka, ApiKey::Produce, 9, &produce(70_000)).await;
+    assert_eq!(refused.responses[0].partition_responses[0].error_code, 87);
+    let accepted: ProduceResponse = call(served.kafka, ApiKey::Produce, 9, &produce(65_535)).await;
+    assert_eq!(accepted.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(accepted.responses[0].partition_responses[0].base_offset, 0);
 }

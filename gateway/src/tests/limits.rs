@@ -17,20 +17,25 @@ use crate::{AppState, GatewayConfig};
 pub(super) struct Served {
     pub(super) http: SocketAddr,
     pub(super) kafka: SocketAddr,
-    state: AppState,
+    pub(super) state: AppState,
     _stop: tokio::sync::watch::Sender<bool>,
     _harness: super::Harness,
 }
 
 /// A gateway serving HTTP and Kafka on free ports with short limits.
 pub(super) async fn served(connections: ConnectionLimits) -> Served {
-    let config = GatewayConfig {
+    served_with(GatewayConfig {
         linger_ms: 5,
         max_body_bytes: 64 << 10,
         max_record_bytes: 4096,
         connections,
         ..Default::default()
-    };
+    })
+    .await
+}
+
+/// A gateway serving HTTP and Kafka on free ports with `config`.
+pub(super) async fn served_with(config: GatewayConfig) -> Served {
     let harness = harness_with(
         config,
         std::sync::Arc::new(object_store::memory::InMemory::new()),
