@@ -51,6 +51,7 @@ use decode::{Decoded, Request, SUPPORTED};
 pub mod batch;
 pub mod decode;
 pub mod guard;
+mod topic_configs;
 
 /// Largest request frame accepted; larger ones close the connection.
 const MAX_FRAME_BYTES: usize = 64 << 20;
@@ -488,6 +489,12 @@ async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> 
             match found {
                 Ok(found) => {
                     topic.name = Some(topic_name(&found.name));
+                    // Kafka's topic id: unique to this incarnation of the name, so a
+                    // client can tell a topic deleted and created again.
+                    topic.topic_id = uuid::Uuid::from_u64_pair(
+                        found.topic_id as u64,
+                        found.created_at_ms as u64,
+                    );
                     topic.partitions = (0..found.partitions as i32)
                         .map(|index| {
                             let mut partition =
@@ -521,53 +528,56 @@ async fn create_topics(
         let name = creatable.name.0.as_str().to_owned();
         let mut result = CreatableTopicResult::default();
         result.name = creatable.name.clone();
-        let partitions = if creatable.num_partitions == -1 {
-            context.config.auto_create_partitions.max(1) as i32
-        } else {
-            creatable.num_partitions
-        };
-        result.num_partitions = partitions;
-        result.replication_factor = 1;
-        let mut config = TopicConfig {
-            name: name.clone(),
-            partitions: u32::try_from(partitions).unwrap_or(0),
-            retention_ms: None,
-            retention_bytes: None,
-            value_schema: None,
-        };
-        let mut invalid = None;
-        for entry in &creatable.configs {
-            let value = entry.value.as_ref().map(|value| value.as_str().to_owned());
-            let parsed = value.as_deref().map(str::parse::<i64>);
-            match (entry.name.as_str(), parsed) {
-                ("retention.ms", Some(Ok(ms))) => config.retention_ms = Some(ms),
-                ("retention.bytes", Some(Ok(bytes))) => config.retention_bytes = Some(bytes),
-                ("retention.ms" | "retention.bytes", _) => {
-                    invalid = Some(format!("{} must be a number", entry.name.as_str()));
+        let outcome = match topic_configs::requested(
+            &creatable,
+            context.config.auto_create_partitions.max(1),
+            NODE_ID,
+        ) {
+            Err(refused) => Err(refused),
+            Ok(asked) => {
+                result.num_partitions = asked.partitions as i32;
+                result.replication_factor = 1;
+                if silt_core::names::validate_topic_name(&name).is_err() {
+                    Err((
+                        code::INVALID_TOPIC_EXCEPTION,
+                        format!("{name:?} is not a valid topic name"),
+                    ))
+                } else if request.validate_only {
+                    Ok(())
+                } else {
+                    let config = TopicConfig {
+                        name: name.clone(),
+                        partitions: asked.partitions,
+                        retention_ms: asked.retention_ms,
+                        retention_bytes: asked.retention_bytes,
+                        value_schema: None,
+                    };
+                    context
+                        .state
+                        .coordinator
+                        .create_topic(config)
+                        .await
+                        .map(|_| ())
+                        .map_err(|error| {
+                            let code = match &error {
+                                CoordinatorError::InvalidArgument(message)
+                                    if message.contains("partitions") =>
+                                {
+                                    code::INVALID_PARTITIONS
+                                }
+                                CoordinatorError::InvalidArgument(_) => {
+                                    code::INVALID_TOPIC_EXCEPTION
+                                }
+                                other => error_code(other),
+                            };
+                            (code, error.to_string())
+                        })
                 }
-                // Other settings (cleanup.policy, segment sizes, ...) have no meaning here.
-                _ => {}
             }
-        }
-        let outcome = match invalid {
-            Some(message) => Err(CoordinatorError::InvalidArgument(message)),
-            None if request.validate_only => Ok(()),
-            None => context
-                .state
-                .coordinator
-                .create_topic(config)
-                .await
-                .map(|_| ()),
         };
-        if let Err(error) = outcome {
-            result.error_code = match &error {
-                CoordinatorError::InvalidArgument(message) if message.contains("partitions") => {
-                    code::INVALID_PARTITIONS
-                }
-                CoordinatorError::InvalidArgument(_) => code::INVALID_TOPIC_EXCEPTION,
-                other => error_code(other),
-            };
-            result.error_message = Some(str_bytes(&error.to_string()));
+        if let Err((code, message)) = outcome {
+            result.error_code = code;
+            result.error_message = Some(str_bytes(&message));
         }
         response.topics.push(result);
     }

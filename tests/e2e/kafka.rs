@@ -518,3 +518,31 @@ async fn nulls_empties_and_repeated_headers_survive_produce_fetch_http_and_parqu
     assert_eq!(after, before);
     assert_eq!(api.read_partition("exact", 0).await, records);
 }
+
+/// CreateTopics as a broker checks it, through confluent-kafka's AdminClient: unknown
+/// configs and unsupported policies are INVALID_CONFIG, a replica assignment gives the
+/// partition count, a name Kafka does not allow is refused; Metadata carries topic ids
+/// that change when a topic is deleted and created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_client_create_topics_configs_assignments_and_topic_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_silt, bootstrap) = silt_with_kafka(dir.path());
+    let answer = python("confluent_admin_topics.py", &[&bootstrap]);
+    assert_eq!(answer["unknown_config"], "INVALID_CONFIG", "{answer}");
+    assert_eq!(answer["bad_number"], "INVALID_CONFIG", "{answer}");
+    assert_eq!(answer["compact"], "INVALID_CONFIG", "{answer}");
+    assert_eq!(answer["known_config"], "ok", "{answer}");
+    assert_eq!(answer["assigned"], "ok", "{answer}");
+    assert_eq!(
+        answer["assigned_elsewhere"], "INVALID_REPLICA_ASSIGNMENT",
+        "{answer}"
+    );
+    assert_eq!(answer["invalid_name"], "TOPIC_EXCEPTION", "{answer}");
+    assert_eq!(answer["assigned_partitions"], 3, "{answer}");
+    assert_eq!(answer["created"], json!(["c4", "c5"]), "{answer}");
+    let ids = answer["topic_ids"].as_array().expect("ids");
+    assert_ne!(ids[0], ids[1], "{answer}");
+    for id in ids {
+        assert_ne!(id, "AAAAAAAAAAAAAAAAAAAAAA", "a nil topic id: {answer}");
+    }
+}

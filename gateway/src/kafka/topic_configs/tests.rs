@@ -1,0 +1,102 @@
+use kafka_protocol::messages::BrokerId;
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopicConfig,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::*;
+
+fn topic(partitions: i32, configs: &[(&str, Option<&str>)]) -> CreatableTopic {
+    let mut topic = CreatableTopic::default();
+    topic.num_partitions = partitions;
+    topic.replication_factor = 3;
+    topic.configs = configs
+        .iter()
+        .map(|(name, value)| {
+            let mut config = CreatableTopicConfig::default();
+            config.name = StrBytes::from_string((*name).to_owned());
+            config.value = value.map(|value| StrBytes::from_string(value.to_owned()));
+            config
+        })
+        .collect();
+    topic
+}
+
+fn assigned(indexes: &[i32], broker: i32) -> CreatableTopic {
+    let mut topic = topic(-1, &[]);
+    topic.replication_factor = -1;
+    topic.assignments = indexes
+        .iter()
+        .map(|index| {
+            let mut assignment = CreatableReplicaAssignment::default();
+            assignment.partition_index = *index;
+            assignment.broker_ids = vec![BrokerId(broker)];
+            assignment
+        })
+        .collect();
+    topic
+}
+
+#[test]
+fn known_configs_are_applied_or_accepted_and_unknown_ones_refused() {
+    let asked = topic(
+        3,
+        &[
+            ("retention.ms", Some("60000")),
+            ("retention.bytes", Some("-1")),
+            ("min.insync.replicas", Some("2")),
+            ("cleanup.policy", Some("delete")),
+        ],
+    );
+    assert_eq!(
+        requested(&asked, 1, 0),
+        Ok(Requested {
+            partitions: 3,
+            retention_ms: Some(60_000),
+            retention_bytes: Some(-1),
+        })
+    );
+    for (config, value) in [
+        ("retention.msx", Some("1")),
+        ("retention.ms", Some("soon")),
+        ("retention.ms", None),
+        ("cleanup.policy", Some("compact")),
+    ] {
+        let error = requested(&topic(1, &[(config, value)]), 1, 0).expect_err(config);
+        assert_eq!(error.0, INVALID_CONFIG, "{config}: {}", error.1);
+    }
+}
+
+#[test]
+fn partition_counts_and_assignments_are_checked_as_kafka_does() {
+    assert_eq!(
+        requested(&topic(-1, &[]), 6, 0).map(|t| t.partitions),
+        Ok(6)
+    );
+    for count in [0, -2] {
+        assert_eq!(
+            requested(&topic(count, &[]), 6, 0).map_err(|e| e.0),
+            Err(INVALID_PARTITIONS)
+        );
+    }
+    // The assignment gives the count.
+    assert_eq!(
+        requested(&assigned(&[1, 0, 3, 2], 0), 6, 0).map(|t| t.partitions),
+        Ok(4)
+    );
+    // Not both.
+    let mut both = assigned(&[0, 1], 0);
+    both.num_partitions = 2;
+    assert_eq!(
+        requested(&both, 6, 0).map_err(|e| e.0),
+        Err(INVALID_REQUEST)
+    );
+    // Gaps, repeats and other brokers.
+    for (indexes, broker) in [(&[0, 2][..], 0), (&[0, 0][..], 0), (&[0, 1][..], 5)] {
+        assert_eq!(
+            requested(&assigned(indexes, broker), 6, 0).map_err(|e| e.0),
+            Err(INVALID_REPLICA_ASSIGNMENT),
+            "{indexes:?} on {broker}"
+        );
+    }
+}
