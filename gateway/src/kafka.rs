@@ -48,39 +48,32 @@ use crate::metrics::Metrics;
 use crate::produce::{PreparedProduce, PreparedRecord};
 use decode::{Decoded, Request, SUPPORTED};
 
+mod admin;
 pub mod batch;
+mod codes;
 pub mod decode;
 pub mod guard;
 mod topic_configs;
+
+/// This gateway as the one broker admin answers describe.
+fn broker(context: &Context) -> admin::Broker<'_> {
+    admin::Broker {
+        node_id: NODE_ID,
+        host: &context.config.advertised_host,
+        port: context.config.advertised_port,
+        max_record_bytes: context.state.config.max_record_bytes,
+        auto_create_partitions: context.config.auto_create_partitions,
+    }
+}
 
 /// Largest request frame accepted; larger ones close the connection.
 const MAX_FRAME_BYTES: usize = 64 << 20;
 /// The one node id every gateway answers as.
 const NODE_ID: i32 = 0;
 
+use codes::error_code;
 /// Error codes of the Kafka protocol that Silt answers with.
-mod code {
-    pub const NONE: i16 = 0;
-    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
-    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
-    pub const CORRUPT_MESSAGE: i16 = 2;
-    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    pub const REQUEST_TIMED_OUT: i16 = 7;
-    pub const MESSAGE_TOO_LARGE: i16 = 10;
-    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-    pub const UNSUPPORTED_VERSION: i16 = 35;
-    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-    pub const INVALID_PARTITIONS: i16 = 37;
-    pub const INVALID_REQUEST: i16 = 42;
-    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
-    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-    pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
-    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
-    pub const KAFKA_STORAGE_ERROR: i16 = 56;
-    pub const UNKNOWN_PRODUCER_ID: i16 = 59;
-    pub const INVALID_RECORD: i16 = 87;
-}
+use codes::kafka as code;
 
 #[derive(Debug, Error)]
 pub enum KafkaError {
@@ -351,6 +344,26 @@ async fn request(context: &Context, frame: Bytes) -> Result<PendingResponse, Kaf
             Request::OffsetFetch(request) => answer!(request, offset_fetch),
             Request::DescribeGroups(request) => answer!(request, describe_groups),
             Request::ListGroups(request) => answer!(request, list_groups),
+            Request::DescribeConfigs(request) => {
+                let broker = broker(context);
+                let coordinator = context.state.coordinator.as_ref();
+                let response = admin::describe_configs(coordinator, &broker, request, version);
+                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+            }
+            Request::DescribeCluster(request) => {
+                let response = admin::describe_cluster(&broker(context), request, version);
+                encode_response(correlation_id, header_version, &response, version).map(ready)
+            }
+            Request::DeleteRecords(request) => {
+                let coordinator = context.state.coordinator.as_ref();
+                let response = admin::delete_records(coordinator, request, version).await;
+                encode_response(correlation_id, header_version, &response, version).map(ready)
+            }
+            Request::OffsetForLeaderEpoch(request) => {
+                let coordinator = context.state.coordinator.as_ref();
+                let response = admin::offset_for_leader_epoch(coordinator, request, version);
+                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+            }
             Request::Produce(request) => {
                 let acks = request.acks;
                 let durable = produce(context, request).await;
@@ -409,21 +422,6 @@ fn str_bytes(text: &str) -> StrBytes {
 
 fn topic_name(name: &str) -> TopicName {
     TopicName(str_bytes(name))
-}
-
-/// The Kafka error code for a coordinator error.
-fn error_code(error: &CoordinatorError) -> i16 {
-    match error {
-        CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => {
-            code::UNKNOWN_TOPIC_OR_PARTITION
-        }
-        CoordinatorError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
-        CoordinatorError::TopicExists(_) => code::TOPIC_ALREADY_EXISTS,
-        CoordinatorError::TopicCollides { .. } => code::INVALID_TOPIC_EXCEPTION,
-        CoordinatorError::InvalidArgument(_) => code::INVALID_REQUEST,
-        CoordinatorError::Unavailable(_) => code::REQUEST_TIMED_OUT,
-        _ => code::UNKNOWN_SERVER_ERROR,
-    }
 }
 
 async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> MetadataResponse {

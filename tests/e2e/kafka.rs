@@ -546,3 +546,74 @@ async fn admin_client_create_topics_configs_assignments_and_topic_ids() {
         assert_ne!(id, "AAAAAAAAAAAAAAAAAAAAAA", "a nil topic id: {answer}");
     }
 }
+
+/// DescribeConfigs, DescribeCluster and DeleteRecords through confluent-kafka's
+/// AdminClient: a topic's retention as set and the defaults Silt has, the one broker,
+/// and a log start that moves (records before it are no longer served).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_client_describes_configs_and_the_cluster_and_deletes_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    let (status, body) = api
+        .post(
+            "/v1/topics",
+            json!({"name": "configured", "partitions": 2, "retention_ms": 86_400_000}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let records: Vec<Value> = (0..10)
+        .map(|i| json!({"value": i, "partition": i % 2}))
+        .collect();
+    let (status, body) = api
+        .post(
+            "/v1/topics/configured/records",
+            json!({ "records": records }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer = python("confluent_admin_cluster.py", &[&bootstrap, "configured"]);
+    let topic = &answer["topic"];
+    // Set explicitly: DYNAMIC_TOPIC_CONFIG (1); defaults: DEFAULT_CONFIG (5).
+    assert_eq!(
+        topic["retention.ms"],
+        json!(["86400000", 1, true]),
+        "{answer}"
+    );
+    assert_eq!(topic["retention.bytes"], json!(["-1", 5, true]), "{answer}");
+    assert_eq!(
+        topic["cleanup.policy"],
+        json!(["delete", 5, true]),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["missing"]["error"], "UNKNOWN_TOPIC_OR_PART",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["broker"]["default.replication.factor"][0], "1",
+        "{answer}"
+    );
+    assert_eq!(answer["cluster"]["id"], "silt", "{answer}");
+    assert_eq!(
+        answer["cluster"]["nodes"].as_array().map(Vec::len),
+        Some(1),
+        "{answer}"
+    );
+    assert_eq!(answer["delete_to_3"], 3, "{answer}");
+    assert_eq!(answer["delete_past_end"], "OFFSET_OUT_OF_RANGE", "{answer}");
+    assert_eq!(answer["delete_all"], 5, "{answer}");
+    let (_, described) = api.get("/v1/topics/configured").await;
+    assert_eq!(
+        described["partitions"][0]["log_start_offset"], 3,
+        "{described}"
+    );
+    assert_eq!(
+        described["partitions"][1]["log_start_offset"], 5,
+        "{described}"
+    );
+    let (status, _) = api
+        .get("/v1/topics/configured/partitions/0/records?offset=2")
+        .await;
+    assert_eq!(status, 416);
+}

@@ -6,10 +6,12 @@
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
-    FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
-    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
-    OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader, SyncGroupRequest,
+    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest,
+    FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest, RequestHeader,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::Decodable;
 use thiserror::Error;
@@ -35,6 +37,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetFetch, 1, 7),
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::ListGroups, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
 ];
 
 /// Whether Silt speaks `version` of `key`.
@@ -77,6 +83,10 @@ pub enum Request {
     OffsetFetch(OffsetFetchRequest),
     DescribeGroups(DescribeGroupsRequest),
     ListGroups(ListGroupsRequest),
+    DescribeConfigs(DescribeConfigsRequest),
+    DescribeCluster(DescribeClusterRequest),
+    DeleteRecords(DeleteRecordsRequest),
+    OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
 }
 
 /// A decoded frame.
@@ -139,6 +149,10 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, DecodeError> {
         ApiKey::OffsetFetch => body!(OffsetFetch, OffsetFetchRequest),
         ApiKey::DescribeGroups => body!(DescribeGroups, DescribeGroupsRequest),
         ApiKey::ListGroups => body!(ListGroups, ListGroupsRequest),
+        ApiKey::DescribeConfigs => body!(DescribeConfigs, DescribeConfigsRequest),
+        ApiKey::DescribeCluster => body!(DescribeCluster, DescribeClusterRequest),
+        ApiKey::DeleteRecords => body!(DeleteRecords, DeleteRecordsRequest),
+        ApiKey::OffsetForLeaderEpoch => body!(OffsetForLeaderEpoch, OffsetForLeaderEpochRequest),
         other => return Err(DecodeError::Unsupported(other, version)),
     };
     Ok(Decoded::Request {

@@ -285,6 +285,39 @@ const DESCRIBE_GROUPS: &[Field] = &[f(0, array(&Str)), f(3, Bool)];
 
 const LIST_GROUPS: &[Field] = &[f(4, array(&Str)), f(5, array(&Str))];
 
+const DESCRIBE_CONFIGS: &[Field] = &[
+    f(
+        0,
+        array(&Ty::Struct(&[f(0, I8), f(0, Str), f(0, array(&Str))])),
+    ),
+    f(1, Bool),
+    f(3, Bool),
+];
+
+const DESCRIBE_CLUSTER: &[Field] = &[f(0, Bool), f(1, I8), f(2, Bool)];
+
+const DELETE_RECORDS: &[Field] = &[
+    f(
+        0,
+        array(&Ty::Struct(&[
+            f(0, Str),
+            f(0, array(&Ty::Struct(&[f(0, I32), f(0, I64)]))),
+        ])),
+    ),
+    f(0, I32),
+];
+
+const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
+    f(3, I32),
+    f(
+        0,
+        array(&Ty::Struct(&[
+            f(0, Str),
+            f(0, array(&Ty::Struct(&[f(0, I32), f(2, I32), f(0, I32)]))),
+        ])),
+    ),
+];
+
 /// Every request schema this module knows.
 pub const SCHEMAS: &[Schema] = &[
     Schema {
@@ -371,6 +404,26 @@ pub const SCHEMAS: &[Schema] = &[
         api: ApiKey::ListGroups,
         flexible_from: 3,
         fields: LIST_GROUPS,
+    },
+    Schema {
+        api: ApiKey::DescribeConfigs,
+        flexible_from: 4,
+        fields: DESCRIBE_CONFIGS,
+    },
+    Schema {
+        api: ApiKey::DescribeCluster,
+        flexible_from: 0,
+        fields: DESCRIBE_CLUSTER,
+    },
+    Schema {
+        api: ApiKey::DeleteRecords,
+        flexible_from: 2,
+        fields: DELETE_RECORDS,
+    },
+    Schema {
+        api: ApiKey::OffsetForLeaderEpoch,
+        flexible_from: 4,
+        fields: OFFSET_FOR_LEADER_EPOCH,
     },
 ];
 

@@ -6,11 +6,9 @@
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 
-/// Kafka's error codes for a topic that cannot be created as asked.
-pub const INVALID_PARTITIONS: i16 = 37;
-pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
-pub const INVALID_CONFIG: i16 = 40;
-pub const INVALID_REQUEST: i16 = 42;
+use super::codes::kafka::{
+    INVALID_CONFIG, INVALID_PARTITIONS, INVALID_REPLICA_ASSIGNMENT, INVALID_REQUEST,
+};
 
 /// Topic configs Kafka defines (Kafka 3.x/4.x `TopicConfig`).
 const KAFKA_TOPIC_CONFIGS: &[&str] = &[

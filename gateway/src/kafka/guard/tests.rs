@@ -65,6 +65,10 @@ fn codec_round_trip(api: ApiKey, version: i16, body: &[u8]) -> Result<(), String
         ApiKey::OffsetFetch => check::<OffsetFetchRequest>(body, version),
         ApiKey::DescribeGroups => check::<DescribeGroupsRequest>(body, version),
         ApiKey::ListGroups => check::<ListGroupsRequest>(body, version),
+        ApiKey::DescribeConfigs => check::<DescribeConfigsRequest>(body, version),
+        ApiKey::DescribeCluster => check::<DescribeClusterRequest>(body, version),
+        ApiKey::DeleteRecords => check::<DeleteRecordsRequest>(body, version),
+        ApiKey::OffsetForLeaderEpoch => check::<OffsetForLeaderEpochRequest>(body, version),
         other => Err(format!("no codec type listed for {other:?}")),
     }
 }
@@ -97,6 +101,10 @@ fn codec_versions(api: ApiKey) -> (i16, i16) {
         ApiKey::OffsetFetch => range!(OffsetFetchRequest),
         ApiKey::DescribeGroups => range!(DescribeGroupsRequest),
         ApiKey::ListGroups => range!(ListGroupsRequest),
+        ApiKey::DescribeConfigs => range!(DescribeConfigsRequest),
+        ApiKey::DescribeCluster => range!(DescribeClusterRequest),
+        ApiKey::DeleteRecords => range!(DeleteRecordsRequest),
+        ApiKey::OffsetForLeaderEpoch => range!(OffsetForLeaderEpochRequest),
         _ => (0, -1),
     }
 }

@@ -1,0 +1,46 @@
+//! Kafka's error codes that Silt answers with, and the one mapping from the
+//! coordinator's errors to them.
+
+use silt_core::coordinator::CoordinatorError;
+
+/// Error codes of the Kafka protocol that Silt answers with.
+pub mod kafka {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const UNKNOWN_PRODUCER_ID: i16 = 59;
+    pub const UNKNOWN_LEADER_EPOCH: i16 = 74;
+    pub const INVALID_RECORD: i16 = 87;
+}
+
+/// The Kafka error code that stands for a coordinator error.
+pub fn error_code(error: &CoordinatorError) -> i16 {
+    match error {
+        CoordinatorError::TopicNotFound(_) | CoordinatorError::PartitionNotFound { .. } => {
+            kafka::UNKNOWN_TOPIC_OR_PARTITION
+        }
+        CoordinatorError::OffsetOutOfRange { .. } => kafka::OFFSET_OUT_OF_RANGE,
+        CoordinatorError::TopicExists(_) => kafka::TOPIC_ALREADY_EXISTS,
+        CoordinatorError::TopicCollides { .. } => kafka::INVALID_TOPIC_EXCEPTION,
+        CoordinatorError::InvalidArgument(_) => kafka::INVALID_REQUEST,
+        CoordinatorError::Unavailable(_) => kafka::REQUEST_TIMED_OUT,
+        _ => kafka::UNKNOWN_SERVER_ERROR,
+    }
+}
