@@ -11,17 +11,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use silt_core::coordinator::CoordinatorError;
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
-use silt_core::now_ms;
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
 use tokio::sync::Notify;
 use tracing::info;
 
 use crate::service::CoordinatorService;
 
+mod offsets;
+
 /// The Kafka protocol's error codes that groups answer with.
 pub mod code {
     pub const NONE: i16 = 0;
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
     pub const ILLEGAL_GENERATION: i16 = 22;
     pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
     pub const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -386,35 +388,7 @@ impl CoordinatorService {
                     .await
             }
             KafkaGroupRequest::Fetch { group, topics } => {
-                let mut groups = self.groups().lock().await;
-                let state = match self.group_entry(&mut groups, &group, false).await {
-                    Ok(state) => state,
-                    Err(CoordinatorError::GroupNotFound(_)) => {
-                        return Ok(KafkaGroupResponse::Offsets {
-                            offsets: Vec::new(),
-                        });
-                    }
-                    Err(error) => return Err(error),
-                };
-                let catalog = self.catalog()?;
-                let mut offsets: Vec<PartitionOffset> = state
-                    .committed_offsets()
-                    .filter_map(|(key, offset)| {
-                        let tp = catalog.topic_partition(key)?;
-                        Some(PartitionOffset {
-                            topic: tp.topic,
-                            partition: tp.partition,
-                            offset,
-                        })
-                    })
-                    .filter(|offset| {
-                        topics
-                            .as_ref()
-                            .is_none_or(|topics| topics.contains(&offset.topic))
-                    })
-                    .collect();
-                offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-                Ok(KafkaGroupResponse::Offsets { offsets })
+                self.kafka_fetch_offsets(&group, topics).await
             }
             KafkaGroupRequest::Describe { group } => {
                 let mut groups = self.groups().lock().await;
@@ -590,55 +564,5 @@ impl CoordinatorService {
             drop(groups);
             let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
         }
-    }
-
-    async fn kafka_commit(
-        &self,
-        group: &str,
-        member_id: &str,
-        generation: i32,
-        offsets: Vec<PartitionOffset>,
-    ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        let mut groups = self.groups().lock().await;
-        let state = self.group_entry(&mut groups, group, true).await?;
-        let now = Instant::now();
-        {
-            let kafka = state.kafka();
-            kafka.expire(now);
-            kafka.maybe_complete(now);
-            // A consumer outside any generation (manual assignment) commits freely.
-            if generation >= 0 || !member_id.is_empty() {
-                if let Err(error_code) = check_member(kafka, member_id, generation, now) {
-                    return Ok(done(error_code));
-                }
-                if matches!(kafka.phase, Phase::Preparing { .. }) {
-                    return Ok(done(code::REBALANCE_IN_PROGRESS));
-                }
-            }
-        }
-        let catalog = self.catalog()?;
-        let mut rows = Vec::with_capacity(offsets.len());
-        for offset in &offsets {
-            let Some(key) = catalog.key(&offset.topic, offset.partition) else {
-                return Ok(done(code::UNKNOWN_TOPIC_OR_PARTITION));
-            };
-            rows.push((key, offset.offset));
-        }
-        if rows.is_empty() {
-            return Ok(done(code::NONE));
-        }
-        self.store()
-            .commit_group_offsets(
-                group,
-                rows.iter()
-                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
-                    .collect(),
-                now_ms(),
-            )
-            .await?;
-        for (key, offset) in rows {
-            state.record_commit(key, offset);
-        }
-        Ok(done(code::NONE))
     }
 }

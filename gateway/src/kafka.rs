@@ -22,10 +22,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::messages::{
     DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
-    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
-    join_group_response, leave_group_response, list_groups_response, offset_commit_response,
-    offset_fetch_response,
+    ListGroupsResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
+    join_group_response, leave_group_response, list_groups_response,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{
@@ -35,7 +33,7 @@ use silt_core::coordinator::{
     CoordinatorError, EntryFormat, IndexEntry, KafkaBatchStamp, PartitionOffsets, Topic,
     TopicConfig,
 };
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
 use silt_core::record::RecordParts;
 use silt_reader::FetchRequest as ReadRequest;
 use thiserror::Error;
@@ -53,7 +51,10 @@ use decode::{Decoded, Request, SUPPORTED};
 
 pub mod batch;
 pub mod decode;
+mod groups;
 pub mod guard;
+
+use groups::{group_call, offset_commit, offset_fetch};
 
 /// Largest request frame accepted; larger ones close the connection.
 const MAX_FRAME_BYTES: usize = 64 << 20;
@@ -1325,22 +1326,6 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
     response
 }
 
-/// A group call's answer, or the error code that stands for a failed call.
-async fn group_call(
-    context: &Context,
-    request: KafkaGroupRequest,
-) -> Result<KafkaGroupResponse, i16> {
-    context
-        .state
-        .coordinator
-        .kafka_group(request)
-        .await
-        .map_err(|error| match error {
-            CoordinatorError::Unavailable(_) => code::COORDINATOR_NOT_AVAILABLE,
-            other => error_code(&other),
-        })
-}
-
 fn millis(value: i32) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -1502,145 +1487,6 @@ async fn leave_group(
             answered.group_instance_id = member.group_instance_id;
             answered.error_code = error_code;
             answered
-        })
-        .collect();
-    response
-}
-
-async fn offset_commit(
-    context: &Context,
-    request: OffsetCommitRequest,
-    _version: i16,
-) -> OffsetCommitResponse {
-    let mut offsets = Vec::new();
-    let mut invalid = Vec::new();
-    for topic in &request.topics {
-        for partition in &topic.partitions {
-            match (
-                u32::try_from(partition.partition_index),
-                u64::try_from(partition.committed_offset),
-            ) {
-                (Ok(index), Ok(offset)) => offsets.push(PartitionOffset {
-                    topic: topic.name.0.as_str().to_owned(),
-                    partition: index,
-                    offset,
-                }),
-                _ => invalid.push((topic.name.0.as_str().to_owned(), partition.partition_index)),
-            }
-        }
-    }
-    let call = KafkaGroupRequest::Commit {
-        group: request.group_id.0.as_str().to_owned(),
-        member_id: request.member_id.as_str().to_owned(),
-        generation: request.generation_id_or_member_epoch,
-        offsets,
-    };
-    let error_code = done_code(group_call(context, call).await);
-    let mut response = OffsetCommitResponse::default();
-    response.topics = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let mut answered = offset_commit_response::OffsetCommitResponseTopic::default();
-            answered.partitions = topic
-                .partitions
-                .iter()
-                .map(|partition| {
-                    let mut result =
-                        offset_commit_response::OffsetCommitResponsePartition::default();
-                    result.partition_index = partition.partition_index;
-                    result.error_code = if invalid.iter().any(|(name, index)| {
-                        name == topic.name.0.as_str() && *index == partition.partition_index
-                    }) {
-                        code::OFFSET_OUT_OF_RANGE
-                    } else {
-                        error_code
-                    };
-                    result
-                })
-                .collect();
-            answered.name = topic.name;
-            answered
-        })
-        .collect();
-    response
-}
-
-async fn offset_fetch(
-    context: &Context,
-    request: OffsetFetchRequest,
-    _version: i16,
-) -> OffsetFetchResponse {
-    let mut response = OffsetFetchResponse::default();
-    let wanted: Option<Vec<(TopicName, Vec<i32>)>> = request.topics.map(|topics| {
-        topics
-            .into_iter()
-            .map(|topic| (topic.name, topic.partition_indexes))
-            .collect()
-    });
-    let call = KafkaGroupRequest::Fetch {
-        group: request.group_id.0.as_str().to_owned(),
-        topics: wanted.as_ref().map(|topics| {
-            topics
-                .iter()
-                .map(|(name, _)| name.0.as_str().to_owned())
-                .collect()
-        }),
-    };
-    let committed = match group_call(context, call).await {
-        Ok(KafkaGroupResponse::Offsets { offsets }) => offsets,
-        Ok(_) => {
-            response.error_code = code::UNKNOWN_SERVER_ERROR;
-            return response;
-        }
-        Err(error_code) => {
-            response.error_code = error_code;
-            return response;
-        }
-    };
-    let offset_of = |topic: &str, partition: i32| -> i64 {
-        committed
-            .iter()
-            .find(|offset| {
-                offset.topic == topic && i64::from(offset.partition) == i64::from(partition)
-            })
-            .map_or(-1, |offset| offset.offset as i64)
-    };
-    let topics: Vec<(TopicName, Vec<i32>)> = match wanted {
-        Some(topics) => topics,
-        None => {
-            let mut by_topic: Vec<(TopicName, Vec<i32>)> = Vec::new();
-            for offset in &committed {
-                let partition = offset.partition as i32;
-                match by_topic
-                    .iter_mut()
-                    .find(|(name, _)| name.0.as_str() == offset.topic)
-                {
-                    Some((_, partitions)) => partitions.push(partition),
-                    None => by_topic.push((topic_name(&offset.topic), vec![partition])),
-                }
-            }
-            by_topic
-        }
-    };
-    response.topics = topics
-        .into_iter()
-        .map(|(name, partitions)| {
-            let mut topic = offset_fetch_response::OffsetFetchResponseTopic::default();
-            topic.partitions = partitions
-                .into_iter()
-                .map(|index| {
-                    let mut partition =
-                        offset_fetch_response::OffsetFetchResponsePartition::default();
-                    partition.partition_index = index;
-                    partition.committed_offset = offset_of(name.0.as_str(), index);
-                    partition.committed_leader_epoch = -1;
-                    partition.metadata = Some(str_bytes(""));
-                    partition
-                })
-                .collect();
-            topic.name = name;
-            topic
         })
         .collect();
     response
