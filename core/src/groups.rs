@@ -145,6 +145,11 @@ pub enum KafkaGroupRequest {
         protocols: Vec<(String, Vec<u8>)>,
         session_timeout_ms: u64,
         rebalance_timeout_ms: u64,
+        /// JoinGroup v4 and later: a new member (empty id) is first given its id with
+        /// MEMBER_ID_REQUIRED and joins with it; one that never comes back is forgotten
+        /// after its session timeout.
+        #[serde(default)]
+        require_member_id: bool,
     },
     /// SyncGroup: the leader brings every member's assignment; all wait for theirs.
     Sync {

@@ -1358,6 +1358,7 @@ async fn join_group(
         } else {
             session_timeout_ms
         },
+        require_member_id: version >= 4,
     };
     response.member_id = request.member_id;
     match group_call(context, call).await {

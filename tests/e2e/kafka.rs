@@ -36,7 +36,7 @@ fn silt_advertising(dir: &std::path::Path, advertised_host: Option<&str>) -> (Si
     )
 }
 
-fn clients_python() -> std::path::PathBuf {
+pub(crate) fn clients_python() -> std::path::PathBuf {
     let python = workspace_root().join(".venv/kafka-clients/bin/python");
     assert!(
         python.exists(),

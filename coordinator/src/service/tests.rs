@@ -13,6 +13,7 @@ mod test_postgres;
 
 mod commit_metadata;
 mod hostile_commits;
+mod kafka_rebalance;
 mod topic_lifecycle;
 mod topic_names;
 
@@ -1250,4 +1251,7 @@ on_both_backends! {
     existing_colliding_topics_survive_the_migration => super::topic_names::existing_colliding_topics_survive_the_migration,
     commit_metadata_is_kept_and_read_back => super::commit_metadata::commit_metadata_is_kept_and_read_back,
     offsets_from_before_the_migration_read_back_without_metadata => super::commit_metadata::offsets_from_before_the_migration_read_back_without_metadata,
+    a_dead_member_holds_a_rebalance_only_for_its_session => super::kafka_rebalance::a_dead_member_holds_a_rebalance_only_for_its_session,
+    an_abandoned_join_is_dropped_after_its_session => super::kafka_rebalance::an_abandoned_join_is_dropped_after_its_session,
+    a_new_member_that_never_returns_is_forgotten => super::kafka_rebalance::a_new_member_that_never_returns_is_forgotten,
 }

@@ -60,6 +60,7 @@ async fn stable_kafka_member(coordinator: &Arc<CoordinatorService>) -> (String, 
             protocols: vec![("range".into(), subscription(&["t1"]))],
             session_timeout_ms: 10_000,
             rebalance_timeout_ms: 10_000,
+            require_member_id: false,
         })
         .await
         .expect("join");
