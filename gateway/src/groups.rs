@@ -137,8 +137,13 @@ pub async fn fetch(
                     )
                     .boxed()
             });
-            let _ = futures::future::select_all(waits).await;
-            fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
+            tokio::select! {
+                _ = futures::future::select_all(waits) => {
+                    fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
+                }
+                // Shutting down: answer now with what there is (nothing).
+                () = state.stopping() => {}
+            }
         }
         let mut advanced = Vec::new();
         let mut records = Vec::new();

@@ -197,7 +197,12 @@ async fn connection(
     let writer = tokio::spawn(write_responses(write, pending_rx).in_current_span());
     let reading = async {
         loop {
-            let Some(frame) = read_frame(&mut read, context, stats).await? else {
+            // Shutting down: no new requests; those read are answered, then it closes.
+            let frame = tokio::select! {
+                frame = read_frame(&mut read, context, stats) => frame?,
+                () = context.state.stopping() => None,
+            };
+            let Some(frame) = frame else {
                 return Ok(());
             };
             let pending = request(context, frame.bytes.clone()).await?;
@@ -1289,8 +1294,11 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
             })
             .collect();
         if !waits.is_empty() {
-            let _ = tokio::time::timeout(max_wait, select_all(waits)).await;
-            reads = read_all().await;
+            tokio::select! {
+                _ = tokio::time::timeout(max_wait, select_all(waits)) => reads = read_all().await,
+                // Shutting down: answer now with what there is (nothing).
+                () = context.state.stopping() => {}
+            }
         }
     }
     let mut response = FetchResponse::default();

@@ -1,6 +1,7 @@
 //! Kafka consumer groups with real clients (kafka-python and confluent-kafka): commit
 //! metadata read back by both and over HTTP; a member that died, or a join its client
-//! abandoned, holds a new member's join only for its session timeout.
+//! abandoned, holds a new member's join only for its session timeout; and shutting the
+//! server down answers pending joins and long-polls at once.
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -196,4 +197,64 @@ async fn a_dead_member_or_an_abandoned_join_holds_a_join_only_for_its_session() 
     note(&format!(
         "new members were assigned after {waited:?} (killed member, abandoned join, id never used)"
     ));
+}
+
+/// SIGTERM with a JoinGroup waiting (the group's other member is alive but busy, so the
+/// rebalance could wait up to 300 s), a Kafka fetch long-poll, an HTTP long-poll and an
+/// SSE stream: the server answers them, ends the stream and exits at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_pending_joins_and_long_polls_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+    api.create_topic("idle", 1).await;
+    let busy = Client::start("busy_member.py", &[&bootstrap, "idle", "busy", "120"]);
+    busy.wait_assigned("the busy member", Duration::from_secs(30));
+    // Joins, which starts a rebalance that waits for the busy member.
+    let waiting = Client::consumer(&bootstrap, "idle", "busy");
+    // A librdkafka consumer of another group, long-polling the empty partition.
+    let tailing = Client::consumer(&bootstrap, "idle", "tailing");
+    tailing.wait_assigned("the tailing member", Duration::from_secs(30));
+    let url = format!(
+        "{}/v1/topics/idle/partitions/0/records?offset=0&wait_ms=30000",
+        silt.url
+    );
+    let http_poll = tokio::spawn(async move {
+        let answer = reqwest::get(&url).await;
+        answer.map(|response| response.status().as_u16())
+    });
+    // And a server-sent events stream of it, which would go on forever.
+    let url = format!("{}/v1/topics/idle/partitions/0/stream?offset=0", silt.url);
+    let sse = tokio::spawn(async move {
+        let response = reqwest::get(&url).await?;
+        let status = response.status().as_u16();
+        response.bytes().await.map(|_| status)
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        waiting.assigned().is_none(),
+        "the join should be waiting for the busy member"
+    );
+
+    let started = Instant::now();
+    silt.terminate();
+    let exited = silt.wait_exit(Duration::from_secs(10));
+    let took = started.elapsed();
+    note(&format!("silt exited {took:?} after SIGTERM"));
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "silt did not exit within 10 s of SIGTERM ({exited:?}); log:\n{}",
+        silt.log_text()
+    );
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    let polled = tokio::time::timeout(Duration::from_secs(5), http_poll)
+        .await
+        .expect("the HTTP long-poll was not answered")
+        .expect("task");
+    assert_eq!(polled.ok(), Some(200), "the HTTP long-poll was answered");
+    let streamed = tokio::time::timeout(Duration::from_secs(5), sse)
+        .await
+        .expect("the SSE stream did not end")
+        .expect("task");
+    assert_eq!(streamed.ok(), Some(200), "the SSE stream ended cleanly");
 }

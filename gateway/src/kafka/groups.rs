@@ -19,22 +19,34 @@ use super::{Context, code, done_code, error_code, str_bytes, topic_name};
 /// Kafka's error codes for what only these calls answer.
 mod group_code {
     pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub const NOT_COORDINATOR: i16 = 16;
 }
 
-/// A group call's answer, or the error code that stands for a failed call.
+/// A group call's answer, or the error code that stands for a failed call. A JoinGroup
+/// or SyncGroup waiting for the other members is answered `NOT_COORDINATOR` at once
+/// when the gateway shuts down (as a Kafka broker answers the joins it holds when it
+/// gives up a group), so the client goes to another gateway instead of waiting.
 pub(super) async fn group_call(
     context: &Context,
     request: KafkaGroupRequest,
 ) -> Result<KafkaGroupResponse, i16> {
-    context
-        .state
-        .coordinator
-        .kafka_group(request)
-        .await
-        .map_err(|error| match error {
-            CoordinatorError::Unavailable(_) => code::COORDINATOR_NOT_AVAILABLE,
-            other => error_code(&other),
-        })
+    let waits = matches!(
+        request,
+        KafkaGroupRequest::Join { .. } | KafkaGroupRequest::Sync { .. }
+    );
+    let call = context.state.coordinator.kafka_group(request);
+    let answer = if waits {
+        tokio::select! {
+            answer = call => answer,
+            () = context.state.stopping() => return Err(group_code::NOT_COORDINATOR),
+        }
+    } else {
+        call.await
+    };
+    answer.map_err(|error| match error {
+        CoordinatorError::Unavailable(_) => code::COORDINATOR_NOT_AVAILABLE,
+        other => error_code(&other),
+    })
 }
 
 /// A partition of an OffsetCommit: its offset, or the error code it is answered with.

@@ -616,3 +616,43 @@ async fn commit_metadata_is_kept_and_shown() {
     let (_, group) = get(&h.router, "/v1/groups/checkpoints").await;
     assert_eq!(shown(group), expected);
 }
+
+#[tokio::test]
+async fn long_polls_are_answered_at_once_when_the_gateway_shuts_down() {
+    let h = harness().await;
+    create(&h.router, "quiet", 1).await;
+    let member = join(&h, "waiters", "quiet", 10_000).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut state = h.state.clone();
+    state.shutdown = stopped;
+    let router = crate::api::app(state);
+    let started = std::time::Instant::now();
+    let member_poll = format!(
+        "/v1/groups/waiters/members/{}/records?wait_ms=20000",
+        member["member_id"].as_str().expect("id")
+    );
+    let polls = async {
+        tokio::join!(
+            get(
+                &router,
+                "/v1/topics/quiet/partitions/0/records?offset=0&wait_ms=20000"
+            ),
+            get(&router, &member_poll),
+        )
+    };
+    let stopping = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.send_replace(true);
+    };
+    let (((fetch_status, fetched), (member_status, member_fetched)), ()) =
+        tokio::join!(polls, stopping);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the long-polls waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fetch_status, StatusCode::OK, "{fetched}");
+    assert_eq!(fetched["records"], json!([]));
+    assert_eq!(member_status, StatusCode::OK, "{member_fetched}");
+    assert_eq!(member_fetched["records"], json!([]));
+}
