@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::{
-    AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MemberAssignment, MemberDescription,
-    PartitionLag, PartitionOffset, ResetTarget, TopicPartition,
+    AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MAX_OFFSET_METADATA_BYTES,
+    MemberAssignment, MemberDescription, PartitionLag, PartitionOffset, ResetTarget,
+    TopicPartition,
 };
 use silt_core::names::validate_group_name;
 use silt_core::now_ms;
@@ -19,6 +20,7 @@ use tracing::info;
 use crate::assignment::assign;
 use crate::catalog::{PartitionKey, TopicCatalog};
 use crate::service::CoordinatorService;
+use crate::store::StoredOffset;
 
 mod lifecycle;
 
@@ -46,17 +48,69 @@ pub(crate) struct GroupState {
     owners: HashMap<PartitionKey, String>,
     /// Where each partition's owner's last fetch ended.
     positions: HashMap<PartitionKey, (String, u64)>,
-    committed: HashMap<PartitionKey, u64>,
+    committed: HashMap<PartitionKey, Committed>,
     /// The group's members and generation under the Kafka protocol, if it has any.
     kafka: Option<Box<crate::kafka_groups::KafkaGroup>>,
+}
+
+/// A group's committed offset of one partition, with what the commit carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Committed {
+    pub(crate) offset: u64,
+    /// `""` when the commit carried none (as Kafka reads it back).
+    pub(crate) metadata: String,
+    pub(crate) leader_epoch: Option<i32>,
+}
+
+impl Committed {
+    /// What a commit of `offset` keeps: its metadata (none reads back as `""`) and epoch.
+    pub(crate) fn of(offset: &PartitionOffset) -> Self {
+        Committed {
+            offset: offset.offset,
+            metadata: offset.metadata.clone().unwrap_or_default(),
+            leader_epoch: offset.leader_epoch,
+        }
+    }
+
+    /// An offset set by the operator (a reset): no metadata, no epoch.
+    fn bare(offset: u64) -> Self {
+        Committed {
+            offset,
+            metadata: String::new(),
+            leader_epoch: None,
+        }
+    }
+
+    pub(crate) fn stored(&self, key: &PartitionKey) -> StoredOffset {
+        StoredOffset {
+            topic_id: key.topic_id,
+            partition: key.partition,
+            offset: self.offset,
+            metadata: self.metadata.clone(),
+            leader_epoch: self.leader_epoch,
+        }
+    }
+}
+
+/// Refuses commit metadata longer than Kafka's default `offset.metadata.max.bytes`.
+pub(crate) fn check_metadata(offset: &PartitionOffset) -> Result<(), CoordinatorError> {
+    if offset.metadata_too_large() {
+        return Err(CoordinatorError::OffsetMetadataTooLarge {
+            topic: offset.topic.clone(),
+            partition: offset.partition,
+            bytes: offset.metadata.as_ref().map_or(0, String::len),
+            limit: MAX_OFFSET_METADATA_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// All groups the coordinator has touched since it started.
 pub(crate) type Groups = tokio::sync::Mutex<HashMap<String, GroupState>>;
 
 impl GroupState {
-    pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&PartitionKey, u64)> {
-        self.committed.iter().map(|(key, offset)| (key, *offset))
+    pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&PartitionKey, &Committed)> {
+        self.committed.iter()
     }
 
     /// The group's Kafka-protocol state, created on first use.
@@ -64,8 +118,8 @@ impl GroupState {
         self.kafka.get_or_insert_with(Box::default)
     }
 
-    pub(crate) fn record_commit(&mut self, key: PartitionKey, offset: u64) {
-        self.committed.insert(key, offset);
+    pub(crate) fn record_commit(&mut self, key: PartitionKey, committed: Committed) {
+        self.committed.insert(key, committed);
     }
 
     fn assignment_of(&self, member_id: &str, catalog: &TopicCatalog) -> MemberAssignment {
@@ -150,14 +204,18 @@ impl CoordinatorService {
                     let committed = stored
                         .offsets
                         .into_iter()
-                        .filter(|(topic_id, _, _)| catalog.name(*topic_id).is_some())
-                        .map(|(topic_id, partition, offset)| {
+                        .filter(|stored| catalog.name(stored.topic_id).is_some())
+                        .map(|stored| {
                             (
                                 PartitionKey {
-                                    topic_id,
-                                    partition,
+                                    topic_id: stored.topic_id,
+                                    partition: stored.partition,
                                 },
-                                offset,
+                                Committed {
+                                    offset: stored.offset,
+                                    metadata: stored.metadata,
+                                    leader_epoch: stored.leader_epoch,
+                                },
                             )
                         })
                         .collect();
@@ -338,17 +396,13 @@ impl CoordinatorService {
                 .filter(|(owner, _)| owner == member_id)
                 .map(|(_, offset)| *offset);
             let offset = own
-                .or_else(|| state.committed.get(&key).copied())
+                .or_else(|| state.committed.get(&key).map(|committed| committed.offset))
                 .unwrap_or(match reset {
                     AutoOffsetReset::Earliest => bounds.log_start_offset,
                     AutoOffsetReset::Latest => bounds.high_watermark,
                 });
             let offset = offset.clamp(bounds.log_start_offset, bounds.high_watermark);
-            positions.push(PartitionOffset {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                offset,
-            });
+            positions.push(PartitionOffset::new(tp.topic.clone(), tp.partition, offset));
         }
         Ok(FetchPlan { member, positions })
     }
@@ -399,6 +453,9 @@ impl CoordinatorService {
         if offsets.is_empty() {
             return Err(invalid("offsets must not be empty"));
         }
+        for offset in &offsets {
+            check_metadata(offset)?;
+        }
         let mut seen = BTreeSet::new();
         if let Some(twice) = offsets
             .iter()
@@ -448,13 +505,13 @@ impl CoordinatorService {
                     high_watermark: bounds.high_watermark,
                 });
             }
-            rows.push((key, offset.offset));
+            rows.push((key, Committed::of(offset)));
         }
         self.store()
             .commit_group_offsets(
                 group,
                 rows.iter()
-                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
+                    .map(|(key, committed)| committed.stored(key))
                     .collect(),
                 now_ms(),
             )
@@ -500,7 +557,8 @@ impl CoordinatorService {
             ) else {
                 continue;
             };
-            let committed_offset = state.committed.get(&key).copied();
+            let committed = state.committed.get(&key);
+            let committed_offset = committed.map(|committed| committed.offset);
             let from = committed_offset
                 .unwrap_or(bounds.log_start_offset)
                 .max(bounds.log_start_offset);
@@ -510,6 +568,8 @@ impl CoordinatorService {
                 topic: tp.topic,
                 partition: tp.partition,
                 committed_offset,
+                committed_metadata: committed.map(|committed| committed.metadata.clone()),
+                committed_leader_epoch: committed.and_then(|committed| committed.leader_epoch),
                 log_start_offset: bounds.log_start_offset,
                 high_watermark: bounds.high_watermark,
             });
@@ -571,25 +631,21 @@ impl CoordinatorService {
                     offset.clamp(bounds.log_start_offset, bounds.high_watermark)
                 }
             };
-            rows.push((key, offset));
-            reset.push(PartitionOffset {
-                topic: tp.topic,
-                partition: tp.partition,
-                offset,
-            });
+            rows.push((key, Committed::bare(offset)));
+            reset.push(PartitionOffset::new(tp.topic, tp.partition, offset));
         }
         self.store()
             .commit_group_offsets(
                 group,
                 rows.iter()
-                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
+                    .map(|(key, committed)| committed.stored(key))
                     .collect(),
                 now_ms(),
             )
             .await?;
-        for (key, offset) in rows {
+        for (key, committed) in rows {
             state.positions.remove(&key);
-            state.committed.insert(key, offset);
+            state.committed.insert(key, committed);
         }
         Ok(reset)
     }

@@ -5,29 +5,39 @@
 //! SyncGroup, and every member gets its part. Membership lives in memory (members join
 //! again after a coordinator restart, as after any coordinator move in Kafka);
 //! committed offsets are the group's durable offsets, shared with the HTTP API.
+//!
+//! As in Kafka, a member that has not joined again is removed once its session times
+//! out, rebalance or not (a live one keeps its session with heartbeats until it
+//! joins): a dead member holds a rebalance for its session timeout, not for the
+//! rebalance timeout. A member waiting in JoinGroup is alive while its request waits; a
+//! new member (JoinGroup v4+) is first handed its id with MEMBER_ID_REQUIRED and is
+//! forgotten if it does not join with it within its session timeout.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use silt_core::coordinator::CoordinatorError;
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
-use silt_core::now_ms;
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
 use tokio::sync::Notify;
 use tracing::info;
 
 use crate::service::CoordinatorService;
 
+mod offsets;
+
 /// The Kafka protocol's error codes that groups answer with.
 pub mod code {
     pub const NONE: i16 = 0;
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
     pub const ILLEGAL_GENERATION: i16 = 22;
     pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
     pub const UNKNOWN_MEMBER_ID: i16 = 25;
     pub const INVALID_SESSION_TIMEOUT: i16 = 26;
     pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const INVALID_REQUEST: i16 = 42;
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
 }
 
 /// A first rebalance waits this long for more members, so that consumers started
@@ -37,6 +47,9 @@ const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(100);
 const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest a rebalance waits for members to join again.
 const MAX_REBALANCE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest a waiting JoinGroup sleeps before it looks at the group again (and keeps
+/// its member alive).
+const JOIN_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -73,6 +86,9 @@ pub(crate) struct KafkaGroup {
     protocol: String,
     leader: String,
     members: BTreeMap<String, KafkaMember>,
+    /// New members handed their id with MEMBER_ID_REQUIRED, until they join with it:
+    /// the instant they are forgotten (their session timeout after the first join).
+    pending: BTreeMap<String, Instant>,
     changed: Arc<Notify>,
 }
 
@@ -85,6 +101,7 @@ impl Default for KafkaGroup {
             protocol: String::new(),
             leader: String::new(),
             members: BTreeMap::new(),
+            pending: BTreeMap::new(),
             changed: Arc::new(Notify::new()),
         }
     }
@@ -109,22 +126,62 @@ impl KafkaGroup {
         self.changed.notify_waiters();
     }
 
-    /// Removes members whose session ran out (not while they wait in a rebalance);
-    /// a departure starts a rebalance.
+    /// Removes members whose session ran out, and new members that did not come back
+    /// with the id they were given. During a rebalance the others go on without them
+    /// (it completes once every remaining member has joined); otherwise a departure
+    /// starts a rebalance. A member waiting in JoinGroup is kept alive by its waiting
+    /// request ([`CoordinatorService::kafka_join`]), so only one that has not joined
+    /// again, or whose request is gone, runs out.
     fn expire(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Preparing { .. } | Phase::Empty) {
-            return;
-        }
+        let pending = self.pending.len();
+        self.pending.retain(|_, forget_at| now <= *forget_at);
+        let forgotten = pending - self.pending.len();
         let before = self.members.len();
         self.members
             .retain(|_, member| now.duration_since(member.last_seen) <= member.session_timeout);
-        if self.members.len() < before {
+        let gone = before - self.members.len();
+        if gone > 0 {
             info!(
-                gone = before - self.members.len(),
+                gone,
+                rebalancing = matches!(self.phase, Phase::Preparing { .. }),
                 "kafka group members missed their session timeout"
             );
-            self.after_departure(now);
+            if matches!(self.phase, Phase::Preparing { .. }) {
+                if self.members.is_empty() {
+                    self.phase = Phase::Empty;
+                }
+            } else {
+                self.after_departure(now);
+            }
         }
+        if forgotten > 0 {
+            info!(
+                forgotten,
+                "new kafka group members did not join with their member id"
+            );
+        }
+        if gone > 0 || forgotten > 0 {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// When a waiting JoinGroup should look at the group again: at the rebalance's
+    /// deadline, when the first member (or new member that has not come back) runs out
+    /// of time, and at least every `keep_alive`.
+    fn next_check(&self, now: Instant, keep_alive: Duration) -> Instant {
+        let mut until = now + keep_alive;
+        if let Phase::Preparing { deadline, .. } = self.phase {
+            until = until.min(deadline);
+        }
+        // Just past the instant, as `expire` removes what is strictly past it.
+        let past = Duration::from_millis(1);
+        for member in self.members.values() {
+            until = until.min(member.last_seen + member.session_timeout + past);
+        }
+        for forget_at in self.pending.values() {
+            until = until.min(*forget_at + past);
+        }
+        until.max(now)
     }
 
     fn after_departure(&mut self, now: Instant) {
@@ -141,7 +198,9 @@ impl KafkaGroup {
         let Phase::Preparing { deadline, eager } = self.phase else {
             return;
         };
-        let all_joined = self.members.values().all(|member| member.joined);
+        // A new member handed its id is expected back (or forgotten) first, as in Kafka.
+        let all_joined =
+            self.members.values().all(|member| member.joined) && self.pending.is_empty();
         if !(now >= deadline || (eager && all_joined)) {
             return;
         }
@@ -266,6 +325,12 @@ fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<Strin
     Some(topics)
 }
 
+/// A joining member's session and rebalance timeouts.
+struct Timeouts {
+    session: Duration,
+    rebalance: Duration,
+}
+
 fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
     KafkaGroupResponse::Joined {
         error_code,
@@ -321,14 +386,18 @@ impl CoordinatorService {
                 protocols,
                 session_timeout_ms,
                 rebalance_timeout_ms,
+                require_member_id,
             } => {
                 self.kafka_join(
                     &group,
                     member_id,
                     protocol_type,
                     protocols,
-                    Duration::from_millis(session_timeout_ms),
-                    Duration::from_millis(rebalance_timeout_ms),
+                    Timeouts {
+                        session: Duration::from_millis(session_timeout_ms),
+                        rebalance: Duration::from_millis(rebalance_timeout_ms),
+                    },
+                    require_member_id,
                 )
                 .await
             }
@@ -367,10 +436,16 @@ impl CoordinatorService {
                 let state = self.group_entry(&mut groups, &group, true).await?;
                 let kafka = state.kafka();
                 let before = kafka.members.len();
+                let mut left_pending = false;
                 for member_id in &member_ids {
                     kafka.members.remove(member_id);
+                    left_pending |= kafka.pending.remove(member_id).is_some();
                 }
                 if kafka.members.len() == before {
+                    if left_pending {
+                        kafka.changed.notify_waiters();
+                        return Ok(done(code::NONE));
+                    }
                     return Ok(done(code::UNKNOWN_MEMBER_ID));
                 }
                 kafka.after_departure(Instant::now());
@@ -386,35 +461,7 @@ impl CoordinatorService {
                     .await
             }
             KafkaGroupRequest::Fetch { group, topics } => {
-                let mut groups = self.groups().lock().await;
-                let state = match self.group_entry(&mut groups, &group, false).await {
-                    Ok(state) => state,
-                    Err(CoordinatorError::GroupNotFound(_)) => {
-                        return Ok(KafkaGroupResponse::Offsets {
-                            offsets: Vec::new(),
-                        });
-                    }
-                    Err(error) => return Err(error),
-                };
-                let catalog = self.catalog()?;
-                let mut offsets: Vec<PartitionOffset> = state
-                    .committed_offsets()
-                    .filter_map(|(key, offset)| {
-                        let tp = catalog.topic_partition(key)?;
-                        Some(PartitionOffset {
-                            topic: tp.topic,
-                            partition: tp.partition,
-                            offset,
-                        })
-                    })
-                    .filter(|offset| {
-                        topics
-                            .as_ref()
-                            .is_none_or(|topics| topics.contains(&offset.topic))
-                    })
-                    .collect();
-                offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-                Ok(KafkaGroupResponse::Offsets { offsets })
+                self.kafka_fetch_offsets(&group, topics).await
             }
             KafkaGroupRequest::Describe { group } => {
                 let mut groups = self.groups().lock().await;
@@ -451,9 +498,13 @@ impl CoordinatorService {
         member_id: String,
         protocol_type: String,
         protocols: Vec<(String, Vec<u8>)>,
-        session_timeout: Duration,
-        rebalance_timeout: Duration,
+        timeouts: Timeouts,
+        require_member_id: bool,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        let Timeouts {
+            session: session_timeout,
+            rebalance: rebalance_timeout,
+        } = timeouts;
         if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&session_timeout) {
             return Ok(joined_error(code::INVALID_SESSION_TIMEOUT, member_id));
         }
@@ -471,8 +522,17 @@ impl CoordinatorService {
                 return Ok(joined_error(code::INCONSISTENT_GROUP_PROTOCOL, member_id));
             }
             let member_id = if member_id.is_empty() {
-                format!("{group}-{}", uuid::Uuid::new_v4().simple())
-            } else if kafka.members.contains_key(&member_id) {
+                let member_id = format!("{group}-{}", uuid::Uuid::new_v4().simple());
+                if require_member_id {
+                    kafka
+                        .pending
+                        .insert(member_id.clone(), now + session_timeout);
+                    return Ok(joined_error(code::MEMBER_ID_REQUIRED, member_id));
+                }
+                member_id
+            } else if kafka.members.contains_key(&member_id)
+                || kafka.pending.remove(&member_id).is_some()
+            {
                 member_id
             } else {
                 return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
@@ -501,23 +561,25 @@ impl CoordinatorService {
             kafka.maybe_complete(now);
             member_id
         };
+        let keep_alive = (session_timeout / 2).min(JOIN_RECHECK);
         loop {
             let mut groups = self.groups().lock().await;
             let state = self.group_entry(&mut groups, group, true).await?;
             let kafka = state.kafka();
             let now = Instant::now();
+            // This request still waits: its member is alive.
+            if let Some(member) = kafka.members.get_mut(&member_id) {
+                member.last_seen = now;
+            }
+            kafka.expire(now);
             kafka.maybe_complete(now);
             let Some(member) = kafka.members.get_mut(&member_id) else {
                 return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
             };
-            member.last_seen = now;
             if let Some(answer) = member.join_answer.take() {
                 return Ok(answer);
             }
-            let until = match kafka.phase {
-                Phase::Preparing { deadline, .. } => deadline,
-                _ => now + Duration::from_secs(1),
-            };
+            let until = kafka.next_check(now, keep_alive);
             let changed = Arc::clone(&kafka.changed);
             let notified = changed.notified();
             tokio::pin!(notified);
@@ -590,55 +652,5 @@ impl CoordinatorService {
             drop(groups);
             let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
         }
-    }
-
-    async fn kafka_commit(
-        &self,
-        group: &str,
-        member_id: &str,
-        generation: i32,
-        offsets: Vec<PartitionOffset>,
-    ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        let mut groups = self.groups().lock().await;
-        let state = self.group_entry(&mut groups, group, true).await?;
-        let now = Instant::now();
-        {
-            let kafka = state.kafka();
-            kafka.expire(now);
-            kafka.maybe_complete(now);
-            // A consumer outside any generation (manual assignment) commits freely.
-            if generation >= 0 || !member_id.is_empty() {
-                if let Err(error_code) = check_member(kafka, member_id, generation, now) {
-                    return Ok(done(error_code));
-                }
-                if matches!(kafka.phase, Phase::Preparing { .. }) {
-                    return Ok(done(code::REBALANCE_IN_PROGRESS));
-                }
-            }
-        }
-        let catalog = self.catalog()?;
-        let mut rows = Vec::with_capacity(offsets.len());
-        for offset in &offsets {
-            let Some(key) = catalog.key(&offset.topic, offset.partition) else {
-                return Ok(done(code::UNKNOWN_TOPIC_OR_PARTITION));
-            };
-            rows.push((key, offset.offset));
-        }
-        if rows.is_empty() {
-            return Ok(done(code::NONE));
-        }
-        self.store()
-            .commit_group_offsets(
-                group,
-                rows.iter()
-                    .map(|(key, offset)| (key.topic_id, key.partition, *offset))
-                    .collect(),
-                now_ms(),
-            )
-            .await?;
-        for (key, offset) in rows {
-            state.record_commit(key, offset);
-        }
-        Ok(done(code::NONE))
     }
 }

@@ -24,8 +24,11 @@ use crate::error::StoreError;
 use crate::producers::{self, Decision, KafkaPartitionState, LastChunk, ProducerState};
 use crate::sqlite::RESTORED_PRODUCER_ID_GAP;
 use crate::store::{
-    MetadataStore, SNAPSHOT_FORMAT, SegmentOutcome, Snapshot, StoredGroup, StoredState,
+    MetadataStore, SNAPSHOT_FORMAT, SegmentOutcome, Snapshot, StoredGroup, StoredOffset,
+    StoredState,
 };
+
+mod group_offsets;
 
 /// The advisory lock that makes a coordinator the leader ("SILTLEAD").
 const LEADER_LOCK: i64 = 0x5349_4c54_4c45_4144;
@@ -116,6 +119,8 @@ DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
 ",
     // Topic names' collision keys (SQLite's version 8), then `topic_keys::postgres_migrate`.
     crate::topic_keys::COLUMNS,
+    // Commit metadata and leader epochs with group offsets (SQLite's version 9).
+    group_offsets::MIGRATION,
 ];
 /// The version that adds topic names' collision keys.
 const TOPIC_KEYS_VERSION: usize = 4;
@@ -878,36 +883,7 @@ impl MetadataStore for PostgresStore {
     }
 
     async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError> {
-        let client = self.reader();
-        let Some(row) = client
-            .query_opt(
-                "SELECT generation FROM groups WHERE group_name = $1",
-                &[&group],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let generation = to_u64(row.try_get(0)?, "generation")?;
-        let offsets = client
-            .query(
-                "SELECT topic_id, partition, committed_offset FROM group_offsets WHERE group_name = $1",
-                &[&group],
-            )
-            .await?
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<_, i64>(0)?,
-                    to_u32(row.try_get(1)?, "partition")?,
-                    to_u64(row.try_get(2)?, "committed offset")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(StoredGroup {
-            generation,
-            offsets,
-        }))
+        group_offsets::load_group(self.reader(), group).await
     }
 
     async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError> {
@@ -925,41 +901,11 @@ impl MetadataStore for PostgresStore {
     async fn commit_group_offsets(
         &self,
         group: &str,
-        offsets: Vec<(i64, u32, u64)>,
+        offsets: Vec<StoredOffset>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut writer = self.writer.lock().await;
-        let transaction = writer.transaction().await?;
-        transaction
-            .execute(
-                "INSERT INTO groups (group_name, generation) VALUES ($1, 0) ON CONFLICT (group_name) DO NOTHING",
-                &[&group],
-            )
-            .await?;
-        let upsert = transaction
-            .prepare(
-                "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (group_name, topic_id, partition)
-                 DO UPDATE SET committed_offset = excluded.committed_offset, updated_at_ms = excluded.updated_at_ms",
-            )
-            .await?;
-        for (topic_id, partition, offset) in offsets {
-            transaction
-                .execute(
-                    &upsert,
-                    &[
-                        &group,
-                        &topic_id,
-                        &i64::from(partition),
-                        &(offset as i64),
-                        &now_ms,
-                    ],
-                )
-                .await?;
-        }
-        transaction.commit().await?;
-        Ok(())
+        group_offsets::commit(&mut writer, group, offsets, now_ms).await
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StoreError> {
@@ -1314,6 +1260,7 @@ impl MetadataStore for PostgresStore {
                 tuple_row,
             )
             .await?,
+            group_offset_metadata: group_offsets::snapshot_rows(&transaction).await?,
         };
         transaction.commit().await?;
         Ok(snapshot)
@@ -1431,6 +1378,8 @@ impl MetadataStore for PostgresStore {
                 )
                 .await?;
         }
+        group_offsets::restore_rows(&transaction, &snapshot.group_offset_metadata, &topic_ids)
+            .await?;
         // Explicit ids leave the sequences behind: move each past what it restored.
         let next_producer = snapshot
             .producers

@@ -15,9 +15,13 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::producers::{self, Decision, KafkaPartitionState, LastChunk, ProducerState};
-use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredState, TopicRow};
+use crate::store::{
+    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, TopicRow,
+};
 
-const SCHEMA_VERSION: i64 = 8;
+mod group_offsets;
+
+const SCHEMA_VERSION: i64 = 9;
 /// The version that adds topic names' collision keys (see `topic_keys`).
 const TOPIC_KEYS_VERSION: usize = 8;
 const READ_CONNECTIONS: usize = 2;
@@ -126,6 +130,7 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_6,
     MIGRATION_7,
     crate::topic_keys::COLUMNS,
+    group_offsets::MIGRATION,
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -562,26 +567,8 @@ fn commit_segment(
 impl MetadataStore for SqliteStore {
     async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError> {
         let group = group.to_owned();
-        self.read(move |connection| {
-            let generation: Option<i64> = connection
-                .query_row("SELECT generation FROM groups WHERE group_name = ?1", [&group], |row| row.get(0))
-                .optional()?;
-            let Some(generation) = generation else {
-                return Ok(None);
-            };
-            let mut statement = connection.prepare_cached(
-                "SELECT topic_id, partition, committed_offset FROM group_offsets WHERE group_name = ?1",
-            )?;
-            let offsets = statement
-                .query_map([&group], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))?
-                .map(|row| {
-                    let (topic_id, partition, offset) = row?;
-                    Ok((topic_id, to_u32(partition, "partition")?, to_u64(offset, "committed offset")?))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok(Some(StoredGroup { generation: to_u64(generation, "generation")?, offsets }))
-        })
-        .await
+        self.read(move |connection| group_offsets::load_group(connection, &group))
+            .await
     }
 
     async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError> {
@@ -600,31 +587,12 @@ impl MetadataStore for SqliteStore {
     async fn commit_group_offsets(
         &self,
         group: &str,
-        offsets: Vec<(i64, u32, u64)>,
+        offsets: Vec<StoredOffset>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let group = group.to_owned();
-        self.write(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            transaction.execute(
-                "INSERT INTO groups (group_name, generation) VALUES (?1, 0) ON CONFLICT (group_name) DO NOTHING",
-                [&group],
-            )?;
-            {
-                let mut upsert = transaction.prepare_cached(
-                    "INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, updated_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (group_name, topic_id, partition)
-                     DO UPDATE SET committed_offset = excluded.committed_offset, updated_at_ms = excluded.updated_at_ms",
-                )?;
-                for (topic_id, partition, offset) in offsets {
-                    upsert.execute(params![group, topic_id, partition, offset as i64, now_ms])?;
-                }
-            }
-            transaction.commit()?;
-            Ok(())
-        })
-        .await
+        self.write(move |connection| group_offsets::commit(connection, &group, offsets, now_ms))
+            .await
     }
 
     #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]
@@ -1165,6 +1133,7 @@ fn sqlite_snapshot(connection: &Connection, taken_at_ms: i64) -> Result<Snapshot
              ORDER BY group_name, topic_id, partition",
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
         )?,
+        group_offset_metadata: group_offsets::snapshot_rows(&transaction)?,
     };
     transaction.finish()?;
     Ok(snapshot)
@@ -1272,6 +1241,7 @@ fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(),
             params![group_name, topic_id, partition, committed_offset, updated_at_ms],
         )?;
     }
+    group_offsets::restore_rows(&transaction, &snapshot.group_offset_metadata, &topic_ids)?;
     transaction.commit()?;
     Ok(())
 }

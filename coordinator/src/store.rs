@@ -50,7 +50,15 @@ pub struct Snapshot {
     pub groups: Vec<(String, i64)>,
     /// (group_name, topic_id, partition, committed_offset, updated_at_ms)
     pub group_offsets: Vec<(String, i64, i64, i64, i64)>,
+    /// (group_name, topic_id, partition, metadata, leader_epoch) of the `group_offsets`
+    /// rows committed with metadata or a leader epoch; older snapshots have none.
+    #[serde(default)]
+    pub group_offset_metadata: Vec<GroupOffsetMetadataRow>,
 }
+
+/// A `group_offsets` row's commit metadata: (group_name, topic_id, partition, metadata,
+/// leader_epoch).
+pub type GroupOffsetMetadataRow = (String, i64, i64, String, Option<i64>);
 
 /// Everything the coordinator keeps in memory, loaded from the store at start-up.
 #[derive(Debug, Clone, Default)]
@@ -63,8 +71,18 @@ pub struct StoredState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredGroup {
     pub generation: u64,
-    /// (topic id, partition, committed offset).
-    pub offsets: Vec<(i64, u32, u64)>,
+    pub offsets: Vec<StoredOffset>,
+}
+
+/// A group's committed offset of one partition, with what the commit carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOffset {
+    pub topic_id: i64,
+    pub partition: u32,
+    pub offset: u64,
+    /// `""` when the commit carried none.
+    pub metadata: String,
+    pub leader_epoch: Option<i32>,
 }
 
 /// Durable metadata. Every method that changes state is one transaction.
@@ -112,7 +130,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         expire_before_ms: i64,
     ) -> Result<ProducerIdentity, StoreError>;
 
-    /// A group's generation and committed offsets (topic id, partition, offset).
+    /// A group's generation and committed offsets.
     async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError>;
 
     /// Records a group's new generation (creating the group).
@@ -122,7 +140,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn commit_group_offsets(
         &self,
         group: &str,
-        offsets: Vec<(i64, u32, u64)>,
+        offsets: Vec<StoredOffset>,
         now_ms: i64,
     ) -> Result<(), StoreError>;
 

@@ -254,6 +254,15 @@ pub enum CoordinatorError {
         "partition {partition} of topic {topic:?} appears more than once; name each partition once"
     )]
     DuplicatePartition { topic: String, partition: u32 },
+    #[error(
+        "the metadata committed with partition {partition} of topic {topic:?} is {bytes} bytes; at most {limit} are kept"
+    )]
+    OffsetMetadataTooLarge {
+        topic: String,
+        partition: u32,
+        bytes: usize,
+        limit: usize,
+    },
     #[error("partition {partition} of topic {topic:?} is not assigned to this member")]
     PartitionNotOwned { topic: String, partition: u32 },
     #[error("group {0:?} has active members; its offsets can be reset only when it is empty")]
@@ -280,7 +289,8 @@ impl CoordinatorError {
             | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. }
             | CoordinatorError::InvalidArgument(_)
-            | CoordinatorError::DuplicatePartition { .. } => ErrorKind::InvalidInput,
+            | CoordinatorError::DuplicatePartition { .. }
+            | CoordinatorError::OffsetMetadataTooLarge { .. } => ErrorKind::InvalidInput,
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
             CoordinatorError::Internal(_) => ErrorKind::Internal,
         }
@@ -301,6 +311,7 @@ impl CoordinatorError {
             CoordinatorError::StaleGeneration { .. } => "stale_generation",
             CoordinatorError::IllegalGeneration { .. } => "illegal_generation",
             CoordinatorError::DuplicatePartition { .. } => "duplicate_partition",
+            CoordinatorError::OffsetMetadataTooLarge { .. } => "offset_metadata_too_large",
             CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
             CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",

@@ -38,12 +38,43 @@ pub struct MemberAssignment {
     pub assignments: Vec<TopicPartition>,
 }
 
-/// An offset of one partition: where to fetch next, or what to commit.
+/// The longest commit metadata string a group keeps with an offset, in bytes (Kafka's
+/// `offset.metadata.max.bytes` default); a longer one is refused.
+pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+
+/// An offset of one partition: where to fetch next, or what to commit. A commit may
+/// carry the committer's `metadata` string and (Kafka clients) the leader epoch it last
+/// saw; both are kept with the committed offset and read back with it. A commit without
+/// metadata reads back as `""`, as in Kafka.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionOffset {
     pub topic: String,
     pub partition: u32,
     pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_epoch: Option<i32>,
+}
+
+impl PartitionOffset {
+    /// An offset without commit metadata.
+    pub fn new(topic: impl Into<String>, partition: u32, offset: u64) -> Self {
+        PartitionOffset {
+            topic: topic.into(),
+            partition,
+            offset,
+            metadata: None,
+            leader_epoch: None,
+        }
+    }
+
+    /// Whether the metadata is longer than [`MAX_OFFSET_METADATA_BYTES`].
+    pub fn metadata_too_large(&self) -> bool {
+        self.metadata
+            .as_ref()
+            .is_some_and(|metadata| metadata.len() > MAX_OFFSET_METADATA_BYTES)
+    }
 }
 
 /// Where a member's next fetch starts on each partition it owns.
@@ -68,6 +99,12 @@ pub struct PartitionLag {
     pub topic: String,
     pub partition: u32,
     pub committed_offset: Option<u64>,
+    /// The metadata committed with the offset (`""` for none), if an offset is committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_metadata: Option<String>,
+    /// The leader epoch a Kafka client committed with the offset, if it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_leader_epoch: Option<i32>,
     pub log_start_offset: u64,
     pub high_watermark: u64,
     pub lag: u64,
@@ -108,6 +145,11 @@ pub enum KafkaGroupRequest {
         protocols: Vec<(String, Vec<u8>)>,
         session_timeout_ms: u64,
         rebalance_timeout_ms: u64,
+        /// JoinGroup v4 and later: a new member (empty id) is first given its id with
+        /// MEMBER_ID_REQUIRED and joins with it; one that never comes back is forgotten
+        /// after its session timeout.
+        #[serde(default)]
+        require_member_id: bool,
     },
     /// SyncGroup: the leader brings every member's assignment; all wait for theirs.
     Sync {

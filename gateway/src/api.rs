@@ -45,10 +45,28 @@ pub struct AppState {
     pub batcher: BatcherHandle,
     pub metrics: Arc<Metrics>,
     pub sticky: Arc<AtomicU32>,
-    /// Turns true when the server begins shutting down; open streams then end.
+    /// Turns true when the server begins shutting down: open streams then end, and
+    /// long-polls and Kafka joins are answered at once ([`AppState::stopping`]).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Administrative operations that live outside the gateway (compaction).
     pub admin: Option<Arc<dyn TopicAdmin>>,
+}
+
+impl AppState {
+    /// Completes once the server begins shutting down (never, if nothing can tell it
+    /// to): a request that waits (a long-poll, a Kafka join) waits for this too, and
+    /// answers with what it has.
+    pub async fn stopping(&self) {
+        let mut shutdown = self.shutdown.clone();
+        if shutdown.wait_for(|stop| *stop).await.is_err() && !*shutdown.borrow() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
 }
 
 /// Operations on a topic that another component performs for the gateway's API.
@@ -477,11 +495,20 @@ async fn fetch(
         };
         let mut result = state.reader.fetch(&request).await?;
         if result.records.is_empty() && wait_ms > 0 {
-            state
-                .coordinator
-                .wait_for_records(&topic, partition, offset, Duration::from_millis(wait_ms))
-                .await?;
-            result = state.reader.fetch(&request).await?;
+            let waited = state.coordinator.wait_for_records(
+                &topic,
+                partition,
+                offset,
+                Duration::from_millis(wait_ms),
+            );
+            tokio::select! {
+                waited = waited => {
+                    waited?;
+                    result = state.reader.fetch(&request).await?;
+                }
+                // Shutting down: answer now with what there is (nothing).
+                () = state.stopping() => {}
+            }
         }
         Metrics::add(&state.metrics.records_fetched, result.records.len() as u64);
         let mut body = Vec::with_capacity(
@@ -579,7 +606,7 @@ async fn stream(
             if let Some(event) = stream.pending.pop_front() {
                 return Some((Ok(event), stream));
             }
-            if stream.done {
+            if stream.done || stream.state.is_stopping() {
                 return None;
             }
             let request = FetchRequest {
@@ -605,16 +632,17 @@ async fn stream(
                     stream.offset = result.next_offset;
                 }
                 Ok(_) => {
-                    let waited = stream
-                        .state
-                        .coordinator
-                        .wait_for_records(
+                    let state = stream.state.clone();
+                    let waited = tokio::select! {
+                        waited = state.coordinator.wait_for_records(
                             &stream.topic,
                             stream.partition,
                             stream.offset,
                             STREAM_WAIT,
-                        )
-                        .await;
+                        ) => waited.map(|_| ()),
+                        // Shutting down: the stream ends (the loop sees it).
+                        () = state.stopping() => Ok(()),
+                    };
                     if let Err(error) = waited {
                         stream.pending.push_back(error_event(ApiError::from(error)));
                         stream.done = true;

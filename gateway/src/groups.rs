@@ -137,19 +137,24 @@ pub async fn fetch(
                     )
                     .boxed()
             });
-            let _ = futures::future::select_all(waits).await;
-            fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
+            tokio::select! {
+                _ = futures::future::select_all(waits) => {
+                    fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
+                }
+                // Shutting down: answer now with what there is (nothing).
+                () = state.stopping() => {}
+            }
         }
         let mut advanced = Vec::new();
         let mut records = Vec::new();
         let mut count = 0usize;
         for (position, result) in &fetched {
             if let Some(last) = result.last() {
-                advanced.push(PartitionOffset {
-                    topic: position.topic.clone(),
-                    partition: position.partition,
-                    offset: last.offset + 1,
-                });
+                advanced.push(PartitionOffset::new(
+                    position.topic.clone(),
+                    position.partition,
+                    last.offset + 1,
+                ));
             }
             for record in result {
                 if count > 0 {
@@ -230,7 +235,27 @@ async fn fetch_plan(
 struct CommitBody {
     member_id: String,
     generation: u64,
-    offsets: Vec<PartitionOffset>,
+    offsets: Vec<CommitOffset>,
+}
+
+/// One offset of an HTTP commit, with an optional metadata string kept with it (at most
+/// `MAX_OFFSET_METADATA_BYTES`, as Kafka's `offset.metadata.max.bytes`).
+#[derive(Deserialize)]
+struct CommitOffset {
+    topic: String,
+    partition: u32,
+    offset: u64,
+    #[serde(default)]
+    metadata: Option<String>,
+}
+
+impl From<CommitOffset> for PartitionOffset {
+    fn from(given: CommitOffset) -> Self {
+        PartitionOffset {
+            metadata: given.metadata,
+            ..PartitionOffset::new(given.topic, given.partition, given.offset)
+        }
+    }
 }
 
 /// `POST /v1/groups/{group}/offsets`
@@ -240,16 +265,12 @@ pub async fn commit(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body: CommitBody = parse_json(body, false)?;
+    let offsets: Vec<PartitionOffset> = body.offsets.into_iter().map(Into::into).collect();
     state
         .coordinator
-        .commit_offsets(
-            &group,
-            &body.member_id,
-            body.generation,
-            body.offsets.clone(),
-        )
+        .commit_offsets(&group, &body.member_id, body.generation, offsets.clone())
         .await?;
-    Ok(Json(json!({"offsets": body.offsets})))
+    Ok(Json(json!({ "offsets": offsets })))
 }
 
 /// `GET /v1/groups/{group}`

@@ -22,17 +22,15 @@ use kafka_protocol::messages::{
 use kafka_protocol::messages::{
     DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
-    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
-    join_group_response, leave_group_response, list_groups_response, offset_commit_response,
-    offset_fetch_response,
+    ListGroupsResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
+    join_group_response, leave_group_response, list_groups_response,
 };
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::Encodable;
 use silt_core::coordinator::{
     CoordinatorError, EntryFormat, IndexEntry, KafkaBatchStamp, PartitionOffsets, Topic,
     TopicConfig,
 };
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
 use silt_core::record::RecordParts;
 use silt_reader::FetchRequest as ReadRequest;
 use thiserror::Error;
@@ -51,7 +49,9 @@ use decode::{Decoded, Request, SUPPORTED};
 mod admin;
 pub mod batch;
 mod codes;
+mod context;
 pub mod decode;
+mod groups;
 pub mod guard;
 mod topic_configs;
 
@@ -66,6 +66,8 @@ fn broker(context: &Context) -> admin::Broker<'_> {
     }
 }
 
+use groups::{group_call, offset_commit, offset_fetch};
+
 /// Largest request frame accepted; larger ones close the connection.
 const MAX_FRAME_BYTES: usize = 64 << 20;
 /// The one node id every gateway answers as.
@@ -74,6 +76,8 @@ const NODE_ID: i32 = 0;
 use codes::error_code;
 /// Error codes of the Kafka protocol that Silt answers with.
 use codes::kafka as code;
+pub use context::KafkaConfig;
+use context::{Context, done_code, str_bytes, topic_name};
 
 #[derive(Debug, Error)]
 pub enum KafkaError {
@@ -83,25 +87,6 @@ pub enum KafkaError {
     Protocol(String),
     #[error(transparent)]
     Decode(#[from] decode::DecodeError),
-}
-
-/// Settings of the Kafka listener.
-#[derive(Debug, Clone)]
-pub struct KafkaConfig {
-    /// The host (a name or an address) and port clients are told to connect to
-    /// (Metadata, FindCoordinator).
-    pub advertised_host: String,
-    pub advertised_port: u16,
-    /// Topics that Metadata asks for and that do not exist are created with this many
-    /// partitions; 0 turns automatic creation off.
-    pub auto_create_partitions: u32,
-}
-
-struct Context {
-    state: AppState,
-    config: KafkaConfig,
-    /// Frame bytes being read at once across connections, in KiB.
-    frame_budget: Arc<Semaphore>,
 }
 
 /// Serves the Kafka protocol on `listener` until `shutdown` turns true, then waits for
@@ -187,7 +172,12 @@ async fn connection(
     let writer = tokio::spawn(write_responses(write, pending_rx).in_current_span());
     let reading = async {
         loop {
-            let Some(frame) = read_frame(&mut read, context, stats).await? else {
+            // Shutting down: no new requests; those read are answered, then it closes.
+            let frame = tokio::select! {
+                frame = read_frame(&mut read, context, stats) => frame?,
+                () = context.state.stopping() => None,
+            };
+            let Some(frame) = frame else {
                 return Ok(());
             };
             let pending = request(context, frame.bytes.clone()).await?;
@@ -414,14 +404,6 @@ fn api_versions() -> ApiVersionsResponse {
         })
         .collect();
     response
-}
-
-fn str_bytes(text: &str) -> StrBytes {
-    StrBytes::from_string(text.to_owned())
-}
-
-fn topic_name(name: &str) -> TopicName {
-    TopicName(str_bytes(name))
 }
 
 async fn metadata(context: &Context, request: MetadataRequest, version: i16) -> MetadataResponse {
@@ -1338,8 +1320,11 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
             })
             .collect();
         if !waits.is_empty() {
-            let _ = tokio::time::timeout(max_wait, select_all(waits)).await;
-            reads = read_all().await;
+            tokio::select! {
+                _ = tokio::time::timeout(max_wait, select_all(waits)) => reads = read_all().await,
+                // Shutting down: answer now with what there is (nothing).
+                () = context.state.stopping() => {}
+            }
         }
     }
     let mut response = FetchResponse::default();
@@ -1378,22 +1363,6 @@ async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchR
     response
 }
 
-/// A group call's answer, or the error code that stands for a failed call.
-async fn group_call(
-    context: &Context,
-    request: KafkaGroupRequest,
-) -> Result<KafkaGroupResponse, i16> {
-    context
-        .state
-        .coordinator
-        .kafka_group(request)
-        .await
-        .map_err(|error| match error {
-            CoordinatorError::Unavailable(_) => code::COORDINATOR_NOT_AVAILABLE,
-            other => error_code(&other),
-        })
-}
-
 fn millis(value: i32) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -1426,6 +1395,7 @@ async fn join_group(
         } else {
             session_timeout_ms
         },
+        require_member_id: version >= 4,
     };
     response.member_id = request.member_id;
     match group_call(context, call).await {
@@ -1503,14 +1473,6 @@ async fn sync_group(
     response
 }
 
-fn done_code(answer: Result<KafkaGroupResponse, i16>) -> i16 {
-    match answer {
-        Ok(KafkaGroupResponse::Done { error_code }) => error_code,
-        Ok(_) => code::UNKNOWN_SERVER_ERROR,
-        Err(error_code) => error_code,
-    }
-}
-
 async fn heartbeat(
     context: &Context,
     request: HeartbeatRequest,
@@ -1555,151 +1517,6 @@ async fn leave_group(
             answered.group_instance_id = member.group_instance_id;
             answered.error_code = error_code;
             answered
-        })
-        .collect();
-    response
-}
-
-async fn offset_commit(
-    context: &Context,
-    request: OffsetCommitRequest,
-    _version: i16,
-) -> OffsetCommitResponse {
-    let mut offsets = Vec::new();
-    let mut invalid = Vec::new();
-    for topic in &request.topics {
-        for partition in &topic.partitions {
-            match (
-                u32::try_from(partition.partition_index),
-                u64::try_from(partition.committed_offset),
-            ) {
-                (Ok(index), Ok(offset)) => offsets.push(PartitionOffset {
-                    topic: topic.name.0.as_str().to_owned(),
-                    partition: index,
-                    offset,
-                }),
-                _ => invalid.push((topic.name.0.as_str().to_owned(), partition.partition_index)),
-            }
-        }
-    }
-    // A partition named twice is committed once, at the offset named last, as Kafka
-    // does (the HTTP API refuses such a commit instead: it is one the client chose).
-    let mut seen = std::collections::HashSet::new();
-    offsets.reverse();
-    offsets.retain(|offset| seen.insert((offset.topic.clone(), offset.partition)));
-    offsets.reverse();
-    let call = KafkaGroupRequest::Commit {
-        group: request.group_id.0.as_str().to_owned(),
-        member_id: request.member_id.as_str().to_owned(),
-        generation: request.generation_id_or_member_epoch,
-        offsets,
-    };
-    let error_code = done_code(group_call(context, call).await);
-    let mut response = OffsetCommitResponse::default();
-    response.topics = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let mut answered = offset_commit_response::OffsetCommitResponseTopic::default();
-            answered.partitions = topic
-                .partitions
-                .iter()
-                .map(|partition| {
-                    let mut result =
-                        offset_commit_response::OffsetCommitResponsePartition::default();
-                    result.partition_index = partition.partition_index;
-                    result.error_code = if invalid.iter().any(|(name, index)| {
-                        name == topic.name.0.as_str() && *index == partition.partition_index
-                    }) {
-                        code::OFFSET_OUT_OF_RANGE
-                    } else {
-                        error_code
-                    };
-                    result
-                })
-                .collect();
-            answered.name = topic.name;
-            answered
-        })
-        .collect();
-    response
-}
-
-async fn offset_fetch(
-    context: &Context,
-    request: OffsetFetchRequest,
-    _version: i16,
-) -> OffsetFetchResponse {
-    let mut response = OffsetFetchResponse::default();
-    let wanted: Option<Vec<(TopicName, Vec<i32>)>> = request.topics.map(|topics| {
-        topics
-            .into_iter()
-            .map(|topic| (topic.name, topic.partition_indexes))
-            .collect()
-    });
-    let call = KafkaGroupRequest::Fetch {
-        group: request.group_id.0.as_str().to_owned(),
-        topics: wanted.as_ref().map(|topics| {
-            topics
-                .iter()
-                .map(|(name, _)| name.0.as_str().to_owned())
-                .collect()
-        }),
-    };
-    let committed = match group_call(context, call).await {
-        Ok(KafkaGroupResponse::Offsets { offsets }) => offsets,
-        Ok(_) => {
-            response.error_code = code::UNKNOWN_SERVER_ERROR;
-            return response;
-        }
-        Err(error_code) => {
-            response.error_code = error_code;
-            return response;
-        }
-    };
-    let offset_of = |topic: &str, partition: i32| -> i64 {
-        committed
-            .iter()
-            .find(|offset| {
-                offset.topic == topic && i64::from(offset.partition) == i64::from(partition)
-            })
-            .map_or(-1, |offset| offset.offset as i64)
-    };
-    let topics: Vec<(TopicName, Vec<i32>)> = match wanted {
-        Some(topics) => topics,
-        None => {
-            let mut by_topic: Vec<(TopicName, Vec<i32>)> = Vec::new();
-            for offset in &committed {
-                let partition = offset.partition as i32;
-                match by_topic
-                    .iter_mut()
-                    .find(|(name, _)| name.0.as_str() == offset.topic)
-                {
-                    Some((_, partitions)) => partitions.push(partition),
-                    None => by_topic.push((topic_name(&offset.topic), vec![partition])),
-                }
-            }
-            by_topic
-        }
-    };
-    response.topics = topics
-        .into_iter()
-        .map(|(name, partitions)| {
-            let mut topic = offset_fetch_response::OffsetFetchResponseTopic::default();
-            topic.partitions = partitions
-                .into_iter()
-                .map(|index| {
-                    let mut partition =
-                        offset_fetch_response::OffsetFetchResponsePartition::default();
-                    partition.partition_index = index;
-                    partition.committed_offset = offset_of(name.0.as_str(), index);
-                    partition.committed_leader_epoch = -1;
-                    partition.metadata = Some(str_bytes(""));
-                    partition
-                })
-                .collect();
-            topic.name = name;
-            topic
         })
         .collect();
     response

@@ -204,6 +204,15 @@ impl Silt {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGTERM: the server shuts down in order.
+    pub fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
     /// `kill -9`: no flush, no goodbye.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -14,7 +14,7 @@ use crate::harness::{Api, Silt, free_port, note, workspace_root};
 
 /// `silt dev` on the local filesystem with its Kafka listener on a free port; returns
 /// the server and the bootstrap address.
-fn silt_with_kafka(dir: &std::path::Path) -> (Silt, String) {
+pub(crate) fn silt_with_kafka(dir: &std::path::Path) -> (Silt, String) {
     silt_advertising(dir, None)
 }
 
@@ -36,7 +36,7 @@ fn silt_advertising(dir: &std::path::Path, advertised_host: Option<&str>) -> (Si
     )
 }
 
-fn clients_python() -> std::path::PathBuf {
+pub(crate) fn clients_python() -> std::path::PathBuf {
     let python = workspace_root().join(".venv/kafka-clients/bin/python");
     assert!(
         python.exists(),
@@ -47,7 +47,7 @@ fn clients_python() -> std::path::PathBuf {
 }
 
 /// Runs `tests/kafka/<script>` with the Kafka clients' Python; returns its last line as JSON.
-fn python(script: &str, args: &[&str]) -> Value {
+pub(crate) fn python(script: &str, args: &[&str]) -> Value {
     let output = Command::new(clients_python())
         .arg(workspace_root().join("tests/kafka").join(script))
         .args(args)

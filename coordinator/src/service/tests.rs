@@ -11,7 +11,9 @@ use crate::CoordinatorService;
 #[path = "../../../tests/support/postgres.rs"]
 mod test_postgres;
 
+mod commit_metadata;
 mod hostile_commits;
+mod kafka_rebalance;
 mod topic_lifecycle;
 mod topic_names;
 
@@ -388,11 +390,7 @@ mod groups {
             .join_group("billing", join(&["orders"], 10_000))
             .await
             .expect("join");
-        let offsets = vec![PartitionOffset {
-            topic: "orders".into(),
-            partition: 1,
-            offset: 4,
-        }];
+        let offsets = vec![PartitionOffset::new("orders", 1, 4)];
         coordinator
             .commit_offsets("billing", &member.member_id, member.generation, offsets)
             .await
@@ -455,11 +453,11 @@ mod groups {
         );
         let owned = &a.assignments[0];
         let commit = |offset: u64| {
-            vec![PartitionOffset {
-                topic: owned.topic.clone(),
-                partition: owned.partition,
+            vec![PartitionOffset::new(
+                owned.topic.clone(),
+                owned.partition,
                 offset,
-            }]
+            )]
         };
         coordinator
             .commit_offsets("g", &a.member_id, a.generation, commit(6))
@@ -487,11 +485,11 @@ mod groups {
                 "g",
                 &a.member_id,
                 a.generation,
-                vec![PartitionOffset {
-                    topic: foreign.topic.clone(),
-                    partition: foreign.partition,
-                    offset: 1,
-                }],
+                vec![PartitionOffset::new(
+                    foreign.topic.clone(),
+                    foreign.partition,
+                    1,
+                )],
             )
             .await;
         assert!(
@@ -558,11 +556,11 @@ mod groups {
             .advance_positions(
                 "g",
                 &a.member_id,
-                vec![PartitionOffset {
-                    topic: a_partition.topic.clone(),
-                    partition: a_partition.partition,
-                    offset: 8,
-                }],
+                vec![PartitionOffset::new(
+                    a_partition.topic.clone(),
+                    a_partition.partition,
+                    8,
+                )],
             )
             .await
             .expect("advance");
@@ -590,11 +588,11 @@ mod groups {
                 "g",
                 &a.member_id,
                 a.generation,
-                vec![PartitionOffset {
-                    topic: a_partition.topic,
-                    partition: a_partition.partition,
-                    offset: 8,
-                }],
+                vec![PartitionOffset::new(
+                    a_partition.topic,
+                    a_partition.partition,
+                    8,
+                )],
             )
             .await;
         assert!(
@@ -1251,4 +1249,9 @@ on_both_backends! {
     a_commit_naming_a_partition_twice_is_refused_whole => super::hostile_commits::a_commit_naming_a_partition_twice_is_refused_whole,
     colliding_topic_names_are_refused => super::topic_names::colliding_topic_names_are_refused,
     existing_colliding_topics_survive_the_migration => super::topic_names::existing_colliding_topics_survive_the_migration,
+    commit_metadata_is_kept_and_read_back => super::commit_metadata::commit_metadata_is_kept_and_read_back,
+    offsets_from_before_the_migration_read_back_without_metadata => super::commit_metadata::offsets_from_before_the_migration_read_back_without_metadata,
+    a_dead_member_holds_a_rebalance_only_for_its_session => super::kafka_rebalance::a_dead_member_holds_a_rebalance_only_for_its_session,
+    an_abandoned_join_is_dropped_after_its_session => super::kafka_rebalance::an_abandoned_join_is_dropped_after_its_session,
+    a_new_member_that_never_returns_is_forgotten => super::kafka_rebalance::a_new_member_that_never_returns_is_forgotten,
 }

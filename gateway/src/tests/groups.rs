@@ -566,3 +566,93 @@ async fn a_commit_naming_a_partition_twice_is_refused_whole() {
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn commit_metadata_is_kept_and_shown() {
+    let h = harness().await;
+    create(&h.router, "meta", 2).await;
+    produce(&h, "meta", 2, 3).await;
+    let member = join(&h, "checkpoints", "meta", 10_000).await;
+    let commit = |offsets: Value| json!({"member_id": member["member_id"], "generation": member["generation"], "offsets": offsets});
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/checkpoints/offsets",
+        commit(json!([
+            {"topic": "meta", "partition": 0, "offset": 2, "metadata": "checkpoint-7"},
+            {"topic": "meta", "partition": 1, "offset": 1},
+        ])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["offsets"][0]["metadata"], "checkpoint-7", "{body}");
+    let shown = |group: Value| -> Vec<(Value, Value)> {
+        group["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .map(|p| {
+                (
+                    p["committed_offset"].clone(),
+                    p["committed_metadata"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (_, group) = get(&h.router, "/v1/groups/checkpoints").await;
+    let expected = vec![(json!(2), json!("checkpoint-7")), (json!(1), json!(""))];
+    assert_eq!(shown(group), expected);
+
+    // At most 4096 bytes (Kafka's offset.metadata.max.bytes); a longer one changes nothing.
+    let (status, body) = post(
+        &h.router,
+        "/v1/groups/checkpoints/offsets",
+        commit(
+            json!([{"topic": "meta", "partition": 0, "offset": 3, "metadata": "m".repeat(4097)}]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error_code"], "offset_metadata_too_large", "{body}");
+    let (_, group) = get(&h.router, "/v1/groups/checkpoints").await;
+    assert_eq!(shown(group), expected);
+}
+
+#[tokio::test]
+async fn long_polls_are_answered_at_once_when_the_gateway_shuts_down() {
+    let h = harness().await;
+    create(&h.router, "quiet", 1).await;
+    let member = join(&h, "waiters", "quiet", 10_000).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut state = h.state.clone();
+    state.shutdown = stopped;
+    let router = crate::api::app(state);
+    let started = std::time::Instant::now();
+    let member_poll = format!(
+        "/v1/groups/waiters/members/{}/records?wait_ms=20000",
+        member["member_id"].as_str().expect("id")
+    );
+    let polls = async {
+        tokio::join!(
+            get(
+                &router,
+                "/v1/topics/quiet/partitions/0/records?offset=0&wait_ms=20000"
+            ),
+            get(&router, &member_poll),
+        )
+    };
+    let stopping = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.send_replace(true);
+    };
+    let (((fetch_status, fetched), (member_status, member_fetched)), ()) =
+        tokio::join!(polls, stopping);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the long-polls waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fetch_status, StatusCode::OK, "{fetched}");
+    assert_eq!(fetched["records"], json!([]));
+    assert_eq!(member_status, StatusCode::OK, "{member_fetched}");
+    assert_eq!(member_fetched["records"], json!([]));
+}

@@ -46,11 +46,7 @@ async fn group_at_generation_three(coordinator: &Arc<CoordinatorService>) -> Mem
 }
 
 fn offset(partition: u32, offset: u64) -> PartitionOffset {
-    PartitionOffset {
-        topic: "events".into(),
-        partition,
-        offset,
-    }
+    PartitionOffset::new("events", partition, offset)
 }
 
 async fn committed(coordinator: &Arc<CoordinatorService>) -> Vec<Option<u64>> {

@@ -60,6 +60,7 @@ async fn stable_kafka_member(coordinator: &Arc<CoordinatorService>) -> (String, 
             protocols: vec![("range".into(), subscription(&["t1"]))],
             session_timeout_ms: 10_000,
             rebalance_timeout_ms: 10_000,
+            require_member_id: false,
         })
         .await
         .expect("join");
@@ -127,11 +128,7 @@ pub(in crate::service) async fn a_recreated_topic_starts_without_the_deleted_top
             "g2",
             &member.member_id,
             generation,
-            vec![PartitionOffset {
-                topic: "t1".into(),
-                partition: 1,
-                offset: 4,
-            }],
+            vec![PartitionOffset::new("t1", 1, 4)],
         )
     };
     commit(before).await.expect("commit");
@@ -140,11 +137,7 @@ pub(in crate::service) async fn a_recreated_topic_starts_without_the_deleted_top
         group: "kafka-offsets".into(),
         member_id: String::new(),
         generation: -1,
-        offsets: vec![PartitionOffset {
-            topic: "t1".into(),
-            partition: 0,
-            offset: 3,
-        }],
+        offsets: vec![PartitionOffset::new("t1", 0, 3)],
     };
     coordinator
         .kafka_group(kafka_commit)

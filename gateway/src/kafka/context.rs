@@ -1,0 +1,49 @@
+//! What a Kafka request is handled with: the listener's settings and the gateway's
+//! state, and small helpers every handler uses to write its answer.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+use silt_core::groups::KafkaGroupResponse;
+use tokio::sync::Semaphore;
+
+use super::codes::kafka as code;
+use crate::api::AppState;
+
+/// Settings of the Kafka listener.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// The host (a name or an address) and port clients are told to connect to
+    /// (Metadata, FindCoordinator).
+    pub advertised_host: String,
+    pub advertised_port: u16,
+    /// Topics that Metadata asks for and that do not exist are created with this many
+    /// partitions; 0 turns automatic creation off.
+    pub auto_create_partitions: u32,
+}
+
+/// The listener's settings and the gateway's state, shared by its connections.
+pub(super) struct Context {
+    pub state: AppState,
+    pub config: KafkaConfig,
+    /// Frame bytes being read at once across connections, in KiB.
+    pub frame_budget: Arc<Semaphore>,
+}
+
+pub(super) fn str_bytes(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_owned())
+}
+
+pub(super) fn topic_name(name: &str) -> TopicName {
+    TopicName(str_bytes(name))
+}
+
+/// The error code of a group call that answers only with one.
+pub(super) fn done_code(answer: Result<KafkaGroupResponse, i16>) -> i16 {
+    match answer {
+        Ok(KafkaGroupResponse::Done { error_code }) => error_code,
+        Ok(_) => code::UNKNOWN_SERVER_ERROR,
+        Err(error_code) => error_code,
+    }
+}
