@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use silt_core::groups::{
     AutoOffsetReset, FetchPlan, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
 };
 use silt_reader::FetchRequest;
-use tracing::{Instrument, info_span};
+use tracing::{Instrument, info_span, warn};
 
 use crate::api::{AppState, fetch_limits};
 use crate::error::ApiError;
@@ -168,12 +168,6 @@ pub async fn fetch(
                 count += 1;
             }
         }
-        if !advanced.is_empty() {
-            state
-                .coordinator
-                .advance_positions(&group, &member, advanced)
-                .await?;
-        }
         Metrics::add(&state.metrics.records_fetched, count as u64);
         let member = &plan.member;
         let mut body = format!(
@@ -185,7 +179,28 @@ pub async fn fetch(
         .into_bytes();
         body.extend_from_slice(&records);
         body.extend_from_slice(b"]}");
-        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        // The member's positions move past these records only once the body has been
+        // handed to the connection: a gateway that dies before that has moved nothing,
+        // and the member is given the records again (never skipped).
+        let coordinator = std::sync::Arc::clone(&state.coordinator);
+        let member_id = member.member_id.clone();
+        let advance = async move {
+            if !advanced.is_empty()
+                && let Err(error) = coordinator
+                    .advance_positions(&group, &member_id, advanced)
+                    .await
+            {
+                warn!(%error, "moving a member's positions after its fetch");
+            }
+        }
+        .in_current_span();
+        let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))])
+            .chain(futures::stream::once(advance).filter_map(|()| async { None }));
+        Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response())
     }
     .instrument(span)
     .await

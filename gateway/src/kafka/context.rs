@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
+use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::KafkaGroupResponse;
+use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use super::codes::kafka as code;
 use crate::api::AppState;
+
+use super::codes::kafka as code;
+use super::decode;
 
 /// Settings of the Kafka listener.
 #[derive(Debug, Clone)]
@@ -46,4 +50,24 @@ pub(super) fn done_code(answer: Result<KafkaGroupResponse, i16>) -> i16 {
         Ok(_) => code::UNKNOWN_SERVER_ERROR,
         Err(error_code) => error_code,
     }
+}
+
+/// The one node id every gateway answers as.
+pub(super) const NODE_ID: i32 = 0;
+
+/// Why a connection ends.
+#[derive(Debug, Error)]
+pub enum KafkaError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed request: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Decode(#[from] decode::DecodeError),
+}
+
+/// A partition index from a request, as Silt numbers partitions.
+pub(super) fn partition_number(partition: i32) -> Result<u32, CoordinatorError> {
+    u32::try_from(partition)
+        .map_err(|_| CoordinatorError::InvalidArgument(format!("partition {partition}")))
 }

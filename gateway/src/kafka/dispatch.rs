@@ -1,0 +1,164 @@
+//! One request: decoded, handed to its API's handler, its answer encoded.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, ResponseHeader, api_versions_response::ApiVersion,
+};
+use kafka_protocol::protocol::Encodable;
+use tracing::{Instrument, info_span};
+
+use super::codes::kafka as code;
+use super::context::Context;
+use super::context::{KafkaError, NODE_ID};
+use super::decode::{Decoded, Request, SUPPORTED};
+use super::fetch::fetch;
+use super::groups::{offset_commit, offset_fetch};
+use super::membership::{
+    describe_groups, find_coordinator, heartbeat, join_group, leave_group, list_groups, sync_group,
+};
+use super::offsets::list_offsets;
+use super::produce::{init_producer_id, produce};
+use super::topics::{create_topics, delete_topics, metadata};
+use super::{admin, decode};
+
+/// This gateway as the one broker admin answers describe.
+pub(super) fn broker(context: &Context) -> admin::Broker<'_> {
+    admin::Broker {
+        node_id: NODE_ID,
+        host: &context.config.advertised_host,
+        port: context.config.advertised_port,
+        max_record_bytes: context.state.config.max_record_bytes,
+        auto_create_partitions: context.config.auto_create_partitions,
+    }
+}
+
+/// A response, ready or once the records it answers for are durable (`None`: no
+/// response, as for a produce with `acks=0`).
+pub(super) type PendingResponse =
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<BytesMut>, KafkaError>> + Send>>;
+
+/// A response that is ready now.
+pub(super) fn ready(response: BytesMut) -> PendingResponse {
+    Box::pin(std::future::ready(Ok(Some(response))))
+}
+
+/// Decodes one request and handles it; the response is ready, or (a produce) once its
+/// records are durable (`None`: no response, as for a produce with `acks=0`).
+pub(super) async fn request(
+    context: &Context,
+    frame: Bytes,
+) -> Result<PendingResponse, KafkaError> {
+    let (header, version, request) = match decode::decode_request(frame)? {
+        Decoded::Request {
+            header,
+            version,
+            request,
+        } => (header, version, request),
+        Decoded::UnsupportedApiVersions { correlation_id } => {
+            let mut response = api_versions();
+            response.error_code = code::UNSUPPORTED_VERSION;
+            return encode_response(correlation_id, 0, &response, 0).map(ready);
+        }
+    };
+    let correlation_id = header.correlation_id;
+    let key = ApiKey::try_from(header.request_api_key)
+        .map_err(|()| KafkaError::Protocol("unknown api key".into()))?;
+    let header_version = key.response_header_version(version);
+    let span = info_span!("kafka_request", api = ?key, version, correlation_id);
+    async move {
+        macro_rules! answer {
+            ($request:expr, $handler:ident) => {{
+                let response = $handler(context, $request, version).await;
+                encode_response(correlation_id, header_version, &response, version).map(ready)
+            }};
+        }
+        match *request {
+            Request::ApiVersions(_) => {
+                encode_response(correlation_id, header_version, &api_versions(), version).map(ready)
+            }
+            Request::Metadata(request) => answer!(request, metadata),
+            Request::CreateTopics(request) => answer!(request, create_topics),
+            Request::DeleteTopics(request) => answer!(request, delete_topics),
+            Request::FindCoordinator(request) => answer!(request, find_coordinator),
+            Request::InitProducerId(request) => answer!(request, init_producer_id),
+            Request::ListOffsets(request) => answer!(request, list_offsets),
+            Request::Fetch(request) => answer!(request, fetch),
+            Request::JoinGroup(request) => answer!(request, join_group),
+            Request::SyncGroup(request) => answer!(request, sync_group),
+            Request::Heartbeat(request) => answer!(request, heartbeat),
+            Request::LeaveGroup(request) => answer!(request, leave_group),
+            Request::OffsetCommit(request) => answer!(request, offset_commit),
+            Request::OffsetFetch(request) => answer!(request, offset_fetch),
+            Request::DescribeGroups(request) => answer!(request, describe_groups),
+            Request::ListGroups(request) => answer!(request, list_groups),
+            Request::DescribeConfigs(request) => {
+                let broker = broker(context);
+                let coordinator = context.state.coordinator.as_ref();
+                let response = admin::describe_configs(coordinator, &broker, request, version);
+                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+            }
+            Request::DescribeCluster(request) => {
+                let response = admin::describe_cluster(&broker(context), request, version);
+                encode_response(correlation_id, header_version, &response, version).map(ready)
+            }
+            Request::DeleteRecords(request) => {
+                let coordinator = context.state.coordinator.as_ref();
+                let response = admin::delete_records(coordinator, request, version).await;
+                encode_response(correlation_id, header_version, &response, version).map(ready)
+            }
+            Request::OffsetForLeaderEpoch(request) => {
+                let coordinator = context.state.coordinator.as_ref();
+                let response = admin::offset_for_leader_epoch(coordinator, request, version);
+                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+            }
+            Request::Produce(request) => {
+                let acks = request.acks;
+                let durable = produce(context, request).await;
+                let pending = async move {
+                    let response = durable.await;
+                    if acks == 0 {
+                        return Ok(None);
+                    }
+                    encode_response(correlation_id, header_version, &response, version).map(Some)
+                };
+                let pending: PendingResponse = Box::pin(pending.in_current_span());
+                Ok(pending)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+pub(super) fn encode_response<T: Encodable>(
+    correlation_id: i32,
+    header_version: i16,
+    body: &T,
+    version: i16,
+) -> Result<BytesMut, KafkaError> {
+    let mut out = BytesMut::new();
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(&mut out, header_version)
+        .map_err(|error| KafkaError::Protocol(format!("encoding a response header: {error}")))?;
+    body.encode(&mut out, version)
+        .map_err(|error| KafkaError::Protocol(format!("encoding a response: {error}")))?;
+    Ok(out)
+}
+
+pub(super) fn api_versions() -> ApiVersionsResponse {
+    let mut response = ApiVersionsResponse::default();
+    response.api_keys = SUPPORTED
+        .iter()
+        .map(|(key, min, max)| {
+            let valid = key.valid_versions();
+            let mut version = ApiVersion::default();
+            version.api_key = *key as i16;
+            version.min_version = (*min).max(valid.min);
+            version.max_version = (*max).min(valid.max);
+            version
+        })
+        .collect();
+    response
+}

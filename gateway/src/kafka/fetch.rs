@@ -1,0 +1,349 @@
+//! Fetch: whole stored chunks served as Kafka record batches (encoded once, kept in the
+//! chunk cache), compacted ranges read from Parquet, long-polls in the coordinator.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::{join_all, select_all};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName, fetch_response};
+use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, PartitionOffsets};
+use silt_reader::FetchRequest as ReadRequest;
+
+use crate::metrics::Metrics;
+
+use super::batch;
+use super::codes::error_code;
+use super::context::Context;
+use super::context::partition_number;
+
+/// One partition of a fetch, as read: record batches, each ready to send.
+pub(super) struct PartitionRead {
+    index: i32,
+    result: Result<(Vec<Bytes>, PartitionOffsets), CoordinatorError>,
+}
+
+/// The name under which a chunk's Kafka record batch is kept in the chunk cache.
+/// (v3: batches written by Silt, keeping null values and header values.)
+pub(super) const KAFKA_BATCH_VIEW: &str = "kafka-v3";
+
+/// Index lookups one partition's fetch may make.
+pub(super) const MAX_FETCH_LOOKUPS: usize = 8;
+
+pub(super) fn read_error(error: silt_reader::ReadError) -> CoordinatorError {
+    match error {
+        silt_reader::ReadError::Coordinator(error) => error,
+        other => CoordinatorError::Unavailable(other.to_string()),
+    }
+}
+
+/// Reads whole stored chunks from the one holding `offset` on, each as one Kafka record
+/// batch, as a broker returns the batches that hold the offset (clients skip the
+/// records before it). A chunk is encoded once and kept in the chunk cache, so every
+/// fetch inside it is served the same bytes without decoding or encoding. Compacted
+/// (Parquet) ranges are read from `offset` on and encoded for the fetch.
+///
+/// Batches are added while they fit in `max_bytes`; the first may exceed it only when
+/// `first_may_exceed` (KIP-74: the first batch of a response, so a consumer always
+/// progresses). With `max_bytes` 0 only the partition's offsets are read.
+pub(super) async fn read_partition(
+    context: &Context,
+    topic: &str,
+    index: i32,
+    offset: i64,
+    max_bytes: usize,
+    first_may_exceed: bool,
+) -> PartitionRead {
+    let result = async {
+        let partition = partition_number(index)?;
+        let offset = u64::try_from(offset)
+            .map_err(|_| CoordinatorError::InvalidArgument(format!("offset {offset}")))?;
+        let coordinator = &context.state.coordinator;
+        let mut batches = Vec::new();
+        let mut bytes = 0;
+        let mut next = offset;
+        let mut offsets = None;
+        'lookups: for _ in 0..MAX_FETCH_LOOKUPS {
+            let lookup = coordinator
+                .lookup(topic, partition, next, LOOKUP_ENTRIES)
+                .await?;
+            offsets.get_or_insert(lookup.offsets);
+            for entry in &lookup.entries {
+                if entry.base_offset > next {
+                    return Err(CoordinatorError::Internal(format!(
+                        "index gap: expected offset {next}, next entry starts at {}",
+                        entry.base_offset
+                    )));
+                }
+                if max_bytes == 0 && !first_may_exceed {
+                    break 'lookups;
+                }
+                let fits = |batches: &Vec<Bytes>, bytes: usize, batch: &Bytes| {
+                    bytes + batch.len() <= max_bytes || (batches.is_empty() && first_may_exceed)
+                };
+                if entry.format == EntryFormat::Parquet {
+                    if batches.is_empty() {
+                        let (batch, _) =
+                            read_compacted(context, topic, partition, next, max_bytes).await?;
+                        batches.extend(batch.filter(|batch| fits(&batches, bytes, batch)));
+                    }
+                    break 'lookups;
+                }
+                let batch = chunk_batch(context, entry, topic, partition).await?;
+                if !fits(&batches, bytes, &batch) {
+                    break 'lookups;
+                }
+                bytes += batch.len();
+                batches.push(batch);
+                next = entry.end_offset();
+                if bytes >= max_bytes {
+                    break 'lookups;
+                }
+            }
+            if lookup.entries.is_empty() || next >= lookup.offsets.high_watermark {
+                break;
+            }
+        }
+        let offsets = offsets.ok_or_else(|| CoordinatorError::Internal("no lookup".into()))?;
+        Ok((batches, offsets))
+    }
+    .await;
+    PartitionRead { index, result }
+}
+
+/// Partitions of a fetch read at once.
+pub(super) const FETCH_WAVE: usize = 8;
+
+/// Index entries asked for per lookup of a fetch.
+pub(super) const LOOKUP_ENTRIES: u32 = 16;
+
+/// A segment chunk as one Kafka record batch (base offset = the chunk's first offset),
+/// from the chunk cache or encoded now and kept there.
+pub(super) async fn chunk_batch(
+    context: &Context,
+    entry: &IndexEntry,
+    topic: &str,
+    partition: u32,
+) -> Result<Bytes, CoordinatorError> {
+    let reader = &context.state.reader;
+    let metrics = &context.state.metrics;
+    let (key, at, len) = (&entry.object_key, entry.byte_offset, entry.byte_len);
+    if let Some(batch) = reader
+        .cache()
+        .get_view(key, at, len, KAFKA_BATCH_VIEW)
+        .await
+    {
+        Metrics::add(&metrics.kafka_batch_cache_hits, 1);
+        return Ok(batch);
+    }
+    let records = reader
+        .read_entry_with_retries(entry, topic, partition, entry.base_offset)
+        .await
+        .map_err(read_error)?;
+    let batch = encode_batch(records.into_iter())?;
+    Metrics::add(&metrics.kafka_batches_encoded, 1);
+    reader
+        .cache()
+        .insert_view(key, at, len, KAFKA_BATCH_VIEW, batch.clone());
+    Ok(batch)
+}
+
+/// Records of a compacted range from `offset` on, as one batch (none at the end).
+pub(super) async fn read_compacted(
+    context: &Context,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    max_bytes: usize,
+) -> Result<(Option<Bytes>, PartitionOffsets), CoordinatorError> {
+    let fetched = context
+        .state
+        .reader
+        .fetch(&ReadRequest {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            max_records: 10_000,
+            max_bytes,
+        })
+        .await
+        .map_err(read_error)?;
+    if fetched.records.is_empty() {
+        return Ok((None, fetched.offsets));
+    }
+    let batch = encode_batch(
+        fetched
+            .records
+            .into_iter()
+            .map(|fetched| (fetched.offset, fetched.record)),
+    )?;
+    Ok((Some(batch), fetched.offsets))
+}
+
+/// Stored records as one uncompressed v2 record batch.
+pub(super) fn encode_batch(
+    records: impl Iterator<Item = (u64, silt_core::record::StoredRecord)>,
+) -> Result<Bytes, CoordinatorError> {
+    let mut writer = batch::encode::BatchWriter::new();
+    for (offset, record) in records {
+        writer.push(
+            offset as i64,
+            record.timestamp,
+            record.key.as_deref(),
+            record.kafka_value().map(|value| &value[..]),
+            record
+                .headers
+                .iter()
+                .map(|(name, value)| (&name[..], value.as_deref())),
+        );
+    }
+    Ok(writer.finish())
+}
+
+/// A topic of a fetch request: its name, as text and as sent, and the (partition,
+/// offset, max bytes) asked for.
+pub(super) type WantedTopic = (String, TopicName, Vec<(i32, i64, usize)>);
+
+/// Reads every requested partition; when nothing is there yet and the client is willing
+/// to wait, waits (up to `max_wait_ms`) for any of them to grow, then reads again.
+pub(super) async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchResponse {
+    let wanted: Vec<WantedTopic> = request
+        .topics
+        .iter()
+        .map(|topic| {
+            (
+                topic.topic.0.as_str().to_owned(),
+                topic.topic.clone(),
+                topic
+                    .partitions
+                    .iter()
+                    .map(|partition| {
+                        (
+                            partition.partition,
+                            partition.fetch_offset,
+                            usize::try_from(partition.partition_max_bytes).unwrap_or(1 << 20),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    // KIP-74: the response holds at most `max_bytes` (v3+), but its first batch may
+    // exceed it. Partitions are read in request order, a few at a time, each within
+    // what is left, so a request for many partitions never holds more than a few
+    // partitions' worth beyond its limit.
+    let max_bytes = if version >= 3 {
+        usize::try_from(request.max_bytes).unwrap_or(0)
+    } else {
+        usize::MAX
+    };
+    let read_all = || async {
+        let mut reads: Vec<Vec<PartitionRead>> = Vec::new();
+        let mut left = max_bytes;
+        let mut any = false;
+        for (name, _, partitions) in &wanted {
+            let mut topic_reads = Vec::new();
+            for wave in partitions.chunks(FETCH_WAVE) {
+                let read = join_all(wave.iter().map(|(index, offset, partition_max)| {
+                    read_partition(
+                        context,
+                        name,
+                        *index,
+                        *offset,
+                        (*partition_max).min(left),
+                        !any,
+                    )
+                }))
+                .await;
+                // Read at once, a wave's partitions may together pass what is left:
+                // keep, in order, what fits.
+                for mut partition in read {
+                    if let Ok((batches, _)) = &mut partition.result {
+                        let mut kept = 0;
+                        for batch in batches.iter() {
+                            if batch.len() > left && any {
+                                break;
+                            }
+                            left = left.saturating_sub(batch.len());
+                            any = true;
+                            kept += 1;
+                        }
+                        batches.truncate(kept);
+                    }
+                    topic_reads.push(partition);
+                }
+            }
+            reads.push(topic_reads);
+        }
+        reads
+    };
+    let mut reads = read_all().await;
+    let found: usize = reads
+        .iter()
+        .flatten()
+        .map(|read| read.result.as_ref().map_or(0, |(batches, _)| batches.len()))
+        .sum();
+    let max_wait = Duration::from_millis(
+        u64::try_from(request.max_wait_ms)
+            .unwrap_or(0)
+            .min(context.state.config.max_wait_ms),
+    );
+    if found == 0 && !max_wait.is_zero() {
+        let waits: Vec<_> = wanted
+            .iter()
+            .flat_map(|(name, _, partitions)| {
+                partitions.iter().filter_map(move |(index, offset, _)| {
+                    let partition = u32::try_from(*index).ok()?;
+                    let offset = u64::try_from(*offset).ok()?;
+                    Some(Box::pin(async move {
+                        context
+                            .state
+                            .coordinator
+                            .wait_for_records(name, partition, offset, max_wait)
+                            .await
+                    }))
+                })
+            })
+            .collect();
+        if !waits.is_empty() {
+            tokio::select! {
+                _ = tokio::time::timeout(max_wait, select_all(waits)) => reads = read_all().await,
+                // Shutting down: answer now with what there is (nothing).
+                () = context.state.stopping() => {}
+            }
+        }
+    }
+    let mut response = FetchResponse::default();
+    for ((_, name, _), partitions) in wanted.iter().zip(reads) {
+        let mut topic = fetch_response::FetchableTopicResponse::default();
+        topic.topic = name.clone();
+        for read in partitions {
+            let mut partition = fetch_response::PartitionData::default();
+            partition.partition_index = read.index;
+            partition.preferred_read_replica = BrokerId(-1);
+            match read.result {
+                Ok((batches, offsets)) => {
+                    partition.high_watermark = offsets.high_watermark as i64;
+                    partition.last_stable_offset = offsets.high_watermark as i64;
+                    if version >= 5 {
+                        partition.log_start_offset = offsets.log_start_offset as i64;
+                    }
+                    // No data is an empty record set, never null: clients reject a
+                    // null one.
+                    partition.records = Some(match batches.len() {
+                        0 => Bytes::new(),
+                        1 => batches.into_iter().next().unwrap_or_default(),
+                        _ => batches.concat().into(),
+                    });
+                }
+                Err(error) => {
+                    partition.records = Some(Bytes::new());
+                    partition.error_code = error_code(&error);
+                    partition.high_watermark = -1;
+                }
+            }
+            topic.partitions.push(partition);
+        }
+        response.responses.push(topic);
+    }
+    response
+}

@@ -1,0 +1,280 @@
+//! Consumer groups over the Kafka protocol: FindCoordinator, JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup, DescribeGroups and ListGroups. The groups live in the
+//! coordinator; these turn requests into its calls and its answers into responses.
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, find_coordinator_response,
+};
+use kafka_protocol::messages::{
+    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
+    ListGroupsResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
+    join_group_response, leave_group_response, list_groups_response,
+};
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
+
+use super::codes::error_code;
+use super::codes::kafka as code;
+use super::context::NODE_ID;
+use super::context::{Context, done_code, str_bytes};
+use super::groups::group_call;
+
+pub(super) async fn find_coordinator(
+    context: &Context,
+    request: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let host = str_bytes(&context.config.advertised_host);
+    let port = i32::from(context.config.advertised_port);
+    let mut response = FindCoordinatorResponse::default();
+    if version < 4 {
+        response.node_id = BrokerId(NODE_ID);
+        response.host = host;
+        response.port = port;
+        return response;
+    }
+    let keys = if request.coordinator_keys.is_empty() {
+        vec![request.key]
+    } else {
+        request.coordinator_keys
+    };
+    response.coordinators = keys
+        .into_iter()
+        .map(|key| {
+            let mut found = find_coordinator_response::Coordinator::default();
+            found.key = key;
+            found.node_id = BrokerId(NODE_ID);
+            found.host = host.clone();
+            found.port = port;
+            found
+        })
+        .collect();
+    response
+}
+
+pub(super) fn millis(value: i32) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+pub(super) async fn join_group(
+    context: &Context,
+    request: JoinGroupRequest,
+    version: i16,
+) -> JoinGroupResponse {
+    let mut response = JoinGroupResponse::default();
+    let session_timeout_ms = millis(request.session_timeout_ms);
+    let call = KafkaGroupRequest::Join {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        protocol_type: request.protocol_type.as_str().to_owned(),
+        protocols: request
+            .protocols
+            .iter()
+            .map(|protocol| {
+                (
+                    protocol.name.as_str().to_owned(),
+                    protocol.metadata.to_vec(),
+                )
+            })
+            .collect(),
+        session_timeout_ms,
+        // Version 0 has no rebalance timeout: the session timeout serves.
+        rebalance_timeout_ms: if request.rebalance_timeout_ms > 0 {
+            millis(request.rebalance_timeout_ms)
+        } else {
+            session_timeout_ms
+        },
+        require_member_id: version >= 4,
+    };
+    response.member_id = request.member_id;
+    match group_call(context, call).await {
+        Ok(KafkaGroupResponse::Joined {
+            error_code,
+            generation,
+            protocol_type,
+            protocol_name,
+            leader,
+            member_id,
+            members,
+        }) => {
+            response.error_code = error_code;
+            response.generation_id = generation;
+            if version >= 7 {
+                response.protocol_type = protocol_type.as_deref().map(str_bytes);
+            }
+            response.protocol_name = protocol_name.as_deref().map(str_bytes);
+            response.leader = str_bytes(&leader);
+            response.member_id = str_bytes(&member_id);
+            response.members = members
+                .into_iter()
+                .map(|(id, metadata)| {
+                    let mut member = join_group_response::JoinGroupResponseMember::default();
+                    member.member_id = str_bytes(&id);
+                    member.metadata = Bytes::from(metadata);
+                    member
+                })
+                .collect();
+        }
+        Ok(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+        Err(error_code) => response.error_code = error_code,
+    }
+    response
+}
+
+pub(super) async fn sync_group(
+    context: &Context,
+    request: SyncGroupRequest,
+    version: i16,
+) -> SyncGroupResponse {
+    let mut response = SyncGroupResponse::default();
+    let call = KafkaGroupRequest::Sync {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        generation: request.generation_id,
+        assignments: request
+            .assignments
+            .iter()
+            .map(|given| {
+                (
+                    given.member_id.as_str().to_owned(),
+                    given.assignment.to_vec(),
+                )
+            })
+            .collect(),
+    };
+    match group_call(context, call).await {
+        Ok(KafkaGroupResponse::Synced {
+            error_code,
+            protocol_type,
+            protocol_name,
+            assignment,
+        }) => {
+            response.error_code = error_code;
+            if version >= 5 {
+                response.protocol_type = protocol_type.as_deref().map(str_bytes);
+                response.protocol_name = protocol_name.as_deref().map(str_bytes);
+            }
+            response.assignment = Bytes::from(assignment);
+        }
+        Ok(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+        Err(error_code) => response.error_code = error_code,
+    }
+    response
+}
+
+pub(super) async fn heartbeat(
+    context: &Context,
+    request: HeartbeatRequest,
+    _version: i16,
+) -> HeartbeatResponse {
+    let call = KafkaGroupRequest::Heartbeat {
+        group: request.group_id.0.as_str().to_owned(),
+        member_id: request.member_id.as_str().to_owned(),
+        generation: request.generation_id,
+    };
+    let mut response = HeartbeatResponse::default();
+    response.error_code = done_code(group_call(context, call).await);
+    response
+}
+
+pub(super) async fn leave_group(
+    context: &Context,
+    request: LeaveGroupRequest,
+    _version: i16,
+) -> LeaveGroupResponse {
+    let mut member_ids: Vec<String> = request
+        .members
+        .iter()
+        .map(|member| member.member_id.as_str().to_owned())
+        .collect();
+    if !request.member_id.is_empty() {
+        member_ids.push(request.member_id.as_str().to_owned());
+    }
+    let call = KafkaGroupRequest::Leave {
+        group: request.group_id.0.as_str().to_owned(),
+        member_ids: member_ids.clone(),
+    };
+    let error_code = done_code(group_call(context, call).await);
+    let mut response = LeaveGroupResponse::default();
+    response.error_code = error_code;
+    response.members = request
+        .members
+        .into_iter()
+        .map(|member| {
+            let mut answered = leave_group_response::MemberResponse::default();
+            answered.member_id = member.member_id;
+            answered.group_instance_id = member.group_instance_id;
+            answered.error_code = error_code;
+            answered
+        })
+        .collect();
+    response
+}
+
+pub(super) async fn describe_groups(
+    context: &Context,
+    request: DescribeGroupsRequest,
+    _version: i16,
+) -> DescribeGroupsResponse {
+    let mut response = DescribeGroupsResponse::default();
+    for group in request.groups {
+        let mut described = describe_groups_response::DescribedGroup::default();
+        let call = KafkaGroupRequest::Describe {
+            group: group.0.as_str().to_owned(),
+        };
+        match group_call(context, call).await {
+            Ok(KafkaGroupResponse::Described {
+                state,
+                protocol_type,
+                protocol_name,
+                members,
+            }) => {
+                described.group_state = str_bytes(&state);
+                described.protocol_type = str_bytes(&protocol_type);
+                described.protocol_data = str_bytes(&protocol_name);
+                described.members = members
+                    .into_iter()
+                    .map(|(id, metadata, assignment)| {
+                        let mut member = describe_groups_response::DescribedGroupMember::default();
+                        member.member_id = str_bytes(&id);
+                        member.member_metadata = Bytes::from(metadata);
+                        member.member_assignment = Bytes::from(assignment);
+                        member
+                    })
+                    .collect();
+            }
+            Ok(_) => described.error_code = code::UNKNOWN_SERVER_ERROR,
+            Err(error_code) => described.error_code = error_code,
+        }
+        described.group_id = group;
+        response.groups.push(described);
+    }
+    response
+}
+
+pub(super) async fn list_groups(
+    context: &Context,
+    _request: ListGroupsRequest,
+    version: i16,
+) -> ListGroupsResponse {
+    let mut response = ListGroupsResponse::default();
+    match context.state.coordinator.list_groups().await {
+        Ok(groups) => {
+            response.groups = groups
+                .into_iter()
+                .map(|name| {
+                    let mut listed = list_groups_response::ListedGroup::default();
+                    listed.group_id = GroupId(str_bytes(&name));
+                    listed.protocol_type = str_bytes("consumer");
+                    if version >= 4 {
+                        listed.group_state = str_bytes("Stable");
+                    }
+                    listed
+                })
+                .collect();
+        }
+        Err(error) => response.error_code = error_code(&error),
+    }
+    response
+}

@@ -1,0 +1,106 @@
+//! ListOffsets: earliest, latest and by timestamp.
+
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, list_offsets_response};
+use silt_core::coordinator::CoordinatorError;
+
+use super::codes::error_code;
+use super::context::Context;
+use super::context::partition_number;
+use super::fetch::{LOOKUP_ENTRIES, read_error};
+
+/// Earliest (-2), latest (-1) and by-timestamp offsets.
+pub(super) async fn list_offsets(
+    context: &Context,
+    request: ListOffsetsRequest,
+    _version: i16,
+) -> ListOffsetsResponse {
+    let mut response = ListOffsetsResponse::default();
+    for topic in request.topics {
+        let name = topic.name.0.as_str().to_owned();
+        let mut answered = list_offsets_response::ListOffsetsTopicResponse::default();
+        answered.name = topic.name;
+        for wanted in topic.partitions {
+            let mut partition = list_offsets_response::ListOffsetsPartitionResponse::default();
+            partition.partition_index = wanted.partition_index;
+            partition.timestamp = -1;
+            match offset_for(context, &name, wanted.partition_index, wanted.timestamp).await {
+                Ok((offset, timestamp)) => {
+                    partition.offset = offset;
+                    partition.timestamp = timestamp;
+                }
+                Err(error) => {
+                    partition.error_code = error_code(&error);
+                    partition.offset = -1;
+                }
+            }
+            answered.partitions.push(partition);
+        }
+        response.topics.push(answered);
+    }
+    response
+}
+
+/// The offset (and its record's timestamp, or -1) that a ListOffsets query names.
+pub(super) async fn offset_for(
+    context: &Context,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<(i64, i64), CoordinatorError> {
+    let partition = partition_number(partition)?;
+    let offsets = context
+        .state
+        .coordinator
+        .partition_offsets(topic, partition)
+        .await?;
+    match timestamp {
+        -2 => return Ok((offsets.log_start_offset as i64, -1)),
+        -1 | -3 => return Ok((offsets.high_watermark as i64, -1)),
+        _ => {}
+    }
+    // The first record at or after the timestamp: walk the index from the log start,
+    // skipping every entry whose newest record is older, and read only the entry that
+    // holds it. None found: -1, as a broker answers.
+    let mut next = offsets.log_start_offset;
+    for _ in 0..MAX_TIMESTAMP_LOOKUPS {
+        if next >= offsets.high_watermark {
+            break;
+        }
+        let lookup = context
+            .state
+            .coordinator
+            .lookup(topic, partition, next, LOOKUP_ENTRIES)
+            .await?;
+        if lookup.entries.is_empty() {
+            break;
+        }
+        for entry in &lookup.entries {
+            if entry.max_timestamp >= timestamp {
+                let records = context
+                    .state
+                    .reader
+                    .read_entry_with_retries(entry, topic, partition, next)
+                    .await
+                    .map_err(read_error)?;
+                if let Some((offset, record)) = records
+                    .iter()
+                    .find(|(offset, record)| *offset >= next && record.timestamp >= timestamp)
+                {
+                    return Ok((*offset as i64, record.timestamp));
+                }
+                // A compacted file's row group holds part of the entry: look again.
+                if let Some((last, _)) = records.last()
+                    && *last + 1 < entry.end_offset()
+                {
+                    next = *last + 1;
+                    break;
+                }
+            }
+            next = entry.end_offset();
+        }
+    }
+    Ok((-1, -1))
+}
+
+/// Index lookups a ListOffsets by timestamp may make (16 entries each).
+pub(super) const MAX_TIMESTAMP_LOOKUPS: usize = 4096;
