@@ -458,7 +458,8 @@ async fn librdkafka_fails_at_once_for_an_invalid_topic_name() {
 
 /// Kafka's record kept exactly, from two clients' producers to both clients' consumers,
 /// over HTTP, and again after compaction into Parquet: null is not empty (keys, values,
-/// header values) and headers keep their order with a name repeated.
+/// header values), headers keep their order with a name repeated, and timestamps decades
+/// apart in one batch are kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nulls_empties_and_repeated_headers_survive_produce_fetch_http_and_parquet() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -474,17 +475,26 @@ async fn nulls_empties_and_repeated_headers_survive_produce_fetch_http_and_parqu
         } else {
             json!([["h", "31"], ["e", ""]])
         };
+        // Timestamps decades apart in one batch come back as sent.
         vec![
-            json!([partition, 0, "74", null, first_headers]),
-            json!([partition, 1, null, "", []]),
+            json!([partition, 0, 999_999_999_999u64, "74", null, first_headers]),
+            json!([partition, 1, 1_764_000_000_000u64, null, "", []]),
             json!([
                 partition,
                 2,
+                1,
                 "",
                 "76",
                 [["a", "31"], ["b", "32"], ["a", "33"]]
             ]),
-            json!([partition, 3, "ff00", "00fe", [["bin", "ff"]]]),
+            json!([
+                partition,
+                3,
+                4_102_444_800_000u64,
+                "ff00",
+                "00fe",
+                [["bin", "ff"]]
+            ]),
         ]
     };
     let mut all = expected(0);

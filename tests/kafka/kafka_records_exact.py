@@ -20,6 +20,8 @@ CASES = [
     (b"", b"v", [("a", b"1"), ("b", b"2"), ("a", b"3")]),
     (b"\xff\x00", b"\x00\xfe", [("bin", b"\xff")]),
 ]
+# One batch holds timestamps decades apart (a delta beyond 32 bits).
+TIMESTAMPS = [999_999_999_999, 1_764_000_000_000, 1, 4_102_444_800_000]
 
 
 def hexed(data):
@@ -32,15 +34,17 @@ if mode == "produce":
 
     failed = []
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for key, value, headers in CASES:
+    for (key, value, headers), timestamp in zip(CASES, TIMESTAMPS):
         producer.produce(topic, value=value, key=key, headers=headers, partition=0,
+                         timestamp=timestamp,
                          on_delivery=lambda error, _: error and failed.append(str(error)))
     producer.flush(20)
     other = KafkaProducer(bootstrap_servers=bootstrap)
-    for key, value, headers in CASES:
+    for (key, value, headers), timestamp in zip(CASES, TIMESTAMPS):
         # kafka-python cannot send a null header value: it sends the others.
         headers = [(k, v) for k, v in headers if v is not None]
-        other.send(topic, value=value, key=key, headers=headers, partition=1).get(timeout=20)
+        other.send(topic, value=value, key=key, headers=headers, partition=1,
+                   timestamp_ms=timestamp)
     other.flush()
     print(json.dumps({"failed": failed}))
 else:
@@ -59,7 +63,8 @@ else:
         message = consumer.poll(0.2)
         if message is None or message.error():
             continue
-        seen["confluent"].append([message.partition(), message.offset(), hexed(message.key()),
+        seen["confluent"].append([message.partition(), message.offset(), message.timestamp()[1],
+                                  hexed(message.key()),
                                   hexed(message.value()),
                                   [[k, hexed(v)] for k, v in (message.headers() or [])]])
     consumer.close()
@@ -68,7 +73,8 @@ else:
     other.assign([KafkaPythonPartition(topic, p) for p in (0, 1)])
     other.seek_to_beginning()
     for message in other:
-        seen["kafka_python"].append([message.partition, message.offset, hexed(message.key),
+        seen["kafka_python"].append([message.partition, message.offset, message.timestamp,
+                                     hexed(message.key),
                                      hexed(message.value),
                                      [[k, hexed(v)] for k, v in message.headers]])
         if len(seen["kafka_python"]) >= count:
