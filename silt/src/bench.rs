@@ -19,6 +19,7 @@ use crate::client::Client;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// The topic to produce to (created if missing).
     #[arg(long, default_value = "silt-bench")]
     pub topic: String,
     /// Partitions of the topic if the bench creates it.

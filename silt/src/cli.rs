@@ -65,6 +65,7 @@ pub enum Command {
     },
     /// Compacts a topic's segment chunks into Parquet now.
     Compact {
+        /// The topic to compact.
         #[arg(long)]
         topic: String,
         /// Compact everything, whatever its age (the only mode for now).
@@ -88,12 +89,18 @@ impl Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
+    /// Creates a topic.
     Create {
+        /// The topic's name: 1 to 249 characters of letters, digits, `.`, `_` and `-`.
         name: String,
+        /// Partitions of the topic.
         #[arg(long, default_value_t = 1)]
         partitions: u32,
+        /// Records older than this are dropped (default: kept for ever).
         #[arg(long)]
         retention_ms: Option<i64>,
+        /// A partition's oldest records are dropped while it holds more than this many
+        /// bytes (default: no limit).
         #[arg(long)]
         retention_bytes: Option<i64>,
         /// A JSON Schema (subset) of the values, as JSON text or `@file`: its properties
@@ -101,11 +108,16 @@ pub enum TopicsCommand {
         #[arg(long)]
         value_schema: Option<String>,
     },
+    /// Lists the topics.
     List,
+    /// A topic's partitions, with their log start and high watermark.
     Describe {
+        /// The topic.
         name: String,
     },
+    /// Deletes a topic and the groups' committed offsets for it.
     Delete {
+        /// The topic.
         name: String,
     },
 }
@@ -115,15 +127,20 @@ pub enum GroupsCommand {
     List,
     /// Members, generation, and committed offset and lag per partition.
     Describe {
+        /// The group.
         group: String,
     },
     /// Moves the committed offsets of a group that has no active members.
     ResetOffsets {
+        /// The group.
         group: String,
+        /// To each partition's log start.
         #[arg(long, group = "target")]
         to_earliest: bool,
+        /// To each partition's high watermark (skips what is there now).
         #[arg(long, group = "target")]
         to_latest: bool,
+        /// To this offset in every partition.
         #[arg(long, group = "target")]
         to_offset: Option<u64>,
         /// Only these topics (default: every topic the group has offsets for).
@@ -213,6 +230,7 @@ pub struct CompactorArgs {
     /// The bucket, as for `silt gateway` (default: `<data-dir>/bucket`).
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
+    /// Folder for local files (the bucket when none is named).
     #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
     pub data_dir: PathBuf,
     /// How often to look for work.
@@ -235,9 +253,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SILT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Folder for the local bucket, the metadata database and the disk cache.
+    /// Default: `./silt-data`.
     #[arg(long, env = "SILT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Address the HTTP API listens on.
+    /// Address the HTTP API listens on. Default: 127.0.0.1:8080.
     #[arg(long, env = "SILT_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// `s3://bucket/prefix` (endpoint and keys from AWS_*), `file:///path`, or a path.
@@ -251,6 +270,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SILT_COORDINATOR")]
     pub coordinator: Option<String>,
     /// Embedded coordinator: idempotent producers idle this long are forgotten.
+    /// Default: 86400000 (a day).
     #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]
     pub producer_idle_expiry_ms: Option<i64>,
     /// For tests: inject object store faults, e.g. `error_rate=0.1,timeout_rate=0.01,
@@ -258,21 +278,33 @@ pub struct ServeArgs {
     #[arg(long, env = "SILT_FAULTS")]
     pub faults: Option<FaultConfig>,
     /// `silt dev`: how often the compactor looks for old segment chunks (0 = never).
+    /// Default: 60000.
     #[arg(long, env = "SILT_COMPACT_INTERVAL_MS")]
     pub compact_interval_ms: Option<u64>,
     /// Segment chunks younger than this are left alone by the periodic compactor.
+    /// Default: 600000.
     #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS")]
     pub compact_min_age_ms: Option<i64>,
+    /// Longest a produced record waits for its batch to be flushed. Default: 50.
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,
+    /// A batch is flushed once it holds this many bytes (smaller: lower latency at high
+    /// rates, more PUTs). Default: 4194304 (4 MiB).
     #[arg(long, env = "SILT_MAX_BATCH_BYTES")]
     pub max_batch_bytes: Option<usize>,
+    /// Unacknowledged bytes (each waiting record counts 64 more) the gateway holds before
+    /// it answers 429 / Kafka's throttling. Default: 268435456 (256 MiB).
     #[arg(long, env = "SILT_MAX_BUFFERED_BYTES")]
     pub max_buffered_bytes: Option<usize>,
+    /// Largest encoded record; larger ones get 413 / MESSAGE_TOO_LARGE.
+    /// Default: 1048576 (1 MiB).
     #[arg(long, env = "SILT_MAX_RECORD_BYTES")]
     pub max_record_bytes: Option<usize>,
+    /// Largest produce body (HTTP) or what one Kafka produce may decompress to.
+    /// Default: 33554432 (32 MiB).
     #[arg(long, env = "SILT_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// How segment chunks are compressed: `lz4` or `none`. Default: lz4.
     #[arg(long, env = "SILT_COMPRESSION")]
     pub compression: Option<Compression>,
     /// Open connections per listener (HTTP and Kafka each); more are closed as soon as
@@ -295,10 +327,11 @@ pub struct ServeArgs {
     /// Default: 120000.
     #[arg(long, env = "SILT_BODY_TIMEOUT_MS")]
     pub body_timeout_ms: Option<u64>,
-    /// Bytes of chunk cache in memory.
+    /// Bytes of chunk cache in memory. Default: 268435456 (256 MiB).
     #[arg(long, env = "SILT_CACHE_MEMORY_BYTES")]
     pub cache_memory_bytes: Option<usize>,
-    /// Bytes of chunk cache on local disk (0 turns the disk tier off).
+    /// Bytes of chunk cache on local disk (0 turns the disk tier off). Default: 1 GiB
+    /// for an `s3://` bucket, 0 for a local one.
     #[arg(long, env = "SILT_CACHE_DISK_BYTES")]
     pub cache_disk_bytes: Option<usize>,
     /// Segments up to this size are read whole when one of their chunks misses the
@@ -335,5 +368,35 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             now: _,
             server,
         } => client::compact(&server, &topic).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag of every command says what it does.
+    #[test]
+    fn every_flag_has_a_help_line() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help"
+                    || id == "version"
+                    || arg.is_positional() && arg.get_help().is_some()
+                {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&super::Cli::command(), "silt", &mut missing);
+        assert!(missing.is_empty(), "flags without help: {missing:#?}");
     }
 }

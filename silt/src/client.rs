@@ -132,6 +132,7 @@ pub async fn topics(server: &ServerArgs, command: TopicsCommand) -> Result<(), C
 
 #[derive(Debug, Args)]
 pub struct ProduceArgs {
+    /// The topic to produce to.
     pub topic: String,
     /// Split each line into key and value at the first occurrence of this string.
     #[arg(long)]
@@ -242,6 +243,7 @@ async fn send_batch(
 
 #[derive(Debug, Args)]
 pub struct ConsumeArgs {
+    /// The topic to read.
     pub topic: String,
     /// Read only this partition (default: all partitions).
     #[arg(long)]
