@@ -1,5 +1,9 @@
 //! The write path. Produce requests are appended to one open batch; the batch is sealed
-//! when `linger_ms` has passed since its first record or it holds `max_batch_bytes`.
+//! as soon as no flush is in progress (and `min_flush_interval_ms` has passed since the
+//! previous one began), as group commit does, or when `linger_ms` has passed since its
+//! first record, or when it holds `max_batch_bytes`. A lone producer so waits for one
+//! write and one commit, not for the linger; a busy gateway gathers what arrives during
+//! a flush into the next one.
 //! Each sealed batch becomes **one** segment object, whatever the number of partitions:
 //! it is encoded, written with `PutMode::Create`, put in the chunk cache, and then
 //! committed to the coordinator. Only then are its producers answered with offsets.
@@ -7,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -23,7 +27,7 @@ use silt_core::keys::SegmentId;
 use silt_core::now_ms;
 use silt_core::segment::{ChunkBuilder, EncodedSegment, encode_segment};
 use silt_reader::ChunkCache;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{Instrument, debug, info_span, warn};
@@ -284,6 +288,33 @@ struct Flusher {
 
 pub struct Batcher;
 
+/// Batches sealed and not yet answered, shared by the batching and flushing tasks.
+#[derive(Default)]
+struct FlushGate {
+    in_flight: AtomicUsize,
+    done: Notify,
+}
+
+impl FlushGate {
+    fn sealed(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn answered(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.done.notify_one();
+    }
+
+    /// Returns once no batch is being flushed and `not_before` has passed. Only the
+    /// batching task seals batches, so once idle the gate stays idle until it does.
+    async fn idle_after(&self, not_before: Instant) {
+        while self.in_flight.load(Ordering::Acquire) > 0 {
+            self.done.notified().await;
+        }
+        sleep_until(not_before).await;
+    }
+}
+
 impl Batcher {
     /// Starts the batching and flushing tasks. They stop once every handle is dropped
     /// and the last batch has been flushed; await the returned task for that.
@@ -308,8 +339,14 @@ impl Batcher {
             metrics,
             config: config.clone(),
         });
-        let batching = tokio::spawn(run_batching(config.clone(), submission_rx, sealed_tx));
-        let flushing = tokio::spawn(run_flushing(flusher, sealed_rx));
+        let gate = Arc::new(FlushGate::default());
+        let batching = tokio::spawn(run_batching(
+            config.clone(),
+            submission_rx,
+            sealed_tx,
+            Arc::clone(&gate),
+        ));
+        let flushing = tokio::spawn(run_flushing(flusher, sealed_rx, gate));
         let task = tokio::spawn(async move {
             let _ = batching.await;
             let _ = flushing.await;
@@ -344,44 +381,64 @@ async fn run_batching(
     config: GatewayConfig,
     mut submissions: mpsc::Receiver<Submission>,
     sealed: mpsc::Sender<OpenBatch>,
+    gate: Arc<FlushGate>,
 ) {
     let linger = Duration::from_millis(config.linger_ms);
+    let floor = Duration::from_millis(config.min_flush_interval_ms);
+    let adaptive = floor < linger;
+    let mut last_seal = Instant::now() - floor;
     let mut open: Option<OpenBatch> = None;
     let mut sizes = ChunkSizes::default();
     loop {
         let next = match &open {
             Some(batch) => tokio::select! {
+                // Requests already waiting join the batch before it is sealed.
+                biased;
                 next = submissions.recv() => next,
-                () = sleep_until(batch.deadline) => {
-                    if let Some(batch) = open.take() {
-                        sizes.learn(&batch, config.max_batch_bytes);
-                        if sealed.send(batch).await.is_err() {
-                            return;
-                        }
-                    }
-                    continue;
-                }
+                () = gate.idle_after(last_seal + floor), if adaptive => None,
+                () = sleep_until(batch.deadline) => None,
             },
-            None => submissions.recv().await,
+            None => match submissions.recv().await {
+                Some(submission) => Some(submission),
+                None => break,
+            },
         };
-        let Some(submission) = next else { break };
+        let Some(submission) = next else {
+            // The linger passed, or the flusher is idle: seal.
+            if let Some(batch) = open.take() {
+                sizes.learn(&batch, config.max_batch_bytes);
+                gate.sealed();
+                last_seal = Instant::now();
+                if sealed.send(batch).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        };
         let batch = open.get_or_insert_with(|| OpenBatch::new(linger));
         batch.append(submission, &sizes.0);
         if batch.bytes >= config.max_batch_bytes
             && let Some(batch) = open.take()
         {
             sizes.learn(&batch, config.max_batch_bytes);
+            gate.sealed();
+            last_seal = Instant::now();
             if sealed.send(batch).await.is_err() {
                 return;
             }
         }
     }
     if let Some(batch) = open.take() {
+        gate.sealed();
         let _ = sealed.send(batch).await;
     }
 }
 
-async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) {
+async fn run_flushing(
+    flusher: Arc<Flusher>,
+    sealed: mpsc::Receiver<OpenBatch>,
+    gate: Arc<FlushGate>,
+) {
     let in_flight = flusher.config.max_inflight_flushes.max(1);
     let batches = futures::stream::unfold(sealed, |mut sealed| async move {
         sealed.recv().await.map(|batch| (batch, sealed))
@@ -437,6 +494,7 @@ async fn run_flushing(flusher: Arc<Flusher>, sealed: mpsc::Receiver<OpenBatch>) 
             )
         });
         flusher.answer(batch, outcome);
+        gate.answered();
     }
 }
 

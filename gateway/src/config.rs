@@ -10,6 +10,11 @@ use crate::listener::ConnectionLimits;
 pub struct GatewayConfig {
     /// Longest time a record waits in the open batch before it is flushed.
     pub linger_ms: u64,
+    /// While no flush is in progress, waiting records are flushed at once, but no
+    /// sooner than this after the previous flush began: at most 1000 / this PUTs per
+    /// second from a trickle of records. At or above `linger_ms`, batches wait for the
+    /// linger (or `max_batch_bytes`) only.
+    pub min_flush_interval_ms: u64,
     /// The open batch is flushed once it holds this many bytes.
     pub max_batch_bytes: usize,
     /// Bytes accepted but not yet acknowledged, beyond which produce requests get 429.
@@ -32,6 +37,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             linger_ms: 50,
+            min_flush_interval_ms: 10,
             max_batch_bytes: 4 << 20,
             max_buffered_bytes: 256 << 20,
             max_record_bytes: 1 << 20,

@@ -288,6 +288,12 @@ pub struct ServeArgs {
     /// Longest a produced record waits for its batch to be flushed. Default: 50.
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,
+    /// While nothing is being flushed, waiting records are flushed at once, but no
+    /// sooner than this after the previous flush began (at most 1000 / this PUTs per
+    /// second for a trickle; at or above the linger, batches wait for the linger).
+    /// Default: 10.
+    #[arg(long, env = "SILT_MIN_FLUSH_INTERVAL_MS")]
+    pub min_flush_interval_ms: Option<u64>,
     /// A batch is flushed once it holds this many bytes (smaller: lower latency at high
     /// rates, more PUTs). Default: 4194304 (4 MiB).
     #[arg(long, env = "SILT_MAX_BATCH_BYTES")]

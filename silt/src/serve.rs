@@ -90,6 +90,9 @@ impl ServeConfig {
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("silt-data"));
         let mut gateway = file.gateway.unwrap_or_default();
+        if let Some(value) = args.min_flush_interval_ms {
+            gateway.min_flush_interval_ms = value;
+        }
         if let Some(value) = args.linger_ms {
             gateway.linger_ms = value;
         }
