@@ -20,10 +20,9 @@ use kafka_protocol::messages::{
     produce_response,
 };
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
-    ListGroupsResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
-    join_group_response, leave_group_response, list_groups_response,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse, join_group_response,
+    leave_group_response,
 };
 use kafka_protocol::protocol::Encodable;
 use silt_core::coordinator::{
@@ -47,6 +46,8 @@ use crate::produce::{PreparedProduce, PreparedRecord};
 use decode::{Decoded, Request, SUPPORTED};
 
 mod admin;
+mod admin_groups;
+mod admin_topics;
 pub mod batch;
 mod codes;
 mod context;
@@ -66,12 +67,13 @@ fn broker(context: &Context) -> admin::Broker<'_> {
     }
 }
 
+use admin_groups::{delete_groups, describe_groups, list_groups, offset_delete};
+use admin_topics::{alter_configs, create_partitions, incremental_alter_configs};
 use groups::{group_call, offset_commit, offset_fetch};
 
 /// Largest request frame accepted; larger ones close the connection.
 const MAX_FRAME_BYTES: usize = 64 << 20;
-/// The one node id every gateway answers as.
-const NODE_ID: i32 = 0;
+use context::NODE_ID;
 
 use codes::error_code;
 /// Error codes of the Kafka protocol that Silt answers with.
@@ -160,6 +162,10 @@ async fn connection(
     stats: &Arc<ListenerStats>,
 ) -> Result<(), KafkaError> {
     stream.set_nodelay(true)?;
+    let peer_host = stream
+        .peer_addr()
+        .map(|peer| format!("/{}", peer.ip()))
+        .unwrap_or_default();
     let limits = &context.state.config.connections;
     let stream = IdleTimeout::new(
         stream,
@@ -180,7 +186,7 @@ async fn connection(
             let Some(frame) = frame else {
                 return Ok(());
             };
-            let pending = request(context, frame.bytes.clone()).await?;
+            let pending = request(context, frame.bytes.clone(), &peer_host).await?;
             drop(frame);
             if pending_tx.send(pending).await.is_err() {
                 // The writer stopped: the connection is broken.
@@ -290,7 +296,12 @@ async fn write_responses(
 
 /// Decodes one request and handles it; the response is ready, or (a produce) once its
 /// records are durable (`None`: no response, as for a produce with `acks=0`).
-async fn request(context: &Context, frame: Bytes) -> Result<PendingResponse, KafkaError> {
+/// `peer_host` is the client's address as Kafka shows it (`/127.0.0.1`).
+async fn request(
+    context: &Context,
+    frame: Bytes,
+    peer_host: &str,
+) -> Result<PendingResponse, KafkaError> {
     let (header, version, request) = match decode::decode_request(frame)? {
         Decoded::Request {
             header,
@@ -326,7 +337,11 @@ async fn request(context: &Context, frame: Bytes) -> Result<PendingResponse, Kaf
             Request::InitProducerId(request) => answer!(request, init_producer_id),
             Request::ListOffsets(request) => answer!(request, list_offsets),
             Request::Fetch(request) => answer!(request, fetch),
-            Request::JoinGroup(request) => answer!(request, join_group),
+            Request::JoinGroup(request) => {
+                let client_id = header.client_id.as_ref().map_or("", |id| id.as_str());
+                let response = join_group(context, request, version, (client_id, peer_host));
+                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+            }
             Request::SyncGroup(request) => answer!(request, sync_group),
             Request::Heartbeat(request) => answer!(request, heartbeat),
             Request::LeaveGroup(request) => answer!(request, leave_group),
@@ -349,6 +364,13 @@ async fn request(context: &Context, frame: Bytes) -> Result<PendingResponse, Kaf
                 let response = admin::delete_records(coordinator, request, version).await;
                 encode_response(correlation_id, header_version, &response, version).map(ready)
             }
+            Request::CreatePartitions(request) => answer!(request, create_partitions),
+            Request::AlterConfigs(request) => answer!(request, alter_configs),
+            Request::IncrementalAlterConfigs(request) => {
+                answer!(request, incremental_alter_configs)
+            }
+            Request::DeleteGroups(request) => answer!(request, delete_groups),
+            Request::OffsetDelete(request) => answer!(request, offset_delete),
             Request::OffsetForLeaderEpoch(request) => {
                 let coordinator = context.state.coordinator.as_ref();
                 let response = admin::offset_for_leader_epoch(coordinator, request, version);
@@ -1367,10 +1389,12 @@ fn millis(value: i32) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// `client` is the client's id and address (the member id starts with the id).
 async fn join_group(
     context: &Context,
     request: JoinGroupRequest,
     version: i16,
+    client: (&str, &str),
 ) -> JoinGroupResponse {
     let mut response = JoinGroupResponse::default();
     let session_timeout_ms = millis(request.session_timeout_ms);
@@ -1396,6 +1420,8 @@ async fn join_group(
             session_timeout_ms
         },
         require_member_id: version >= 4,
+        client_id: client.0.to_owned(),
+        client_host: client.1.to_owned(),
     };
     response.member_id = request.member_id;
     match group_call(context, call).await {
@@ -1519,72 +1545,5 @@ async fn leave_group(
             answered
         })
         .collect();
-    response
-}
-
-async fn describe_groups(
-    context: &Context,
-    request: DescribeGroupsRequest,
-    _version: i16,
-) -> DescribeGroupsResponse {
-    let mut response = DescribeGroupsResponse::default();
-    for group in request.groups {
-        let mut described = describe_groups_response::DescribedGroup::default();
-        let call = KafkaGroupRequest::Describe {
-            group: group.0.as_str().to_owned(),
-        };
-        match group_call(context, call).await {
-            Ok(KafkaGroupResponse::Described {
-                state,
-                protocol_type,
-                protocol_name,
-                members,
-            }) => {
-                described.group_state = str_bytes(&state);
-                described.protocol_type = str_bytes(&protocol_type);
-                described.protocol_data = str_bytes(&protocol_name);
-                described.members = members
-                    .into_iter()
-                    .map(|(id, metadata, assignment)| {
-                        let mut member = describe_groups_response::DescribedGroupMember::default();
-                        member.member_id = str_bytes(&id);
-                        member.member_metadata = Bytes::from(metadata);
-                        member.member_assignment = Bytes::from(assignment);
-                        member
-                    })
-                    .collect();
-            }
-            Ok(_) => described.error_code = code::UNKNOWN_SERVER_ERROR,
-            Err(error_code) => described.error_code = error_code,
-        }
-        described.group_id = group;
-        response.groups.push(described);
-    }
-    response
-}
-
-async fn list_groups(
-    context: &Context,
-    _request: ListGroupsRequest,
-    version: i16,
-) -> ListGroupsResponse {
-    let mut response = ListGroupsResponse::default();
-    match context.state.coordinator.list_groups().await {
-        Ok(groups) => {
-            response.groups = groups
-                .into_iter()
-                .map(|name| {
-                    let mut listed = list_groups_response::ListedGroup::default();
-                    listed.group_id = GroupId(str_bytes(&name));
-                    listed.protocol_type = str_bytes("consumer");
-                    if version >= 4 {
-                        listed.group_state = str_bytes("Stable");
-                    }
-                    listed
-                })
-                .collect();
-        }
-        Err(error) => response.error_code = error_code(&error),
-    }
     response
 }

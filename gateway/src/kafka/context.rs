@@ -11,6 +11,9 @@ use tokio::sync::Semaphore;
 use super::codes::kafka as code;
 use crate::api::AppState;
 
+/// The one node id every gateway answers as.
+pub(super) const NODE_ID: i32 = 0;
+
 /// Settings of the Kafka listener.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
