@@ -24,6 +24,9 @@ use super::topic_configs::{self, Op};
 /// An error code and the message that explains it.
 type Refusal = (i16, String);
 
+/// The configs an alter call names: (name, operation, value).
+type Configs<'a> = Vec<(&'a str, Op, Option<&'a str>)>;
+
 fn refusal(error: silt_core::coordinator::CoordinatorError) -> Refusal {
     (error_code(&error), error.to_string())
 }
@@ -126,7 +129,7 @@ async fn alter_resource(
     coordinator: &dyn Coordinator,
     resource_type: i8,
     name: &str,
-    configs: Result<Vec<(&str, Op, Option<&str>)>, Refusal>,
+    configs: Result<Configs<'_>, Refusal>,
     replace: bool,
     validate_only: bool,
 ) -> Result<(), Refusal> {
