@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use silt_core::Coordinator;
 use silt_core::coordinator::{
     ChunkOutcome, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity, SegmentCommit,
-    TableCommit, TableFile, Topic, TopicConfig, TopicDescription,
+    TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
 };
 use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
@@ -158,6 +158,18 @@ impl Coordinator for RemoteCoordinator {
     async fn describe_topic(&self, name: &str) -> Result<TopicDescription, CoordinatorError> {
         self.simple(Call::DescribeTopic {
             name: name.to_owned(),
+        })
+        .await
+    }
+
+    async fn alter_topic(
+        &self,
+        name: &str,
+        alteration: TopicAlteration,
+    ) -> Result<Topic, CoordinatorError> {
+        self.simple(Call::AlterTopic {
+            name: name.to_owned(),
+            alteration,
         })
         .await
     }

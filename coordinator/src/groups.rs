@@ -22,6 +22,7 @@ use crate::catalog::{PartitionKey, TopicCatalog};
 use crate::service::CoordinatorService;
 use crate::store::StoredOffset;
 
+mod admin;
 mod lifecycle;
 
 pub(crate) use lifecycle::{forget_topic, generations_after_deleting};

@@ -127,6 +127,7 @@ async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Respons
             Call::GetTopic { name } => reply(c.get_topic(&name).await),
             Call::DescribeTopic { name } => reply(c.describe_topic(&name).await),
             Call::DeleteTopic { name } => reply(c.delete_topic(&name).await),
+            Call::AlterTopic { name, alteration } => reply(c.alter_topic(&name, alteration).await),
             Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
             Call::CommitTable(commit) => reply(c.commit_table(commit).await),
             Call::ListTables { topic } => reply(c.list_tables(&topic).await),

@@ -24,7 +24,10 @@ use tracing::info;
 
 use crate::service::CoordinatorService;
 
+mod admin;
 mod offsets;
+
+pub(crate) use admin::Subscribed;
 
 /// The Kafka protocol's error codes that groups answer with.
 pub mod code {
@@ -37,6 +40,9 @@ pub mod code {
     pub const INVALID_SESSION_TIMEOUT: i16 = 26;
     pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const INVALID_REQUEST: i16 = 42;
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
     pub const MEMBER_ID_REQUIRED: i16 = 79;
 }
 
@@ -75,6 +81,9 @@ struct KafkaMember {
     /// The answer to its JoinGroup, set when the rebalance completes.
     join_answer: Option<KafkaGroupResponse>,
     assignment: Vec<u8>,
+    /// The client's id and address, for DescribeGroups.
+    client_id: String,
+    client_host: String,
 }
 
 /// A group's Kafka-protocol state.
@@ -325,10 +334,12 @@ fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<Strin
     Some(topics)
 }
 
-/// A joining member's session and rebalance timeouts.
+/// A joining member's session and rebalance timeouts, and its client's id and address.
 struct Timeouts {
     session: Duration,
     rebalance: Duration,
+    client_id: String,
+    client_host: String,
 }
 
 fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
@@ -387,6 +398,8 @@ impl CoordinatorService {
                 session_timeout_ms,
                 rebalance_timeout_ms,
                 require_member_id,
+                client_id,
+                client_host,
             } => {
                 self.kafka_join(
                     &group,
@@ -396,6 +409,8 @@ impl CoordinatorService {
                     Timeouts {
                         session: Duration::from_millis(session_timeout_ms),
                         rebalance: Duration::from_millis(rebalance_timeout_ms),
+                        client_id,
+                        client_host,
                     },
                     require_member_id,
                 )
@@ -463,9 +478,27 @@ impl CoordinatorService {
             KafkaGroupRequest::Fetch { group, topics } => {
                 self.kafka_fetch_offsets(&group, topics).await
             }
+            KafkaGroupRequest::List => self.kafka_list_groups().await,
+            KafkaGroupRequest::DeleteGroup { group } => self.kafka_delete_group(&group).await,
+            KafkaGroupRequest::DeleteOffsets { group, partitions } => {
+                self.kafka_delete_offsets(&group, partitions).await
+            }
             KafkaGroupRequest::Describe { group } => {
                 let mut groups = self.groups().lock().await;
-                let state = self.group_entry(&mut groups, &group, true).await?;
+                // Describing a group that does not exist creates nothing: Kafka calls it Dead.
+                let state = match self.group_entry(&mut groups, &group, false).await {
+                    Ok(state) => state,
+                    Err(CoordinatorError::GroupNotFound(_)) => {
+                        return Ok(KafkaGroupResponse::Described {
+                            state: "Dead".into(),
+                            protocol_type: String::new(),
+                            protocol_name: String::new(),
+                            members: Vec::new(),
+                            clients: Vec::new(),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                };
                 let kafka = state.kafka();
                 let now = Instant::now();
                 kafka.expire(now);
@@ -487,6 +520,17 @@ impl CoordinatorService {
                             (id.clone(), metadata, member.assignment.clone())
                         })
                         .collect(),
+                    clients: kafka
+                        .members
+                        .iter()
+                        .map(|(id, member)| {
+                            (
+                                id.clone(),
+                                member.client_id.clone(),
+                                member.client_host.clone(),
+                            )
+                        })
+                        .collect(),
                 })
             }
         }
@@ -504,6 +548,8 @@ impl CoordinatorService {
         let Timeouts {
             session: session_timeout,
             rebalance: rebalance_timeout,
+            client_id,
+            client_host,
         } = timeouts;
         if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&session_timeout) {
             return Ok(joined_error(code::INVALID_SESSION_TIMEOUT, member_id));
@@ -522,7 +568,8 @@ impl CoordinatorService {
                 return Ok(joined_error(code::INCONSISTENT_GROUP_PROTOCOL, member_id));
             }
             let member_id = if member_id.is_empty() {
-                let member_id = format!("{group}-{}", uuid::Uuid::new_v4().simple());
+                // As Kafka names them: the client id, then a random part.
+                let member_id = format!("{client_id}-{}", uuid::Uuid::new_v4());
                 if require_member_id {
                     kafka
                         .pending
@@ -548,6 +595,8 @@ impl CoordinatorService {
                     joined: true,
                     join_answer: None,
                     assignment: Vec::new(),
+                    client_id,
+                    client_host,
                 },
             );
             // A join outside a rebalance (a new member, or one that wants to change its

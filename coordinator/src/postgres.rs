@@ -28,6 +28,7 @@ use crate::store::{
     StoredState,
 };
 
+mod admin;
 mod group_offsets;
 
 /// The advisory lock that makes a coordinator the leader ("SILTLEAD").
@@ -896,6 +897,25 @@ impl MetadataStore for PostgresStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        admin::alter_topic(&mut writer, topic).await
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
+        let mut writer = self.writer.lock().await;
+        admin::delete_group(&mut writer, group).await
+    }
+
+    async fn delete_group_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(i64, u32)>,
+    ) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        admin::delete_group_offsets(&mut writer, group, partitions).await
     }
 
     async fn commit_group_offsets(

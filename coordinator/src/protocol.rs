@@ -4,7 +4,9 @@
 //! process through it with [`crate::RemoteCoordinator`].
 
 use serde::{Deserialize, Serialize};
-use silt_core::coordinator::{CoordinatorError, SegmentCommit, TableCommit, TopicConfig};
+use silt_core::coordinator::{
+    CoordinatorError, SegmentCommit, TableCommit, TopicAlteration, TopicConfig,
+};
 use silt_core::groups::{JoinGroup, KafkaGroupRequest, PartitionOffset, ResetTarget};
 
 pub const CALL_PATH: &str = "/internal/v1/call";
@@ -22,6 +24,10 @@ pub enum Call {
     },
     DeleteTopic {
         name: String,
+    },
+    AlterTopic {
+        name: String,
+        alteration: TopicAlteration,
     },
     CommitSegment(SegmentCommit),
     CommitTable(TableCommit),
@@ -110,6 +116,7 @@ impl Call {
             Call::GetTopic { .. } => "get_topic",
             Call::DescribeTopic { .. } => "describe_topic",
             Call::DeleteTopic { .. } => "delete_topic",
+            Call::AlterTopic { .. } => "alter_topic",
             Call::CommitSegment(_) => "commit_segment",
             Call::CommitTable(_) => "commit_table",
             Call::ListTables { .. } => "list_tables",

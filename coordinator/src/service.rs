@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use silt_core::coordinator::{
-    ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, MAX_PARTITIONS, PartitionOffsets,
-    ProducerIdentity, SegmentCommit, TableCommit, TableFile, Topic, TopicConfig, TopicDescription,
+    ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity,
+    SegmentCommit, TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
 };
-use silt_core::names::validate_topic_name;
 use silt_core::now_ms;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,6 +26,10 @@ use crate::catalog::TopicCatalog;
 use crate::error::StoreError;
 use crate::groups::Groups;
 use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredState};
+
+mod topic_settings;
+
+use topic_settings::validate_config;
 
 struct TopicState {
     topic: Topic,
@@ -432,34 +435,6 @@ pub struct CommitStats {
     pub max_batch: u64,
 }
 
-fn validate_config(config: &TopicConfig) -> Result<(), CoordinatorError> {
-    validate_topic_name(&config.name)
-        .map_err(|error| CoordinatorError::InvalidArgument(error.to_string()))?;
-    if config.partitions == 0 || config.partitions > MAX_PARTITIONS {
-        return Err(CoordinatorError::InvalidArgument(format!(
-            "partitions must be between 1 and {MAX_PARTITIONS}, got {}",
-            config.partitions
-        )));
-    }
-    if let Some(schema) = &config.value_schema {
-        silt_core::schema::ValueSchema::parse(schema).map_err(CoordinatorError::InvalidArgument)?;
-    }
-    for (field, value) in [
-        ("retention_ms", config.retention_ms),
-        ("retention_bytes", config.retention_bytes),
-    ] {
-        if let Some(value) = value
-            && value <= 0
-            && value != -1
-        {
-            return Err(CoordinatorError::InvalidArgument(format!(
-                "{field} must be positive, or -1 for unlimited, got {value}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl Coordinator for CoordinatorService {
     #[instrument(skip(self), fields(topic = %config.name))]
@@ -500,6 +475,14 @@ impl Coordinator for CoordinatorService {
 
     async fn get_topic(&self, name: &str) -> Result<Topic, CoordinatorError> {
         self.with_topic(name, |state| Ok(state.topic.clone()))
+    }
+
+    async fn alter_topic(
+        &self,
+        name: &str,
+        alteration: TopicAlteration,
+    ) -> Result<Topic, CoordinatorError> {
+        self.alter_topic_impl(name, alteration).await
     }
 
     async fn describe_topic(&self, name: &str) -> Result<TopicDescription, CoordinatorError> {

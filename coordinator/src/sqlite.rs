@@ -19,6 +19,7 @@ use crate::store::{
     MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, TopicRow,
 };
 
+mod admin;
 mod group_offsets;
 
 const SCHEMA_VERSION: i64 = 9;
@@ -582,6 +583,27 @@ impl MetadataStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError> {
+        self.write(move |connection| admin::alter_topic(connection, topic))
+            .await
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
+        let group = group.to_owned();
+        self.write(move |connection| admin::delete_group(connection, &group))
+            .await
+    }
+
+    async fn delete_group_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(i64, u32)>,
+    ) -> Result<(), StoreError> {
+        let group = group.to_owned();
+        self.write(move |connection| admin::delete_group_offsets(connection, &group, partitions))
+            .await
     }
 
     async fn commit_group_offsets(

@@ -105,6 +105,21 @@ pub trait MetadataStore: Send + Sync + 'static {
         generations: Vec<(String, u64)>,
     ) -> Result<Topic, StoreError>;
 
+    /// Stores a topic's new partition count (adding the new partitions, empty) and
+    /// retention, in one transaction. The count never goes down.
+    async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError>;
+
+    /// Deletes a group and its committed offsets, in one transaction; answers whether
+    /// the store held anything of it.
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError>;
+
+    /// Deletes a group's committed offsets of these (topic id, partition)s.
+    async fn delete_group_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(i64, u32)>,
+    ) -> Result<(), StoreError>;
+
     /// Commits segments in one transaction, in order (group commit); returns, for each,
     /// its chunks' outcomes and the partitions whose high watermark moved (`topic_id`,
     /// new offsets). A repeated object key returns the original outcomes and no changes.

@@ -46,6 +46,40 @@ pub struct Topic {
     pub value_schema: Option<serde_json::Value>,
 }
 
+/// A new value for one of a topic's settings, or back to its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Setting<T> {
+    Set(T),
+    Default,
+}
+
+impl<T> Setting<T> {
+    /// The value a topic keeps: `None` stands for the default.
+    pub fn value(self) -> Option<T> {
+        match self {
+            Setting::Set(value) => Some(value),
+            Setting::Default => None,
+        }
+    }
+}
+
+/// A change to an existing topic; what is `None` stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicAlteration {
+    /// The new partition count: more than the topic has (partitions are never removed,
+    /// as in Kafka). New partitions start empty.
+    #[serde(default)]
+    pub partitions: Option<u32>,
+    #[serde(default)]
+    pub retention_ms: Option<Setting<i64>>,
+    #[serde(default)]
+    pub retention_bytes: Option<Setting<i64>>,
+    /// Check the change and answer the topic as it would be, changing nothing.
+    #[serde(default)]
+    pub validate_only: bool,
+}
+
 /// The readable range of one partition: offsets in `[log_start_offset, high_watermark)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionOffsets {
@@ -234,6 +268,9 @@ pub enum CoordinatorError {
     },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A partition count a topic cannot take: fewer than it has, the same, or too many.
+    #[error("invalid partitions: {0}")]
+    InvalidPartitions(String),
     #[error("producer {0} is unknown or expired; ask for a new producer id")]
     UnknownProducer(i64),
     #[error("group {0:?} does not exist")]
@@ -289,6 +326,7 @@ impl CoordinatorError {
             | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. }
             | CoordinatorError::InvalidArgument(_)
+            | CoordinatorError::InvalidPartitions(_)
             | CoordinatorError::DuplicatePartition { .. }
             | CoordinatorError::OffsetMetadataTooLarge { .. } => ErrorKind::InvalidInput,
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
@@ -305,6 +343,7 @@ impl CoordinatorError {
             CoordinatorError::PartitionNotFound { .. } => "partition_not_found",
             CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
             CoordinatorError::InvalidArgument(_) => "invalid_argument",
+            CoordinatorError::InvalidPartitions(_) => "invalid_partitions",
             CoordinatorError::UnknownProducer(_) => "unknown_producer",
             CoordinatorError::GroupNotFound(_) => "group_not_found",
             CoordinatorError::UnknownMember { .. } => "unknown_member",
@@ -331,6 +370,14 @@ pub trait Coordinator: Send + Sync + 'static {
     async fn get_topic(&self, name: &str) -> Result<Topic, CoordinatorError>;
 
     async fn describe_topic(&self, name: &str) -> Result<TopicDescription, CoordinatorError>;
+
+    /// Changes a topic's partition count (only up) or retention, in one transaction,
+    /// and answers the topic as it is then (with `validate_only`, as it would be).
+    async fn alter_topic(
+        &self,
+        name: &str,
+        alteration: TopicAlteration,
+    ) -> Result<Topic, CoordinatorError>;
 
     /// Deletes the topic and its index; its objects become garbage for collection.
     async fn delete_topic(&self, name: &str) -> Result<(), CoordinatorError>;

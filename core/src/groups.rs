@@ -150,6 +150,12 @@ pub enum KafkaGroupRequest {
         /// after its session timeout.
         #[serde(default)]
         require_member_id: bool,
+        /// The client's id (the member id starts with it, as Kafka's do) and address,
+        /// for DescribeGroups.
+        #[serde(default)]
+        client_id: String,
+        #[serde(default)]
+        client_host: String,
     },
     /// SyncGroup: the leader brings every member's assignment; all wait for theirs.
     Sync {
@@ -183,6 +189,29 @@ pub enum KafkaGroupRequest {
     Describe {
         group: String,
     },
+    /// Every group, with its protocol type and state (Kafka's names).
+    List,
+    /// DeleteGroups: deletes a group without members and its committed offsets
+    /// (`NON_EMPTY_GROUP` with members, `GROUP_ID_NOT_FOUND` for no such group).
+    DeleteGroup {
+        group: String,
+    },
+    /// OffsetDelete: forgets the group's committed offsets of these partitions; a
+    /// partition of a topic that a live member subscribes to is refused
+    /// (`GROUP_SUBSCRIBED_TO_TOPIC`).
+    DeleteOffsets {
+        group: String,
+        partitions: Vec<TopicPartition>,
+    },
+}
+
+/// A group as ListGroups shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedGroup {
+    pub group: String,
+    pub protocol_type: String,
+    /// Empty, PreparingRebalance, CompletingRebalance or Stable (Kafka's names).
+    pub state: String,
 }
 
 /// The answers to [`KafkaGroupRequest`]s; `error_code` is the Kafka protocol's.
@@ -218,5 +247,16 @@ pub enum KafkaGroupResponse {
         protocol_name: String,
         /// (member id, metadata, assignment).
         members: Vec<(String, Vec<u8>, Vec<u8>)>,
+        /// (member id, client id, client host) of the members.
+        #[serde(default)]
+        clients: Vec<(String, String, String)>,
+    },
+    Listed {
+        groups: Vec<ListedGroup>,
+    },
+    /// The answer to `DeleteOffsets`: a group-level error code, and each partition's.
+    OffsetsDeleted {
+        error_code: i16,
+        partitions: Vec<(TopicPartition, i16)>,
     },
 }

@@ -17,7 +17,7 @@ use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use silt_core::Coordinator;
-use silt_core::coordinator::{Topic, TopicConfig, TopicDescription};
+use silt_core::coordinator::{Setting, Topic, TopicAlteration, TopicConfig, TopicDescription};
 use silt_reader::{FetchRequest, Reader};
 use tracing::{Instrument, info_span};
 
@@ -91,7 +91,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/topics", post(create_topic).get(list_topics))
         .route(
             "/v1/topics/{topic}",
-            get(describe_topic).delete(delete_topic),
+            get(describe_topic).patch(alter_topic).delete(delete_topic),
         )
         .route("/v1/topics/{topic}/records", post(produce))
         .route("/v1/topics/{topic}/compact", post(compact))
@@ -233,6 +233,69 @@ async fn describe_topic(
     State(state): State<AppState>,
     Path(topic): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(topic_detail(
+        &state.coordinator.describe_topic(&topic).await?,
+    )))
+}
+
+/// A change to a topic: more partitions, or retention (`null`: back to the default).
+/// A field left out stays as it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlterTopicBody {
+    #[serde(default)]
+    partitions: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    retention_ms: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    retention_bytes: Option<Option<i64>>,
+    #[serde(default)]
+    validate_only: bool,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+fn setting(value: Option<i64>) -> Setting<i64> {
+    value.map_or(Setting::Default, Setting::Set)
+}
+
+async fn alter_topic(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(body_rejection)?;
+    let body: AlterTopicBody = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::bad_request("invalid_json", format!("invalid topic change: {error}"))
+    })?;
+    let partitions = body
+        .partitions
+        .map(|partitions| {
+            u32::try_from(partitions).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_partitions",
+                    format!("partitions must be between 1 and 10000, got {partitions}"),
+                )
+            })
+        })
+        .transpose()?;
+    let alteration = TopicAlteration {
+        partitions,
+        retention_ms: body.retention_ms.map(setting),
+        retention_bytes: body.retention_bytes.map(setting),
+        validate_only: body.validate_only,
+    };
+    let altered = state.coordinator.alter_topic(&topic, alteration).await?;
+    if body.validate_only {
+        return Ok(Json(topic_summary(&altered)));
+    }
     Ok(Json(topic_detail(
         &state.coordinator.describe_topic(&topic).await?,
     )))

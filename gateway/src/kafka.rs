@@ -11,6 +11,8 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 mod admin;
+mod admin_groups;
+mod admin_topics;
 pub mod batch;
 mod codes;
 mod connection;

@@ -837,6 +837,7 @@ async fn idempotent_retries_write_once_and_sequences_are_enforced() {
     assert_eq!(total(&h).await, 9);
 }
 
+mod alter_topic;
 mod batching;
 mod groups;
 mod kafka_edges;

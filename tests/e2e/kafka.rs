@@ -587,10 +587,14 @@ async fn admin_client_describes_configs_and_the_cluster_and_deletes_records() {
     // Set explicitly: DYNAMIC_TOPIC_CONFIG (1); defaults: DEFAULT_CONFIG (5).
     assert_eq!(
         topic["retention.ms"],
-        json!(["86400000", 1, true]),
+        json!(["86400000", 1, false]),
         "{answer}"
     );
-    assert_eq!(topic["retention.bytes"], json!(["-1", 5, true]), "{answer}");
+    assert_eq!(
+        topic["retention.bytes"],
+        json!(["-1", 5, false]),
+        "{answer}"
+    );
     assert_eq!(
         topic["cleanup.policy"],
         json!(["delete", 5, true]),

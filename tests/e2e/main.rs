@@ -15,6 +15,7 @@ mod durable_log;
 mod faults;
 mod groups;
 mod kafka;
+mod kafka_admin;
 mod kafka_groups;
 mod producers;
 mod scale_out;

@@ -11,6 +11,7 @@ use crate::CoordinatorService;
 #[path = "../../../tests/support/postgres.rs"]
 mod test_postgres;
 
+mod admin;
 mod commit_metadata;
 mod hostile_commits;
 mod kafka_rebalance;
@@ -664,6 +665,22 @@ mod remote {
             Err(CoordinatorError::TopicExists("orders".into()))
         );
         assert_eq!(remote.list_topics().await.expect("list").len(), 1);
+        let grow = |partitions| silt_core::coordinator::TopicAlteration {
+            partitions: Some(partitions),
+            ..Default::default()
+        };
+        remote.create_topic(topic("wide", 1)).await.expect("create");
+        assert_eq!(
+            remote
+                .alter_topic("wide", grow(3))
+                .await
+                .map(|t| t.partitions),
+            Ok(3)
+        );
+        assert!(matches!(
+            remote.alter_topic("wide", grow(3)).await,
+            Err(CoordinatorError::InvalidPartitions(_))
+        ));
         let waiter = {
             let remote = remote.clone();
             tokio::spawn(async move {
@@ -1254,4 +1271,6 @@ on_both_backends! {
     a_dead_member_holds_a_rebalance_only_for_its_session => super::kafka_rebalance::a_dead_member_holds_a_rebalance_only_for_its_session,
     an_abandoned_join_is_dropped_after_its_session => super::kafka_rebalance::an_abandoned_join_is_dropped_after_its_session,
     a_new_member_that_never_returns_is_forgotten => super::kafka_rebalance::a_new_member_that_never_returns_is_forgotten,
+    a_topic_grows_and_changes_retention => super::admin::a_topic_grows_and_changes_retention,
+    groups_are_listed_deleted_and_lose_offsets => super::admin::groups_are_listed_deleted_and_lose_offsets,
 }

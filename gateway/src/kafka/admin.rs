@@ -17,6 +17,7 @@ use silt_core::coordinator::{CoordinatorError, Topic};
 
 use super::codes::error_code;
 use super::codes::kafka as code;
+use super::topic_configs::{self, Rule};
 
 /// The one leader epoch Silt has: every gateway leads every partition, always.
 const LEADER_EPOCH: i32 = 0;
@@ -31,8 +32,8 @@ pub struct Broker<'a> {
 }
 
 /// DescribeConfigs resource types and config sources and types.
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
+pub(super) const TOPIC: i8 = 2;
+pub(super) const BROKER: i8 = 4;
 const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
@@ -113,7 +114,8 @@ fn broker_configs(broker: &Broker<'_>) -> Vec<Config> {
 }
 
 /// Topic configs (retention as set, the rest as Silt always has them) and the broker's
-/// own, all read-only: AlterConfigs is not offered.
+/// own. Retention can be altered (AlterConfigs, IncrementalAlterConfigs); the rest is
+/// read-only.
 pub async fn describe_configs(
     coordinator: &dyn Coordinator,
     broker: &Broker<'_>,
@@ -156,7 +158,11 @@ pub async fn describe_configs(
                         let mut config = DescribeConfigsResourceResult::default();
                         config.name = StrBytes::from_static_str(name);
                         config.value = Some(StrBytes::from_string(value));
-                        config.read_only = true;
+                        config.read_only = resource.resource_type != TOPIC
+                            || !matches!(
+                                topic_configs::rule(name),
+                                Ok(Rule::RetentionMs | Rule::RetentionBytes)
+                            );
                         config.config_source = source;
                         if version >= 3 {
                             config.config_type = kind;

@@ -26,6 +26,7 @@ pub mod kafka {
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const UNKNOWN_PRODUCER_ID: i16 = 59;
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
     pub const UNKNOWN_LEADER_EPOCH: i16 = 74;
     pub const INVALID_RECORD: i16 = 87;
 }
@@ -40,6 +41,8 @@ pub fn error_code(error: &CoordinatorError) -> i16 {
         CoordinatorError::TopicExists(_) => kafka::TOPIC_ALREADY_EXISTS,
         CoordinatorError::TopicCollides { .. } => kafka::INVALID_TOPIC_EXCEPTION,
         CoordinatorError::InvalidArgument(_) => kafka::INVALID_REQUEST,
+        CoordinatorError::InvalidPartitions(_) => kafka::INVALID_PARTITIONS,
+        CoordinatorError::GroupNotFound(_) => kafka::GROUP_ID_NOT_FOUND,
         CoordinatorError::Unavailable(_) => kafka::REQUEST_TIMED_OUT,
         _ => kafka::UNKNOWN_SERVER_ERROR,
     }

@@ -36,6 +36,10 @@ pub(super) async fn connection(
     stats: &Arc<ListenerStats>,
 ) -> Result<(), KafkaError> {
     stream.set_nodelay(true)?;
+    let peer_host = stream
+        .peer_addr()
+        .map(|peer| format!("/{}", peer.ip()))
+        .unwrap_or_default();
     let limits = &context.state.config.connections;
     let stream = IdleTimeout::new(
         stream,
@@ -56,7 +60,7 @@ pub(super) async fn connection(
             let Some(frame) = frame else {
                 return Ok(());
             };
-            let pending = request(context, frame.bytes.clone()).await?;
+            let pending = request(context, frame.bytes.clone(), &peer_host).await?;
             drop(frame);
             if pending_tx.send(pending).await.is_err() {
                 // The writer stopped: the connection is broken.

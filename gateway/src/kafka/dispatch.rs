@@ -7,15 +7,15 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::Encodable;
 use tracing::{Instrument, info_span};
 
+use super::admin_groups::{delete_groups, describe_groups, list_groups, offset_delete};
+use super::admin_topics::{alter_configs, create_partitions, incremental_alter_configs};
 use super::codes::kafka as code;
 use super::context::Context;
 use super::context::{KafkaError, NODE_ID};
 use super::decode::{Decoded, Request, SUPPORTED};
 use super::fetch::fetch;
 use super::groups::{offset_commit, offset_fetch};
-use super::membership::{
-    describe_groups, find_coordinator, heartbeat, join_group, leave_group, list_groups, sync_group,
-};
+use super::membership::{find_coordinator, heartbeat, join_group, leave_group, sync_group};
 use super::offsets::list_offsets;
 use super::produce::{init_producer_id, produce};
 use super::topics::{create_topics, delete_topics, metadata};
@@ -44,9 +44,11 @@ pub(super) fn ready(response: BytesMut) -> PendingResponse {
 
 /// Decodes one request and handles it; the response is ready, or (a produce) once its
 /// records are durable (`None`: no response, as for a produce with `acks=0`).
+/// `peer_host` is the client's address as Kafka shows it (`/127.0.0.1`).
 pub(super) async fn request(
     context: &Context,
     frame: Bytes,
+    peer_host: &str,
 ) -> Result<PendingResponse, KafkaError> {
     let (header, version, request) = match decode::decode_request(frame)? {
         Decoded::Request {
@@ -83,7 +85,11 @@ pub(super) async fn request(
             Request::InitProducerId(request) => answer!(request, init_producer_id),
             Request::ListOffsets(request) => answer!(request, list_offsets),
             Request::Fetch(request) => answer!(request, fetch),
-            Request::JoinGroup(request) => answer!(request, join_group),
+            Request::JoinGroup(request) => {
+                let client_id = header.client_id.as_ref().map_or("", |id| id.as_str());
+                let response = join_group(context, request, version, (client_id, peer_host));
+                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+            }
             Request::SyncGroup(request) => answer!(request, sync_group),
             Request::Heartbeat(request) => answer!(request, heartbeat),
             Request::LeaveGroup(request) => answer!(request, leave_group),
@@ -106,6 +112,13 @@ pub(super) async fn request(
                 let response = admin::delete_records(coordinator, request, version).await;
                 encode_response(correlation_id, header_version, &response, version).map(ready)
             }
+            Request::CreatePartitions(request) => answer!(request, create_partitions),
+            Request::AlterConfigs(request) => answer!(request, alter_configs),
+            Request::IncrementalAlterConfigs(request) => {
+                answer!(request, incremental_alter_configs)
+            }
+            Request::DeleteGroups(request) => answer!(request, delete_groups),
+            Request::OffsetDelete(request) => answer!(request, offset_delete),
             Request::OffsetForLeaderEpoch(request) => {
                 let coordinator = context.state.coordinator.as_ref();
                 let response = admin::offset_for_leader_epoch(coordinator, request, version);

@@ -318,6 +318,8 @@ const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
     ),
 ];
 
+mod admin;
+
 /// Every request schema this module knows.
 pub const SCHEMAS: &[Schema] = &[
     Schema {
@@ -424,6 +426,32 @@ pub const SCHEMAS: &[Schema] = &[
         api: ApiKey::OffsetForLeaderEpoch,
         flexible_from: 4,
         fields: OFFSET_FOR_LEADER_EPOCH,
+    },
+    Schema {
+        api: ApiKey::CreatePartitions,
+        flexible_from: 2,
+        fields: admin::CREATE_PARTITIONS,
+    },
+    Schema {
+        api: ApiKey::AlterConfigs,
+        flexible_from: 2,
+        fields: admin::ALTER_CONFIGS,
+    },
+    Schema {
+        api: ApiKey::IncrementalAlterConfigs,
+        flexible_from: 1,
+        fields: admin::INCREMENTAL_ALTER_CONFIGS,
+    },
+    Schema {
+        api: ApiKey::DeleteGroups,
+        flexible_from: 2,
+        fields: admin::DELETE_GROUPS,
+    },
+    Schema {
+        // Version 0 only, which is not flexible.
+        api: ApiKey::OffsetDelete,
+        flexible_from: i16::MAX,
+        fields: admin::OFFSET_DELETE,
     },
 ];
 

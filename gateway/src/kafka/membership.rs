@@ -7,14 +7,12 @@ use kafka_protocol::messages::{
     BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, find_coordinator_response,
 };
 use kafka_protocol::messages::{
-    DescribeGroupsRequest, DescribeGroupsResponse, GroupId, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
-    ListGroupsResponse, SyncGroupRequest, SyncGroupResponse, describe_groups_response,
-    join_group_response, leave_group_response, list_groups_response,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse, join_group_response,
+    leave_group_response,
 };
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
 
-use super::codes::error_code;
 use super::codes::kafka as code;
 use super::context::NODE_ID;
 use super::context::{Context, done_code, str_bytes};
@@ -57,10 +55,12 @@ pub(super) fn millis(value: i32) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// `client` is the client's id and address (the member id starts with the id).
 pub(super) async fn join_group(
     context: &Context,
     request: JoinGroupRequest,
     version: i16,
+    client: (&str, &str),
 ) -> JoinGroupResponse {
     let mut response = JoinGroupResponse::default();
     let session_timeout_ms = millis(request.session_timeout_ms);
@@ -86,6 +86,8 @@ pub(super) async fn join_group(
             session_timeout_ms
         },
         require_member_id: version >= 4,
+        client_id: client.0.to_owned(),
+        client_host: client.1.to_owned(),
     };
     response.member_id = request.member_id;
     match group_call(context, call).await {
@@ -209,72 +211,5 @@ pub(super) async fn leave_group(
             answered
         })
         .collect();
-    response
-}
-
-pub(super) async fn describe_groups(
-    context: &Context,
-    request: DescribeGroupsRequest,
-    _version: i16,
-) -> DescribeGroupsResponse {
-    let mut response = DescribeGroupsResponse::default();
-    for group in request.groups {
-        let mut described = describe_groups_response::DescribedGroup::default();
-        let call = KafkaGroupRequest::Describe {
-            group: group.0.as_str().to_owned(),
-        };
-        match group_call(context, call).await {
-            Ok(KafkaGroupResponse::Described {
-                state,
-                protocol_type,
-                protocol_name,
-                members,
-            }) => {
-                described.group_state = str_bytes(&state);
-                described.protocol_type = str_bytes(&protocol_type);
-                described.protocol_data = str_bytes(&protocol_name);
-                described.members = members
-                    .into_iter()
-                    .map(|(id, metadata, assignment)| {
-                        let mut member = describe_groups_response::DescribedGroupMember::default();
-                        member.member_id = str_bytes(&id);
-                        member.member_metadata = Bytes::from(metadata);
-                        member.member_assignment = Bytes::from(assignment);
-                        member
-                    })
-                    .collect();
-            }
-            Ok(_) => described.error_code = code::UNKNOWN_SERVER_ERROR,
-            Err(error_code) => described.error_code = error_code,
-        }
-        described.group_id = group;
-        response.groups.push(described);
-    }
-    response
-}
-
-pub(super) async fn list_groups(
-    context: &Context,
-    _request: ListGroupsRequest,
-    version: i16,
-) -> ListGroupsResponse {
-    let mut response = ListGroupsResponse::default();
-    match context.state.coordinator.list_groups().await {
-        Ok(groups) => {
-            response.groups = groups
-                .into_iter()
-                .map(|name| {
-                    let mut listed = list_groups_response::ListedGroup::default();
-                    listed.group_id = GroupId(str_bytes(&name));
-                    listed.protocol_type = str_bytes("consumer");
-                    if version >= 4 {
-                        listed.group_state = str_bytes("Stable");
-                    }
-                    listed
-                })
-                .collect();
-        }
-        Err(error) => response.error_code = error_code(&error),
-    }
     response
 }

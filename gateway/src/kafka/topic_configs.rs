@@ -1,10 +1,14 @@
-//! What a Kafka CreateTopics request asks of a topic, checked as a broker checks it:
-//! the partition count or an explicit assignment (not both), and configs Kafka knows.
-//! The ones Silt honours are applied; others Kafka knows are accepted and have no
-//! effect here (replication, segment files, flushing are the bucket's business); a
-//! name Kafka does not know is `INVALID_CONFIG`.
+//! Kafka's topic configs as Silt takes them, for CreateTopics and for AlterConfigs and
+//! IncrementalAlterConfigs, checked as a broker checks them: each config has one rule
+//! here ([`rule`]). `retention.ms` and `retention.bytes` are applied; `cleanup.policy`
+//! is always `delete`; other configs Kafka knows have no effect here (replication,
+//! segment files, flushing are the bucket's business): CreateTopics accepts them, and
+//! an alter call, which asks for a change Silt would not make, refuses them with
+//! `INVALID_CONFIG`. A name Kafka does not know is `INVALID_CONFIG` everywhere.
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
+
+use silt_core::coordinator::{Setting, TopicAlteration};
 
 use super::codes::kafka::{
     INVALID_CONFIG, INVALID_PARTITIONS, INVALID_REPLICA_ASSIGNMENT, INVALID_REQUEST,
@@ -122,30 +126,145 @@ pub fn requested(
     for entry in &creatable.configs {
         let name = entry.name.as_str();
         let value = entry.value.as_ref().map(|value| value.as_str());
-        let number = || {
-            value.and_then(|value| value.parse::<i64>().ok()).ok_or((
-                INVALID_CONFIG,
-                format!("{name} must be a number, got {value:?}"),
-            ))
-        };
-        match name {
-            "retention.ms" => topic.retention_ms = Some(number()?),
-            "retention.bytes" => topic.retention_bytes = Some(number()?),
-            "cleanup.policy" if value != Some("delete") => {
-                return Err((
-                    INVALID_CONFIG,
-                    format!(
-                        "cleanup.policy {value:?} is not supported; Silt topics are \"delete\""
-                    ),
-                ));
-            }
-            known if KAFKA_TOPIC_CONFIGS.contains(&known) => {}
-            unknown => {
-                return Err((INVALID_CONFIG, format!("unknown topic config {unknown:?}")));
-            }
+        match rule(name)? {
+            Rule::RetentionMs => topic.retention_ms = Some(number(name, value)?),
+            Rule::RetentionBytes => topic.retention_bytes = Some(number(name, value)?),
+            Rule::Fixed(fixed) => check_fixed(name, fixed, value)?,
+            Rule::NoEffect => {}
         }
     }
     Ok(topic)
+}
+
+/// How Silt takes one of Kafka's topic configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    RetentionMs,
+    RetentionBytes,
+    /// Silt's topics always have this value: asking for it changes nothing, and
+    /// anything else is refused.
+    Fixed(&'static str),
+    /// A config Kafka knows that has no effect on Silt's topics.
+    NoEffect,
+}
+
+/// The rule of a config name; a name Kafka does not know is `INVALID_CONFIG`.
+pub fn rule(name: &str) -> Result<Rule, (i16, String)> {
+    match name {
+        "retention.ms" => Ok(Rule::RetentionMs),
+        "retention.bytes" => Ok(Rule::RetentionBytes),
+        "cleanup.policy" => Ok(Rule::Fixed("delete")),
+        known if KAFKA_TOPIC_CONFIGS.contains(&known) => Ok(Rule::NoEffect),
+        unknown => Err((INVALID_CONFIG, format!("unknown topic config {unknown:?}"))),
+    }
+}
+
+fn number(name: &str, value: Option<&str>) -> Result<i64, (i16, String)> {
+    value.and_then(|value| value.parse::<i64>().ok()).ok_or((
+        INVALID_CONFIG,
+        format!("{name} must be a number, got {value:?}"),
+    ))
+}
+
+fn check_fixed(name: &str, fixed: &str, value: Option<&str>) -> Result<(), (i16, String)> {
+    if value == Some(fixed) {
+        return Ok(());
+    }
+    Err((
+        INVALID_CONFIG,
+        format!("{name} {value:?} is not supported; Silt topics are {fixed:?}"),
+    ))
+}
+
+/// IncrementalAlterConfigs' operations (AlterConfigs sets every config it names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Set,
+    Delete,
+    Append,
+    Subtract,
+}
+
+impl Op {
+    /// Kafka's operation codes: 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT.
+    pub fn from_code(code: i8) -> Result<Op, (i16, String)> {
+        match code {
+            0 => Ok(Op::Set),
+            1 => Ok(Op::Delete),
+            2 => Ok(Op::Append),
+            3 => Ok(Op::Subtract),
+            other => Err((INVALID_REQUEST, format!("unknown config operation {other}"))),
+        }
+    }
+}
+
+/// The change an alter call asks of a topic: each (name, operation, value) in turn.
+/// With `replace` (AlterConfigs), the configs not named go back to their defaults, as
+/// AlterConfigs replaces a topic's whole set.
+pub fn alteration(
+    configs: &[(&str, Op, Option<&str>)],
+    replace: bool,
+) -> Result<TopicAlteration, (i16, String)> {
+    let mut alteration = TopicAlteration::default();
+    if replace {
+        alteration.retention_ms = Some(Setting::Default);
+        alteration.retention_bytes = Some(Setting::Default);
+    }
+    for (index, (name, op, value)) in configs.iter().enumerate() {
+        if configs[..index].iter().any(|(other, ..)| other == name) {
+            return Err((INVALID_REQUEST, format!("config {name:?} is named twice")));
+        }
+        let rule = rule(name)?;
+        let list_op = matches!(op, Op::Append | Op::Subtract);
+        match rule {
+            Rule::RetentionMs | Rule::RetentionBytes => {
+                if list_op {
+                    return Err((
+                        INVALID_REQUEST,
+                        format!("{name} is not a list: APPEND and SUBTRACT do not apply to it"),
+                    ));
+                }
+                let setting = match op {
+                    Op::Delete => Setting::Default,
+                    _ => Setting::Set(number(name, *value)?),
+                };
+                if rule == Rule::RetentionMs {
+                    alteration.retention_ms = Some(setting);
+                } else {
+                    alteration.retention_bytes = Some(setting);
+                }
+            }
+            Rule::Fixed(fixed) => {
+                let listed = || value.unwrap_or_default().split(',').map(str::trim);
+                let keeps = match op {
+                    Op::Set => value == &Some(fixed),
+                    Op::Delete => true,
+                    Op::Append => listed().all(|item| item == fixed),
+                    Op::Subtract => listed().all(|item| item != fixed),
+                };
+                if !keeps {
+                    return Err((
+                        INVALID_CONFIG,
+                        format!(
+                            "{name} is always {fixed:?} in Silt; {op:?} {value:?} would change it"
+                        ),
+                    ));
+                }
+            }
+            // Back to the default, which it always has here.
+            Rule::NoEffect if *op == Op::Delete => {}
+            Rule::NoEffect => {
+                return Err((
+                    INVALID_CONFIG,
+                    format!(
+                        "Silt does not honour {name}: its topics keep the default; the configs it \
+                         changes are retention.ms and retention.bytes"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(alteration)
 }
 
 #[cfg(test)]

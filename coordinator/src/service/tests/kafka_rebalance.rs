@@ -32,6 +32,8 @@ fn join_request(member_id: &str, session_timeout_ms: u64, require: bool) -> Kafk
         session_timeout_ms,
         rebalance_timeout_ms: REBALANCE_TIMEOUT_MS,
         require_member_id: require,
+        client_id: "test".into(),
+        client_host: String::new(),
     }
 }
 

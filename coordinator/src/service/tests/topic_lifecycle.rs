@@ -61,6 +61,8 @@ async fn stable_kafka_member(coordinator: &Arc<CoordinatorService>) -> (String, 
             session_timeout_ms: 10_000,
             rebalance_timeout_ms: 10_000,
             require_member_id: false,
+            client_id: "test".into(),
+            client_host: String::new(),
         })
         .await
         .expect("join");

@@ -69,6 +69,11 @@ fn codec_round_trip(api: ApiKey, version: i16, body: &[u8]) -> Result<(), String
         ApiKey::DescribeCluster => check::<DescribeClusterRequest>(body, version),
         ApiKey::DeleteRecords => check::<DeleteRecordsRequest>(body, version),
         ApiKey::OffsetForLeaderEpoch => check::<OffsetForLeaderEpochRequest>(body, version),
+        ApiKey::CreatePartitions => check::<CreatePartitionsRequest>(body, version),
+        ApiKey::AlterConfigs => check::<AlterConfigsRequest>(body, version),
+        ApiKey::IncrementalAlterConfigs => check::<IncrementalAlterConfigsRequest>(body, version),
+        ApiKey::DeleteGroups => check::<DeleteGroupsRequest>(body, version),
+        ApiKey::OffsetDelete => check::<OffsetDeleteRequest>(body, version),
         other => Err(format!("no codec type listed for {other:?}")),
     }
 }
@@ -105,6 +110,11 @@ fn codec_versions(api: ApiKey) -> (i16, i16) {
         ApiKey::DescribeCluster => range!(DescribeClusterRequest),
         ApiKey::DeleteRecords => range!(DeleteRecordsRequest),
         ApiKey::OffsetForLeaderEpoch => range!(OffsetForLeaderEpochRequest),
+        ApiKey::CreatePartitions => range!(CreatePartitionsRequest),
+        ApiKey::AlterConfigs => range!(AlterConfigsRequest),
+        ApiKey::IncrementalAlterConfigs => range!(IncrementalAlterConfigsRequest),
+        ApiKey::DeleteGroups => range!(DeleteGroupsRequest),
+        ApiKey::OffsetDelete => range!(OffsetDeleteRequest),
         _ => (0, -1),
     }
 }

@@ -100,3 +100,91 @@ fn partition_counts_and_assignments_are_checked_as_kafka_does() {
         );
     }
 }
+
+#[test]
+fn alterations_set_and_reset_retention_and_refuse_what_silt_does_not_honour() {
+    let set = alteration(
+        &[
+            ("retention.ms", Op::Set, Some("60000")),
+            ("retention.bytes", Op::Delete, None),
+            ("cleanup.policy", Op::Set, Some("delete")),
+            ("segment.bytes", Op::Delete, None),
+        ],
+        false,
+    )
+    .expect("valid");
+    assert_eq!(
+        set,
+        TopicAlteration {
+            retention_ms: Some(Setting::Set(60_000)),
+            retention_bytes: Some(Setting::Default),
+            ..TopicAlteration::default()
+        }
+    );
+    // AlterConfigs replaces the whole set: what it does not name goes back to default.
+    let replaced = alteration(&[("retention.bytes", Op::Set, Some("1000"))], true);
+    assert_eq!(
+        replaced.map(|change| (change.retention_ms, change.retention_bytes)),
+        Ok((Some(Setting::Default), Some(Setting::Set(1000))))
+    );
+    let refused =
+        |configs: &[(&str, Op, Option<&str>)]| alteration(configs, false).map_err(|(code, _)| code);
+    assert_eq!(
+        refused(&[("retention.ms", Op::Append, Some("1"))]),
+        Err(INVALID_REQUEST)
+    );
+    assert_eq!(
+        refused(&[("retention.ms", Op::Subtract, Some("1"))]),
+        Err(INVALID_REQUEST)
+    );
+    assert_eq!(
+        refused(&[("retention.ms", Op::Set, Some("soon"))]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("retention.ms", Op::Set, None)]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("no.such.config", Op::Set, Some("1"))]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("no.such.config", Op::Delete, None)]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("cleanup.policy", Op::Set, Some("compact"))]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("cleanup.policy", Op::Append, Some("compact"))]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("cleanup.policy", Op::Subtract, Some("delete"))]),
+        Err(INVALID_CONFIG)
+    );
+    assert_eq!(
+        refused(&[("cleanup.policy", Op::Append, Some("delete"))]),
+        Ok(TopicAlteration::default())
+    );
+    let (code, message) =
+        alteration(&[("segment.bytes", Op::Set, Some("1024"))], false).expect_err("not honoured");
+    assert_eq!(code, INVALID_CONFIG);
+    assert!(
+        message.contains("does not honour segment.bytes"),
+        "{message}"
+    );
+    assert_eq!(
+        refused(&[
+            ("retention.ms", Op::Set, Some("1")),
+            ("retention.ms", Op::Set, Some("2"))
+        ]),
+        Err(INVALID_REQUEST)
+    );
+    assert_eq!(
+        Op::from_code(4).map_err(|(code, _)| code),
+        Err(INVALID_REQUEST)
+    );
+}
