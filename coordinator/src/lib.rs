@@ -12,19 +12,17 @@ mod error;
 mod groups;
 pub mod http;
 mod kafka_groups;
-mod postgres;
 mod producers;
 pub mod protocol;
 mod service;
-mod sqlite;
 mod store;
 mod topic_keys;
 
 pub use client::RemoteCoordinator;
 pub use error::StoreError;
-pub use postgres::PostgresStore;
 pub use service::{CommitStats, CoordinatorService, DEFAULT_PRODUCER_IDLE_EXPIRY_MS};
-pub use sqlite::SqliteStore;
+pub use store::postgres::PostgresStore;
+pub use store::sqlite::SqliteStore;
 pub use store::{MetadataStore, Snapshot, StoredState};
 
 use std::path::Path;

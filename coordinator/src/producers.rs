@@ -116,6 +116,24 @@ pub struct KafkaPartitionState {
     pub batches: Vec<KafkaBatch>,
 }
 
+/// A `producers` row's state.
+pub fn state_from_row(
+    producer_id: i64,
+    epoch: i64,
+    last_sequence: i64,
+    last_topic_id: Option<i64>,
+    last_chunks: &str,
+) -> Result<ProducerState, crate::error::StoreError> {
+    let invalid = |what: String| crate::error::StoreError::Invalid(what);
+    Ok(ProducerState {
+        epoch: i32::try_from(epoch).map_err(|_| invalid(format!("producer epoch {epoch}")))?,
+        last_sequence,
+        last_topic_id,
+        last_chunks: serde_json::from_str(last_chunks)
+            .map_err(|error| invalid(format!("producer {producer_id} chunks: {error}")))?,
+    })
+}
+
 /// A `kafka_sequences` row's state.
 pub fn kafka_state_from_row(
     producer_id: i64,

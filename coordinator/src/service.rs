@@ -270,13 +270,13 @@ impl CoordinatorService {
         let referenced: HashSet<i64> = snapshot
             .index_entries
             .iter()
-            .map(|entry| entry[4])
+            .map(|entry| entry.segment_id)
             .collect();
         let keys = snapshot
             .segments
             .iter()
-            .filter(|segment| referenced.contains(&segment.0))
-            .map(|segment| segment.1.clone())
+            .filter(|segment| referenced.contains(&segment.segment_id))
+            .map(|segment| segment.object_key.clone())
             .collect();
         *self.fence.write().map_err(|_| poisoned())? = SnapshotFence::Written(keys);
         Ok(())

@@ -1,5 +1,8 @@
+//! The metadata store: what the coordinator keeps durable ([`MetadataStore`]), the
+//! planner every backend shares ([`plan`]), the snapshot layout ([`snapshot`]), and the
+//! two backends, SQLite ([`sqlite`]) and PostgreSQL ([`postgres`]), which keep only I/O.
+
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use silt_core::coordinator::{
     ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit,
     TableFile, Topic, TopicConfig,
@@ -7,63 +10,53 @@ use silt_core::coordinator::{
 
 use crate::error::StoreError;
 
+pub mod plan;
+pub mod postgres;
+pub mod rows;
+pub mod snapshot;
+pub mod sql;
+pub mod sqlite;
+
+pub use snapshot::Snapshot;
+
 /// What committing one segment did: each chunk's outcome, and the partitions whose high
 /// watermark moved (`topic_id`, new offsets).
 pub type SegmentOutcome = (Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>);
 
-/// The version of the [`Snapshot`] layout; a restore refuses any other.
-pub const SNAPSHOT_FORMAT: u32 = 1;
-
-/// A `topics` row: (topic_id, name, partitions, retention_ms, retention_bytes,
-/// created_at_ms, value_schema).
-pub type TopicRow = (
-    i64,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    Option<String>,
-);
-
-/// Every row of the metadata store, as one consistent copy. Rows are stored as arrays
-/// in the column order the field names give, so a snapshot stays compact.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    pub format: u32,
-    pub taken_at_ms: i64,
-    /// (topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema)
-    pub topics: Vec<TopicRow>,
-    /// (topic_id, partition, log_start_offset, high_watermark)
-    pub partitions: Vec<(i64, i64, i64, i64)>,
-    /// (segment_id, object_key, object_size, committed_at_ms, outcomes, format)
-    pub segments: Vec<(i64, String, i64, i64, String, i64)>,
-    /// (topic_id, partition, base_offset, record_count, segment_id, byte_offset, byte_len,
-    /// min_timestamp, max_timestamp, format)
-    pub index_entries: Vec<[i64; 10]>,
-    /// (producer_id, epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
-    pub producers: Vec<(i64, i64, i64, Option<i64>, String, i64)>,
-    /// (producer_id, topic_id, partition, epoch, batches): Kafka producers' sequences.
-    #[serde(default)]
-    pub kafka_sequences: Vec<(i64, i64, i64, i64, String)>,
-    /// (group_name, generation)
-    pub groups: Vec<(String, i64)>,
-    /// (group_name, topic_id, partition, committed_offset, updated_at_ms)
-    pub group_offsets: Vec<(String, i64, i64, i64, i64)>,
-    /// (group_name, topic_id, partition, metadata, leader_epoch) of the `group_offsets`
-    /// rows committed with metadata or a leader epoch; older snapshots have none.
-    #[serde(default)]
-    pub group_offset_metadata: Vec<GroupOffsetMetadataRow>,
-}
-
-/// A `group_offsets` row's commit metadata: (group_name, topic_id, partition, metadata,
-/// leader_epoch).
-pub type GroupOffsetMetadataRow = (String, i64, i64, String, Option<i64>);
+/// The tables whose rows belong to one topic (by `topic_id`): deleting a topic deletes
+/// its rows in each, in this order.
+pub const TOPIC_TABLES: [&str; 5] = [
+    "index_entries",
+    "partitions",
+    "group_offsets",
+    "kafka_sequences",
+    "topics",
+];
 
 /// Everything the coordinator keeps in memory, loaded from the store at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct StoredState {
     pub topics: Vec<(Topic, Vec<PartitionOffsets>)>,
+}
+
+impl StoredState {
+    /// Adds a loaded topic, refusing one whose partition rows do not match its count.
+    pub fn push(
+        &mut self,
+        topic: Topic,
+        partitions: Vec<PartitionOffsets>,
+    ) -> Result<(), StoreError> {
+        if partitions.len() != topic.partitions as usize {
+            return Err(StoreError::Invalid(format!(
+                "topic {} has {} partition rows, expected {}",
+                topic.name,
+                partitions.len(),
+                topic.partitions
+            )));
+        }
+        self.topics.push((topic, partitions));
+        Ok(())
+    }
 }
 
 /// A consumer group as the store keeps it: membership lives in the coordinator's

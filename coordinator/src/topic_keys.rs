@@ -18,13 +18,6 @@ use tracing::warn;
 
 use crate::error::StoreError;
 
-/// The schema change, the same for both stores; [`INDEXES`] follow once every row has
-/// its key.
-pub(crate) const COLUMNS: &str = "
-ALTER TABLE topics ADD COLUMN collision_key TEXT;
-ALTER TABLE topics ADD COLUMN legacy_collision BIGINT NOT NULL DEFAULT 0;
-";
-
 const INDEXES: &str = "
 CREATE UNIQUE INDEX topics_by_collision_key ON topics (collision_key) WHERE legacy_collision = 0;
 CREATE INDEX topics_by_any_collision_key ON topics (collision_key);

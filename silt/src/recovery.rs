@@ -145,7 +145,7 @@ pub async fn restore(
     let known: HashSet<String> = snapshot
         .segments
         .iter()
-        .map(|segment| segment.1.clone())
+        .map(|segment| segment.object_key.clone())
         .collect();
     let mut report = RestoreReport {
         snapshot: key.clone(),

@@ -256,7 +256,7 @@ pub(in crate::service) async fn offsets_from_before_the_migration_read_back_with
         Backend::Sqlite(dir) => {
             let mut connection =
                 rusqlite::Connection::open(dir.path().join("meta.db")).expect("open");
-            crate::sqlite::migrate_to(&mut connection, 8).expect("migrate");
+            crate::store::sqlite::migrate_to(&mut connection, 8).expect("migrate");
             connection
                 .execute_batch(
                     "INSERT INTO topics (topic_id, name, partitions, created_at_ms, collision_key)
@@ -274,7 +274,7 @@ pub(in crate::service) async fn offsets_from_before_the_migration_read_back_with
                 .await
                 .expect("connect");
             let connection = tokio::spawn(connection);
-            crate::postgres::migrate_to(&mut client, 4)
+            crate::store::postgres::migrate_to(&mut client, 4)
                 .await
                 .expect("migrate");
             client

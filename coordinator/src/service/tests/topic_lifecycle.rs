@@ -246,8 +246,10 @@ pub(in crate::service) async fn a_restore_drops_offsets_of_deleted_topics(backen
     let mut snapshot = coordinator.snapshot().await.expect("snapshot");
     drop(coordinator);
     let gone = kept.topic_id + 1;
-    snapshot.groups.push(("g".into(), 1));
-    snapshot.group_offsets.push(("g".into(), gone, 0, 4, 1));
+    snapshot.groups.push(("g".to_owned(), 1).into());
+    snapshot
+        .group_offsets
+        .push(("g".to_owned(), gone, 0, 4, 1).into());
 
     let empty = match &backend {
         Backend::Sqlite(_) => Backend::sqlite(),

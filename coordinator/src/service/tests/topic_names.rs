@@ -70,7 +70,7 @@ async fn legacy_database(backend: &Backend, topics: &[(i64, &str)]) {
         Backend::Sqlite(dir) => {
             let mut connection =
                 rusqlite::Connection::open(dir.path().join("meta.db")).expect("open");
-            crate::sqlite::migrate_to(&mut connection, 7).expect("migrate");
+            crate::store::sqlite::migrate_to(&mut connection, 7).expect("migrate");
             for (topic_id, name) in topics {
                 connection
                     .execute(
@@ -92,7 +92,7 @@ async fn legacy_database(backend: &Backend, topics: &[(i64, &str)]) {
                 .await
                 .expect("connect");
             let connection = tokio::spawn(connection);
-            crate::postgres::migrate_to(&mut client, 3)
+            crate::store::postgres::migrate_to(&mut client, 3)
                 .await
                 .expect("migrate");
             for (topic_id, name) in topics {

@@ -1,19 +1,11 @@
 //! Groups' committed offsets in the SQLite store, with the metadata string and leader
 //! epoch each commit carried.
 
-use std::collections::HashSet;
-
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{to_u32, to_u64};
 use crate::error::StoreError;
-use crate::store::{GroupOffsetMetadataRow, StoredGroup, StoredOffset};
-
-/// Commit metadata and leader epochs (Kafka's OffsetCommit carries both).
-pub(super) const MIGRATION: &str = "
-ALTER TABLE group_offsets ADD COLUMN metadata TEXT NOT NULL DEFAULT '';
-ALTER TABLE group_offsets ADD COLUMN leader_epoch INTEGER;
-";
+use crate::store::rows::{to_u32, to_u64};
+use crate::store::{StoredGroup, StoredOffset};
 
 fn leader_epoch(value: Option<i64>) -> Result<Option<i32>, StoreError> {
     value
@@ -104,50 +96,5 @@ pub(super) fn commit(
         }
     }
     transaction.commit()?;
-    Ok(())
-}
-
-/// The metadata rows of a snapshot: only offsets committed with metadata or an epoch.
-pub(super) fn snapshot_rows(
-    connection: &Connection,
-) -> Result<Vec<GroupOffsetMetadataRow>, StoreError> {
-    let mut statement = connection.prepare(
-        "SELECT group_name, topic_id, partition, metadata, leader_epoch FROM group_offsets
-         WHERE metadata <> '' OR leader_epoch IS NOT NULL
-         ORDER BY group_name, topic_id, partition",
-    )?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get(0)?,
-            row.get(1)?,
-            row.get(2)?,
-            row.get(3)?,
-            row.get(4)?,
-        ))
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-/// Puts restored metadata on the restored offsets (of topics the snapshot holds).
-pub(super) fn restore_rows(
-    connection: &Connection,
-    rows: &[GroupOffsetMetadataRow],
-    topic_ids: &HashSet<i64>,
-) -> Result<(), StoreError> {
-    let mut update = connection.prepare(
-        "UPDATE group_offsets SET metadata = ?4, leader_epoch = ?5
-         WHERE group_name = ?1 AND topic_id = ?2 AND partition = ?3",
-    )?;
-    for (group_name, topic_id, partition, metadata, leader_epoch) in
-        rows.iter().filter(|row| topic_ids.contains(&row.1))
-    {
-        update.execute(params![
-            group_name,
-            topic_id,
-            partition,
-            metadata,
-            leader_epoch
-        ])?;
-    }
     Ok(())
 }

@@ -1,19 +1,11 @@
 //! Groups' committed offsets in the PostgreSQL store, with the metadata string and
 //! leader epoch each commit carried.
 
-use std::collections::HashSet;
+use tokio_postgres::Client;
 
-use tokio_postgres::{Client, GenericClient, Transaction};
-
-use super::{select, to_u32, to_u64};
 use crate::error::StoreError;
-use crate::store::{GroupOffsetMetadataRow, StoredGroup, StoredOffset};
-
-/// Commit metadata and leader epochs (SQLite's version 9).
-pub(super) const MIGRATION: &str = "
-ALTER TABLE group_offsets ADD COLUMN metadata TEXT NOT NULL DEFAULT '';
-ALTER TABLE group_offsets ADD COLUMN leader_epoch BIGINT;
-";
+use crate::store::rows::{to_u32, to_u64};
+use crate::store::{StoredGroup, StoredOffset};
 
 fn leader_epoch(value: Option<i64>) -> Result<Option<i32>, StoreError> {
     value
@@ -104,53 +96,5 @@ pub(super) async fn commit(
             .await?;
     }
     transaction.commit().await?;
-    Ok(())
-}
-
-/// The metadata rows of a snapshot: only offsets committed with metadata or an epoch.
-pub(super) async fn snapshot_rows(
-    client: &impl GenericClient,
-) -> Result<Vec<GroupOffsetMetadataRow>, StoreError> {
-    select(
-        client,
-        "SELECT group_name, topic_id, partition, metadata, leader_epoch FROM group_offsets
-         WHERE metadata <> '' OR leader_epoch IS NOT NULL
-         ORDER BY group_name, topic_id, partition",
-        &[],
-        |row| {
-            Ok((
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-                row.try_get(4)?,
-            ))
-        },
-    )
-    .await
-}
-
-/// Puts restored metadata on the restored offsets (of topics the snapshot holds).
-pub(super) async fn restore_rows(
-    transaction: &Transaction<'_>,
-    rows: &[GroupOffsetMetadataRow],
-    topic_ids: &HashSet<i64>,
-) -> Result<(), StoreError> {
-    let update = transaction
-        .prepare(
-            "UPDATE group_offsets SET metadata = $4, leader_epoch = $5
-             WHERE group_name = $1 AND topic_id = $2 AND partition = $3",
-        )
-        .await?;
-    for (group_name, topic_id, partition, metadata, leader_epoch) in
-        rows.iter().filter(|row| topic_ids.contains(&row.1))
-    {
-        transaction
-            .execute(
-                &update,
-                &[group_name, topic_id, partition, metadata, leader_epoch],
-            )
-            .await?;
-    }
     Ok(())
 }

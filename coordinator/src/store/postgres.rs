@@ -1,0 +1,378 @@
+//! The production metadata store: PostgreSQL, with the same tables and semantics as the
+//! embedded SQLite store. What a commit does is [`crate::store::plan`]'s; this module
+//! and its children only read and write rows.
+//!
+//! Several coordinator replicas may point at one database. Exactly one leads: it holds
+//! a session-level advisory lock on its writer connection, and every change goes through
+//! that same connection, so a leader whose connection is lost can no longer change
+//! anything (its lock is gone with it) and [`PostgresStore::lost`] tells it to stop
+//! serving. The others wait in [`PostgresStore::connect`] until the lock is free.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use silt_core::coordinator::{
+    IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit, TableFile, Topic,
+    TopicConfig,
+};
+use tokio::sync::{Mutex, watch};
+use tokio_postgres::ToStatement;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, NoTls, Row};
+use tracing::{error, info, instrument};
+
+use crate::error::StoreError;
+use crate::store::{
+    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, sql,
+};
+
+mod admin;
+mod commit;
+mod group_offsets;
+mod objects;
+mod snapshot;
+mod topics;
+
+/// The advisory lock that makes a coordinator the leader ("SILTLEAD").
+const LEADER_LOCK: i64 = 0x5349_4c54_4c45_4144;
+/// How often a standby asks for the leader lock.
+const STANDBY_POLL: Duration = Duration::from_millis(250);
+const READ_CONNECTIONS: usize = 2;
+
+/// Schema changes in order; `silt_schema_migrations` records which are applied. The
+/// first builds the schema the SQLite store reaches at its version 5.
+const MIGRATIONS: &[&str] = &[
+    include_str!("postgres/migrations/0001_schema.sql"),
+    include_str!("postgres/migrations/0002_kafka_sequences.sql"),
+    include_str!("postgres/migrations/0003_orphan_rows.sql"),
+    include_str!("postgres/migrations/0004_topic_collision_keys.sql"),
+    include_str!("postgres/migrations/0005_commit_metadata.sql"),
+];
+/// The version that adds topic names' collision keys.
+const TOPIC_KEYS_VERSION: usize = 4;
+
+/// PostgreSQL-backed [`MetadataStore`]: a writer connection that holds the leader lock,
+/// and a few pipelined reader connections.
+pub struct PostgresStore {
+    writer: Mutex<Client>,
+    readers: Vec<Client>,
+    next_reader: AtomicUsize,
+    lost: watch::Receiver<bool>,
+    config: tokio_postgres::Config,
+}
+
+/// Opens one connection; `lost` (if given) is set when it ends.
+async fn open(
+    config: &tokio_postgres::Config,
+    lost: Option<watch::Sender<bool>>,
+) -> Result<Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            error!(%error, "metadata database connection failed");
+        }
+        if let Some(lost) = lost {
+            lost.send_replace(true);
+        }
+    });
+    Ok(client)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), waits until
+    /// this process holds the leader lock (logging once that it is a standby), then
+    /// applies migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| StoreError::Invalid(format!("metadata database URL: {error}")))?;
+        config
+            .application_name("silt-coordinator")
+            .connect_timeout(Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3);
+        let (lost_sender, lost) = watch::channel(false);
+        let mut writer = open(&config, Some(lost_sender)).await?;
+        let mut announced = false;
+        loop {
+            let row = writer
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                .await?;
+            if row.try_get::<_, bool>(0)? {
+                break;
+            }
+            if !announced {
+                info!(
+                    "another coordinator leads; this one is a standby until it can take the leader lock"
+                );
+                announced = true;
+            }
+            tokio::time::sleep(STANDBY_POLL).await;
+        }
+        info!("this coordinator holds the leader lock");
+        migrate(&mut writer).await?;
+        let mut readers = Vec::with_capacity(READ_CONNECTIONS);
+        for _ in 0..READ_CONNECTIONS {
+            readers.push(open(&config, None).await?);
+        }
+        Ok(PostgresStore {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            lost,
+            config,
+        })
+    }
+
+    /// Becomes `true` when the leader's connection is gone: the lock went with it, so
+    /// another coordinator may lead now and this one must stop serving.
+    pub fn lost(&self) -> watch::Receiver<bool> {
+        self.lost.clone()
+    }
+
+    fn reader(&self) -> &Client {
+        let index = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        &self.readers[index]
+    }
+}
+
+async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    migrate_to(client, MIGRATIONS.len()).await
+}
+
+/// Applies the migrations up to version `target`.
+pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS silt_schema_migrations (
+                version BIGINT PRIMARY KEY,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )",
+        )
+        .await?;
+    let applied: i64 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM silt_schema_migrations",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    if applied > MIGRATIONS.len() as i64 {
+        return Err(StoreError::Invalid(format!(
+            "database schema version {applied} is newer than this build supports ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    let pending = MIGRATIONS.iter().enumerate().take(target);
+    for (index, migration) in pending.skip(applied as usize) {
+        let transaction = client.transaction().await?;
+        transaction.batch_execute(migration).await?;
+        if index + 1 == TOPIC_KEYS_VERSION {
+            crate::topic_keys::postgres_migrate(&transaction).await?;
+        }
+        transaction
+            .execute(
+                "INSERT INTO silt_schema_migrations (version) VALUES ($1)",
+                &[&(index as i64 + 1)],
+            )
+            .await?;
+        transaction.commit().await?;
+        info!(version = index + 1, "metadata schema migrated");
+    }
+    Ok(())
+}
+
+/// A parameter of a statement of [`crate::store::sql`].
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// Runs a statement; answers how many rows it changed.
+async fn execute<S: ?Sized + ToStatement + Sync + Send>(
+    client: &impl GenericClient,
+    sql: &S,
+    values: &[Param<'_>],
+) -> Result<u64, StoreError> {
+    Ok(client.execute(sql, values).await?)
+}
+
+/// The rows of a query, each read by `read`.
+async fn query<T, S: ?Sized + ToStatement + Sync + Send>(
+    client: &impl GenericClient,
+    sql: &S,
+    values: &[Param<'_>],
+    read: impl Fn(&Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<Vec<T>, StoreError> {
+    let rows = client.query(sql, values).await?;
+    Ok(rows.iter().map(read).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The first row of a query, if any.
+async fn query_opt<T, S: ?Sized + ToStatement + Sync + Send>(
+    client: &impl GenericClient,
+    sql: &S,
+    values: &[Param<'_>],
+    read: impl FnOnce(&Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<Option<T>, StoreError> {
+    match client.query_opt(sql, values).await? {
+        Some(row) => Ok(Some(read(&row)?)),
+        None => Ok(None),
+    }
+}
+
+#[async_trait]
+impl MetadataStore for PostgresStore {
+    #[instrument(skip(self))]
+    async fn load(&self) -> Result<StoredState, StoreError> {
+        topics::load(self.reader()).await
+    }
+
+    #[instrument(skip(self), fields(topic = %config.name))]
+    async fn create_topic(
+        &self,
+        config: TopicConfig,
+        created_at_ms: i64,
+    ) -> Result<Topic, StoreError> {
+        let mut writer = self.writer.lock().await;
+        topics::create(&mut writer, config, created_at_ms).await
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_topic(
+        &self,
+        name: &str,
+        generations: Vec<(String, u64)>,
+    ) -> Result<Topic, StoreError> {
+        let mut writer = self.writer.lock().await;
+        topics::delete(&mut writer, name, generations).await
+    }
+
+    #[instrument(skip(self, commits), fields(segments = commits.len()))]
+    async fn commit_segments(
+        &self,
+        commits: Vec<SegmentCommit>,
+        committed_at_ms: i64,
+    ) -> Result<Vec<SegmentOutcome>, StoreError> {
+        let mut writer = self.writer.lock().await;
+        commit::commit_segments(&mut writer, commits, committed_at_ms).await
+    }
+
+    #[instrument(skip(self))]
+    async fn init_producer(
+        &self,
+        producer_id: Option<i64>,
+        now_ms: i64,
+        expire_before_ms: i64,
+    ) -> Result<ProducerIdentity, StoreError> {
+        let mut writer = self.writer.lock().await;
+        topics::init_producer(&mut writer, producer_id, now_ms, expire_before_ms).await
+    }
+
+    async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError> {
+        group_offsets::load_group(self.reader(), group).await
+    }
+
+    async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError> {
+        let writer = self.writer.lock().await;
+        execute(
+            &*writer,
+            sql::SAVE_GENERATION,
+            &[&group, &(generation as i64)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        admin::alter_topic(&mut writer, topic).await
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
+        let mut writer = self.writer.lock().await;
+        admin::delete_group(&mut writer, group).await
+    }
+
+    async fn delete_group_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(i64, u32)>,
+    ) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        admin::delete_group_offsets(&mut writer, group, partitions).await
+    }
+
+    async fn commit_group_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<StoredOffset>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        group_offsets::commit(&mut writer, group, offsets, now_ms).await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>, StoreError> {
+        objects::list_groups(self.reader()).await
+    }
+
+    #[instrument(skip(self))]
+    async fn truncate_before(
+        &self,
+        topic_id: i64,
+        partition: u32,
+        log_start_offset: u64,
+    ) -> Result<PartitionOffsets, StoreError> {
+        let mut writer = self.writer.lock().await;
+        commit::truncate_before(&mut writer, topic_id, partition, log_start_offset).await
+    }
+
+    async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError> {
+        objects::list_tables(self.reader(), topic_id).await
+    }
+
+    async fn unreferenced_objects(
+        &self,
+        committed_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        objects::unreferenced(self.reader(), committed_before_ms, limit).await
+    }
+
+    async fn forget_object(&self, object_key: &str) -> Result<bool, StoreError> {
+        let writer = self.writer.lock().await;
+        objects::forget(&writer, object_key).await
+    }
+
+    async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError> {
+        objects::known(self.reader(), object_keys).await
+    }
+
+    #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]
+    async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        commit::commit_table(&mut writer, commit, now_ms).await
+    }
+
+    async fn index_entries(
+        &self,
+        topic_id: i64,
+        partition: u32,
+        offset: u64,
+        max_entries: u32,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        objects::index_entries(self.reader(), topic_id, partition, offset, max_entries).await
+    }
+
+    async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
+        // A connection of its own: a repeatable-read transaction sees one instant.
+        let mut client = open(&self.config, None).await?;
+        snapshot::take(&mut client, taken_at_ms).await
+    }
+
+    async fn restore(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await;
+        snapshot::restore(&mut writer, snapshot).await
+    }
+}

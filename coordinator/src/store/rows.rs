@@ -1,0 +1,138 @@
+//! Rows both backends read, as named structs, with the one conversion of each into
+//! what the coordinator uses; and the SQL both databases run alike (placeholders are
+//! `$1`, `$2`, … in order of first appearance, which SQLite binds by position too).
+
+use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets, TableFile, TableRange};
+
+use crate::error::StoreError;
+
+/// `format` of a compacted file's `segments` and `index_entries` rows.
+pub const FORMAT_PARQUET: i64 = 1;
+
+pub fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Invalid(format!("negative {what}: {value}")))
+}
+
+pub fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Invalid(format!("{what} out of range: {value}")))
+}
+
+/// The entries of a topic's compacted files, in file order, then partition order.
+pub const SELECT_TABLE_ENTRIES: &str =
+    "SELECT s.object_key, s.object_size, e.partition, e.base_offset, e.record_count,
+        e.min_timestamp, e.max_timestamp, e.byte_len
+ FROM index_entries e JOIN segments s USING (segment_id)
+ WHERE e.topic_id = $1 AND e.format = $2 ORDER BY s.segment_id, e.partition";
+
+/// A compacted file's entry, as [`SELECT_TABLE_ENTRIES`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEntryRow {
+    pub object_key: String,
+    pub object_size: i64,
+    pub partition: i64,
+    pub base_offset: i64,
+    pub record_count: i64,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+    pub byte_len: i64,
+}
+
+/// Groups entries by their file, keeping the order they were read in.
+pub fn group_tables(rows: Vec<TableEntryRow>) -> Result<Vec<TableFile>, StoreError> {
+    let mut tables: Vec<TableFile> = Vec::new();
+    for row in rows {
+        let range = TableRange {
+            partition: to_u32(row.partition, "partition")?,
+            base_offset: to_u64(row.base_offset, "offset")?,
+            record_count: to_u64(row.record_count, "record count")?,
+            min_timestamp: row.min_timestamp,
+            max_timestamp: row.max_timestamp,
+            byte_size: to_u64(row.byte_len, "byte size")?,
+        };
+        match tables.last_mut() {
+            Some(table) if table.object_key == row.object_key => table.ranges.push(range),
+            _ => tables.push(TableFile {
+                object_key: row.object_key,
+                object_size: to_u64(row.object_size, "object size")?,
+                ranges: vec![range],
+            }),
+        }
+    }
+    Ok(tables)
+}
+
+/// A partition's entries from the one holding offset `$3` on, at most `$4`.
+pub const SELECT_INDEX_ENTRIES: &str =
+    "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len,
+        e.max_timestamp, e.format, s.object_size
+ FROM index_entries e JOIN segments s USING (segment_id)
+ WHERE e.topic_id = $1 AND e.partition = $2 AND e.base_offset >= coalesce((
+     SELECT max(base_offset) FROM index_entries
+     WHERE topic_id = $1 AND partition = $2 AND base_offset <= $3), 0)
+ ORDER BY e.base_offset LIMIT $4";
+
+/// An entry with its object, as [`SELECT_INDEX_ENTRIES`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocatedEntryRow {
+    pub base_offset: i64,
+    pub record_count: i64,
+    pub object_key: String,
+    pub byte_offset: i64,
+    pub byte_len: i64,
+    pub max_timestamp: i64,
+    pub format: i64,
+    pub object_size: i64,
+}
+
+impl TryFrom<LocatedEntryRow> for IndexEntry {
+    type Error = StoreError;
+
+    fn try_from(row: LocatedEntryRow) -> Result<Self, StoreError> {
+        Ok(IndexEntry {
+            base_offset: to_u64(row.base_offset, "offset")?,
+            record_count: to_u32(row.record_count, "record count")?,
+            object_key: row.object_key,
+            byte_offset: to_u64(row.byte_offset, "byte offset")?,
+            byte_len: to_u32(row.byte_len, "byte length")?,
+            max_timestamp: row.max_timestamp,
+            format: if row.format == FORMAT_PARQUET {
+                EntryFormat::Parquet
+            } else {
+                EntryFormat::Segment
+            },
+            object_size: to_u64(row.object_size, "object size")?,
+        })
+    }
+}
+
+/// Objects no entry points into any more, committed before `$1`, at most `$2`.
+pub const SELECT_UNREFERENCED: &str =
+    "SELECT s.object_key FROM segments s WHERE s.committed_at_ms < $1
+ AND NOT EXISTS (SELECT 1 FROM index_entries e WHERE e.segment_id = s.segment_id)
+ ORDER BY s.segment_id LIMIT $2";
+
+/// Forgets object `$1` if no entry points into it.
+pub const DELETE_UNREFERENCED: &str = "DELETE FROM segments WHERE object_key = $1
+ AND NOT EXISTS (SELECT 1 FROM index_entries e WHERE e.segment_id = segments.segment_id)";
+
+pub const SELECT_GROUP_NAMES: &str = "SELECT group_name FROM groups ORDER BY group_name";
+
+/// A partition's bounds, as `sql::SELECT_PARTITIONS` reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionBoundsRow {
+    pub partition: i64,
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+}
+
+impl TryFrom<PartitionBoundsRow> for PartitionOffsets {
+    type Error = StoreError;
+
+    fn try_from(row: PartitionBoundsRow) -> Result<Self, StoreError> {
+        Ok(PartitionOffsets {
+            partition: to_u32(row.partition, "partition")?,
+            log_start_offset: to_u64(row.log_start_offset, "log start offset")?,
+            high_watermark: to_u64(row.high_watermark, "high watermark")?,
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! The statements of the commit path, written once for both databases: placeholders
+//! are `$1`, `$2`, … in order of first appearance, which PostgreSQL binds by number and
+//! SQLite by position.
+
+/// The outcomes stored for object key `$1`.
+pub const SELECT_OUTCOMES: &str = "SELECT outcomes FROM segments WHERE object_key = $1";
+
+/// Partition `$2` of topic `$1`, with its topic's name.
+pub const SELECT_PARTITION: &str = "SELECT t.name, p.log_start_offset, p.high_watermark
+ FROM partitions p JOIN topics t USING (topic_id) WHERE p.topic_id = $1 AND p.partition = $2";
+
+pub const SELECT_PRODUCER: &str =
+    "SELECT epoch, last_sequence, last_topic_id, last_chunks FROM producers WHERE producer_id = $1";
+
+pub const SELECT_KAFKA_SEQUENCES: &str = "SELECT epoch, batches FROM kafka_sequences
+ WHERE producer_id = $1 AND topic_id = $2 AND partition = $3";
+
+pub const INSERT_SEGMENT: &str =
+    "INSERT INTO segments (object_key, object_size, committed_at_ms, outcomes, format)
+ VALUES ($1, $2, $3, $4, $5) RETURNING segment_id";
+
+pub const INSERT_ENTRY: &str = "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id,
+ byte_offset, byte_len, min_timestamp, max_timestamp, format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pub const UPDATE_HIGH_WATERMARK: &str =
+    "UPDATE partitions SET high_watermark = $3 WHERE topic_id = $1 AND partition = $2";
+
+pub const UPDATE_PRODUCER: &str =
+    "UPDATE producers SET last_sequence = $2, last_topic_id = $3, last_chunks = $4,
+ updated_at_ms = $5 WHERE producer_id = $1";
+
+pub const UPSERT_KAFKA_SEQUENCES: &str = "INSERT INTO kafka_sequences (producer_id, topic_id, partition, epoch, batches)
+ VALUES ($1, $2, $3, $4, $5)
+ ON CONFLICT (producer_id, topic_id, partition) DO UPDATE SET epoch = excluded.epoch, batches = excluded.batches";
+
+pub const SEGMENT_EXISTS: &str = "SELECT 1 FROM segments WHERE object_key = $1";
+
+pub const TOPIC_LIVE: &str = "SELECT 1 FROM topics WHERE topic_id = $1 AND name = $2";
+
+/// The entries of partition `$2` of topic `$1` that start in `$3..$4`.
+pub const SELECT_COVERED: &str = "SELECT base_offset, record_count, format FROM index_entries
+ WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4 ORDER BY base_offset";
+
+pub const DELETE_COVERED: &str = "DELETE FROM index_entries
+ WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4";
+
+pub const SELECT_BOUNDS: &str = "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = $1 AND partition = $2";
+
+pub const UPDATE_LOG_START: &str =
+    "UPDATE partitions SET log_start_offset = $3 WHERE topic_id = $1 AND partition = $2";
+
+/// Entries of partition `$2` of topic `$1` wholly below offset `$3`.
+pub const DELETE_BELOW: &str = "DELETE FROM index_entries
+ WHERE topic_id = $1 AND partition = $2 AND base_offset + record_count <= $3";
+
+/// Producers idle since before `$1`, then Kafka sequences of producers that are gone.
+pub const EXPIRE_PRODUCERS: [&str; 2] = [
+    "DELETE FROM producers WHERE updated_at_ms < $1",
+    "DELETE FROM kafka_sequences WHERE producer_id NOT IN (SELECT producer_id FROM producers)",
+];
+
+pub const INSERT_PRODUCER: &str =
+    "INSERT INTO producers (epoch, last_sequence, last_topic_id, last_chunks, updated_at_ms)
+ VALUES (0, -1, NULL, '[]', $1) RETURNING producer_id";
+
+pub const SELECT_EPOCH: &str = "SELECT epoch FROM producers WHERE producer_id = $1";
+
+/// A producer's next epoch `$2` at `$3`: its sequence starts again.
+pub const BUMP_EPOCH: [&str; 2] = [
+    "UPDATE producers SET epoch = $2, last_sequence = -1, last_topic_id = NULL, last_chunks = '[]',
+     updated_at_ms = $3 WHERE producer_id = $1",
+    "DELETE FROM kafka_sequences WHERE producer_id = $1",
+];
+
+pub const SAVE_GENERATION: &str = "INSERT INTO groups (group_name, generation) VALUES ($1, $2)
+ ON CONFLICT (group_name) DO UPDATE SET generation = excluded.generation";
+
+pub const UPDATE_GENERATION: &str = "UPDATE groups SET generation = $2 WHERE group_name = $1";
+
+pub const SELECT_PARTITIONS: &str =
+    "SELECT partition, log_start_offset, high_watermark FROM partitions
+ WHERE topic_id = $1 ORDER BY partition";

@@ -1,0 +1,2 @@
+-- Topics may declare a value schema for typed columns.
+ALTER TABLE topics ADD COLUMN value_schema TEXT;
