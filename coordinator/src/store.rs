@@ -10,6 +10,8 @@ use silt_core::coordinator::{
 
 use crate::error::StoreError;
 
+pub mod db;
+pub mod ops;
 pub mod plan;
 pub mod postgres;
 pub mod rows;

@@ -17,22 +17,18 @@ use silt_core::coordinator::{
     TopicConfig,
 };
 use tokio::sync::{Mutex, watch};
-use tokio_postgres::ToStatement;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, NoTls, Row};
-use tracing::{error, info, instrument};
+use tokio_postgres::{Client, IsolationLevel, NoTls};
+use tracing::{error, info, instrument, warn};
 
 use crate::error::StoreError;
+use crate::store::db::{Tx, cells};
 use crate::store::{
-    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, sql,
+    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, ops,
 };
 
-mod admin;
-mod commit;
-mod group_offsets;
-mod objects;
-mod snapshot;
-mod topics;
+mod tx;
+
+use tx::PgTx;
 
 /// The advisory lock that makes a coordinator the leader ("SILTLEAD").
 const LEADER_LOCK: i64 = 0x5349_4c54_4c45_4144;
@@ -169,10 +165,12 @@ pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(),
     let pending = MIGRATIONS.iter().enumerate().take(target);
     for (index, migration) in pending.skip(applied as usize) {
         let transaction = client.transaction().await?;
-        transaction.batch_execute(migration).await?;
+        let mut tx = PgTx::new(&transaction);
+        tx.batch(migration).await?;
         if index + 1 == TOPIC_KEYS_VERSION {
-            crate::topic_keys::postgres_migrate(&transaction).await?;
+            ops::topics::migrate_collision_keys(&mut tx).await?;
         }
+        drop(tx);
         transaction
             .execute(
                 "INSERT INTO silt_schema_migrations (version) VALUES ($1)",
@@ -185,47 +183,33 @@ pub(crate) async fn migrate_to(client: &mut Client, target: usize) -> Result<(),
     Ok(())
 }
 
-/// A parameter of a statement of [`crate::store::sql`].
-type Param<'a> = &'a (dyn ToSql + Sync);
-
-/// Runs a statement; answers how many rows it changed.
-async fn execute<S: ?Sized + ToStatement + Sync + Send>(
-    client: &impl GenericClient,
-    sql: &S,
-    values: &[Param<'_>],
-) -> Result<u64, StoreError> {
-    Ok(client.execute(sql, values).await?)
+/// Runs `$operation` (an operation of [`ops`], given the transaction first) in a
+/// transaction on the leader's connection.
+macro_rules! write {
+    ($store:expr, |$tx:ident| $operation:expr) => {{
+        let mut writer = $store.writer.lock().await;
+        let transaction = writer.transaction().await?;
+        let mut $tx = PgTx::new(&transaction);
+        let value = $operation.await?;
+        drop($tx);
+        transaction.commit().await?;
+        Ok(value)
+    }};
 }
 
-/// The rows of a query, each read by `read`.
-async fn query<T, S: ?Sized + ToStatement + Sync + Send>(
-    client: &impl GenericClient,
-    sql: &S,
-    values: &[Param<'_>],
-    read: impl Fn(&Row) -> Result<T, tokio_postgres::Error>,
-) -> Result<Vec<T>, StoreError> {
-    let rows = client.query(sql, values).await?;
-    Ok(rows.iter().map(read).collect::<Result<Vec<_>, _>>()?)
-}
-
-/// The first row of a query, if any.
-async fn query_opt<T, S: ?Sized + ToStatement + Sync + Send>(
-    client: &impl GenericClient,
-    sql: &S,
-    values: &[Param<'_>],
-    read: impl FnOnce(&Row) -> Result<T, tokio_postgres::Error>,
-) -> Result<Option<T>, StoreError> {
-    match client.query_opt(sql, values).await? {
-        Some(row) => Ok(Some(read(&row)?)),
-        None => Ok(None),
-    }
+/// Runs `$operation` on a reader connection, outside any transaction.
+macro_rules! read {
+    ($store:expr, |$tx:ident| $operation:expr) => {{
+        let mut $tx = PgTx::new($store.reader());
+        $operation.await
+    }};
 }
 
 #[async_trait]
 impl MetadataStore for PostgresStore {
     #[instrument(skip(self))]
     async fn load(&self) -> Result<StoredState, StoreError> {
-        topics::load(self.reader()).await
+        read!(self, |tx| ops::topics::load(&mut tx))
     }
 
     #[instrument(skip(self), fields(topic = %config.name))]
@@ -234,8 +218,11 @@ impl MetadataStore for PostgresStore {
         config: TopicConfig,
         created_at_ms: i64,
     ) -> Result<Topic, StoreError> {
-        let mut writer = self.writer.lock().await;
-        topics::create(&mut writer, config, created_at_ms).await
+        write!(self, |tx| ops::topics::create(
+            &mut tx,
+            config,
+            created_at_ms
+        ))
     }
 
     #[instrument(skip(self))]
@@ -244,8 +231,25 @@ impl MetadataStore for PostgresStore {
         name: &str,
         generations: Vec<(String, u64)>,
     ) -> Result<Topic, StoreError> {
-        let mut writer = self.writer.lock().await;
-        topics::delete(&mut writer, name, generations).await
+        write!(self, |tx| ops::topics::delete(&mut tx, name, generations))
+    }
+
+    async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError> {
+        write!(self, |tx| ops::topics::alter(&mut tx, topic))
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
+        write!(self, |tx| ops::groups::delete(&mut tx, group))
+    }
+
+    async fn delete_group_offsets(
+        &self,
+        group: &str,
+        partitions: Vec<(i64, u32)>,
+    ) -> Result<(), StoreError> {
+        write!(self, |tx| ops::groups::delete_offsets(
+            &mut tx, group, partitions
+        ))
     }
 
     #[instrument(skip(self, commits), fields(segments = commits.len()))]
@@ -254,8 +258,45 @@ impl MetadataStore for PostgresStore {
         commits: Vec<SegmentCommit>,
         committed_at_ms: i64,
     ) -> Result<Vec<SegmentOutcome>, StoreError> {
-        let mut writer = self.writer.lock().await;
-        commit::commit_segments(&mut writer, commits, committed_at_ms).await
+        write!(self, |tx| ops::commit::commit_segments(
+            &mut tx,
+            commits,
+            committed_at_ms
+        ))
+    }
+
+    async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
+        // A connection of its own: a repeatable-read transaction sees one instant.
+        let mut client = open(&self.config, None).await?;
+        let transaction = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let snapshot = ops::snapshot::take(&mut PgTx::new(&transaction), taken_at_ms).await?;
+        transaction.commit().await?;
+        Ok(snapshot)
+    }
+
+    async fn restore(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let (topics, segments) = (snapshot.topics.len(), snapshot.segments.len());
+        write!(self, |tx| async {
+            let plan = ops::snapshot::restore(&mut tx, snapshot).await?;
+            // Explicit ids leave the sequences behind: move each past what it restored.
+            for (table, column, next) in [
+                ("topics", "topic_id", plan.next_topic_id),
+                ("segments", "segment_id", plan.next_segment_id),
+                ("producers", "producer_id", plan.next_producer_id),
+            ] {
+                let setval = format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), $1, false)"
+                );
+                tx.query(&setval, cells![next]).await?;
+            }
+            warn!(topics, segments, "metadata restored from a snapshot");
+            Ok::<(), StoreError>(())
+        })
     }
 
     #[instrument(skip(self))]
@@ -265,42 +306,22 @@ impl MetadataStore for PostgresStore {
         now_ms: i64,
         expire_before_ms: i64,
     ) -> Result<ProducerIdentity, StoreError> {
-        let mut writer = self.writer.lock().await;
-        topics::init_producer(&mut writer, producer_id, now_ms, expire_before_ms).await
+        write!(self, |tx| ops::topics::init_producer(
+            &mut tx,
+            producer_id,
+            now_ms,
+            expire_before_ms
+        ))
     }
 
     async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError> {
-        group_offsets::load_group(self.reader(), group).await
+        read!(self, |tx| ops::groups::load(&mut tx, group))
     }
 
     async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError> {
-        let writer = self.writer.lock().await;
-        execute(
-            &*writer,
-            sql::SAVE_GENERATION,
-            &[&group, &(generation as i64)],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        admin::alter_topic(&mut writer, topic).await
-    }
-
-    async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
-        let mut writer = self.writer.lock().await;
-        admin::delete_group(&mut writer, group).await
-    }
-
-    async fn delete_group_offsets(
-        &self,
-        group: &str,
-        partitions: Vec<(i64, u32)>,
-    ) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        admin::delete_group_offsets(&mut writer, group, partitions).await
+        write!(self, |tx| ops::groups::save_generation(
+            &mut tx, group, generation
+        ))
     }
 
     async fn commit_group_offsets(
@@ -309,12 +330,13 @@ impl MetadataStore for PostgresStore {
         offsets: Vec<StoredOffset>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        group_offsets::commit(&mut writer, group, offsets, now_ms).await
+        write!(self, |tx| ops::groups::commit_offsets(
+            &mut tx, group, offsets, now_ms
+        ))
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StoreError> {
-        objects::list_groups(self.reader()).await
+        read!(self, |tx| ops::groups::list(&mut tx))
     }
 
     #[instrument(skip(self))]
@@ -324,12 +346,16 @@ impl MetadataStore for PostgresStore {
         partition: u32,
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, StoreError> {
-        let mut writer = self.writer.lock().await;
-        commit::truncate_before(&mut writer, topic_id, partition, log_start_offset).await
+        write!(self, |tx| ops::commit::truncate_before(
+            &mut tx,
+            topic_id,
+            partition,
+            log_start_offset
+        ))
     }
 
     async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError> {
-        objects::list_tables(self.reader(), topic_id).await
+        read!(self, |tx| ops::objects::list_tables(&mut tx, topic_id))
     }
 
     async fn unreferenced_objects(
@@ -337,22 +363,26 @@ impl MetadataStore for PostgresStore {
         committed_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        objects::unreferenced(self.reader(), committed_before_ms, limit).await
+        read!(self, |tx| ops::objects::unreferenced(
+            &mut tx,
+            committed_before_ms,
+            limit
+        ))
     }
 
     async fn forget_object(&self, object_key: &str) -> Result<bool, StoreError> {
-        let writer = self.writer.lock().await;
-        objects::forget(&writer, object_key).await
+        write!(self, |tx| ops::objects::forget(&mut tx, object_key))
     }
 
     async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError> {
-        objects::known(self.reader(), object_keys).await
+        read!(self, |tx| ops::objects::known(&mut tx, object_keys))
     }
 
     #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]
     async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        commit::commit_table(&mut writer, commit, now_ms).await
+        write!(self, |tx| ops::commit::commit_table(
+            &mut tx, commit, now_ms
+        ))
     }
 
     async fn index_entries(
@@ -362,17 +392,12 @@ impl MetadataStore for PostgresStore {
         offset: u64,
         max_entries: u32,
     ) -> Result<Vec<IndexEntry>, StoreError> {
-        objects::index_entries(self.reader(), topic_id, partition, offset, max_entries).await
-    }
-
-    async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
-        // A connection of its own: a repeatable-read transaction sees one instant.
-        let mut client = open(&self.config, None).await?;
-        snapshot::take(&mut client, taken_at_ms).await
-    }
-
-    async fn restore(&self, snapshot: Snapshot) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
-        snapshot::restore(&mut writer, snapshot).await
+        read!(self, |tx| ops::objects::index_entries(
+            &mut tx,
+            topic_id,
+            partition,
+            offset,
+            max_entries
+        ))
     }
 }

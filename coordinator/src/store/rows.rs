@@ -2,10 +2,12 @@
 //! what the coordinator uses; and the SQL both databases run alike (placeholders are
 //! `$1`, `$2`, … in order of first appearance, which SQLite binds by position too).
 
-use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets, TableFile, TableRange};
+use silt_core::coordinator::{EntryFormat, IndexEntry, TableFile, TableRange};
 
 use crate::error::StoreError;
 
+/// `format` of a segment object's `segments` and `index_entries` rows.
+pub const FORMAT_SEGMENT: i64 = 0;
 /// `format` of a compacted file's `segments` and `index_entries` rows.
 pub const FORMAT_PARQUET: i64 = 1;
 
@@ -114,25 +116,3 @@ pub const SELECT_UNREFERENCED: &str =
 /// Forgets object `$1` if no entry points into it.
 pub const DELETE_UNREFERENCED: &str = "DELETE FROM segments WHERE object_key = $1
  AND NOT EXISTS (SELECT 1 FROM index_entries e WHERE e.segment_id = segments.segment_id)";
-
-pub const SELECT_GROUP_NAMES: &str = "SELECT group_name FROM groups ORDER BY group_name";
-
-/// A partition's bounds, as `sql::SELECT_PARTITIONS` reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PartitionBoundsRow {
-    pub partition: i64,
-    pub log_start_offset: i64,
-    pub high_watermark: i64,
-}
-
-impl TryFrom<PartitionBoundsRow> for PartitionOffsets {
-    type Error = StoreError;
-
-    fn try_from(row: PartitionBoundsRow) -> Result<Self, StoreError> {
-        Ok(PartitionOffsets {
-            partition: to_u32(row.partition, "partition")?,
-            log_start_offset: to_u64(row.log_start_offset, "log start offset")?,
-            high_watermark: to_u64(row.high_watermark, "high watermark")?,
-        })
-    }
-}

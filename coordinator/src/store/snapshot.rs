@@ -5,7 +5,7 @@
 //! order of its fields so that a snapshot stays compact. Which tables a snapshot holds,
 //! in which order they are restored, and what a restore leaves out are decided here
 //! once; a backend only runs the queries ([`SNAPSHOT_QUERIES`]) and inserts the rows
-//! ([`Snapshot::restore_plan`]) with cells ([`Cell`]) of its own database.
+//! ([`Snapshot::restore_plan`]) through [`crate::store::ops::snapshot`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use silt_core::coordinator::CoordinatorError;
 
 use crate::error::StoreError;
+use crate::store::db::{Cell, FromCell};
 
 #[cfg(test)]
 mod tests;
@@ -25,68 +26,6 @@ pub const SNAPSHOT_FORMATS_READ: &[u32] = &[1];
 /// Gap left after the highest restored producer id, so that a producer registered after
 /// the snapshot (and so forgotten by the restore) can never share an id with a new one.
 pub const RESTORED_PRODUCER_ID_GAP: i64 = 1_000_000;
-
-/// One value of a row, as both databases store it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cell {
-    Int(i64),
-    Text(String),
-    Null,
-}
-
-impl From<i64> for Cell {
-    fn from(value: i64) -> Cell {
-        Cell::Int(value)
-    }
-}
-
-impl From<String> for Cell {
-    fn from(value: String) -> Cell {
-        Cell::Text(value)
-    }
-}
-
-impl<T: Into<Cell>> From<Option<T>> for Cell {
-    fn from(value: Option<T>) -> Cell {
-        value.map_or(Cell::Null, Into::into)
-    }
-}
-
-/// A column's value read back from a [`Cell`].
-trait FromCell: Sized {
-    fn from_cell(cell: Cell, column: &str) -> Result<Self, StoreError>;
-}
-
-fn mismatch(column: &str, cell: &Cell) -> StoreError {
-    StoreError::Invalid(format!("snapshot column {column} holds {cell:?}"))
-}
-
-impl FromCell for i64 {
-    fn from_cell(cell: Cell, column: &str) -> Result<Self, StoreError> {
-        match cell {
-            Cell::Int(value) => Ok(value),
-            other => Err(mismatch(column, &other)),
-        }
-    }
-}
-
-impl FromCell for String {
-    fn from_cell(cell: Cell, column: &str) -> Result<Self, StoreError> {
-        match cell {
-            Cell::Text(value) => Ok(value),
-            other => Err(mismatch(column, &other)),
-        }
-    }
-}
-
-impl<T: FromCell> FromCell for Option<T> {
-    fn from_cell(cell: Cell, column: &str) -> Result<Self, StoreError> {
-        match cell {
-            Cell::Null => Ok(None),
-            other => T::from_cell(other, column).map(Some),
-        }
-    }
-}
 
 /// A table's row in a snapshot.
 pub trait SnapshotRow: Sized {
@@ -447,7 +386,7 @@ pub fn check_empty(used: i64) -> Result<(), StoreError> {
 
 /// Counts the rows that make a store not empty.
 pub const USED_ROWS_SQL: &str =
-    "SELECT (SELECT count(*) FROM topics) + (SELECT count(*) FROM segments)";
+    "SELECT (SELECT count(*) FROM topics) + (SELECT count(*) FROM segments) AS used";
 
 impl TryFrom<TopicRow> for silt_core::coordinator::Topic {
     type Error = StoreError;

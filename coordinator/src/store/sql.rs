@@ -80,3 +80,47 @@ pub const UPDATE_GENERATION: &str = "UPDATE groups SET generation = $2 WHERE gro
 pub const SELECT_PARTITIONS: &str =
     "SELECT partition, log_start_offset, high_watermark FROM partitions
  WHERE topic_id = $1 ORDER BY partition";
+
+pub const INSERT_TOPIC: &str =
+    "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms,
+ value_schema, collision_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING topic_id";
+
+/// A topic's new partition count `$2` (never lower) and retention.
+pub const ALTER_TOPIC: &str =
+    "UPDATE topics SET partitions = $2, retention_ms = $3, retention_bytes = $4
+ WHERE topic_id = $1 AND partitions <= $2";
+
+/// Partitions `$2..$3` of topic `$1`, empty, unless they exist.
+pub const INSERT_PARTITIONS: &str = "WITH RECURSIVE numbers (n) AS (
+     SELECT CAST($2 AS BIGINT) UNION ALL SELECT n + 1 FROM numbers WHERE n + 1 < CAST($3 AS BIGINT))
+ INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
+ SELECT CAST($1 AS BIGINT), n, 0, 0 FROM numbers WHERE n < CAST($3 AS BIGINT)
+ ON CONFLICT (topic_id, partition) DO NOTHING";
+
+pub const SELECT_GENERATION: &str = "SELECT generation FROM groups WHERE group_name = $1";
+
+pub const SELECT_GROUP_OFFSETS: &str =
+    "SELECT topic_id, partition, committed_offset, metadata, leader_epoch
+ FROM group_offsets WHERE group_name = $1";
+
+pub const ENSURE_GROUP: &str = "INSERT INTO groups (group_name, generation) VALUES ($1, 0) ON CONFLICT (group_name) DO NOTHING";
+
+pub const UPSERT_GROUP_OFFSET: &str = "INSERT INTO group_offsets
+     (group_name, topic_id, partition, committed_offset, updated_at_ms, metadata, leader_epoch)
+ VALUES ($1, $2, $3, $4, $5, $6, $7)
+ ON CONFLICT (group_name, topic_id, partition)
+ DO UPDATE SET committed_offset = excluded.committed_offset, updated_at_ms = excluded.updated_at_ms,
+     metadata = excluded.metadata, leader_epoch = excluded.leader_epoch";
+
+/// A group's offsets, then the group.
+pub const DELETE_GROUP: [&str; 2] = [
+    "DELETE FROM group_offsets WHERE group_name = $1",
+    "DELETE FROM groups WHERE group_name = $1",
+];
+
+pub const DELETE_GROUP_OFFSET: &str =
+    "DELETE FROM group_offsets WHERE group_name = $1 AND topic_id = $2 AND partition = $3";
+
+pub const SELECT_GROUP_NAMES: &str = "SELECT group_name FROM groups ORDER BY group_name";
+
+pub const FORGET_PRODUCER: &str = "DELETE FROM producers WHERE producer_id = $1";

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{CachedStatement, Connection, ToSql, TransactionBehavior};
+use rusqlite::Connection;
 use silt_core::coordinator::{
     IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit, TableFile, Topic,
     TopicConfig,
@@ -15,16 +15,14 @@ use silt_core::coordinator::{
 use tracing::instrument;
 
 use crate::error::StoreError;
+use crate::store::db::{Tx, cells, now};
 use crate::store::{
-    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, sql,
+    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, ops, sql,
 };
 
-mod admin;
-mod commit;
-mod group_offsets;
-mod objects;
-mod snapshot;
-mod topics;
+mod tx;
+
+use tx::{Begin, SqliteTx};
 
 /// The version that adds topic names' collision keys (see `topic_keys`).
 const TOPIC_KEYS_VERSION: usize = 8;
@@ -54,6 +52,8 @@ fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Every statement of `store::sql` and `store::ops` stays prepared.
+    connection.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
 
@@ -72,13 +72,16 @@ pub(crate) fn migrate_to(connection: &mut Connection, target: usize) -> Result<(
     }
     let pending = MIGRATIONS.iter().enumerate().take(target);
     for (index, migration) in pending.skip(version.max(0) as usize) {
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction.execute_batch(migration)?;
-        if index + 1 == TOPIC_KEYS_VERSION {
-            crate::topic_keys::sqlite_migrate(&transaction)?;
-        }
-        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
-        transaction.commit()?;
+        let mut tx = SqliteTx::begin(connection, Begin::Immediate)?;
+        let result = now(async {
+            tx.batch(migration).await?;
+            if index + 1 == TOPIC_KEYS_VERSION {
+                ops::topics::migrate_collision_keys(&mut tx).await?;
+            }
+            tx.batch(&format!("PRAGMA user_version = {}", index + 1))
+                .await
+        });
+        tx.finish(result)?;
     }
     Ok(())
 }
@@ -121,11 +124,11 @@ impl SqliteStore {
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
-            let guard = readers
+            let mut guard = readers
                 .iter()
                 .find_map(|reader| reader.try_lock().ok())
                 .map(Ok)
@@ -134,70 +137,44 @@ impl SqliteStore {
                         .lock()
                         .map_err(|_| StoreError::Task("reader lock poisoned".into()))
                 })?;
-            work(&guard)
+            work(&mut guard)
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?
     }
 }
 
-/// Prepares `sql`, whose placeholders are `$1`, `$2`, … (see [`crate::store::sql`]), and
-/// binds `values` to them by number.
-fn bound<'c>(
-    connection: &'c Connection,
-    sql: &str,
-    values: &[&dyn ToSql],
-) -> Result<CachedStatement<'c>, StoreError> {
-    let mut statement = connection.prepare_cached(sql)?;
-    for (index, value) in values.iter().enumerate() {
-        if let Some(position) = statement.parameter_index(&format!("${}", index + 1))? {
-            statement.raw_bind_parameter(position, value)?;
-        }
-    }
-    Ok(statement)
+/// Runs `$operation` (an operation of [`ops`], given the transaction first) on the
+/// writer, in an immediate transaction.
+macro_rules! write {
+    ($store:expr, |$tx:ident| $operation:expr) => {
+        $store
+            .write(move |connection| {
+                let mut $tx = SqliteTx::begin(connection, Begin::Immediate)?;
+                let result = now($operation);
+                $tx.finish(result)
+            })
+            .await
+    };
 }
 
-/// Runs a statement of [`crate::store::sql`]; answers how many rows it changed.
-fn execute(connection: &Connection, sql: &str, values: &[&dyn ToSql]) -> Result<usize, StoreError> {
-    Ok(bound(connection, sql, values)?.raw_execute()?)
-}
-
-/// The rows of a query of [`crate::store::sql`], each read by `read`.
-fn query<T>(
-    connection: &Connection,
-    sql: &str,
-    values: &[&dyn ToSql],
-    mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, rusqlite::Error>,
-) -> Result<Vec<T>, StoreError> {
-    let mut statement = bound(connection, sql, values)?;
-    let mut rows = statement.raw_query();
-    let mut all = Vec::new();
-    while let Some(row) = rows.next()? {
-        all.push(read(row)?);
-    }
-    Ok(all)
-}
-
-/// The first row of a query of [`crate::store::sql`], if any.
-fn query_opt<T>(
-    connection: &Connection,
-    sql: &str,
-    values: &[&dyn ToSql],
-    read: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, rusqlite::Error>,
-) -> Result<Option<T>, StoreError> {
-    let mut statement = bound(connection, sql, values)?;
-    let mut rows = statement.raw_query();
-    Ok(match rows.next()? {
-        Some(row) => Some(read(row)?),
-        None => None,
-    })
+/// Runs `$operation` on a reader, outside any transaction.
+macro_rules! read {
+    ($store:expr, |$tx:ident| $operation:expr) => {
+        $store
+            .read(move |connection| {
+                let mut $tx = SqliteTx::plain(connection);
+                now($operation)
+            })
+            .await
+    };
 }
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
     #[instrument(skip(self))]
     async fn load(&self) -> Result<StoredState, StoreError> {
-        self.read(topics::load).await
+        read!(self, |tx| ops::topics::load(&mut tx))
     }
 
     #[instrument(skip(self), fields(topic = %config.name))]
@@ -206,8 +183,11 @@ impl MetadataStore for SqliteStore {
         config: TopicConfig,
         created_at_ms: i64,
     ) -> Result<Topic, StoreError> {
-        self.write(move |connection| topics::create(connection, config, created_at_ms))
-            .await
+        write!(self, |tx| ops::topics::create(
+            &mut tx,
+            config,
+            created_at_ms
+        ))
     }
 
     #[instrument(skip(self))]
@@ -217,19 +197,16 @@ impl MetadataStore for SqliteStore {
         generations: Vec<(String, u64)>,
     ) -> Result<Topic, StoreError> {
         let name = name.to_owned();
-        self.write(move |connection| topics::delete(connection, name, generations))
-            .await
+        write!(self, |tx| ops::topics::delete(&mut tx, &name, generations))
     }
 
     async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError> {
-        self.write(move |connection| admin::alter_topic(connection, topic))
-            .await
+        write!(self, |tx| ops::topics::alter(&mut tx, topic))
     }
 
     async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
         let group = group.to_owned();
-        self.write(move |connection| admin::delete_group(connection, &group))
-            .await
+        write!(self, |tx| ops::groups::delete(&mut tx, &group))
     }
 
     async fn delete_group_offsets(
@@ -238,8 +215,9 @@ impl MetadataStore for SqliteStore {
         partitions: Vec<(i64, u32)>,
     ) -> Result<(), StoreError> {
         let group = group.to_owned();
-        self.write(move |connection| admin::delete_group_offsets(connection, &group, partitions))
-            .await
+        write!(self, |tx| ops::groups::delete_offsets(
+            &mut tx, &group, partitions
+        ))
     }
 
     #[instrument(skip(self, commits), fields(segments = commits.len()))]
@@ -248,18 +226,31 @@ impl MetadataStore for SqliteStore {
         commits: Vec<SegmentCommit>,
         committed_at_ms: i64,
     ) -> Result<Vec<SegmentOutcome>, StoreError> {
-        self.write(move |connection| commit::commit_segments(connection, commits, committed_at_ms))
-            .await
+        write!(self, |tx| ops::commit::commit_segments(
+            &mut tx,
+            commits,
+            committed_at_ms
+        ))
     }
 
     async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
-        self.read(move |connection| snapshot::take(connection, taken_at_ms))
-            .await
+        self.read(move |connection| {
+            let mut tx = SqliteTx::begin(connection, Begin::Deferred)?;
+            let result = now(ops::snapshot::take(&mut tx, taken_at_ms));
+            tx.finish(result)
+        })
+        .await
     }
 
     async fn restore(&self, snapshot: Snapshot) -> Result<(), StoreError> {
-        self.write(move |connection| snapshot::restore(connection, snapshot))
-            .await
+        write!(self, |tx| async {
+            let plan = ops::snapshot::restore(&mut tx, snapshot).await?;
+            // Inserting and deleting a row with an explicit id moves AUTOINCREMENT past it.
+            let next = plan.next_producer_id;
+            tx.execute(RESERVE_PRODUCER_ID, cells![next]).await?;
+            tx.execute(sql::FORGET_PRODUCER, cells![next]).await?;
+            Ok(())
+        })
     }
 
     #[instrument(skip(self))]
@@ -269,29 +260,24 @@ impl MetadataStore for SqliteStore {
         now_ms: i64,
         expire_before_ms: i64,
     ) -> Result<ProducerIdentity, StoreError> {
-        self.write(move |connection| {
-            topics::init_producer(connection, producer_id, now_ms, expire_before_ms)
-        })
-        .await
+        write!(self, |tx| ops::topics::init_producer(
+            &mut tx,
+            producer_id,
+            now_ms,
+            expire_before_ms
+        ))
     }
 
     async fn load_group(&self, group: &str) -> Result<Option<StoredGroup>, StoreError> {
         let group = group.to_owned();
-        self.read(move |connection| group_offsets::load_group(connection, &group))
-            .await
+        read!(self, |tx| ops::groups::load(&mut tx, &group))
     }
 
     async fn save_generation(&self, group: &str, generation: u64) -> Result<(), StoreError> {
         let group = group.to_owned();
-        self.write(move |connection| {
-            execute(
-                connection,
-                sql::SAVE_GENERATION,
-                &[&group, &(generation as i64)],
-            )?;
-            Ok(())
-        })
-        .await
+        write!(self, |tx| ops::groups::save_generation(
+            &mut tx, &group, generation
+        ))
     }
 
     async fn commit_group_offsets(
@@ -301,12 +287,13 @@ impl MetadataStore for SqliteStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let group = group.to_owned();
-        self.write(move |connection| group_offsets::commit(connection, &group, offsets, now_ms))
-            .await
+        write!(self, |tx| ops::groups::commit_offsets(
+            &mut tx, &group, offsets, now_ms
+        ))
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StoreError> {
-        self.read(objects::list_groups).await
+        read!(self, |tx| ops::groups::list(&mut tx))
     }
 
     async fn truncate_before(
@@ -315,15 +302,16 @@ impl MetadataStore for SqliteStore {
         partition: u32,
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, StoreError> {
-        self.write(move |connection| {
-            commit::truncate_before(connection, topic_id, partition, log_start_offset)
-        })
-        .await
+        write!(self, |tx| ops::commit::truncate_before(
+            &mut tx,
+            topic_id,
+            partition,
+            log_start_offset
+        ))
     }
 
     async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError> {
-        self.read(move |connection| objects::list_tables(connection, topic_id))
-            .await
+        read!(self, |tx| ops::objects::list_tables(&mut tx, topic_id))
     }
 
     async fn unreferenced_objects(
@@ -331,25 +319,27 @@ impl MetadataStore for SqliteStore {
         committed_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        self.read(move |connection| objects::unreferenced(connection, committed_before_ms, limit))
-            .await
+        read!(self, |tx| ops::objects::unreferenced(
+            &mut tx,
+            committed_before_ms,
+            limit
+        ))
     }
 
     async fn forget_object(&self, object_key: &str) -> Result<bool, StoreError> {
         let object_key = object_key.to_owned();
-        self.write(move |connection| objects::forget(connection, &object_key))
-            .await
+        write!(self, |tx| ops::objects::forget(&mut tx, &object_key))
     }
 
     async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError> {
-        self.read(move |connection| objects::known(connection, object_keys))
-            .await
+        read!(self, |tx| ops::objects::known(&mut tx, object_keys))
     }
 
     #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]
     async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError> {
-        self.write(move |connection| commit::commit_table(connection, commit, now_ms))
-            .await
+        write!(self, |tx| ops::commit::commit_table(
+            &mut tx, commit, now_ms
+        ))
     }
 
     async fn index_entries(
@@ -359,9 +349,17 @@ impl MetadataStore for SqliteStore {
         offset: u64,
         max_entries: u32,
     ) -> Result<Vec<IndexEntry>, StoreError> {
-        self.read(move |connection| {
-            objects::index_entries(connection, topic_id, partition, offset, max_entries)
-        })
-        .await
+        read!(self, |tx| ops::objects::index_entries(
+            &mut tx,
+            topic_id,
+            partition,
+            offset,
+            max_entries
+        ))
     }
 }
+
+/// A placeholder producer row that moves AUTOINCREMENT past a restored id.
+const RESERVE_PRODUCER_ID: &str =
+    "INSERT INTO producers (producer_id, epoch, last_sequence, last_topic_id,
+ last_chunks, updated_at_ms) VALUES ($1, 0, -1, NULL, '[]', 0)";
