@@ -23,9 +23,10 @@ use tokio::sync::watch;
 use tokio::time::Sleep;
 use tracing::debug;
 
-use crate::api::{AppState, app};
+use crate::api::app;
 use crate::error::ApiError;
 use crate::listener::{IdleTimeout, ListenerStats, accept_loop};
+use crate::state::AppState;
 
 /// Serves the API on `listener` until `shutdown` completes, then lets open requests
 /// finish.

@@ -4,7 +4,7 @@
 //! topics, offsets and groups are the same ones the HTTP API serves. Supported APIs and
 //! versions: `docs/kafka-compatibility.md`.
 
-use crate::api::AppState;
+use crate::state::AppState;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;

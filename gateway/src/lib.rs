@@ -6,20 +6,22 @@ mod api;
 mod batcher;
 mod config;
 mod error;
-mod groups;
+mod extract;
 mod http_server;
 mod json;
 pub mod kafka;
 pub mod listener;
 mod metrics;
 pub mod produce;
+mod state;
 
-pub use api::{AppState, TopicAdmin, app};
+pub use api::app;
 pub use batcher::{Batcher, BatcherHandle};
 pub use config::GatewayConfig;
 pub use error::ApiError;
 pub use http_server::serve;
 pub use metrics::Metrics;
+pub use state::{AppState, TopicAdmin};
 
 #[cfg(test)]
 mod tests;

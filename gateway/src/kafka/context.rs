@@ -10,7 +10,7 @@ use silt_core::groups::KafkaGroupResponse;
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 use super::codes::kafka as code;
 use super::decode;

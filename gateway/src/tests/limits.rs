@@ -304,3 +304,48 @@ async fn hostile_kafka_frames_close_their_connection_and_nothing_else() {
     let answer = http_exchange(served.http, b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// Every route that reads a body answers a body that stops coming the same way, and
+/// every route that reads a query answers one that does not parse the same way: the
+/// rejection is turned into the API's error in one place.
+#[tokio::test]
+async fn every_route_answers_slow_bodies_and_bad_queries_alike() {
+    let served = served(short_limits()).await;
+    let body_routes = [
+        "POST /v1/topics",
+        "PATCH /v1/topics/t",
+        "POST /v1/topics/t/records",
+        "POST /v1/producers",
+        "POST /v1/groups/g/members",
+        "POST /v1/groups/g/offsets",
+        "POST /v1/groups/g/offsets/reset",
+    ];
+    let answers = futures::future::join_all(body_routes.iter().map(|route| {
+        let request = format!(
+            "{route} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"a\":"
+        );
+        async move { http_exchange(served.http, request.as_bytes()).await }
+    }))
+    .await;
+    for (route, answer) in body_routes.iter().zip(answers) {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{route}: {answer}");
+        assert!(
+            answer.contains("\"error_code\":\"request_timeout\""),
+            "{route}: {answer}"
+        );
+    }
+    for route in [
+        "GET /v1/topics/t/partitions/0/records?offset=x",
+        "GET /v1/topics/t/partitions/0/stream?offset=-1",
+        "GET /v1/groups/g/members/m/records?max_records=many",
+        "POST /v1/admin/gc?grace_ms=soon",
+    ] {
+        let request = format!("{route} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n");
+        let answer = http_exchange(served.http, request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{route}: {answer}");
+        assert!(
+            answer.contains("\"error_code\":\"invalid_argument\""),
+            "{route}: {answer}"
+        );
+    }
+}

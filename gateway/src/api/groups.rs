@@ -4,15 +4,13 @@
 
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use silt_core::groups::{
     AutoOffsetReset, FetchPlan, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
@@ -20,25 +18,28 @@ use silt_core::groups::{
 use silt_reader::FetchRequest;
 use tracing::{Instrument, info_span, warn};
 
-use crate::api::{AppState, fetch_limits};
+use super::records::fetch_limits;
 use crate::error::ApiError;
+use crate::extract::{Body, Params};
 use crate::json::write_record;
 use crate::metrics::Metrics;
+use crate::state::AppState;
 
 const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
 
-fn parse_json<T: DeserializeOwned + Default>(
-    body: Result<Bytes, BytesRejection>,
-    allow_empty: bool,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|rejection| {
-        ApiError::new(rejection.status(), "invalid_body", rejection.body_text())
-    })?;
-    if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(&body)
-        .map_err(|error| ApiError::bad_request("invalid_json", error.to_string()))
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/groups", get(list))
+        .route("/v1/groups/{group}", get(describe))
+        .route("/v1/groups/{group}/members", post(join))
+        .route("/v1/groups/{group}/members/{member}", delete(leave))
+        .route(
+            "/v1/groups/{group}/members/{member}/heartbeat",
+            post(heartbeat),
+        )
+        .route("/v1/groups/{group}/members/{member}/records", get(fetch))
+        .route("/v1/groups/{group}/offsets", post(commit))
+        .route("/v1/groups/{group}/offsets/reset", post(reset))
 }
 
 fn assignment_json(member: &MemberAssignment) -> Value {
@@ -60,9 +61,9 @@ struct JoinBody {
 pub async fn join(
     State(state): State<AppState>,
     Path(group): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body: JoinBody = parse_json(body, false)?;
+    let body: JoinBody = body.json("join request")?;
     let join = JoinGroup {
         member_id: body.member_id,
         topics: body.topics,
@@ -107,10 +108,8 @@ pub struct MemberFetchParams {
 pub async fn fetch(
     State(state): State<AppState>,
     Path((group, member)): Path<(String, String)>,
-    params: Result<Query<MemberFetchParams>, QueryRejection>,
+    Params(params): Params<MemberFetchParams>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params
-        .map_err(|rejection| ApiError::bad_request("invalid_argument", rejection.body_text()))?;
     let (max_records, max_bytes, wait_ms) = fetch_limits(
         &state.config,
         params.max_records,
@@ -194,8 +193,9 @@ pub async fn fetch(
             }
         }
         .in_current_span();
-        let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))])
-            .chain(futures::stream::once(advance).filter_map(|()| async { None }));
+        let stream =
+            futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body))])
+                .chain(futures::stream::once(advance).filter_map(|()| async { None }));
         Ok((
             [(header::CONTENT_TYPE, "application/json")],
             axum::body::Body::from_stream(stream),
@@ -277,9 +277,9 @@ impl From<CommitOffset> for PartitionOffset {
 pub async fn commit(
     State(state): State<AppState>,
     Path(group): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body: CommitBody = parse_json(body, false)?;
+    let body: CommitBody = body.json("commit")?;
     let offsets: Vec<PartitionOffset> = body.offsets.into_iter().map(Into::into).collect();
     state
         .coordinator
@@ -316,9 +316,9 @@ struct ResetBody {
 pub async fn reset(
     State(state): State<AppState>,
     Path(group): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body: ResetBody = parse_json(body, false)?;
+    let body: ResetBody = body.json("offset reset")?;
     let target = match (body.to.as_str(), body.offset) {
         ("earliest", None) => ResetTarget::Earliest,
         ("latest", None) => ResetTarget::Latest,
