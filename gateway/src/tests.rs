@@ -841,6 +841,7 @@ mod alter_topic;
 mod batching;
 mod groups;
 mod kafka_edges;
+mod kafka_static;
 mod limits;
 
 /// Reads one sample of the Prometheus text at `/metrics`.
