@@ -189,8 +189,10 @@ pub enum KafkaGroupRequest {
     },
     /// LeaveGroup. `members` (every version: v0-2 name one member by its id, v3+ a
     /// batch, each by member id and/or instance id) is answered by `Left`, one error
-    /// code per member; `member_ids` is what gateways before static membership sent,
-    /// answered by `Done`.
+    /// code per member. `member_ids` is what gateways before static membership sent
+    /// (answered by `Done` when `members` is empty); gateways send both, so that a
+    /// coordinator from before static membership, which reads only `member_ids`,
+    /// still removes the members named by id.
     Leave {
         group: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]

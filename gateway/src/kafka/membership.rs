@@ -237,9 +237,16 @@ pub(super) async fn leave_group(
     if members.is_empty() {
         return response;
     }
+    // The member ids again, for a coordinator from before static membership (it
+    // answers `Done`); one that reads `members` goes by them alone.
+    let member_ids = members
+        .iter()
+        .filter(|member| !member.member_id.is_empty())
+        .map(|member| member.member_id.clone())
+        .collect();
     let call = KafkaGroupRequest::Leave {
         group: request.group_id.0.as_str().to_owned(),
-        member_ids: Vec::new(),
+        member_ids,
         members,
     };
     let codes = match group_call(context, call).await {
