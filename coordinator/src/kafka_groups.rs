@@ -11,7 +11,8 @@
 //! joins): a dead member holds a rebalance for its session timeout, not for the
 //! rebalance timeout. A member waiting in JoinGroup is alive while its request waits; a
 //! new member (JoinGroup v4+) is first handed its id with MEMBER_ID_REQUIRED and is
-//! forgotten if it does not join with it within its session timeout.
+//! forgotten if it does not join with it within its session timeout. Static members
+//! (KIP-345, `group.instance.id`) are in [`static_members`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,9 +24,12 @@ use tokio::sync::Notify;
 use tracing::info;
 
 use crate::service::CoordinatorService;
+use static_members::StaticJoin;
 
 mod admin;
+mod leave;
 mod offsets;
+mod static_members;
 
 pub(crate) use admin::Subscribed;
 
@@ -44,6 +48,7 @@ pub mod code {
     pub const GROUP_ID_NOT_FOUND: i16 = 69;
     pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
     pub const MEMBER_ID_REQUIRED: i16 = 79;
+    pub const FENCED_INSTANCE_ID: i16 = 82;
 }
 
 /// A first rebalance waits this long for more members, so that consumers started
@@ -84,6 +89,19 @@ struct KafkaMember {
     /// The client's id and address, for DescribeGroups.
     client_id: String,
     client_host: String,
+    /// A static member's `group.instance.id`.
+    instance_id: Option<String>,
+}
+
+impl KafkaMember {
+    /// Its metadata for `protocol` (empty if it does not speak it).
+    fn metadata(&self, protocol: &str) -> Vec<u8> {
+        self.protocols
+            .iter()
+            .find(|(name, _)| name == protocol)
+            .map(|(_, metadata)| metadata.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// A group's Kafka-protocol state.
@@ -117,14 +135,59 @@ impl Default for KafkaGroup {
 }
 
 impl KafkaGroup {
-    fn start_rebalance(&mut self, now: Instant) {
-        let wait = self
-            .members
+    /// How long a rebalance waits for members to join again: the longest rebalance
+    /// timeout of a member.
+    fn rebalance_wait(&self) -> Duration {
+        self.members
             .values()
             .map(|member| member.rebalance_timeout)
             .max()
             .unwrap_or(MIN_SESSION_TIMEOUT)
-            .min(MAX_REBALANCE_TIMEOUT);
+            .min(MAX_REBALANCE_TIMEOUT)
+    }
+
+    /// The leader's most preferred protocol that every member supports.
+    fn select_protocol(&self) -> String {
+        let Some(leader) = self.members.get(&self.leader) else {
+            return String::new();
+        };
+        leader
+            .protocols
+            .iter()
+            .map(|(name, _)| name)
+            .find(|name| {
+                self.members
+                    .values()
+                    .all(|member| member.protocols.iter().any(|(other, _)| other == *name))
+            })
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every member's metadata for the group's protocol, as the leader is given it.
+    fn everyone(&self) -> Vec<(String, Vec<u8>)> {
+        self.members
+            .iter()
+            .map(|(id, member)| (id.clone(), member.metadata(&self.protocol)))
+            .collect()
+    }
+
+    /// Adds a member that joins (or replaces one that joins again): a join outside a
+    /// rebalance (a new member, or one that wants to change its subscription) starts
+    /// one.
+    fn add_joined(&mut self, member_id: String, member: KafkaMember, now: Instant) {
+        self.members.insert(member_id.clone(), member);
+        if !matches!(self.phase, Phase::Preparing { .. }) {
+            self.start_rebalance(now);
+            if let Some(member) = self.members.get_mut(&member_id) {
+                member.joined = true;
+            }
+        }
+        self.maybe_complete(now);
+    }
+
+    fn start_rebalance(&mut self, now: Instant) {
+        let wait = self.rebalance_wait();
         let eager = self.phase != Phase::Empty;
         let deadline = now + if eager { wait } else { INITIAL_REBALANCE_DELAY };
         self.phase = Phase::Preparing { deadline, eager };
@@ -213,55 +276,47 @@ impl KafkaGroup {
         if !(now >= deadline || (eager && all_joined)) {
             return;
         }
-        self.members.retain(|_, member| member.joined);
+        // Dynamic members that did not join again are out; static ones stay until
+        // their session times out, as in Kafka.
+        self.members
+            .retain(|_, member| member.joined || member.instance_id.is_some());
         if self.members.is_empty() {
             self.phase = Phase::Empty;
             self.changed.notify_waiters();
             return;
         }
-        self.generation += 1;
-        if !self.members.contains_key(&self.leader) {
-            self.leader = self.members.keys().next().cloned().unwrap_or_default();
-        }
-        // The leader's most preferred protocol that every member supports.
-        let leader_protocols: Vec<String> = self
-            .members
-            .get(&self.leader)
-            .map(|leader| {
-                leader
-                    .protocols
-                    .iter()
-                    .map(|(name, _)| name.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.protocol = leader_protocols
-            .into_iter()
-            .find(|name| {
-                self.members
-                    .values()
-                    .all(|member| member.protocols.iter().any(|(other, _)| other == name))
-            })
-            .unwrap_or_default();
-        let everyone: Vec<(String, Vec<u8>)> = self
+        let Some(first_joined) = self
             .members
             .iter()
-            .map(|(id, member)| {
-                let metadata = member
-                    .protocols
-                    .iter()
-                    .find(|(name, _)| *name == self.protocol)
-                    .map(|(_, metadata)| metadata.clone())
-                    .unwrap_or_default();
-                (id.clone(), metadata)
-            })
-            .collect();
+            .find(|(_, member)| member.joined)
+            .map(|(id, _)| id.clone())
+        else {
+            // Only static members that have not joined again: wait on, until they
+            // join or their sessions run out.
+            self.phase = Phase::Preparing {
+                deadline: now + self.rebalance_wait(),
+                eager,
+            };
+            return;
+        };
+        self.generation += 1;
+        if !self
+            .members
+            .get(&self.leader)
+            .is_some_and(|leader| leader.joined)
+        {
+            self.leader = first_joined;
+        }
+        self.protocol = self.select_protocol();
+        let everyone = self.everyone();
+        let instances = self.instances();
         let (generation, leader) = (self.generation, self.leader.clone());
         for (id, member) in self.members.iter_mut() {
+            let waiting = member.joined;
             member.joined = false;
             member.last_seen = now;
             member.assignment.clear();
-            member.join_answer = Some(KafkaGroupResponse::Joined {
+            member.join_answer = waiting.then(|| KafkaGroupResponse::Joined {
                 error_code: code::NONE,
                 generation,
                 protocol_type: Some(self.protocol_type.clone()),
@@ -273,6 +328,12 @@ impl KafkaGroup {
                 } else {
                     Vec::new()
                 },
+                instances: if *id == leader {
+                    instances.clone()
+                } else {
+                    Vec::new()
+                },
+                skip_assignment: false,
             });
         }
         self.phase = Phase::Completing;
@@ -334,12 +395,36 @@ fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<Strin
     Some(topics)
 }
 
-/// A joining member's session and rebalance timeouts, and its client's id and address.
-struct Timeouts {
+/// A JoinGroup as the coordinator reads it: what the joining member is, and how it
+/// joins.
+struct Joining {
+    protocols: Vec<(String, Vec<u8>)>,
     session: Duration,
     rebalance: Duration,
     client_id: String,
     client_host: String,
+    /// JoinGroup v4+ (dynamic members only): a new member is first handed its id.
+    require_member_id: bool,
+    instance_id: Option<String>,
+    skip_assignment_supported: bool,
+}
+
+impl Joining {
+    /// The member it joins as, joined in the rebalance under way.
+    fn member(self) -> KafkaMember {
+        KafkaMember {
+            protocols: self.protocols,
+            session_timeout: self.session,
+            rebalance_timeout: self.rebalance.max(self.session),
+            last_seen: Instant::now(),
+            joined: true,
+            join_answer: None,
+            assignment: Vec::new(),
+            client_id: self.client_id,
+            client_host: self.client_host,
+            instance_id: self.instance_id,
+        }
+    }
 }
 
 fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
@@ -351,6 +436,8 @@ fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
         leader: String::new(),
         member_id,
         members: Vec::new(),
+        instances: Vec::new(),
+        skip_assignment: false,
     }
 }
 
@@ -367,13 +454,16 @@ fn done(error_code: i16) -> KafkaGroupResponse {
     KafkaGroupResponse::Done { error_code }
 }
 
-/// Checks a member and generation; touches the member.
+/// Checks a member (and its instance id, if static) and generation; touches the
+/// member.
 fn check_member(
     kafka: &mut KafkaGroup,
     member_id: &str,
+    instance: Option<&str>,
     generation: i32,
     now: Instant,
 ) -> Result<(), i16> {
+    kafka.check_instance(member_id, instance)?;
     let Some(member) = kafka.members.get_mut(member_id) else {
         return Err(code::UNKNOWN_MEMBER_ID);
     };
@@ -400,35 +490,38 @@ impl CoordinatorService {
                 require_member_id,
                 client_id,
                 client_host,
+                group_instance_id,
+                skip_assignment_supported,
             } => {
-                self.kafka_join(
-                    &group,
-                    member_id,
-                    protocol_type,
+                let joining = Joining {
                     protocols,
-                    Timeouts {
-                        session: Duration::from_millis(session_timeout_ms),
-                        rebalance: Duration::from_millis(rebalance_timeout_ms),
-                        client_id,
-                        client_host,
-                    },
+                    session: Duration::from_millis(session_timeout_ms),
+                    rebalance: Duration::from_millis(rebalance_timeout_ms),
+                    client_id,
+                    client_host,
                     require_member_id,
-                )
-                .await
+                    instance_id: group_instance_id,
+                    skip_assignment_supported,
+                };
+                self.kafka_join(&group, member_id, protocol_type, joining)
+                    .await
             }
             KafkaGroupRequest::Sync {
                 group,
                 member_id,
                 generation,
                 assignments,
+                group_instance_id,
             } => {
-                self.kafka_sync(&group, &member_id, generation, assignments)
+                let member = (member_id.as_str(), group_instance_id.as_deref());
+                self.kafka_sync(&group, member, generation, assignments)
                     .await
             }
             KafkaGroupRequest::Heartbeat {
                 group,
                 member_id,
                 generation,
+                group_instance_id,
             } => {
                 let mut groups = self.groups().lock().await;
                 let state = self.group_entry(&mut groups, &group, true).await?;
@@ -436,8 +529,9 @@ impl CoordinatorService {
                 let now = Instant::now();
                 kafka.expire(now);
                 kafka.maybe_complete(now);
+                let instance = group_instance_id.as_deref();
                 Ok(done(
-                    match check_member(kafka, &member_id, generation, now) {
+                    match check_member(kafka, &member_id, instance, generation, now) {
                         Err(error_code) => error_code,
                         Ok(()) if matches!(kafka.phase, Phase::Preparing { .. }) => {
                             code::REBALANCE_IN_PROGRESS
@@ -446,34 +540,20 @@ impl CoordinatorService {
                     },
                 ))
             }
-            KafkaGroupRequest::Leave { group, member_ids } => {
-                let mut groups = self.groups().lock().await;
-                let state = self.group_entry(&mut groups, &group, true).await?;
-                let kafka = state.kafka();
-                let before = kafka.members.len();
-                let mut left_pending = false;
-                for member_id in &member_ids {
-                    kafka.members.remove(member_id);
-                    left_pending |= kafka.pending.remove(member_id).is_some();
-                }
-                if kafka.members.len() == before {
-                    if left_pending {
-                        kafka.changed.notify_waiters();
-                        return Ok(done(code::NONE));
-                    }
-                    return Ok(done(code::UNKNOWN_MEMBER_ID));
-                }
-                kafka.after_departure(Instant::now());
-                Ok(done(code::NONE))
-            }
+            KafkaGroupRequest::Leave {
+                group,
+                member_ids,
+                members,
+            } => self.kafka_leave(&group, member_ids, members).await,
             KafkaGroupRequest::Commit {
                 group,
                 member_id,
                 generation,
                 offsets,
+                group_instance_id,
             } => {
-                self.kafka_commit(&group, &member_id, generation, offsets)
-                    .await
+                let member = (member_id.as_str(), group_instance_id.as_deref());
+                self.kafka_commit(&group, member, generation, offsets).await
             }
             KafkaGroupRequest::Fetch { group, topics } => {
                 self.kafka_fetch_offsets(&group, topics).await
@@ -483,56 +563,7 @@ impl CoordinatorService {
             KafkaGroupRequest::DeleteOffsets { group, partitions } => {
                 self.kafka_delete_offsets(&group, partitions).await
             }
-            KafkaGroupRequest::Describe { group } => {
-                let mut groups = self.groups().lock().await;
-                // Describing a group that does not exist creates nothing: Kafka calls it Dead.
-                let state = match self.group_entry(&mut groups, &group, false).await {
-                    Ok(state) => state,
-                    Err(CoordinatorError::GroupNotFound(_)) => {
-                        return Ok(KafkaGroupResponse::Described {
-                            state: "Dead".into(),
-                            protocol_type: String::new(),
-                            protocol_name: String::new(),
-                            members: Vec::new(),
-                            clients: Vec::new(),
-                        });
-                    }
-                    Err(error) => return Err(error),
-                };
-                let kafka = state.kafka();
-                let now = Instant::now();
-                kafka.expire(now);
-                kafka.maybe_complete(now);
-                Ok(KafkaGroupResponse::Described {
-                    state: kafka.describe_phase().to_owned(),
-                    protocol_type: kafka.protocol_type.clone(),
-                    protocol_name: kafka.protocol.clone(),
-                    members: kafka
-                        .members
-                        .iter()
-                        .map(|(id, member)| {
-                            let metadata = member
-                                .protocols
-                                .iter()
-                                .find(|(name, _)| *name == kafka.protocol)
-                                .map(|(_, metadata)| metadata.clone())
-                                .unwrap_or_default();
-                            (id.clone(), metadata, member.assignment.clone())
-                        })
-                        .collect(),
-                    clients: kafka
-                        .members
-                        .iter()
-                        .map(|(id, member)| {
-                            (
-                                id.clone(),
-                                member.client_id.clone(),
-                                member.client_host.clone(),
-                            )
-                        })
-                        .collect(),
-                })
-            }
+            KafkaGroupRequest::Describe { group } => self.kafka_describe(&group).await,
         }
     }
 
@@ -541,22 +572,21 @@ impl CoordinatorService {
         group: &str,
         member_id: String,
         protocol_type: String,
-        protocols: Vec<(String, Vec<u8>)>,
-        timeouts: Timeouts,
-        require_member_id: bool,
+        joining: Joining,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        let Timeouts {
-            session: session_timeout,
-            rebalance: rebalance_timeout,
-            client_id,
-            client_host,
-        } = timeouts;
+        let session_timeout = joining.session;
         if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&session_timeout) {
             return Ok(joined_error(code::INVALID_SESSION_TIMEOUT, member_id));
         }
-        if protocols.is_empty() || group.is_empty() {
+        // Kafka's clients refuse an empty `group.instance.id` (and KIP-848's heartbeat
+        // refuses it as INVALID_REQUEST): it would name every such client alike.
+        if joining.protocols.is_empty()
+            || group.is_empty()
+            || joining.instance_id.as_deref() == Some("")
+        {
             return Ok(joined_error(code::INVALID_REQUEST, member_id));
         }
+        let instance = joining.instance_id.clone();
         let member_id = {
             let mut groups = self.groups().lock().await;
             let state = self.group_entry(&mut groups, group, true).await?;
@@ -567,48 +597,50 @@ impl CoordinatorService {
             if !kafka.members.is_empty() && kafka.protocol_type != protocol_type {
                 return Ok(joined_error(code::INCONSISTENT_GROUP_PROTOCOL, member_id));
             }
-            let member_id = if member_id.is_empty() {
-                // As Kafka names them: the client id, then a random part.
-                let member_id = format!("{client_id}-{}", uuid::Uuid::new_v4());
-                if require_member_id {
-                    kafka
-                        .pending
-                        .insert(member_id.clone(), now + session_timeout);
-                    return Ok(joined_error(code::MEMBER_ID_REQUIRED, member_id));
-                }
-                member_id
-            } else if kafka.members.contains_key(&member_id)
-                || kafka.pending.remove(&member_id).is_some()
-            {
-                member_id
-            } else {
-                return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
-            };
             kafka.protocol_type = protocol_type;
-            kafka.members.insert(
-                member_id.clone(),
-                KafkaMember {
-                    protocols,
-                    session_timeout,
-                    rebalance_timeout: rebalance_timeout.max(session_timeout),
-                    last_seen: now,
-                    joined: true,
-                    join_answer: None,
-                    assignment: Vec::new(),
-                    client_id,
-                    client_host,
+            match (member_id.is_empty(), instance.as_deref()) {
+                (true, Some(instance)) => match kafka.join_static(instance, joining, now) {
+                    StaticJoin::Answered(answer) => return Ok(answer),
+                    StaticJoin::Waiting(member_id) => member_id,
                 },
-            );
-            // A join outside a rebalance (a new member, or one that wants to change its
-            // subscription) starts one.
-            if !matches!(kafka.phase, Phase::Preparing { .. }) {
-                kafka.start_rebalance(now);
-                if let Some(member) = kafka.members.get_mut(&member_id) {
-                    member.joined = true;
+                (true, None) => {
+                    // As Kafka names them: the client id, then a random part.
+                    let member_id = format!("{}-{}", joining.client_id, uuid::Uuid::new_v4());
+                    if joining.require_member_id {
+                        kafka
+                            .pending
+                            .insert(member_id.clone(), now + session_timeout);
+                        return Ok(joined_error(code::MEMBER_ID_REQUIRED, member_id));
+                    }
+                    kafka.add_joined(member_id.clone(), joining.member(), now);
+                    member_id
+                }
+                (false, Some(instance)) => {
+                    // A static member joins again with its member id: it must still be
+                    // the instance's (a pending id is never a static member's).
+                    if let Err(error_code) = kafka.check_instance(&member_id, Some(instance)) {
+                        return Ok(joined_error(error_code, member_id));
+                    }
+                    kafka.add_joined(member_id.clone(), joining.member(), now);
+                    member_id
+                }
+                (false, None) => {
+                    if !(kafka.members.contains_key(&member_id)
+                        || kafka.pending.remove(&member_id).is_some())
+                    {
+                        return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
+                    }
+                    // A static member that joins without its instance id (v0-4) stays
+                    // static, as in Kafka.
+                    let mut member = joining.member();
+                    member.instance_id = kafka
+                        .members
+                        .get(&member_id)
+                        .and_then(|known| known.instance_id.clone());
+                    kafka.add_joined(member_id.clone(), member, now);
+                    member_id
                 }
             }
-            kafka.maybe_complete(now);
-            member_id
         };
         let keep_alive = (session_timeout / 2).min(JOIN_RECHECK);
         loop {
@@ -622,6 +654,10 @@ impl CoordinatorService {
             }
             kafka.expire(now);
             kafka.maybe_complete(now);
+            // Gone, or (FENCED_INSTANCE_ID) another process took its instance id.
+            if let Err(error_code) = kafka.check_instance(&member_id, instance.as_deref()) {
+                return Ok(joined_error(error_code, member_id));
+            }
             let Some(member) = kafka.members.get_mut(&member_id) else {
                 return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
             };
@@ -638,13 +674,15 @@ impl CoordinatorService {
         }
     }
 
+    /// `member` is the member id and, for a static member, its instance id.
     async fn kafka_sync(
         &self,
         group: &str,
-        member_id: &str,
+        member: (&str, Option<&str>),
         generation: i32,
         assignments: Vec<(String, Vec<u8>)>,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        let (member_id, instance) = member;
         let started = Instant::now();
         let mut assignments = Some(assignments);
         loop {
@@ -653,7 +691,7 @@ impl CoordinatorService {
             let kafka = state.kafka();
             let now = Instant::now();
             kafka.maybe_complete(now);
-            if let Err(error_code) = check_member(kafka, member_id, generation, now) {
+            if let Err(error_code) = check_member(kafka, member_id, instance, generation, now) {
                 return Ok(synced_error(error_code));
             }
             match kafka.phase {

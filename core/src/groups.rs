@@ -156,6 +156,17 @@ pub enum KafkaGroupRequest {
         client_id: String,
         #[serde(default)]
         client_host: String,
+        /// KIP-345's `group.instance.id` (JoinGroup v5+): a static member. One that
+        /// joins again under a known instance id (with an empty member id) takes the
+        /// place of the member that had it, with a new member id and the old one's
+        /// assignment, and without a rebalance when the group is stable.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_instance_id: Option<String>,
+        /// JoinGroup v9+: a static leader that joins again while the group is stable is
+        /// told it leads but must skip the assignment (`skip_assignment`); older
+        /// versions are told of the old leader instead, so that they follow.
+        #[serde(default)]
+        skip_assignment_supported: bool,
     },
     /// SyncGroup: the leader brings every member's assignment; all wait for theirs.
     Sync {
@@ -163,15 +174,31 @@ pub enum KafkaGroupRequest {
         member_id: String,
         generation: i32,
         assignments: Vec<(String, Vec<u8>)>,
+        /// SyncGroup v3+: a static member's instance id; a member id that is no longer
+        /// the instance's is `FENCED_INSTANCE_ID`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_instance_id: Option<String>,
     },
     Heartbeat {
         group: String,
         member_id: String,
         generation: i32,
+        /// Heartbeat v3+, as for `Sync`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_instance_id: Option<String>,
     },
+    /// LeaveGroup. `members` (every version: v0-2 name one member by its id, v3+ a
+    /// batch, each by member id and/or instance id) is answered by `Left`, one error
+    /// code per member. `member_ids` is what gateways before static membership sent
+    /// (answered by `Done` when `members` is empty); gateways send both, so that a
+    /// coordinator from before static membership, which reads only `member_ids`,
+    /// still removes the members named by id.
     Leave {
         group: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         member_ids: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<LeavingMember>,
     },
     /// OffsetCommit; generation -1 with an empty member id is a consumer outside any
     /// group generation (manual assignment).
@@ -180,6 +207,9 @@ pub enum KafkaGroupRequest {
         member_id: String,
         generation: i32,
         offsets: Vec<PartitionOffset>,
+        /// OffsetCommit v7+, as for `Sync`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_instance_id: Option<String>,
     },
     /// OffsetFetch: committed offsets, of every topic or of `topics`.
     Fetch {
@@ -205,6 +235,15 @@ pub enum KafkaGroupRequest {
     },
 }
 
+/// A member named by a LeaveGroup: by its member id, or (v3+, an administrator
+/// removing a static member) by its instance id with an empty member id, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeavingMember {
+    pub member_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_instance_id: Option<String>,
+}
+
 /// A group as ListGroups shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListedGroup {
@@ -227,6 +266,13 @@ pub enum KafkaGroupResponse {
         member_id: String,
         /// Every member's metadata, for the leader only.
         members: Vec<(String, Vec<u8>)>,
+        /// (member id, instance id) of the static members among `members`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        instances: Vec<(String, String)>,
+        /// JoinGroup v9+: the leader must not compute an assignment (a static leader
+        /// that joined again while the group is stable keeps the group's).
+        #[serde(default)]
+        skip_assignment: bool,
     },
     Synced {
         error_code: i16,
@@ -236,6 +282,10 @@ pub enum KafkaGroupResponse {
     },
     Done {
         error_code: i16,
+    },
+    /// The answer to a `Leave` with `members`: each member's error code, in order.
+    Left {
+        members: Vec<i16>,
     },
     Offsets {
         offsets: Vec<PartitionOffset>,
@@ -250,6 +300,9 @@ pub enum KafkaGroupResponse {
         /// (member id, client id, client host) of the members.
         #[serde(default)]
         clients: Vec<(String, String, String)>,
+        /// (member id, instance id) of the static members.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        instances: Vec<(String, String)>,
     },
     Listed {
         groups: Vec<ListedGroup>,

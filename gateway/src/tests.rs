@@ -475,6 +475,7 @@ mod bad_produce;
 mod batching;
 mod groups;
 mod kafka_edges;
+mod kafka_static;
 mod limits;
 
 /// Reads one sample of the Prometheus text at `/metrics`.

@@ -14,7 +14,7 @@ use crate::harness::{Api, note, workspace_root};
 use crate::kafka::{clients_python, python, silt_with_kafka};
 
 /// A client script whose JSON lines are collected as they come; killed when dropped.
-struct Client {
+pub(crate) struct Client {
     child: Child,
     /// Each line, with when it came (after the client's start).
     lines: Arc<Mutex<Vec<(Duration, Value)>>>,
@@ -22,7 +22,7 @@ struct Client {
 }
 
 impl Client {
-    fn start(script: &str, args: &[&str]) -> Client {
+    pub(crate) fn start(script: &str, args: &[&str]) -> Client {
         let mut child = Command::new(clients_python())
             .arg(workspace_root().join("tests/kafka").join(script))
             .args(args)
@@ -85,7 +85,34 @@ impl Client {
         }
     }
 
-    fn kill(&mut self) {
+    /// Every JSON line so far, in order.
+    pub(crate) fn events(&self) -> Vec<Value> {
+        let lines = self.lines.lock().expect("lines");
+        lines.iter().map(|(_, line)| line.clone()).collect()
+    }
+
+    /// Waits up to `timeout` for a line that `wanted` accepts; returns it.
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.events().into_iter().find(|line| wanted(line)) {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {timeout:?}; the client printed {:?}",
+                self.events()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -17,6 +17,7 @@ mod groups;
 mod kafka;
 mod kafka_admin;
 mod kafka_groups;
+mod kafka_static;
 mod producers;
 mod scale_out;
 mod smoke_localstack;

@@ -15,14 +15,16 @@ use crate::service::CoordinatorService;
 
 impl CoordinatorService {
     /// Commits offsets of a group member's generation, or (generation -1 with an empty
-    /// member id) of a consumer outside any generation.
+    /// member id and no instance id) of a consumer outside any generation. `member` is
+    /// the member id and, for a static member, its instance id.
     pub(super) async fn kafka_commit(
         &self,
         group: &str,
-        member_id: &str,
+        member: (&str, Option<&str>),
         generation: i32,
         offsets: Vec<PartitionOffset>,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
+        let (member_id, instance) = member;
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, true).await?;
         let now = Instant::now();
@@ -31,8 +33,8 @@ impl CoordinatorService {
             kafka.expire(now);
             kafka.maybe_complete(now);
             // A consumer outside any generation (manual assignment) commits freely.
-            if generation >= 0 || !member_id.is_empty() {
-                if let Err(error_code) = check_member(kafka, member_id, generation, now) {
+            if generation >= 0 || !member_id.is_empty() || instance.is_some() {
+                if let Err(error_code) = check_member(kafka, member_id, instance, generation, now) {
                     return Ok(done(error_code));
                 }
                 if matches!(kafka.phase, Phase::Preparing { .. }) {

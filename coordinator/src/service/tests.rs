@@ -16,6 +16,7 @@ mod durability;
 mod groups;
 mod hostile_commits;
 mod kafka_rebalance;
+mod kafka_static;
 mod remote;
 mod topic_lifecycle;
 mod topic_names;
@@ -624,4 +625,9 @@ on_both_backends! {
     a_new_member_that_never_returns_is_forgotten => super::kafka_rebalance::a_new_member_that_never_returns_is_forgotten,
     a_topic_grows_and_changes_retention => super::admin::a_topic_grows_and_changes_retention,
     groups_are_listed_deleted_and_lose_offsets => super::admin::groups_are_listed_deleted_and_lose_offsets,
+    a_static_member_rejoins_without_a_rebalance => super::kafka_static::a_static_member_rejoins_without_a_rebalance,
+    a_gone_static_member_is_removed_after_its_session => super::kafka_static::a_gone_static_member_is_removed_after_its_session,
+    a_rebalance_keeps_static_members_that_did_not_join => super::kafka_static::a_rebalance_keeps_static_members_that_did_not_join,
+    leave_group_answers_each_member => super::kafka_static::leave_group_answers_each_member,
+    empty_instance_ids_and_a_leave_during_a_rebalance => super::kafka_static::empty_instance_ids_and_a_leave_during_a_rebalance,
 }

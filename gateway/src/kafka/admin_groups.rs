@@ -1,6 +1,7 @@
 //! The Kafka APIs that list, describe and delete groups: ListGroups (each group's
-//! state, `Empty` for one without members), DescribeGroups (members with their client
-//! id and host), DeleteGroups (a group without members goes, with its committed
+//! state, `Empty` for one without members; v4 filters by state, v5 by type),
+//! DescribeGroups (members with their client id and host, and from v4 a static
+//! member's instance id), DeleteGroups (a group without members goes, with its committed
 //! offsets) and OffsetDelete (committed offsets of topics no live member subscribes
 //! to). The coordinator decides; these calls translate.
 
@@ -69,7 +70,7 @@ pub(super) async fn list_groups(
 pub(super) async fn describe_groups(
     context: &Context,
     request: DescribeGroupsRequest,
-    _version: i16,
+    version: i16,
 ) -> DescribeGroupsResponse {
     let mut response = DescribeGroupsResponse::default();
     for group in request.groups {
@@ -84,6 +85,7 @@ pub(super) async fn describe_groups(
                 protocol_name,
                 members,
                 clients,
+                instances,
             }) => {
                 described.group_state = str_bytes(&state);
                 described.protocol_type = str_bytes(&protocol_type);
@@ -97,6 +99,12 @@ pub(super) async fn describe_groups(
                         {
                             member.client_id = str_bytes(client_id);
                             member.client_host = str_bytes(client_host);
+                        }
+                        if version >= 4 {
+                            member.group_instance_id = instances
+                                .iter()
+                                .find(|(member_id, _)| *member_id == id)
+                                .map(|(_, instance)| str_bytes(instance));
                         }
                         member.member_id = str_bytes(&id);
                         member.member_metadata = Bytes::from(metadata);

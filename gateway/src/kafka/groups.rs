@@ -17,6 +17,7 @@ use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 use super::codes::error_code;
 use super::codes::kafka as code;
 use super::context::{Context, done_code, str_bytes, topic_name};
+use super::membership::instance_id;
 
 /// Kafka's error codes for what only these calls answer.
 mod group_code {
@@ -82,7 +83,7 @@ fn committed(
 pub(super) async fn offset_commit(
     context: &Context,
     request: OffsetCommitRequest,
-    _version: i16,
+    version: i16,
 ) -> OffsetCommitResponse {
     let mut offsets = Vec::new();
     // Partitions answered on their own, with their error code.
@@ -113,6 +114,7 @@ pub(super) async fn offset_commit(
             member_id: request.member_id.as_str().to_owned(),
             generation: request.generation_id_or_member_epoch,
             offsets,
+            group_instance_id: instance_id(request.group_instance_id.as_ref(), version, 7),
         };
         done_code(group_call(context, call).await)
     };

@@ -1,6 +1,8 @@
 //! Consumer groups over the Kafka protocol: FindCoordinator, JoinGroup, SyncGroup,
-//! Heartbeat, LeaveGroup, DescribeGroups and ListGroups. The groups live in the
-//! coordinator; these turn requests into its calls and its answers into responses.
+//! Heartbeat and LeaveGroup. The groups live in the coordinator; these turn requests
+//! into its calls and its answers into responses. Static members (KIP-345) name their
+//! `group.instance.id` from JoinGroup v5, SyncGroup and Heartbeat v3 and LeaveGroup v3
+//! (a batch of members, each answered on its own); earlier versions have no such field.
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
@@ -11,7 +13,9 @@ use kafka_protocol::messages::{
     LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse, join_group_response,
     leave_group_response,
 };
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
+use kafka_protocol::protocol::StrBytes;
+use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, LeavingMember};
+use tracing::info;
 
 use super::codes::kafka as code;
 use super::context::NODE_ID;
@@ -55,6 +59,14 @@ pub(super) fn millis(value: i32) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// A request's `group_instance_id`, in the versions that have one.
+pub(super) fn instance_id(value: Option<&StrBytes>, version: i16, since: i16) -> Option<String> {
+    if version < since {
+        return None;
+    }
+    value.map(|id| id.as_str().to_owned())
+}
+
 /// `client` is the client's id and address (the member id starts with the id).
 pub(super) async fn join_group(
     context: &Context,
@@ -64,6 +76,9 @@ pub(super) async fn join_group(
 ) -> JoinGroupResponse {
     let mut response = JoinGroupResponse::default();
     let session_timeout_ms = millis(request.session_timeout_ms);
+    if let Some(reason) = request.reason.as_ref().filter(|_| version >= 8) {
+        info!(group = %request.group_id.0.as_str(), reason = %reason.as_str(), "kafka join");
+    }
     let call = KafkaGroupRequest::Join {
         group: request.group_id.0.as_str().to_owned(),
         member_id: request.member_id.as_str().to_owned(),
@@ -88,6 +103,8 @@ pub(super) async fn join_group(
         require_member_id: version >= 4,
         client_id: client.0.to_owned(),
         client_host: client.1.to_owned(),
+        group_instance_id: instance_id(request.group_instance_id.as_ref(), version, 5),
+        skip_assignment_supported: version >= 9,
     };
     response.member_id = request.member_id;
     match group_call(context, call).await {
@@ -99,8 +116,11 @@ pub(super) async fn join_group(
             leader,
             member_id,
             members,
+            instances,
+            skip_assignment,
         }) => {
             response.error_code = error_code;
+            response.skip_assignment = skip_assignment && version >= 9;
             response.generation_id = generation;
             if version >= 7 {
                 response.protocol_type = protocol_type.as_deref().map(str_bytes);
@@ -112,6 +132,12 @@ pub(super) async fn join_group(
                 .into_iter()
                 .map(|(id, metadata)| {
                     let mut member = join_group_response::JoinGroupResponseMember::default();
+                    if version >= 5 {
+                        member.group_instance_id = instances
+                            .iter()
+                            .find(|(member_id, _)| *member_id == id)
+                            .map(|(_, instance)| str_bytes(instance));
+                    }
                     member.member_id = str_bytes(&id);
                     member.metadata = Bytes::from(metadata);
                     member
@@ -144,6 +170,7 @@ pub(super) async fn sync_group(
                 )
             })
             .collect(),
+        group_instance_id: instance_id(request.group_instance_id.as_ref(), version, 3),
     };
     match group_call(context, call).await {
         Ok(KafkaGroupResponse::Synced {
@@ -168,42 +195,88 @@ pub(super) async fn sync_group(
 pub(super) async fn heartbeat(
     context: &Context,
     request: HeartbeatRequest,
-    _version: i16,
+    version: i16,
 ) -> HeartbeatResponse {
     let call = KafkaGroupRequest::Heartbeat {
         group: request.group_id.0.as_str().to_owned(),
         member_id: request.member_id.as_str().to_owned(),
         generation: request.generation_id,
+        group_instance_id: instance_id(request.group_instance_id.as_ref(), version, 3),
     };
     let mut response = HeartbeatResponse::default();
     response.error_code = done_code(group_call(context, call).await);
     response
 }
 
+/// LeaveGroup: v0-2 name one member, whose error is the response's; v3+ a batch,
+/// each member answered on its own (the response's error is the group's, as in Kafka).
 pub(super) async fn leave_group(
     context: &Context,
     request: LeaveGroupRequest,
-    _version: i16,
+    version: i16,
 ) -> LeaveGroupResponse {
-    let mut member_ids: Vec<String> = request
-        .members
-        .iter()
-        .map(|member| member.member_id.as_str().to_owned())
-        .collect();
-    if !request.member_id.is_empty() {
-        member_ids.push(request.member_id.as_str().to_owned());
+    let members: Vec<LeavingMember> = if version < 3 {
+        vec![LeavingMember {
+            member_id: request.member_id.as_str().to_owned(),
+            group_instance_id: None,
+        }]
+    } else {
+        request
+            .members
+            .iter()
+            .map(|member| LeavingMember {
+                member_id: member.member_id.as_str().to_owned(),
+                group_instance_id: member
+                    .group_instance_id
+                    .as_ref()
+                    .map(|id| id.as_str().to_owned()),
+            })
+            .collect()
+    };
+    let mut response = LeaveGroupResponse::default();
+    if members.is_empty() {
+        return response;
     }
+    // The member ids again, for a coordinator from before static membership (it
+    // answers `Done`); one that reads `members` goes by them alone.
+    let member_ids = members
+        .iter()
+        .filter(|member| !member.member_id.is_empty())
+        .map(|member| member.member_id.clone())
+        .collect();
     let call = KafkaGroupRequest::Leave {
         group: request.group_id.0.as_str().to_owned(),
-        member_ids: member_ids.clone(),
+        member_ids,
+        members,
     };
-    let error_code = done_code(group_call(context, call).await);
-    let mut response = LeaveGroupResponse::default();
-    response.error_code = error_code;
+    let codes = match group_call(context, call).await {
+        Ok(KafkaGroupResponse::Left { members }) => members,
+        Ok(KafkaGroupResponse::Done { error_code }) => {
+            response.error_code = error_code;
+            return response;
+        }
+        Ok(_) => {
+            response.error_code = code::UNKNOWN_SERVER_ERROR;
+            return response;
+        }
+        Err(error_code) => {
+            response.error_code = error_code;
+            return response;
+        }
+    };
+    if version < 3 {
+        response.error_code = codes.first().copied().unwrap_or(code::NONE);
+        return response;
+    }
     response.members = request
         .members
         .into_iter()
-        .map(|member| {
+        .zip(
+            codes
+                .into_iter()
+                .chain(std::iter::repeat(code::UNKNOWN_SERVER_ERROR)),
+        )
+        .map(|(member, error_code)| {
             let mut answered = leave_group_response::MemberResponse::default();
             answered.member_id = member.member_id;
             answered.group_instance_id = member.group_instance_id;

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use super::limits::{served, served_with, short_limits};
 
 /// Sends `request` as `api` at `version` and decodes the answer.
-async fn call<Req: Encodable, Resp: Decodable>(
+pub(super) async fn call<Req: Encodable, Resp: Decodable>(
     addr: SocketAddr,
     api: ApiKey,
     version: i16,

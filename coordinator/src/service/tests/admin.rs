@@ -138,6 +138,8 @@ async fn member(coordinator: &Arc<CoordinatorService>, group: &str, topics: &[&s
             require_member_id: false,
             client_id: "rdkafka".into(),
             client_host: "/10.1.2.3".into(),
+            group_instance_id: None,
+            skip_assignment_supported: false,
         })
         .await
         .expect("join");
@@ -156,6 +158,7 @@ async fn member(coordinator: &Arc<CoordinatorService>, group: &str, topics: &[&s
             member_id: member_id.clone(),
             generation,
             assignments: vec![(member_id.clone(), Vec::new())],
+            group_instance_id: None,
         })
         .await
         .expect("sync");
@@ -180,6 +183,7 @@ async fn commit(coordinator: &Arc<CoordinatorService>, group: &str, offsets: &[(
                 .iter()
                 .map(|(topic, partition)| PartitionOffset::new(*topic, *partition, 0))
                 .collect(),
+            group_instance_id: None,
         },
     )
     .await;
@@ -341,6 +345,7 @@ pub(super) async fn groups_are_listed_deleted_and_lose_offsets(backend: Backend)
         KafkaGroupRequest::Leave {
             group: "busy".into(),
             member_ids: vec![member_id],
+            members: Vec::new(),
         },
     )
     .await;

@@ -58,6 +58,7 @@ async fn kafka_commit(
             member_id: String::new(),
             generation: -1,
             offsets,
+            group_instance_id: None,
         })
         .await
         .expect("commit")

@@ -34,6 +34,8 @@ fn join_request(member_id: &str, session_timeout_ms: u64, require: bool) -> Kafk
         require_member_id: require,
         client_id: "test".into(),
         client_host: String::new(),
+        group_instance_id: None,
+        skip_assignment_supported: false,
     }
 }
 
@@ -90,6 +92,7 @@ async fn sync(coordinator: &Arc<CoordinatorService>, joined: &Joined) {
             member_id: joined.member_id.clone(),
             generation: joined.generation,
             assignments,
+            group_instance_id: None,
         })
         .await
         .expect("sync");
@@ -111,6 +114,7 @@ async fn heartbeat(coordinator: &Arc<CoordinatorService>, member: &Joined) -> i1
             group: GROUP.into(),
             member_id: member.member_id.clone(),
             generation: member.generation,
+            group_instance_id: None,
         })
         .await
         .expect("heartbeat")

@@ -63,6 +63,8 @@ async fn stable_kafka_member(coordinator: &Arc<CoordinatorService>) -> (String, 
             require_member_id: false,
             client_id: "test".into(),
             client_host: String::new(),
+            group_instance_id: None,
+            skip_assignment_supported: false,
         })
         .await
         .expect("join");
@@ -81,6 +83,7 @@ async fn stable_kafka_member(coordinator: &Arc<CoordinatorService>) -> (String, 
             member_id: member_id.clone(),
             generation,
             assignments: vec![(member_id.clone(), Vec::new())],
+            group_instance_id: None,
         })
         .await
         .expect("sync");
@@ -107,6 +110,7 @@ async fn kafka_heartbeat(
             group: "k".into(),
             member_id: member_id.to_owned(),
             generation,
+            group_instance_id: None,
         })
         .await
         .expect("heartbeat")
@@ -140,6 +144,7 @@ pub(in crate::service) async fn a_recreated_topic_starts_without_the_deleted_top
         member_id: String::new(),
         generation: -1,
         offsets: vec![PartitionOffset::new("t1", 0, 3)],
+        group_instance_id: None,
     };
     coordinator
         .kafka_group(kafka_commit)
