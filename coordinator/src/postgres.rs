@@ -30,6 +30,7 @@ use crate::store::{
 
 mod admin;
 mod group_offsets;
+mod topic_configs;
 
 /// The advisory lock that makes a coordinator the leader ("SILTLEAD").
 const LEADER_LOCK: i64 = 0x5349_4c54_4c45_4144;
@@ -122,6 +123,8 @@ DELETE FROM kafka_sequences WHERE topic_id NOT IN (SELECT topic_id FROM topics);
     crate::topic_keys::COLUMNS,
     // Commit metadata and leader epochs with group offsets (SQLite's version 9).
     group_offsets::MIGRATION,
+    // Topic configs (SQLite's version 10).
+    topic_configs::MIGRATION,
 ];
 /// The version that adds topic names' collision keys.
 const TOPIC_KEYS_VERSION: usize = 4;
@@ -282,6 +285,7 @@ fn topic_from_row(row: &Row) -> Result<Topic, StoreError> {
         created_at_ms: row.try_get(5)?,
         value_schema,
         name,
+        configs: Default::default(),
     })
 }
 
@@ -655,8 +659,10 @@ impl MetadataStore for PostgresStore {
             )
             .await?;
         let mut state = StoredState::default();
+        let mut configs = topic_configs::load_all(client).await?;
         for row in &topics {
-            let topic = topic_from_row(row)?;
+            let mut topic = topic_from_row(row)?;
+            topic.configs = configs.remove(&topic.topic_id).unwrap_or_default();
             let partitions = client
                 .query(
                     "SELECT partition, log_start_offset, high_watermark FROM partitions
@@ -715,6 +721,7 @@ impl MetadataStore for PostgresStore {
             )
             .await?
             .try_get(0)?;
+        topic_configs::save(&transaction, topic_id, &config.configs).await?;
         transaction
             .execute(
                 "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
@@ -731,6 +738,7 @@ impl MetadataStore for PostgresStore {
             retention_bytes: config.retention_bytes,
             created_at_ms,
             value_schema: config.value_schema,
+            configs: config.configs,
         })
     }
 
@@ -751,7 +759,9 @@ impl MetadataStore for PostgresStore {
         else {
             return Err(CoordinatorError::TopicNotFound(name.to_owned()).into());
         };
-        let topic = topic_from_row(&row)?;
+        let mut topic = topic_from_row(&row)?;
+        topic.configs = topic_configs::load(&transaction, topic.topic_id).await?;
+        topic_configs::delete(&transaction, topic.topic_id).await?;
         for table in [
             "index_entries",
             "partitions",
@@ -1104,7 +1114,8 @@ impl MetadataStore for PostgresStore {
             let (base, end_offset) = (range.base_offset as i64, end as i64);
             let covered = transaction
                 .query(
-                    "SELECT base_offset, record_count, format FROM index_entries
+                    "SELECT base_offset, record_count, e.format, s.object_key
+                     FROM index_entries e JOIN segments s USING (segment_id)
                      WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4
                      ORDER BY base_offset",
                     &[&commit.topic_id, &partition, &base, &end_offset],
@@ -1112,9 +1123,15 @@ impl MetadataStore for PostgresStore {
                 .await?;
             let mut next = base;
             for row in &covered {
-                let (entry_base, count, format): (i64, i64, i64) =
-                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                if entry_base != next || format == FORMAT_PARQUET {
+                let (entry_base, count, format, object_key): (i64, i64, i64, String) = (
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                );
+                // A compacted file's entries are replaced only by a rewrite that read it.
+                let replaceable = format != FORMAT_PARQUET || commit.replaces.contains(&object_key);
+                if entry_base != next || !replaceable {
                     return Err(conflict(format!(
                         "the index changed at offset {entry_base}"
                     )));
@@ -1281,6 +1298,7 @@ impl MetadataStore for PostgresStore {
             )
             .await?,
             group_offset_metadata: group_offsets::snapshot_rows(&transaction).await?,
+            topic_configs: topic_configs::snapshot_rows(&transaction).await?,
         };
         transaction.commit().await?;
         Ok(snapshot)
@@ -1400,6 +1418,7 @@ impl MetadataStore for PostgresStore {
         }
         group_offsets::restore_rows(&transaction, &snapshot.group_offset_metadata, &topic_ids)
             .await?;
+        topic_configs::restore_rows(&transaction, &snapshot.topic_configs, &topic_ids).await?;
         // Explicit ids leave the sequences behind: move each past what it restored.
         let next_producer = snapshot
             .producers

@@ -21,8 +21,9 @@ use crate::store::{
 
 mod admin;
 mod group_offsets;
+mod topic_configs;
 
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 /// The version that adds topic names' collision keys (see `topic_keys`).
 const TOPIC_KEYS_VERSION: usize = 8;
 const READ_CONNECTIONS: usize = 2;
@@ -132,6 +133,7 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_7,
     crate::topic_keys::COLUMNS,
     group_offsets::MIGRATION,
+    topic_configs::MIGRATION,
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -266,6 +268,7 @@ fn topic_from_row(
         retention_bytes,
         created_at_ms,
         value_schema,
+        configs: Default::default(),
     })
 }
 
@@ -647,18 +650,21 @@ impl MetadataStore for SqliteStore {
                     ))
                     .into()
                 };
-                let covered: Vec<(i64, i64, i64)> = transaction
+                let covered: Vec<(i64, i64, i64, String)> = transaction
                     .prepare_cached(
-                        "SELECT base_offset, record_count, format FROM index_entries
+                        "SELECT base_offset, record_count, index_entries.format, object_key FROM index_entries
+                         JOIN segments USING (segment_id)
                          WHERE topic_id = ?1 AND partition = ?2 AND base_offset >= ?3 AND base_offset < ?4 ORDER BY base_offset",
                     )?
                     .query_map(params![commit.topic_id, range.partition, range.base_offset as i64, end as i64], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                     })?
                     .collect::<Result<_, _>>()?;
                 let mut next = range.base_offset as i64;
-                for (base, count, format) in &covered {
-                    if *base != next || *format == FORMAT_PARQUET {
+                for (base, count, format, object_key) in &covered {
+                    // A compacted file's entries are replaced only by a rewrite that read it.
+                    let replaceable = *format != FORMAT_PARQUET || commit.replaces.contains(object_key);
+                    if *base != next || !replaceable {
                         return Err(conflict(format!("the index changed at offset {base}")));
                     }
                     next = base + count;
@@ -891,8 +897,10 @@ impl MetadataStore for SqliteStore {
                 "SELECT partition, log_start_offset, high_watermark FROM partitions WHERE topic_id = ?1 ORDER BY partition",
             )?;
             let mut state = StoredState::default();
+            let mut configs = topic_configs::load_all(connection)?;
             for row in topics {
-                let topic = topic_from_row(row)?;
+                let mut topic = topic_from_row(row)?;
+                topic.configs = configs.remove(&topic.topic_id).unwrap_or_default();
                 let partitions = partitions_statement
                     .query_map([topic.topic_id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))?
                     .map(|row| {
@@ -942,6 +950,7 @@ impl MetadataStore for SqliteStore {
                 ],
             )?;
             let topic_id = transaction.last_insert_rowid();
+            topic_configs::save(&transaction, topic_id, &config.configs)?;
             {
                 let mut insert = transaction.prepare(
                     "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark) VALUES (?1, ?2, 0, 0)",
@@ -959,6 +968,7 @@ impl MetadataStore for SqliteStore {
                 retention_bytes: config.retention_bytes,
                 created_at_ms,
                 value_schema: config.value_schema,
+                configs: config.configs,
             })
         })
         .await
@@ -983,7 +993,9 @@ impl MetadataStore for SqliteStore {
             let Some(row) = row else {
                 return Err(CoordinatorError::TopicNotFound(name).into());
             };
-            let topic = topic_from_row(row)?;
+            let mut topic = topic_from_row(row)?;
+            topic.configs = topic_configs::load(&transaction, topic.topic_id)?;
+            topic_configs::delete(&transaction, topic.topic_id)?;
             for table in ["index_entries", "partitions", "group_offsets", "kafka_sequences", "topics"] {
                 transaction.execute(&format!("DELETE FROM {table} WHERE topic_id = ?1"), [topic.topic_id])?;
             }
@@ -1156,6 +1168,7 @@ fn sqlite_snapshot(connection: &Connection, taken_at_ms: i64) -> Result<Snapshot
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
         )?,
         group_offset_metadata: group_offsets::snapshot_rows(&transaction)?,
+        topic_configs: topic_configs::snapshot_rows(&transaction)?,
     };
     transaction.finish()?;
     Ok(snapshot)
@@ -1264,6 +1277,7 @@ fn sqlite_restore(connection: &mut Connection, snapshot: Snapshot) -> Result<(),
         )?;
     }
     group_offsets::restore_rows(&transaction, &snapshot.group_offset_metadata, &topic_ids)?;
+    topic_configs::restore_rows(&transaction, &snapshot.topic_configs, &topic_ids)?;
     transaction.commit()?;
     Ok(())
 }

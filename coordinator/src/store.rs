@@ -54,7 +54,14 @@ pub struct Snapshot {
     /// rows committed with metadata or a leader epoch; older snapshots have none.
     #[serde(default)]
     pub group_offset_metadata: Vec<GroupOffsetMetadataRow>,
+    /// (topic_id, name, value) of each topic config a topic sets (Kafka names); older
+    /// snapshots have none, and their topics have the defaults.
+    #[serde(default)]
+    pub topic_configs: Vec<TopicConfigRow>,
 }
+
+/// A `topic_configs` row: (topic_id, Kafka config name, value).
+pub type TopicConfigRow = (i64, String, String);
 
 /// A `group_offsets` row's commit metadata: (group_name, topic_id, partition, metadata,
 /// leader_epoch).
@@ -105,8 +112,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         generations: Vec<(String, u64)>,
     ) -> Result<Topic, StoreError>;
 
-    /// Stores a topic's new partition count (adding the new partitions, empty) and
-    /// retention, in one transaction. The count never goes down.
+    /// Stores a topic's new partition count (adding the new partitions, empty),
+    /// retention and configs, in one transaction. The count never goes down.
     async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError>;
 
     /// Deletes a group and its committed offsets, in one transaction; answers whether

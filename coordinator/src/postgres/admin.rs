@@ -1,4 +1,4 @@
-//! Admin changes in the PostgreSQL store: a topic's partition count and retention, and
+//! Admin changes in the PostgreSQL store: a topic's partition count, retention and configs, and
 //! the deletion of a group or of some of its committed offsets. No new tables: these
 //! change rows the other statements keep.
 
@@ -25,6 +25,7 @@ pub(super) async fn alter_topic(client: &mut Client, topic: Topic) -> Result<(),
     if changed == 0 {
         return Err(CoordinatorError::TopicNotFound(topic.name).into());
     }
+    super::topic_configs::save(&transaction, topic.topic_id, &topic.configs).await?;
     transaction
         .execute(
             "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)

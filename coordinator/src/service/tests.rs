@@ -15,6 +15,7 @@ mod admin;
 mod commit_metadata;
 mod hostile_commits;
 mod kafka_rebalance;
+mod topic_configs;
 mod topic_lifecycle;
 mod topic_names;
 
@@ -87,6 +88,7 @@ fn topic(name: &str, partitions: u32) -> TopicConfig {
         partitions,
         retention_ms: None,
         retention_bytes: None,
+        configs: Default::default(),
     }
 }
 
@@ -842,6 +844,7 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers(backend: Backend
             max_timestamp: 2,
             byte_size: 50,
         }],
+        replaces: Vec::new(),
     };
     // A range that splits a chunk is refused and changes nothing.
     assert!(matches!(
@@ -1273,4 +1276,6 @@ on_both_backends! {
     a_new_member_that_never_returns_is_forgotten => super::kafka_rebalance::a_new_member_that_never_returns_is_forgotten,
     a_topic_grows_and_changes_retention => super::admin::a_topic_grows_and_changes_retention,
     groups_are_listed_deleted_and_lose_offsets => super::admin::groups_are_listed_deleted_and_lose_offsets,
+    topic_configs_are_stored_altered_and_snapshotted => super::topic_configs::topic_configs_are_stored_altered_and_snapshotted,
+    a_rewrite_replaces_only_the_compacted_files_it_read => super::topic_configs::a_rewrite_replaces_only_the_compacted_files_it_read,
 }

@@ -1,4 +1,4 @@
-//! Admin changes in the SQLite store: a topic's partition count and retention, and the
+//! Admin changes in the SQLite store: a topic's partition count, retention and configs, and the
 //! deletion of a group or of some of its committed offsets. No new tables: these change
 //! rows the other statements keep.
 
@@ -22,6 +22,7 @@ pub(super) fn alter_topic(connection: &mut Connection, topic: Topic) -> Result<(
     if changed == 0 {
         return Err(CoordinatorError::TopicNotFound(topic.name).into());
     }
+    super::topic_configs::save(&transaction, topic.topic_id, &topic.configs)?;
     {
         let mut insert = transaction.prepare(
             "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)
