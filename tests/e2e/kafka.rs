@@ -595,9 +595,15 @@ async fn admin_client_describes_configs_and_the_cluster_and_deletes_records() {
         json!(["-1", 5, false]),
         "{answer}"
     );
+    // Topic configs Silt honours are alterable; the ones it fixes are read-only.
     assert_eq!(
         topic["cleanup.policy"],
-        json!(["delete", 5, true]),
+        json!(["delete", 5, false]),
+        "{answer}"
+    );
+    assert_eq!(
+        topic["min.insync.replicas"],
+        json!(["1", 5, true]),
         "{answer}"
     );
     assert_eq!(
