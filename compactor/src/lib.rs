@@ -4,6 +4,8 @@
 //! one coordinator transaction so readers see either the chunks or the file, never a
 //! gap. Consumers replaying old offsets read the same records from the file.
 
+mod clean;
+mod key_compaction;
 mod stats;
 
 use std::sync::Arc;
@@ -42,6 +44,9 @@ pub struct CompactorConfig {
     /// For crash tests only: wait this long between writing a file and swapping the
     /// index, so a test can kill the process in between.
     pub pause_before_swap_ms: u64,
+    /// Most distinct keys one key compaction of a partition maps (about 48 bytes each);
+    /// a partition with more is cleaned over several runs.
+    pub key_map_keys: usize,
 }
 
 impl Default for CompactorConfig {
@@ -51,6 +56,7 @@ impl Default for CompactorConfig {
             target_file_bytes: 128 << 20,
             row_group_rows: 64 * 1024,
             pause_before_swap_ms: 0,
+            key_map_keys: 1 << 20,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct CompactionSummary {
     pub record_bytes: u64,
     /// Bytes of the Parquet files written.
     pub parquet_bytes: u64,
+    /// Records that key compaction removed (superseded, keyless, expired tombstones).
+    pub records_removed: u64,
 }
 
 /// S3 reports `LastModified` to the second, so an orphan must look this much older than
@@ -115,6 +123,8 @@ pub struct Compactor {
     reader: Arc<Reader>,
     config: CompactorConfig,
     stats: CompactorStats,
+    /// Where each partition's next key compaction starts mapping keys.
+    dirty_starts: clean::DirtyStarts,
 }
 
 /// One partition's eligible chunks.
@@ -136,6 +146,7 @@ impl Compactor {
             reader,
             config,
             stats: CompactorStats::default(),
+            dirty_starts: clean::DirtyStarts::default(),
         }
     }
 
@@ -183,6 +194,8 @@ impl Compactor {
         loop {
             let pending = self.eligible(topic, cutoff).await?;
             if pending.is_empty() {
+                // Then key compaction, over the compacted files (none for other topics).
+                self.clean_topic(topic, &mut summary).await?;
                 return Ok(summary);
             }
             let before = summary.clone();
@@ -270,6 +283,10 @@ impl Compactor {
     #[instrument(skip(self))]
     pub async fn enforce_retention(&self, topic: &str) -> Result<u64, CompactError> {
         let description = self.coordinator.describe_topic(topic).await?;
+        // cleanup.policy=compact alone keeps records by key, not by age or size.
+        if !description.topic.configs.cleanup_policy().deletes() {
+            return Ok(0);
+        }
         let retention_ms = description.topic.retention_ms.filter(|ms| *ms > 0);
         let retention_bytes = description
             .topic
@@ -385,20 +402,7 @@ impl Compactor {
             .value_schema
             .as_ref()
             .and_then(|schema| ValueSchema::parse(schema).ok());
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-            .set_max_row_group_row_count(Some(self.config.row_group_rows))
-            .set_statistics_enabled(EnabledStatistics::Chunk)
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                TABLE_VERSION_KEY.to_owned(),
-                TABLE_VERSION.to_owned(),
-            )]))
-            .build();
-        let mut writer = ArrowWriter::try_new(
-            Vec::new(),
-            table_schema_for(value_schema.as_ref()),
-            Some(properties),
-        )?;
+        let mut writer = self.table_writer(value_schema.as_ref())?;
         let mut ranges = Vec::with_capacity(pending.len());
         let mut min_timestamp = i64::MAX;
         for partition in pending {
@@ -442,6 +446,58 @@ impl Compactor {
             summary.records += range.record_count;
             ranges.push(range);
         }
+        let (object_key, object_size) = self
+            .put_table(
+                topic,
+                topic_info.topic_id,
+                writer,
+                min_timestamp,
+                ranges,
+                Vec::new(),
+            )
+            .await?;
+        info!(
+            topic,
+            object_key, object_size, "compacted segment chunks into a table file"
+        );
+        summary.parquet_bytes += object_size;
+        summary.files.push(object_key);
+        Ok(())
+    }
+
+    /// A writer of one compacted file in the table layout (zstd, statistics, version).
+    fn table_writer(
+        &self,
+        value_schema: Option<&ValueSchema>,
+    ) -> Result<ArrowWriter<Vec<u8>>, CompactError> {
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_max_row_group_row_count(Some(self.config.row_group_rows))
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                TABLE_VERSION_KEY.to_owned(),
+                TABLE_VERSION.to_owned(),
+            )]))
+            .build();
+        Ok(ArrowWriter::try_new(
+            Vec::new(),
+            table_schema_for(value_schema),
+            Some(properties),
+        )?)
+    }
+
+    /// Writes the file (never over another) and swaps it into the index for `ranges`,
+    /// in place of segment chunks and of the compacted files in `replaces`. Answers its
+    /// key and size.
+    async fn put_table(
+        &self,
+        topic: &str,
+        topic_id: i64,
+        writer: ArrowWriter<Vec<u8>>,
+        min_timestamp: i64,
+        ranges: Vec<TableRange>,
+        replaces: Vec<String>,
+    ) -> Result<(String, u64), CompactError> {
         let bytes = writer.into_inner()?;
         let object_key = table_object_key(topic, min_timestamp, uuid::Uuid::now_v7());
         let object_size = bytes.len() as u64;
@@ -466,19 +522,14 @@ impl Compactor {
             .await;
         }
         let commit = TableCommit {
-            topic_id: topic_info.topic_id,
+            topic_id,
             topic: topic.to_owned(),
             object_key: object_key.clone(),
             object_size,
             ranges,
+            replaces,
         };
         self.coordinator.commit_table(commit).await?;
-        info!(
-            topic,
-            object_key, object_size, "compacted segment chunks into a table file"
-        );
-        summary.parquet_bytes += object_size;
-        summary.files.push(object_key);
-        Ok(())
+        Ok((object_key, object_size))
     }
 }

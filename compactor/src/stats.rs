@@ -13,6 +13,8 @@ pub struct CompactorStats {
     pub record_bytes_read: AtomicU64,
     pub parquet_bytes_written: AtomicU64,
     pub records_expired: AtomicU64,
+    /// Records key compaction removed (superseded, keyless, expired tombstones).
+    pub records_removed: AtomicU64,
     pub objects_deleted: AtomicU64,
     pub runs_failed: AtomicU64,
     /// When the last run over a topic succeeded (ms since the epoch; 0: never).
@@ -29,6 +31,7 @@ impl Default for CompactorStats {
             record_bytes_read: zero(),
             parquet_bytes_written: zero(),
             records_expired: zero(),
+            records_removed: zero(),
             objects_deleted: zero(),
             runs_failed: zero(),
             last_success_ms: zero(),
@@ -44,7 +47,7 @@ impl CompactorStats {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let table: [(&str, &str, &AtomicU64); 7] = [
+        let table: [(&str, &str, &AtomicU64); 8] = [
             (
                 "silt_compactor_files_written_total",
                 "Parquet files written and swapped into the index",
@@ -69,6 +72,11 @@ impl CompactorStats {
                 "silt_compactor_records_expired_total",
                 "Records dropped by retention",
                 &self.records_expired,
+            ),
+            (
+                "silt_compactor_records_removed_by_key_total",
+                "Records key compaction removed (superseded by a later record of their key, keyless, or expired tombstones)",
+                &self.records_removed,
             ),
             (
                 "silt_compactor_objects_deleted_total",

@@ -27,7 +27,8 @@ pub type SegmentOutcome = (Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>);
 
 /// The tables whose rows belong to one topic (by `topic_id`): deleting a topic deletes
 /// its rows in each, in this order.
-pub const TOPIC_TABLES: [&str; 5] = [
+pub const TOPIC_TABLES: [&str; 6] = [
+    "topic_configs",
     "index_entries",
     "partitions",
     "group_offsets",
@@ -100,8 +101,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         generations: Vec<(String, u64)>,
     ) -> Result<Topic, StoreError>;
 
-    /// Stores a topic's new partition count (adding the new partitions, empty) and
-    /// retention, in one transaction. The count never goes down.
+    /// Stores a topic's new partition count (adding the new partitions, empty),
+    /// retention and configs, in one transaction. The count never goes down.
     async fn alter_topic(&self, topic: Topic) -> Result<(), StoreError>;
 
     /// Deletes a group and its committed offsets, in one transaction; answers whether

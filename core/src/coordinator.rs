@@ -13,6 +13,7 @@ use crate::groups::{
     FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
+use crate::topic_configs::TopicConfigs;
 
 /// Most partitions a topic may have.
 pub const MAX_PARTITIONS: u32 = 10_000;
@@ -30,6 +31,9 @@ pub struct TopicConfig {
     /// (see [`crate::schema`]).
     #[serde(default)]
     pub value_schema: Option<serde_json::Value>,
+    /// Kafka's topic configs that Silt honours ([`crate::topic_configs`]).
+    #[serde(default)]
+    pub configs: TopicConfigs,
 }
 
 /// A topic as the coordinator stores it. `topic_id` tells apart two topics that had
@@ -44,6 +48,8 @@ pub struct Topic {
     pub created_at_ms: i64,
     #[serde(default)]
     pub value_schema: Option<serde_json::Value>,
+    #[serde(default)]
+    pub configs: TopicConfigs,
 }
 
 /// A new value for one of a topic's settings, or back to its default.
@@ -75,6 +81,14 @@ pub struct TopicAlteration {
     pub retention_ms: Option<Setting<i64>>,
     #[serde(default)]
     pub retention_bytes: Option<Setting<i64>>,
+    /// Configs of [`crate::topic_configs`] by Kafka name, each set to a value or back to
+    /// its default (`None`), in order.
+    #[serde(default)]
+    pub configs: Vec<(String, Option<String>)>,
+    /// Every config of [`crate::topic_configs`] goes back to its default before
+    /// `configs` apply (Kafka's AlterConfigs replaces a topic's whole set).
+    #[serde(default)]
+    pub reset_configs: bool,
     /// Check the change and answer the topic as it would be, changing nothing.
     #[serde(default)]
     pub validate_only: bool,
@@ -225,6 +239,10 @@ pub struct TableCommit {
     pub object_key: String,
     pub object_size: u64,
     pub ranges: Vec<TableRange>,
+    /// Compacted files whose entries the ranges may replace too (a key compaction
+    /// rewrites them); without any, the ranges replace segment entries only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
 }
 
 impl IndexEntry {
@@ -268,6 +286,9 @@ pub enum CoordinatorError {
     },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A topic config Silt does not keep, or a value it does not take.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
     /// A partition count a topic cannot take: fewer than it has, the same, or too many.
     #[error("invalid partitions: {0}")]
     InvalidPartitions(String),
@@ -327,6 +348,7 @@ impl CoordinatorError {
             CoordinatorError::OffsetOutOfRange { .. }
             | CoordinatorError::InvalidArgument(_)
             | CoordinatorError::InvalidPartitions(_)
+            | CoordinatorError::InvalidConfig(_)
             | CoordinatorError::DuplicatePartition { .. }
             | CoordinatorError::OffsetMetadataTooLarge { .. } => ErrorKind::InvalidInput,
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
@@ -344,6 +366,7 @@ impl CoordinatorError {
             CoordinatorError::OffsetOutOfRange { .. } => "offset_out_of_range",
             CoordinatorError::InvalidArgument(_) => "invalid_argument",
             CoordinatorError::InvalidPartitions(_) => "invalid_partitions",
+            CoordinatorError::InvalidConfig(_) => "invalid_config",
             CoordinatorError::UnknownProducer(_) => "unknown_producer",
             CoordinatorError::GroupNotFound(_) => "group_not_found",
             CoordinatorError::UnknownMember { .. } => "unknown_member",

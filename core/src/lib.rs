@@ -11,6 +11,7 @@ pub mod partitioner;
 pub mod record;
 pub mod schema;
 pub mod segment;
+pub mod topic_configs;
 
 pub use coordinator::Coordinator;
 pub use error::ErrorKind;

@@ -20,7 +20,12 @@ pub const ATTR_HAS_KEY: u8 = 0b0000_0010;
 pub const ATTR_KEY_BINARY: u8 = 0b0000_0100;
 /// The value is null (a Kafka tombstone), which is not the empty value.
 pub const ATTR_VALUE_NULL: u8 = 0b0000_1000;
-const KNOWN_ATTRIBUTES: u8 = ATTR_VALUE_JSON | ATTR_HAS_KEY | ATTR_KEY_BINARY | ATTR_VALUE_NULL;
+/// The timestamp is the gateway's append time (the topic's `message.timestamp.type` was
+/// `LogAppendTime`), not the producer's. Readers before it refuse such a record by name
+/// (`unknown attribute bits`) rather than misread it.
+pub const ATTR_LOG_APPEND_TIME: u8 = 0b0001_0000;
+const KNOWN_ATTRIBUTES: u8 =
+    ATTR_VALUE_JSON | ATTR_HAS_KEY | ATTR_KEY_BINARY | ATTR_VALUE_NULL | ATTR_LOG_APPEND_TIME;
 /// The length that marks a null header value.
 const NULL_LEN: u32 = u32::MAX;
 
@@ -78,6 +83,8 @@ pub struct RecordParts<'a> {
     pub value_is_json: bool,
     /// In order; a name may repeat, a value may be null.
     pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+    /// `timestamp` is the gateway's append time ([`ATTR_LOG_APPEND_TIME`]).
+    pub log_append_time: bool,
 }
 
 impl RecordParts<'_> {
@@ -127,6 +134,9 @@ impl RecordParts<'_> {
             Some(_) if self.value_is_json => attributes |= ATTR_VALUE_JSON,
             Some(_) => {}
         }
+        if self.log_append_time {
+            attributes |= ATTR_LOG_APPEND_TIME;
+        }
         if let Some((_, binary)) = self.key {
             attributes |= ATTR_HAS_KEY;
             if binary {
@@ -173,6 +183,7 @@ impl Record {
             value: (!matches!(self.value, RecordValue::Null)).then(|| self.value.as_bytes()),
             value_is_json: matches!(self.value, RecordValue::Json(_)),
             headers: &headers,
+            log_append_time: false,
         };
         use_parts(&parts)
     }
@@ -208,6 +219,11 @@ impl StoredRecord {
 
     pub fn key_is_binary(&self) -> bool {
         self.attributes & ATTR_KEY_BINARY != 0
+    }
+
+    /// Whether the timestamp is the gateway's append time.
+    pub fn log_append_time(&self) -> bool {
+        self.attributes & ATTR_LOG_APPEND_TIME != 0
     }
 
     /// Whether the value is null (a tombstone), not merely empty.

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 mod admin;
+mod configs;
 pub(crate) mod groups;
 pub(crate) mod records;
 mod topics;

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use silt_core::coordinator::{KafkaBatchStamp, ProducerStamp, Topic};
 use silt_core::partitioner::partition_for_key;
 use silt_core::record::RecordParts;
+use silt_core::topic_configs::TimestampType;
 
 use crate::error::ApiError;
 
@@ -108,6 +109,16 @@ impl<'de> Deserialize<'de> for HeadersJson {
 }
 
 const TOO_MANY_HEADERS: &str = "more headers than the limit of 256";
+
+/// Why a record without a key is refused by a compacted topic (Kafka refuses it too:
+/// compaction keeps the latest record of each key, and a record without one has none).
+pub fn null_key_refusal(topic: &Topic) -> String {
+    format!(
+        "topic {:?} is compacted (cleanup.policy={}): every record needs a key",
+        topic.name,
+        topic.configs.cleanup_policy().as_str()
+    )
+}
 
 /// One validated record, encoded into [`PreparedProduce::data`].
 #[derive(Debug, Clone)]
@@ -259,21 +270,32 @@ impl Encoder<'_> {
             (None, Some((key, _))) => partition_for_key(key, topic.partitions),
             (None, None) => STICKY,
         };
+        if key.is_none() && topic.configs.cleanup_policy().compacts() {
+            return Err(ApiError::invalid_record(index, null_key_refusal(topic)));
+        }
+        let log_append_time = topic.configs.timestamp_type() == TimestampType::LogAppendTime;
         let parts = RecordParts {
-            timestamp,
+            // The gateway's clock for a LogAppendTime topic, whatever the producer said.
+            timestamp: if log_append_time {
+                self.now_ms
+            } else {
+                timestamp
+            },
             key,
             value,
             value_is_json,
             headers: &headers,
+            log_append_time,
         };
         let encoded_len = parts.encoded_len();
-        if encoded_len > self.max_record_bytes {
+        let limit = topic.configs.max_message_bytes(self.max_record_bytes);
+        if encoded_len > limit {
             return Err(ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "record_too_large",
                 format!(
-                    "record {index}: {encoded_len} bytes encoded; the limit is {}",
-                    self.max_record_bytes
+                    "record {index}: {encoded_len} bytes encoded; the limit is {limit} \
+                     (the topic's max.message.bytes)"
                 ),
             )
             .with("record_index", index));
@@ -284,7 +306,7 @@ impl Encoder<'_> {
             partition,
             start,
             end: self.data.len(),
-            timestamp,
+            timestamp: parts.timestamp,
         });
         Ok(())
     }

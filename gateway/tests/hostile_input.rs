@@ -404,6 +404,7 @@ fn http_bodies(seed: u64, random: &mut Random, deadline: Instant) -> usize {
         retention_bytes: None,
         created_at_ms: 0,
         value_schema: None,
+        configs: Default::default(),
     };
     let sticky = AtomicU32::new(0);
     // The smallest records, as many as a request may hold and one more.

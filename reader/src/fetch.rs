@@ -177,11 +177,15 @@ impl Reader {
                 let entry_records = self
                     .read_entry_with_retries(entry, &request.topic, request.partition, next_offset)
                     .await?;
+                // A key compaction leaves gaps in a compacted file's offsets: its records
+                // keep their offsets, and a fetch steps over the removed ones.
+                let gaps = entry.format == EntryFormat::Parquet;
+                let mut read_any = false;
                 for (offset, record) in entry_records {
                     if offset < next_offset {
                         continue;
                     }
-                    if offset != next_offset {
+                    if offset >= entry.end_offset() || (offset != next_offset && !gaps) {
                         return Err(ReadError::Inconsistent(format!(
                             "{} holds offset {offset} where {next_offset} was expected",
                             entry.object_key
@@ -194,10 +198,16 @@ impl Reader {
                     }
                     bytes += record.encoded_len;
                     records.push(FetchedRecord { offset, record });
-                    next_offset += 1;
+                    next_offset = offset + 1;
+                    read_any = true;
                 }
-                // A compacted file is read a row group at a time: look up again for more.
                 if next_offset < entry.end_offset() {
+                    if gaps && !read_any {
+                        // Nothing is left in the entry from here: its end was compacted away.
+                        next_offset = entry.end_offset();
+                        continue;
+                    }
+                    // A compacted file is read a row group at a time: look up again for more.
                     continue 'lookups;
                 }
             }
@@ -323,11 +333,9 @@ impl Reader {
         };
         let groups =
             table::row_groups_for(metadata.metadata(), partition, from, entry.end_offset());
+        // None when a key compaction removed every record of the range from `from` on.
         let Some(&(group, first_offset)) = groups.first() else {
-            return Err(ReadError::Inconsistent(format!(
-                "{} has no row group for partition {partition} offset {from}",
-                entry.object_key
-            )));
+            return Ok(Vec::new());
         };
         // A decoded row group is kept in the chunk cache as chunk frames of
         // `ROW_GROUP_PART_RECORDS` records each, keyed by the file, the row group (a byte

@@ -269,6 +269,7 @@ pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<TableRow>, ArrowError> {
             value: (!null_value).then_some(&value[..]),
             value_is_json: false,
             headers: &borrowed_headers,
+            log_append_time: false,
         }
         .encoded_len();
         rows.push(TableRow {
@@ -358,6 +359,7 @@ pub fn encode_rows(rows: &[(u64, StoredRecord)]) -> bytes::BytesMut {
             value: record.kafka_value().map(|value| &value[..]),
             value_is_json: record.value_is_json(),
             headers: &headers,
+            log_append_time: record.log_append_time(),
         }
         .encode(&mut out);
     }

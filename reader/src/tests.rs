@@ -33,6 +33,7 @@ async fn fixture() -> Fixture {
             partitions: 2,
             retention_ms: None,
             retention_bytes: None,
+            configs: Default::default(),
         })
         .await
         .expect("topic");

@@ -8,6 +8,7 @@ mod test_postgres;
 
 mod chaos;
 mod cli;
+mod compacted_topics;
 mod compaction;
 mod coordinator_ha;
 mod crash;

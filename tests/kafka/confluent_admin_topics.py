@@ -30,7 +30,7 @@ def topic_id(name: str) -> str:
 answer = {
     "unknown_config": create(NewTopic("c1", 1, config={"retention.msx": "1"})),
     "bad_number": create(NewTopic("c2", 1, config={"retention.ms": "soon"})),
-    "compact": create(NewTopic("c3", 1, config={"cleanup.policy": "compact"})),
+    "bad_policy": create(NewTopic("c3", 1, config={"cleanup.policy": "compress"})),
     "known_config": create(NewTopic("c4", 2, config={"min.insync.replicas": "2",
                                                        "retention.ms": "600000"})),
     "assigned": create(NewTopic("c5", 3, replica_assignment=[[0], [0], [0]])),

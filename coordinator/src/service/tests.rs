@@ -18,6 +18,7 @@ mod hostile_commits;
 mod kafka_rebalance;
 mod kafka_static;
 mod remote;
+mod topic_configs;
 mod topic_lifecycle;
 mod topic_names;
 
@@ -90,6 +91,7 @@ fn topic(name: &str, partitions: u32) -> TopicConfig {
         partitions,
         retention_ms: None,
         retention_bytes: None,
+        configs: Default::default(),
     }
 }
 
@@ -421,6 +423,7 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers(backend: Backend
             max_timestamp: 2,
             byte_size: 50,
         }],
+        replaces: Vec::new(),
     };
     // A range that splits a chunk is refused and changes nothing.
     assert!(matches!(
@@ -630,4 +633,6 @@ on_both_backends! {
     a_rebalance_keeps_static_members_that_did_not_join => super::kafka_static::a_rebalance_keeps_static_members_that_did_not_join,
     leave_group_answers_each_member => super::kafka_static::leave_group_answers_each_member,
     empty_instance_ids_and_a_leave_during_a_rebalance => super::kafka_static::empty_instance_ids_and_a_leave_during_a_rebalance,
+    topic_configs_are_stored_altered_and_snapshotted => super::topic_configs::topic_configs_are_stored_altered_and_snapshotted,
+    a_rewrite_replaces_only_the_compacted_files_it_read => super::topic_configs::a_rewrite_replaces_only_the_compacted_files_it_read,
 }

@@ -6,6 +6,7 @@ use silt_core::coordinator::{
     CoordinatorError, MAX_PARTITIONS, Topic, TopicAlteration, TopicConfig,
 };
 use silt_core::names::validate_topic_name;
+use silt_core::topic_configs::TopicConfigs;
 use tokio::sync::watch;
 use tracing::{info, instrument, warn};
 
@@ -35,7 +36,11 @@ pub(super) fn validate_config(config: &TopicConfig) -> Result<(), CoordinatorErr
         silt_core::schema::ValueSchema::parse(schema).map_err(CoordinatorError::InvalidArgument)?;
     }
     validate_retention("retention_ms", config.retention_ms)?;
-    validate_retention("retention_bytes", config.retention_bytes)
+    validate_retention("retention_bytes", config.retention_bytes)?;
+    config
+        .configs
+        .validate()
+        .map_err(|error| CoordinatorError::InvalidConfig(error.to_string()))
 }
 
 /// The topic after `alteration`, or why it cannot take it. The partition count only
@@ -73,6 +78,15 @@ pub(super) fn altered(
     if let Some(setting) = alteration.retention_bytes {
         altered.retention_bytes = setting.value();
         validate_retention("retention_bytes", altered.retention_bytes)?;
+    }
+    if alteration.reset_configs {
+        altered.configs = TopicConfigs::default();
+    }
+    for (name, value) in &alteration.configs {
+        altered
+            .configs
+            .set(name, value.as_deref())
+            .map_err(|error| CoordinatorError::InvalidConfig(error.to_string()))?;
     }
     Ok(altered)
 }
@@ -112,6 +126,7 @@ impl CoordinatorService {
             partitions = altered.partitions,
             retention_ms = ?altered.retention_ms,
             retention_bytes = ?altered.retention_bytes,
+            configs = ?altered.configs.pairs(),
             "topic altered"
         );
         // Members subscribed to the topic get the new partitions now, not at their next
@@ -139,6 +154,7 @@ mod tests {
             retention_bytes: None,
             created_at_ms: 0,
             value_schema: None,
+            configs: TopicConfigs::default(),
         }
     }
 

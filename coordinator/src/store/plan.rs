@@ -371,11 +371,13 @@ fn remember(working: &mut Working, first: &ChunkCommit, landed: Vec<LastChunk>) 
 }
 
 /// An index entry a table swap finds in one of its ranges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoveredEntry {
     pub base_offset: i64,
     pub record_count: i64,
     pub parquet: bool,
+    /// The object the entry points into.
+    pub object_key: String,
 }
 
 /// The rows a table swap reads.
@@ -399,7 +401,9 @@ pub enum TablePlan {
 }
 
 /// Checks a table swap: the topic is live, and each range is covered exactly by
-/// contiguous segment entries (none of them Parquet already).
+/// contiguous entries, each of a segment or of a compacted file the commit names in
+/// `replaces` (a key compaction's rewrite read it; any other compacted file changed
+/// under it).
 pub fn plan_table(commit: &TableCommit, reads: &TableReads) -> Result<TablePlan, StoreError> {
     if reads.committed {
         return Ok(TablePlan::Repeated);
@@ -426,7 +430,8 @@ pub fn plan_table(commit: &TableCommit, reads: &TableReads) -> Result<TablePlan,
         let mut next = i64::try_from(range.base_offset)
             .map_err(|_| conflict("the offsets are out of range".into()))?;
         for entry in covered {
-            if entry.base_offset != next || entry.parquet {
+            let replaceable = !entry.parquet || commit.replaces.contains(&entry.object_key);
+            if entry.base_offset != next || !replaceable {
                 return Err(conflict(format!(
                     "the index changed at offset {}",
                     entry.base_offset
@@ -494,6 +499,7 @@ pub fn created_topic(config: TopicConfig, topic_id: i64, created_at_ms: i64) -> 
         retention_bytes: config.retention_bytes,
         created_at_ms,
         value_schema: config.value_schema,
+        configs: config.configs,
     }
 }
 

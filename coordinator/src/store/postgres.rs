@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("postgres/migrations/0003_orphan_rows.sql"),
     include_str!("postgres/migrations/0004_topic_collision_keys.sql"),
     include_str!("postgres/migrations/0005_commit_metadata.sql"),
+    include_str!("postgres/migrations/0006_topic_configs.sql"),
 ];
 /// The version that adds topic names' collision keys.
 const TOPIC_KEYS_VERSION: usize = 4;

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use silt_core::coordinator::CoordinatorError;
+use silt_core::topic_configs::TopicConfigs;
 
 use crate::error::StoreError;
 use crate::store::db::{Cell, FromCell};
@@ -163,6 +164,12 @@ snapshot_rows! {
         committed_offset: i64,
         updated_at_ms: i64,
     }
+    /// A config a topic sets, under its Kafka name.
+    TopicConfigRow in "topic_configs" {
+        topic_id: i64,
+        name: String,
+        value: String,
+    }
     /// What a commit of a group offset carried, for the offsets committed with a
     /// metadata string or a leader epoch.
     GroupOffsetMetadataRow in "group_offsets" {
@@ -192,11 +199,14 @@ pub struct Snapshot {
     /// Absent from snapshots taken before commit metadata was kept.
     #[serde(default)]
     pub group_offset_metadata: Vec<GroupOffsetMetadataRow>,
+    /// Absent from snapshots taken before topic configs: their topics have the defaults.
+    #[serde(default)]
+    pub topic_configs: Vec<TopicConfigRow>,
 }
 
 /// The query of each table, in [`Snapshot`]'s field order: a backend runs them in one
 /// read transaction, in this order, and hands the rows to [`Snapshot::from_tables`].
-pub const SNAPSHOT_QUERIES: [&str; 9] = [
+pub const SNAPSHOT_QUERIES: [&str; 10] = [
     "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema
      FROM topics ORDER BY topic_id",
     "SELECT topic_id, partition, log_start_offset, high_watermark FROM partitions
@@ -216,6 +226,7 @@ pub const SNAPSHOT_QUERIES: [&str; 9] = [
     "SELECT group_name, topic_id, partition, metadata, leader_epoch FROM group_offsets
      WHERE metadata <> '' OR leader_epoch IS NOT NULL
      ORDER BY group_name, topic_id, partition",
+    "SELECT topic_id, name, value FROM topic_configs ORDER BY topic_id, name",
 ];
 
 fn decode<T: SnapshotRow>(rows: Vec<Vec<Cell>>) -> Result<Vec<T>, StoreError> {
@@ -264,7 +275,7 @@ pub struct RestorePlan {
 impl Snapshot {
     /// Builds a snapshot from the rows of [`SNAPSHOT_QUERIES`], in that order.
     pub fn from_tables(taken_at_ms: i64, tables: Vec<Vec<Vec<Cell>>>) -> Result<Self, StoreError> {
-        let Ok::<[Vec<Vec<Cell>>; 9], _>(
+        let Ok::<[Vec<Vec<Cell>>; 10], _>(
             [
                 topics,
                 partitions,
@@ -275,11 +286,12 @@ impl Snapshot {
                 groups,
                 group_offsets,
                 group_offset_metadata,
+                topic_configs,
             ],
         ) = tables.try_into()
         else {
             return Err(StoreError::Invalid(
-                "a snapshot reads nine tables".to_owned(),
+                "a snapshot reads ten tables".to_owned(),
             ));
         };
         Ok(Snapshot {
@@ -294,6 +306,7 @@ impl Snapshot {
             groups: decode(groups)?,
             group_offsets: decode(group_offsets)?,
             group_offset_metadata: decode(group_offset_metadata)?,
+            topic_configs: decode(topic_configs)?,
         })
     }
 
@@ -355,6 +368,21 @@ impl Snapshot {
             }
             offsets.rows.push(cells);
         }
+        let mut configs: Vec<TopicConfigRow> = Vec::new();
+        for row in self.topic_configs {
+            if topic_ids.contains(&row.topic_id) {
+                // Checked as a load would check it.
+                TopicConfigs::from_pairs([(row.name.as_str(), row.value.as_str())]).map_err(
+                    |error| {
+                        StoreError::Invalid(format!(
+                            "configs of topic id {}: {error}",
+                            row.topic_id
+                        ))
+                    },
+                )?;
+                configs.push(row);
+            }
+        }
         Ok(RestorePlan {
             tables: vec![
                 TableRows::of(self.topics),
@@ -365,6 +393,7 @@ impl Snapshot {
                 TableRows::of(self.kafka_sequences),
                 TableRows::of(self.groups),
                 offsets,
+                TableRows::of(configs),
             ],
             next_topic_id,
             next_segment_id,
@@ -409,6 +438,7 @@ impl TryFrom<TopicRow> for silt_core::coordinator::Topic {
             created_at_ms: row.created_at_ms,
             value_schema,
             name: row.name,
+            configs: TopicConfigs::default(),
         })
     }
 }

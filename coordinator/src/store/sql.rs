@@ -38,8 +38,10 @@ pub const SEGMENT_EXISTS: &str = "SELECT 1 FROM segments WHERE object_key = $1";
 pub const TOPIC_LIVE: &str = "SELECT 1 FROM topics WHERE topic_id = $1 AND name = $2";
 
 /// The entries of partition `$2` of topic `$1` that start in `$3..$4`.
-pub const SELECT_COVERED: &str = "SELECT base_offset, record_count, format FROM index_entries
- WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4 ORDER BY base_offset";
+pub const SELECT_COVERED: &str = "SELECT e.base_offset, e.record_count, e.format, s.object_key
+ FROM index_entries e JOIN segments s USING (segment_id)
+ WHERE e.topic_id = $1 AND e.partition = $2 AND e.base_offset >= $3 AND e.base_offset < $4
+ ORDER BY e.base_offset";
 
 pub const DELETE_COVERED: &str = "DELETE FROM index_entries
  WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4";
@@ -124,3 +126,15 @@ pub const DELETE_GROUP_OFFSET: &str =
 pub const SELECT_GROUP_NAMES: &str = "SELECT group_name FROM groups ORDER BY group_name";
 
 pub const FORGET_PRODUCER: &str = "DELETE FROM producers WHERE producer_id = $1";
+
+/// Every topic's configs, by topic.
+pub const SELECT_TOPIC_CONFIGS: &str =
+    "SELECT topic_id, name, value FROM topic_configs ORDER BY topic_id, name";
+
+pub const SELECT_CONFIGS_OF: &str =
+    "SELECT topic_id, name, value FROM topic_configs WHERE topic_id = $1 ORDER BY name";
+
+pub const DELETE_CONFIGS_OF: &str = "DELETE FROM topic_configs WHERE topic_id = $1";
+
+pub const INSERT_CONFIG: &str =
+    "INSERT INTO topic_configs (topic_id, name, value) VALUES ($1, $2, $3)";

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite/migrations/0007_orphan_rows.sql"),
     include_str!("sqlite/migrations/0008_topic_collision_keys.sql"),
     include_str!("sqlite/migrations/0009_commit_metadata.sql"),
+    include_str!("sqlite/migrations/0010_topic_configs.sql"),
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.

@@ -121,7 +121,7 @@ pub async fn fetch(
         Metrics::add(&state.metrics.fetch_requests, 1);
         let plan = state.coordinator.fetch_plan(&group, &member).await?;
         let mut fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
-        if fetched.iter().all(|(_, records)| records.is_empty())
+        if fetched.iter().all(|(_, records, _)| records.is_empty())
             && wait_ms > 0
             && !plan.positions.is_empty()
         {
@@ -147,12 +147,13 @@ pub async fn fetch(
         let mut advanced = Vec::new();
         let mut records = Vec::new();
         let mut count = 0usize;
-        for (position, result) in &fetched {
-            if let Some(last) = result.last() {
+        for (position, result, next_offset) in &fetched {
+            // Past the last record, and past offsets a key compaction removed.
+            if *next_offset > position.offset {
                 advanced.push(PartitionOffset::new(
                     position.topic.clone(),
                     position.partition,
-                    last.offset + 1,
+                    *next_offset,
                 ));
             }
             for record in result {
@@ -212,7 +213,7 @@ async fn fetch_plan(
     plan: &FetchPlan,
     max_records: usize,
     max_bytes: usize,
-) -> Result<Vec<(PartitionOffset, Vec<silt_reader::FetchedRecord>)>, ApiError> {
+) -> Result<Vec<(PartitionOffset, Vec<silt_reader::FetchedRecord>, u64)>, ApiError> {
     let mut out = Vec::with_capacity(plan.positions.len());
     let (mut records_left, mut bytes_left) = (max_records, max_bytes);
     // Start at a different partition each time so none starves.
@@ -240,7 +241,7 @@ async fn fetch_plan(
             .sum();
         records_left = records_left.saturating_sub(result.records.len());
         bytes_left = bytes_left.saturating_sub(bytes);
-        out.push((position.clone(), result.records));
+        out.push((position.clone(), result.records, result.next_offset));
     }
     Ok(out)
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use silt_core::coordinator::{Setting, Topic, TopicAlteration, TopicConfig, TopicDescription};
 
+use super::configs;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
@@ -27,6 +28,7 @@ pub(super) fn router() -> Router<AppState> {
 
 fn topic_summary(topic: &Topic) -> Value {
     json!({
+        "configs": configs::to_json(&topic.configs),
         "name": topic.name,
         "topic_id": topic.topic_id,
         "partition_count": topic.partitions,
@@ -55,6 +57,8 @@ struct CreateTopicBody {
     retention_bytes: Option<i64>,
     #[serde(default)]
     value_schema: Option<Value>,
+    #[serde(default)]
+    configs: configs::ConfigsJson,
 }
 
 fn one() -> i64 {
@@ -78,6 +82,7 @@ async fn create_topic(State(state): State<AppState>, body: Body) -> Result<Respo
         partitions,
         retention_ms: body.retention_ms,
         retention_bytes: body.retention_bytes,
+        configs: configs::for_creation(&body.configs)?,
     };
     let topic = state.coordinator.create_topic(config).await?;
     let description = state.coordinator.describe_topic(&topic.name).await?;
@@ -111,6 +116,8 @@ struct AlterTopicBody {
     retention_ms: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
     retention_bytes: Option<Option<i64>>,
+    #[serde(default)]
+    configs: configs::ConfigsJson,
     #[serde(default)]
     validate_only: bool,
 }
@@ -149,6 +156,8 @@ async fn alter_topic(
         partitions,
         retention_ms: body.retention_ms.map(setting),
         retention_bytes: body.retention_bytes.map(setting),
+        configs: configs::for_alteration(&body.configs),
+        reset_configs: false,
         validate_only: body.validate_only,
     };
     let altered = state.coordinator.alter_topic(&topic, alteration).await?;

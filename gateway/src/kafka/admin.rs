@@ -18,6 +18,10 @@ use silt_core::coordinator::{CoordinatorError, Topic};
 use super::codes::error_code;
 use super::codes::kafka as code;
 use super::topic_configs::{self, Rule};
+use silt_core::topic_configs::{
+    CLEANUP_POLICY, DEFAULT_DELETE_RETENTION_MS, DELETE_RETENTION_MS, MAX_MESSAGE_BYTES,
+    MESSAGE_TIMESTAMP_TYPE, MIN_COMPACTION_LAG_MS,
+};
 
 /// The one leader epoch Silt has: every gateway leads every partition, always.
 const LEADER_EPOCH: i32 = 0;
@@ -53,26 +57,30 @@ fn topic_configs(topic: &Topic, broker: &Broker<'_>) -> Vec<Config> {
     };
     let (retention_ms, retention_ms_source) = retention(topic.retention_ms);
     let (retention_bytes, retention_bytes_source) = retention(topic.retention_bytes);
+    let configs = &topic.configs;
+    // A stored config as set (dynamic), else its default.
+    let stored = |name: &'static str, default: String, kind: i8| -> Config {
+        match configs.get(name) {
+            Some(value) => (name, value, DYNAMIC_TOPIC_CONFIG, kind),
+            None => (name, default, DEFAULT_CONFIG, kind),
+        }
+    };
     vec![
-        ("cleanup.policy", "delete".into(), DEFAULT_CONFIG, LIST),
+        stored(CLEANUP_POLICY, "delete".into(), LIST),
         (
             "compression.type",
             "producer".into(),
             DEFAULT_CONFIG,
             STRING,
         ),
-        (
-            "max.message.bytes",
-            broker.max_record_bytes.to_string(),
-            DEFAULT_CONFIG,
-            INT,
+        stored(
+            DELETE_RETENTION_MS,
+            DEFAULT_DELETE_RETENTION_MS.to_string(),
+            LONG,
         ),
-        (
-            "message.timestamp.type",
-            "CreateTime".into(),
-            DEFAULT_CONFIG,
-            STRING,
-        ),
+        stored(MAX_MESSAGE_BYTES, broker.max_record_bytes.to_string(), INT),
+        stored(MESSAGE_TIMESTAMP_TYPE, "CreateTime".into(), STRING),
+        stored(MIN_COMPACTION_LAG_MS, "0".into(), LONG),
         ("min.insync.replicas", "1".into(), DEFAULT_CONFIG, INT),
         (
             "retention.bytes",
@@ -113,9 +121,9 @@ fn broker_configs(broker: &Broker<'_>) -> Vec<Config> {
     ]
 }
 
-/// Topic configs (retention as set, the rest as Silt always has them) and the broker's
-/// own. Retention can be altered (AlterConfigs, IncrementalAlterConfigs); the rest is
-/// read-only.
+/// Topic configs (retention and the configs Silt honours as set, the rest as Silt
+/// always has them) and the broker's own. Those Silt honours can be altered
+/// (AlterConfigs, IncrementalAlterConfigs); the rest is read-only.
 pub async fn describe_configs(
     coordinator: &dyn Coordinator,
     broker: &Broker<'_>,
@@ -161,7 +169,7 @@ pub async fn describe_configs(
                         config.read_only = resource.resource_type != TOPIC
                             || !matches!(
                                 topic_configs::rule(name),
-                                Ok(Rule::RetentionMs | Rule::RetentionBytes)
+                                Ok(Rule::RetentionMs | Rule::RetentionBytes | Rule::Stored)
                             );
                         config.config_source = source;
                         if version >= 3 {

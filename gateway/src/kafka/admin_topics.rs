@@ -1,6 +1,6 @@
 //! The Kafka APIs that change topics: CreatePartitions (a topic's partition count only
-//! grows), and AlterConfigs and IncrementalAlterConfigs of topics (`retention.ms` and
-//! `retention.bytes`; the rules of each config are in [`super::topic_configs`]). The
+//! grows), and AlterConfigs and IncrementalAlterConfigs of topics (retention and the
+//! configs Silt honours; the rules of each config are in [`super::topic_configs`]). The
 //! broker's configs come from Silt's configuration and are read-only here. Every
 //! call honours `validate_only`: checked in full, nothing changed.
 
@@ -135,7 +135,9 @@ async fn alter_resource(
 ) -> Result<(), Refusal> {
     match resource_type {
         TOPIC => {
-            let mut alteration = topic_configs::alteration(&configs?, replace)?;
+            let configs = configs?;
+            let current = coordinator.get_topic(name).await.map_err(refusal)?;
+            let mut alteration = topic_configs::alteration(&configs, replace, &current.configs)?;
             alteration.validate_only = validate_only;
             let topic = coordinator
                 .alter_topic(name, alteration)
@@ -146,6 +148,7 @@ async fn alter_resource(
                     topic = name,
                     retention_ms = ?topic.retention_ms,
                     retention_bytes = ?topic.retention_bytes,
+                    configs = ?topic.configs.pairs(),
                     "topic configs altered"
                 );
             }

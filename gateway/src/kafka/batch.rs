@@ -69,6 +69,9 @@ pub struct KafkaBatch {
     /// The batch's timestamps are the broker's append time (attribute bit 3).
     pub log_append_time: bool,
     pub records: Vec<KafkaRecord>,
+    /// Bytes of the batch as sent (Kafka's `sizeInBytes`: offset, length and the rest),
+    /// what a topic's `max.message.bytes` bounds.
+    pub size_in_bytes: usize,
 }
 
 /// The bytes of a batch after its `length` field, before the records.
@@ -112,7 +115,9 @@ pub fn decode_batches(
             .filter(|length| *length >= BATCH_HEADER_AFTER_LENGTH && *length <= raw.remaining())
             .ok_or(BatchError::Truncated("batch length"))?;
         let batch = raw.split_to(length);
-        batches.push(decode_batch(batch, &mut budget)?);
+        let mut decoded = decode_batch(batch, &mut budget)?;
+        decoded.size_in_bytes = length + 12;
+        batches.push(decoded);
     }
     Ok(batches)
 }
@@ -160,6 +165,7 @@ fn decode_batch(mut batch: Bytes, budget: &mut usize) -> Result<KafkaBatch, Batc
         control: attributes & 0x20 != 0,
         log_append_time: attributes & 0x08 != 0,
         records,
+        size_in_bytes: 0,
     })
 }
 

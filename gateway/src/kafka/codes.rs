@@ -42,6 +42,7 @@ pub fn error_code(error: &CoordinatorError) -> i16 {
         CoordinatorError::TopicCollides { .. } => kafka::INVALID_TOPIC_EXCEPTION,
         CoordinatorError::InvalidArgument(_) => kafka::INVALID_REQUEST,
         CoordinatorError::InvalidPartitions(_) => kafka::INVALID_PARTITIONS,
+        CoordinatorError::InvalidConfig(_) => kafka::INVALID_CONFIG,
         CoordinatorError::GroupNotFound(_) => kafka::GROUP_ID_NOT_FOUND,
         CoordinatorError::Unavailable(_) => kafka::REQUEST_TIMED_OUT,
         _ => kafka::UNKNOWN_SERVER_ERROR,

@@ -139,7 +139,7 @@ pub(super) async fn chunk_batch(
         .read_entry_with_retries(entry, topic, partition, entry.base_offset)
         .await
         .map_err(read_error)?;
-    let batch = encode_batch(records.into_iter())?;
+    let batch = encode_batches(records.into_iter(), None);
     Metrics::add(&metrics.kafka_batches_encoded, 1);
     reader
         .cache()
@@ -147,7 +147,9 @@ pub(super) async fn chunk_batch(
     Ok(batch)
 }
 
-/// Records of a compacted range from `offset` on, as one batch (none at the end).
+/// Records of a compacted range from `offset` on, as batches that end where the read
+/// ended, so that a consumer steps over offsets a key compaction removed (none at the
+/// end).
 pub(super) async fn read_compacted(
     context: &Context,
     topic: &str,
@@ -167,24 +169,48 @@ pub(super) async fn read_compacted(
         })
         .await
         .map_err(read_error)?;
-    if fetched.records.is_empty() {
+    if fetched.next_offset <= offset {
         return Ok((None, fetched.offsets));
     }
-    let batch = encode_batch(
+    let batch = encode_batches(
         fetched
             .records
             .into_iter()
             .map(|fetched| (fetched.offset, fetched.record)),
-    )?;
+        Some((offset, fetched.next_offset)),
+    );
     Ok((Some(batch), fetched.offsets))
 }
 
-/// Stored records as one uncompressed v2 record batch.
-pub(super) fn encode_batch(
+/// Stored records as uncompressed v2 record batches, one after the other: a new batch
+/// starts where the timestamp type changes, and for each log-append time (a batch of
+/// a LogAppendTime topic has one, its max timestamp). With `covered` (`first..end`),
+/// the last batch ends at `end - 1` whatever its last record, and an empty read is one
+/// empty batch over the range.
+pub(super) fn encode_batches(
     records: impl Iterator<Item = (u64, silt_core::record::StoredRecord)>,
-) -> Result<Bytes, CoordinatorError> {
-    let mut writer = batch::encode::BatchWriter::new();
+    covered: Option<(u64, u64)>,
+) -> Bytes {
+    use batch::encode::BatchWriter;
+    let mut out = bytes::BytesMut::new();
+    let mut writer = BatchWriter::new();
     for (offset, record) in records {
+        let log_append_time = record.log_append_time();
+        let same = writer.is_log_append_time() == log_append_time
+            && (!log_append_time || writer.max_timestamp() == record.timestamp);
+        if !same {
+            let previous = std::mem::replace(
+                &mut writer,
+                if log_append_time {
+                    BatchWriter::log_append_time()
+                } else {
+                    BatchWriter::new()
+                },
+            );
+            if !previous.is_empty() {
+                out.extend_from_slice(&previous.finish());
+            }
+        }
         writer.push(
             offset as i64,
             record.timestamp,
@@ -196,7 +222,15 @@ pub(super) fn encode_batch(
                 .map(|(name, value)| (&name[..], value.as_deref())),
         );
     }
-    Ok(writer.finish())
+    if let Some((first, end)) = covered
+        && end > first
+    {
+        writer.cover(first as i64, end as i64 - 1);
+    }
+    if !writer.is_empty() || covered.is_some_and(|(first, end)| end > first) {
+        out.extend_from_slice(&writer.finish());
+    }
+    out.freeze()
 }
 
 /// A topic of a fetch request: its name, as text and as sent, and the (partition,

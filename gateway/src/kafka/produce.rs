@@ -9,6 +9,7 @@ use kafka_protocol::messages::{
 };
 use silt_core::coordinator::{CoordinatorError, KafkaBatchStamp, Topic};
 use silt_core::record::RecordParts;
+use silt_core::topic_configs::TimestampType;
 use tracing::debug;
 
 use crate::batcher::PendingProduce;
@@ -60,6 +61,8 @@ pub(super) struct PartitionAnswer {
     base_offset: i64,
     message: Option<String>,
     log_start_offset: i64,
+    /// The append time a LogAppendTime topic stamped the records with; -1 otherwise.
+    log_append_time_ms: i64,
 }
 
 /// Validates and decodes a produce request and submits its records to the batcher, in
@@ -81,6 +84,7 @@ pub(super) async fn produce(
                     base_offset: -1,
                     message: Some(error.to_string()),
                     log_start_offset: -1,
+                    log_append_time_ms: -1,
                 }),
                 Ok(found) => produce_partition(context, found, data.index, data.records).await,
             });
@@ -100,7 +104,7 @@ pub(super) async fn produce(
                     partition.index = answer.index;
                     partition.error_code = answer.error_code;
                     partition.base_offset = answer.base_offset;
-                    partition.log_append_time_ms = -1;
+                    partition.log_append_time_ms = answer.log_append_time_ms;
                     partition.log_start_offset = answer.log_start_offset;
                     partition.error_message = answer.message.as_deref().map(str_bytes);
                     partition
@@ -119,14 +123,19 @@ pub(super) enum PartitionPending {
     Submitted {
         index: i32,
         pending: Vec<PendingProduce>,
+        log_append_time_ms: i64,
     },
 }
 
 impl PartitionPending {
     async fn answer(self) -> PartitionAnswer {
-        let (index, pending) = match self {
+        let (index, pending, log_append_time_ms) = match self {
             PartitionPending::Done(answer) => return answer,
-            PartitionPending::Submitted { index, pending } => (index, pending),
+            PartitionPending::Submitted {
+                index,
+                pending,
+                log_append_time_ms,
+            } => (index, pending, log_append_time_ms),
         };
         let mut base_offset = None;
         for produce in pending {
@@ -142,6 +151,7 @@ impl PartitionPending {
                         base_offset: -1,
                         message: Some(error.message),
                         log_start_offset: -1,
+                        log_append_time_ms: -1,
                     };
                 }
             }
@@ -152,6 +162,7 @@ impl PartitionPending {
             base_offset: base_offset.unwrap_or(-1),
             message: None,
             log_start_offset: -1,
+            log_append_time_ms,
         }
     }
 }
@@ -171,6 +182,7 @@ pub(super) async fn produce_partition(
             base_offset: -1,
             message: Some(message),
             log_start_offset: -1,
+            log_append_time_ms: -1,
         })
     };
     let partition = match u32::try_from(index) {
@@ -212,7 +224,27 @@ pub(super) async fn produce_partition(
             "transactional record batches are not supported".into(),
         );
     }
-    let max_record_bytes = context.state.config.max_record_bytes;
+    // One limit for a record batch as sent and for each record in it: the topic's
+    // max.message.bytes, else the gateway's record limit (what DescribeConfigs shows).
+    let max_message_bytes = topic
+        .configs
+        .max_message_bytes(context.state.config.max_record_bytes);
+    if let Some(set) = sets
+        .iter()
+        .find(|set| set.size_in_bytes > max_message_bytes)
+    {
+        return failed(
+            code::MESSAGE_TOO_LARGE,
+            format!(
+                "a record batch of {} bytes exceeds the topic's max.message.bytes of {max_message_bytes}",
+                set.size_in_bytes
+            ),
+        );
+    }
+    let compacted = topic.configs.cleanup_policy().compacts();
+    // A LogAppendTime topic's records carry the time the gateway took them.
+    let log_append_time =
+        (topic.configs.timestamp_type() == TimestampType::LogAppendTime).then(silt_core::now_ms);
     // The batches of an idempotent producer are produced one by one, each in a chunk of
     // its own, so the coordinator can check its sequence; plain batches go together.
     let idempotent = sets.iter().any(|set| kafka_stamp(set).is_some());
@@ -221,6 +253,12 @@ pub(super) async fn produce_partition(
     let mut prepared = Vec::new();
     for set in sets.iter().filter(|set| !set.control) {
         for record in &set.records {
+            if compacted && record.key.is_none() {
+                return failed(
+                    code::INVALID_RECORD,
+                    crate::produce::null_key_refusal(topic),
+                );
+            }
             let key = record.key.as_deref().map(|key| {
                 // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
                 (key, std::str::from_utf8(key).is_err())
@@ -236,20 +274,21 @@ pub(super) async fn produce_partition(
                 .map(|(name, value)| (name.as_str(), value.as_deref()))
                 .collect();
             let parts = RecordParts {
-                timestamp: record.timestamp,
+                timestamp: log_append_time.unwrap_or(record.timestamp),
                 key,
                 value,
                 value_is_json,
                 headers: &headers,
+                log_append_time: log_append_time.is_some(),
             };
             if let Some(reason) = parts.format_error() {
                 return failed(code::INVALID_RECORD, reason.into());
             }
-            if parts.encoded_len() > max_record_bytes {
+            if parts.encoded_len() > max_message_bytes {
                 return failed(
                     code::MESSAGE_TOO_LARGE,
                     format!(
-                        "a record of {} bytes exceeds the limit of {max_record_bytes}",
+                        "a record of {} bytes exceeds the limit of {max_message_bytes}",
                         parts.encoded_len()
                     ),
                 );
@@ -260,7 +299,7 @@ pub(super) async fn produce_partition(
                 partition,
                 start,
                 end: data.len(),
-                timestamp: record.timestamp,
+                timestamp: parts.timestamp,
             });
         }
         if idempotent && !prepared.is_empty() {
@@ -298,7 +337,11 @@ pub(super) async fn produce_partition(
             Err(error) => return failed(produce_error_code(error.error_code), error.message),
         }
     }
-    PartitionPending::Submitted { index, pending }
+    PartitionPending::Submitted {
+        index,
+        pending,
+        log_append_time_ms: log_append_time.unwrap_or(-1),
+    }
 }
 
 /// The producer id, epoch and base sequence of an idempotent producer's batch.

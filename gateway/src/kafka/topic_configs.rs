@@ -1,14 +1,18 @@
 //! Kafka's topic configs as Silt takes them, for CreateTopics and for AlterConfigs and
 //! IncrementalAlterConfigs, checked as a broker checks them: each config has one rule
-//! here ([`rule`]). `retention.ms` and `retention.bytes` are applied; `cleanup.policy`
-//! is always `delete`; other configs Kafka knows have no effect here (replication,
-//! segment files, flushing are the bucket's business): CreateTopics accepts them, and
-//! an alter call, which asks for a change Silt would not make, refuses them with
-//! `INVALID_CONFIG`. A name Kafka does not know is `INVALID_CONFIG` everywhere.
+//! here ([`rule`]). `retention.ms` and `retention.bytes` are applied; the configs of
+//! [`silt_core::topic_configs`] (`cleanup.policy`, `delete.retention.ms`,
+//! `min.compaction.lag.ms`, `message.timestamp.type`, `max.message.bytes`) are stored
+//! and honoured, their values checked by that module's rules; other configs Kafka knows
+//! have no effect here (replication, segment files, flushing are the bucket's
+//! business): CreateTopics accepts them, and an alter call, which asks for a change
+//! Silt would not make, refuses them with `INVALID_CONFIG`. A name Kafka does not know
+//! is `INVALID_CONFIG` everywhere.
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 
 use silt_core::coordinator::{Setting, TopicAlteration};
+use silt_core::topic_configs::{CLEANUP_POLICY, STORED_CONFIGS, TopicConfigs};
 
 use super::codes::kafka::{
     INVALID_CONFIG, INVALID_PARTITIONS, INVALID_REPLICA_ASSIGNMENT, INVALID_REQUEST,
@@ -60,6 +64,7 @@ pub struct Requested {
     pub partitions: u32,
     pub retention_ms: Option<i64>,
     pub retention_bytes: Option<i64>,
+    pub configs: TopicConfigs,
 }
 
 /// Reads `creatable`; `default_partitions` stands for `num_partitions` -1. The error is
@@ -122,6 +127,7 @@ pub fn requested(
         partitions,
         retention_ms: None,
         retention_bytes: None,
+        configs: TopicConfigs::default(),
     };
     for entry in &creatable.configs {
         let name = entry.name.as_str();
@@ -129,7 +135,10 @@ pub fn requested(
         match rule(name)? {
             Rule::RetentionMs => topic.retention_ms = Some(number(name, value)?),
             Rule::RetentionBytes => topic.retention_bytes = Some(number(name, value)?),
-            Rule::Fixed(fixed) => check_fixed(name, fixed, value)?,
+            Rule::Stored => topic
+                .configs
+                .set(name, value)
+                .map_err(|error| (INVALID_CONFIG, error.to_string()))?,
             Rule::NoEffect => {}
         }
     }
@@ -141,9 +150,8 @@ pub fn requested(
 pub enum Rule {
     RetentionMs,
     RetentionBytes,
-    /// Silt's topics always have this value: asking for it changes nothing, and
-    /// anything else is refused.
-    Fixed(&'static str),
+    /// A config of [`silt_core::topic_configs`], stored with the topic and honoured.
+    Stored,
     /// A config Kafka knows that has no effect on Silt's topics.
     NoEffect,
 }
@@ -153,7 +161,7 @@ pub fn rule(name: &str) -> Result<Rule, (i16, String)> {
     match name {
         "retention.ms" => Ok(Rule::RetentionMs),
         "retention.bytes" => Ok(Rule::RetentionBytes),
-        "cleanup.policy" => Ok(Rule::Fixed("delete")),
+        stored if STORED_CONFIGS.contains(&stored) => Ok(Rule::Stored),
         known if KAFKA_TOPIC_CONFIGS.contains(&known) => Ok(Rule::NoEffect),
         unknown => Err((INVALID_CONFIG, format!("unknown topic config {unknown:?}"))),
     }
@@ -166,14 +174,21 @@ fn number(name: &str, value: Option<&str>) -> Result<i64, (i16, String)> {
     ))
 }
 
-fn check_fixed(name: &str, fixed: &str, value: Option<&str>) -> Result<(), (i16, String)> {
-    if value == Some(fixed) {
-        return Ok(());
+/// `cleanup.policy`, a list, after APPEND or SUBTRACT of `value`'s items.
+fn listed_policy(current: &TopicConfigs, op: Op, value: Option<&str>) -> String {
+    let mut items: Vec<&str> = match current.cleanup_policy() {
+        silt_core::topic_configs::CleanupPolicy::Delete => vec!["delete"],
+        silt_core::topic_configs::CleanupPolicy::Compact => vec!["compact"],
+        silt_core::topic_configs::CleanupPolicy::CompactDelete => vec!["compact", "delete"],
+    };
+    for item in value.unwrap_or_default().split(',').map(str::trim) {
+        match op {
+            Op::Append if !items.contains(&item) => items.push(item),
+            Op::Subtract => items.retain(|kept| *kept != item),
+            _ => {}
+        }
     }
-    Err((
-        INVALID_CONFIG,
-        format!("{name} {value:?} is not supported; Silt topics are {fixed:?}"),
-    ))
+    items.join(",")
 }
 
 /// IncrementalAlterConfigs' operations (AlterConfigs sets every config it names).
@@ -198,17 +213,20 @@ impl Op {
     }
 }
 
-/// The change an alter call asks of a topic: each (name, operation, value) in turn.
-/// With `replace` (AlterConfigs), the configs not named go back to their defaults, as
-/// AlterConfigs replaces a topic's whole set.
+/// The change an alter call asks of a topic whose configs are `current`: each (name,
+/// operation, value) in turn. With `replace` (AlterConfigs), the configs not named go
+/// back to their defaults, as AlterConfigs replaces a topic's whole set. Values are
+/// checked by the coordinator, by the rules of [`silt_core::topic_configs`].
 pub fn alteration(
     configs: &[(&str, Op, Option<&str>)],
     replace: bool,
+    current: &TopicConfigs,
 ) -> Result<TopicAlteration, (i16, String)> {
     let mut alteration = TopicAlteration::default();
     if replace {
         alteration.retention_ms = Some(Setting::Default);
         alteration.retention_bytes = Some(Setting::Default);
+        alteration.reset_configs = true;
     }
     for (index, (name, op, value)) in configs.iter().enumerate() {
         if configs[..index].iter().any(|(other, ..)| other == name) {
@@ -234,22 +252,21 @@ pub fn alteration(
                     alteration.retention_bytes = Some(setting);
                 }
             }
-            Rule::Fixed(fixed) => {
-                let listed = || value.unwrap_or_default().split(',').map(str::trim);
-                let keeps = match op {
-                    Op::Set => value == &Some(fixed),
-                    Op::Delete => true,
-                    Op::Append => listed().all(|item| item == fixed),
-                    Op::Subtract => listed().all(|item| item != fixed),
+            Rule::Stored => {
+                let value = match op {
+                    Op::Set => Some(value.unwrap_or_default().to_owned()),
+                    Op::Delete => None,
+                    Op::Append | Op::Subtract if *name == CLEANUP_POLICY => {
+                        Some(listed_policy(current, *op, *value))
+                    }
+                    Op::Append | Op::Subtract => {
+                        return Err((
+                            INVALID_REQUEST,
+                            format!("{name} is not a list: APPEND and SUBTRACT do not apply to it"),
+                        ));
+                    }
                 };
-                if !keeps {
-                    return Err((
-                        INVALID_CONFIG,
-                        format!(
-                            "{name} is always {fixed:?} in Silt; {op:?} {value:?} would change it"
-                        ),
-                    ));
-                }
+                alteration.configs.push(((*name).to_owned(), value));
             }
             // Back to the default, which it always has here.
             Rule::NoEffect if *op == Op::Delete => {}
@@ -258,7 +275,8 @@ pub fn alteration(
                     INVALID_CONFIG,
                     format!(
                         "Silt does not honour {name}: its topics keep the default; the configs it \
-                         changes are retention.ms and retention.bytes"
+                         changes are retention.ms, retention.bytes and {}",
+                        STORED_CONFIGS.join(", ")
                     ),
                 ));
             }

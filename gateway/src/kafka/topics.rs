@@ -47,6 +47,7 @@ pub(super) async fn metadata(
                             retention_ms: None,
                             retention_bytes: None,
                             value_schema: None,
+                            configs: Default::default(),
                         })
                         .await
                     {
@@ -143,6 +144,7 @@ pub(super) async fn create_topics(
                         retention_ms: asked.retention_ms,
                         retention_bytes: asked.retention_bytes,
                         value_schema: None,
+                        configs: asked.configs,
                     };
                     context
                         .state

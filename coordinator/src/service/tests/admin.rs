@@ -66,6 +66,7 @@ pub(super) async fn a_topic_grows_and_changes_retention(backend: Backend) {
                 retention_ms: Some(Setting::Set(60_000)),
                 retention_bytes: Some(Setting::Set(-1)),
                 validate_only: false,
+                ..TopicAlteration::default()
             },
         )
         .await

@@ -185,6 +185,7 @@ pub async fn commit_table(
                     base_offset: row.get("base_offset")?,
                     record_count: row.get("record_count")?,
                     parquet: row.get::<i64>("format")? == FORMAT_PARQUET,
+                    object_key: row.get("object_key")?,
                 });
             }
             reads.covered.push(entries);

@@ -1,11 +1,14 @@
 //! Topics and producer ids: loading, creating, growing and deleting topics (with their
-//! names' collision keys, see [`crate::topic_keys`]), and handing out producer ids and
+//! configs and their names' collision keys, see [`crate::topic_keys`]), and handing out producer ids and
 //! epochs.
+
+use std::collections::HashMap;
 
 use silt_core::coordinator::{
     CoordinatorError, PartitionOffsets, ProducerIdentity, Topic, TopicConfig,
 };
 use silt_core::names::topic_collision_key;
+use silt_core::topic_configs::TopicConfigs;
 
 use super::{to_u32, to_u64};
 use crate::error::StoreError;
@@ -26,6 +29,52 @@ fn read_topic(mut row: Row) -> Result<Topic, StoreError> {
     })
 }
 
+/// Reads `topic_id, name, value` rows into each topic's configs.
+fn read_configs(rows: Vec<Row>) -> Result<HashMap<i64, TopicConfigs>, StoreError> {
+    let mut pairs: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    for mut row in rows {
+        let topic_id = row.get("topic_id")?;
+        pairs
+            .entry(topic_id)
+            .or_default()
+            .push((row.get("name")?, row.get("value")?));
+    }
+    pairs
+        .into_iter()
+        .map(|(topic_id, pairs)| {
+            let configs = TopicConfigs::from_pairs(
+                pairs
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            )
+            .map_err(|error| {
+                StoreError::Invalid(format!("configs of topic id {topic_id}: {error}"))
+            })?;
+            Ok((topic_id, configs))
+        })
+        .collect()
+}
+
+/// One topic's configs.
+async fn configs_of(tx: &mut impl Tx, topic_id: i64) -> Result<TopicConfigs, StoreError> {
+    let rows = tx.query(sql::SELECT_CONFIGS_OF, cells![topic_id]).await?;
+    Ok(read_configs(rows)?.remove(&topic_id).unwrap_or_default())
+}
+
+/// Replaces a topic's config rows by `configs`.
+async fn save_configs(
+    tx: &mut impl Tx,
+    topic_id: i64,
+    configs: &TopicConfigs,
+) -> Result<(), StoreError> {
+    tx.execute(sql::DELETE_CONFIGS_OF, cells![topic_id]).await?;
+    for (name, value) in configs.pairs() {
+        tx.execute(sql::INSERT_CONFIG, cells![topic_id, name, value])
+            .await?;
+    }
+    Ok(())
+}
+
 fn read_bounds(mut row: Row) -> Result<PartitionOffsets, StoreError> {
     Ok(PartitionOffsets {
         partition: to_u32(row.get("partition")?, "partition")?,
@@ -39,9 +88,12 @@ pub async fn load(tx: &mut impl Tx) -> Result<StoredState, StoreError> {
     let topics = tx
         .query(&select_topics("ORDER BY name"), Vec::new())
         .await?;
+    let configs = tx.query(sql::SELECT_TOPIC_CONFIGS, Vec::new()).await?;
+    let mut configs = read_configs(configs)?;
     let mut state = StoredState::default();
     for row in topics {
-        let topic = read_topic(row)?;
+        let mut topic = read_topic(row)?;
+        topic.configs = configs.remove(&topic.topic_id).unwrap_or_default();
         let partitions = tx
             .query(sql::SELECT_PARTITIONS, cells![topic.topic_id])
             .await?
@@ -119,11 +171,13 @@ pub async fn create(
         .query_one(sql::INSERT_TOPIC, params)
         .await?
         .get("topic_id")?;
+    save_configs(tx, topic_id, &config.configs).await?;
     add_partitions(tx, topic_id, 0, config.partitions).await?;
     Ok(plan::created_topic(config, topic_id, created_at_ms))
 }
 
-/// Stores a topic's new partition count (adding the new partitions) and retention.
+/// Stores a topic's new partition count (adding the new partitions), retention and
+/// configs.
 pub async fn alter(tx: &mut impl Tx, topic: Topic) -> Result<(), StoreError> {
     let params = cells![
         topic.topic_id,
@@ -134,6 +188,7 @@ pub async fn alter(tx: &mut impl Tx, topic: Topic) -> Result<(), StoreError> {
     if tx.execute(sql::ALTER_TOPIC, params).await? == 0 {
         return Err(CoordinatorError::TopicNotFound(topic.name).into());
     }
+    save_configs(tx, topic.topic_id, &topic.configs).await?;
     add_partitions(tx, topic.topic_id, 0, topic.partitions).await
 }
 
@@ -148,7 +203,8 @@ pub async fn delete(
     else {
         return Err(CoordinatorError::TopicNotFound(name.to_owned()).into());
     };
-    let topic = read_topic(row)?;
+    let mut topic = read_topic(row)?;
+    topic.configs = configs_of(tx, topic.topic_id).await?;
     for table in TOPIC_TABLES {
         let delete = format!("DELETE FROM {table} WHERE topic_id = $1");
         tx.execute(&delete, cells![topic.topic_id]).await?;

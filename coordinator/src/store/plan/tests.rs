@@ -305,6 +305,7 @@ fn table(ranges: Vec<(u32, u64, u64)>) -> TableCommit {
         topic: "t1".into(),
         object_key: "table".into(),
         object_size: 10,
+        replaces: Vec::new(),
         ranges: ranges
             .into_iter()
             .map(|(partition, base_offset, record_count)| TableRange {
@@ -324,6 +325,7 @@ fn entry(base_offset: i64, record_count: i64) -> CoveredEntry {
         base_offset,
         record_count,
         parquet: false,
+        object_key: format!("segment-{base_offset}"),
     }
 }
 
@@ -433,4 +435,24 @@ fn reads_of_an_empty_store_plan_only_rejections() {
         1,
         "the segment row still records its outcome"
     );
+}
+
+#[test]
+fn a_rewrite_replaces_only_the_compacted_files_it_names() {
+    let mut commit = table(vec![(0, 0, 10)]);
+    commit.replaces = vec!["old.parquet".into()];
+    let covered = |object_key: &str| TableReads {
+        committed: false,
+        topic_live: true,
+        covered: vec![vec![CoveredEntry {
+            parquet: true,
+            object_key: object_key.into(),
+            ..entry(0, 10)
+        }]],
+    };
+    assert_eq!(
+        plan_table(&commit, &covered("old.parquet")).expect("named"),
+        TablePlan::Swap
+    );
+    assert!(plan_table(&commit, &covered("other.parquet")).is_err());
 }

@@ -14,6 +14,8 @@ pub struct BatchWriter {
     last_offset: i64,
     base_timestamp: i64,
     max_timestamp: i64,
+    /// The batch's timestamps are the broker's append time (attribute bit 3).
+    log_append_time: bool,
     /// A record's fields before its length is known, reused.
     scratch: BytesMut,
 }
@@ -27,7 +29,40 @@ impl BatchWriter {
             last_offset: 0,
             base_timestamp: 0,
             max_timestamp: -1,
+            log_append_time: false,
             scratch: BytesMut::new(),
+        }
+    }
+
+    /// A batch whose timestamps are the broker's append time: its attributes say so,
+    /// and clients take its max timestamp as every record's, as Kafka has it.
+    pub fn log_append_time() -> BatchWriter {
+        BatchWriter {
+            log_append_time: true,
+            ..BatchWriter::new()
+        }
+    }
+
+    /// Whether this batch's timestamps are the broker's append time.
+    pub fn is_log_append_time(&self) -> bool {
+        self.log_append_time
+    }
+
+    /// The batch's max timestamp so far (-1 while empty).
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// Stretches the batch to end at `last_offset`, past offsets a key compaction
+    /// removed after its last record (Kafka's batches keep their last offset delta when
+    /// compaction removes their last records, so consumers step over the gap); an empty
+    /// batch then starts at `first_offset`. Offsets never shrink.
+    pub fn cover(&mut self, first_offset: i64, last_offset: i64) {
+        if self.count == 0 {
+            self.base_offset = first_offset;
+            self.last_offset = first_offset.max(last_offset);
+        } else {
+            self.last_offset = self.last_offset.max(last_offset);
         }
     }
 
@@ -77,7 +112,8 @@ impl BatchWriter {
         out.put_i32(0); // partition leader epoch: the one epoch Silt has
         out.put_i8(2); // magic
         out.put_u32(0); // CRC, written by `seal`
-        out.put_i16(0); // attributes: no compression, create time, not transactional
+        // Attributes: no compression, not transactional, create or log-append time.
+        out.put_i16(if self.log_append_time { 0x08 } else { 0 });
         out.put_i32(self.last_offset.wrapping_sub(self.base_offset) as i32);
         out.put_i64(self.base_timestamp);
         out.put_i64(self.max_timestamp);

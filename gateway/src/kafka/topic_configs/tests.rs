@@ -45,7 +45,9 @@ fn known_configs_are_applied_or_accepted_and_unknown_ones_refused() {
             ("retention.ms", Some("60000")),
             ("retention.bytes", Some("-1")),
             ("min.insync.replicas", Some("2")),
-            ("cleanup.policy", Some("delete")),
+            ("cleanup.policy", Some("compact")),
+            ("delete.retention.ms", Some("0")),
+            ("message.timestamp.type", Some("LogAppendTime")),
         ],
     );
     assert_eq!(
@@ -54,13 +56,23 @@ fn known_configs_are_applied_or_accepted_and_unknown_ones_refused() {
             partitions: 3,
             retention_ms: Some(60_000),
             retention_bytes: Some(-1),
+            configs: TopicConfigs {
+                cleanup_policy: Some(silt_core::topic_configs::CleanupPolicy::Compact),
+                delete_retention_ms: Some(0),
+                message_timestamp_type: Some(
+                    silt_core::topic_configs::TimestampType::LogAppendTime
+                ),
+                ..TopicConfigs::default()
+            },
         })
     );
     for (config, value) in [
         ("retention.msx", Some("1")),
         ("retention.ms", Some("soon")),
         ("retention.ms", None),
-        ("cleanup.policy", Some("compact")),
+        ("cleanup.policy", Some("compress")),
+        ("min.compaction.lag.ms", Some("-1")),
+        ("max.message.bytes", Some("big")),
     ] {
         let error = requested(&topic(1, &[(config, value)]), 1, 0).expect_err(config);
         assert_eq!(error.0, INVALID_CONFIG, "{config}: {}", error.1);
@@ -107,10 +119,12 @@ fn alterations_set_and_reset_retention_and_refuse_what_silt_does_not_honour() {
         &[
             ("retention.ms", Op::Set, Some("60000")),
             ("retention.bytes", Op::Delete, None),
-            ("cleanup.policy", Op::Set, Some("delete")),
+            ("cleanup.policy", Op::Set, Some("compact")),
+            ("min.compaction.lag.ms", Op::Delete, None),
             ("segment.bytes", Op::Delete, None),
         ],
         false,
+        &TopicConfigs::default(),
     )
     .expect("valid");
     assert_eq!(
@@ -118,17 +132,34 @@ fn alterations_set_and_reset_retention_and_refuse_what_silt_does_not_honour() {
         TopicAlteration {
             retention_ms: Some(Setting::Set(60_000)),
             retention_bytes: Some(Setting::Default),
+            configs: vec![
+                ("cleanup.policy".into(), Some("compact".into())),
+                ("min.compaction.lag.ms".into(), None),
+            ],
             ..TopicAlteration::default()
         }
     );
     // AlterConfigs replaces the whole set: what it does not name goes back to default.
-    let replaced = alteration(&[("retention.bytes", Op::Set, Some("1000"))], true);
-    assert_eq!(
-        replaced.map(|change| (change.retention_ms, change.retention_bytes)),
-        Ok((Some(Setting::Default), Some(Setting::Set(1000))))
+    let replaced = alteration(
+        &[("retention.bytes", Op::Set, Some("1000"))],
+        true,
+        &TopicConfigs::default(),
     );
-    let refused =
-        |configs: &[(&str, Op, Option<&str>)]| alteration(configs, false).map_err(|(code, _)| code);
+    assert_eq!(
+        replaced.map(|change| (
+            change.retention_ms,
+            change.retention_bytes,
+            change.reset_configs
+        )),
+        Ok((Some(Setting::Default), Some(Setting::Set(1000)), true))
+    );
+    let current = TopicConfigs {
+        cleanup_policy: Some(silt_core::topic_configs::CleanupPolicy::Compact),
+        ..TopicConfigs::default()
+    };
+    let refused = |configs: &[(&str, Op, Option<&str>)]| {
+        alteration(configs, false, &current).map_err(|(code, _)| code)
+    };
     assert_eq!(
         refused(&[("retention.ms", Op::Append, Some("1"))]),
         Err(INVALID_REQUEST)
@@ -153,24 +184,32 @@ fn alterations_set_and_reset_retention_and_refuse_what_silt_does_not_honour() {
         refused(&[("no.such.config", Op::Delete, None)]),
         Err(INVALID_CONFIG)
     );
+    // cleanup.policy is a list: APPEND and SUBTRACT work on the topic's current one.
+    let policy = |op| {
+        alteration(&[("cleanup.policy", op, Some("delete"))], false, &current)
+            .map(|change| change.configs)
+    };
     assert_eq!(
-        refused(&[("cleanup.policy", Op::Set, Some("compact"))]),
-        Err(INVALID_CONFIG)
+        policy(Op::Append),
+        Ok(vec![(
+            "cleanup.policy".into(),
+            Some("compact,delete".into())
+        )])
     );
     assert_eq!(
-        refused(&[("cleanup.policy", Op::Append, Some("compact"))]),
-        Err(INVALID_CONFIG)
+        policy(Op::Subtract),
+        Ok(vec![("cleanup.policy".into(), Some("compact".into()))])
     );
     assert_eq!(
-        refused(&[("cleanup.policy", Op::Subtract, Some("delete"))]),
-        Err(INVALID_CONFIG)
+        refused(&[("delete.retention.ms", Op::Append, Some("1"))]),
+        Err(INVALID_REQUEST)
     );
-    assert_eq!(
-        refused(&[("cleanup.policy", Op::Append, Some("delete"))]),
-        Ok(TopicAlteration::default())
-    );
-    let (code, message) =
-        alteration(&[("segment.bytes", Op::Set, Some("1024"))], false).expect_err("not honoured");
+    let (code, message) = alteration(
+        &[("segment.bytes", Op::Set, Some("1024"))],
+        false,
+        &TopicConfigs::default(),
+    )
+    .expect_err("not honoured");
     assert_eq!(code, INVALID_CONFIG);
     assert!(
         message.contains("does not honour segment.bytes"),
