@@ -5,9 +5,10 @@
 //! partitions, from the group's committed offsets, to the others.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use silt_core::coordinator::CoordinatorError;
+use silt_core::coordinator::{CoordinatorError, PartitionOffsets};
 use silt_core::groups::{
     AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MAX_OFFSET_METADATA_BYTES,
     MemberAssignment, MemberDescription, PartitionLag, PartitionOffset, ResetTarget,
@@ -19,8 +20,8 @@ use tracing::info;
 
 use crate::assignment::assign;
 use crate::catalog::{PartitionKey, TopicCatalog};
-use crate::service::CoordinatorService;
-use crate::store::StoredOffset;
+use crate::mirror::Topics;
+use crate::store::{MetadataStore, StoredOffset};
 
 mod admin;
 mod lifecycle;
@@ -109,6 +110,47 @@ pub(crate) fn check_metadata(offset: &PartitionOffset) -> Result<(), Coordinator
 /// All groups the coordinator has touched since it started.
 pub(crate) type Groups = tokio::sync::Mutex<HashMap<String, GroupState>>;
 
+/// Consumer groups, Silt's and Kafka's side by side: their members and generations in
+/// memory, their committed offsets in the store, their assignments from the topics the
+/// coordinator mirrors. The service hands group calls here.
+pub(crate) struct GroupCoordinator {
+    store: Arc<dyn MetadataStore>,
+    topics: Arc<Topics>,
+    groups: Groups,
+}
+
+impl GroupCoordinator {
+    pub(crate) fn new(store: Arc<dyn MetadataStore>, topics: Arc<Topics>) -> GroupCoordinator {
+        GroupCoordinator {
+            store,
+            topics,
+            groups: Groups::default(),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &dyn MetadataStore {
+        self.store.as_ref()
+    }
+
+    /// Every group's state, locked.
+    pub(crate) fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    /// One consistent copy of every topic's name, id and partition count.
+    pub(crate) fn catalog(&self) -> Result<TopicCatalog, CoordinatorError> {
+        self.topics.catalog()
+    }
+
+    pub(crate) fn partition_bounds(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<PartitionOffsets, CoordinatorError> {
+        self.topics.partition_bounds(topic, partition)
+    }
+}
+
 impl GroupState {
     pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&PartitionKey, &Committed)> {
         self.committed.iter()
@@ -189,7 +231,7 @@ fn invalid(message: impl Into<String>) -> CoordinatorError {
     CoordinatorError::InvalidArgument(message.into())
 }
 
-impl CoordinatorService {
+impl GroupCoordinator {
     /// The group's state, loaded from the store on first use. `create` makes a new,
     /// empty group when there is none.
     pub(crate) async fn group_entry<'a>(

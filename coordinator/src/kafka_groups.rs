@@ -18,18 +18,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use silt_core::coordinator::CoordinatorError;
-use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
+use silt_core::groups::KafkaGroupResponse;
 use tokio::sync::Notify;
 use tracing::info;
-
-use crate::service::CoordinatorService;
-use static_members::StaticJoin;
 
 mod admin;
 mod leave;
 mod offsets;
-mod static_members;
+pub(crate) mod static_members;
 
 pub(crate) use admin::Subscribed;
 
@@ -54,16 +50,16 @@ pub mod code {
 /// A first rebalance waits this long for more members, so that consumers started
 /// together land in one generation (Kafka's `group.initial.rebalance.delay.ms`).
 const INITIAL_REBALANCE_DELAY: Duration = Duration::from_millis(300);
-const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(100);
-const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest a rebalance waits for members to join again.
 const MAX_REBALANCE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest a waiting JoinGroup sleeps before it looks at the group again (and keeps
 /// its member alive).
-const JOIN_RECHECK: Duration = Duration::from_secs(1);
+pub(crate) const JOIN_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Empty,
     /// Waiting for members to join; `eager` completes as soon as all have.
     Preparing {
@@ -76,26 +72,26 @@ enum Phase {
 }
 
 #[derive(Debug)]
-struct KafkaMember {
+pub(crate) struct KafkaMember {
     protocols: Vec<(String, Vec<u8>)>,
-    session_timeout: Duration,
+    pub(crate) session_timeout: Duration,
     rebalance_timeout: Duration,
-    last_seen: Instant,
+    pub(crate) last_seen: Instant,
     /// Joined (again) in the rebalance under way.
     joined: bool,
     /// The answer to its JoinGroup, set when the rebalance completes.
-    join_answer: Option<KafkaGroupResponse>,
-    assignment: Vec<u8>,
+    pub(crate) join_answer: Option<KafkaGroupResponse>,
+    pub(crate) assignment: Vec<u8>,
     /// The client's id and address, for DescribeGroups.
-    client_id: String,
-    client_host: String,
+    pub(crate) client_id: String,
+    pub(crate) client_host: String,
     /// A static member's `group.instance.id`.
-    instance_id: Option<String>,
+    pub(crate) instance_id: Option<String>,
 }
 
 impl KafkaMember {
     /// Its metadata for `protocol` (empty if it does not speak it).
-    fn metadata(&self, protocol: &str) -> Vec<u8> {
+    pub(crate) fn metadata(&self, protocol: &str) -> Vec<u8> {
         self.protocols
             .iter()
             .find(|(name, _)| name == protocol)
@@ -108,15 +104,15 @@ impl KafkaMember {
 #[derive(Debug)]
 pub(crate) struct KafkaGroup {
     generation: i32,
-    phase: Phase,
-    protocol_type: String,
-    protocol: String,
-    leader: String,
-    members: BTreeMap<String, KafkaMember>,
+    pub(crate) phase: Phase,
+    pub(crate) protocol_type: String,
+    pub(crate) protocol: String,
+    pub(crate) leader: String,
+    pub(crate) members: BTreeMap<String, KafkaMember>,
     /// New members handed their id with MEMBER_ID_REQUIRED, until they join with it:
     /// the instant they are forgotten (their session timeout after the first join).
-    pending: BTreeMap<String, Instant>,
-    changed: Arc<Notify>,
+    pub(crate) pending: BTreeMap<String, Instant>,
+    pub(crate) changed: Arc<Notify>,
 }
 
 impl Default for KafkaGroup {
@@ -175,7 +171,7 @@ impl KafkaGroup {
     /// Adds a member that joins (or replaces one that joins again): a join outside a
     /// rebalance (a new member, or one that wants to change its subscription) starts
     /// one.
-    fn add_joined(&mut self, member_id: String, member: KafkaMember, now: Instant) {
+    pub(crate) fn add_joined(&mut self, member_id: String, member: KafkaMember, now: Instant) {
         self.members.insert(member_id.clone(), member);
         if !matches!(self.phase, Phase::Preparing { .. }) {
             self.start_rebalance(now);
@@ -186,7 +182,7 @@ impl KafkaGroup {
         self.maybe_complete(now);
     }
 
-    fn start_rebalance(&mut self, now: Instant) {
+    pub(crate) fn start_rebalance(&mut self, now: Instant) {
         let wait = self.rebalance_wait();
         let eager = self.phase != Phase::Empty;
         let deadline = now + if eager { wait } else { INITIAL_REBALANCE_DELAY };
@@ -204,7 +200,7 @@ impl KafkaGroup {
     /// starts a rebalance. A member waiting in JoinGroup is kept alive by its waiting
     /// request ([`CoordinatorService::kafka_join`]), so only one that has not joined
     /// again, or whose request is gone, runs out.
-    fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         let pending = self.pending.len();
         self.pending.retain(|_, forget_at| now <= *forget_at);
         let forgotten = pending - self.pending.len();
@@ -240,7 +236,7 @@ impl KafkaGroup {
     /// When a waiting JoinGroup should look at the group again: at the rebalance's
     /// deadline, when the first member (or new member that has not come back) runs out
     /// of time, and at least every `keep_alive`.
-    fn next_check(&self, now: Instant, keep_alive: Duration) -> Instant {
+    pub(crate) fn next_check(&self, now: Instant, keep_alive: Duration) -> Instant {
         let mut until = now + keep_alive;
         if let Phase::Preparing { deadline, .. } = self.phase {
             until = until.min(deadline);
@@ -266,7 +262,7 @@ impl KafkaGroup {
     }
 
     /// Completes the rebalance if every member joined again (or time is up).
-    fn maybe_complete(&mut self, now: Instant) {
+    pub(crate) fn maybe_complete(&mut self, now: Instant) {
         let Phase::Preparing { deadline, eager } = self.phase else {
             return;
         };
@@ -364,7 +360,7 @@ impl KafkaGroup {
         }
     }
 
-    fn describe_phase(&self) -> &'static str {
+    pub(crate) fn describe_phase(&self) -> &'static str {
         match self.phase {
             Phase::Empty => "Empty",
             Phase::Preparing { .. } => "PreparingRebalance",
@@ -378,7 +374,7 @@ impl KafkaGroup {
 /// `ConsumerProtocolSubscription`: a version, then an array of topic names, in every
 /// version); `None` when it is not that or cannot be read. Other protocol types
 /// (Connect, Streams' own) name no topics: `Some(empty)`.
-fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<String>> {
     if protocol_type != "consumer" {
         return Some(Vec::new());
     }
@@ -397,21 +393,21 @@ fn subscription_topics(protocol_type: &str, metadata: &[u8]) -> Option<Vec<Strin
 
 /// A JoinGroup as the coordinator reads it: what the joining member is, and how it
 /// joins.
-struct Joining {
-    protocols: Vec<(String, Vec<u8>)>,
-    session: Duration,
-    rebalance: Duration,
-    client_id: String,
-    client_host: String,
+pub(crate) struct Joining {
+    pub(crate) protocols: Vec<(String, Vec<u8>)>,
+    pub(crate) session: Duration,
+    pub(crate) rebalance: Duration,
+    pub(crate) client_id: String,
+    pub(crate) client_host: String,
     /// JoinGroup v4+ (dynamic members only): a new member is first handed its id.
-    require_member_id: bool,
-    instance_id: Option<String>,
-    skip_assignment_supported: bool,
+    pub(crate) require_member_id: bool,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) skip_assignment_supported: bool,
 }
 
 impl Joining {
     /// The member it joins as, joined in the rebalance under way.
-    fn member(self) -> KafkaMember {
+    pub(crate) fn member(self) -> KafkaMember {
         KafkaMember {
             protocols: self.protocols,
             session_timeout: self.session,
@@ -427,7 +423,7 @@ impl Joining {
     }
 }
 
-fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
+pub(crate) fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
     KafkaGroupResponse::Joined {
         error_code,
         generation: -1,
@@ -441,7 +437,7 @@ fn joined_error(error_code: i16, member_id: String) -> KafkaGroupResponse {
     }
 }
 
-fn synced_error(error_code: i16) -> KafkaGroupResponse {
+pub(crate) fn synced_error(error_code: i16) -> KafkaGroupResponse {
     KafkaGroupResponse::Synced {
         error_code,
         protocol_type: None,
@@ -450,13 +446,13 @@ fn synced_error(error_code: i16) -> KafkaGroupResponse {
     }
 }
 
-fn done(error_code: i16) -> KafkaGroupResponse {
+pub(crate) fn done(error_code: i16) -> KafkaGroupResponse {
     KafkaGroupResponse::Done { error_code }
 }
 
 /// Checks a member (and its instance id, if static) and generation; touches the
 /// member.
-fn check_member(
+pub(crate) fn check_member(
     kafka: &mut KafkaGroup,
     member_id: &str,
     instance: Option<&str>,
@@ -472,272 +468,4 @@ fn check_member(
         return Err(code::ILLEGAL_GENERATION);
     }
     Ok(())
-}
-
-impl CoordinatorService {
-    pub(crate) async fn kafka_group_impl(
-        &self,
-        request: KafkaGroupRequest,
-    ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        match request {
-            KafkaGroupRequest::Join {
-                group,
-                member_id,
-                protocol_type,
-                protocols,
-                session_timeout_ms,
-                rebalance_timeout_ms,
-                require_member_id,
-                client_id,
-                client_host,
-                group_instance_id,
-                skip_assignment_supported,
-            } => {
-                let joining = Joining {
-                    protocols,
-                    session: Duration::from_millis(session_timeout_ms),
-                    rebalance: Duration::from_millis(rebalance_timeout_ms),
-                    client_id,
-                    client_host,
-                    require_member_id,
-                    instance_id: group_instance_id,
-                    skip_assignment_supported,
-                };
-                self.kafka_join(&group, member_id, protocol_type, joining)
-                    .await
-            }
-            KafkaGroupRequest::Sync {
-                group,
-                member_id,
-                generation,
-                assignments,
-                group_instance_id,
-            } => {
-                let member = (member_id.as_str(), group_instance_id.as_deref());
-                self.kafka_sync(&group, member, generation, assignments)
-                    .await
-            }
-            KafkaGroupRequest::Heartbeat {
-                group,
-                member_id,
-                generation,
-                group_instance_id,
-            } => {
-                let mut groups = self.groups().lock().await;
-                let state = self.group_entry(&mut groups, &group, true).await?;
-                let kafka = state.kafka();
-                let now = Instant::now();
-                kafka.expire(now);
-                kafka.maybe_complete(now);
-                let instance = group_instance_id.as_deref();
-                Ok(done(
-                    match check_member(kafka, &member_id, instance, generation, now) {
-                        Err(error_code) => error_code,
-                        Ok(()) if matches!(kafka.phase, Phase::Preparing { .. }) => {
-                            code::REBALANCE_IN_PROGRESS
-                        }
-                        Ok(()) => code::NONE,
-                    },
-                ))
-            }
-            KafkaGroupRequest::Leave {
-                group,
-                member_ids,
-                members,
-            } => self.kafka_leave(&group, member_ids, members).await,
-            KafkaGroupRequest::Commit {
-                group,
-                member_id,
-                generation,
-                offsets,
-                group_instance_id,
-            } => {
-                let member = (member_id.as_str(), group_instance_id.as_deref());
-                self.kafka_commit(&group, member, generation, offsets).await
-            }
-            KafkaGroupRequest::Fetch { group, topics } => {
-                self.kafka_fetch_offsets(&group, topics).await
-            }
-            KafkaGroupRequest::List => self.kafka_list_groups().await,
-            KafkaGroupRequest::DeleteGroup { group } => self.kafka_delete_group(&group).await,
-            KafkaGroupRequest::DeleteOffsets { group, partitions } => {
-                self.kafka_delete_offsets(&group, partitions).await
-            }
-            KafkaGroupRequest::Describe { group } => self.kafka_describe(&group).await,
-        }
-    }
-
-    async fn kafka_join(
-        &self,
-        group: &str,
-        member_id: String,
-        protocol_type: String,
-        joining: Joining,
-    ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        let session_timeout = joining.session;
-        if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&session_timeout) {
-            return Ok(joined_error(code::INVALID_SESSION_TIMEOUT, member_id));
-        }
-        // Kafka's clients refuse an empty `group.instance.id` (and KIP-848's heartbeat
-        // refuses it as INVALID_REQUEST): it would name every such client alike.
-        if joining.protocols.is_empty()
-            || group.is_empty()
-            || joining.instance_id.as_deref() == Some("")
-        {
-            return Ok(joined_error(code::INVALID_REQUEST, member_id));
-        }
-        let instance = joining.instance_id.clone();
-        let member_id = {
-            let mut groups = self.groups().lock().await;
-            let state = self.group_entry(&mut groups, group, true).await?;
-            let kafka = state.kafka();
-            let now = Instant::now();
-            kafka.expire(now);
-            kafka.maybe_complete(now);
-            if !kafka.members.is_empty() && kafka.protocol_type != protocol_type {
-                return Ok(joined_error(code::INCONSISTENT_GROUP_PROTOCOL, member_id));
-            }
-            kafka.protocol_type = protocol_type;
-            match (member_id.is_empty(), instance.as_deref()) {
-                (true, Some(instance)) => match kafka.join_static(instance, joining, now) {
-                    StaticJoin::Answered(answer) => return Ok(answer),
-                    StaticJoin::Waiting(member_id) => member_id,
-                },
-                (true, None) => {
-                    // As Kafka names them: the client id, then a random part.
-                    let member_id = format!("{}-{}", joining.client_id, uuid::Uuid::new_v4());
-                    if joining.require_member_id {
-                        kafka
-                            .pending
-                            .insert(member_id.clone(), now + session_timeout);
-                        return Ok(joined_error(code::MEMBER_ID_REQUIRED, member_id));
-                    }
-                    kafka.add_joined(member_id.clone(), joining.member(), now);
-                    member_id
-                }
-                (false, Some(instance)) => {
-                    // A static member joins again with its member id: it must still be
-                    // the instance's (a pending id is never a static member's).
-                    if let Err(error_code) = kafka.check_instance(&member_id, Some(instance)) {
-                        return Ok(joined_error(error_code, member_id));
-                    }
-                    kafka.add_joined(member_id.clone(), joining.member(), now);
-                    member_id
-                }
-                (false, None) => {
-                    if !(kafka.members.contains_key(&member_id)
-                        || kafka.pending.remove(&member_id).is_some())
-                    {
-                        return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
-                    }
-                    // A static member that joins without its instance id (v0-4) stays
-                    // static, as in Kafka.
-                    let mut member = joining.member();
-                    member.instance_id = kafka
-                        .members
-                        .get(&member_id)
-                        .and_then(|known| known.instance_id.clone());
-                    kafka.add_joined(member_id.clone(), member, now);
-                    member_id
-                }
-            }
-        };
-        let keep_alive = (session_timeout / 2).min(JOIN_RECHECK);
-        loop {
-            let mut groups = self.groups().lock().await;
-            let state = self.group_entry(&mut groups, group, true).await?;
-            let kafka = state.kafka();
-            let now = Instant::now();
-            // This request still waits: its member is alive.
-            if let Some(member) = kafka.members.get_mut(&member_id) {
-                member.last_seen = now;
-            }
-            kafka.expire(now);
-            kafka.maybe_complete(now);
-            // Gone, or (FENCED_INSTANCE_ID) another process took its instance id.
-            if let Err(error_code) = kafka.check_instance(&member_id, instance.as_deref()) {
-                return Ok(joined_error(error_code, member_id));
-            }
-            let Some(member) = kafka.members.get_mut(&member_id) else {
-                return Ok(joined_error(code::UNKNOWN_MEMBER_ID, member_id));
-            };
-            if let Some(answer) = member.join_answer.take() {
-                return Ok(answer);
-            }
-            let until = kafka.next_check(now, keep_alive);
-            let changed = Arc::clone(&kafka.changed);
-            let notified = changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            drop(groups);
-            let _ = tokio::time::timeout_at(until.into(), notified).await;
-        }
-    }
-
-    /// `member` is the member id and, for a static member, its instance id.
-    async fn kafka_sync(
-        &self,
-        group: &str,
-        member: (&str, Option<&str>),
-        generation: i32,
-        assignments: Vec<(String, Vec<u8>)>,
-    ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        let (member_id, instance) = member;
-        let started = Instant::now();
-        let mut assignments = Some(assignments);
-        loop {
-            let mut groups = self.groups().lock().await;
-            let state = self.group_entry(&mut groups, group, true).await?;
-            let kafka = state.kafka();
-            let now = Instant::now();
-            kafka.maybe_complete(now);
-            if let Err(error_code) = check_member(kafka, member_id, instance, generation, now) {
-                return Ok(synced_error(error_code));
-            }
-            match kafka.phase {
-                Phase::Preparing { .. } | Phase::Empty => {
-                    return Ok(synced_error(code::REBALANCE_IN_PROGRESS));
-                }
-                Phase::Completing if kafka.leader == member_id => {
-                    let given: BTreeMap<String, Vec<u8>> =
-                        assignments.take().unwrap_or_default().into_iter().collect();
-                    for (id, member) in kafka.members.iter_mut() {
-                        member.assignment = given.get(id).cloned().unwrap_or_default();
-                    }
-                    kafka.phase = Phase::Stable;
-                    kafka.changed.notify_waiters();
-                }
-                Phase::Completing => {}
-                Phase::Stable => {}
-            }
-            let session_timeout = kafka
-                .members
-                .get(member_id)
-                .map_or(MIN_SESSION_TIMEOUT, |member| member.session_timeout);
-            if kafka.phase == Phase::Stable {
-                let assignment = kafka
-                    .members
-                    .get(member_id)
-                    .map(|member| member.assignment.clone())
-                    .unwrap_or_default();
-                return Ok(KafkaGroupResponse::Synced {
-                    error_code: code::NONE,
-                    protocol_type: Some(kafka.protocol_type.clone()),
-                    protocol_name: Some(kafka.protocol.clone()),
-                    assignment,
-                });
-            }
-            if now.duration_since(started) > session_timeout {
-                // The leader never brought the assignment: start over.
-                kafka.start_rebalance(now);
-                return Ok(synced_error(code::REBALANCE_IN_PROGRESS));
-            }
-            let changed = Arc::clone(&kafka.changed);
-            let notified = changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            drop(groups);
-            let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
-        }
-    }
 }

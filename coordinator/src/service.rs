@@ -2,8 +2,8 @@
 //! offsets (so produce and fetch never wait on the store for them), and wake-ups for
 //! long-polls when a commit advances a high watermark.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,29 +22,25 @@ use silt_core::groups::{
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 
-use crate::catalog::TopicCatalog;
 use crate::error::StoreError;
-use crate::groups::Groups;
-use crate::store::{MetadataStore, SegmentOutcome, Snapshot, StoredState};
+use crate::groups::GroupCoordinator;
+use crate::store::{MetadataStore, SegmentOutcome, Snapshot};
 
 mod topic_settings;
 
-use topic_settings::validate_config;
+use crate::mirror::{TopicState, Topics};
 
-struct TopicState {
-    topic: Topic,
-    partitions: Vec<watch::Sender<PartitionOffsets>>,
-}
+use topic_settings::validate_config;
 
 /// Implements [`Coordinator`] over a [`MetadataStore`].
 pub struct CoordinatorService {
-    store: Box<dyn MetadataStore>,
-    topics: RwLock<HashMap<String, TopicState>>,
+    store: Arc<dyn MetadataStore>,
+    topics: Arc<Topics>,
     /// Serialises changes so the in-memory mirror follows the store's commit order.
     write_order: tokio::sync::Mutex<()>,
     /// Producers idle for longer are forgotten (their next request gets `unknown_producer`).
     producer_idle_expiry_ms: i64,
-    groups: Groups,
+    groups: GroupCoordinator,
     pending: std::sync::Mutex<Vec<PendingCommit>>,
     stats: Stats,
     fence: RwLock<SnapshotFence>,
@@ -65,17 +61,6 @@ enum SnapshotFence {
 /// How long an idle idempotent producer's state is kept by default: one day.
 pub const DEFAULT_PRODUCER_IDLE_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
 
-fn topic_states(state: StoredState) -> HashMap<String, TopicState> {
-    state
-        .topics
-        .into_iter()
-        .map(|(topic, partitions)| {
-            let partitions = partitions.into_iter().map(watch::Sender::new).collect();
-            (topic.name.clone(), TopicState { topic, partitions })
-        })
-        .collect()
-}
-
 fn poisoned() -> CoordinatorError {
     CoordinatorError::Internal("coordinator state lock poisoned".into())
 }
@@ -83,43 +68,18 @@ fn poisoned() -> CoordinatorError {
 impl CoordinatorService {
     /// Loads the store's state and starts serving.
     pub async fn start(store: impl MetadataStore) -> Result<Self, StoreError> {
-        let topics = topic_states(store.load().await?);
+        let topics = Arc::new(Topics::new(store.load().await?));
         info!(topics = topics.len(), "coordinator state loaded");
+        let store: Arc<dyn MetadataStore> = Arc::new(store);
         Ok(CoordinatorService {
-            store: Box::new(store),
-            topics: RwLock::new(topics),
+            groups: GroupCoordinator::new(Arc::clone(&store), Arc::clone(&topics)),
+            store,
+            topics,
             write_order: tokio::sync::Mutex::new(()),
             producer_idle_expiry_ms: DEFAULT_PRODUCER_IDLE_EXPIRY_MS,
-            groups: Groups::default(),
             pending: std::sync::Mutex::new(Vec::new()),
             stats: Stats::default(),
             fence: RwLock::new(SnapshotFence::Off),
-        })
-    }
-
-    pub(crate) fn store(&self) -> &dyn MetadataStore {
-        self.store.as_ref()
-    }
-
-    pub(crate) fn groups(&self) -> &Groups {
-        &self.groups
-    }
-
-    /// One consistent copy of every topic's name, id and partition count.
-    pub(crate) fn catalog(&self) -> Result<TopicCatalog, CoordinatorError> {
-        let topics = self.topics.read().map_err(|_| poisoned())?;
-        Ok(TopicCatalog::new(topics.iter().map(|(name, state)| {
-            (name.clone(), state.topic.topic_id, state.topic.partitions)
-        })))
-    }
-
-    pub(crate) fn partition_bounds(
-        &self,
-        topic: &str,
-        partition: u32,
-    ) -> Result<PartitionOffsets, CoordinatorError> {
-        self.with_topic(topic, |state| {
-            Ok(*Self::partition_sender(state, partition)?.borrow())
         })
     }
 
@@ -134,24 +94,7 @@ impl CoordinatorService {
         name: &str,
         read: impl FnOnce(&TopicState) -> Result<T, CoordinatorError>,
     ) -> Result<T, CoordinatorError> {
-        let topics = self.topics.read().map_err(|_| poisoned())?;
-        let state = topics
-            .get(name)
-            .ok_or_else(|| CoordinatorError::TopicNotFound(name.to_owned()))?;
-        read(state)
-    }
-
-    fn partition_sender(
-        state: &TopicState,
-        partition: u32,
-    ) -> Result<&watch::Sender<PartitionOffsets>, CoordinatorError> {
-        state.partitions.get(partition as usize).ok_or_else(|| {
-            CoordinatorError::PartitionNotFound {
-                topic: state.topic.name.clone(),
-                partition,
-                partitions: state.topic.partitions,
-            }
-        })
+        self.topics.with_topic(name, read)
     }
 }
 
@@ -252,8 +195,7 @@ impl CoordinatorService {
     pub async fn restore(&self, snapshot: Snapshot) -> Result<(), CoordinatorError> {
         let _order = self.write_order.lock().await;
         self.store.restore(snapshot).await?;
-        let topics = topic_states(self.store.load().await?);
-        *self.topics.write().map_err(|_| poisoned())? = topics;
+        self.topics.replace(self.store.load().await?)?;
         Ok(())
     }
 
@@ -460,7 +402,7 @@ impl Coordinator for CoordinatorService {
         );
         info!(topic = %topic.name, partitions = topic.partitions, "topic created");
         // Members subscribed to the name get its partitions now, not at their next join.
-        if let Err(error) = self.rebalance_subscribers(&topic.name).await {
+        if let Err(error) = self.groups.rebalance_subscribers(&topic.name).await {
             warn!(%error, topic = %topic.name, "groups subscribed to a new topic did not rebalance");
         }
         Ok(topic)
@@ -504,12 +446,12 @@ impl Coordinator for CoordinatorService {
         let topic_id = self.with_topic(name, |state| Ok(state.topic.topic_id))?;
         // Groups stay locked from the store's transaction to the mirror's update, so no
         // group sees the topic gone from one and present in the other.
-        let mut groups = self.groups().lock().await;
+        let mut groups = self.groups.groups().lock().await;
         let generations = crate::groups::generations_after_deleting(&groups, name, topic_id);
         self.store.delete_topic(name, generations).await?;
         // Dropping the senders wakes long-polls, which then report the topic gone.
         self.topics.write().map_err(|_| poisoned())?.remove(name);
-        crate::groups::forget_topic(&mut groups, name, topic_id, &self.catalog()?);
+        crate::groups::forget_topic(&mut groups, name, topic_id, &self.topics.catalog()?);
         info!(topic = name, topic_id, "topic deleted");
         Ok(())
     }
@@ -554,7 +496,7 @@ impl Coordinator for CoordinatorService {
         let (topic_id, offsets) = self.with_topic(topic, |state| {
             Ok((
                 state.topic.topic_id,
-                *Self::partition_sender(state, partition)?.borrow(),
+                *Topics::partition_sender(state, partition)?.borrow(),
             ))
         })?;
         if offset < offsets.log_start_offset || offset > offsets.high_watermark {
@@ -637,7 +579,7 @@ impl Coordinator for CoordinatorService {
         log_start_offset: u64,
     ) -> Result<PartitionOffsets, CoordinatorError> {
         let topic_id = self.with_topic(topic, |state| {
-            Self::partition_sender(state, partition)?;
+            Topics::partition_sender(state, partition)?;
             Ok(state.topic.topic_id)
         })?;
         let _order = self.write_order.lock().await;
@@ -647,7 +589,7 @@ impl Coordinator for CoordinatorService {
             .await?;
         self.with_topic(topic, |state| {
             if state.topic.topic_id == topic_id {
-                Self::partition_sender(state, partition)?.send_replace(offsets);
+                Topics::partition_sender(state, partition)?.send_replace(offsets);
             }
             Ok(())
         })?;
@@ -670,7 +612,7 @@ impl Coordinator for CoordinatorService {
         group: &str,
         join: JoinGroup,
     ) -> Result<MemberAssignment, CoordinatorError> {
-        self.join_group_impl(group, join).await
+        self.groups.join_group_impl(group, join).await
     }
 
     async fn heartbeat(
@@ -678,11 +620,11 @@ impl Coordinator for CoordinatorService {
         group: &str,
         member_id: &str,
     ) -> Result<MemberAssignment, CoordinatorError> {
-        self.heartbeat_impl(group, member_id).await
+        self.groups.heartbeat_impl(group, member_id).await
     }
 
     async fn leave_group(&self, group: &str, member_id: &str) -> Result<(), CoordinatorError> {
-        self.leave_group_impl(group, member_id).await
+        self.groups.leave_group_impl(group, member_id).await
     }
 
     async fn fetch_plan(
@@ -690,7 +632,7 @@ impl Coordinator for CoordinatorService {
         group: &str,
         member_id: &str,
     ) -> Result<FetchPlan, CoordinatorError> {
-        self.fetch_plan_impl(group, member_id).await
+        self.groups.fetch_plan_impl(group, member_id).await
     }
 
     async fn advance_positions(
@@ -699,7 +641,8 @@ impl Coordinator for CoordinatorService {
         member_id: &str,
         positions: Vec<PartitionOffset>,
     ) -> Result<(), CoordinatorError> {
-        self.advance_positions_impl(group, member_id, positions)
+        self.groups
+            .advance_positions_impl(group, member_id, positions)
             .await
     }
 
@@ -710,16 +653,17 @@ impl Coordinator for CoordinatorService {
         generation: u64,
         offsets: Vec<PartitionOffset>,
     ) -> Result<(), CoordinatorError> {
-        self.commit_offsets_impl(group, member_id, generation, offsets)
+        self.groups
+            .commit_offsets_impl(group, member_id, generation, offsets)
             .await
     }
 
     async fn describe_group(&self, group: &str) -> Result<GroupDescription, CoordinatorError> {
-        self.describe_group_impl(group).await
+        self.groups.describe_group_impl(group).await
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, CoordinatorError> {
-        self.list_groups_impl().await
+        self.groups.list_groups_impl().await
     }
 
     async fn reset_offsets(
@@ -728,7 +672,7 @@ impl Coordinator for CoordinatorService {
         target: ResetTarget,
         topics: Option<Vec<String>>,
     ) -> Result<Vec<PartitionOffset>, CoordinatorError> {
-        self.reset_offsets_impl(group, target, topics).await
+        self.groups.reset_offsets_impl(group, target, topics).await
     }
 
     async fn partition_offsets(
@@ -737,7 +681,7 @@ impl Coordinator for CoordinatorService {
         partition: u32,
     ) -> Result<PartitionOffsets, CoordinatorError> {
         self.with_topic(topic, |state| {
-            Ok(*Self::partition_sender(state, partition)?.borrow())
+            Ok(*Topics::partition_sender(state, partition)?.borrow())
         })
     }
 
@@ -745,7 +689,7 @@ impl Coordinator for CoordinatorService {
         &self,
         request: KafkaGroupRequest,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        self.kafka_group_impl(request).await
+        self.groups.kafka_group_impl(request).await
     }
 
     async fn metrics_text(&self) -> String {
@@ -760,7 +704,7 @@ impl Coordinator for CoordinatorService {
         timeout: Duration,
     ) -> Result<PartitionOffsets, CoordinatorError> {
         let mut receiver = self.with_topic(topic, |state| {
-            Ok(Self::partition_sender(state, partition)?.subscribe())
+            Ok(Topics::partition_sender(state, partition)?.subscribe())
         })?;
         let waited = tokio::time::timeout(
             timeout,

@@ -18,6 +18,7 @@ mod groups;
 mod kafka;
 mod kafka_admin;
 mod kafka_groups;
+mod kafka_python_edges;
 mod kafka_static;
 mod producers;
 mod scale_out;

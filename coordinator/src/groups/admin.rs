@@ -12,8 +12,8 @@ use silt_core::groups::{KafkaGroupResponse, ListedGroup, TopicPartition};
 use tracing::{info, instrument};
 
 use super::GroupState;
+use crate::groups::GroupCoordinator;
 use crate::kafka_groups::{Subscribed, code};
-use crate::service::CoordinatorService;
 
 fn done(error_code: i16) -> KafkaGroupResponse {
     KafkaGroupResponse::Done { error_code }
@@ -45,7 +45,7 @@ impl GroupState {
     }
 }
 
-impl CoordinatorService {
+impl GroupCoordinator {
     /// Every group the store or memory holds, with its state.
     pub(crate) async fn kafka_list_groups(&self) -> Result<KafkaGroupResponse, CoordinatorError> {
         let stored = self.store().list_groups().await?;

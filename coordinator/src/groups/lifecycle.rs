@@ -13,7 +13,7 @@ use tracing::info;
 
 use super::GroupState;
 use crate::catalog::TopicCatalog;
-use crate::service::CoordinatorService;
+use crate::groups::GroupCoordinator;
 
 impl GroupState {
     /// A member subscribes to the topic, or a partition of it is assigned.
@@ -68,7 +68,7 @@ pub(crate) fn forget_topic(
     }
 }
 
-impl CoordinatorService {
+impl GroupCoordinator {
     /// Rebalances every group with a member that subscribes to `name`, a topic just
     /// created.
     pub(crate) async fn rebalance_subscribers(&self, name: &str) -> Result<(), CoordinatorError> {

@@ -5,64 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use silt_core::coordinator::CoordinatorError;
-use silt_core::groups::KafkaGroupResponse;
-
 use super::{KafkaGroup, subscription_topics};
-use crate::service::CoordinatorService;
-
-impl CoordinatorService {
-    /// DescribeGroups: the group's state, protocol and members (with their client id
-    /// and host, and a static member's instance id).
-    pub(super) async fn kafka_describe(
-        &self,
-        group: &str,
-    ) -> Result<KafkaGroupResponse, CoordinatorError> {
-        let mut groups = self.groups().lock().await;
-        // Describing a group that does not exist creates nothing: Kafka calls it Dead.
-        let state = match self.group_entry(&mut groups, group, false).await {
-            Ok(state) => state,
-            Err(CoordinatorError::GroupNotFound(_)) => {
-                return Ok(KafkaGroupResponse::Described {
-                    state: "Dead".into(),
-                    protocol_type: String::new(),
-                    protocol_name: String::new(),
-                    members: Vec::new(),
-                    clients: Vec::new(),
-                    instances: Vec::new(),
-                });
-            }
-            Err(error) => return Err(error),
-        };
-        let kafka = state.kafka();
-        kafka.refresh(Instant::now());
-        Ok(KafkaGroupResponse::Described {
-            state: kafka.describe_phase().to_owned(),
-            protocol_type: kafka.protocol_type.clone(),
-            protocol_name: kafka.protocol.clone(),
-            members: kafka
-                .members
-                .iter()
-                .map(|(id, member)| {
-                    let metadata = member.metadata(&kafka.protocol);
-                    (id.clone(), metadata, member.assignment.clone())
-                })
-                .collect(),
-            clients: kafka
-                .members
-                .iter()
-                .map(|(id, member)| {
-                    (
-                        id.clone(),
-                        member.client_id.clone(),
-                        member.client_host.clone(),
-                    )
-                })
-                .collect(),
-            instances: kafka.instances(),
-        })
-    }
-}
 
 /// The topics a group's live Kafka members subscribe to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +92,7 @@ mod tests {
         out
     }
 
-    fn member(metadata: Vec<u8>) -> KafkaMember {
+    pub(crate) fn member(metadata: Vec<u8>) -> KafkaMember {
         KafkaMember {
             protocols: vec![("range".into(), metadata)],
             session_timeout: Duration::from_secs(10),

@@ -18,7 +18,7 @@ use tracing::info;
 use super::{Joining, KafkaGroup, KafkaMember, Phase, code, subscription_topics};
 
 /// What a static member's join with an empty member id came to.
-pub(super) enum StaticJoin {
+pub(crate) enum StaticJoin {
     /// Answered at once: it took its instance's place in a stable group.
     Answered(KafkaGroupResponse),
     /// It joined under this member id and waits for the rebalance to complete.
@@ -27,7 +27,7 @@ pub(super) enum StaticJoin {
 
 impl KafkaGroup {
     /// The member id the instance id belongs to.
-    pub(super) fn static_member(&self, instance: &str) -> Option<&str> {
+    pub(crate) fn static_member(&self, instance: &str) -> Option<&str> {
         self.members
             .iter()
             .find(|(_, member)| member.instance_id.as_deref() == Some(instance))
@@ -36,7 +36,7 @@ impl KafkaGroup {
 
     /// (member id, instance id) of the static members, as JoinGroup and DescribeGroups
     /// answer them.
-    pub(super) fn instances(&self) -> Vec<(String, String)> {
+    pub(crate) fn instances(&self) -> Vec<(String, String)> {
         self.members
             .iter()
             .filter_map(|(id, member)| Some((id.clone(), member.instance_id.clone()?)))
@@ -47,7 +47,7 @@ impl KafkaGroup {
     /// must belong to this member id (another member id: `FENCED_INSTANCE_ID`, the
     /// caller was replaced; an unknown instance: `UNKNOWN_MEMBER_ID`); without one, the
     /// member id must be a member's.
-    pub(super) fn check_instance(
+    pub(crate) fn check_instance(
         &self,
         member_id: &str,
         instance: Option<&str>,
@@ -69,7 +69,7 @@ impl KafkaGroup {
     /// A static member joins with an empty member id: as a new member if its instance
     /// id is unknown (without the MEMBER_ID_REQUIRED round trip, as in Kafka), else in
     /// the place of the member that had the instance id.
-    pub(super) fn join_static(
+    pub(crate) fn join_static(
         &mut self,
         instance: &str,
         joining: Joining,

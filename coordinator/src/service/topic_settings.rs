@@ -132,7 +132,7 @@ impl CoordinatorService {
         // Members subscribed to the topic get the new partitions now, not at their next
         // join (Kafka consumers see them in Metadata and join again on their own).
         if altered.partitions > topic.partitions
-            && let Err(error) = self.rebalance_subscribers(name).await
+            && let Err(error) = self.groups.rebalance_subscribers(name).await
         {
             warn!(%error, topic = name, "groups subscribed to a grown topic did not rebalance");
         }

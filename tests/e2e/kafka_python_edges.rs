@@ -1,0 +1,100 @@
+//! Issue 13's fetch and metadata bugs as kafka-python meets them: a partition with no
+//! new data answered with an empty record set (not null), the request-level
+//! `max_bytes` of Fetch bounding the answer as KIP-74 says, and Metadata for a name
+//! Kafka does not allow answered INVALID_TOPIC_EXCEPTION.
+
+use serde_json::{Value, json};
+
+use crate::harness::Api;
+use crate::kafka::{python, silt_with_kafka};
+
+const INVALID_TOPIC_EXCEPTION: i64 = 17;
+const LIMIT: u64 = 1 << 20;
+
+/// `count` random lowercase values of `size` bytes (they do not compress).
+fn random_values(seed: &mut u64, count: usize, size: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| {
+            (0..size)
+                .map(|_| {
+                    *seed ^= *seed << 13;
+                    *seed ^= *seed >> 7;
+                    *seed ^= *seed << 17;
+                    char::from(b'a' + (*seed % 26) as u8)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let api = Api::new(&silt.url);
+
+    // Partitions 1 and 2 stay empty.
+    api.create_topic("sparse", 3).await;
+    let (status, body) = api
+        .post(
+            "/v1/topics/sparse/records",
+            json!({"records": [{"value": 1, "partition": 0}, {"value": 2, "partition": 0}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let eof = python(
+        "kafka_python_edges.py",
+        &["eof", &bootstrap, "sparse", "3", "2"],
+    );
+    assert_eq!(eof["received"], 2, "{eof}");
+    assert_eq!(eof["errors"], json!([]), "{eof}");
+    assert_eq!(eof["at_end"], json!([0, 1, 2]), "{eof}");
+    assert_eq!(eof["empty_answers"], json!([0, 1, 2]), "{eof}");
+    assert_eq!(eof["null_answers"], json!([]), "{eof}");
+
+    // 8 partitions of 2 requests of 3 random 100 kB values: 4.8 MB in all.
+    api.create_topic("wide", 8).await;
+    let mut seed = 11_u64;
+    for _round in 0..2 {
+        for partition in 0..8 {
+            let records: Vec<Value> = random_values(&mut seed, 3, 100_000)
+                .into_iter()
+                .map(|value| json!({"value": value, "partition": partition}))
+                .collect();
+            let (status, body) = api
+                .post("/v1/topics/wide/records", json!({ "records": records }))
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    let wide = python(
+        "kafka_python_edges.py",
+        &["max_bytes", &bootstrap, "wide", "8", &LIMIT.to_string()],
+    );
+    assert_eq!(wide["errors"], json!([]), "{wide}");
+    assert_eq!(wide["offsets"], json!([6, 6, 6, 6, 6, 6, 6, 6]), "{wide}");
+    let sizes = wide["sizes"].as_array().expect("sizes");
+    let firsts = wide["firsts"].as_array().expect("firsts");
+    assert!(
+        sizes.len() >= 5,
+        "4.8 MB needs several answers of 1 MiB: {wide}"
+    );
+    for (size, first) in sizes.iter().zip(firsts) {
+        let (size, first) = (size.as_u64().expect("size"), first.as_u64().expect("first"));
+        // The first batch may exceed the limit (KIP-74), nothing after it.
+        assert!(
+            size <= LIMIT.max(first),
+            "an answer of {size} bytes: {wide}"
+        );
+    }
+
+    let invalid = python(
+        "kafka_python_edges.py",
+        &["invalid_topic", &bootstrap, "no spaces!"],
+    );
+    assert_eq!(
+        invalid["errors"],
+        json!([INVALID_TOPIC_EXCEPTION]),
+        "{invalid}"
+    );
+}
