@@ -39,7 +39,7 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::http_server::guard_body,
+            crate::body_guard::guard_body,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

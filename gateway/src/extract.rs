@@ -20,7 +20,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
-                if crate::http_server::is_body_timeout(&rejection) {
+                if crate::body_guard::is_body_timeout(&rejection) {
                     return ApiError::new(
                         StatusCode::REQUEST_TIMEOUT,
                         "request_timeout",

@@ -4,6 +4,7 @@
 
 mod api;
 mod batcher;
+mod body_guard;
 mod config;
 mod error;
 mod extract;

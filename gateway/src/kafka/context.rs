@@ -71,3 +71,11 @@ pub(super) fn partition_number(partition: i32) -> Result<u32, CoordinatorError> 
     u32::try_from(partition)
         .map_err(|_| CoordinatorError::InvalidArgument(format!("partition {partition}")))
 }
+
+/// A request's `group_instance_id`, in the versions that have one.
+pub(super) fn instance_id(value: Option<&StrBytes>, version: i16, since: i16) -> Option<String> {
+    if version < since {
+        return None;
+    }
+    value.map(|id| id.as_str().to_owned())
+}

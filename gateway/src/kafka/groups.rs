@@ -16,8 +16,7 @@ use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
 
 use super::codes::error_code;
 use super::codes::kafka as code;
-use super::context::{Context, done_code, str_bytes, topic_name};
-use super::membership::instance_id;
+use super::context::{Context, done_code, instance_id, str_bytes, topic_name};
 
 /// Kafka's error codes for what only these calls answer.
 mod group_code {

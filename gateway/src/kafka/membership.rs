@@ -13,13 +13,12 @@ use kafka_protocol::messages::{
     LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse, join_group_response,
     leave_group_response,
 };
-use kafka_protocol::protocol::StrBytes;
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, LeavingMember};
 use tracing::info;
 
 use super::codes::kafka as code;
 use super::context::NODE_ID;
-use super::context::{Context, done_code, str_bytes};
+use super::context::{Context, done_code, instance_id, str_bytes};
 use super::groups::group_call;
 
 pub(super) async fn find_coordinator(
@@ -57,14 +56,6 @@ pub(super) async fn find_coordinator(
 
 pub(super) fn millis(value: i32) -> u64 {
     u64::try_from(value).unwrap_or(0)
-}
-
-/// A request's `group_instance_id`, in the versions that have one.
-pub(super) fn instance_id(value: Option<&StrBytes>, version: i16, since: i16) -> Option<String> {
-    if version < since {
-        return None;
-    }
-    value.map(|id| id.as_str().to_owned())
 }
 
 /// `client` is the client's id and address (the member id starts with the id).
