@@ -14,8 +14,9 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::cli::{CliError, ServerArgs};
+use crate::args::ServerArgs;
 use crate::client::Client;
+use crate::error::CliError;
 
 mod read;
 

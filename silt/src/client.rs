@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::cli::{CliError, GroupsCommand, ServerArgs, TopicsCommand};
+use crate::args::{GroupsCommand, ServerArgs, TopicsCommand};
+use crate::error::CliError;
 
 /// A thin JSON client of the v1 API.
 pub struct Client {

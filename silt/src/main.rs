@@ -2,9 +2,11 @@
 
 use clap::Parser;
 
+mod args;
 mod bench;
 mod cli;
 mod client;
+mod error;
 mod recovery;
 mod serve;
 

@@ -17,7 +17,7 @@ use silt_core::keys::{SEGMENTS_DIR, SNAPSHOTS_DIR, SegmentId, snapshot_object_ke
 use silt_core::segment::decode_segment_index;
 use tracing::{info, instrument, warn};
 
-use crate::cli::CliError;
+use crate::error::CliError;
 
 /// Snapshots kept in the bucket; older ones are deleted after a new one is written.
 const SNAPSHOTS_KEPT: usize = 3;

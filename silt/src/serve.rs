@@ -21,10 +21,10 @@ use silt_reader::{CacheConfig, ChunkCache, Reader};
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::cli::{
-    CliError, CompactorArgs, CoordinatorArgs, CoordinatorCommand, MetadataArgs, RestoreArgs,
-    ServeArgs,
+use crate::args::{
+    CompactorArgs, CoordinatorArgs, CoordinatorCommand, MetadataArgs, RestoreArgs, ServeArgs,
 };
+use crate::error::CliError;
 
 /// The TOML file's shape: the same settings as the flags.
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,280 @@
+//! The command line's shared arguments: servers, topics, groups, the coordinator and
+//! the compactor, with their help lines and defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use silt_core::segment::Compression;
+use silt_reader::storage::FaultConfig;
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Creates a topic.
+    Create {
+        /// The topic's name: 1 to 249 characters of letters, digits, `.`, `_` and `-`.
+        name: String,
+        /// Partitions of the topic.
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// Records older than this are dropped (default: kept for ever).
+        #[arg(long)]
+        retention_ms: Option<i64>,
+        /// A partition's oldest records are dropped while it holds more than this many
+        /// bytes (default: no limit).
+        #[arg(long)]
+        retention_bytes: Option<i64>,
+        /// A JSON Schema (subset) of the values, as JSON text or `@file`: its properties
+        /// become typed columns when the topic is compacted.
+        #[arg(long)]
+        value_schema: Option<String>,
+    },
+    /// Lists the topics.
+    List,
+    /// A topic's partitions, with their log start and high watermark.
+    Describe {
+        /// The topic.
+        name: String,
+    },
+    /// Deletes a topic and the groups' committed offsets for it.
+    Delete {
+        /// The topic.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    List,
+    /// Members, generation, and committed offset and lag per partition.
+    Describe {
+        /// The group.
+        group: String,
+    },
+    /// Moves the committed offsets of a group that has no active members.
+    ResetOffsets {
+        /// The group.
+        group: String,
+        /// To each partition's log start.
+        #[arg(long, group = "target")]
+        to_earliest: bool,
+        /// To each partition's high watermark (skips what is there now).
+        #[arg(long, group = "target")]
+        to_latest: bool,
+        /// To this offset in every partition.
+        #[arg(long, group = "target")]
+        to_offset: Option<u64>,
+        /// Only these topics (default: every topic the group has offsets for).
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+    },
+}
+
+/// Where the client commands find a gateway.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Base URL of a Silt gateway.
+    #[arg(
+        long,
+        env = "SILT_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+}
+
+/// Settings of `silt coordinator`, or its `restore` command.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CoordinatorArgs {
+    #[command(subcommand)]
+    pub command: Option<CoordinatorCommand>,
+    /// Address of the internal API that gateways call.
+    #[arg(long, env = "SILT_LISTEN", default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    /// Idempotent producers idle this long are forgotten.
+    #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS", default_value_t = silt_coordinator::DEFAULT_PRODUCER_IDLE_EXPIRY_MS)]
+    pub producer_idle_expiry_ms: i64,
+    /// How often to write a snapshot of the metadata to the bucket (0: never). Needs
+    /// --object-store.
+    #[arg(long, env = "SILT_SNAPSHOT_INTERVAL_MS", default_value_t = 60_000)]
+    pub snapshot_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CoordinatorCommand {
+    /// Rebuilds an empty metadata store from the newest snapshot in the bucket, plus the
+    /// segments written after it. Run it with no coordinator serving the store.
+    Restore(RestoreArgs),
+}
+
+/// Settings of `silt coordinator restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub metadata: MetadataArgs,
+    /// One snapshot's key (default: the newest under `metadata/snapshots/`).
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Segments this much older than the snapshot may still have been committed after
+    /// it, so they are replayed too if the snapshot does not know them.
+    #[arg(long, default_value_t = 600_000)]
+    pub replay_window_ms: i64,
+}
+
+/// Where the coordinator keeps its metadata, and the bucket it snapshots to.
+#[derive(Debug, Clone, Args)]
+pub struct MetadataArgs {
+    /// Folder for the SQLite database.
+    #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
+    pub data_dir: PathBuf,
+    /// SQLite file. Default: `<data-dir>/metadata.db`.
+    #[arg(long, env = "SILT_METADATA_DB", conflicts_with = "metadata_url")]
+    pub metadata_db: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite: `postgres://user:password@host:port/database`.
+    /// Several coordinators may share one database; one leads, the others wait.
+    #[arg(long, env = "SILT_METADATA_URL")]
+    pub metadata_url: Option<String>,
+    /// The bucket, as for `silt gateway`, for metadata snapshots.
+    #[arg(long, env = "SILT_OBJECT_STORE")]
+    pub object_store: Option<String>,
+}
+
+/// Settings of `silt compactor`.
+#[derive(Debug, Clone, Args)]
+pub struct CompactorArgs {
+    /// URL of the `silt coordinator` (default: the embedded database in --data-dir).
+    #[arg(long, env = "SILT_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// The bucket, as for `silt gateway` (default: `<data-dir>/bucket`).
+    #[arg(long, env = "SILT_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// Folder for local files (the bucket when none is named).
+    #[arg(long, env = "SILT_DATA_DIR", default_value = "silt-data")]
+    pub data_dir: PathBuf,
+    /// How often to look for work.
+    #[arg(long, env = "SILT_COMPACT_INTERVAL_MS", default_value_t = 60_000)]
+    pub interval_ms: u64,
+    /// Segment chunks younger than this stay as they are.
+    #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS", default_value_t = 600_000)]
+    pub min_age_ms: i64,
+    /// Address of `/metrics`, `/healthz` and `/readyz` (default 127.0.0.1:9091), or `off`.
+    #[arg(long, env = "SILT_LISTEN")]
+    pub listen: Option<String>,
+}
+
+/// Settings of `silt dev` and `silt gateway`. Each flag may also come from a `SILT_*`
+/// variable or the TOML file named by --config; flags win over variables, variables
+/// over the file.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "SILT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the local bucket, the metadata database and the disk cache.
+    /// Default: `./silt-data`.
+    #[arg(long, env = "SILT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address the HTTP API listens on. Default: 127.0.0.1:8080.
+    #[arg(long, env = "SILT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// `s3://bucket/prefix` (endpoint and keys from AWS_*), `file:///path`, or a path.
+    /// Default: `<data-dir>/bucket`.
+    #[arg(long, env = "SILT_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// SQLite file of the embedded coordinator. Default: `<data-dir>/metadata.db`.
+    #[arg(long, env = "SILT_METADATA_DB")]
+    pub metadata_db: Option<PathBuf>,
+    /// URL of a `silt coordinator` to use instead of the embedded one.
+    #[arg(long, env = "SILT_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// Embedded coordinator: idempotent producers idle this long are forgotten.
+    /// Default: 86400000 (a day).
+    #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]
+    pub producer_idle_expiry_ms: Option<i64>,
+    /// For tests: inject object store faults, e.g. `error_rate=0.1,timeout_rate=0.01,
+    /// timeout_ms=500,latency_ms=5,seed=42`. Off by default.
+    #[arg(long, env = "SILT_FAULTS")]
+    pub faults: Option<FaultConfig>,
+    /// `silt dev`: how often the compactor looks for old segment chunks (0 = never).
+    /// Default: 60000.
+    #[arg(long, env = "SILT_COMPACT_INTERVAL_MS")]
+    pub compact_interval_ms: Option<u64>,
+    /// Segment chunks younger than this are left alone by the periodic compactor.
+    /// Default: 600000.
+    #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS")]
+    pub compact_min_age_ms: Option<i64>,
+    /// Longest a produced record waits for its batch to be flushed. Default: 50.
+    #[arg(long, env = "SILT_LINGER_MS")]
+    pub linger_ms: Option<u64>,
+    /// While nothing is being flushed, waiting records are flushed at once, but no
+    /// sooner than this after the previous flush began (at most 1000 / this PUTs per
+    /// second for a trickle; at or above the linger, batches wait for the linger).
+    /// Default: 10.
+    #[arg(long, env = "SILT_MIN_FLUSH_INTERVAL_MS")]
+    pub min_flush_interval_ms: Option<u64>,
+    /// A batch is flushed once it holds this many bytes (smaller: lower latency at high
+    /// rates, more PUTs). Default: 4194304 (4 MiB).
+    #[arg(long, env = "SILT_MAX_BATCH_BYTES")]
+    pub max_batch_bytes: Option<usize>,
+    /// Unacknowledged bytes (each waiting record counts 64 more) the gateway holds before
+    /// it answers 429 / Kafka's throttling. Default: 268435456 (256 MiB).
+    #[arg(long, env = "SILT_MAX_BUFFERED_BYTES")]
+    pub max_buffered_bytes: Option<usize>,
+    /// Largest encoded record; larger ones get 413 / MESSAGE_TOO_LARGE.
+    /// Default: 1048576 (1 MiB).
+    #[arg(long, env = "SILT_MAX_RECORD_BYTES")]
+    pub max_record_bytes: Option<usize>,
+    /// Largest produce body (HTTP) or what one Kafka produce may decompress to.
+    /// Default: 33554432 (32 MiB).
+    #[arg(long, env = "SILT_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// How segment chunks are compressed: `lz4` or `none`. Default: lz4.
+    #[arg(long, env = "SILT_COMPRESSION")]
+    pub compression: Option<Compression>,
+    /// Open connections per listener (HTTP and Kafka each); more are closed as soon as
+    /// they are accepted. Default: 4096.
+    #[arg(long, env = "SILT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// An HTTP connection with no byte read or written for this long is closed.
+    /// Default: 120000.
+    #[arg(long, env = "SILT_HTTP_IDLE_TIMEOUT_MS")]
+    pub http_idle_timeout_ms: Option<u64>,
+    /// A Kafka connection with no byte read or written for this long is closed
+    /// (Kafka's `connections.max.idle.ms`). Default: 600000.
+    #[arg(long, env = "SILT_KAFKA_IDLE_TIMEOUT_MS")]
+    pub kafka_idle_timeout_ms: Option<u64>,
+    /// A request's headers (HTTP) or size and header (Kafka) must arrive within this
+    /// long. Default: 30000.
+    #[arg(long, env = "SILT_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// A request's body (HTTP) or whole frame (Kafka) must arrive within this long.
+    /// Default: 120000.
+    #[arg(long, env = "SILT_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Bytes of chunk cache in memory. Default: 268435456 (256 MiB).
+    #[arg(long, env = "SILT_CACHE_MEMORY_BYTES")]
+    pub cache_memory_bytes: Option<usize>,
+    /// Bytes of chunk cache on local disk (0 turns the disk tier off). Default: 1 GiB
+    /// for an `s3://` bucket, 0 for a local one.
+    #[arg(long, env = "SILT_CACHE_DISK_BYTES")]
+    pub cache_disk_bytes: Option<usize>,
+    /// Segments up to this size are read whole when one of their chunks misses the
+    /// cache, and all their chunks cached: consumers catching up on many partitions then
+    /// cost one GET per segment. 0 reads only the chunk asked for. Default: 16 MiB.
+    #[arg(long, env = "SILT_WHOLE_SEGMENT_READ_BYTES")]
+    pub whole_segment_read_bytes: Option<u64>,
+    /// Address of the Kafka protocol listener, or `off`. Default: 127.0.0.1:9092.
+    #[arg(long, env = "SILT_KAFKA_LISTEN")]
+    pub kafka_listen: Option<String>,
+    /// The `host:port` Kafka clients are told to connect to (a name, e.g. a load
+    /// balancer's, or an address). Default: the listener's.
+    #[arg(long, env = "SILT_KAFKA_ADVERTISED_ADDRESS")]
+    pub kafka_advertised_address: Option<String>,
+    /// Partitions of a topic that a Kafka client's Metadata request creates on first
+    /// use (0: such topics are not created). Default: 1, as Kafka's `num.partitions`.
+    #[arg(long, env = "SILT_KAFKA_AUTO_CREATE_PARTITIONS")]
+    pub kafka_auto_create_partitions: Option<u32>,
+}
