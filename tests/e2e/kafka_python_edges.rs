@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::Api;
+use crate::harness::{Api, note};
 use crate::kafka::{python, silt_with_kafka};
 
 const INVALID_TOPIC_EXCEPTION: i64 = 17;
@@ -46,6 +46,7 @@ async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_nam
         "kafka_python_edges.py",
         &["eof", &bootstrap, "sparse", "3", "2"],
     );
+    note(&format!("kafka-python at the end of a sparse topic: {eof}"));
     assert_eq!(eof["received"], 2, "{eof}");
     assert_eq!(eof["errors"], json!([]), "{eof}");
     assert_eq!(eof["at_end"], json!([0, 1, 2]), "{eof}");
@@ -71,6 +72,7 @@ async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_nam
         "kafka_python_edges.py",
         &["max_bytes", &bootstrap, "wide", "8", &LIMIT.to_string()],
     );
+    note(&format!("kafka-python fetches of 1 MiB: {wide}"));
     assert_eq!(wide["errors"], json!([]), "{wide}");
     assert_eq!(wide["offsets"], json!([6, 6, 6, 6, 6, 6, 6, 6]), "{wide}");
     let sizes = wide["sizes"].as_array().expect("sizes");
