@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use silt_core::clock::Clock;
 use silt_core::coordinator::{CoordinatorError, PartitionOffsets};
 use silt_core::groups::{
     AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MAX_OFFSET_METADATA_BYTES,
@@ -15,7 +16,6 @@ use silt_core::groups::{
     TopicPartition,
 };
 use silt_core::names::validate_group_name;
-use silt_core::now_ms;
 use tracing::info;
 
 use crate::assignment::assign;
@@ -117,14 +117,20 @@ pub(crate) struct GroupCoordinator {
     store: Arc<dyn MetadataStore>,
     topics: Arc<Topics>,
     groups: Groups,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl GroupCoordinator {
-    pub(crate) fn new(store: Arc<dyn MetadataStore>, topics: Arc<Topics>) -> GroupCoordinator {
+    pub(crate) fn new(
+        store: Arc<dyn MetadataStore>,
+        topics: Arc<Topics>,
+        clock: Arc<dyn Clock>,
+    ) -> GroupCoordinator {
         GroupCoordinator {
             store,
             topics,
             groups: Groups::default(),
+            clock,
         }
     }
 
@@ -180,12 +186,17 @@ impl GroupState {
         }
     }
 
-    fn touch(&mut self, group: &str, member_id: &str) -> Result<(), CoordinatorError> {
+    fn touch(
+        &mut self,
+        group: &str,
+        member_id: &str,
+        now: Instant,
+    ) -> Result<(), CoordinatorError> {
         let member = self
             .members
             .get_mut(member_id)
             .ok_or_else(|| unknown_member(group, member_id))?;
-        member.last_seen = Instant::now();
+        member.last_seen = now;
         Ok(())
     }
 
@@ -284,7 +295,7 @@ impl GroupCoordinator {
         group: &str,
         state: &mut GroupState,
     ) -> Result<(), CoordinatorError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let expired: Vec<String> = state
             .members
             .iter()
@@ -353,7 +364,7 @@ impl GroupCoordinator {
         let member = Member {
             topics: topics.clone(),
             session_timeout: Duration::from_millis(join.session_timeout_ms),
-            last_seen: Instant::now(),
+            last_seen: self.clock.now(),
             auto_offset_reset: join.auto_offset_reset,
             planned_generation: 0,
         };
@@ -388,7 +399,7 @@ impl GroupCoordinator {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
-        state.touch(group, member_id)?;
+        state.touch(group, member_id, self.clock.now())?;
         Ok(state.assignment_of(member_id, &self.catalog()?))
     }
 
@@ -414,7 +425,7 @@ impl GroupCoordinator {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
-        state.touch(group, member_id)?;
+        state.touch(group, member_id, self.clock.now())?;
         let generation = state.generation;
         let reset = match state.members.get_mut(member_id) {
             Some(member) => {
@@ -458,7 +469,7 @@ impl GroupCoordinator {
     ) -> Result<(), CoordinatorError> {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
-        state.touch(group, member_id)?;
+        state.touch(group, member_id, self.clock.now())?;
         let planned = state
             .members
             .get(member_id)
@@ -524,7 +535,7 @@ impl GroupCoordinator {
                 current: state.generation,
             });
         }
-        state.touch(group, member_id)?;
+        state.touch(group, member_id, self.clock.now())?;
         let catalog = self.catalog()?;
         let mut rows = Vec::with_capacity(offsets.len());
         for offset in &offsets {
@@ -556,7 +567,7 @@ impl GroupCoordinator {
                 rows.iter()
                     .map(|(key, committed)| committed.stored(key))
                     .collect(),
-                now_ms(),
+                self.clock.now_ms(),
             )
             .await?;
         state.committed.extend(rows);
@@ -683,7 +694,7 @@ impl GroupCoordinator {
                 rows.iter()
                     .map(|(key, committed)| committed.stored(key))
                     .collect(),
-                now_ms(),
+                self.clock.now_ms(),
             )
             .await?;
         for (key, committed) in rows {

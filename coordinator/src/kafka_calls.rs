@@ -17,7 +17,7 @@ use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl GroupCoordinator {
     pub(crate) async fn kafka_group_impl(
@@ -71,7 +71,7 @@ impl GroupCoordinator {
                 let mut groups = self.groups().lock().await;
                 let state = self.group_entry(&mut groups, &group, true).await?;
                 let kafka = state.kafka();
-                let now = Instant::now();
+                let now = self.clock.now();
                 kafka.expire(now);
                 kafka.maybe_complete(now);
                 let instance = group_instance_id.as_deref();
@@ -136,7 +136,7 @@ impl GroupCoordinator {
             let mut groups = self.groups().lock().await;
             let state = self.group_entry(&mut groups, group, true).await?;
             let kafka = state.kafka();
-            let now = Instant::now();
+            let now = self.clock.now();
             kafka.expire(now);
             kafka.maybe_complete(now);
             if !kafka.members.is_empty() && kafka.protocol_type != protocol_type {
@@ -157,7 +157,7 @@ impl GroupCoordinator {
                             .insert(member_id.clone(), now + session_timeout);
                         return Ok(joined_error(code::MEMBER_ID_REQUIRED, member_id));
                     }
-                    kafka.add_joined(member_id.clone(), joining.member(), now);
+                    kafka.add_joined(member_id.clone(), joining.member(now), now);
                     member_id
                 }
                 (false, Some(instance)) => {
@@ -166,7 +166,7 @@ impl GroupCoordinator {
                     if let Err(error_code) = kafka.check_instance(&member_id, Some(instance)) {
                         return Ok(joined_error(error_code, member_id));
                     }
-                    kafka.add_joined(member_id.clone(), joining.member(), now);
+                    kafka.add_joined(member_id.clone(), joining.member(now), now);
                     member_id
                 }
                 (false, None) => {
@@ -177,7 +177,7 @@ impl GroupCoordinator {
                     }
                     // A static member that joins without its instance id (v0-4) stays
                     // static, as in Kafka.
-                    let mut member = joining.member();
+                    let mut member = joining.member(now);
                     member.instance_id = kafka
                         .members
                         .get(&member_id)
@@ -192,7 +192,7 @@ impl GroupCoordinator {
             let mut groups = self.groups().lock().await;
             let state = self.group_entry(&mut groups, group, true).await?;
             let kafka = state.kafka();
-            let now = Instant::now();
+            let now = self.clock.now();
             // This request still waits: its member is alive.
             if let Some(member) = kafka.members.get_mut(&member_id) {
                 member.last_seen = now;
@@ -228,13 +228,13 @@ impl GroupCoordinator {
         assignments: Vec<(String, Vec<u8>)>,
     ) -> Result<KafkaGroupResponse, CoordinatorError> {
         let (member_id, instance) = member;
-        let started = Instant::now();
+        let started = self.clock.now();
         let mut assignments = Some(assignments);
         loop {
             let mut groups = self.groups().lock().await;
             let state = self.group_entry(&mut groups, group, true).await?;
             let kafka = state.kafka();
-            let now = Instant::now();
+            let now = self.clock.now();
             kafka.maybe_complete(now);
             if let Err(error_code) = check_member(kafka, member_id, instance, generation, now) {
                 return Ok(synced_error(error_code));

@@ -407,12 +407,12 @@ pub(crate) struct Joining {
 
 impl Joining {
     /// The member it joins as, joined in the rebalance under way.
-    pub(crate) fn member(self) -> KafkaMember {
+    pub(crate) fn member(self, now: Instant) -> KafkaMember {
         KafkaMember {
             protocols: self.protocols,
             session_timeout: self.session,
             rebalance_timeout: self.rebalance.max(self.session),
-            last_seen: Instant::now(),
+            last_seen: now,
             joined: true,
             join_answer: None,
             assignment: Vec::new(),

@@ -7,11 +7,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use silt_core::clock::{Clock, SystemClock};
 use silt_core::coordinator::{
     ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity,
     SegmentCommit, TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
 };
-use silt_core::now_ms;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{oneshot, watch};
@@ -41,6 +41,7 @@ pub struct CoordinatorService {
     /// Producers idle for longer are forgotten (their next request gets `unknown_producer`).
     producer_idle_expiry_ms: i64,
     groups: GroupCoordinator,
+    clock: Arc<dyn Clock>,
     pending: std::sync::Mutex<Vec<PendingCommit>>,
     stats: Stats,
     fence: RwLock<SnapshotFence>,
@@ -68,11 +69,24 @@ fn poisoned() -> CoordinatorError {
 impl CoordinatorService {
     /// Loads the store's state and starts serving.
     pub async fn start(store: impl MetadataStore) -> Result<Self, StoreError> {
+        Self::start_with_clock(store, Arc::new(SystemClock)).await
+    }
+
+    /// [`CoordinatorService::start`], reading time from `clock` (tests move it).
+    pub async fn start_with_clock(
+        store: impl MetadataStore,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         let topics = Arc::new(Topics::new(store.load().await?));
         info!(topics = topics.len(), "coordinator state loaded");
         let store: Arc<dyn MetadataStore> = Arc::new(store);
         Ok(CoordinatorService {
-            groups: GroupCoordinator::new(Arc::clone(&store), Arc::clone(&topics)),
+            groups: GroupCoordinator::new(
+                Arc::clone(&store),
+                Arc::clone(&topics),
+                Arc::clone(&clock),
+            ),
+            clock,
             store,
             topics,
             write_order: tokio::sync::Mutex::new(()),
@@ -121,7 +135,7 @@ impl CoordinatorService {
                     .collect()
             })
             .collect();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let single = commits.len() == 1;
         let retry = if single { Vec::new() } else { commits.clone() };
         let results: Vec<Result<SegmentOutcome, CoordinatorError>> = match self
@@ -187,7 +201,7 @@ impl CoordinatorService {
 
     /// A consistent copy of the whole store.
     pub async fn snapshot(&self) -> Result<Snapshot, CoordinatorError> {
-        Ok(self.store.snapshot(now_ms()).await?)
+        Ok(self.store.snapshot(self.clock.now_ms()).await?)
     }
 
     /// Loads `snapshot` into this coordinator's store, which must be empty, and serves
@@ -383,7 +397,7 @@ impl Coordinator for CoordinatorService {
     async fn create_topic(&self, config: TopicConfig) -> Result<Topic, CoordinatorError> {
         validate_config(&config)?;
         let _order = self.write_order.lock().await;
-        let topic = self.store.create_topic(config, now_ms()).await?;
+        let topic = self.store.create_topic(config, self.clock.now_ms()).await?;
         let partitions = (0..topic.partitions)
             .map(|partition| {
                 watch::Sender::new(PartitionOffsets {
@@ -451,7 +465,13 @@ impl Coordinator for CoordinatorService {
         self.store.delete_topic(name, generations).await?;
         // Dropping the senders wakes long-polls, which then report the topic gone.
         self.topics.write().map_err(|_| poisoned())?.remove(name);
-        crate::groups::forget_topic(&mut groups, name, topic_id, &self.topics.catalog()?);
+        crate::groups::forget_topic(
+            &mut groups,
+            name,
+            topic_id,
+            &self.topics.catalog()?,
+            self.clock.now(),
+        );
         info!(topic = name, topic_id, "topic deleted");
         Ok(())
     }
@@ -527,7 +547,7 @@ impl Coordinator for CoordinatorService {
         &self,
         producer_id: Option<i64>,
     ) -> Result<ProducerIdentity, CoordinatorError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let expire_before = now.saturating_sub(self.producer_idle_expiry_ms);
         let _order = self.write_order.lock().await;
         Ok(self
@@ -604,7 +624,7 @@ impl Coordinator for CoordinatorService {
             ));
         }
         let _order = self.write_order.lock().await;
-        Ok(self.store.commit_table(commit, now_ms()).await?)
+        Ok(self.store.commit_table(commit, self.clock.now_ms()).await?)
     }
 
     async fn join_group(

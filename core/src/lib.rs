@@ -1,6 +1,7 @@
 //! Silt's shared vocabulary: records, the segment format, object keys, topic names,
 //! partitioning, and the coordinator's API with the client trait every component uses.
 
+pub mod clock;
 pub mod coordinator;
 pub mod error;
 pub mod groups;

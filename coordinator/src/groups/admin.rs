@@ -61,7 +61,7 @@ impl GroupCoordinator {
                 (group, listed)
             })
             .collect();
-        let now = Instant::now();
+        let now = self.clock.now();
         for (group, state) in groups.iter_mut() {
             self.expire_members(group, state).await?;
             let (protocol_type, name) = state.listed(now);
@@ -92,7 +92,7 @@ impl GroupCoordinator {
             Err(error) => return Err(error),
         };
         self.expire_members(group, state).await?;
-        if state.has_members(Instant::now()) {
+        if state.has_members(self.clock.now()) {
             return Ok(done(code::NON_EMPTY_GROUP));
         }
         // A group only ever looked at (in memory, nothing stored, never rebalanced) was
@@ -137,7 +137,7 @@ impl GroupCoordinator {
         self.expire_members(group, state).await?;
         let subscribed = match state.kafka.as_deref_mut() {
             Some(kafka) => {
-                kafka.refresh(Instant::now());
+                kafka.refresh(self.clock.now());
                 kafka.subscribed()
             }
             None => Subscribed::Topics(BTreeSet::new()),

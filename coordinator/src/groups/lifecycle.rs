@@ -47,8 +47,8 @@ pub(crate) fn forget_topic(
     name: &str,
     topic_id: i64,
     catalog: &TopicCatalog,
+    now: Instant,
 ) {
-    let now = Instant::now();
     for (group, state) in groups.iter_mut() {
         let used = state.uses_topic(name, topic_id);
         state.committed.retain(|key, _| key.topic_id != topic_id);

@@ -3,7 +3,6 @@
 use crate::groups::GroupCoordinator;
 use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::KafkaGroupResponse;
-use std::time::Instant;
 
 impl GroupCoordinator {
     /// DescribeGroups: the group's state, protocol and members (with their client id
@@ -29,7 +28,7 @@ impl GroupCoordinator {
             Err(error) => return Err(error),
         };
         let kafka = state.kafka();
-        kafka.refresh(Instant::now());
+        kafka.refresh(self.clock.now());
         Ok(KafkaGroupResponse::Described {
             state: kafka.describe_phase().to_owned(),
             protocol_type: kafka.protocol_type.clone(),

@@ -4,7 +4,6 @@ use crate::groups::GroupCoordinator;
 use crate::kafka_groups::{code, done};
 use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::{KafkaGroupResponse, LeavingMember};
-use std::time::Instant;
 
 impl GroupCoordinator {
     /// `member_ids` are what a gateway before static membership sent (answered `Done`
@@ -29,7 +28,7 @@ impl GroupCoordinator {
         };
         let mut groups = self.groups().lock().await;
         let codes = match self.group_entry(&mut groups, group, false).await {
-            Ok(state) => state.kafka().leave(&leaving, Instant::now()),
+            Ok(state) => state.kafka().leave(&leaving, self.clock.now()),
             Err(CoordinatorError::GroupNotFound(_)) => {
                 vec![code::UNKNOWN_MEMBER_ID; leaving.len()]
             }

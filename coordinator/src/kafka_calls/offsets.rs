@@ -5,8 +5,6 @@ use crate::groups::GroupCoordinator;
 use crate::kafka_groups::{Phase, check_member, code, done};
 use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::{KafkaGroupResponse, PartitionOffset};
-use silt_core::now_ms;
-use std::time::Instant;
 
 impl GroupCoordinator {
     /// Commits offsets of a group member's generation, or (generation -1 with an empty
@@ -22,7 +20,7 @@ impl GroupCoordinator {
         let (member_id, instance) = member;
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, true).await?;
-        let now = Instant::now();
+        let now = self.clock.now();
         {
             let kafka = state.kafka();
             kafka.expire(now);
@@ -59,7 +57,7 @@ impl GroupCoordinator {
                 rows.iter()
                     .map(|(key, committed)| committed.stored(key))
                     .collect(),
-                now_ms(),
+                self.clock.now_ms(),
             )
             .await?;
         for (key, committed) in rows {

@@ -79,11 +79,11 @@ impl KafkaGroup {
         let new_id = format!("{instance}-{}", uuid::Uuid::new_v4());
         let skip_assignment_supported = joining.skip_assignment_supported;
         let Some(old_id) = self.static_member(instance).map(str::to_owned) else {
-            self.add_joined(new_id.clone(), joining.member(), now);
+            self.add_joined(new_id.clone(), joining.member(now), now);
             return StaticJoin::Waiting(new_id);
         };
         let Some(mut member) = self.members.remove(&old_id) else {
-            self.add_joined(new_id.clone(), joining.member(), now);
+            self.add_joined(new_id.clone(), joining.member(now), now);
             return StaticJoin::Waiting(new_id);
         };
         let old_leader = self.leader.clone();
@@ -91,7 +91,7 @@ impl KafkaGroup {
             self.leader = new_id.clone();
         }
         let subscribed_before = self.selected_subscription(&member);
-        let fresh = joining.member();
+        let fresh = joining.member(now);
         member.protocols = fresh.protocols;
         member.session_timeout = fresh.session_timeout;
         member.rebalance_timeout = fresh.rebalance_timeout;

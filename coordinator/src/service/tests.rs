@@ -44,6 +44,32 @@ impl Backend {
         self.open_with(crate::DEFAULT_PRODUCER_IDLE_EXPIRY_MS).await
     }
 
+    /// A coordinator on this backend's store that reads time from `clock`.
+    pub(super) async fn open_with_clock(
+        &self,
+        producer_idle_expiry_ms: i64,
+        clock: Arc<dyn silt_core::clock::Clock>,
+    ) -> Arc<CoordinatorService> {
+        let service = match self {
+            Backend::Sqlite(dir) => {
+                let store =
+                    crate::SqliteStore::open(&dir.path().join("meta.db")).expect("open sqlite");
+                CoordinatorService::start_with_clock(store, clock).await
+            }
+            Backend::Postgres(url) => {
+                let store = crate::PostgresStore::connect(url)
+                    .await
+                    .expect("open postgres");
+                CoordinatorService::start_with_clock(store, clock).await
+            }
+        };
+        Arc::new(
+            service
+                .expect("start")
+                .with_producer_idle_expiry_ms(producer_idle_expiry_ms),
+        )
+    }
+
     async fn open_with(&self, producer_idle_expiry_ms: i64) -> Arc<CoordinatorService> {
         match self {
             Backend::Sqlite(dir) => {
@@ -350,7 +376,8 @@ async fn long_poll_wakes_on_commit(backend: Backend) {
 }
 
 async fn idle_producers_expire(backend: Backend) {
-    let coordinator = backend.open_with(50).await;
+    let clock = Arc::new(silt_core::clock::ManualClock::new());
+    let coordinator = backend.open_with_clock(50, clock.clone()).await;
     let orders = coordinator
         .create_topic(topic("orders", 1))
         .await
@@ -368,7 +395,7 @@ async fn idle_producers_expire(backend: Backend) {
             ..chunk(orders.topic_id, "orders", 0, 1, 12)
         }],
     };
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    clock.advance(Duration::from_millis(120));
     // Any producer request sweeps the idle ones.
     let fresh = coordinator.init_producer(None).await.expect("producer");
     let outcomes = coordinator

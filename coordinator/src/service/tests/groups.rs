@@ -186,7 +186,10 @@ pub(super) async fn members_share_partitions_and_commits_are_guarded(backend: su
 }
 
 pub(super) async fn a_silent_member_is_removed_and_its_work_redelivered(backend: super::Backend) {
-    let coordinator = backend.open().await;
+    let clock = Arc::new(silt_core::clock::ManualClock::new());
+    let coordinator = backend
+        .open_with_clock(crate::DEFAULT_PRODUCER_IDLE_EXPIRY_MS, clock.clone())
+        .await;
     orders_with_ten_records_each(&coordinator, 2, "h").await;
     let a = coordinator
         .join_group("g", join(&["orders"], 300))
@@ -214,7 +217,8 @@ pub(super) async fn a_silent_member_is_removed_and_its_work_redelivered(backend:
         )
         .await
         .expect("advance");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A's session (300 ms) passes, B's (10 s) does not; no real time is waited.
+    clock.advance(Duration::from_millis(500));
     let plan = coordinator
         .fetch_plan("g", &b.member_id)
         .await
