@@ -2,7 +2,6 @@
 //! offsets (so produce and fetch never wait on the store for them), and wake-ups for
 //! long-polls when a commit advances a high watermark.
 
-use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -12,7 +11,6 @@ use silt_core::coordinator::{
     ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity,
     SegmentCommit, TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{oneshot, watch};
 use tracing::{info, instrument, warn};
@@ -24,9 +22,16 @@ use silt_core::groups::{
 
 use crate::error::StoreError;
 use crate::groups::GroupCoordinator;
-use crate::store::{MetadataStore, SegmentOutcome, Snapshot};
+use crate::store::MetadataStore;
 
+mod commit;
+mod metrics;
+mod snapshots;
 mod topic_settings;
+
+pub use commit::CommitStats;
+use commit::{PendingCommit, Stats};
+use snapshots::SnapshotFence;
 
 use crate::mirror::{TopicState, Topics};
 
@@ -45,18 +50,6 @@ pub struct CoordinatorService {
     pending: std::sync::Mutex<Vec<PendingCommit>>,
     stats: Stats,
     fence: RwLock<SnapshotFence>,
-}
-
-/// Keeps garbage collection from deleting what the newest snapshot in the bucket still
-/// refers to, so that a restore from it never points at a deleted object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum SnapshotFence {
-    /// No snapshots are written: nothing to protect.
-    Off,
-    /// Snapshots are on but none is written yet: delete nothing.
-    Pending,
-    /// The object keys that the newest written snapshot refers to.
-    Written(HashSet<String>),
 }
 
 /// How long an idle idempotent producer's state is kept by default: one day.
@@ -110,285 +103,6 @@ impl CoordinatorService {
     ) -> Result<T, CoordinatorError> {
         self.topics.with_topic(name, read)
     }
-}
-
-impl CoordinatorService {
-    /// Group commit: every segment commit queued while the previous transaction ran goes
-    /// into one transaction. If that fails, each is retried alone so that one bad commit
-    /// cannot fail the others. Must be called with `write_order` held.
-    async fn commit_batch(&self, batch: Vec<PendingCommit>) {
-        if batch.is_empty() {
-            return;
-        }
-        let started = std::time::Instant::now();
-        let (commits, replies): (Vec<SegmentCommit>, Vec<_>) = batch
-            .into_iter()
-            .map(|pending| (pending.commit, pending.reply))
-            .unzip();
-        let names: Vec<Vec<(i64, String)>> = commits
-            .iter()
-            .map(|commit| {
-                commit
-                    .chunks
-                    .iter()
-                    .map(|chunk| (chunk.topic_id, chunk.topic.clone()))
-                    .collect()
-            })
-            .collect();
-        let now = self.clock.now_ms();
-        let single = commits.len() == 1;
-        let retry = if single { Vec::new() } else { commits.clone() };
-        let results: Vec<Result<SegmentOutcome, CoordinatorError>> = match self
-            .store
-            .commit_segments(commits, now)
-            .await
-        {
-            Ok(results) => results.into_iter().map(Ok).collect(),
-            Err(error) if single => vec![Err(error.into())],
-            Err(error) => {
-                warn!(%error, segments = retry.len(), "group commit failed; committing one by one");
-                let mut results = Vec::with_capacity(retry.len());
-                for commit in retry {
-                    results.push(
-                        self.store
-                            .commit_segments(vec![commit], now)
-                            .await
-                            .map_err(CoordinatorError::from)
-                            .and_then(|mut outcome| {
-                                outcome.pop().ok_or_else(|| {
-                                    CoordinatorError::Internal(
-                                        "the store returned no outcome".into(),
-                                    )
-                                })
-                            }),
-                    );
-                }
-                results
-            }
-        };
-        self.stats.record_batch(results.len(), started.elapsed());
-        for ((result, reply), names) in results.into_iter().zip(replies).zip(names) {
-            let answer = match result {
-                Ok((outcomes, advanced)) => self.publish(&names, advanced).map(|()| outcomes),
-                Err(error) => Err(error),
-            };
-            // A caller that went away no longer needs its answer.
-            let _ = reply.send(answer);
-        }
-    }
-
-    /// Wakes long-polls on partitions whose high watermark moved.
-    fn publish(
-        &self,
-        names: &[(i64, String)],
-        advanced: Vec<(i64, PartitionOffsets)>,
-    ) -> Result<(), CoordinatorError> {
-        let topics = self.topics.read().map_err(|_| poisoned())?;
-        for (topic_id, offsets) in advanced {
-            let Some((_, name)) = names.iter().find(|(id, _)| *id == topic_id) else {
-                continue;
-            };
-            if let Some(state) = topics
-                .get(name)
-                .filter(|state| state.topic.topic_id == topic_id)
-                && let Some(sender) = state.partitions.get(offsets.partition as usize)
-            {
-                sender.send_replace(offsets);
-            }
-        }
-        Ok(())
-    }
-
-    /// A consistent copy of the whole store.
-    pub async fn snapshot(&self) -> Result<Snapshot, CoordinatorError> {
-        Ok(self.store.snapshot(self.clock.now_ms()).await?)
-    }
-
-    /// Loads `snapshot` into this coordinator's store, which must be empty, and serves
-    /// what it holds.
-    pub async fn restore(&self, snapshot: Snapshot) -> Result<(), CoordinatorError> {
-        let _order = self.write_order.lock().await;
-        self.store.restore(snapshot).await?;
-        self.topics.replace(self.store.load().await?)?;
-        Ok(())
-    }
-
-    /// From now on, garbage collection keeps every object that the newest written
-    /// snapshot refers to (until one is written: every object). Call before the first
-    /// [`CoordinatorService::snapshot_written`].
-    pub fn protect_snapshots(&self) -> Result<(), CoordinatorError> {
-        *self.fence.write().map_err(|_| poisoned())? = SnapshotFence::Pending;
-        Ok(())
-    }
-
-    /// `snapshot` is durable in the bucket: it is now the one to protect.
-    pub fn snapshot_written(&self, snapshot: &Snapshot) -> Result<(), CoordinatorError> {
-        let referenced: HashSet<i64> = snapshot
-            .index_entries
-            .iter()
-            .map(|entry| entry.segment_id)
-            .collect();
-        let keys = snapshot
-            .segments
-            .iter()
-            .filter(|segment| referenced.contains(&segment.segment_id))
-            .map(|segment| segment.object_key.clone())
-            .collect();
-        *self.fence.write().map_err(|_| poisoned())? = SnapshotFence::Written(keys);
-        Ok(())
-    }
-
-    /// Commit counters since start-up.
-    pub fn commit_stats(&self) -> CommitStats {
-        self.stats.read()
-    }
-}
-
-/// A segment commit waiting for the next group-commit transaction.
-struct PendingCommit {
-    commit: SegmentCommit,
-    reply: oneshot::Sender<Result<Vec<ChunkOutcome>, CoordinatorError>>,
-}
-
-/// Group-commit counters, for `/metrics`.
-#[derive(Debug)]
-struct Stats {
-    transactions: AtomicU64,
-    segments: AtomicU64,
-    micros: AtomicU64,
-    max_batch: AtomicU64,
-    transaction_seconds: silt_core::metrics::Histogram,
-    batch_segments: silt_core::metrics::Histogram,
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Stats {
-            transactions: AtomicU64::new(0),
-            segments: AtomicU64::new(0),
-            micros: AtomicU64::new(0),
-            max_batch: AtomicU64::new(0),
-            transaction_seconds: silt_core::metrics::Histogram::seconds(),
-            batch_segments: silt_core::metrics::Histogram::counts(),
-        }
-    }
-}
-
-impl Stats {
-    fn record_batch(&self, segments: usize, elapsed: Duration) {
-        self.transaction_seconds.record_duration(elapsed);
-        self.batch_segments.record(segments as u64);
-        self.transactions.fetch_add(1, Ordering::Relaxed);
-        self.segments.fetch_add(segments as u64, Ordering::Relaxed);
-        self.micros
-            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-        self.max_batch.fetch_max(segments as u64, Ordering::Relaxed);
-    }
-
-    fn read(&self) -> CommitStats {
-        CommitStats {
-            transactions: self.transactions.load(Ordering::Relaxed),
-            segments: self.segments.load(Ordering::Relaxed),
-            seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
-            max_batch: self.max_batch.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// Groups whose lag `/metrics` reports (the first ones by name).
-const MAX_GROUPS_IN_METRICS: usize = 200;
-
-/// A Prometheus label value, escaped.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-impl CoordinatorService {
-    /// Group commit's counters and histograms, and every group's committed offset and
-    /// lag per partition, in the Prometheus text format.
-    async fn render_metrics(&self) -> String {
-        use silt_core::metrics::{describe, header, labelled, single};
-        let mut out = String::new();
-        let stats = self.stats.read();
-        single(
-            &mut out,
-            "silt_coordinator_commit_transactions_total",
-            "counter",
-            "Store transactions that committed segments",
-            stats.transactions,
-        );
-        single(
-            &mut out,
-            "silt_coordinator_segments_committed_total",
-            "counter",
-            "Segments committed",
-            stats.segments,
-        );
-        let name = "silt_coordinator_commit_duration_seconds";
-        header(
-            &mut out,
-            name,
-            "Group-commit transactions (one or more segments each)",
-        );
-        self.stats.transaction_seconds.render(&mut out, name, "");
-        let name = "silt_coordinator_commit_batch_segments";
-        header(&mut out, name, "Segments per group-commit transaction");
-        self.stats.batch_segments.render(&mut out, name, "");
-        let groups = self.list_groups().await.unwrap_or_default();
-        describe(
-            &mut out,
-            "silt_group_lag",
-            "gauge",
-            "Records between a group's committed offset and the high watermark",
-        );
-        let mut committed = String::new();
-        describe(
-            &mut committed,
-            "silt_group_committed_offset",
-            "gauge",
-            "The next offset a group will consume",
-        );
-        for group in groups.iter().take(MAX_GROUPS_IN_METRICS) {
-            let Ok(description) = self.describe_group(group).await else {
-                continue;
-            };
-            for partition in &description.partitions {
-                let labels = format!(
-                    "group=\"{}\",topic=\"{}\",partition=\"{}\"",
-                    label(group),
-                    label(&partition.topic),
-                    partition.partition
-                );
-                labelled(&mut out, "silt_group_lag", &labels, partition.lag);
-                if let Some(offset) = partition.committed_offset {
-                    labelled(
-                        &mut committed,
-                        "silt_group_committed_offset",
-                        &labels,
-                        offset,
-                    );
-                }
-            }
-        }
-        out.push_str(&committed);
-        out
-    }
-}
-
-/// How group commit has done since start-up.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CommitStats {
-    /// Store transactions that committed segments.
-    pub transactions: u64,
-    /// Segments committed (so `segments / transactions` is the mean batch).
-    pub segments: u64,
-    /// Time spent in those transactions.
-    pub seconds: f64,
-    /// The largest batch.
-    pub max_batch: u64,
 }
 
 #[async_trait]
