@@ -17,8 +17,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int8Type, Int32Type, Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
@@ -29,7 +27,9 @@ use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets, TableRan
 use silt_core::now_ms;
 use silt_core::record::ATTR_VALUE_NULL;
 use silt_core::schema::ValueSchema;
-use silt_reader::table::{TableFile, TableRow, batch_to_rows, row_groups_for, rows_to_typed_batch};
+use silt_reader::table::{
+    KeyColumns, TableFile, TableRow, batch_to_rows, row_groups_for, rows_to_typed_batch,
+};
 use tracing::{debug, info, instrument};
 
 use crate::key_compaction::{self, Inserted, KeyMap, RecordFacts, Retention};
@@ -58,34 +58,19 @@ impl DirtyStarts {
     }
 }
 
-fn wrong(column: &str) -> CompactError {
-    CompactError::Arrow(arrow_schema::ArrowError::SchemaError(format!(
-        "column {column} is missing or has an unexpected type"
-    )))
-}
-
 /// The facts of each row of `batch` that belongs to `partition` within `entry`.
 fn facts<'a>(
     batch: &'a RecordBatch,
     partition: u32,
     entry: &IndexEntry,
 ) -> Result<Vec<RecordFacts<'a>>, CompactError> {
-    let column = |name: &str| batch.column_by_name(name).ok_or_else(|| wrong(name));
-    let partitions = column("partition")?
-        .as_primitive_opt::<Int32Type>()
-        .ok_or_else(|| wrong("partition"))?;
-    let offsets = column("offset")?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| wrong("offset"))?;
-    let timestamps = column("timestamp")?
-        .as_primitive_opt::<TimestampMillisecondType>()
-        .ok_or_else(|| wrong("timestamp"))?;
-    let keys = column("key")?
-        .as_binary_opt::<i32>()
-        .ok_or_else(|| wrong("key"))?;
-    let attributes = column("attributes")?
-        .as_primitive_opt::<Int8Type>()
-        .ok_or_else(|| wrong("attributes"))?;
+    let KeyColumns {
+        partitions,
+        offsets,
+        timestamps,
+        keys,
+        attributes,
+    } = KeyColumns::of(batch)?;
     let in_entry = entry.base_offset..entry.end_offset();
     Ok((0..batch.num_rows())
         .filter(|&row| partitions.value(row) as u32 == partition)

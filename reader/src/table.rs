@@ -200,34 +200,61 @@ pub fn rows_to_batch(rows: &[TableRow]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(table_schema(), columns)
 }
 
+/// The columns of a batch in the table schema that say where a record is and what it
+/// is (all but its value and headers): a batch of those alone (a projection) has them.
+pub struct KeyColumns<'a> {
+    pub partitions: &'a arrow_array::Int32Array,
+    pub offsets: &'a arrow_array::Int64Array,
+    pub timestamps: &'a arrow_array::TimestampMillisecondArray,
+    pub keys: &'a arrow_array::BinaryArray,
+    pub attributes: &'a arrow_array::Int8Array,
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ArrowError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| ArrowError::SchemaError(format!("column {name} is missing")))
+}
+
+impl<'a> KeyColumns<'a> {
+    /// The columns of `batch`, or which one is missing or of another type.
+    pub fn of(batch: &'a RecordBatch) -> Result<KeyColumns<'a>, ArrowError> {
+        Ok(KeyColumns {
+            partitions: column(batch, "partition")?
+                .as_primitive_opt::<Int32Type>()
+                .ok_or_else(|| wrong("partition"))?,
+            offsets: column(batch, "offset")?
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| wrong("offset"))?,
+            timestamps: column(batch, "timestamp")?
+                .as_primitive_opt::<TimestampMillisecondType>()
+                .ok_or_else(|| wrong("timestamp"))?,
+            keys: column(batch, "key")?
+                .as_binary_opt::<i32>()
+                .ok_or_else(|| wrong("key"))?,
+            attributes: column(batch, "attributes")?
+                .as_primitive_opt::<Int8Type>()
+                .ok_or_else(|| wrong("attributes"))?,
+        })
+    }
+}
+
 /// Turns a batch in the table schema back into records.
 pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<TableRow>, ArrowError> {
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| ArrowError::SchemaError(format!("column {name} is missing")))
-    };
-    let partitions = column("partition")?
-        .as_primitive_opt::<Int32Type>()
-        .ok_or_else(|| wrong("partition"))?;
-    let offsets = column("offset")?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| wrong("offset"))?;
-    let timestamps = column("timestamp")?
-        .as_primitive_opt::<TimestampMillisecondType>()
-        .ok_or_else(|| wrong("timestamp"))?;
-    let keys = column("key")?
-        .as_binary_opt::<i32>()
-        .ok_or_else(|| wrong("key"))?;
+    let KeyColumns {
+        partitions,
+        offsets,
+        timestamps,
+        keys,
+        attributes,
+    } = KeyColumns::of(batch)?;
+    let column = |name: &str| column(batch, name);
     let values = column("value")?
         .as_binary_opt::<i32>()
         .ok_or_else(|| wrong("value"))?;
     let headers = column("headers")?
         .as_list_opt::<i32>()
         .ok_or_else(|| wrong("headers"))?;
-    let attributes = column("attributes")?
-        .as_primitive_opt::<Int8Type>()
-        .ok_or_else(|| wrong("attributes"))?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for index in 0..batch.num_rows() {
         let entries = headers.value(index);
