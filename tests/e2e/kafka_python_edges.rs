@@ -100,3 +100,42 @@ async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_nam
         "{invalid}"
     );
 }
+
+/// Issue 13's admin edges through kafka-python: an unknown config refused at
+/// CreateTopics, Silt's value schema set there, shown by DescribeConfigs and fixed
+/// after, and a group's member described with its client id, host and a member id
+/// that starts with the client id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_python_admin_refuses_unknown_configs_and_describes_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, bootstrap) = silt_with_kafka(dir.path());
+    let admin = python("kafka_python_admin.py", &["run", &bootstrap]);
+    note(&format!("kafka-python admin: {admin}"));
+    const INVALID_CONFIG: i64 = 40;
+    assert_eq!(
+        admin["unknown_config"],
+        json!([["kp-unknown", INVALID_CONFIG]]),
+        "{admin}"
+    );
+    assert_eq!(admin["unknown_created"], false, "{admin}");
+    assert_eq!(admin["typed"], json!([["kp-typed", 0]]), "{admin}");
+    assert_eq!(
+        admin["described_schema"],
+        json!({"type": "object", "properties": {"amount": {"type": "integer"}}}),
+        "{admin}"
+    );
+    assert_eq!(admin["alter_schema"], json!([INVALID_CONFIG]), "{admin}");
+    assert_eq!(admin["assigned"], json!([0, 1]), "{admin}");
+    assert_eq!(admin["listed"], json!(["kp-group"]), "{admin}");
+    assert_eq!(admin["state"], "Stable", "{admin}");
+    assert_eq!(
+        admin["members"],
+        json!([{"client_id": "kp-client", "host_set": true, "id_starts_with_client_id": true}]),
+        "{admin}"
+    );
+    // HTTP shows the same schema.
+    let api = Api::new(&silt.url);
+    let (status, topic) = api.get("/v1/topics/kp-typed").await;
+    assert_eq!(status, 200, "{topic}");
+    assert_eq!(topic["value_schema"], admin["described_schema"], "{topic}");
+}

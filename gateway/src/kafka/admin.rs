@@ -17,7 +17,7 @@ use silt_core::coordinator::{CoordinatorError, Topic};
 
 use super::codes::error_code;
 use super::codes::kafka as code;
-use super::topic_configs::{self, Rule};
+use super::topic_configs::{self, Rule, VALUE_SCHEMA};
 use silt_core::topic_configs::{
     CLEANUP_POLICY, DEFAULT_DELETE_RETENTION_MS, DELETE_RETENTION_MS, MAX_MESSAGE_BYTES,
     MESSAGE_TIMESTAMP_TYPE, MIN_COMPACTION_LAG_MS,
@@ -48,6 +48,7 @@ const LONG: i8 = 5;
 const LIST: i8 = 7;
 
 /// A config as DescribeConfigs shows it: name, value, source, type.
+/// (name, value, source, type); the value schema's empty value is Kafka's null.
 type Config = (&'static str, String, i8, i8);
 
 fn topic_configs(topic: &Topic, broker: &Broker<'_>) -> Vec<Config> {
@@ -89,6 +90,15 @@ fn topic_configs(topic: &Topic, broker: &Broker<'_>) -> Vec<Config> {
             LONG,
         ),
         ("retention.ms", retention_ms, retention_ms_source, LONG),
+        match &topic.value_schema {
+            Some(schema) => (
+                VALUE_SCHEMA,
+                schema.to_string(),
+                DYNAMIC_TOPIC_CONFIG,
+                STRING,
+            ),
+            None => (VALUE_SCHEMA, String::new(), DEFAULT_CONFIG, STRING),
+        },
     ]
 }
 
@@ -165,7 +175,9 @@ pub async fn describe_configs(
                     .map(|(name, value, source, kind)| {
                         let mut config = DescribeConfigsResourceResult::default();
                         config.name = StrBytes::from_static_str(name);
-                        config.value = Some(StrBytes::from_string(value));
+                        config.value = (name != VALUE_SCHEMA || !value.is_empty())
+                            .then(|| StrBytes::from_string(value));
+                        // The value schema is set at creation and fixed after.
                         config.read_only = resource.resource_type != TOPIC
                             || !matches!(
                                 topic_configs::rule(name),

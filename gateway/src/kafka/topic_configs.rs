@@ -58,6 +58,11 @@ const KAFKA_TOPIC_CONFIGS: &[&str] = &[
     "unclean.leader.election.enable",
 ];
 
+/// Silt's own topic config: the value schema whose properties become typed Parquet
+/// columns (see `silt_core::schema`), as JSON. It is set when a topic is created and
+/// fixed after, as the typed columns of its compacted files follow it.
+pub const VALUE_SCHEMA: &str = "silt.value.schema";
+
 /// A topic as CreateTopics asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requested {
@@ -65,6 +70,7 @@ pub struct Requested {
     pub retention_ms: Option<i64>,
     pub retention_bytes: Option<i64>,
     pub configs: TopicConfigs,
+    pub value_schema: Option<serde_json::Value>,
 }
 
 /// Reads `creatable`; `default_partitions` stands for `num_partitions` -1. The error is
@@ -128,6 +134,7 @@ pub fn requested(
         retention_ms: None,
         retention_bytes: None,
         configs: TopicConfigs::default(),
+        value_schema: None,
     };
     for entry in &creatable.configs {
         let name = entry.name.as_str();
@@ -139,6 +146,7 @@ pub fn requested(
                 .configs
                 .set(name, value)
                 .map_err(|error| (INVALID_CONFIG, error.to_string()))?,
+            Rule::ValueSchema => topic.value_schema = Some(value_schema(value)?),
             Rule::NoEffect => {}
         }
     }
@@ -152,8 +160,19 @@ pub enum Rule {
     RetentionBytes,
     /// A config of [`silt_core::topic_configs`], stored with the topic and honoured.
     Stored,
+    /// [`VALUE_SCHEMA`]: set at creation, fixed after.
+    ValueSchema,
     /// A config Kafka knows that has no effect on Silt's topics.
     NoEffect,
+}
+
+/// A [`VALUE_SCHEMA`] value: a JSON schema Silt can type columns from.
+fn value_schema(value: Option<&str>) -> Result<serde_json::Value, (i16, String)> {
+    let invalid = |why: String| (INVALID_CONFIG, format!("{VALUE_SCHEMA}: {why}"));
+    let schema: serde_json::Value = serde_json::from_str(value.unwrap_or_default())
+        .map_err(|error| invalid(format!("not JSON: {error}")))?;
+    silt_core::schema::ValueSchema::parse(&schema).map_err(invalid)?;
+    Ok(schema)
 }
 
 /// The rule of a config name; a name Kafka does not know is `INVALID_CONFIG`.
@@ -161,6 +180,7 @@ pub fn rule(name: &str) -> Result<Rule, (i16, String)> {
     match name {
         "retention.ms" => Ok(Rule::RetentionMs),
         "retention.bytes" => Ok(Rule::RetentionBytes),
+        VALUE_SCHEMA => Ok(Rule::ValueSchema),
         stored if STORED_CONFIGS.contains(&stored) => Ok(Rule::Stored),
         known if KAFKA_TOPIC_CONFIGS.contains(&known) => Ok(Rule::NoEffect),
         unknown => Err((INVALID_CONFIG, format!("unknown topic config {unknown:?}"))),
@@ -267,6 +287,15 @@ pub fn alteration(
                     }
                 };
                 alteration.configs.push(((*name).to_owned(), value));
+            }
+            Rule::ValueSchema => {
+                return Err((
+                    INVALID_CONFIG,
+                    format!(
+                        "{VALUE_SCHEMA} is fixed when a topic is created: the typed columns of \
+                         its compacted files follow it"
+                    ),
+                ));
             }
             // Back to the default, which it always has here.
             Rule::NoEffect if *op == Op::Delete => {}

@@ -143,7 +143,7 @@ pub(super) async fn create_topics(
                         partitions: asked.partitions,
                         retention_ms: asked.retention_ms,
                         retention_bytes: asked.retention_bytes,
-                        value_schema: None,
+                        value_schema: asked.value_schema,
                         configs: asked.configs,
                     };
                     context

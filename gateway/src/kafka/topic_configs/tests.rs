@@ -64,6 +64,7 @@ fn known_configs_are_applied_or_accepted_and_unknown_ones_refused() {
                 ),
                 ..TopicConfigs::default()
             },
+            value_schema: None,
         })
     );
     for (config, value) in [
@@ -73,6 +74,9 @@ fn known_configs_are_applied_or_accepted_and_unknown_ones_refused() {
         ("cleanup.policy", Some("compress")),
         ("min.compaction.lag.ms", Some("-1")),
         ("max.message.bytes", Some("big")),
+        ("silt.value.schema", Some("{not json")),
+        ("silt.value.schema", Some(r#"{"type": "array"}"#)),
+        ("silt.value.schema", None),
     ] {
         let error = requested(&topic(1, &[(config, value)]), 1, 0).expect_err(config);
         assert_eq!(error.0, INVALID_CONFIG, "{config}: {}", error.1);
@@ -226,4 +230,28 @@ fn alterations_set_and_reset_retention_and_refuse_what_silt_does_not_honour() {
         Op::from_code(4).map_err(|(code, _)| code),
         Err(INVALID_REQUEST)
     );
+}
+
+#[test]
+fn the_value_schema_is_taken_at_creation_and_fixed_after() {
+    let schema = r#"{"type": "object", "properties": {"amount": {"type": "integer"}}}"#;
+    let asked =
+        requested(&topic(1, &[("silt.value.schema", Some(schema))]), 1, 0).expect("a schema");
+    assert_eq!(
+        asked.value_schema,
+        Some(serde_json::from_str::<serde_json::Value>(schema).expect("json"))
+    );
+    for op in [Op::Set, Op::Delete, Op::Append] {
+        let (code, message) = alteration(
+            &[("silt.value.schema", op, Some(schema))],
+            false,
+            &TopicConfigs::default(),
+        )
+        .expect_err("fixed");
+        assert_eq!(code, INVALID_CONFIG);
+        assert!(
+            message.contains("fixed when a topic is created"),
+            "{message}"
+        );
+    }
 }
