@@ -4,7 +4,7 @@
 Run by infra/validate.sh; needs Python 3.9+ and PyYAML (without PyYAML only the JSON
 checks run). Every file is parsed, and the files are checked against each other and
 against the Silt source: the SILT_* variables they set are ones the `silt` binary
-reads (each subcommand its own: cli.rs), the metrics the dashboard queries are ones
+reads (each subcommand its own: cli.rs and args.rs), the metrics the dashboard queries are ones
 the gateway exports, Services select the pods they are meant to, coordinators,
 gateways, the compactor and PostgreSQL point at each other correctly, and so on.
 Exits 1 if any check fails.
@@ -59,8 +59,13 @@ def silt_env_vars():
     return names
 
 
+def cli_source():
+    """The command line's source: the commands (cli.rs) and their arguments (args.rs)."""
+    return "\n".join((ROOT / "silt" / "src" / name).read_text() for name in ("cli.rs", "args.rs"))
+
+
 def silt_subcommands():
-    text = (ROOT / "silt" / "src" / "cli.rs").read_text()
+    text = cli_source()
     body = text.split("pub enum Command {", 1)[1].split("\n}", 1)[0]
     return {name.lower() for name in re.findall(r"^    ([A-Z]\w*)\b", body, re.M)}
 
@@ -68,7 +73,7 @@ def silt_subcommands():
 def subcommand_env_vars():
     """Per server subcommand (`Gateway(ServeArgs)` ...), the SILT_* variables of its
     clap struct, flattened structs included, plus those read outside cli.rs (SILT_LOG)."""
-    text = (ROOT / "silt" / "src" / "cli.rs").read_text()
+    text = cli_source()
     structs = dict(re.findall(r"^pub struct (\w+) \{(.*?)^\}", text, re.M | re.S))
     anywhere = SILT_ENV - set(re.findall(r'env = "(SILT_[A-Z0-9_]+)"', text))
 
@@ -90,13 +95,15 @@ def subcommand_env_vars():
 
 def kafka_advertised_takes_ip_only():
     """True while --kafka-advertised-address parses as a SocketAddr (no host names)."""
-    text = (ROOT / "silt" / "src" / "cli.rs").read_text()
+    text = cli_source()
     return re.search(r"pub kafka_advertised_address: Option<SocketAddr>", text) is not None
 
 
 METRIC_SOURCES = [
     "gateway/src/metrics.rs",
     "coordinator/src/service.rs",
+    "coordinator/src/service/commit.rs",
+    "coordinator/src/service/metrics.rs",
     "coordinator/src/http.rs",
     "compactor/src/stats.rs",
 ]

@@ -569,3 +569,19 @@ impl Api {
 pub fn note(message: &str) {
     let _ = writeln!(std::io::stderr(), "e2e: {message}");
 }
+
+/// `count` random lowercase values of `size` bytes (they do not compress).
+pub fn random_values(seed: &mut u64, count: usize, size: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| {
+            (0..size)
+                .map(|_| {
+                    *seed ^= *seed << 13;
+                    *seed ^= *seed >> 7;
+                    *seed ^= *seed << 17;
+                    char::from(b'a' + (*seed % 26) as u8)
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Silt, free_port, note, workspace_root};
+use crate::harness::{Api, Silt, free_port, note, random_values, workspace_root};
 
 /// `silt dev` on the local filesystem with its Kafka listener on a free port; returns
 /// the server and the bootstrap address.
@@ -414,18 +414,9 @@ async fn librdkafka_sees_empty_partitions_end_and_gets_no_more_than_fetch_max_by
     let mut seed = 7_u64;
     for round in 0..4 {
         for partition in 0..8 {
-            let records: Vec<Value> = (0..3)
-                .map(|_| {
-                    let value: String = (0..100_000)
-                        .map(|_| {
-                            seed ^= seed << 13;
-                            seed ^= seed >> 7;
-                            seed ^= seed << 17;
-                            char::from(b'a' + (seed % 26) as u8)
-                        })
-                        .collect();
-                    json!({"value": value, "partition": partition})
-                })
+            let records: Vec<Value> = random_values(&mut seed, 3, 100_000)
+                .into_iter()
+                .map(|value| json!({"value": value, "partition": partition}))
                 .collect();
             let (status, body) = api
                 .post("/v1/topics/wide/records", json!({ "records": records }))

@@ -5,27 +5,11 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, note};
+use crate::harness::{Api, note, random_values};
 use crate::kafka::{python, silt_with_kafka};
 
 const INVALID_TOPIC_EXCEPTION: i64 = 17;
 const LIMIT: u64 = 1 << 20;
-
-/// `count` random lowercase values of `size` bytes (they do not compress).
-fn random_values(seed: &mut u64, count: usize, size: usize) -> Vec<String> {
-    (0..count)
-        .map(|_| {
-            (0..size)
-                .map(|_| {
-                    *seed ^= *seed << 13;
-                    *seed ^= *seed >> 7;
-                    *seed ^= *seed << 17;
-                    char::from(b'a' + (*seed % 26) as u8)
-                })
-                .collect()
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_names() {
