@@ -18,6 +18,7 @@ use crate::args::ServerArgs;
 use crate::client::Client;
 use crate::error::CliError;
 
+pub mod commits;
 mod read;
 
 use read::{read_back, tail};

@@ -56,6 +56,9 @@ pub enum Command {
     },
     /// Measures produce throughput and acknowledgement latency against a running gateway.
     Bench(bench::BenchArgs),
+    /// Measures how many segment commits per second one coordinator sustains on a
+    /// store, acting as many gateways with no data path.
+    BenchCommits(bench::commits::CommitBenchArgs),
 }
 
 impl Command {
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Consume(args) => client::consume(args).await,
         Command::Groups { command, server } => client::groups(&server, command).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchCommits(args) => bench::commits::run(args).await,
         Command::Compact {
             topic,
             now: _,

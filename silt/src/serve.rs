@@ -608,7 +608,7 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
 
 /// Opens the coordinator on the store `metadata` names. With PostgreSQL this waits
 /// until this process leads; the receiver turns `true` if it stops leading.
-async fn open_coordinator(
+pub(crate) async fn open_coordinator(
     metadata: &MetadataArgs,
     producer_idle_expiry_ms: i64,
 ) -> Result<(Arc<CoordinatorService>, Option<watch::Receiver<bool>>), CliError> {
