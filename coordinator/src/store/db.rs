@@ -145,6 +145,38 @@ pub trait Tx: Send {
         sql: &'a str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
 
+    /// The rows `sql` answers for each set of parameters, in order. A database that can
+    /// send them all before the first answer comes back does (PostgreSQL pipelines).
+    fn query_many<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: Vec<Vec<Cell>>,
+    ) -> impl Future<Output = Result<Vec<Vec<Row>>, StoreError>> + Send + 'a {
+        async move {
+            let mut all = Vec::with_capacity(params.len());
+            for params in params {
+                all.push(self.query(sql, params).await?);
+            }
+            Ok(all)
+        }
+    }
+
+    /// Runs `sql` once for each set of parameters, in order (pipelined where the
+    /// database can); answers how many rows they changed in all.
+    fn execute_many<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: Vec<Vec<Cell>>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send + 'a {
+        async move {
+            let mut changed = 0;
+            for params in params {
+                changed += self.execute(sql, params).await?;
+            }
+            Ok(changed)
+        }
+    }
+
     /// The first row `sql` answers, if any.
     fn query_opt<'a>(
         &'a mut self,

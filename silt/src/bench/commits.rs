@@ -3,7 +3,9 @@
 //! and acts as N gateways with no data path: each commits, one after another, segments
 //! of one chunk per partition of a fresh topic (what a busy gateway's flush carries), as
 //! fast as the coordinator answers. It reports commits and chunks per second, group
-//! commit's transactions and mean batch, and the latency of a commit.
+//! commit's transactions and mean batch (in process), and the latency of a commit.
+//! With `--coordinator URL` it measures a running `silt coordinator` over its internal
+//! HTTP API instead, as gateways reach it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +23,10 @@ use crate::error::CliError;
 pub struct CommitBenchArgs {
     #[command(flatten)]
     pub metadata: MetadataArgs,
+    /// A running `silt coordinator` to measure over its internal HTTP API instead of
+    /// one opened in this process on --metadata-url or --metadata-db.
+    #[arg(long, env = "SILT_COORDINATOR")]
+    pub coordinator: Option<String>,
     /// Gateways to act as: each commits one segment at a time.
     #[arg(long, default_value_t = 8)]
     pub gateways: usize,
@@ -79,7 +85,17 @@ pub async fn run(args: CommitBenchArgs) -> Result<(), CliError> {
             "--gateways and --partitions must be positive".into(),
         ));
     }
-    let (coordinator, _lost) = crate::serve::open_coordinator(&args.metadata, 0).await?;
+    // In process, group commit's counters are read too.
+    let (coordinator, service): (Arc<dyn Coordinator>, _) = match &args.coordinator {
+        Some(url) => (
+            Arc::new(silt_coordinator::RemoteCoordinator::new(url)),
+            None,
+        ),
+        None => {
+            let (service, _lost) = crate::serve::open_coordinator(&args.metadata, 0).await?;
+            (service.clone(), Some(service))
+        }
+    };
     let name = format!("commit-bench-{}", uuid::Uuid::now_v7().simple());
     let topic = coordinator
         .create_topic(TopicConfig {
@@ -132,7 +148,7 @@ pub async fn run(args: CommitBenchArgs) -> Result<(), CliError> {
             Ok::<_, CliError>((commits, latencies))
         }));
     }
-    let before = coordinator.commit_stats();
+    let before = service.as_ref().map(|service| service.commit_stats());
     let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|error| CliError::Server(error.to_string()))?;
     let mut commits = 0u64;
@@ -145,19 +161,28 @@ pub async fn run(args: CommitBenchArgs) -> Result<(), CliError> {
             .add(histogram)
             .map_err(|error| CliError::Server(error.to_string()))?;
     }
-    let after = coordinator.commit_stats();
+    let after = service.as_ref().map(|service| service.commit_stats());
     let seconds = args.duration.max(1) as f64;
-    let transactions = after.transactions.saturating_sub(before.transactions);
-    let batched = after.segments.saturating_sub(before.segments);
+    let (transactions, batched) = match (before, after) {
+        (Some(before), Some(after)) => (
+            after.transactions.saturating_sub(before.transactions),
+            after.segments.saturating_sub(before.segments),
+        ),
+        _ => (0, 0),
+    };
     let ms = |quantile: f64| latencies.value_at_quantile(quantile) as f64 / 1000.0;
     let report = json!({
-        "store": if args.metadata.metadata_url.is_some() { "postgresql" } else { "sqlite" },
+        "store": match (&args.coordinator, &args.metadata.metadata_url) {
+            (Some(_), _) => "a remote coordinator",
+            (None, Some(_)) => "postgresql",
+            (None, None) => "sqlite",
+        },
         "gateways": args.gateways,
         "partitions": args.partitions,
         "seconds": seconds,
         "commits_per_second": commits as f64 / seconds,
         "chunks_per_second": commits as f64 * f64::from(args.partitions) / seconds,
-        "transactions_since_start": transactions,
+        "transactions": transactions,
         "mean_segments_per_transaction": if transactions == 0 { 0.0 } else { batched as f64 / transactions as f64 },
         "commit_latency_ms": {"p50": ms(0.5), "p99": ms(0.99), "max": latencies.max() as f64 / 1000.0},
     });

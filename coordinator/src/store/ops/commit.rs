@@ -20,31 +20,35 @@ async fn read_segment_rows(
     keys: SegmentKeys,
 ) -> Result<SegmentReads, StoreError> {
     let mut reads = SegmentReads::default();
-    for key in keys.object_keys {
-        if let Some(mut row) = tx.query_opt(sql::SELECT_OUTCOMES, cells![&key]).await? {
+    let params = keys.object_keys.iter().map(|key| cells![key]).collect();
+    let stored = tx.query_many(sql::SELECT_OUTCOMES, params).await?;
+    for (key, rows) in keys.object_keys.into_iter().zip(stored) {
+        if let Some(mut row) = rows.into_iter().next() {
             let stored: String = row.get("outcomes")?;
             let outcomes = plan::stored_outcomes(&key, &stored)?;
             reads.committed.insert(key, outcomes);
         }
     }
-    for (topic_id, partition) in keys.partitions {
-        if let Some(mut row) = tx
-            .query_opt(sql::SELECT_PARTITION, cells![topic_id, partition])
-            .await?
-        {
+    let params = keys
+        .partitions
+        .iter()
+        .map(|(topic_id, partition)| cells![*topic_id, *partition])
+        .collect();
+    let partitions = tx.query_many(sql::SELECT_PARTITION, params).await?;
+    for (key, rows) in keys.partitions.into_iter().zip(partitions) {
+        if let Some(mut row) = rows.into_iter().next() {
             let state = PartitionState {
                 topic: row.get("name")?,
                 log_start_offset: row.get("log_start_offset")?,
                 high_watermark: row.get("high_watermark")?,
             };
-            reads.partitions.insert((topic_id, partition), state);
+            reads.partitions.insert(key, state);
         }
     }
-    for producer_id in keys.producers {
-        if let Some(mut row) = tx
-            .query_opt(sql::SELECT_PRODUCER, cells![producer_id])
-            .await?
-        {
+    let params = keys.producers.iter().map(|id| cells![*id]).collect();
+    let producers = tx.query_many(sql::SELECT_PRODUCER, params).await?;
+    for (producer_id, rows) in keys.producers.into_iter().zip(producers) {
+        if let Some(mut row) = rows.into_iter().next() {
             let state = producers::state_from_row(
                 producer_id,
                 row.get("epoch")?,
@@ -55,13 +59,17 @@ async fn read_segment_rows(
             reads.producers.insert(producer_id, state);
         }
     }
-    for key in keys.kafka_sequences {
-        let (producer_id, topic_id, partition) = key;
-        let params = cells![producer_id, topic_id, partition];
-        if let Some(mut row) = tx.query_opt(sql::SELECT_KAFKA_SEQUENCES, params).await? {
+    let params = keys
+        .kafka_sequences
+        .iter()
+        .map(|(producer_id, topic_id, partition)| cells![*producer_id, *topic_id, *partition])
+        .collect();
+    let sequences = tx.query_many(sql::SELECT_KAFKA_SEQUENCES, params).await?;
+    for (key, rows) in keys.kafka_sequences.into_iter().zip(sequences) {
+        if let Some(mut row) = rows.into_iter().next() {
             let epoch = row.get("epoch")?;
             let batches: String = row.get("batches")?;
-            let state = producers::kafka_state_from_row(producer_id, epoch, &batches)?;
+            let state = producers::kafka_state_from_row(key.0, epoch, &batches)?;
             reads.kafka_sequences.insert(key, state);
         }
     }
@@ -89,25 +97,32 @@ async fn write_segment_plan(
     plan: &SegmentPlan,
     committed_at_ms: i64,
 ) -> Result<(), StoreError> {
-    let mut segment_ids = Vec::with_capacity(plan.segments.len());
+    let mut params = Vec::with_capacity(plan.segments.len());
     for segment in &plan.segments {
         let outcomes = serde_json::to_string(&segment.outcomes).map_err(json_error)?;
-        let id = insert_object(
-            tx,
+        let size = stored_offset(segment.object_size);
+        params.push(cells![
             &segment.object_key,
-            segment.object_size,
+            size,
             committed_at_ms,
             outcomes,
-            FORMAT_SEGMENT,
-        )
-        .await?;
-        segment_ids.push(id);
+            FORMAT_SEGMENT
+        ]);
     }
+    let mut segment_ids = Vec::with_capacity(plan.segments.len());
+    for rows in tx.query_many(sql::INSERT_SEGMENT, params).await? {
+        let mut row = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Invalid("no segment id".into()))?;
+        segment_ids.push(row.get::<i64>("segment_id")?);
+    }
+    let mut params = Vec::with_capacity(plan.entries.len());
     for entry in &plan.entries {
         let segment_id = *segment_ids
             .get(entry.segment)
             .ok_or_else(|| StoreError::Invalid(format!("no segment {}", entry.segment)))?;
-        let params = cells![
+        params.push(cells![
             entry.topic_id,
             entry.partition,
             stored_offset(entry.base_offset),
@@ -118,29 +133,41 @@ async fn write_segment_plan(
             entry.min_timestamp,
             entry.max_timestamp,
             FORMAT_SEGMENT,
-        ];
-        tx.execute(sql::INSERT_ENTRY, params).await?;
+        ]);
     }
-    for (topic_id, partition, high_watermark) in &plan.high_watermarks {
-        let params = cells![*topic_id, *partition, stored_offset(*high_watermark)];
-        tx.execute(sql::UPDATE_HIGH_WATERMARK, params).await?;
-    }
+    tx.execute_many(sql::INSERT_ENTRY, params).await?;
+    let params = plan
+        .high_watermarks
+        .iter()
+        .map(|(topic_id, partition, high_watermark)| {
+            cells![*topic_id, *partition, stored_offset(*high_watermark)]
+        })
+        .collect();
+    tx.execute_many(sql::UPDATE_HIGH_WATERMARK, params).await?;
+    let mut params = Vec::with_capacity(plan.producers.len());
     for (producer_id, state) in &plan.producers {
         let chunks = serde_json::to_string(&state.last_chunks).map_err(json_error)?;
-        let params = cells![
+        params.push(cells![
             *producer_id,
             state.last_sequence,
             state.last_topic_id,
             chunks,
             committed_at_ms
-        ];
-        tx.execute(sql::UPDATE_PRODUCER, params).await?;
+        ]);
     }
+    tx.execute_many(sql::UPDATE_PRODUCER, params).await?;
+    let mut params = Vec::with_capacity(plan.kafka_sequences.len());
     for ((producer_id, topic_id, partition), state) in &plan.kafka_sequences {
         let batches = serde_json::to_string(&state.batches).map_err(json_error)?;
-        let params = cells![*producer_id, *topic_id, *partition, state.epoch, batches];
-        tx.execute(sql::UPSERT_KAFKA_SEQUENCES, params).await?;
+        params.push(cells![
+            *producer_id,
+            *topic_id,
+            *partition,
+            state.epoch,
+            batches
+        ]);
     }
+    tx.execute_many(sql::UPSERT_KAFKA_SEQUENCES, params).await?;
     Ok(())
 }
 

@@ -79,13 +79,25 @@ impl<C: GenericClient + Sync> PgTx<'_, C> {
         params: Vec<Cell>,
     ) -> Result<(Statement, Vec<Param>), StoreError> {
         let statement = self.prepared(sql).await?;
-        let params = params
-            .into_iter()
-            .zip(statement.params())
-            .map(|(cell, type_)| param(cell, type_))
-            .collect::<Result<Vec<_>, _>>()?;
+        let params = bind_all(&statement, vec![params])?
+            .pop()
+            .unwrap_or_default();
         Ok((statement, params))
     }
+}
+
+/// Each set of `params` typed as `statement` takes them.
+fn bind_all(statement: &Statement, params: Vec<Vec<Cell>>) -> Result<Vec<Vec<Param>>, StoreError> {
+    params
+        .into_iter()
+        .map(|params| {
+            params
+                .into_iter()
+                .zip(statement.params())
+                .map(|(cell, type_)| param(cell, type_))
+                .collect()
+        })
+        .collect()
 }
 
 fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -105,6 +117,38 @@ impl<C: GenericClient + Sync> Tx for PgTx<'_, C> {
     async fn execute(&mut self, sql: &str, params: Vec<Cell>) -> Result<u64, StoreError> {
         let (statement, params) = self.bound(sql, params).await?;
         Ok(self.client.execute(&statement, &refs(&params)).await?)
+    }
+
+    async fn query_many(
+        &mut self,
+        sql: &str,
+        params: Vec<Vec<Cell>>,
+    ) -> Result<Vec<Vec<Row>>, StoreError> {
+        let statement = self.prepared(sql).await?;
+        let bound = bind_all(&statement, params)?;
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = bound.iter().map(|params| refs(params)).collect();
+        // Sent together on the connection: one round trip for all of them.
+        let answers = futures::future::try_join_all(
+            refs.iter()
+                .map(|params| self.client.query(&statement, params)),
+        )
+        .await?;
+        answers
+            .iter()
+            .map(|rows| rows.iter().map(cells).collect())
+            .collect()
+    }
+
+    async fn execute_many(&mut self, sql: &str, params: Vec<Vec<Cell>>) -> Result<u64, StoreError> {
+        let statement = self.prepared(sql).await?;
+        let bound = bind_all(&statement, params)?;
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = bound.iter().map(|params| refs(params)).collect();
+        let changed = futures::future::try_join_all(
+            refs.iter()
+                .map(|params| self.client.execute(&statement, params)),
+        )
+        .await?;
+        Ok(changed.into_iter().sum())
     }
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
