@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# librdkafka against `silt dev` on moto's S3 server, started here: one message in flight
+# (acknowledgement latency), then plain and idempotent throughput of random 1 KiB
+# values to 8 partitions.
+#
+#   bench/kafka_s3.sh [RECORDS]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RECORDS="${1:-300000}"
+S3_PORT=14567 SILT_PORT=18092 KAFKA_PORT=19092
+WORK="$(mktemp -d)"
+cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
+PIDS=()
+trap cleanup EXIT
+"$ROOT/.venv/moto/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$WORK/s3.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 240); do
+  curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/bench" 2>/dev/null && break
+  sleep 0.5
+done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+"$ROOT/target/release/silt" dev --data-dir "$WORK/silt" --listen "127.0.0.1:$SILT_PORT" \
+  --kafka-listen "127.0.0.1:$KAFKA_PORT" --compact-interval-ms 0 \
+  --object-store s3://bench/silt >"$WORK/silt.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$SILT_PORT/readyz" 2>/dev/null && break
+  sleep 0.2
+done
+PY="$ROOT/.venv/kafka-clients/bin/python"
+"$ROOT/target/release/silt" topics create one --partitions 8 --url "http://127.0.0.1:$SILT_PORT" >/dev/null
+"$ROOT/target/release/silt" topics create k8 --partitions 8 --url "http://127.0.0.1:$SILT_PORT" >/dev/null
+echo "== one message in flight"
+"$PY" "$ROOT/bench/kafka_produce.py" --bootstrap "127.0.0.1:$KAFKA_PORT" --topic one --records 400 --record-bytes 1024 --one-in-flight
+for mode in "" "--idempotence" "" "--idempotence"; do
+  echo "== throughput ${mode:-plain}"
+  "$PY" "$ROOT/bench/kafka_produce.py" --bootstrap "127.0.0.1:$KAFKA_PORT" --topic k8 --records "$RECORDS" --record-bytes 1024 --acks all $mode | tail -1
+done
