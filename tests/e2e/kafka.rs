@@ -394,14 +394,7 @@ async fn librdkafka_sees_empty_partitions_end_and_gets_no_more_than_fetch_max_by
     let dir = tempfile::tempdir().expect("tempdir");
     let (silt, bootstrap) = silt_with_kafka(dir.path());
     let api = Api::new(&silt.url);
-    api.create_topic("sparse", 3).await;
-    let (status, body) = api
-        .post(
-            "/v1/topics/sparse/records",
-            json!({"records": [{"value": 1, "partition": 0}, {"value": 2, "partition": 0}]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    sparse_topic(&api).await;
     let eof = python(
         "confluent_fetch_edges.py",
         &["eof", &bootstrap, "sparse", "3"],
@@ -410,20 +403,7 @@ async fn librdkafka_sees_empty_partitions_end_and_gets_no_more_than_fetch_max_by
     assert_eq!(eof["received"], 2, "{eof}");
 
     // 8 partitions of 4 chunks of 3 random 100 kB values (each chunk under 1 MiB).
-    api.create_topic("wide", 8).await;
-    let mut seed = 7_u64;
-    for round in 0..4 {
-        for partition in 0..8 {
-            let records: Vec<Value> = random_values(&mut seed, 3, 100_000)
-                .into_iter()
-                .map(|value| json!({"value": value, "partition": partition}))
-                .collect();
-            let (status, body) = api
-                .post("/v1/topics/wide/records", json!({ "records": records }))
-                .await;
-            assert_eq!(status, 200, "round {round}: {body}");
-        }
-    }
+    wide_topic(&api, 4, 7).await;
     let wide = python(
         "confluent_fetch_edges.py",
         &["max_bytes", &bootstrap, "wide", "8", "96", "1048576"],
@@ -627,4 +607,34 @@ async fn admin_client_describes_configs_and_the_cluster_and_deletes_records() {
         .get("/v1/topics/configured/partitions/0/records?offset=2")
         .await;
     assert_eq!(status, 416);
+}
+
+/// Topic `sparse`: 3 partitions, two records in partition 0, the others empty.
+pub(crate) async fn sparse_topic(api: &Api) {
+    api.create_topic("sparse", 3).await;
+    let (status, body) = api
+        .post(
+            "/v1/topics/sparse/records",
+            json!({"records": [{"value": 1, "partition": 0}, {"value": 2, "partition": 0}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Topic `wide`: 8 partitions, each `rounds` requests of 3 random 100 kB values (each
+/// request's chunk under 1 MiB), from random state `seed`.
+pub(crate) async fn wide_topic(api: &Api, rounds: usize, mut seed: u64) {
+    api.create_topic("wide", 8).await;
+    for round in 0..rounds {
+        for partition in 0..8 {
+            let records: Vec<Value> = random_values(&mut seed, 3, 100_000)
+                .into_iter()
+                .map(|value| json!({"value": value, "partition": partition}))
+                .collect();
+            let (status, body) = api
+                .post("/v1/topics/wide/records", json!({ "records": records }))
+                .await;
+            assert_eq!(status, 200, "round {round}: {body}");
+        }
+    }
 }

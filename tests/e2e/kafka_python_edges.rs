@@ -3,10 +3,10 @@
 //! `max_bytes` of Fetch bounding the answer as KIP-74 says, and Metadata for a name
 //! Kafka does not allow answered INVALID_TOPIC_EXCEPTION.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Api, note, random_values};
-use crate::kafka::{python, silt_with_kafka};
+use crate::harness::{Api, note};
+use crate::kafka::{python, silt_with_kafka, sparse_topic, wide_topic};
 
 const INVALID_TOPIC_EXCEPTION: i64 = 17;
 const LIMIT: u64 = 1 << 20;
@@ -18,14 +18,7 @@ async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_nam
     let api = Api::new(&silt.url);
 
     // Partitions 1 and 2 stay empty.
-    api.create_topic("sparse", 3).await;
-    let (status, body) = api
-        .post(
-            "/v1/topics/sparse/records",
-            json!({"records": [{"value": 1, "partition": 0}, {"value": 2, "partition": 0}]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    sparse_topic(&api).await;
     let eof = python(
         "kafka_python_edges.py",
         &["eof", &bootstrap, "sparse", "3", "2"],
@@ -38,20 +31,7 @@ async fn kafka_python_reads_empty_partitions_within_max_bytes_and_learns_bad_nam
     assert_eq!(eof["null_answers"], json!([]), "{eof}");
 
     // 8 partitions of 2 requests of 3 random 100 kB values: 4.8 MB in all.
-    api.create_topic("wide", 8).await;
-    let mut seed = 11_u64;
-    for _round in 0..2 {
-        for partition in 0..8 {
-            let records: Vec<Value> = random_values(&mut seed, 3, 100_000)
-                .into_iter()
-                .map(|value| json!({"value": value, "partition": partition}))
-                .collect();
-            let (status, body) = api
-                .post("/v1/topics/wide/records", json!({ "records": records }))
-                .await;
-            assert_eq!(status, 200, "{body}");
-        }
-    }
+    wide_topic(&api, 2, 11).await;
     let wide = python(
         "kafka_python_edges.py",
         &["max_bytes", &bootstrap, "wide", "8", &LIMIT.to_string()],
