@@ -3,7 +3,7 @@
 //! `max_bytes` of Fetch bounding the answer as KIP-74 says, and Metadata for a name
 //! Kafka does not allow answered INVALID_TOPIC_EXCEPTION.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{Api, note};
 use crate::kafka::{python, silt_with_kafka, sparse_topic, wide_topic};
@@ -89,6 +89,9 @@ async fn kafka_python_admin_refuses_unknown_configs_and_describes_groups() {
         "{admin}"
     );
     assert_eq!(admin["alter_schema"], json!([INVALID_CONFIG]), "{admin}");
+    // A topic without a schema shows it as null, not as an empty string.
+    assert_eq!(admin["plain"], json!([["kp-plain", 0]]), "{admin}");
+    assert_eq!(admin["plain_schema"], Value::Null, "{admin}");
     assert_eq!(admin["assigned"], json!([0, 1]), "{admin}");
     assert_eq!(admin["listed"], json!(["kp-group"]), "{admin}");
     assert_eq!(admin["state"], "Stable", "{admin}");

@@ -42,6 +42,10 @@ answer["typed"] = created(NewTopic("kp-typed", 2, 1, topic_configs={"silt.value.
 described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-typed")])
 configs = {entry[0]: entry[1] for entry in described[0].resources[0][4]}
 answer["described_schema"] = json.loads(configs["silt.value.schema"]) if configs.get("silt.value.schema") else None
+answer["plain"] = created(NewTopic("kp-plain", 1, 1))
+described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-plain")])
+plain = {entry[0]: entry[1] for entry in described[0].resources[0][4]}
+answer["plain_schema"] = plain.get("silt.value.schema", "absent")
 try:
     altered = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-typed",
                                                   configs={"silt.value.schema": "{}"})])
