@@ -278,6 +278,7 @@ mod tests {
             max_timestamp,
             format,
             object_size: 0,
+            txn: None,
         }
     }
 

@@ -22,7 +22,9 @@ use silt_core::Coordinator;
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, TableCommit, TableRange};
 use silt_core::keys::{SEGMENTS_DIR, TABLES_DIR, table_object_key};
 use silt_core::schema::ValueSchema;
+use silt_core::transactions::{Isolation, TxnOutcome};
 use silt_core::{ErrorKind, now_ms};
+use silt_reader::skipped;
 use silt_reader::table::{
     TABLE_VERSION, TABLE_VERSION_KEY, TableRow, rows_to_typed_batch, table_schema_for,
 };
@@ -343,7 +345,9 @@ impl Compactor {
     }
 
     /// Per partition, the segment entries from the oldest uncompacted offset on whose
-    /// records are all older than `cutoff`, up to about one file's worth.
+    /// records are all older than `cutoff`, up to about one file's worth, and below the
+    /// partition's last stable offset (a transaction still open stops them, so a table
+    /// holds only transactions that ended).
     async fn eligible(&self, topic: &str, cutoff: i64) -> Result<Vec<Pending>, CompactError> {
         let description = self.coordinator.describe_topic(topic).await?;
         let mut pending = Vec::new();
@@ -361,6 +365,11 @@ impl Compactor {
                 }
                 for entry in lookup.entries {
                     offset = entry.end_offset();
+                    if entry.end_offset() > offsets.last_stable_offset()
+                        || entry.txn.is_some_and(|txn| txn.outcome == TxnOutcome::Open)
+                    {
+                        break 'partition;
+                    }
                     if entry.format == EntryFormat::Parquet {
                         if entries.is_empty() {
                             continue;
@@ -417,6 +426,11 @@ impl Compactor {
             };
             let groups_before = writer.flushed_row_groups().len();
             for entry in &partition.entries {
+                // Markers and aborted transactions' records leave gaps in the table,
+                // which readers step over: it holds committed records only.
+                if skipped(entry, Isolation::ReadCommitted) {
+                    continue;
+                }
                 for (offset, record) in self.reader.read_segment_entry(entry).await? {
                     range.record_count += 1;
                     range.min_timestamp = range.min_timestamp.min(record.timestamp);
@@ -436,6 +450,16 @@ impl Compactor {
             if !rows.is_empty() {
                 writer.write(&rows_to_typed_batch(&rows, value_schema.as_ref())?)?;
             }
+            summary.records += range.record_count;
+            // The range covers every offset of its entries, gaps included.
+            if let Some(last) = partition.entries.last() {
+                range.record_count = last.end_offset() - range.base_offset;
+                if range.min_timestamp > range.max_timestamp {
+                    // Nothing but gaps: the entries' time stands for the range's.
+                    range.min_timestamp = last.max_timestamp;
+                    range.max_timestamp = last.max_timestamp;
+                }
+            }
             // One partition per row group, so statistics find a partition's rows.
             writer.flush()?;
             range.byte_size = writer.flushed_row_groups()[groups_before..]
@@ -443,7 +467,6 @@ impl Compactor {
                 .map(|group| group.compressed_size().max(0) as u64)
                 .sum();
             min_timestamp = min_timestamp.min(range.min_timestamp);
-            summary.records += range.record_count;
             ranges.push(range);
         }
         let (object_key, object_size) = self

@@ -18,6 +18,7 @@ use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
+use silt_core::transactions::{Isolation, TxnRequest, TxnResponse};
 use tracing::debug;
 
 use crate::protocol::{CALL_PATH, Call, Reply};
@@ -378,12 +379,14 @@ impl Coordinator for RemoteCoordinator {
         topic: &str,
         partition: u32,
         offset: u64,
+        isolation: Isolation,
         timeout: Duration,
     ) -> Result<PartitionOffsets, CoordinatorError> {
         let call = Call::WaitForRecords {
             topic: topic.to_owned(),
             partition,
             offset,
+            isolation,
             timeout_ms: timeout.as_millis() as u64,
         };
         self.call(call, timeout + CALL_TIMEOUT).await
@@ -405,5 +408,9 @@ impl Coordinator for RemoteCoordinator {
         };
         self.call(Call::KafkaGroup(request), wait + CALL_TIMEOUT)
             .await
+    }
+
+    async fn transaction(&self, request: TxnRequest) -> Result<TxnResponse, CoordinatorError> {
+        self.simple(Call::Transaction(request)).await
     }
 }

@@ -178,14 +178,17 @@ async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Respons
                 reply(c.partition_offsets(&topic, partition).await)
             }
             Call::KafkaGroup(request) => reply(c.kafka_group(request).await),
+            Call::Transaction(request) => reply(c.transaction(request).await),
             Call::WaitForRecords {
                 topic,
                 partition,
                 offset,
+                isolation,
                 timeout_ms,
             } => {
                 let timeout = Duration::from_millis(timeout_ms).min(MAX_WAIT);
-                reply(c.wait_for_records(&topic, partition, offset, timeout).await)
+                let waited = c.wait_for_records(&topic, partition, offset, isolation, timeout);
+                reply(waited.await)
             }
         }
     }

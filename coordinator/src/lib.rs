@@ -41,10 +41,13 @@ pub async fn open_sqlite_with(
     producer_idle_expiry_ms: i64,
 ) -> Result<Arc<CoordinatorService>, StoreError> {
     let store = SqliteStore::open(path)?;
-    let service = CoordinatorService::start(store)
-        .await?
-        .with_producer_idle_expiry_ms(producer_idle_expiry_ms);
-    Ok(Arc::new(service))
+    let service = Arc::new(
+        CoordinatorService::start(store)
+            .await?
+            .with_producer_idle_expiry_ms(producer_idle_expiry_ms),
+    );
+    CoordinatorService::spawn_transaction_timeouts(&service);
+    Ok(service)
 }
 
 /// Opens the coordinator on PostgreSQL at `url`: waits until it leads (other replicas
@@ -56,8 +59,11 @@ pub async fn open_postgres_with(
 ) -> Result<(Arc<CoordinatorService>, tokio::sync::watch::Receiver<bool>), StoreError> {
     let store = PostgresStore::connect(url).await?;
     let lost = store.lost();
-    let service = CoordinatorService::start(store)
-        .await?
-        .with_producer_idle_expiry_ms(producer_idle_expiry_ms);
-    Ok((Arc::new(service), lost))
+    let service = Arc::new(
+        CoordinatorService::start(store)
+            .await?
+            .with_producer_idle_expiry_ms(producer_idle_expiry_ms),
+    );
+    CoordinatorService::spawn_transaction_timeouts(&service);
+    Ok((service, lost))
 }

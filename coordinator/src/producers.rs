@@ -271,6 +271,7 @@ mod tests {
             producer_id: 7,
             epoch,
             base_sequence,
+            transactional: false,
         }
     }
 

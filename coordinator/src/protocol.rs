@@ -8,6 +8,11 @@ use silt_core::coordinator::{
     CoordinatorError, SegmentCommit, TableCommit, TopicAlteration, TopicConfig,
 };
 use silt_core::groups::{JoinGroup, KafkaGroupRequest, PartitionOffset, ResetTarget};
+use silt_core::transactions::{Isolation, TxnRequest};
+
+fn read_uncommitted() -> Isolation {
+    Isolation::ReadUncommitted
+}
 
 pub const CALL_PATH: &str = "/internal/v1/call";
 
@@ -99,10 +104,15 @@ pub enum Call {
         partition: u32,
     },
     KafkaGroup(KafkaGroupRequest),
+    Transaction(TxnRequest),
     WaitForRecords {
         topic: String,
         partition: u32,
         offset: u64,
+        /// Absent from callers that predate transactions: they wait for the high
+        /// watermark.
+        #[serde(default = "read_uncommitted")]
+        isolation: Isolation,
         timeout_ms: u64,
     },
 }
@@ -138,6 +148,7 @@ impl Call {
             Call::PartitionOffsets { .. } => "partition_offsets",
             Call::WaitForRecords { .. } => "wait_for_records",
             Call::KafkaGroup(_) => "kafka_group",
+            Call::Transaction(_) => "transaction",
         }
     }
 }

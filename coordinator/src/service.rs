@@ -12,6 +12,7 @@ use silt_core::coordinator::{
     SegmentCommit, TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
 };
 
+use silt_core::transactions::{Isolation, TxnRequest, TxnResponse};
 use tokio::sync::{oneshot, watch};
 use tracing::{info, instrument, warn};
 
@@ -28,6 +29,7 @@ mod commit;
 mod metrics;
 mod snapshots;
 mod topic_settings;
+mod transactions;
 
 pub use commit::CommitStats;
 use commit::{PendingCommit, Stats};
@@ -113,13 +115,7 @@ impl Coordinator for CoordinatorService {
         let _order = self.write_order.lock().await;
         let topic = self.store.create_topic(config, self.clock.now_ms()).await?;
         let partitions = (0..topic.partitions)
-            .map(|partition| {
-                watch::Sender::new(PartitionOffsets {
-                    partition,
-                    log_start_offset: 0,
-                    high_watermark: 0,
-                })
-            })
+            .map(|partition| watch::Sender::new(PartitionOffsets::new(partition, 0, 0)))
             .collect();
         self.topics.write().map_err(|_| poisoned())?.insert(
             topic.name.clone(),
@@ -426,6 +422,10 @@ impl Coordinator for CoordinatorService {
         self.groups.kafka_group_impl(request).await
     }
 
+    async fn transaction(&self, request: TxnRequest) -> Result<TxnResponse, CoordinatorError> {
+        self.transaction_impl(request).await
+    }
+
     async fn metrics_text(&self) -> String {
         self.render_metrics().await
     }
@@ -435,6 +435,7 @@ impl Coordinator for CoordinatorService {
         topic: &str,
         partition: u32,
         offset: u64,
+        isolation: Isolation,
         timeout: Duration,
     ) -> Result<PartitionOffsets, CoordinatorError> {
         let mut receiver = self.with_topic(topic, |state| {
@@ -442,7 +443,7 @@ impl Coordinator for CoordinatorService {
         })?;
         let waited = tokio::time::timeout(
             timeout,
-            receiver.wait_for(|offsets| offsets.high_watermark > offset),
+            receiver.wait_for(|offsets| offsets.readable_end(isolation) > offset),
         )
         .await
         .map(|woken| woken.map(|offsets| *offsets));

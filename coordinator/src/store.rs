@@ -8,6 +8,8 @@ use silt_core::coordinator::{
     TableFile, Topic, TopicConfig,
 };
 
+use silt_core::transactions::TxnDescription;
+
 use crate::error::StoreError;
 
 pub mod db;
@@ -19,6 +21,7 @@ pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
 
+pub use ops::transactions::{TxnApplied, TxnStep};
 pub use snapshot::Snapshot;
 
 /// What committing one segment did: each chunk's outcome, and the partitions whose high
@@ -27,8 +30,11 @@ pub type SegmentOutcome = (Vec<ChunkOutcome>, Vec<(i64, PartitionOffsets)>);
 
 /// The tables whose rows belong to one topic (by `topic_id`): deleting a topic deletes
 /// its rows in each, in this order.
-pub const TOPIC_TABLES: [&str; 6] = [
+pub const TOPIC_TABLES: [&str; 9] = [
     "topic_configs",
+    "txn_markers",
+    "txn_partitions",
+    "txn_offsets",
     "index_entries",
     "partitions",
     "group_offsets",
@@ -182,6 +188,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Replaces segment entries by a compacted file's entries, in one transaction. A
     /// repeated object key changes nothing.
     async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError>;
+
+    /// One step of a transaction, in one store transaction.
+    async fn transaction(&self, step: TxnStep, now_ms: i64) -> Result<TxnApplied, StoreError>;
+
+    /// The transactional ids `ids` (all with `None`) as stored.
+    async fn transactions(
+        &self,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<TxnDescription>, StoreError>;
+
+    /// Open transactions whose timeout passed by `now_ms`: (transactional id, start).
+    async fn expired_transactions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// Index entries of a partition from the one holding `offset` on, in offset order.
     async fn index_entries(

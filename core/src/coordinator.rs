@@ -14,6 +14,7 @@ use crate::groups::{
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 use crate::topic_configs::TopicConfigs;
+use crate::transactions::{EntryTxn, Isolation, TxnRequest, TxnResponse};
 
 /// Most partitions a topic may have.
 pub const MAX_PARTITIONS: u32 = 10_000;
@@ -100,6 +101,39 @@ pub struct PartitionOffsets {
     pub partition: u32,
     pub log_start_offset: u64,
     pub high_watermark: u64,
+    /// The first offset of the oldest transaction still open in the partition: the last
+    /// stable offset, when set ([`PartitionOffsets::last_stable_offset`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_unstable_offset: Option<u64>,
+}
+
+impl PartitionOffsets {
+    /// Offsets of a partition without open transactions.
+    pub fn new(partition: u32, log_start_offset: u64, high_watermark: u64) -> PartitionOffsets {
+        PartitionOffsets {
+            partition,
+            log_start_offset,
+            high_watermark,
+            first_unstable_offset: None,
+        }
+    }
+
+    /// Kafka's last stable offset: `read_committed` readers read below it. It is the
+    /// first offset of the oldest open transaction, else the high watermark.
+    pub fn last_stable_offset(&self) -> u64 {
+        self.first_unstable_offset
+            .map_or(self.high_watermark, |first| {
+                first.clamp(self.log_start_offset, self.high_watermark)
+            })
+    }
+
+    /// Where `isolation` readers stop.
+    pub fn readable_end(&self, isolation: Isolation) -> u64 {
+        match isolation {
+            Isolation::ReadCommitted => self.last_stable_offset(),
+            Isolation::ReadUncommitted => self.high_watermark,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +168,9 @@ pub struct KafkaBatchStamp {
     pub producer_id: i64,
     pub epoch: i32,
     pub base_sequence: i32,
+    /// The batch belongs to the producer's open transaction.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transactional: bool,
 }
 
 /// One chunk of a segment to commit: `record_count` records for a partition, stored at
@@ -189,6 +226,9 @@ pub enum EntryFormat {
     /// Rows of a Parquet file written by the compactor; the byte range is unused and
     /// the reader finds the rows by the `partition` and `offset` columns' statistics.
     Parquet,
+    /// A transaction's commit or abort marker (Kafka's control record): one offset and
+    /// no object; the entry's `txn` says whose and which.
+    Marker,
 }
 
 /// Where a range of offsets of one partition is stored.
@@ -206,6 +246,9 @@ pub struct IndexEntry {
     /// read of the entry and a read of the whole segment.
     #[serde(default)]
     pub object_size: u64,
+    /// Set for a transaction's records and markers: whose, and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<EntryTxn>,
 }
 
 /// One partition's range that a compacted file now holds.
@@ -325,6 +368,20 @@ pub enum CoordinatorError {
     PartitionNotOwned { topic: String, partition: u32 },
     #[error("group {0:?} has active members; its offsets can be reset only when it is empty")]
     GroupNotEmpty(String),
+    /// A newer epoch of the transactional id's producer took over.
+    #[error(
+        "producer {producer_id} epoch {epoch} of transactional id {transactional_id:?} is fenced by a newer epoch"
+    )]
+    ProducerFenced {
+        transactional_id: String,
+        producer_id: i64,
+        epoch: i32,
+    },
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+    /// The transactional id is unknown, or belongs to another producer id.
+    #[error("transactional id {0:?} is not held by this producer; call InitProducerId")]
+    UnknownTransactionalId(String),
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
     #[error("internal coordinator error: {0}")]
@@ -338,13 +395,16 @@ impl CoordinatorError {
             | CoordinatorError::PartitionNotFound { .. }
             | CoordinatorError::UnknownProducer(_)
             | CoordinatorError::GroupNotFound(_)
-            | CoordinatorError::UnknownMember { .. } => ErrorKind::NotFound,
+            | CoordinatorError::UnknownMember { .. }
+            | CoordinatorError::UnknownTransactionalId(_) => ErrorKind::NotFound,
             CoordinatorError::TopicExists(_)
             | CoordinatorError::TopicCollides { .. }
             | CoordinatorError::StaleGeneration { .. }
             | CoordinatorError::IllegalGeneration { .. }
             | CoordinatorError::PartitionNotOwned { .. }
-            | CoordinatorError::GroupNotEmpty(_) => ErrorKind::Conflict,
+            | CoordinatorError::GroupNotEmpty(_)
+            | CoordinatorError::ProducerFenced { .. }
+            | CoordinatorError::InvalidTxnState(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. }
             | CoordinatorError::InvalidArgument(_)
             | CoordinatorError::InvalidPartitions(_)
@@ -376,6 +436,9 @@ impl CoordinatorError {
             CoordinatorError::OffsetMetadataTooLarge { .. } => "offset_metadata_too_large",
             CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
             CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
+            CoordinatorError::ProducerFenced { .. } => "producer_fenced",
+            CoordinatorError::InvalidTxnState(_) => "invalid_txn_state",
+            CoordinatorError::UnknownTransactionalId(_) => "unknown_transactional_id",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",
             CoordinatorError::Internal(_) => "internal_error",
         }
@@ -526,14 +589,16 @@ pub trait Coordinator: Send + Sync + 'static {
         partition: u32,
     ) -> Result<PartitionOffsets, CoordinatorError>;
 
-    /// Waits until the partition's high watermark passes `offset` or `timeout` elapses,
-    /// and returns the partition's offsets then. The coordinator wakes waiters on
-    /// commit; nobody polls.
+    /// Waits until the partition's records readable at `isolation` pass `offset` (its
+    /// high watermark, or its last stable offset) or `timeout` elapses, and returns the
+    /// partition's offsets then. The coordinator wakes waiters on commit and at the end
+    /// of a transaction; nobody polls.
     async fn wait_for_records(
         &self,
         topic: &str,
         partition: u32,
         offset: u64,
+        isolation: Isolation,
         timeout: Duration,
     ) -> Result<PartitionOffsets, CoordinatorError>;
 
@@ -543,6 +608,10 @@ pub trait Coordinator: Send + Sync + 'static {
         &self,
         request: KafkaGroupRequest,
     ) -> Result<KafkaGroupResponse, CoordinatorError>;
+
+    /// One step of a transaction, or a question about transactions
+    /// ([`crate::transactions`]).
+    async fn transaction(&self, request: TxnRequest) -> Result<TxnResponse, CoordinatorError>;
 
     /// Prometheus samples of the coordinator itself (group commit, consumer-group lag)
     /// for the `/metrics` of the process it runs in. A client of a remote coordinator

@@ -13,6 +13,7 @@ pub mod record;
 pub mod schema;
 pub mod segment;
 pub mod topic_configs;
+pub mod transactions;
 
 pub use coordinator::Coordinator;
 pub use error::ErrorKind;

@@ -27,6 +27,7 @@ mod offsets;
 mod produce;
 mod topic_configs;
 mod topics;
+mod transactions;
 
 use connection::connection;
 use context::Context;

@@ -11,6 +11,7 @@ use silt_core::ErrorKind;
 use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
 use silt_core::segment::{Compression, decode_chunk, decode_segment_index, encode_chunk};
+use silt_core::transactions::{Isolation, TxnOutcome};
 use tokio::sync::Semaphore;
 use tracing::{debug, instrument, trace};
 
@@ -65,6 +66,9 @@ pub struct FetchRequest {
     pub max_records: usize,
     /// Bytes of encoded records to return at most; the first record always returns.
     pub max_bytes: usize,
+    /// `ReadCommitted` stops at the last stable offset and skips aborted transactions'
+    /// records; transactions' markers are never records.
+    pub isolation: Isolation,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +83,16 @@ pub struct FetchResult {
     /// The offset to fetch next.
     pub next_offset: u64,
     pub offsets: PartitionOffsets,
+}
+
+/// Whether a reader at `isolation` steps over an entry without reading it: a
+/// transaction's marker, or the records of an aborted transaction for `read_committed`.
+pub fn skipped(entry: &IndexEntry, isolation: Isolation) -> bool {
+    entry.format == EntryFormat::Marker
+        || (isolation == Isolation::ReadCommitted
+            && entry
+                .txn
+                .is_some_and(|txn| txn.outcome == TxnOutcome::Aborted))
 }
 
 /// Serves fetches from the coordinator's index and the object store.
@@ -155,6 +169,7 @@ impl Reader {
                 .lookup(&request.topic, request.partition, next_offset, LOOKUP_BATCH)
                 .await?;
             offsets.get_or_insert(lookup.offsets);
+            let end = lookup.offsets.readable_end(request.isolation);
             if lookup.entries.is_empty() {
                 if next_offset < lookup.offsets.high_watermark {
                     return Err(ReadError::Inconsistent(format!(
@@ -171,8 +186,12 @@ impl Reader {
                         entry.base_offset
                     )));
                 }
-                if records.len() >= request.max_records {
+                if records.len() >= request.max_records || entry.base_offset >= end {
                     break 'lookups;
+                }
+                if skipped(entry, request.isolation) {
+                    next_offset = entry.end_offset();
+                    continue;
                 }
                 let entry_records = self
                     .read_entry_with_retries(entry, &request.topic, request.partition, next_offset)
@@ -211,7 +230,7 @@ impl Reader {
                     continue 'lookups;
                 }
             }
-            if next_offset >= lookup.offsets.high_watermark {
+            if next_offset >= end {
                 break;
             }
         }
@@ -239,6 +258,7 @@ impl Reader {
             let result = match entry.format {
                 EntryFormat::Segment => self.read_segment(entry, Some((topic, partition))).await,
                 EntryFormat::Parquet => self.read_table(entry, partition, from).await,
+                EntryFormat::Marker => Ok(Vec::new()),
             };
             match result {
                 Err(error)

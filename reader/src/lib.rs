@@ -11,7 +11,9 @@ pub mod table;
 
 pub use cache::{CacheConfig, CacheStats, ChunkCache};
 pub use error::ReadError;
-pub use fetch::{DEFAULT_WHOLE_SEGMENT_BYTES, FetchRequest, FetchResult, FetchedRecord, Reader};
+pub use fetch::{
+    DEFAULT_WHOLE_SEGMENT_BYTES, FetchRequest, FetchResult, FetchedRecord, Reader, skipped,
+};
 
 #[cfg(test)]
 mod tests;

@@ -145,6 +145,7 @@ fn request(offset: u64, max_records: usize, max_bytes: usize) -> FetchRequest {
         offset,
         max_records,
         max_bytes,
+        isolation: silt_core::transactions::Isolation::ReadCommitted,
     }
 }
 

@@ -1,3 +1,4 @@
+use silt_core::transactions::Isolation;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ mod remote;
 mod topic_configs;
 mod topic_lifecycle;
 mod topic_names;
+mod transactions;
 
 /// Where a test's coordinator keeps its metadata: every test of this suite runs once
 /// against each backend.
@@ -350,7 +352,13 @@ async fn long_poll_wakes_on_commit(backend: Backend) {
         tokio::spawn(async move {
             let started = Instant::now();
             let offsets = coordinator
-                .wait_for_records("orders", 0, 0, Duration::from_secs(10))
+                .wait_for_records(
+                    "orders",
+                    0,
+                    0,
+                    Isolation::ReadUncommitted,
+                    Duration::from_secs(10),
+                )
                 .await;
             (offsets, started.elapsed())
         })
@@ -369,7 +377,13 @@ async fn long_poll_wakes_on_commit(backend: Backend) {
     assert!(elapsed < Duration::from_secs(5), "woke after {elapsed:?}");
 
     let timed_out = coordinator
-        .wait_for_records("orders", 0, 1, Duration::from_millis(50))
+        .wait_for_records(
+            "orders",
+            0,
+            1,
+            Isolation::ReadUncommitted,
+            Duration::from_millis(50),
+        )
         .await
         .expect("offsets");
     assert_eq!(timed_out.high_watermark, 1);
@@ -662,4 +676,6 @@ on_both_backends! {
     empty_instance_ids_and_a_leave_during_a_rebalance => super::kafka_static::empty_instance_ids_and_a_leave_during_a_rebalance,
     topic_configs_are_stored_altered_and_snapshotted => super::topic_configs::topic_configs_are_stored_altered_and_snapshotted,
     a_rewrite_replaces_only_the_compacted_files_it_read => super::topic_configs::a_rewrite_replaces_only_the_compacted_files_it_read,
+    a_transaction_ends_whole_and_fences_older_epochs => super::transactions::a_transaction_ends_whole_and_fences_older_epochs,
+    a_transaction_past_its_timeout_is_aborted => super::transactions::a_transaction_past_its_timeout_is_aborted,
 }

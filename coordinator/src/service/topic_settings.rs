@@ -113,11 +113,9 @@ impl CoordinatorService {
                 .filter(|state| state.topic.topic_id == topic.topic_id)
                 .ok_or_else(|| CoordinatorError::TopicNotFound(name.to_owned()))?;
             for partition in topic.partitions..altered.partitions {
-                state.partitions.push(watch::Sender::new(PartitionOffsets {
-                    partition,
-                    log_start_offset: 0,
-                    high_watermark: 0,
-                }));
+                state
+                    .partitions
+                    .push(watch::Sender::new(PartitionOffsets::new(partition, 0, 0)));
             }
             state.topic = altered.clone();
         }

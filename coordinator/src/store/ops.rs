@@ -10,6 +10,7 @@ pub mod groups;
 pub mod objects;
 pub mod snapshot;
 pub mod topics;
+pub mod transactions;
 
 use crate::error::StoreError;
 

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, CoordinatorError, PartitionOffsets, SegmentCommit, TableCommit,
-    TableRange, Topic, TopicConfig,
+    ChunkCommit, ChunkOutcome, CoordinatorError, KafkaBatchStamp, PartitionOffsets, SegmentCommit,
+    TableCommit, TableRange, Topic, TopicConfig,
 };
 
 use crate::error::StoreError;
@@ -26,6 +26,16 @@ pub struct PartitionState {
     pub topic: String,
     pub log_start_offset: i64,
     pub high_watermark: i64,
+    /// The first offset of the partition's oldest open transaction.
+    pub first_unstable_offset: Option<i64>,
+}
+
+/// A transactional producer's open transaction as a commit reads it: its epoch and the
+/// partitions added to it; `None` when its transactional id has no transaction open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenTxn {
+    pub epoch: i64,
+    pub partitions: HashSet<(i64, u32)>,
 }
 
 /// A `kafka_sequences` key: (producer id, topic id, partition).
@@ -39,6 +49,8 @@ pub struct SegmentKeys {
     pub partitions: Vec<(i64, u32)>,
     pub producers: Vec<i64>,
     pub kafka_sequences: Vec<KafkaKey>,
+    /// Producers of transactional batches, whose open transaction the commit checks.
+    pub txn_producers: Vec<i64>,
 }
 
 impl SegmentKeys {
@@ -66,6 +78,9 @@ impl SegmentKeys {
                     if kafka.insert(key) {
                         keys.kafka_sequences.push(key);
                     }
+                    if stamp.transactional && !keys.txn_producers.contains(&stamp.producer_id) {
+                        keys.txn_producers.push(stamp.producer_id);
+                    }
                 }
             }
         }
@@ -81,6 +96,8 @@ pub struct SegmentReads {
     pub partitions: HashMap<(i64, u32), PartitionState>,
     pub producers: HashMap<i64, ProducerState>,
     pub kafka_sequences: HashMap<KafkaKey, KafkaPartitionState>,
+    /// The open transactions of [`SegmentKeys::txn_producers`] (absent: none open).
+    pub open_txns: HashMap<i64, OpenTxn>,
 }
 
 /// A new `segments` row.
@@ -103,7 +120,13 @@ pub struct NewEntry {
     pub byte_len: u32,
     pub min_timestamp: i64,
     pub max_timestamp: i64,
+    /// The open transaction the records belong to: (producer id, epoch).
+    pub txn: Option<(i64, i32)>,
 }
+
+/// A partition's new bounds after a commit: (topic id, partition, high watermark, first
+/// offset of an open transaction).
+pub type NewBounds = (i64, u32, u64, Option<u64>);
 
 /// What a batch of segment commits writes, and what it answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,8 +136,8 @@ pub struct SegmentPlan {
     /// Segments to insert, in order (a repeated object key inserts none).
     pub segments: Vec<NewSegment>,
     pub entries: Vec<NewEntry>,
-    /// Partitions whose high watermark moved: (topic id, partition, new high watermark).
-    pub high_watermarks: Vec<(i64, u32, u64)>,
+    /// Partitions whose high watermark moved.
+    pub high_watermarks: Vec<NewBounds>,
     /// Producers whose last request changed or that committed a Kafka batch; their
     /// `updated_at_ms` becomes the commit's time.
     pub producers: Vec<(i64, ProducerState)>,
@@ -129,7 +152,7 @@ fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
 struct Working {
     reads: SegmentReads,
     committed_here: HashMap<String, Vec<ChunkOutcome>>,
-    high_watermarks: BTreeMap<(i64, u32), u64>,
+    high_watermarks: BTreeMap<(i64, u32), (u64, Option<u64>)>,
     producers: BTreeSet<i64>,
     kafka_sequences: BTreeSet<KafkaKey>,
 }
@@ -172,7 +195,9 @@ pub fn plan_segments(
     plan.high_watermarks = working
         .high_watermarks
         .into_iter()
-        .map(|((topic_id, partition), high_watermark)| (topic_id, partition, high_watermark))
+        .map(|((topic_id, partition), (high_watermark, unstable))| {
+            (topic_id, partition, high_watermark, unstable)
+        })
         .collect();
     for producer_id in working.producers {
         if let Some(state) = working.reads.producers.remove(&producer_id) {
@@ -234,6 +259,12 @@ fn plan_segment(
                 stamp,
                 first.topic_id,
             ),
+        };
+        let decision = match (decision, first.kafka) {
+            (Decision::Append, Some(kafka)) if kafka.transactional => {
+                txn_decision(&working.reads.open_txns, &kafka, first)
+            }
+            (decision, _) => decision,
         };
         match decision {
             Decision::Append => {
@@ -315,7 +346,20 @@ fn append(
     let high_watermark = base_offset + u64::from(chunk.record_count);
     row.high_watermark = i64::try_from(high_watermark)
         .map_err(|_| StoreError::Invalid(format!("high watermark {high_watermark}")))?;
-    working.high_watermarks.insert(key, high_watermark);
+    let txn = chunk
+        .kafka
+        .filter(|stamp| stamp.transactional)
+        .map(|stamp| (stamp.producer_id, stamp.epoch));
+    if txn.is_some() && row.first_unstable_offset.is_none() {
+        row.first_unstable_offset = Some(row.high_watermark - i64::from(chunk.record_count));
+    }
+    let first_unstable_offset = row
+        .first_unstable_offset
+        .map(|offset| to_u64(offset, "first unstable offset"))
+        .transpose()?;
+    working
+        .high_watermarks
+        .insert(key, (high_watermark, first_unstable_offset));
     plan.entries.push(NewEntry {
         segment,
         topic_id: chunk.topic_id,
@@ -326,11 +370,13 @@ fn append(
         byte_len: chunk.byte_len,
         min_timestamp: chunk.min_timestamp,
         max_timestamp: chunk.max_timestamp,
+        txn,
     });
     let offsets = PartitionOffsets {
         partition: chunk.partition,
         log_start_offset: to_u64(row.log_start_offset, "log start offset")?,
         high_watermark,
+        first_unstable_offset,
     };
     match advanced
         .iter_mut()
@@ -340,6 +386,40 @@ fn append(
         None => advanced.push((chunk.topic_id, offsets)),
     }
     Ok(Some(base_offset))
+}
+
+/// Whether a transactional batch may join its producer's open transaction: it must be
+/// open, of the batch's epoch, and hold the batch's partition (Kafka's AddPartitionsToTxn
+/// comes first).
+fn txn_decision(
+    open_txns: &HashMap<i64, OpenTxn>,
+    stamp: &KafkaBatchStamp,
+    chunk: &ChunkCommit,
+) -> Decision {
+    let refuse = |message: String| Decision::Reject {
+        error_code: "invalid_txn_state",
+        message,
+    };
+    match open_txns.get(&stamp.producer_id) {
+        None => refuse(format!(
+            "producer {} has no open transaction; add the partition to a transaction first",
+            stamp.producer_id
+        )),
+        Some(open) if open.epoch != i64::from(stamp.epoch) => Decision::Reject {
+            error_code: "producer_fenced",
+            message: format!(
+                "producer {} epoch {} is fenced by epoch {}",
+                stamp.producer_id, stamp.epoch, open.epoch
+            ),
+        },
+        Some(open) if !open.partitions.contains(&(chunk.topic_id, chunk.partition)) => {
+            refuse(format!(
+                "partition {} of topic {:?} was not added to producer {}'s transaction",
+                chunk.partition, chunk.topic, stamp.producer_id
+            ))
+        }
+        Some(_) => Decision::Append,
+    }
 }
 
 /// Records where an appended request landed: a stamped request becomes its producer's
@@ -376,8 +456,10 @@ pub struct CoveredEntry {
     pub base_offset: i64,
     pub record_count: i64,
     pub parquet: bool,
-    /// The object the entry points into.
+    /// The object the entry points into (empty for a transaction marker).
     pub object_key: String,
+    /// The entry's records belong to a transaction still open.
+    pub open_txn: bool,
 }
 
 /// The rows a table swap reads.
@@ -431,6 +513,12 @@ pub fn plan_table(commit: &TableCommit, reads: &TableReads) -> Result<TablePlan,
             .map_err(|_| conflict("the offsets are out of range".into()))?;
         for entry in covered {
             let replaceable = !entry.parquet || commit.replaces.contains(&entry.object_key);
+            if entry.open_txn {
+                return Err(conflict(format!(
+                    "offset {} belongs to a transaction still open",
+                    entry.base_offset
+                )));
+            }
             if entry.base_offset != next || !replaceable {
                 return Err(conflict(format!(
                     "the index changed at offset {}",
@@ -482,11 +570,11 @@ pub fn truncate(
     };
     let requested = i64::try_from(requested).unwrap_or(i64::MAX);
     let new_start = requested.clamp(start, high_watermark.max(start));
-    Ok(PartitionOffsets {
+    Ok(PartitionOffsets::new(
         partition,
-        log_start_offset: to_u64(new_start, "log start offset")?,
-        high_watermark: to_u64(high_watermark, "high watermark")?,
-    })
+        to_u64(new_start, "log start offset")?,
+        to_u64(high_watermark, "high watermark")?,
+    ))
 }
 
 /// The topic a store created from `config`.

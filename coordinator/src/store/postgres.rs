@@ -22,8 +22,11 @@ use tracing::{error, info, instrument, warn};
 
 use crate::error::StoreError;
 use crate::store::db::{Tx, cells};
+use silt_core::transactions::TxnDescription;
+
 use crate::store::{
-    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, ops,
+    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, TxnApplied,
+    TxnStep, ops,
 };
 
 mod tx;
@@ -45,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("postgres/migrations/0004_topic_collision_keys.sql"),
     include_str!("postgres/migrations/0005_commit_metadata.sql"),
     include_str!("postgres/migrations/0006_topic_configs.sql"),
+    include_str!("postgres/migrations/0007_transactions.sql"),
 ];
 /// The version that adds topic names' collision keys.
 const TOPIC_KEYS_VERSION: usize = 4;
@@ -384,6 +388,22 @@ impl MetadataStore for PostgresStore {
         write!(self, |tx| ops::commit::commit_table(
             &mut tx, commit, now_ms
         ))
+    }
+
+    #[instrument(skip(self))]
+    async fn transaction(&self, step: TxnStep, now_ms: i64) -> Result<TxnApplied, StoreError> {
+        write!(self, |tx| ops::transactions::apply(&mut tx, step, now_ms))
+    }
+
+    async fn transactions(
+        &self,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<TxnDescription>, StoreError> {
+        read!(self, |tx| ops::transactions::describe(&mut tx, ids))
+    }
+
+    async fn expired_transactions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        read!(self, |tx| ops::transactions::expired(&mut tx, now_ms))
     }
 
     async fn index_entries(

@@ -3,6 +3,7 @@
 //! `$1`, `$2`, … in order of first appearance, which SQLite binds by position too).
 
 use silt_core::coordinator::{EntryFormat, IndexEntry, TableFile, TableRange};
+use silt_core::transactions::{EntryTxn, TxnOutcome};
 
 use crate::error::StoreError;
 
@@ -10,6 +11,9 @@ use crate::error::StoreError;
 pub const FORMAT_SEGMENT: i64 = 0;
 /// `format` of a compacted file's `segments` and `index_entries` rows.
 pub const FORMAT_PARQUET: i64 = 1;
+/// `format` of a transaction marker as the lookup and the table swap read it (markers
+/// live in `txn_markers`; the SQL writes the 2 itself).
+pub const FORMAT_MARKER: i64 = 2;
 
 pub fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Invalid(format!("negative {what}: {value}")))
@@ -63,15 +67,27 @@ pub fn group_tables(rows: Vec<TableEntryRow>) -> Result<Vec<TableFile>, StoreErr
     Ok(tables)
 }
 
-/// A partition's entries from the one holding offset `$3` on, at most `$4`.
+/// A partition's entries from the one holding offset `$3` on, with the transaction
+/// markers among them, at most `$4` in all (each side limited first, so the database
+/// reads no further than the lookup needs).
 pub const SELECT_INDEX_ENTRIES: &str =
-    "SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len,
-        e.max_timestamp, e.format, s.object_size
- FROM index_entries e JOIN segments s USING (segment_id)
- WHERE e.topic_id = $1 AND e.partition = $2 AND e.base_offset >= coalesce((
-     SELECT max(base_offset) FROM index_entries
-     WHERE topic_id = $1 AND partition = $2 AND base_offset <= $3), 0)
- ORDER BY e.base_offset LIMIT $4";
+    "SELECT base_offset, record_count, object_key, byte_offset, byte_len, max_timestamp, format,
+        object_size, txn_producer, txn_epoch, txn_state FROM (
+   SELECT * FROM (
+     SELECT e.base_offset, e.record_count, s.object_key, e.byte_offset, e.byte_len,
+        e.max_timestamp, e.format, s.object_size, e.txn_producer, e.txn_epoch, e.txn_state
+     FROM index_entries e JOIN segments s USING (segment_id)
+     WHERE e.topic_id = $1 AND e.partition = $2 AND e.base_offset >= coalesce((
+         SELECT max(base_offset) FROM index_entries
+         WHERE topic_id = $1 AND partition = $2 AND base_offset <= $3), 0)
+     ORDER BY e.base_offset LIMIT $4) entries
+   UNION ALL
+   SELECT * FROM (
+     SELECT m.marker_offset, 1, '', 0, 0, m.timestamp_ms, 2, 0, m.producer_id, m.epoch, m.outcome
+     FROM txn_markers m
+     WHERE m.topic_id = $1 AND m.partition = $2 AND m.marker_offset >= $3
+     ORDER BY m.marker_offset LIMIT $4) markers
+ ) located ORDER BY base_offset LIMIT $4";
 
 /// An entry with its object, as [`SELECT_INDEX_ENTRIES`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,12 +100,24 @@ pub struct LocatedEntryRow {
     pub max_timestamp: i64,
     pub format: i64,
     pub object_size: i64,
+    pub txn_producer: Option<i64>,
+    pub txn_epoch: Option<i64>,
+    pub txn_state: i64,
 }
 
 impl TryFrom<LocatedEntryRow> for IndexEntry {
     type Error = StoreError;
 
     fn try_from(row: LocatedEntryRow) -> Result<Self, StoreError> {
+        let txn = match (row.txn_producer, TxnOutcome::from_code(row.txn_state)) {
+            (Some(producer_id), Some(outcome)) => Some(EntryTxn {
+                producer_id,
+                epoch: i32::try_from(row.txn_epoch.unwrap_or(0))
+                    .map_err(|_| StoreError::Invalid(format!("epoch {:?}", row.txn_epoch)))?,
+                outcome,
+            }),
+            _ => None,
+        };
         Ok(IndexEntry {
             base_offset: to_u64(row.base_offset, "offset")?,
             record_count: to_u32(row.record_count, "record count")?,
@@ -97,12 +125,13 @@ impl TryFrom<LocatedEntryRow> for IndexEntry {
             byte_offset: to_u64(row.byte_offset, "byte offset")?,
             byte_len: to_u32(row.byte_len, "byte length")?,
             max_timestamp: row.max_timestamp,
-            format: if row.format == FORMAT_PARQUET {
-                EntryFormat::Parquet
-            } else {
-                EntryFormat::Segment
+            format: match row.format {
+                FORMAT_PARQUET => EntryFormat::Parquet,
+                FORMAT_MARKER => EntryFormat::Marker,
+                _ => EntryFormat::Segment,
             },
             object_size: to_u64(row.object_size, "object size")?,
+            txn,
         })
     }
 }

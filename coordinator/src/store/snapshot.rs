@@ -179,6 +179,51 @@ snapshot_rows! {
         metadata: String,
         leader_epoch: Option<i64>,
     }
+    /// The transaction an index entry's records belong to, for the entries of one.
+    IndexEntryTxnRow in "index_entries" {
+        topic_id: i64,
+        partition: i64,
+        base_offset: i64,
+        txn_producer: Option<i64>,
+        txn_epoch: Option<i64>,
+        txn_state: i64,
+    }
+    /// A transactional id: its producer and state.
+    TransactionRow in "transactions" {
+        transactional_id: String,
+        producer_id: i64,
+        epoch: i64,
+        state: i64,
+        timeout_ms: i64,
+        started_at_ms: i64,
+        updated_at_ms: i64,
+    }
+    /// A partition of an open transaction.
+    TxnPartitionRow in "txn_partitions" {
+        transactional_id: String,
+        topic_id: i64,
+        partition: i64,
+    }
+    /// A consumer offset an open transaction commits when it commits.
+    TxnOffsetRow in "txn_offsets" {
+        transactional_id: String,
+        group_name: String,
+        topic_id: i64,
+        partition: i64,
+        committed_offset: i64,
+        metadata: String,
+        leader_epoch: Option<i64>,
+    }
+    /// A transaction's commit (`outcome` 2) or abort (3) marker in a partition.
+    TxnMarkerRow in "txn_markers" {
+        topic_id: i64,
+        partition: i64,
+        marker_offset: i64,
+        producer_id: i64,
+        epoch: i64,
+        outcome: i64,
+        timestamp_ms: i64,
+    }
 }
 
 /// Every row of the metadata store, as one consistent copy.
@@ -202,11 +247,22 @@ pub struct Snapshot {
     /// Absent from snapshots taken before topic configs: their topics have the defaults.
     #[serde(default)]
     pub topic_configs: Vec<TopicConfigRow>,
+    /// Absent from snapshots taken before transactions, as are the four tables after it.
+    #[serde(default)]
+    pub index_entry_txns: Vec<IndexEntryTxnRow>,
+    #[serde(default)]
+    pub transactions: Vec<TransactionRow>,
+    #[serde(default)]
+    pub txn_partitions: Vec<TxnPartitionRow>,
+    #[serde(default)]
+    pub txn_offsets: Vec<TxnOffsetRow>,
+    #[serde(default)]
+    pub txn_markers: Vec<TxnMarkerRow>,
 }
 
 /// The query of each table, in [`Snapshot`]'s field order: a backend runs them in one
 /// read transaction, in this order, and hands the rows to [`Snapshot::from_tables`].
-pub const SNAPSHOT_QUERIES: [&str; 10] = [
+pub const SNAPSHOT_QUERIES: [&str; 15] = [
     "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema
      FROM topics ORDER BY topic_id",
     "SELECT topic_id, partition, log_start_offset, high_watermark FROM partitions
@@ -227,6 +283,17 @@ pub const SNAPSHOT_QUERIES: [&str; 10] = [
      WHERE metadata <> '' OR leader_epoch IS NOT NULL
      ORDER BY group_name, topic_id, partition",
     "SELECT topic_id, name, value FROM topic_configs ORDER BY topic_id, name",
+    "SELECT topic_id, partition, base_offset, txn_producer, txn_epoch, txn_state FROM index_entries
+     WHERE txn_state <> 0 ORDER BY topic_id, partition, base_offset",
+    "SELECT transactional_id, producer_id, epoch, state, timeout_ms, started_at_ms, updated_at_ms
+     FROM transactions ORDER BY transactional_id",
+    "SELECT transactional_id, topic_id, partition FROM txn_partitions
+     ORDER BY transactional_id, topic_id, partition",
+    "SELECT transactional_id, group_name, topic_id, partition, committed_offset, metadata,
+            leader_epoch
+     FROM txn_offsets ORDER BY transactional_id, group_name, topic_id, partition",
+    "SELECT topic_id, partition, marker_offset, producer_id, epoch, outcome, timestamp_ms
+     FROM txn_markers ORDER BY topic_id, partition, marker_offset",
 ];
 
 fn decode<T: SnapshotRow>(rows: Vec<Vec<Cell>>) -> Result<Vec<T>, StoreError> {
@@ -275,7 +342,7 @@ pub struct RestorePlan {
 impl Snapshot {
     /// Builds a snapshot from the rows of [`SNAPSHOT_QUERIES`], in that order.
     pub fn from_tables(taken_at_ms: i64, tables: Vec<Vec<Vec<Cell>>>) -> Result<Self, StoreError> {
-        let Ok::<[Vec<Vec<Cell>>; 10], _>(
+        let Ok::<[Vec<Vec<Cell>>; 15], _>(
             [
                 topics,
                 partitions,
@@ -287,11 +354,16 @@ impl Snapshot {
                 group_offsets,
                 group_offset_metadata,
                 topic_configs,
+                index_entry_txns,
+                transactions,
+                txn_partitions,
+                txn_offsets,
+                txn_markers,
             ],
         ) = tables.try_into()
         else {
             return Err(StoreError::Invalid(
-                "a snapshot reads ten tables".to_owned(),
+                "a snapshot reads fifteen tables".to_owned(),
             ));
         };
         Ok(Snapshot {
@@ -307,6 +379,11 @@ impl Snapshot {
             group_offsets: decode(group_offsets)?,
             group_offset_metadata: decode(group_offset_metadata)?,
             topic_configs: decode(topic_configs)?,
+            index_entry_txns: decode(index_entry_txns)?,
+            transactions: decode(transactions)?,
+            txn_partitions: decode(txn_partitions)?,
+            txn_offsets: decode(txn_offsets)?,
+            txn_markers: decode(txn_markers)?,
         })
     }
 
@@ -339,6 +416,7 @@ impl Snapshot {
             .producers
             .iter()
             .map(|row| row.producer_id)
+            .chain(self.transactions.iter().map(|row| row.producer_id))
             .max()
             .unwrap_or(0)
             + RESTORED_PRODUCER_ID_GAP;
@@ -383,17 +461,53 @@ impl Snapshot {
                 configs.push(row);
             }
         }
+        let txns: HashMap<(i64, i64, i64), IndexEntryTxnRow> = self
+            .index_entry_txns
+            .into_iter()
+            .map(|row| ((row.topic_id, row.partition, row.base_offset), row))
+            .collect();
+        let mut entries = TableRows::of(self.index_entries.iter().cloned());
+        entries
+            .columns
+            .extend(["txn_producer", "txn_epoch", "txn_state"]);
+        for (row, cells) in self.index_entries.iter().zip(&mut entries.rows) {
+            match txns.get(&(row.topic_id, row.partition, row.base_offset)) {
+                Some(txn) => cells.extend([
+                    Cell::from(txn.txn_producer),
+                    Cell::from(txn.txn_epoch),
+                    Cell::from(txn.txn_state),
+                ]),
+                None => cells.extend([Cell::Null, Cell::Null, Cell::from(0i64)]),
+            }
+        }
+        let live = |topic_id: &i64| topic_ids.contains(topic_id);
         Ok(RestorePlan {
             tables: vec![
                 TableRows::of(self.topics),
                 TableRows::of(self.partitions),
                 TableRows::of(self.segments),
-                TableRows::of(self.index_entries),
+                entries,
                 TableRows::of(self.producers),
                 TableRows::of(self.kafka_sequences),
                 TableRows::of(self.groups),
                 offsets,
                 TableRows::of(configs),
+                TableRows::of(self.transactions),
+                TableRows::of(
+                    self.txn_partitions
+                        .into_iter()
+                        .filter(|row| live(&row.topic_id)),
+                ),
+                TableRows::of(
+                    self.txn_offsets
+                        .into_iter()
+                        .filter(|row| live(&row.topic_id)),
+                ),
+                TableRows::of(
+                    self.txn_markers
+                        .into_iter()
+                        .filter(|row| live(&row.topic_id)),
+                ),
             ],
             next_topic_id,
             next_segment_id,
@@ -412,6 +526,13 @@ pub fn check_empty(used: i64) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// After a restore, each partition's first unstable offset, from its open transactions'
+/// entries (a snapshot does not carry it: it follows from them).
+pub const RESTORE_FIRST_UNSTABLE: &str =
+    "UPDATE partitions SET first_unstable_offset = (SELECT min(e.base_offset) FROM index_entries e
+     WHERE e.topic_id = partitions.topic_id AND e.partition = partitions.partition
+         AND e.txn_state = 1)";
 
 /// Counts the rows that make a store not empty.
 pub const USED_ROWS_SQL: &str =

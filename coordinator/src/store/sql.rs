@@ -6,7 +6,8 @@
 pub const SELECT_OUTCOMES: &str = "SELECT outcomes FROM segments WHERE object_key = $1";
 
 /// Partition `$2` of topic `$1`, with its topic's name.
-pub const SELECT_PARTITION: &str = "SELECT t.name, p.log_start_offset, p.high_watermark
+pub const SELECT_PARTITION: &str = "SELECT t.name, p.log_start_offset, p.high_watermark,
+        p.first_unstable_offset
  FROM partitions p JOIN topics t USING (topic_id) WHERE p.topic_id = $1 AND p.partition = $2";
 
 pub const SELECT_PRODUCER: &str =
@@ -15,15 +16,23 @@ pub const SELECT_PRODUCER: &str =
 pub const SELECT_KAFKA_SEQUENCES: &str = "SELECT epoch, batches FROM kafka_sequences
  WHERE producer_id = $1 AND topic_id = $2 AND partition = $3";
 
+/// The open transaction of producer `$1`: its epoch and partitions (none: no rows).
+pub const SELECT_OPEN_TXN: &str = "SELECT t.epoch, p.topic_id, p.partition
+ FROM transactions t LEFT JOIN txn_partitions p USING (transactional_id)
+ WHERE t.producer_id = $1 AND t.state = 1";
+
 pub const INSERT_SEGMENT: &str =
     "INSERT INTO segments (object_key, object_size, committed_at_ms, outcomes, format)
  VALUES ($1, $2, $3, $4, $5) RETURNING segment_id";
 
-pub const INSERT_ENTRY: &str = "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id,
- byte_offset, byte_len, min_timestamp, max_timestamp, format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub const INSERT_ENTRY: &str =
+    "INSERT INTO index_entries (topic_id, partition, base_offset, record_count, segment_id,
+ byte_offset, byte_len, min_timestamp, max_timestamp, format, txn_producer, txn_epoch, txn_state)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
-pub const UPDATE_HIGH_WATERMARK: &str =
-    "UPDATE partitions SET high_watermark = $3 WHERE topic_id = $1 AND partition = $2";
+/// A partition's new high watermark `$3` and first offset of an open transaction `$4`.
+pub const UPDATE_HIGH_WATERMARK: &str = "UPDATE partitions SET high_watermark = $3,
+ first_unstable_offset = $4 WHERE topic_id = $1 AND partition = $2";
 
 pub const UPDATE_PRODUCER: &str =
     "UPDATE producers SET last_sequence = $2, last_topic_id = $3, last_chunks = $4,
@@ -37,23 +46,38 @@ pub const SEGMENT_EXISTS: &str = "SELECT 1 FROM segments WHERE object_key = $1";
 
 pub const TOPIC_LIVE: &str = "SELECT 1 FROM topics WHERE topic_id = $1 AND name = $2";
 
-/// The entries of partition `$2` of topic `$1` that start in `$3..$4`.
-pub const SELECT_COVERED: &str = "SELECT e.base_offset, e.record_count, e.format, s.object_key
+/// The entries and transaction markers of partition `$2` of topic `$1` that start in
+/// `$3..$4`, with each entry's transaction state (markers: 2 or 3, as the transaction
+/// ended).
+pub const SELECT_COVERED: &str =
+    "SELECT base_offset, record_count, format, object_key, txn_state FROM (
+ SELECT e.base_offset, e.record_count, e.format, s.object_key, e.txn_state
  FROM index_entries e JOIN segments s USING (segment_id)
  WHERE e.topic_id = $1 AND e.partition = $2 AND e.base_offset >= $3 AND e.base_offset < $4
- ORDER BY e.base_offset";
+ UNION ALL
+ SELECT m.marker_offset, 1, 2, '', m.outcome FROM txn_markers m
+ WHERE m.topic_id = $1 AND m.partition = $2 AND m.marker_offset >= $3 AND m.marker_offset < $4
+) covered ORDER BY base_offset";
 
-pub const DELETE_COVERED: &str = "DELETE FROM index_entries
- WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4";
+/// The entries, then the markers, of partition `$2` of topic `$1` that start in `$3..$4`.
+pub const DELETE_COVERED: [&str; 2] = [
+    "DELETE FROM index_entries
+     WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset < $4",
+    "DELETE FROM txn_markers
+     WHERE topic_id = $1 AND partition = $2 AND marker_offset >= $3 AND marker_offset < $4",
+];
 
 pub const SELECT_BOUNDS: &str = "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = $1 AND partition = $2";
 
 pub const UPDATE_LOG_START: &str =
     "UPDATE partitions SET log_start_offset = $3 WHERE topic_id = $1 AND partition = $2";
 
-/// Entries of partition `$2` of topic `$1` wholly below offset `$3`.
-pub const DELETE_BELOW: &str = "DELETE FROM index_entries
- WHERE topic_id = $1 AND partition = $2 AND base_offset + record_count <= $3";
+/// Entries, then markers, of partition `$2` of topic `$1` wholly below offset `$3`.
+pub const DELETE_BELOW: [&str; 2] = [
+    "DELETE FROM index_entries
+     WHERE topic_id = $1 AND partition = $2 AND base_offset + record_count <= $3",
+    "DELETE FROM txn_markers WHERE topic_id = $1 AND partition = $2 AND marker_offset < $3",
+];
 
 /// Producers idle since before `$1`, then Kafka sequences of producers that are gone.
 pub const EXPIRE_PRODUCERS: [&str; 2] = [
@@ -80,7 +104,7 @@ pub const SAVE_GENERATION: &str = "INSERT INTO groups (group_name, generation) V
 pub const UPDATE_GENERATION: &str = "UPDATE groups SET generation = $2 WHERE group_name = $1";
 
 pub const SELECT_PARTITIONS: &str =
-    "SELECT partition, log_start_offset, high_watermark FROM partitions
+    "SELECT partition, log_start_offset, high_watermark, first_unstable_offset FROM partitions
  WHERE topic_id = $1 ORDER BY partition";
 
 pub const INSERT_TOPIC: &str =

@@ -16,8 +16,11 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::store::db::{Tx, cells, now};
+use silt_core::transactions::TxnDescription;
+
 use crate::store::{
-    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, ops, sql,
+    MetadataStore, SegmentOutcome, Snapshot, StoredGroup, StoredOffset, StoredState, TxnApplied,
+    TxnStep, ops, sql,
 };
 
 mod tx;
@@ -40,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite/migrations/0008_topic_collision_keys.sql"),
     include_str!("sqlite/migrations/0009_commit_metadata.sql"),
     include_str!("sqlite/migrations/0010_topic_configs.sql"),
+    include_str!("sqlite/migrations/0011_transactions.sql"),
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -341,6 +345,22 @@ impl MetadataStore for SqliteStore {
         write!(self, |tx| ops::commit::commit_table(
             &mut tx, commit, now_ms
         ))
+    }
+
+    #[instrument(skip(self))]
+    async fn transaction(&self, step: TxnStep, now_ms: i64) -> Result<TxnApplied, StoreError> {
+        write!(self, |tx| ops::transactions::apply(&mut tx, step, now_ms))
+    }
+
+    async fn transactions(
+        &self,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<TxnDescription>, StoreError> {
+        read!(self, |tx| ops::transactions::describe(&mut tx, ids))
+    }
+
+    async fn expired_transactions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        read!(self, |tx| ops::transactions::expired(&mut tx, now_ms))
     }
 
     async fn index_entries(

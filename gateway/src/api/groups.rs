@@ -2,6 +2,7 @@
 //! serves any member: a member may join through one gateway and fetch and commit
 //! through another.
 
+use silt_core::transactions::Isolation;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -132,6 +133,7 @@ pub async fn fetch(
                         &position.topic,
                         position.partition,
                         position.offset,
+                        Isolation::ReadCommitted,
                         Duration::from_millis(wait_ms),
                     )
                     .boxed()
@@ -232,6 +234,7 @@ async fn fetch_plan(
             offset: position.offset,
             max_records: records_left,
             max_bytes: bytes_left,
+            isolation: Isolation::ReadCommitted,
         };
         let result = state.reader.fetch(&request).await?;
         let bytes: usize = result

@@ -1,6 +1,7 @@
 //! Records: produce to a topic, fetch from a partition (with long-poll) and tail one
 //! as server-sent events.
 
+use silt_core::transactions::Isolation;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,9 @@ async fn produce(
 #[serde(deny_unknown_fields)]
 struct FetchParams {
     offset: Option<u64>,
+    /// `read_committed` (the default) or `read_uncommitted`.
+    #[serde(default)]
+    isolation: Isolation,
     max_records: Option<usize>,
     max_bytes: Option<usize>,
     wait_ms: Option<u64>,
@@ -177,6 +181,7 @@ async fn fetch(
             offset,
             max_records,
             max_bytes,
+            isolation: params.isolation,
         };
         let mut result = state.reader.fetch(&request).await?;
         if result.records.is_empty() && wait_ms > 0 {
@@ -184,6 +189,7 @@ async fn fetch(
                 &topic,
                 partition,
                 offset,
+                params.isolation,
                 Duration::from_millis(wait_ms),
             );
             tokio::select! {
@@ -212,8 +218,11 @@ async fn fetch(
         }
         body.extend_from_slice(
             format!(
-                "],\"next_offset\":{},\"high_watermark\":{},\"log_start_offset\":{}}}",
-                result.next_offset, result.offsets.high_watermark, result.offsets.log_start_offset
+                "],\"next_offset\":{},\"high_watermark\":{},\"last_stable_offset\":{},\"log_start_offset\":{}}}",
+                result.next_offset,
+                result.offsets.high_watermark,
+                result.offsets.last_stable_offset(),
+                result.offsets.log_start_offset
             )
             .as_bytes(),
         );
@@ -227,6 +236,8 @@ async fn fetch(
 #[serde(deny_unknown_fields)]
 struct StreamParams {
     offset: Option<u64>,
+    #[serde(default)]
+    isolation: Isolation,
 }
 
 struct StreamState {
@@ -234,6 +245,7 @@ struct StreamState {
     topic: String,
     partition: u32,
     offset: u64,
+    isolation: Isolation,
     pending: std::collections::VecDeque<Event>,
     done: bool,
 }
@@ -281,6 +293,7 @@ async fn stream(
         topic,
         partition,
         offset,
+        isolation: params.isolation,
         pending: Default::default(),
         done: false,
     };
@@ -298,9 +311,11 @@ async fn stream(
                 offset: stream.offset,
                 max_records: DEFAULT_MAX_RECORDS,
                 max_bytes: DEFAULT_MAX_BYTES,
+                isolation: stream.isolation,
             };
             match stream.state.reader.fetch(&request).await {
-                Ok(result) if !result.records.is_empty() => {
+                // Markers and aborted records move the offset without records.
+                Ok(result) if !result.records.is_empty() || result.next_offset > stream.offset => {
                     for record in &result.records {
                         let mut data = Vec::with_capacity(record.record.encoded_len + 64);
                         write_record(&mut data, record, None);
@@ -321,6 +336,7 @@ async fn stream(
                             &stream.topic,
                             stream.partition,
                             stream.offset,
+                            stream.isolation,
                             STREAM_WAIT,
                         ) => waited.map(|_| ()),
                         // Shutting down: the stream ends (the loop sees it).

@@ -20,10 +20,17 @@ pub mod kafka {
     pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
     pub const INVALID_CONFIG: i16 = 40;
     pub const INVALID_REQUEST: i16 = 42;
-    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub const PRODUCER_FENCED: i16 = 90;
+    pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub const GROUP_ID_NOT_FOUND: i16 = 69;
@@ -45,6 +52,10 @@ pub fn error_code(error: &CoordinatorError) -> i16 {
         CoordinatorError::InvalidConfig(_) => kafka::INVALID_CONFIG,
         CoordinatorError::GroupNotFound(_) => kafka::GROUP_ID_NOT_FOUND,
         CoordinatorError::Unavailable(_) => kafka::REQUEST_TIMED_OUT,
+        CoordinatorError::ProducerFenced { .. } => kafka::PRODUCER_FENCED,
+        CoordinatorError::InvalidTxnState(_) => kafka::INVALID_TXN_STATE,
+        CoordinatorError::UnknownTransactionalId(_) => kafka::INVALID_PRODUCER_ID_MAPPING,
+        CoordinatorError::OffsetMetadataTooLarge { .. } => kafka::OFFSET_METADATA_TOO_LARGE,
         _ => kafka::UNKNOWN_SERVER_ERROR,
     }
 }

@@ -19,6 +19,10 @@ use super::membership::{find_coordinator, heartbeat, join_group, leave_group, sy
 use super::offsets::list_offsets;
 use super::produce::{init_producer_id, produce};
 use super::topics::{create_topics, delete_topics, metadata};
+use super::transactions::{
+    add_offsets_to_txn, add_partitions_to_txn, describe_transactions, end_txn, list_transactions,
+    txn_offset_commit,
+};
 use super::{admin, decode};
 
 /// This gateway as the one broker admin answers describe.
@@ -119,6 +123,12 @@ pub(super) async fn request(
             }
             Request::DeleteGroups(request) => answer!(request, delete_groups),
             Request::OffsetDelete(request) => answer!(request, offset_delete),
+            Request::AddPartitionsToTxn(request) => answer!(request, add_partitions_to_txn),
+            Request::AddOffsetsToTxn(request) => answer!(request, add_offsets_to_txn),
+            Request::EndTxn(request) => answer!(request, end_txn),
+            Request::TxnOffsetCommit(request) => answer!(request, txn_offset_commit),
+            Request::DescribeTransactions(request) => answer!(request, describe_transactions),
+            Request::ListTransactions(request) => answer!(request, list_transactions),
             Request::OffsetForLeaderEpoch(request) => {
                 let coordinator = context.state.coordinator.as_ref();
                 let response = admin::offset_for_leader_epoch(coordinator, request, version);

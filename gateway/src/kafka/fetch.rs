@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::{join_all, select_all};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName, fetch_response};
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName, fetch_response,
+};
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, PartitionOffsets};
+use silt_core::transactions::{Isolation, TxnOutcome};
 use silt_reader::FetchRequest as ReadRequest;
 
 use crate::metrics::Metrics;
@@ -16,10 +19,13 @@ use super::codes::error_code;
 use super::context::Context;
 use super::context::partition_number;
 
-/// One partition of a fetch, as read: record batches, each ready to send.
+/// One partition of a fetch, as read: record batches, each ready to send, the
+/// partition's offsets, and (for `read_committed`) the aborted transactions among the
+/// batches.
 pub(super) struct PartitionRead {
     index: i32,
     result: Result<(Vec<Bytes>, PartitionOffsets), CoordinatorError>,
+    aborted: AbortedTransactions,
 }
 
 /// The name under which a chunk's Kafka record batch is kept in the chunk cache.
@@ -52,7 +58,9 @@ pub(super) async fn read_partition(
     offset: i64,
     max_bytes: usize,
     first_may_exceed: bool,
+    isolation: Isolation,
 ) -> PartitionRead {
+    let mut aborted = AbortedTransactions::default();
     let result = async {
         let partition = partition_number(index)?;
         let offset = u64::try_from(offset)
@@ -67,7 +75,11 @@ pub(super) async fn read_partition(
                 .lookup(topic, partition, next, LOOKUP_ENTRIES)
                 .await?;
             offsets.get_or_insert(lookup.offsets);
+            let end = lookup.offsets.readable_end(isolation);
             for entry in &lookup.entries {
+                if entry.base_offset >= end {
+                    break 'lookups;
+                }
                 if entry.base_offset > next {
                     return Err(CoordinatorError::Internal(format!(
                         "index gap: expected offset {next}, next entry starts at {}",
@@ -83,14 +95,21 @@ pub(super) async fn read_partition(
                 if entry.format == EntryFormat::Parquet {
                     if batches.is_empty() {
                         let (batch, _) =
-                            read_compacted(context, topic, partition, next, max_bytes).await?;
+                            read_compacted(context, topic, partition, next, max_bytes, isolation)
+                                .await?;
                         batches.extend(batch.filter(|batch| fits(&batches, bytes, batch)));
                     }
                     break 'lookups;
                 }
-                let batch = chunk_batch(context, entry, topic, partition).await?;
+                let batch = match entry.format {
+                    EntryFormat::Marker => marker_batch(entry),
+                    _ => chunk_batch(context, entry, topic, partition).await?,
+                };
                 if !fits(&batches, bytes, &batch) {
                     break 'lookups;
+                }
+                if isolation == Isolation::ReadCommitted {
+                    aborted.note(entry);
                 }
                 bytes += batch.len();
                 batches.push(batch);
@@ -99,7 +118,7 @@ pub(super) async fn read_partition(
                     break 'lookups;
                 }
             }
-            if lookup.entries.is_empty() || next >= lookup.offsets.high_watermark {
+            if lookup.entries.is_empty() || next >= end {
                 break;
             }
         }
@@ -107,7 +126,69 @@ pub(super) async fn read_partition(
         Ok((batches, offsets))
     }
     .await;
-    PartitionRead { index, result }
+    PartitionRead {
+        index,
+        result,
+        aborted,
+    }
+}
+
+/// The aborted transactions among a partition's batches, as a `read_committed` fetch
+/// lists them: each once, at its first offset read, however many batches it has (a
+/// client drops one from its list per abort marker it reads).
+#[derive(Default)]
+pub(super) struct AbortedTransactions {
+    /// (producer id, first offset)
+    listed: Vec<(i64, i64)>,
+    /// Producers whose listed transaction's marker has not been read yet.
+    open: Vec<i64>,
+}
+
+impl AbortedTransactions {
+    fn note(&mut self, entry: &IndexEntry) {
+        let Some(txn) = entry.txn.filter(|txn| txn.outcome == TxnOutcome::Aborted) else {
+            return;
+        };
+        let open = self.open.contains(&txn.producer_id);
+        if entry.format == EntryFormat::Marker {
+            self.open
+                .retain(|producer_id| *producer_id != txn.producer_id);
+        } else if !open {
+            self.open.push(txn.producer_id);
+            self.listed
+                .push((txn.producer_id, entry.base_offset as i64));
+        }
+    }
+
+    fn response(&self) -> Vec<fetch_response::AbortedTransaction> {
+        self.listed
+            .iter()
+            .map(|(producer_id, first_offset)| {
+                let mut transaction = fetch_response::AbortedTransaction::default();
+                transaction.producer_id = ProducerId(*producer_id);
+                transaction.first_offset = *first_offset;
+                transaction
+            })
+            .collect()
+    }
+}
+
+/// A transaction's commit or abort marker as a Kafka control batch.
+fn marker_batch(entry: &IndexEntry) -> Bytes {
+    let (producer_id, epoch, commit) = entry.txn.map_or((-1, -1, false), |txn| {
+        (
+            txn.producer_id,
+            i16::try_from(txn.epoch).unwrap_or(i16::MAX),
+            txn.outcome == TxnOutcome::Committed,
+        )
+    });
+    batch::encode::BatchWriter::marker(
+        entry.base_offset as i64,
+        producer_id,
+        epoch,
+        commit,
+        entry.max_timestamp,
+    )
 }
 
 /// Partitions of a fetch read at once.
@@ -139,7 +220,13 @@ pub(super) async fn chunk_batch(
         .read_entry_with_retries(entry, topic, partition, entry.base_offset)
         .await
         .map_err(read_error)?;
-    let batch = encode_batches(records.into_iter(), None);
+    let producer = entry.txn.map(|txn| {
+        (
+            txn.producer_id,
+            i16::try_from(txn.epoch).unwrap_or(i16::MAX),
+        )
+    });
+    let batch = encode_batches(records.into_iter(), None, producer);
     Metrics::add(&metrics.kafka_batches_encoded, 1);
     reader
         .cache()
@@ -156,6 +243,7 @@ pub(super) async fn read_compacted(
     partition: u32,
     offset: u64,
     max_bytes: usize,
+    isolation: Isolation,
 ) -> Result<(Option<Bytes>, PartitionOffsets), CoordinatorError> {
     let fetched = context
         .state
@@ -166,6 +254,7 @@ pub(super) async fn read_compacted(
             offset,
             max_records: 10_000,
             max_bytes,
+            isolation,
         })
         .await
         .map_err(read_error)?;
@@ -178,6 +267,7 @@ pub(super) async fn read_compacted(
             .into_iter()
             .map(|fetched| (fetched.offset, fetched.record)),
         Some((offset, fetched.next_offset)),
+        None,
     );
     Ok((Some(batch), fetched.offsets))
 }
@@ -186,14 +276,20 @@ pub(super) async fn read_compacted(
 /// starts where the timestamp type changes, and for each log-append time (a batch of
 /// a LogAppendTime topic has one, its max timestamp). With `covered` (`first..end`),
 /// the last batch ends at `end - 1` whatever its last record, and an empty read is one
-/// empty batch over the range.
+/// empty batch over the range. With `producer` (id, epoch), the batches are a
+/// transaction's.
 pub(super) fn encode_batches(
     records: impl Iterator<Item = (u64, silt_core::record::StoredRecord)>,
     covered: Option<(u64, u64)>,
+    producer: Option<(i64, i16)>,
 ) -> Bytes {
     use batch::encode::BatchWriter;
+    let stamped = |writer: BatchWriter| match producer {
+        Some((producer_id, epoch)) => writer.transactional(producer_id, epoch),
+        None => writer,
+    };
     let mut out = bytes::BytesMut::new();
-    let mut writer = BatchWriter::new();
+    let mut writer = stamped(BatchWriter::new());
     for (offset, record) in records {
         let log_append_time = record.log_append_time();
         let same = writer.is_log_append_time() == log_append_time
@@ -201,11 +297,11 @@ pub(super) fn encode_batches(
         if !same {
             let previous = std::mem::replace(
                 &mut writer,
-                if log_append_time {
+                stamped(if log_append_time {
                     BatchWriter::log_append_time()
                 } else {
                     BatchWriter::new()
-                },
+                }),
             );
             if !previous.is_empty() {
                 out.extend_from_slice(&previous.finish());
@@ -265,6 +361,11 @@ pub(super) async fn fetch(context: &Context, request: FetchRequest, version: i16
     // exceed it. Partitions are read in request order, a few at a time, each within
     // what is left, so a request for many partitions never holds more than a few
     // partitions' worth beyond its limit.
+    let isolation = if version >= 4 {
+        Isolation::from_kafka(request.isolation_level)
+    } else {
+        Isolation::ReadUncommitted
+    };
     let max_bytes = if version >= 3 {
         usize::try_from(request.max_bytes).unwrap_or(0)
     } else {
@@ -285,6 +386,7 @@ pub(super) async fn fetch(context: &Context, request: FetchRequest, version: i16
                         *offset,
                         (*partition_max).min(left),
                         !any,
+                        isolation,
                     )
                 }))
                 .await;
@@ -332,7 +434,7 @@ pub(super) async fn fetch(context: &Context, request: FetchRequest, version: i16
                         context
                             .state
                             .coordinator
-                            .wait_for_records(name, partition, offset, max_wait)
+                            .wait_for_records(name, partition, offset, isolation, max_wait)
                             .await
                     }))
                 })
@@ -357,7 +459,10 @@ pub(super) async fn fetch(context: &Context, request: FetchRequest, version: i16
             match read.result {
                 Ok((batches, offsets)) => {
                     partition.high_watermark = offsets.high_watermark as i64;
-                    partition.last_stable_offset = offsets.high_watermark as i64;
+                    partition.last_stable_offset = offsets.last_stable_offset() as i64;
+                    if isolation == Isolation::ReadCommitted {
+                        partition.aborted_transactions = Some(read.aborted.response());
+                    }
                     if version >= 5 {
                         partition.log_start_offset = offsets.log_start_offset as i64;
                     }

@@ -319,6 +319,7 @@ const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
 ];
 
 mod admin;
+mod transactions;
 
 /// Every request schema this module knows.
 pub const SCHEMAS: &[Schema] = &[
@@ -452,6 +453,36 @@ pub const SCHEMAS: &[Schema] = &[
         api: ApiKey::OffsetDelete,
         flexible_from: i16::MAX,
         fields: admin::OFFSET_DELETE,
+    },
+    Schema {
+        api: ApiKey::AddPartitionsToTxn,
+        flexible_from: 3,
+        fields: transactions::ADD_PARTITIONS_TO_TXN,
+    },
+    Schema {
+        api: ApiKey::AddOffsetsToTxn,
+        flexible_from: 3,
+        fields: transactions::ADD_OFFSETS_TO_TXN,
+    },
+    Schema {
+        api: ApiKey::EndTxn,
+        flexible_from: 3,
+        fields: transactions::END_TXN,
+    },
+    Schema {
+        api: ApiKey::TxnOffsetCommit,
+        flexible_from: 3,
+        fields: transactions::TXN_OFFSET_COMMIT,
+    },
+    Schema {
+        api: ApiKey::DescribeTransactions,
+        flexible_from: 0,
+        fields: transactions::DESCRIBE_TRANSACTIONS,
+    },
+    Schema {
+        api: ApiKey::ListTransactions,
+        flexible_from: 0,
+        fields: transactions::LIST_TRANSACTIONS,
     },
 ];
 

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
 use silt_core::coordinator::{CoordinatorError, KafkaBatchStamp, Topic};
 use silt_core::record::RecordParts;
 use silt_core::topic_configs::TimestampType;
+use silt_core::transactions::{TxnRequest, TxnResponse};
 use tracing::debug;
 
 use crate::batcher::PendingProduce;
@@ -26,8 +27,25 @@ pub(super) async fn init_producer_id(
     _version: i16,
 ) -> InitProducerIdResponse {
     let mut response = InitProducerIdResponse::default();
-    if request.transactional_id.is_some() {
-        response.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    if let Some(transactional_id) = &request.transactional_id {
+        let call = TxnRequest::InitProducer {
+            transactional_id: transactional_id.0.as_str().to_owned(),
+            timeout_ms: request.transaction_timeout_ms,
+        };
+        match context.state.coordinator.transaction(call).await {
+            Ok(TxnResponse::Producer { producer }) => match i16::try_from(producer.epoch) {
+                Ok(epoch) => {
+                    response.producer_id = producer.producer_id.into();
+                    response.producer_epoch = epoch;
+                }
+                Err(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+            },
+            Ok(_) => response.error_code = code::UNKNOWN_SERVER_ERROR,
+            Err(CoordinatorError::InvalidArgument(message)) if message.contains("timeout") => {
+                response.error_code = code::INVALID_TRANSACTION_TIMEOUT;
+            }
+            Err(error) => response.error_code = error_code(&error),
+        }
         return response;
     }
     let existing = (request.producer_id.0 >= 0).then_some(request.producer_id.0);
@@ -218,10 +236,13 @@ pub(super) async fn produce_partition(
             ),
         );
     }
-    if sets.iter().any(|set| set.transactional) {
+    if sets
+        .iter()
+        .any(|set| set.transactional && kafka_stamp(set).is_none())
+    {
         return failed(
             code::INVALID_RECORD,
-            "transactional record batches are not supported".into(),
+            "a transactional record batch needs a producer id and a base sequence".into(),
         );
     }
     // One limit for a record batch as sent and for each record in it: the topic's
@@ -350,6 +371,7 @@ pub(super) fn kafka_stamp(set: &batch::KafkaBatch) -> Option<KafkaBatchStamp> {
         producer_id: set.producer_id,
         epoch: i32::from(set.producer_epoch),
         base_sequence: set.base_sequence,
+        transactional: set.transactional,
     })
 }
 
@@ -360,6 +382,7 @@ pub(super) fn produce_error_code(error_code: &str) -> i16 {
         "out_of_order_sequence" => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
         "duplicate_sequence" => code::DUPLICATE_SEQUENCE_NUMBER,
         "producer_fenced" | "invalid_producer_epoch" => code::INVALID_PRODUCER_EPOCH,
+        "invalid_txn_state" => code::INVALID_TXN_STATE,
         "unknown_producer" => code::UNKNOWN_PRODUCER_ID,
         "sequence_reused" => code::INVALID_RECORD,
         // Backpressure and storage failures alike are retriable for the client.

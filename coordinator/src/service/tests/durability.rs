@@ -77,12 +77,14 @@ pub(super) async fn a_snapshot_restores_into_an_empty_store(backend: Backend) {
                 PartitionOffsets {
                     partition: 0,
                     log_start_offset: 0,
-                    high_watermark: 6
+                    high_watermark: 6,
+                    first_unstable_offset: None,
                 },
                 PartitionOffsets {
                     partition: 1,
                     log_start_offset: 0,
-                    high_watermark: 3
+                    high_watermark: 3,
+                    first_unstable_offset: None,
                 },
             ],
         }
@@ -137,6 +139,7 @@ pub(super) async fn kafka_sequences_dedupe_retries_per_partition(backend: Backen
             producer_id: producer.producer_id,
             epoch,
             base_sequence,
+            transactional: false,
         }),
         ..chunk(orders.topic_id, "orders", partition, records, 0)
     };

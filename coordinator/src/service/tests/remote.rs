@@ -1,5 +1,6 @@
 //! The same operations through `silt coordinator`'s HTTP API and `RemoteCoordinator`.
 
+use silt_core::transactions::Isolation;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,7 +51,13 @@ pub(super) async fn every_call_and_error_crosses_the_wire(backend: super::Backen
             let started = Instant::now();
             (
                 remote
-                    .wait_for_records("orders", 1, 0, Duration::from_secs(10))
+                    .wait_for_records(
+                        "orders",
+                        1,
+                        0,
+                        Isolation::ReadUncommitted,
+                        Duration::from_secs(10),
+                    )
                     .await,
                 started.elapsed(),
             )

@@ -3,13 +3,15 @@
 
 use silt_core::coordinator::{PartitionOffsets, SegmentCommit, TableCommit};
 
-use super::{json_error, stored_offset};
+use silt_core::transactions::TxnOutcome;
+
+use super::{json_error, stored_offset, to_u32};
 use crate::error::StoreError;
 use crate::producers;
 use crate::store::SegmentOutcome;
 use crate::store::db::{Tx, cells};
 use crate::store::plan::{
-    self, CoveredEntry, PartitionState, SegmentKeys, SegmentPlan, SegmentReads, TablePlan,
+    self, CoveredEntry, OpenTxn, PartitionState, SegmentKeys, SegmentPlan, SegmentReads, TablePlan,
     TableReads,
 };
 use crate::store::rows::{FORMAT_PARQUET, FORMAT_SEGMENT};
@@ -41,6 +43,7 @@ async fn read_segment_rows(
                 topic: row.get("name")?,
                 log_start_offset: row.get("log_start_offset")?,
                 high_watermark: row.get("high_watermark")?,
+                first_unstable_offset: row.get("first_unstable_offset")?,
             };
             reads.partitions.insert(key, state);
         }
@@ -71,6 +74,21 @@ async fn read_segment_rows(
             let batches: String = row.get("batches")?;
             let state = producers::kafka_state_from_row(key.0, epoch, &batches)?;
             reads.kafka_sequences.insert(key, state);
+        }
+    }
+    let params = keys.txn_producers.iter().map(|id| cells![*id]).collect();
+    let open = tx.query_many(sql::SELECT_OPEN_TXN, params).await?;
+    for (producer_id, rows) in keys.txn_producers.into_iter().zip(open) {
+        for mut row in rows {
+            let txn = reads
+                .open_txns
+                .entry(producer_id)
+                .or_insert_with(OpenTxn::default);
+            txn.epoch = row.get("epoch")?;
+            if let Some(topic_id) = row.get::<Option<i64>>("topic_id")? {
+                let partition = to_u32(row.get("partition")?, "partition")?;
+                txn.partitions.insert((topic_id, partition));
+            }
         }
     }
     Ok(reads)
@@ -133,14 +151,22 @@ async fn write_segment_plan(
             entry.min_timestamp,
             entry.max_timestamp,
             FORMAT_SEGMENT,
+            entry.txn.map(|(producer_id, _)| producer_id),
+            entry.txn.map(|(_, epoch)| epoch),
+            i64::from(entry.txn.is_some()) * TxnOutcome::Open.code(),
         ]);
     }
     tx.execute_many(sql::INSERT_ENTRY, params).await?;
     let params = plan
         .high_watermarks
         .iter()
-        .map(|(topic_id, partition, high_watermark)| {
-            cells![*topic_id, *partition, stored_offset(*high_watermark)]
+        .map(|(topic_id, partition, high_watermark, unstable)| {
+            cells![
+                *topic_id,
+                *partition,
+                stored_offset(*high_watermark),
+                unstable.map(stored_offset)
+            ]
         })
         .collect();
     tx.execute_many(sql::UPDATE_HIGH_WATERMARK, params).await?;
@@ -213,6 +239,7 @@ pub async fn commit_table(
                     record_count: row.get("record_count")?,
                     parquet: row.get::<i64>("format")? == FORMAT_PARQUET,
                     object_key: row.get("object_key")?,
+                    open_txn: row.get::<i64>("txn_state")? == TxnOutcome::Open.code(),
                 });
             }
             reads.covered.push(entries);
@@ -233,7 +260,9 @@ pub async fn commit_table(
     for range in &commit.ranges {
         let (start, end) = plan::range_bounds(range);
         let params = cells![commit.topic_id, range.partition, start, end];
-        tx.execute(sql::DELETE_COVERED, params).await?;
+        for delete in sql::DELETE_COVERED {
+            tx.execute(delete, params.clone()).await?;
+        }
         let params = cells![
             commit.topic_id,
             range.partition,
@@ -245,6 +274,9 @@ pub async fn commit_table(
             range.min_timestamp,
             range.max_timestamp,
             FORMAT_PARQUET,
+            None::<i64>,
+            None::<i64>,
+            0i64,
         ];
         tx.execute(sql::INSERT_ENTRY, params).await?;
     }
@@ -272,7 +304,9 @@ pub async fn truncate_before(
         cells![topic_id, partition, new_start],
     )
     .await?;
-    tx.execute(sql::DELETE_BELOW, cells![topic_id, partition, new_start])
-        .await?;
+    for delete in sql::DELETE_BELOW {
+        tx.execute(delete, cells![topic_id, partition, new_start])
+            .await?;
+    }
     Ok(offsets)
 }

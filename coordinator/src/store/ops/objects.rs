@@ -49,6 +49,9 @@ pub async fn index_entries(
             max_timestamp: row.get("max_timestamp")?,
             format: row.get("format")?,
             object_size: row.get("object_size")?,
+            txn_producer: row.get("txn_producer")?,
+            txn_epoch: row.get("txn_epoch")?,
+            txn_state: row.get("txn_state")?,
         })?);
     }
     Ok(entries)

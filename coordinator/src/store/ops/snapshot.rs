@@ -33,5 +33,7 @@ pub async fn restore(tx: &mut impl Tx, snapshot: Snapshot) -> Result<RestorePlan
         }
     }
     topics::assign_collision_keys(tx).await?;
+    tx.execute(snapshot::RESTORE_FIRST_UNSTABLE, Vec::new())
+        .await?;
     Ok(plan)
 }

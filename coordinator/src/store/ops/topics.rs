@@ -80,6 +80,10 @@ fn read_bounds(mut row: Row) -> Result<PartitionOffsets, StoreError> {
         partition: to_u32(row.get("partition")?, "partition")?,
         log_start_offset: to_u64(row.get("log_start_offset")?, "log start offset")?,
         high_watermark: to_u64(row.get("high_watermark")?, "high watermark")?,
+        first_unstable_offset: row
+            .get::<Option<i64>>("first_unstable_offset")?
+            .map(|offset| to_u64(offset, "first unstable offset"))
+            .transpose()?,
     })
 }
 

@@ -37,6 +37,7 @@ fn kafka(mut chunk: ChunkCommit, producer_id: i64, epoch: i32, base_sequence: i3
         producer_id,
         epoch,
         base_sequence,
+        transactional: false,
     });
     chunk
 }
@@ -54,6 +55,7 @@ fn partition(topic_id: i64, high_watermark: i64) -> PartitionState {
         topic: format!("t{topic_id}"),
         log_start_offset: 0,
         high_watermark,
+        first_unstable_offset: None,
     }
 }
 
@@ -124,7 +126,10 @@ fn chunks_take_the_next_offsets_and_move_the_high_watermark() {
         plan.outcomes[0].0,
         vec![committed(10), committed(10), committed(13)]
     );
-    assert_eq!(plan.high_watermarks, vec![(1, 0, 17), (1, 1, 12)]);
+    assert_eq!(
+        plan.high_watermarks,
+        vec![(1, 0, 17, None), (1, 1, 12, None)]
+    );
     assert_eq!(plan.entries.len(), 3);
     assert_eq!(plan.segments.len(), 1);
     let advanced: Vec<(i64, u32, u64)> = plan.outcomes[0]
@@ -146,7 +151,7 @@ fn a_chunk_of_a_topic_that_is_gone_or_renamed_is_rejected() {
     assert_eq!(rejected(&outcomes[0]), Some("topic_not_found"));
     assert_eq!(rejected(&outcomes[1]), Some("topic_not_found"));
     assert_eq!(outcomes[2], committed(0));
-    assert_eq!(plan.high_watermarks, vec![(1, 1, 1)]);
+    assert_eq!(plan.high_watermarks, vec![(1, 1, 1, None)]);
 }
 
 /// A case of [`stamped_requests_are_appended_repeated_or_refused_once`]: its name, the
@@ -248,7 +253,7 @@ fn a_later_commit_of_the_batch_sees_what_an_earlier_one_wrote() {
     let plan = plan_segments(commits, reads(10, 4)).expect("plan");
     assert_eq!(plan.outcomes[0].0, vec![committed(10)]);
     assert_eq!(plan.outcomes[1].0, vec![committed(10), committed(12)]);
-    assert_eq!(plan.high_watermarks, vec![(1, 0, 13)]);
+    assert_eq!(plan.high_watermarks, vec![(1, 0, 13, None)]);
     assert_eq!(plan.producers[0].1.last_sequence, 6);
 }
 
@@ -326,6 +331,7 @@ fn entry(base_offset: i64, record_count: i64) -> CoveredEntry {
         record_count,
         parquet: false,
         object_key: format!("segment-{base_offset}"),
+        open_txn: false,
     }
 }
 

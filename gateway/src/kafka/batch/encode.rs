@@ -16,9 +16,16 @@ pub struct BatchWriter {
     max_timestamp: i64,
     /// The batch's timestamps are the broker's append time (attribute bit 3).
     log_append_time: bool,
+    /// The transaction's producer (id, epoch) of a transactional batch (attribute bit 4).
+    producer: Option<(i64, i16)>,
     /// A record's fields before its length is known, reused.
     scratch: BytesMut,
 }
+
+/// Attribute bits of a batch (Kafka's `RecordBatch` attributes).
+const LOG_APPEND_TIME: i16 = 0x08;
+const TRANSACTIONAL: i16 = 0x10;
+const CONTROL: i16 = 0x20;
 
 impl BatchWriter {
     pub fn new() -> BatchWriter {
@@ -30,8 +37,17 @@ impl BatchWriter {
             base_timestamp: 0,
             max_timestamp: -1,
             log_append_time: false,
+            producer: None,
             scratch: BytesMut::new(),
         }
+    }
+
+    /// A batch of a transaction's records, written by `producer_id` at `epoch`: clients
+    /// reading committed records skip it when its transaction is in the fetch's aborted
+    /// transactions.
+    pub fn transactional(mut self, producer_id: i64, epoch: i16) -> BatchWriter {
+        self.producer = Some((producer_id, epoch));
+        self
     }
 
     /// A batch whose timestamps are the broker's append time: its attributes say so,
@@ -106,19 +122,57 @@ impl BatchWriter {
 
     /// The batch: header, records, length and CRC.
     pub fn finish(self) -> Bytes {
+        let mut attributes = if self.log_append_time {
+            LOG_APPEND_TIME
+        } else {
+            0
+        };
+        if self.producer.is_some() {
+            attributes |= TRANSACTIONAL;
+        }
+        self.finish_with(attributes)
+    }
+
+    /// A transaction's commit or abort marker at `offset`: a control batch of one
+    /// record whose key holds the marker's type and whose value holds the coordinator
+    /// epoch (Kafka's `EndTransactionMarker`).
+    pub fn marker(
+        offset: i64,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        timestamp: i64,
+    ) -> Bytes {
+        let mut writer = BatchWriter::new().transactional(producer_id, epoch);
+        let mut key = [0u8; 4];
+        key[2..].copy_from_slice(&i16::from(commit).to_be_bytes());
+        // Version 0, coordinator epoch 0.
+        let value = [0u8; 6];
+        writer.push(
+            offset,
+            timestamp,
+            Some(&key),
+            Some(&value),
+            std::iter::empty(),
+        );
+        writer.finish_with(TRANSACTIONAL | CONTROL)
+    }
+
+    fn finish_with(self, attributes: i16) -> Bytes {
+        let (producer_id, epoch) = self.producer.unwrap_or((-1, -1));
         let mut out = BytesMut::with_capacity(RECORDS_AT + self.records.len());
         out.put_i64(self.base_offset);
         out.put_i32(0); // length, written by `seal`
         out.put_i32(0); // partition leader epoch: the one epoch Silt has
         out.put_i8(2); // magic
         out.put_u32(0); // CRC, written by `seal`
-        // Attributes: no compression, not transactional, create or log-append time.
-        out.put_i16(if self.log_append_time { 0x08 } else { 0 });
+        // Attributes: no compression; transactional, control, log-append time as set.
+        out.put_i16(attributes);
         out.put_i32(self.last_offset.wrapping_sub(self.base_offset) as i32);
         out.put_i64(self.base_timestamp);
         out.put_i64(self.max_timestamp);
-        out.put_i64(-1); // producer id
-        out.put_i16(-1); // producer epoch
+        out.put_i64(producer_id);
+        out.put_i16(epoch);
         out.put_i32(-1); // base sequence
         out.put_i32(self.count);
         out.put_slice(&self.records);
