@@ -191,6 +191,10 @@ pub struct ChunkCommit {
     /// Set when the chunk holds exactly one idempotent Kafka record batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka: Option<KafkaBatchStamp>,
+    /// Set when the chunk holds records of an HTTP transaction (one request's): they
+    /// belong to this producer's open transaction (no sequence is checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<ProducerIdentity>,
     /// Tells requests apart within one segment: the chunks of one idempotent request
     /// are adjacent and share this number (two retries of one request may share a
     /// segment, and must not be mistaken for one request).
@@ -377,6 +381,18 @@ pub enum CoordinatorError {
         producer_id: i64,
         epoch: i32,
     },
+    /// A commit that must move a group's offset forward found it there already: the
+    /// request that carried it was applied before (a retry).
+    #[error(
+        "group {group:?} has committed offset {committed} for partition {partition} of topic id {topic_id}; the commit of offset {offset} would not move it forward (applied before?)"
+    )]
+    OffsetAlreadyCommitted {
+        group: String,
+        topic_id: i64,
+        partition: u32,
+        committed: u64,
+        offset: u64,
+    },
     #[error("invalid transaction state: {0}")]
     InvalidTxnState(String),
     /// The transactional id is unknown, or belongs to another producer id.
@@ -404,6 +420,7 @@ impl CoordinatorError {
             | CoordinatorError::PartitionNotOwned { .. }
             | CoordinatorError::GroupNotEmpty(_)
             | CoordinatorError::ProducerFenced { .. }
+            | CoordinatorError::OffsetAlreadyCommitted { .. }
             | CoordinatorError::InvalidTxnState(_) => ErrorKind::Conflict,
             CoordinatorError::OffsetOutOfRange { .. }
             | CoordinatorError::InvalidArgument(_)
@@ -437,6 +454,7 @@ impl CoordinatorError {
             CoordinatorError::PartitionNotOwned { .. } => "partition_not_owned",
             CoordinatorError::GroupNotEmpty(_) => "group_not_empty",
             CoordinatorError::ProducerFenced { .. } => "producer_fenced",
+            CoordinatorError::OffsetAlreadyCommitted { .. } => "offsets_already_committed",
             CoordinatorError::InvalidTxnState(_) => "invalid_txn_state",
             CoordinatorError::UnknownTransactionalId(_) => "unknown_transactional_id",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",

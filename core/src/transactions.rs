@@ -122,11 +122,15 @@ pub enum TxnRequest {
         group: String,
     },
     /// Offsets of `group` that become committed if and when the transaction commits.
+    /// With `only_forward`, the commit fails (`OffsetAlreadyCommitted`) unless each moves
+    /// the group's offset forward: a retry of a request that was applied changes nothing.
     CommitOffsets {
         transactional_id: String,
         producer: ProducerIdentity,
         group: String,
         offsets: Vec<TxnOffset>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        only_forward: bool,
     },
     /// Commits (`commit`) or aborts the open transaction.
     End {

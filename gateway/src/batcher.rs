@@ -20,7 +20,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use silt_core::Coordinator;
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, CoordinatorError, KafkaBatchStamp, ProducerStamp, SegmentCommit,
+    ChunkCommit, ProducerIdentity, ChunkOutcome, CoordinatorError, KafkaBatchStamp, ProducerStamp, SegmentCommit,
     Topic,
 };
 use silt_core::keys::SegmentId;
@@ -85,6 +85,8 @@ struct PendingChunk {
     producer: Option<ProducerStamp>,
     /// Stamped chunks hold one Kafka record batch only.
     kafka: Option<KafkaBatchStamp>,
+    /// Chunks of an HTTP transaction hold the records of one request only.
+    txn: Option<ProducerIdentity>,
     request: u32,
     builder: ChunkBuilder,
 }
@@ -127,7 +129,7 @@ impl OpenBatch {
         // or refuse exactly its records.
         let mut own_chunks: HashMap<u32, usize> = HashMap::new();
         let request = self.stamped_requests;
-        let own = produce.producer.is_some() || produce.kafka.is_some();
+        let own = produce.producer.is_some() || produce.kafka.is_some() || produce.txn.is_some();
         if own {
             self.stamped_requests += 1;
         }
@@ -139,6 +141,7 @@ impl OpenBatch {
                     topic_id,
                     producer: produce.producer,
                     kafka: produce.kafka,
+                    txn: produce.txn,
                     request,
                     builder: ChunkBuilder::with_capacity(
                         &*topic,
@@ -592,6 +595,7 @@ impl Flusher {
                 max_timestamp: pending.builder.max_timestamp,
                 producer: pending.producer,
                 kafka: pending.kafka,
+                txn: pending.txn,
                 request: pending.request,
             })
             .collect();

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use silt_core::coordinator::{KafkaBatchStamp, ProducerStamp, Topic};
+use silt_core::coordinator::{KafkaBatchStamp, ProducerIdentity, ProducerStamp, Topic};
 use silt_core::partitioner::partition_for_key;
 use silt_core::record::RecordParts;
 use silt_core::topic_configs::TimestampType;
@@ -145,6 +145,8 @@ pub struct PreparedProduce {
     pub producer: Option<ProducerStamp>,
     /// Set for one record batch of an idempotent Kafka producer (one partition).
     pub kafka: Option<KafkaBatchStamp>,
+    /// Set for the records of an HTTP transaction: its producer.
+    pub txn: Option<ProducerIdentity>,
 }
 
 /// `"producer": {"id": .., "epoch": .., "sequence": n}`: one sequence per request.
@@ -518,5 +520,6 @@ pub fn prepare(
         records,
         producer,
         kafka: None,
+        txn: None,
     })
 }

@@ -209,6 +209,7 @@ pub async fn restore(
                 max_timestamp: chunk.max_timestamp,
                 producer: None,
                 kafka: None,
+                txn: None,
                 request: 0,
             });
         }

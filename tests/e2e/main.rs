@@ -23,3 +23,4 @@ mod kafka_static;
 mod producers;
 mod scale_out;
 mod smoke_localstack;
+mod transactions;

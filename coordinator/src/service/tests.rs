@@ -141,6 +141,7 @@ fn chunk(
         max_timestamp: 2,
         producer: None,
         kafka: None,
+        txn: None,
         request: 0,
     }
 }

@@ -89,11 +89,13 @@ impl CoordinatorService {
                 producer,
                 group,
                 offsets,
+                only_forward,
             } => TxnStep::CommitOffsets {
                 offsets: self.stored_offsets(&offsets)?,
                 transactional_id,
                 producer,
                 group,
+                only_forward,
             },
             TxnRequest::End {
                 transactional_id,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, CoordinatorError, KafkaBatchStamp, PartitionOffsets, SegmentCommit,
+    ChunkCommit, ChunkOutcome, CoordinatorError, PartitionOffsets, SegmentCommit,
     TableCommit, TableRange, Topic, TopicConfig,
 };
 
@@ -78,9 +78,11 @@ impl SegmentKeys {
                     if kafka.insert(key) {
                         keys.kafka_sequences.push(key);
                     }
-                    if stamp.transactional && !keys.txn_producers.contains(&stamp.producer_id) {
-                        keys.txn_producers.push(stamp.producer_id);
-                    }
+                }
+                if let Some(producer_id) = txn_of(chunk).map(|(producer_id, _)| producer_id)
+                    && !keys.txn_producers.contains(&producer_id)
+                {
+                    keys.txn_producers.push(producer_id);
                 }
             }
         }
@@ -260,10 +262,8 @@ fn plan_segment(
                 first.topic_id,
             ),
         };
-        let decision = match (decision, first.kafka) {
-            (Decision::Append, Some(kafka)) if kafka.transactional => {
-                txn_decision(&working.reads.open_txns, &kafka, first)
-            }
+        let decision = match (decision, txn_of(first)) {
+            (Decision::Append, Some(txn)) => txn_decision(&working.reads.open_txns, txn, first),
             (decision, _) => decision,
         };
         match decision {
@@ -346,10 +346,7 @@ fn append(
     let high_watermark = base_offset + u64::from(chunk.record_count);
     row.high_watermark = i64::try_from(high_watermark)
         .map_err(|_| StoreError::Invalid(format!("high watermark {high_watermark}")))?;
-    let txn = chunk
-        .kafka
-        .filter(|stamp| stamp.transactional)
-        .map(|stamp| (stamp.producer_id, stamp.epoch));
+    let txn = txn_of(chunk);
     if txn.is_some() && row.first_unstable_offset.is_none() {
         row.first_unstable_offset = Some(row.high_watermark - i64::from(chunk.record_count));
     }
@@ -388,34 +385,43 @@ fn append(
     Ok(Some(base_offset))
 }
 
-/// Whether a transactional batch may join its producer's open transaction: it must be
-/// open, of the batch's epoch, and hold the batch's partition (Kafka's AddPartitionsToTxn
-/// comes first).
+/// The open transaction a chunk's records belong to, (producer id, epoch): a Kafka
+/// batch marked transactional, or an HTTP transaction's records.
+fn txn_of(chunk: &ChunkCommit) -> Option<(i64, i32)> {
+    match (chunk.kafka, chunk.txn) {
+        (Some(stamp), _) if stamp.transactional => Some((stamp.producer_id, stamp.epoch)),
+        (None, Some(producer)) => Some((producer.producer_id, producer.epoch)),
+        _ => None,
+    }
+}
+
+/// Whether a transaction's records may join their producer's open transaction: it must
+/// be open, of their epoch, and hold their partition (Kafka's AddPartitionsToTxn comes
+/// first).
 fn txn_decision(
     open_txns: &HashMap<i64, OpenTxn>,
-    stamp: &KafkaBatchStamp,
+    (producer_id, epoch): (i64, i32),
     chunk: &ChunkCommit,
 ) -> Decision {
     let refuse = |message: String| Decision::Reject {
         error_code: "invalid_txn_state",
         message,
     };
-    match open_txns.get(&stamp.producer_id) {
+    match open_txns.get(&producer_id) {
         None => refuse(format!(
-            "producer {} has no open transaction; add the partition to a transaction first",
-            stamp.producer_id
+            "producer {producer_id} has no open transaction; add the partition to a transaction first"
         )),
-        Some(open) if open.epoch != i64::from(stamp.epoch) => Decision::Reject {
+        Some(open) if open.epoch != i64::from(epoch) => Decision::Reject {
             error_code: "producer_fenced",
             message: format!(
-                "producer {} epoch {} is fenced by epoch {}",
-                stamp.producer_id, stamp.epoch, open.epoch
+                "producer {producer_id} epoch {epoch} is fenced by epoch {}",
+                open.epoch
             ),
         },
         Some(open) if !open.partitions.contains(&(chunk.topic_id, chunk.partition)) => {
             refuse(format!(
-                "partition {} of topic {:?} was not added to producer {}'s transaction",
-                chunk.partition, chunk.topic, stamp.producer_id
+                "partition {} of topic {:?} was not added to producer {producer_id}'s transaction",
+                chunk.partition, chunk.topic
             ))
         }
         Some(_) => Decision::Append,

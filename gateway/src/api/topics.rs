@@ -41,7 +41,18 @@ fn topic_summary(topic: &Topic) -> Value {
 
 fn topic_detail(description: &TopicDescription) -> Value {
     let mut value = topic_summary(&description.topic);
-    value["partitions"] = json!(description.partitions);
+    value["partitions"] = description
+        .partitions
+        .iter()
+        .map(|offsets| {
+            json!({
+                "partition": offsets.partition,
+                "log_start_offset": offsets.log_start_offset,
+                "high_watermark": offsets.high_watermark,
+                "last_stable_offset": offsets.last_stable_offset(),
+            })
+        })
+        .collect();
     value
 }
 

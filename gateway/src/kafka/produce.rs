@@ -335,6 +335,7 @@ pub(super) async fn produce_partition(
                 records: std::mem::take(&mut prepared),
                 producer: None,
                 kafka: Some(stamp),
+                txn: None,
             });
         }
     }
@@ -344,6 +345,7 @@ pub(super) async fn produce_partition(
             records: prepared,
             producer: None,
             kafka: None,
+            txn: None,
         });
     }
     if produces.is_empty() {

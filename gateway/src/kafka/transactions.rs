@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
     txn_offset_commit_response,
 };
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
+use tracing::debug;
 use silt_core::groups::KafkaGroupRequest;
 use silt_core::transactions::{TopicPartition, TxnOffset, TxnRequest, TxnResponse, TxnState};
 
@@ -31,7 +32,10 @@ fn producer(id: ProducerId, epoch: i16) -> ProducerIdentity {
 async fn step(context: &Context, request: TxnRequest) -> i16 {
     match context.state.coordinator.transaction(request).await {
         Ok(_) => code::NONE,
-        Err(error) => error_code(&error),
+        Err(error) => {
+            debug!(%error, "transaction step refused");
+            error_code(&error)
+        }
     }
 }
 
@@ -165,6 +169,7 @@ pub(super) async fn txn_offset_commit(
             group_instance_id: instance_id(request.group_instance_id.as_ref(), version, 3),
         };
         let answer = done_code(group_call(context, call).await);
+        debug!(group, answer, "transactional offset commit: the member's generation");
         // A rebalance under way does not make the member's generation stale.
         if answer != code::NONE && answer != code::REBALANCE_IN_PROGRESS {
             failed = answer;
@@ -199,6 +204,7 @@ pub(super) async fn txn_offset_commit(
             producer: producer(request.producer_id, request.producer_epoch),
             group,
             offsets,
+            only_forward: false,
         };
         failed = step(context, call).await;
     }

@@ -73,6 +73,7 @@ fn segment(
                 max_timestamp: 0,
                 producer: None,
                 kafka: None,
+                txn: None,
                 request: partition,
             })
             .collect(),

@@ -215,6 +215,7 @@ pub(in crate::service) async fn a_transaction_ends_whole_and_fences_older_epochs
             producer,
             group: "g".into(),
             offsets: offsets.clone(),
+            only_forward: false,
         })
         .await
         .expect("txn offsets");
@@ -277,6 +278,7 @@ pub(in crate::service) async fn a_transaction_ends_whole_and_fences_older_epochs
                 offset: 9,
                 ..offsets[0].clone()
             }],
+            only_forward: false,
         })
         .await
         .expect("txn offsets");
@@ -409,18 +411,31 @@ pub(in crate::service) async fn a_transaction_past_its_timeout_is_aborted(backen
         state_of(&coordinator, "slow").await,
         TxnState::CompleteAbort
     );
-    // The producer comes back: its commit is refused, its abort is answered as done.
+    // The producer comes back fenced: nothing it sends opens a new transaction that
+    // would commit only what came after the abort.
     assert!(matches!(
         end(&coordinator, "slow", producer, true).await,
-        Err(CoordinatorError::InvalidTxnState(_))
+        Err(CoordinatorError::ProducerFenced { .. })
     ));
-    end(&coordinator, "slow", producer, false)
-        .await
-        .expect("abort after the timeout");
+    assert!(matches!(
+        add(&coordinator, "slow", producer, &[("out", 0)]).await,
+        Err(CoordinatorError::ProducerFenced { .. })
+    ));
+    let late = produce(&coordinator, "late", &[(0, 1, Some((producer, 4)))]).await;
+    assert!(
+        matches!(&late[0], ChunkOutcome::Rejected { error_code, .. } if error_code == "producer_fenced"),
+        "{late:?}"
+    );
+    // Its next InitProducerId (a restart, or librdkafka's epoch bump) carries on.
+    let again = init(&coordinator, "slow", 1_000).await;
+    assert_eq!(
+        (again.producer_id, again.epoch),
+        (producer.producer_id, producer.epoch + 2)
+    );
     // Operators list transactions by state.
     let listed = coordinator
         .transaction(TxnRequest::List {
-            states: vec![TxnState::CompleteAbort],
+            states: vec![TxnState::Empty],
             producer_ids: Vec::new(),
         })
         .await

@@ -36,6 +36,8 @@ pub enum TxnStep {
         producer: ProducerIdentity,
         group: String,
         offsets: Vec<StoredOffset>,
+        /// The commit fails unless each offset moves the group's forward.
+        only_forward: bool,
     },
     End {
         transactional_id: String,
@@ -170,6 +172,7 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             producer,
             group,
             offsets,
+            only_forward,
         } => {
             let row = held(
                 &transactional_id,
@@ -192,7 +195,8 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
                         offset.partition,
                         stored_offset(offset.offset),
                         &offset.metadata,
-                        offset.leader_epoch
+                        offset.leader_epoch,
+                        i64::from(only_forward)
                     ]
                 })
                 .collect();
@@ -227,7 +231,18 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             started_at_ms,
         } => match read_txn(tx, &transactional_id).await? {
             Some(row) if row.state == TxnState::Ongoing && row.started_at_ms == started_at_ms => {
-                end(tx, &transactional_id, &row, false, now_ms).await
+                let applied = end(tx, &transactional_id, &row, false, now_ms).await?;
+                // The producer is fenced, as Kafka's coordinator fences it: whatever it
+                // sends next must not open a new transaction that would commit only
+                // the part of its work after the abort.
+                let epoch = plan::next_epoch(row.epoch)?;
+                tx.execute(sql::BUMP_EPOCH[0], cells![row.producer_id, epoch, now_ms])
+                    .await?;
+                tx.execute(sql::BUMP_EPOCH[1], cells![row.producer_id])
+                    .await?;
+                tx.execute(SET_EPOCH, cells![&transactional_id, epoch])
+                    .await?;
+                Ok(applied)
             }
             _ => Ok(TxnApplied::default()),
         },
@@ -362,6 +377,10 @@ async fn end(
                     .get::<Option<i64>>("leader_epoch")?
                     .and_then(|epoch| i32::try_from(epoch).ok()),
             };
+            let only_forward: i64 = offset.get("only_forward")?;
+            if only_forward != 0 {
+                check_forward(tx, &group, &stored).await?;
+            }
             match by_group.last_mut() {
                 Some((name, offsets)) if *name == group => offsets.push(stored),
                 _ => by_group.push((group, vec![stored])),
@@ -390,6 +409,32 @@ async fn end(
         committed: by_group,
     })
 }
+
+/// Refuses a commit that would not move `group`'s offset of the partition forward.
+async fn check_forward(
+    tx: &mut impl Tx,
+    group: &str,
+    offset: &StoredOffset,
+) -> Result<(), StoreError> {
+    let params = cells![group, offset.topic_id, offset.partition];
+    if let Some(mut row) = tx.query_opt(SELECT_GROUP_OFFSET, params).await? {
+        let committed = to_u64(row.get("committed_offset")?, "offset")?;
+        if committed >= offset.offset {
+            return Err(CoordinatorError::OffsetAlreadyCommitted {
+                group: group.to_owned(),
+                topic_id: offset.topic_id,
+                partition: offset.partition,
+                committed,
+                offset: offset.offset,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+const SELECT_GROUP_OFFSET: &str = "SELECT committed_offset FROM group_offsets
+ WHERE group_name = $1 AND topic_id = $2 AND partition = $3";
 
 /// The transactional ids `ids` (every one with `None`), with the partitions of their open
 /// transactions.
@@ -470,6 +515,8 @@ const UPSERT_TXN: &str = "INSERT INTO transactions
      epoch = excluded.epoch, state = excluded.state, timeout_ms = excluded.timeout_ms,
      started_at_ms = excluded.started_at_ms, updated_at_ms = excluded.updated_at_ms";
 
+const SET_EPOCH: &str = "UPDATE transactions SET epoch = $2 WHERE transactional_id = $1";
+
 /// Transactional id `$1` moves to state `$2`, its transaction started at `$3` (-1: none).
 const SET_STATE: &str = "UPDATE transactions SET state = $2, started_at_ms = $3, updated_at_ms = $4
  WHERE transactional_id = $1";
@@ -485,14 +532,15 @@ const SELECT_PARTITION_NAMES: &str = "SELECT t.name, p.partition
  WHERE p.transactional_id = $1 ORDER BY t.name, p.partition";
 
 const UPSERT_OFFSET: &str = "INSERT INTO txn_offsets
-     (transactional_id, group_name, topic_id, partition, committed_offset, metadata, leader_epoch)
- VALUES ($1, $2, $3, $4, $5, $6, $7)
+     (transactional_id, group_name, topic_id, partition, committed_offset, metadata, leader_epoch,
+      only_forward)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
  ON CONFLICT (transactional_id, group_name, topic_id, partition) DO UPDATE SET
      committed_offset = excluded.committed_offset, metadata = excluded.metadata,
-     leader_epoch = excluded.leader_epoch";
+     leader_epoch = excluded.leader_epoch, only_forward = excluded.only_forward";
 
-const SELECT_OFFSETS: &str =
-    "SELECT group_name, topic_id, partition, committed_offset, metadata, leader_epoch
+const SELECT_OFFSETS: &str = "SELECT group_name, topic_id, partition, committed_offset, metadata,
+     leader_epoch, only_forward
  FROM txn_offsets WHERE transactional_id = $1 ORDER BY group_name, topic_id, partition";
 
 /// The open entries of producer `$1` take outcome `$2`.

@@ -19,6 +19,7 @@ fn chunk(topic_id: i64, partition: u32, records: u32) -> ChunkCommit {
         max_timestamp: 2,
         producer: None,
         kafka: None,
+        txn: None,
         request: 0,
     }
 }

@@ -35,6 +35,9 @@ CREATE TABLE txn_offsets (
     committed_offset BIGINT NOT NULL,
     metadata TEXT NOT NULL,
     leader_epoch BIGINT,
+    -- 1: the commit fails unless it moves the group's offset forward (a retried HTTP
+    -- request whose offsets were committed already changes nothing).
+    only_forward BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (transactional_id, group_name, topic_id, partition)
 );
 CREATE TABLE txn_markers (

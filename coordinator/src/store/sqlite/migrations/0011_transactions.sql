@@ -35,6 +35,9 @@ CREATE TABLE txn_offsets (
     committed_offset INTEGER NOT NULL,
     metadata TEXT NOT NULL,
     leader_epoch INTEGER,
+    -- 1: the commit fails unless it moves the group's offset forward (a retried HTTP
+    -- request whose offsets were committed already changes nothing).
+    only_forward INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (transactional_id, group_name, topic_id, partition)
 ) WITHOUT ROWID;
 CREATE TABLE txn_markers (
