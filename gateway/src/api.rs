@@ -16,6 +16,9 @@ mod configs;
 pub(crate) mod groups;
 pub(crate) mod records;
 mod topics;
+mod transactions;
+
+pub use transactions::RequestTransactions;
 
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -27,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(records::router())
         .merge(groups::router())
         .merge(admin::router())
+        .merge(transactions::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -20,8 +20,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use silt_core::Coordinator;
 use silt_core::coordinator::{
-    ChunkCommit, ProducerIdentity, ChunkOutcome, CoordinatorError, KafkaBatchStamp, ProducerStamp, SegmentCommit,
-    Topic,
+    ChunkCommit, ChunkOutcome, CoordinatorError, KafkaBatchStamp, ProducerIdentity, ProducerStamp,
+    SegmentCommit, Topic,
 };
 use silt_core::keys::SegmentId;
 use silt_core::now_ms;

@@ -40,7 +40,10 @@ fn some_raw<'de, D: serde::Deserializer<'de>>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RecordJson<'a> {
+pub(crate) struct RecordJson<'a> {
+    /// Only in a request to several topics (`POST /v1/records`).
+    #[serde(default)]
+    topic: Option<String>,
     #[serde(default)]
     key: Option<String>,
     #[serde(default)]
@@ -172,13 +175,25 @@ struct Encoder<'t> {
     records: Vec<PreparedRecord>,
     /// Why the record being parsed was refused, when it was Silt's rule and not JSON's.
     refused: Option<ApiError>,
+    /// Records name their topic (a request to several topics).
+    routed: bool,
 }
 
 impl Encoder<'_> {
     fn push(&mut self, record: &RecordJson<'_>) -> Result<(), ApiError> {
-        let index = self.records.len();
-        if index == MAX_RECORDS_PER_REQUEST {
+        self.push_at(self.records.len(), record)
+    }
+
+    /// Encodes the request's record number `index`.
+    fn push_at(&mut self, index: usize, record: &RecordJson<'_>) -> Result<(), ApiError> {
+        if self.records.len() == MAX_RECORDS_PER_REQUEST {
             return Err(too_many_records());
+        }
+        if record.topic.is_some() && !self.routed {
+            return Err(ApiError::invalid_record(
+                index,
+                "a record's topic is the path's; POST /v1/records writes to several topics",
+            ));
         }
         let key_bytes;
         let key = match (&record.key, &record.key_base64) {
@@ -487,6 +502,7 @@ pub fn prepare(
         data: BytesMut::with_capacity(body.len().min(MAX_RECORDS_PER_REQUEST * 64)),
         records: Vec::new(),
         refused: None,
+        routed: false,
     };
     let producer = parse_body(body, ndjson, &mut encoder)?;
     if encoder.records.is_empty() {
@@ -519,6 +535,75 @@ pub fn prepare(
         data: encoder.data.freeze(),
         records,
         producer,
+        kafka: None,
+        txn: None,
+    })
+}
+
+/// The records of a request to several topics, each with its place in the request,
+/// grouped by topic in order of first appearance.
+pub(crate) type RoutedRecords<'a> = Vec<(String, Vec<(usize, RecordJson<'a>)>)>;
+
+/// Parses the records of a request to several topics (`POST /v1/records`): each names
+/// its topic.
+pub(crate) fn route<'a>(records: &[&'a RawValue]) -> Result<RoutedRecords<'a>, ApiError> {
+    if records.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "records must not be empty",
+        ));
+    }
+    if records.len() > MAX_RECORDS_PER_REQUEST {
+        return Err(too_many_records());
+    }
+    let mut routed: RoutedRecords<'a> = Vec::new();
+    for (index, raw) in records.iter().enumerate() {
+        let record: RecordJson<'a> = serde_json::from_str(raw.get())
+            .map_err(|error| ApiError::invalid_record(index, error))?;
+        let Some(topic) = record.topic.clone() else {
+            return Err(ApiError::invalid_record(index, "topic is required"));
+        };
+        match routed.iter_mut().find(|(name, _)| *name == topic) {
+            Some((_, records)) => records.push((index, record)),
+            None => routed.push((topic, vec![(index, record)])),
+        }
+    }
+    Ok(routed)
+}
+
+/// Validates and encodes one topic's records of a request to several topics; records
+/// without key or partition go to one partition of the topic, as in [`prepare`].
+pub(crate) fn prepare_routed(
+    topic: &Topic,
+    records: &[(usize, RecordJson<'_>)],
+    max_record_bytes: usize,
+    sticky: &AtomicU32,
+    now_ms: i64,
+) -> Result<PreparedProduce, ApiError> {
+    let mut encoder = Encoder {
+        topic,
+        max_record_bytes,
+        now_ms,
+        data: BytesMut::new(),
+        records: Vec::with_capacity(records.len()),
+        refused: None,
+        routed: true,
+    };
+    for (index, record) in records {
+        encoder.push_at(*index, record)?;
+    }
+    let sticky_partition = sticky.fetch_add(1, Ordering::Relaxed) % topic.partitions.max(1);
+    let mut prepared = encoder.records;
+    for record in prepared
+        .iter_mut()
+        .filter(|record| record.partition == STICKY)
+    {
+        record.partition = sticky_partition;
+    }
+    Ok(PreparedProduce {
+        data: encoder.data.freeze(),
+        records: prepared,
+        producer: None,
         kafka: None,
         txn: None,
     })

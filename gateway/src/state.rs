@@ -27,6 +27,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Administrative operations that live outside the gateway (compaction).
     pub admin: Option<Arc<dyn TopicAdmin>>,
+    /// The transactional ids of requests that are transactions of their own.
+    pub request_transactions: Arc<crate::api::RequestTransactions>,
 }
 
 impl AppState {

@@ -58,6 +58,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         sticky: Arc::new(AtomicU32::new(0)),
         shutdown: tokio::sync::watch::channel(false).1,
         admin: None,
+        request_transactions: Default::default(),
     };
     Harness {
         router: app(state.clone()),
@@ -477,6 +478,7 @@ mod groups;
 mod kafka_edges;
 mod kafka_static;
 mod limits;
+mod transactions;
 
 /// Reads one sample of the Prometheus text at `/metrics`.
 fn sample(metrics: &str, series: &str) -> f64 {

@@ -105,6 +105,7 @@ async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
                 max_timestamp: chunk.max_timestamp,
                 producer: None,
                 kafka: None,
+                txn: None,
                 request: 0,
             })
             .collect(),

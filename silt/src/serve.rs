@@ -318,6 +318,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         sticky: Arc::new(AtomicU32::new(0)),
         shutdown: shutdown_rx,
         admin: Some(Arc::new(CompactorAdmin(compactor))),
+        request_transactions: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -66,7 +66,10 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
     }
 
     // librdkafka: commit 10, abort 5, commit 7.
-    let result = python("confluent_transactions.py", &["commit_abort", &bootstrap, "ledger"]);
+    let result = python(
+        "confluent_transactions.py",
+        &["commit_abort", &bootstrap, "ledger"],
+    );
     let expected: Vec<String> = (0..10)
         .map(|n| format!("a{n}"))
         .chain((0..7).map(|n| format!("c{n}")))
@@ -79,11 +82,15 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
     // the last marker, so nothing is left to read.
     assert_eq!(result["positions"]["0"], 25, "{result}");
     // The same over HTTP: read_committed is the default; markers are never records.
-    let (committed, next, high_watermark, stable) = http_fetch(&api, "ledger", "read_committed").await;
+    let (committed, next, high_watermark, stable) =
+        http_fetch(&api, "ledger", "read_committed").await;
     assert_eq!(committed, expected);
     assert_eq!((next, high_watermark, stable), (25, 25, 25));
     let (default, _, _, _) = http_fetch(&api, "ledger", "").await;
-    assert_eq!(default, expected, "an HTTP fetch reads committed records by default");
+    assert_eq!(
+        default, expected,
+        "an HTTP fetch reads committed records by default"
+    );
     let (uncommitted, _, _, _) = http_fetch(&api, "ledger", "read_uncommitted").await;
     assert_eq!(uncommitted, with_aborted);
     let (status, body) = api
@@ -102,7 +109,10 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
 
     // Two producers with one transactional id: the newer fences the older, whose open
     // transaction is aborted.
-    let result = python("confluent_transactions.py", &["fence", &bootstrap, "fenced"]);
+    let result = python(
+        "confluent_transactions.py",
+        &["fence", &bootstrap, "fenced"],
+    );
     assert_eq!(result["first"], "fatal", "{result}");
     assert_eq!(strings(&result["committed"]), vec!["successor"], "{result}");
     let (uncommitted, _, _, _) = http_fetch(&api, "fenced", "read_uncommitted").await;
@@ -138,7 +148,9 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
         waited >= Duration::from_secs(9) && waited < Duration::from_secs(25),
         "aborted after {waited:?}"
     );
-    note(&format!("a vanished transaction was aborted after {waited:?}"));
+    note(&format!(
+        "a vanished transaction was aborted after {waited:?}"
+    ));
     let (uncommitted, _, _, _) = http_fetch(&api, "gone", "read_uncommitted").await;
     assert_eq!(uncommitted.len(), 5);
 
@@ -146,7 +158,10 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
     // same committed records, and read_uncommitted no longer finds the aborted ones.
     let (status, summary) = api.post("/v1/topics/ledger/compact", json!({})).await;
     assert_eq!(status, 200, "{summary}");
-    assert_eq!(summary["records"], 17, "only committed records are compacted: {summary}");
+    assert_eq!(
+        summary["records"], 17,
+        "only committed records are compacted: {summary}"
+    );
     for isolation in ["read_committed", "read_uncommitted"] {
         let replay = python(
             "confluent_transactions.py",
@@ -233,17 +248,27 @@ async fn a_processor_killed_mid_transaction_with_its_gateway_processes_every_inp
             })
             .unwrap_or(0);
         if written >= 150 {
-            note(&format!("the server is killed with {written} records in the ledger"));
+            note(&format!(
+                "the server is killed with {written} records in the ledger"
+            ));
             break;
         }
-        assert!(Instant::now() < deadline, "the processor wrote {written} records");
+        assert!(
+            Instant::now() < deadline,
+            "the processor wrote {written} records"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     silt.restart_in_place(true);
     let (status, last) = running.join().expect("processor thread");
-    note(&format!("the processor the server restart met: {status} {last}"));
+    note(&format!(
+        "the processor the server restart met: {status} {last}"
+    ));
+    // It failed (3), was stuck in librdkafka's send_offsets_to_transaction, which can
+    // block past its timeout when the coordinator goes away (librdkafka issues 5456 and
+    // 5511; the script ends itself then, 4), or carried on.
     assert!(
-        status == 3 || last["transactions"].as_u64() > Some(0),
+        status == 3 || status == 4 || last["transactions"].as_u64() > Some(0),
         "the processor was not running: {status} {last}"
     );
     // Processors run again until one finishes on its own.
@@ -260,7 +285,12 @@ async fn a_processor_killed_mid_transaction_with_its_gateway_processes_every_inp
 
     let read = |isolation: &'static str| {
         let bootstrap = bootstrap.clone();
-        move || python("confluent_transactions.py", &["read", &bootstrap, "ledger", isolation])
+        move || {
+            python(
+                "confluent_transactions.py",
+                &["read", &bootstrap, "ledger", isolation],
+            )
+        }
     };
     let committed = read("read_committed")();
     let records = committed["records"].as_array().expect("records");
@@ -269,8 +299,8 @@ async fn a_processor_killed_mid_transaction_with_its_gateway_processes_every_inp
         .iter()
         .map(|record| {
             let value = record[3].as_str().expect("value");
-            let input: Value = serde_json::from_str(value.splitn(3, ':').nth(2).expect("input"))
-                .expect("json");
+            let input: Value =
+                serde_json::from_str(value.splitn(3, ':').nth(2).expect("input")).expect("json");
             input["n"].as_u64().expect("n")
         })
         .collect();

@@ -10,7 +10,8 @@
       transaction. With `die after` N >= 0 it SIGKILLs itself in the middle of
       transaction N+1 (its records produced, not committed); otherwise it stops when idle
       for 4 s after its first assignment. A transaction that fails (the gateway went
-      away, say) ends the process with status 3, as a crash would.
+      away, say) ends the process with status 3, and a call blocked for 45 s with 4, as
+      a crash would.
   read <bootstrap> <topic> <isolation>
       every record of `topic` from the start: [[partition, offset, key, value], ...].
   vanish <bootstrap> <topic> <txn id>
@@ -103,8 +104,14 @@ def commit_abort(bootstrap, topic):
 
 
 def process(bootstrap, source, sink, group, txn_id, batch, die_after):
+    # librdkafka's send_offsets_to_transaction() can block past its timeout when the
+    # group coordinator goes away under it (librdkafka issues 5456 and 5511): a call
+    # blocked for 45 s ends the process (status 4), as a crash would.
+    progress = [time.time()]
+
     def watchdog():
-        time.sleep(150)
+        while time.time() - progress[0] < 45:
+            time.sleep(1)
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         emit({"stuck": True})
         os._exit(4)
@@ -128,6 +135,7 @@ def process(bootstrap, source, sink, group, txn_id, batch, die_after):
     consumer.subscribe([source], on_assign=on_assign)
     transactions, done, last = 0, 0, None
     while True:
+        progress[0] = time.time()
         if last is None and assigned:
             last = assigned[-1]
         if last is None and time.time() - started > 60:

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use silt_core::coordinator::{
-    ChunkCommit, ChunkOutcome, CoordinatorError, PartitionOffsets, SegmentCommit,
-    TableCommit, TableRange, Topic, TopicConfig,
+    ChunkCommit, ChunkOutcome, CoordinatorError, PartitionOffsets, SegmentCommit, TableCommit,
+    TableRange, Topic, TopicConfig,
 };
 
 use crate::error::StoreError;

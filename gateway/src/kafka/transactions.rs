@@ -12,9 +12,9 @@ use kafka_protocol::messages::{
     txn_offset_commit_response,
 };
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
-use tracing::debug;
 use silt_core::groups::KafkaGroupRequest;
 use silt_core::transactions::{TopicPartition, TxnOffset, TxnRequest, TxnResponse, TxnState};
+use tracing::debug;
 
 use super::codes::error_code;
 use super::codes::kafka as code;
@@ -169,7 +169,10 @@ pub(super) async fn txn_offset_commit(
             group_instance_id: instance_id(request.group_instance_id.as_ref(), version, 3),
         };
         let answer = done_code(group_call(context, call).await);
-        debug!(group, answer, "transactional offset commit: the member's generation");
+        debug!(
+            group,
+            answer, "transactional offset commit: the member's generation"
+        );
         // A rebalance under way does not make the member's generation stale.
         if answer != code::NONE && answer != code::REBALANCE_IN_PROGRESS {
             failed = answer;
