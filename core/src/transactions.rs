@@ -131,6 +131,11 @@ pub enum TxnRequest {
         offsets: Vec<TxnOffset>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         only_forward: bool,
+        /// The group generation the offsets belong to (a Silt group's): the commit fails
+        /// (`StaleGeneration`) if the group has moved on when the transaction commits,
+        /// so that a member that lost its partitions meanwhile cannot commit them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
     },
     /// Commits (`commit`) or aborts the open transaction.
     End {

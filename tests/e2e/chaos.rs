@@ -1,8 +1,10 @@
 //! The checker-driven fault test: three gateways, a coordinator on PostgreSQL and a
-//! compactor, on moto's S3 with object-store faults injected under the gateways. Plain
-//! and idempotent producers and a consumer group work while a random gateway is killed
-//! with SIGKILL every few seconds and restarted, and the coordinator is killed and
-//! restarted twice. The checker then reads everything back through a fresh gateway.
+//! compactor, on moto's S3 with object-store faults injected under the gateways. Plain,
+//! idempotent and transactional producers and a consumer group work while a random
+//! gateway is killed with SIGKILL every few seconds and restarted, and the coordinator
+//! is killed and restarted twice. The checker then reads everything back (read
+//! committed) through a fresh gateway: nothing acknowledged is lost or repeated, every
+//! committed transaction is there whole, and nothing of an aborted one is.
 //!
 //! Short in CI; `SILT_CHAOS_SECS=600 cargo test --test e2e chaos` runs it longer.
 
@@ -164,6 +166,106 @@ async fn idempotent_producer(
     produced
 }
 
+/// What a transactional producer saw: the keys of transactions it committed (each an
+/// acknowledged commit), aborted (on purpose, or when a write failed), and those whose
+/// outcome it could not learn (their commit's answer was lost).
+#[derive(Default)]
+struct Transactions {
+    committed: Vec<Vec<String>>,
+    aborted: Vec<Vec<String>>,
+    unknown: Vec<Vec<String>>,
+    failed_requests: u64,
+}
+
+/// A transactional producer over HTTP: each transaction writes two requests of records
+/// and commits (every third it aborts instead). A write that fails aborts the
+/// transaction; a commit whose answer is lost is retried, and one whose outcome stays
+/// unknown is checked for being whole or absent.
+async fn transactional_producer(
+    urls: Arc<Vec<String>>,
+    worker: usize,
+    stop: Arc<AtomicBool>,
+) -> Transactions {
+    let client = http();
+    let mut random = Random(0x1405_7b7e + worker as u64);
+    let mut seen = Transactions::default();
+    let id = format!("chaos-txn-{worker}");
+    let mut number = 0;
+    while !stop.load(Ordering::Relaxed) {
+        number += 1;
+        let url = &urls[random.below(urls.len())];
+        let begin = json!({"transactional_id": id, "timeout_ms": 5_000});
+        let producer = match post(&client, &format!("{url}/v1/transactions"), &begin).await {
+            Ok((200, producer)) => producer,
+            _ => {
+                seen.failed_requests += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let mut keys = Vec::new();
+        let mut written = true;
+        for part in 0..2 {
+            let part_keys: Vec<String> = (0..BATCH / 2)
+                .map(|i| format!("txn{worker}-{number}-{part}-{i}"))
+                .collect();
+            keys.extend(part_keys.iter().cloned());
+            let records: Vec<Value> = batch(&part_keys)
+                .into_iter()
+                .map(|mut record| {
+                    record["topic"] = json!(TOPIC);
+                    record
+                })
+                .collect();
+            let body = json!({"records": records, "transaction": {
+                "transactional_id": id, "producer_id": producer["producer_id"], "epoch": producer["epoch"]}});
+            let url = &urls[random.below(urls.len())];
+            if !matches!(
+                post(&client, &format!("{url}/v1/records"), &body).await,
+                Ok((200, _))
+            ) {
+                seen.failed_requests += 1;
+                written = false;
+                break;
+            }
+        }
+        let end = json!({"producer_id": producer["producer_id"], "epoch": producer["epoch"]});
+        if !written || number % 3 == 0 {
+            // An abort that does not go through is done by the next begin (or the
+            // timeout) all the same.
+            let url = &urls[random.below(urls.len())];
+            let _ = post(&client, &format!("{url}/v1/transactions/{id}/abort"), &end).await;
+            seen.aborted.push(keys);
+            continue;
+        }
+        let mut outcome = None;
+        for _ in 0..5 {
+            let url = &urls[random.below(urls.len())];
+            match post(&client, &format!("{url}/v1/transactions/{id}/commit"), &end).await {
+                Ok((200, _)) => {
+                    outcome = Some(true);
+                    break;
+                }
+                // Fenced or aborted meanwhile (its timeout passed while gateways died).
+                Ok((409 | 404, _)) => {
+                    outcome = Some(false);
+                    break;
+                }
+                _ => {
+                    seen.failed_requests += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        match outcome {
+            Some(true) => seen.committed.push(keys),
+            Some(false) => seen.aborted.push(keys),
+            None => seen.unknown.push(keys),
+        }
+    }
+    seen
+}
+
 /// A consumer-group member: fetches, remembers what it was given, commits; joins again
 /// when the group forgot it (a coordinator restart, an expired session).
 async fn group_member(
@@ -240,26 +342,30 @@ async fn group_member(
     delivered
 }
 
-/// Every record of a partition, read through a gateway that injects no faults.
+/// Every record of a partition (read committed: transactions' markers and aborted
+/// records leave gaps), read through a gateway that injects no faults.
 async fn read_partition(api: &Api, partition: u32) -> Vec<Value> {
-    let mut records = Vec::new();
+    let mut records: Vec<Value> = Vec::new();
+    let mut next = 0;
     loop {
         let path = format!(
-            "/v1/topics/{TOPIC}/partitions/{partition}/records?offset={}&max_records=1000",
-            records.len()
+            "/v1/topics/{TOPIC}/partitions/{partition}/records?offset={next}&max_records=1000"
         );
         let (status, body) = api.get(&path).await;
         assert_eq!(status, 200, "{body}");
         let batch = body["records"].as_array().expect("records");
         for record in batch {
-            assert_eq!(
-                record["offset"].as_u64(),
-                Some(records.len() as u64),
-                "offsets of partition {partition} are contiguous"
+            let offset = record["offset"].as_u64().expect("offset");
+            assert!(
+                records
+                    .last()
+                    .is_none_or(|last| last["offset"].as_u64() < Some(offset)),
+                "offsets of partition {partition} grow"
             );
             records.push(record.clone());
         }
-        if records.len() as u64 >= body["high_watermark"].as_u64().expect("hw") {
+        next = body["next_offset"].as_u64().expect("next");
+        if next >= body["high_watermark"].as_u64().expect("hw") {
             return records;
         }
     }
@@ -324,6 +430,15 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
         .collect();
     let members: Vec<_> = (0..2)
         .map(|worker| tokio::spawn(group_member(Arc::clone(&urls), worker, Arc::clone(&stop))))
+        .collect();
+    let transactional: Vec<_> = (0..2)
+        .map(|worker| {
+            tokio::spawn(transactional_producer(
+                Arc::clone(&urls),
+                worker,
+                Arc::clone(&stop),
+            ))
+        })
         .collect();
 
     // The chaos: blocking process control, on a thread of its own.
@@ -393,6 +508,10 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
     for task in members {
         delivered.extend(task.await.expect("member"));
     }
+    let mut transactions = Vec::new();
+    for task in transactional {
+        transactions.push(task.await.expect("transactional producer"));
+    }
     let _ = compactor.kill();
     let _ = compactor.wait();
 
@@ -438,24 +557,60 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
             }
         }
     }
+    // Transactions: committed ones whole and once, aborted ones absent, those of
+    // unknown outcome whole or absent.
+    let (mut committed_txns, mut aborted_txns, mut unknown_txns) = (0, 0, 0);
+    let (mut torn, mut missing_committed, mut visible_aborted) = (0, 0, 0);
+    for seen in &transactions {
+        failed_requests += seen.failed_requests;
+        let present =
+            |keys: &Vec<String>| keys.iter().filter(|key| stored.contains_key(*key)).count();
+        for keys in &seen.committed {
+            committed_txns += 1;
+            missing_committed += keys.len() - present(keys);
+        }
+        for keys in &seen.aborted {
+            aborted_txns += 1;
+            visible_aborted += present(keys);
+        }
+        for keys in &seen.unknown {
+            unknown_txns += 1;
+            let found = present(keys);
+            if found != 0 && found != keys.len() {
+                torn += 1;
+            }
+        }
+        for keys in seen
+            .committed
+            .iter()
+            .chain(&seen.aborted)
+            .chain(&seen.unknown)
+        {
+            sent.extend(keys.iter().cloned());
+        }
+    }
     let duplicates = stored.values().filter(|places| places.len() > 1).count();
     let unknown = stored.keys().filter(|key| !sent.contains(*key)).count();
     let (_, group) = api.get("/v1/groups/chaos").await;
     let mut undelivered = 0u64;
     let mut committed_total = 0u64;
+    // Offsets that hold records a read_committed reader reads (not markers, not aborted).
+    let readable: BTreeSet<(u64, u64)> = stored.values().flatten().copied().collect();
     for partition in group["partitions"].as_array().expect("partitions") {
         let p = partition["partition"].as_u64().expect("partition");
         let committed = partition["committed_offset"].as_u64().unwrap_or(0);
         committed_total += committed;
         undelivered += (0..committed)
-            .filter(|offset| !delivered.contains(&(p, *offset)))
+            .filter(|offset| readable.contains(&(p, *offset)) && !delivered.contains(&(p, *offset)))
             .count() as u64;
     }
     note(&format!(
         "chaos for {seconds} s: {acknowledged} records acknowledged, {total} stored, {failed_requests} failed requests \
          (retried or given up), {} object-store faults injected, {gateway_kills} gateway kills, \
          {coordinator_restarts} coordinator restarts, group committed {committed_total} and was delivered all but \
-         {undelivered}; lost = {lost}, misplaced = {misplaced}, duplicates = {duplicates}, unknown = {unknown}",
+         {undelivered}; lost = {lost}, misplaced = {misplaced}, duplicates = {duplicates}, unknown = {unknown}; \
+         transactions: {committed_txns} committed ({missing_committed} of their records missing), {aborted_txns} \
+         aborted ({visible_aborted} of their records visible), {unknown_txns} of unknown outcome ({torn} torn)",
         faults.load(Ordering::Relaxed)
     ));
     assert!(
@@ -464,6 +619,11 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
     );
     assert!(gateway_kills >= 3 && coordinator_restarts == 2);
     assert_eq!((lost, misplaced, duplicates, unknown), (0, 0, 0, 0));
+    assert!(
+        committed_txns > 0 && aborted_txns > 0,
+        "too few transactions"
+    );
+    assert_eq!((missing_committed, visible_aborted, torn), (0, 0, 0));
     assert!(committed_total > 0, "the group committed nothing: {group}");
     assert_eq!(
         undelivered, 0,

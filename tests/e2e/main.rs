@@ -15,6 +15,7 @@ mod crash;
 mod durable_log;
 mod faults;
 mod groups;
+mod http_transactions;
 mod kafka;
 mod kafka_admin;
 mod kafka_groups;

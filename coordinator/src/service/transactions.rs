@@ -90,12 +90,14 @@ impl CoordinatorService {
                 group,
                 offsets,
                 only_forward,
+                generation,
             } => TxnStep::CommitOffsets {
                 offsets: self.stored_offsets(&offsets)?,
                 transactional_id,
                 producer,
                 group,
                 only_forward,
+                generation,
             },
             TxnRequest::End {
                 transactional_id,

@@ -214,6 +214,7 @@ snapshot_rows! {
         metadata: String,
         leader_epoch: Option<i64>,
         only_forward: i64,
+        generation: Option<i64>,
     }
     /// A transaction's commit (`outcome` 2) or abort (3) marker in a partition.
     TxnMarkerRow in "txn_markers" {
@@ -291,7 +292,7 @@ pub const SNAPSHOT_QUERIES: [&str; 15] = [
     "SELECT transactional_id, topic_id, partition FROM txn_partitions
      ORDER BY transactional_id, topic_id, partition",
     "SELECT transactional_id, group_name, topic_id, partition, committed_offset, metadata,
-            leader_epoch, only_forward
+            leader_epoch, only_forward, generation
      FROM txn_offsets ORDER BY transactional_id, group_name, topic_id, partition",
     "SELECT topic_id, partition, marker_offset, producer_id, epoch, outcome, timestamp_ms
      FROM txn_markers ORDER BY topic_id, partition, marker_offset",

@@ -307,6 +307,7 @@ async fn one_shot(
                     group: commit.group.clone(),
                     offsets: txn_offsets(commit),
                     only_forward: true,
+                    generation: Some(commit.generation),
                 },
             )
             .await?;
@@ -438,6 +439,7 @@ async fn commit(
             group: commit.group.clone(),
             offsets: txn_offsets(commit),
             only_forward: false,
+            generation: Some(commit.generation),
         };
         if let Err(error) = txn(&state, offsets).await {
             // A retry of a commit that happened: the commit below answers as it did.

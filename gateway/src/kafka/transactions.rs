@@ -208,6 +208,7 @@ pub(super) async fn txn_offset_commit(
             group,
             offsets,
             only_forward: false,
+            generation: None,
         };
         failed = step(context, call).await;
     }

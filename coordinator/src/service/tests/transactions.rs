@@ -216,6 +216,7 @@ pub(in crate::service) async fn a_transaction_ends_whole_and_fences_older_epochs
             group: "g".into(),
             offsets: offsets.clone(),
             only_forward: false,
+            generation: None,
         })
         .await
         .expect("txn offsets");
@@ -279,6 +280,7 @@ pub(in crate::service) async fn a_transaction_ends_whole_and_fences_older_epochs
                 ..offsets[0].clone()
             }],
             only_forward: false,
+            generation: None,
         })
         .await
         .expect("txn offsets");
@@ -411,6 +413,49 @@ pub(in crate::service) async fn a_transaction_past_its_timeout_is_aborted(backen
         state_of(&coordinator, "slow").await,
         TxnState::CompleteAbort
     );
+    // Offsets of a Silt group's generation fail the commit once the group moved on.
+    coordinator.create_topic(topic("in", 1)).await.expect("in");
+    let join = |member_id: Option<String>| silt_core::groups::JoinGroup {
+        member_id,
+        topics: vec!["in".into()],
+        session_timeout_ms: 30_000,
+        auto_offset_reset: Default::default(),
+    };
+    let first = coordinator.join_group("g", join(None)).await.expect("join");
+    let gen_producer = init(&coordinator, "gen", 60_000).await;
+    add(&coordinator, "gen", gen_producer, &[("out", 0)])
+        .await
+        .expect("add");
+    coordinator
+        .transaction(TxnRequest::CommitOffsets {
+            transactional_id: "gen".into(),
+            producer: gen_producer,
+            group: "g".into(),
+            offsets: vec![TxnOffset {
+                topic: "in".into(),
+                partition: 0,
+                offset: 1,
+                metadata: String::new(),
+                leader_epoch: None,
+            }],
+            only_forward: true,
+            generation: Some(first.generation),
+        })
+        .await
+        .expect("offsets");
+    coordinator
+        .join_group("g", join(None))
+        .await
+        .expect("second member");
+    assert!(matches!(
+        end(&coordinator, "gen", gen_producer, true).await,
+        Err(CoordinatorError::StaleGeneration { .. })
+    ));
+    assert_eq!(state_of(&coordinator, "gen").await, TxnState::Ongoing);
+    end(&coordinator, "gen", gen_producer, false)
+        .await
+        .expect("abort");
+
     // The producer comes back fenced: nothing it sends opens a new transaction that
     // would commit only what came after the abort.
     assert!(matches!(

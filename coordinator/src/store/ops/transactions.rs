@@ -38,6 +38,8 @@ pub enum TxnStep {
         offsets: Vec<StoredOffset>,
         /// The commit fails unless each offset moves the group's forward.
         only_forward: bool,
+        /// The commit fails unless the group is still at this generation.
+        generation: Option<u64>,
     },
     End {
         transactional_id: String,
@@ -173,6 +175,7 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             group,
             offsets,
             only_forward,
+            generation,
         } => {
             let row = held(
                 &transactional_id,
@@ -196,7 +199,8 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
                         stored_offset(offset.offset),
                         &offset.metadata,
                         offset.leader_epoch,
-                        i64::from(only_forward)
+                        i64::from(only_forward),
+                        generation.map(stored_offset)
                     ]
                 })
                 .collect();
@@ -381,6 +385,9 @@ async fn end(
             if only_forward != 0 {
                 check_forward(tx, &group, &stored).await?;
             }
+            if let Some(generation) = offset.get::<Option<i64>>("generation")? {
+                check_generation(tx, &group, generation).await?;
+            }
             match by_group.last_mut() {
                 Some((name, offsets)) if *name == group => offsets.push(stored),
                 _ => by_group.push((group, vec![stored])),
@@ -429,6 +436,25 @@ async fn check_forward(
             }
             .into());
         }
+    }
+    Ok(())
+}
+
+/// Refuses a commit for a generation the group has left: a member that lost its
+/// partitions in a rebalance while its transaction ran must not commit them.
+async fn check_generation(tx: &mut impl Tx, group: &str, given: i64) -> Result<(), StoreError> {
+    let current = match tx.query_opt(sql::SELECT_GENERATION, cells![group]).await? {
+        Some(mut row) => row.get::<i64>("generation")?,
+        None => 0,
+    };
+    if current != given {
+        let (given, current) = (to_u64(given, "generation")?, to_u64(current, "generation")?);
+        return Err(if given < current {
+            CoordinatorError::StaleGeneration { given, current }
+        } else {
+            CoordinatorError::IllegalGeneration { given, current }
+        }
+        .into());
     }
     Ok(())
 }
@@ -533,14 +559,15 @@ const SELECT_PARTITION_NAMES: &str = "SELECT t.name, p.partition
 
 const UPSERT_OFFSET: &str = "INSERT INTO txn_offsets
      (transactional_id, group_name, topic_id, partition, committed_offset, metadata, leader_epoch,
-      only_forward)
- VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      only_forward, generation)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
  ON CONFLICT (transactional_id, group_name, topic_id, partition) DO UPDATE SET
      committed_offset = excluded.committed_offset, metadata = excluded.metadata,
-     leader_epoch = excluded.leader_epoch, only_forward = excluded.only_forward";
+     leader_epoch = excluded.leader_epoch, only_forward = excluded.only_forward,
+     generation = excluded.generation";
 
 const SELECT_OFFSETS: &str = "SELECT group_name, topic_id, partition, committed_offset, metadata,
-     leader_epoch, only_forward
+     leader_epoch, only_forward, generation
  FROM txn_offsets WHERE transactional_id = $1 ORDER BY group_name, topic_id, partition";
 
 /// The open entries of producer `$1` take outcome `$2`.

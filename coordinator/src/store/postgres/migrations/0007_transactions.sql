@@ -38,6 +38,9 @@ CREATE TABLE txn_offsets (
     -- 1: the commit fails unless it moves the group's offset forward (a retried HTTP
     -- request whose offsets were committed already changes nothing).
     only_forward BIGINT NOT NULL DEFAULT 0,
+    -- The group generation the offsets belong to (HTTP groups): the commit fails if the
+    -- group moved on before the transaction commits. NULL: not checked.
+    generation BIGINT,
     PRIMARY KEY (transactional_id, group_name, topic_id, partition)
 );
 CREATE TABLE txn_markers (
