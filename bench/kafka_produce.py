@@ -8,6 +8,10 @@ With `--one-in-flight`, each record is sent alone and waited for (`linger.ms` 0,
 per record): the acknowledgement latency of a quiet producer, reported as p50, p90, p99
 and max in milliseconds.
 
+With `--transaction-ms N`, the producer is transactional (`transactional.id`): it commits
+its transaction every N ms and begins the next; the rate counts records whose
+transaction committed.
+
 The topic must exist (`silt topics create bench --partitions 8`)."""
 
 import argparse
@@ -30,6 +34,8 @@ def main() -> None:
     parser.add_argument("--idempotence", action="store_true")
     parser.add_argument("--max-in-flight", type=int, default=None,
                         help="max.in.flight.requests.per.connection (librdkafka's default otherwise)")
+    parser.add_argument("--transaction-ms", type=int, default=None,
+                        help="transactional: commit every this many milliseconds")
     parser.add_argument("--one-in-flight", action="store_true",
                         help="send each record alone and wait for it; report its latency")
     args = parser.parse_args()
@@ -45,7 +51,13 @@ def main() -> None:
         "batch.size": 1_000_000,
         "queue.buffering.max.kbytes": 512 * 1024,
         **({"max.in.flight.requests.per.connection": args.max_in_flight} if args.max_in_flight else {}),
+        **({"transactional.id": "bench-%d" % os.getpid()} if args.transaction_ms else {}),
     })
+    transactions = 0
+    if args.transaction_ms:
+        producer.init_transactions(30)
+        producer.begin_transaction()
+        committed_at = time.perf_counter()
     # Distinct random values (hex text), 4 MiB of them: no codec finds repeats to squeeze.
     pool = max(1, (4 << 20) // max(1, args.record_bytes))
     values = [
@@ -90,6 +102,14 @@ def main() -> None:
             except BufferError:
                 producer.poll(0.01)
         producer.poll(0)
+        if args.transaction_ms and (time.perf_counter() - committed_at) * 1e3 >= args.transaction_ms:
+            producer.commit_transaction(60)
+            transactions += 1
+            producer.begin_transaction()
+            committed_at = time.perf_counter()
+    if args.transaction_ms:
+        producer.commit_transaction(60)
+        transactions += 1
     left = producer.flush(120)
     seconds = time.perf_counter() - started
     total = args.records * args.record_bytes
@@ -100,6 +120,7 @@ def main() -> None:
         "compression": args.compression,
         "idempotence": args.idempotence,
         "max_in_flight": args.max_in_flight,
+        "transactions": transactions,
         "seconds": round(seconds, 3),
         "records_per_second": round(args.records / seconds),
         "mb_per_second": round(total / seconds / 1e6, 1),
