@@ -480,6 +480,7 @@ mod batching;
 mod groups;
 mod kafka_edges;
 mod kafka_static;
+mod kafka_transactions;
 mod limits;
 mod transactions;
 
