@@ -198,6 +198,10 @@ pub trait MetadataStore: Send + Sync + 'static {
         ids: Option<Vec<String>>,
     ) -> Result<Vec<TxnDescription>, StoreError>;
 
+    /// The partitions of `group` (topic name, partition) whose offsets open transactions
+    /// hold.
+    async fn pending_offsets(&self, group: &str) -> Result<Vec<(String, u32)>, StoreError>;
+
     /// Open transactions whose timeout passed by `now_ms`: (transactional id, start).
     async fn expired_transactions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
 

@@ -145,6 +145,10 @@ pub enum TxnRequest {
     },
     /// The transactional ids' states (unknown ids are left out).
     Describe { transactional_ids: Vec<String> },
+    /// The partitions of `group` whose offsets an open transaction will commit: a reader
+    /// of the group's committed offsets that needs them stable (Kafka's OffsetFetch
+    /// `require_stable`, KIP-447) waits for those.
+    PendingOffsets { group: String },
     /// Every transactional id, optionally only in some states or of some producers.
     List {
         #[serde(default)]
@@ -175,6 +179,7 @@ pub enum TxnResponse {
     Producer { producer: ProducerIdentity },
     Done,
     Described { transactions: Vec<TxnDescription> },
+    Pending { partitions: Vec<TopicPartition> },
 }
 
 /// A transaction's state in one partition of the log, carried by an index entry:

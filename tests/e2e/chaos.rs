@@ -313,8 +313,12 @@ async fn group_member(
             }
             _ => continue,
         }
+        // A gateway killed while it sent the answer leaves it cut short: fetch again.
+        let Some(records) = body["records"].as_array() else {
+            continue;
+        };
         let mut next = BTreeMap::new();
-        for record in body["records"].as_array().expect("records") {
+        for record in records {
             let (partition, offset) = (
                 record["partition"].as_u64().expect("partition"),
                 record["offset"].as_u64().expect("offset"),

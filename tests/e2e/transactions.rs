@@ -136,6 +136,14 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
     let (status, description) = api.get("/v1/topics/gone").await;
     assert_eq!(status, 200);
     assert_eq!(description["partitions"][0]["last_stable_offset"], 0);
+    // ListOffsets answers a read_committed consumer's latest with the last stable offset.
+    for (isolation, high) in [("read_committed", 0), ("read_uncommitted", 5)] {
+        let marks = python(
+            "confluent_transactions.py",
+            &["watermarks", &bootstrap, "gone", isolation],
+        );
+        assert_eq!(marks["high"], high, "{isolation}: {marks}");
+    }
     // A read_committed long-poll returns when the transaction is aborted.
     let (status, body) = api
         .get("/v1/topics/gone/partitions/0/records?offset=0&wait_ms=30000")

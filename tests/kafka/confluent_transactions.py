@@ -16,6 +16,9 @@
       every record of `topic` from the start: [[partition, offset, key, value], ...].
   vanish <bootstrap> <topic> <txn id>
       begins a transaction, produces 5 records and SIGKILLs itself: nobody ends it.
+  watermarks <bootstrap> <topic> <isolation>
+      partition 0's low and high watermarks as a consumer at `isolation` queries them
+      (ListOffsets: the high one is the last stable offset for read_committed).
   fence <bootstrap> <topic>
       two producers with one transactional.id: the second fences the first, whose
       open transaction is aborted and whose commit fails as fenced.
@@ -219,6 +222,11 @@ elif mode == "process":
 elif mode == "read":
     records, positions = read(sys.argv[2], sys.argv[3], sys.argv[4])
     emit({"records": records, "positions": positions})
+elif mode == "watermarks":
+    consumer = Consumer({"bootstrap.servers": sys.argv[2], "group.id": "watermarks",
+                         "isolation.level": sys.argv[4]})
+    low, high = consumer.get_watermark_offsets(TopicPartition(sys.argv[3], 0), timeout=10, cached=False)
+    emit({"low": low, "high": high})
 elif mode == "vanish":
     vanish(sys.argv[2], sys.argv[3], sys.argv[4])
 elif mode == "fence":

@@ -112,6 +112,16 @@ impl CoordinatorService {
                 let transactions = self.store.transactions(Some(transactional_ids)).await?;
                 return Ok(TxnResponse::Described { transactions });
             }
+            TxnRequest::PendingOffsets { group } => {
+                let partitions = self
+                    .store
+                    .pending_offsets(&group)
+                    .await?
+                    .into_iter()
+                    .map(|(topic, partition)| TopicPartition { topic, partition })
+                    .collect();
+                return Ok(TxnResponse::Pending { partitions });
+            }
             TxnRequest::List {
                 states,
                 producer_ids,

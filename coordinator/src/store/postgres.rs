@@ -402,6 +402,13 @@ impl MetadataStore for PostgresStore {
         read!(self, |tx| ops::transactions::describe(&mut tx, ids))
     }
 
+    async fn pending_offsets(&self, group: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        let group = group.to_owned();
+        read!(self, |tx| ops::transactions::pending_offsets(
+            &mut tx, &group
+        ))
+    }
+
     async fn expired_transactions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
         read!(self, |tx| ops::transactions::expired(&mut tx, now_ms))
     }

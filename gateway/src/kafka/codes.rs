@@ -31,6 +31,7 @@ pub mod kafka {
     pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
     pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const UNKNOWN_PRODUCER_ID: i16 = 59;
     pub const GROUP_ID_NOT_FOUND: i16 = 69;

@@ -13,6 +13,7 @@ use kafka_protocol::messages::{
 };
 use silt_core::coordinator::CoordinatorError;
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, PartitionOffset};
+use silt_core::transactions::{TopicPartition, TxnRequest, TxnResponse};
 
 use super::codes::error_code;
 use super::codes::kafka as code;
@@ -149,9 +150,27 @@ pub(super) async fn offset_commit(
 pub(super) async fn offset_fetch(
     context: &Context,
     request: OffsetFetchRequest,
-    _version: i16,
+    version: i16,
 ) -> OffsetFetchResponse {
     let mut response = OffsetFetchResponse::default();
+    // v7+ `require_stable` (KIP-447): an offset an open transaction will commit is not
+    // answered yet (UNSTABLE_OFFSET_COMMIT; the client asks again), so a consumer taking
+    // over a partition does not start before the transaction's end.
+    let pending: Vec<TopicPartition> = if version >= 7 && request.require_stable {
+        let call = TxnRequest::PendingOffsets {
+            group: request.group_id.0.as_str().to_owned(),
+        };
+        match context.state.coordinator.transaction(call).await {
+            Ok(TxnResponse::Pending { partitions }) => partitions,
+            Ok(_) => Vec::new(),
+            Err(error) => {
+                response.error_code = error_code(&error);
+                return response;
+            }
+        }
+    } else {
+        Vec::new()
+    };
     let wanted: Option<Vec<(TopicName, Vec<i32>)>> = request.topics.map(|topics| {
         topics
             .into_iter()
@@ -210,6 +229,14 @@ pub(super) async fn offset_fetch(
                     let mut partition =
                         offset_fetch_response::OffsetFetchResponsePartition::default();
                     partition.partition_index = index;
+                    if pending.iter().any(|pending| {
+                        pending.topic == name.0.as_str()
+                            && i64::from(pending.partition) == i64::from(index)
+                    }) {
+                        partition.error_code = code::UNSTABLE_OFFSET_COMMIT;
+                        partition.committed_offset = -1;
+                        return partition;
+                    }
                     let found = committed_of(name.0.as_str(), index);
                     partition.committed_offset = found.map_or(-1, |offset| offset.offset as i64);
                     partition.committed_leader_epoch =

@@ -1,7 +1,9 @@
-//! ListOffsets: earliest, latest and by timestamp.
+//! ListOffsets: earliest, latest (the last stable offset for a read_committed consumer,
+//! as a broker answers it) and by timestamp.
 
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, list_offsets_response};
 use silt_core::coordinator::CoordinatorError;
+use silt_core::transactions::Isolation;
 
 use super::codes::error_code;
 use super::context::Context;
@@ -12,8 +14,13 @@ use super::fetch::{LOOKUP_ENTRIES, read_error};
 pub(super) async fn list_offsets(
     context: &Context,
     request: ListOffsetsRequest,
-    _version: i16,
+    version: i16,
 ) -> ListOffsetsResponse {
+    let isolation = if version >= 2 {
+        Isolation::from_kafka(request.isolation_level)
+    } else {
+        Isolation::ReadUncommitted
+    };
     let mut response = ListOffsetsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.as_str().to_owned();
@@ -23,7 +30,14 @@ pub(super) async fn list_offsets(
             let mut partition = list_offsets_response::ListOffsetsPartitionResponse::default();
             partition.partition_index = wanted.partition_index;
             partition.timestamp = -1;
-            match offset_for(context, &name, wanted.partition_index, wanted.timestamp).await {
+            let found = offset_for(
+                context,
+                &name,
+                wanted.partition_index,
+                wanted.timestamp,
+                isolation,
+            );
+            match found.await {
                 Ok((offset, timestamp)) => {
                     partition.offset = offset;
                     partition.timestamp = timestamp;
@@ -46,6 +60,7 @@ pub(super) async fn offset_for(
     topic: &str,
     partition: i32,
     timestamp: i64,
+    isolation: Isolation,
 ) -> Result<(i64, i64), CoordinatorError> {
     let partition = partition_number(partition)?;
     let offsets = context
@@ -55,7 +70,7 @@ pub(super) async fn offset_for(
         .await?;
     match timestamp {
         -2 => return Ok((offsets.log_start_offset as i64, -1)),
-        -1 | -3 => return Ok((offsets.high_watermark as i64, -1)),
+        -1 | -3 => return Ok((offsets.readable_end(isolation) as i64, -1)),
         _ => {}
     }
     // The first record at or after the timestamp: walk the index from the log start,

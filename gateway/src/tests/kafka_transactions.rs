@@ -5,9 +5,10 @@
 use kafka_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, DescribeTransactionsRequest,
     DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse, GroupId, InitProducerIdRequest,
-    InitProducerIdResponse, ListTransactionsRequest, ListTransactionsResponse, ProducerId,
-    TopicName, TransactionalId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
-    add_partitions_to_txn_request::AddPartitionsToTxnTopic, txn_offset_commit_request,
+    InitProducerIdResponse, ListTransactionsRequest, ListTransactionsResponse, OffsetFetchRequest,
+    OffsetFetchResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse, add_partitions_to_txn_request::AddPartitionsToTxnTopic,
+    offset_fetch_request, txn_offset_commit_request,
 };
 use kafka_protocol::protocol::StrBytes;
 use silt_core::coordinator::TopicConfig;
@@ -72,6 +73,20 @@ async fn end(addr: std::net::SocketAddr, producer: (i64, i16), commit: bool) -> 
     request.committed = commit;
     let response: EndTxnResponse = call(addr, ApiKey::EndTxn, 3, &request).await;
     response.error_code
+}
+
+/// Group `g`'s committed offset of `t`/0 as OffsetFetch v7 answers it: (error, offset).
+async fn fetch_offset(addr: std::net::SocketAddr, require_stable: bool) -> (i16, i64) {
+    let mut request = OffsetFetchRequest::default();
+    request.group_id = GroupId(text("g"));
+    let mut topic = offset_fetch_request::OffsetFetchRequestTopic::default();
+    topic.name = TopicName(text("t"));
+    topic.partition_indexes = vec![0];
+    request.topics = Some(vec![topic]);
+    request.require_stable = require_stable;
+    let response: OffsetFetchResponse = call(addr, ApiKey::OffsetFetch, 7, &request).await;
+    let partition = &response.topics[0].partitions[0];
+    (partition.error_code, partition.committed_offset)
 }
 
 #[tokio::test]
@@ -145,6 +160,18 @@ async fn transaction_apis_answer_kafka_error_codes_at_their_edges() {
         answer.topics[0].partitions[0].error_code, 25,
         "UNKNOWN_MEMBER_ID"
     );
+    // Version 2 names no member: the offsets wait for the transaction, and a consumer
+    // that needs stable offsets (KIP-447) is told to ask again until it ends.
+    offsets.generation_id = -1;
+    offsets.member_id = text("");
+    let answer: TxnOffsetCommitResponse = call(addr, ApiKey::TxnOffsetCommit, 2, &offsets).await;
+    assert_eq!(answer.topics[0].partitions[0].error_code, 0);
+    assert_eq!(
+        fetch_offset(addr, true).await,
+        (88, -1),
+        "UNSTABLE_OFFSET_COMMIT"
+    );
+    assert_eq!(fetch_offset(addr, false).await, (0, -1));
 
     // The operator's views.
     let mut describe = DescribeTransactionsRequest::default();
@@ -175,6 +202,11 @@ async fn transaction_apis_answer_kafka_error_codes_at_their_edges() {
     // Ends: a fenced epoch, the end, its retry, and the other end after it.
     assert_eq!(end(addr, (producer.0, 9), true).await, 90);
     assert_eq!(end(addr, producer, true).await, 0);
+    assert_eq!(
+        fetch_offset(addr, true).await,
+        (0, 1),
+        "committed with the transaction"
+    );
     assert_eq!(
         end(addr, producer, true).await,
         0,

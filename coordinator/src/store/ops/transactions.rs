@@ -514,6 +514,23 @@ pub async fn describe(
     Ok(described)
 }
 
+/// The partitions of `group` whose offsets open transactions hold.
+pub async fn pending_offsets(
+    tx: &mut impl Tx,
+    group: &str,
+) -> Result<Vec<(String, u32)>, StoreError> {
+    let mut pending = Vec::new();
+    for mut row in tx.query(SELECT_PENDING, cells![group]).await? {
+        let topic: String = row.get("name")?;
+        pending.push((topic, to_u32(row.get("partition")?, "partition")?));
+    }
+    Ok(pending)
+}
+
+const SELECT_PENDING: &str = "SELECT DISTINCT t.name, o.partition
+ FROM txn_offsets o JOIN transactions x USING (transactional_id) JOIN topics t USING (topic_id)
+ WHERE o.group_name = $1 AND x.state = 1 ORDER BY t.name, o.partition";
+
 /// Open transactions whose timeout passed by `now_ms`: (transactional id, start).
 pub async fn expired(tx: &mut impl Tx, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
     let mut expired = Vec::new();
