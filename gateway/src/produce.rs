@@ -328,6 +328,24 @@ impl Encoder<'_> {
         Ok(())
     }
 
+    /// The request: records without key or partition go to `sticky_partition`.
+    fn finish(self, sticky_partition: u32, producer: Option<ProducerStamp>) -> PreparedProduce {
+        let mut records = self.records;
+        for record in records
+            .iter_mut()
+            .filter(|record| record.partition == STICKY)
+        {
+            record.partition = sticky_partition;
+        }
+        PreparedProduce {
+            data: self.data.freeze(),
+            records,
+            producer,
+            kafka: None,
+            txn: None,
+        }
+    }
+
     /// [`Self::push`] inside a deserializer: Silt's refusal is kept aside and the
     /// parse stopped with a marker error.
     fn push_parsed<E: serde::de::Error>(&mut self, record: &RecordJson<'_>) -> Result<(), E> {
@@ -524,20 +542,7 @@ pub fn prepare(
         }
         None => sticky.fetch_add(1, Ordering::Relaxed) % partitions,
     };
-    let mut records = encoder.records;
-    for record in records
-        .iter_mut()
-        .filter(|record| record.partition == STICKY)
-    {
-        record.partition = sticky_partition;
-    }
-    Ok(PreparedProduce {
-        data: encoder.data.freeze(),
-        records,
-        producer,
-        kafka: None,
-        txn: None,
-    })
+    Ok(encoder.finish(sticky_partition, producer))
 }
 
 /// The records of a request to several topics, each with its place in the request,
@@ -593,18 +598,5 @@ pub(crate) fn prepare_routed(
         encoder.push_at(*index, record)?;
     }
     let sticky_partition = sticky.fetch_add(1, Ordering::Relaxed) % topic.partitions.max(1);
-    let mut prepared = encoder.records;
-    for record in prepared
-        .iter_mut()
-        .filter(|record| record.partition == STICKY)
-    {
-        record.partition = sticky_partition;
-    }
-    Ok(PreparedProduce {
-        data: encoder.data.freeze(),
-        records: prepared,
-        producer: None,
-        kafka: None,
-        txn: None,
-    })
+    Ok(encoder.finish(sticky_partition, None))
 }

@@ -340,7 +340,7 @@ async fn topics_list_describe_delete() {
     assert_eq!(body["partitions"].as_array().expect("partitions").len(), 3);
     assert_eq!(
         body["partitions"][2],
-        json!({"partition": 2, "log_start_offset": 0, "high_watermark": 0})
+        json!({"partition": 2, "log_start_offset": 0, "high_watermark": 0, "last_stable_offset": 0})
     );
     let (status, _) = call(
         &h.router,

@@ -6,29 +6,20 @@
 //! are still every input exactly once, in order per key.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Silt, moto, note, workspace_root};
-use crate::kafka::clients_python;
+use crate::harness::{Api, Silt, moto, note};
+use crate::kafka::run_script;
 
 /// Runs the processor once; answers its exit status and last line.
 fn run_processor(gateways: &str, die_after: i64) -> (i32, Value) {
-    let output = Command::new(clients_python())
-        .arg(workspace_root().join("tests/http/http_processor.py"))
-        .args(["process", gateways, "payments", "ledger", "writers"])
-        .arg(die_after.to_string())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("processor");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or("{}");
-    (
-        output.status.code().unwrap_or(-9),
-        serde_json::from_str(last).unwrap_or(json!({"unparsed": last})),
-    )
+    let die_after = die_after.to_string();
+    let args = [
+        "process", gateways, "payments", "ledger", "writers", &die_after,
+    ];
+    run_script("http/http_processor.py", &args)
 }
 
 async fn partitions(api: &Api, topic: &str) -> Vec<Value> {

@@ -63,6 +63,23 @@ pub(crate) fn python(script: &str, args: &[&str]) -> Value {
         .unwrap_or_else(|error| panic!("{script} printed {stdout}: {error}"))
 }
 
+/// Runs `tests/<script>` with the Kafka clients' Python, whatever its exit (a script
+/// that SIGKILLs itself is -9); answers the status and its last line as JSON.
+pub(crate) fn run_script(script: &str, args: &[&str]) -> (i32, Value) {
+    let output = Command::new(clients_python())
+        .arg(workspace_root().join("tests").join(script))
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or("{}");
+    (
+        output.status.code().unwrap_or(-9),
+        serde_json::from_str(last).unwrap_or(json!({ "unparsed": last })),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_python_produces_and_consumes_the_seed_snippet() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,13 +5,12 @@
 //! it) that still turns every input into exactly one committed output.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Silt, free_port, note, workspace_root};
-use crate::kafka::{clients_python, python, silt_with_kafka};
+use crate::harness::{Api, Silt, free_port, note};
+use crate::kafka::{python, run_script, silt_with_kafka};
 
 fn strings(value: &Value) -> Vec<String> {
     value
@@ -121,16 +120,9 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
     // A producer that begins, writes and vanishes holds the last stable offset for its
     // transaction timeout (10 s), then the coordinator aborts it and readers move on.
     let vanished = Instant::now();
-    let output = Command::new(clients_python())
-        .arg(workspace_root().join("tests/kafka/confluent_transactions.py"))
-        .args(["vanish", &bootstrap, "gone", "gone-1"])
-        .stderr(Stdio::null())
-        .output()
-        .expect("vanish");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("vanishing"),
-        "{output:?}"
-    );
+    let args = ["vanish", &bootstrap, "gone", "gone-1"];
+    let (status, last) = run_script("kafka/confluent_transactions.py", &args);
+    assert_eq!((status, &last["vanishing"]), (-9, &json!(true)), "{last}");
     let (_, _, high_watermark, stable) = http_fetch(&api, "gone", "read_committed").await;
     assert_eq!((high_watermark, stable), (5, 0));
     let (status, description) = api.get("/v1/topics/gone").await;
@@ -191,19 +183,18 @@ async fn transactions_commit_abort_fence_and_time_out_for_librdkafka_and_kafka_p
 
 /// Runs the processor once; answers its exit status and last line.
 fn run_processor(bootstrap: &str, die_after: i64) -> (i32, Value) {
-    let output = Command::new(clients_python())
-        .arg(workspace_root().join("tests/kafka/confluent_transactions.py"))
-        .args(["process", bootstrap, "payments", "ledger", "processors"])
-        .args(["processor-1", "10", &die_after.to_string()])
-        .stderr(Stdio::null())
-        .output()
-        .expect("processor");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or("{}");
-    (
-        output.status.code().unwrap_or(-9),
-        serde_json::from_str(last).unwrap_or(json!({"unparsed": last})),
-    )
+    let die_after = die_after.to_string();
+    let args = [
+        "process",
+        bootstrap,
+        "payments",
+        "ledger",
+        "processors",
+        "processor-1",
+        "10",
+        &die_after,
+    ];
+    run_script("kafka/confluent_transactions.py", &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,12 +98,13 @@ async fn read_txn(tx: &mut impl Tx, transactional_id: &str) -> Result<Option<Txn
 }
 
 /// The transactional id's row, if `producer` holds it with the current epoch.
-fn held(
+async fn held(
+    tx: &mut impl Tx,
     transactional_id: &str,
-    row: Option<TxnRow>,
     producer: ProducerIdentity,
 ) -> Result<TxnRow, StoreError> {
-    let row = row
+    let row = read_txn(tx, transactional_id)
+        .await?
         .filter(|row| row.producer_id == producer.producer_id)
         .ok_or_else(|| CoordinatorError::UnknownTransactionalId(transactional_id.to_owned()))?;
     if i64::from(producer.epoch) != row.epoch {
@@ -144,11 +145,7 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             producer,
             partitions,
         } => {
-            let row = held(
-                &transactional_id,
-                read_txn(tx, &transactional_id).await?,
-                producer,
-            )?;
+            let row = held(tx, &transactional_id, producer).await?;
             open(tx, &transactional_id, &row, now_ms).await?;
             let params = partitions
                 .iter()
@@ -161,11 +158,7 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             transactional_id,
             producer,
         } => {
-            let row = held(
-                &transactional_id,
-                read_txn(tx, &transactional_id).await?,
-                producer,
-            )?;
+            let row = held(tx, &transactional_id, producer).await?;
             open(tx, &transactional_id, &row, now_ms).await?;
             Ok(TxnApplied::default())
         }
@@ -177,11 +170,7 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             only_forward,
             generation,
         } => {
-            let row = held(
-                &transactional_id,
-                read_txn(tx, &transactional_id).await?,
-                producer,
-            )?;
+            let row = held(tx, &transactional_id, producer).await?;
             if row.state != TxnState::Ongoing {
                 return Err(CoordinatorError::InvalidTxnState(format!(
                     "transactional id {transactional_id:?} has no open transaction: add the group's offsets to one first"
@@ -212,11 +201,7 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             producer,
             commit,
         } => {
-            let row = held(
-                &transactional_id,
-                read_txn(tx, &transactional_id).await?,
-                producer,
-            )?;
+            let row = held(tx, &transactional_id, producer).await?;
             match (row.state, commit) {
                 (TxnState::Ongoing, _) => end(tx, &transactional_id, &row, commit, now_ms).await,
                 // A retry of the step that ended it, or an abort of nothing.

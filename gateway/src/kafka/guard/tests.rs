@@ -74,6 +74,12 @@ fn codec_round_trip(api: ApiKey, version: i16, body: &[u8]) -> Result<(), String
         ApiKey::IncrementalAlterConfigs => check::<IncrementalAlterConfigsRequest>(body, version),
         ApiKey::DeleteGroups => check::<DeleteGroupsRequest>(body, version),
         ApiKey::OffsetDelete => check::<OffsetDeleteRequest>(body, version),
+        ApiKey::AddPartitionsToTxn => check::<AddPartitionsToTxnRequest>(body, version),
+        ApiKey::AddOffsetsToTxn => check::<AddOffsetsToTxnRequest>(body, version),
+        ApiKey::EndTxn => check::<EndTxnRequest>(body, version),
+        ApiKey::TxnOffsetCommit => check::<TxnOffsetCommitRequest>(body, version),
+        ApiKey::DescribeTransactions => check::<DescribeTransactionsRequest>(body, version),
+        ApiKey::ListTransactions => check::<ListTransactionsRequest>(body, version),
         other => Err(format!("no codec type listed for {other:?}")),
     }
 }
@@ -115,6 +121,12 @@ fn codec_versions(api: ApiKey) -> (i16, i16) {
         ApiKey::IncrementalAlterConfigs => range!(IncrementalAlterConfigsRequest),
         ApiKey::DeleteGroups => range!(DeleteGroupsRequest),
         ApiKey::OffsetDelete => range!(OffsetDeleteRequest),
+        ApiKey::AddPartitionsToTxn => range!(AddPartitionsToTxnRequest),
+        ApiKey::AddOffsetsToTxn => range!(AddOffsetsToTxnRequest),
+        ApiKey::EndTxn => range!(EndTxnRequest),
+        ApiKey::TxnOffsetCommit => range!(TxnOffsetCommitRequest),
+        ApiKey::DescribeTransactions => range!(DescribeTransactionsRequest),
+        ApiKey::ListTransactions => range!(ListTransactionsRequest),
         _ => (0, -1),
     }
 }
