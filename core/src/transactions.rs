@@ -19,6 +19,15 @@ pub const DEFAULT_TRANSACTION_TIMEOUT_MS: i32 = 60_000;
 /// `transaction.max.timeout.ms` default, 15 minutes).
 pub const MAX_TRANSACTION_TIMEOUT_MS: i32 = 15 * 60 * 1000;
 
+/// A transactional id without an open transaction is forgotten after this long idle
+/// (Kafka's `transactional.id.expiration.ms` default, 7 days).
+pub const TRANSACTIONAL_ID_EXPIRATION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// The prefix of the transactional ids gateways use for HTTP requests that are
+/// transactions of their own; those are forgotten after an hour idle.
+pub const REQUEST_TRANSACTION_PREFIX: &str = "__silt_http_";
+/// How long a request's transactional id is kept idle.
+pub const REQUEST_TRANSACTION_EXPIRATION_MS: i64 = 60 * 60 * 1000;
+
 /// Where a transactional id is, as Kafka names the states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

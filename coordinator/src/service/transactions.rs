@@ -10,7 +10,8 @@ use std::time::Duration;
 use silt_core::coordinator::{CoordinatorError, PartitionOffsets};
 use silt_core::groups::MAX_OFFSET_METADATA_BYTES;
 use silt_core::transactions::{
-    MAX_TRANSACTION_TIMEOUT_MS, TopicPartition, TxnOffset, TxnRequest, TxnResponse,
+    MAX_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_EXPIRATION_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
+    TopicPartition, TxnOffset, TxnRequest, TxnResponse,
 };
 use tracing::{info, warn};
 
@@ -243,6 +244,17 @@ impl CoordinatorService {
         Ok(())
     }
 
+    /// Forgets transactional ids idle for longer than Kafka's
+    /// `transactional.id.expiration.ms` (requests' own: an hour); answers how many.
+    pub async fn forget_idle_transactional_ids(&self) -> Result<u64, CoordinatorError> {
+        let now = self.clock.now_ms();
+        let step = TxnStep::Forget {
+            idle_before_ms: now.saturating_sub(TRANSACTIONAL_ID_EXPIRATION_MS),
+            request_idle_before_ms: now.saturating_sub(REQUEST_TRANSACTION_EXPIRATION_MS),
+        };
+        Ok(self.apply_txn_step(step).await?.forgotten)
+    }
+
     /// Aborts every open transaction whose timeout has passed; answers how many.
     pub async fn abort_expired_transactions(&self) -> Result<usize, CoordinatorError> {
         let expired = self.store.expired_transactions(self.clock.now_ms()).await?;
@@ -258,18 +270,23 @@ impl CoordinatorService {
         Ok(count)
     }
 
-    /// Checks open transactions against their timeouts every second, for as long as the
-    /// service lives.
+    /// Checks open transactions against their timeouts every second, and forgets idle
+    /// transactional ids every minute, for as long as the service lives.
     pub fn spawn_transaction_timeouts(service: &Arc<CoordinatorService>) {
         let service: Weak<CoordinatorService> = Arc::downgrade(service);
         tokio::spawn(async move {
-            loop {
+            for tick in 0u64.. {
                 tokio::time::sleep(TIMEOUT_CHECK).await;
                 let Some(service) = service.upgrade() else {
                     return;
                 };
                 if let Err(error) = service.abort_expired_transactions().await {
                     warn!(%error, "aborting timed-out transactions failed; retrying");
+                }
+                if tick % 60 == 0
+                    && let Err(error) = service.forget_idle_transactional_ids().await
+                {
+                    warn!(%error, "forgetting idle transactional ids failed; retrying");
                 }
             }
         });

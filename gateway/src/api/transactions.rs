@@ -26,7 +26,8 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
 use silt_core::transactions::{
-    DEFAULT_TRANSACTION_TIMEOUT_MS, TopicPartition, TxnOffset, TxnRequest, TxnResponse, TxnState,
+    DEFAULT_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_PREFIX, TopicPartition, TxnOffset,
+    TxnRequest, TxnResponse, TxnState,
 };
 use tokio::sync::Mutex;
 use tracing::{Instrument, info_span, warn};
@@ -57,7 +58,10 @@ pub struct RequestTransactions {
 impl Default for RequestTransactions {
     fn default() -> Self {
         RequestTransactions {
-            prefix: format!("__silt_http_{}", uuid::Uuid::now_v7().simple()),
+            prefix: format!(
+                "{REQUEST_TRANSACTION_PREFIX}{}",
+                uuid::Uuid::now_v7().simple()
+            ),
             next: AtomicU64::new(0),
             free: Mutex::new(Vec::new()),
         }

@@ -494,4 +494,48 @@ pub(in crate::service) async fn a_transaction_past_its_timeout_is_aborted(backen
         .await
         .expect("list");
     assert!(matches!(listed, TxnResponse::Described { transactions } if transactions.is_empty()));
+    // Idle transactional ids are forgotten: a request's own after an hour, any other
+    // after Kafka's seven days; an open transaction's never.
+    let request_id = format!(
+        "{}gateway_0",
+        silt_core::transactions::REQUEST_TRANSACTION_PREFIX
+    );
+    init(&coordinator, &request_id, 1_000).await;
+    let open = init(&coordinator, "open", 900_000).await;
+    add(&coordinator, "open", open, &[("out", 0)])
+        .await
+        .expect("add");
+    clock.advance(Duration::from_secs(3601));
+    assert_eq!(
+        coordinator
+            .forget_idle_transactional_ids()
+            .await
+            .expect("forget"),
+        1
+    );
+    clock.advance(Duration::from_secs(7 * 24 * 3600));
+    // "slow" and "gen", ended above.
+    assert_eq!(
+        coordinator
+            .forget_idle_transactional_ids()
+            .await
+            .expect("forget"),
+        2
+    );
+    let listed = coordinator
+        .transaction(TxnRequest::List {
+            states: Vec::new(),
+            producer_ids: Vec::new(),
+        })
+        .await
+        .expect("list");
+    let TxnResponse::Described { transactions } = listed else {
+        panic!("{listed:?}");
+    };
+    let ids: Vec<&str> = transactions
+        .iter()
+        .map(|txn| txn.transactional_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["open"]);
+    end(&coordinator, "open", open, false).await.expect("abort");
 }

@@ -4,7 +4,9 @@
 //! all. The rules of which step may follow which are here, once.
 
 use silt_core::coordinator::{CoordinatorError, PartitionOffsets, ProducerIdentity};
-use silt_core::transactions::{TopicPartition, TxnDescription, TxnOutcome, TxnState};
+use silt_core::transactions::{
+    REQUEST_TRANSACTION_PREFIX, TopicPartition, TxnDescription, TxnOutcome, TxnState,
+};
 
 use crate::error::StoreError;
 use crate::store::db::{Tx, cells};
@@ -52,6 +54,12 @@ pub enum TxnStep {
         transactional_id: String,
         started_at_ms: i64,
     },
+    /// Forgets transactional ids without an open transaction, idle since before
+    /// `idle_before_ms` (those of requests' own transactions: `request_idle_before_ms`).
+    Forget {
+        idle_before_ms: i64,
+        request_idle_before_ms: i64,
+    },
 }
 
 /// What a step did.
@@ -63,6 +71,8 @@ pub struct TxnApplied {
     pub advanced: Vec<(i64, PartitionOffsets)>,
     /// The consumer offsets a commit committed, by group.
     pub committed: Vec<(String, Vec<StoredOffset>)>,
+    /// Transactional ids a `Forget` forgot.
+    pub forgotten: u64,
 }
 
 /// A `transactions` row.
@@ -235,8 +245,25 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             }
             _ => Ok(TxnApplied::default()),
         },
+        TxnStep::Forget {
+            idle_before_ms,
+            request_idle_before_ms,
+        } => {
+            let pattern = format!("{REQUEST_TRANSACTION_PREFIX}%");
+            let params = cells![idle_before_ms, request_idle_before_ms, pattern];
+            let forgotten = tx.execute(FORGET_IDLE, params).await?;
+            Ok(TxnApplied {
+                forgotten,
+                ..TxnApplied::default()
+            })
+        }
     }
 }
+
+/// Transactional ids without an open transaction, idle since before `$1` (or `$2` for
+/// those whose id matches `$3`).
+const FORGET_IDLE: &str = "DELETE FROM transactions WHERE state <> 1
+ AND (updated_at_ms < $1 OR (updated_at_ms < $2 AND transactional_id LIKE $3))";
 
 /// A producer for `transactional_id`: its id with the next epoch (aborting a transaction
 /// the previous epoch left open), or a new id.
@@ -399,6 +426,7 @@ async fn end(
         producer: None,
         advanced,
         committed: by_group,
+        forgotten: 0,
     })
 }
 
