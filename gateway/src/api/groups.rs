@@ -180,7 +180,11 @@ pub async fn fetch(
         )
         .into_bytes();
         body.extend_from_slice(&records);
-        body.extend_from_slice(b"]}");
+        // Where each partition's next fetch starts: what to commit once the records
+        // are processed (past transaction markers and gaps, which are no records).
+        body.extend_from_slice(b"],\"next_offsets\":");
+        body.extend_from_slice(json!(advanced).to_string().as_bytes());
+        body.extend_from_slice(b"}");
         // The member's positions move past these records only once the body has been
         // handed to the connection: a gateway that dies before that has moved nothing,
         // and the member is given the records again (never skipped).

@@ -182,6 +182,34 @@ async fn one_request_writes_several_topics_and_commits_offsets_or_nothing() {
         high_watermarks(&h, "out-b").await,
     );
     assert_eq!(after, before);
+    // A group member reading a transactional topic reads committed records only, and is
+    // told to commit past the markers: its lag can reach 0.
+    let (status, reader) = post(
+        &h.router,
+        "/v1/groups/readers/members",
+        json!({"topics": ["out-a"], "session_timeout_ms": 30_000}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reader}");
+    let reader_id = reader["member_id"].as_str().expect("member");
+    let (status, fetched) = get(
+        &h.router,
+        &format!("/v1/groups/readers/members/{reader_id}/records?max_records=100"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    let values: Vec<&Value> = fetched["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| &record["value"])
+        .collect();
+    assert_eq!(values, vec![&json!({"sum": 1}), &Value::Null, &json!(1)]);
+    assert_eq!(
+        fetched["next_offsets"],
+        json!([{"topic": "out-a", "partition": 0, "offset": after.0[0]}]),
+        "{fetched}"
+    );
     // A topic's own endpoint takes no topic in its records.
     let (status, body) = post(
         &h.router,
