@@ -10,8 +10,8 @@ use std::time::Duration;
 use silt_core::coordinator::{CoordinatorError, PartitionOffsets};
 use silt_core::groups::MAX_OFFSET_METADATA_BYTES;
 use silt_core::transactions::{
-    MAX_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_EXPIRATION_MS, TRANSACTIONAL_ID_EXPIRATION_MS,
-    TopicPartition, TxnOffset, TxnRequest, TxnResponse,
+    MAX_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_EXPIRATION_MS, REQUEST_TRANSACTION_PREFIX,
+    TRANSACTIONAL_ID_EXPIRATION_MS, TopicPartition, TxnOffset, TxnRequest, TxnResponse,
 };
 use tracing::{info, warn};
 
@@ -52,13 +52,19 @@ impl CoordinatorService {
                         "transaction timeout {timeout_ms} ms is outside 1..={MAX_TRANSACTION_TIMEOUT_MS}"
                     )));
                 }
+                // Idle producers are forgotten when a client initialises one, not at
+                // each request that is a transaction of its own.
+                let expire_before_ms = if transactional_id.starts_with(REQUEST_TRANSACTION_PREFIX) {
+                    i64::MIN
+                } else {
+                    self.clock
+                        .now_ms()
+                        .saturating_sub(self.producer_idle_expiry_ms)
+                };
                 TxnStep::Init {
                     transactional_id,
                     timeout_ms,
-                    expire_before_ms: self
-                        .clock
-                        .now_ms()
-                        .saturating_sub(self.producer_idle_expiry_ms),
+                    expire_before_ms,
                 }
             }
             TxnRequest::AddPartitions {

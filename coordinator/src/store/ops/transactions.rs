@@ -281,9 +281,13 @@ async fn init(
     {
         applied = end(tx, transactional_id, row, false, now_ms).await?;
     }
-    tx.execute(sql::EXPIRE_PRODUCERS[0], cells![expire_before_ms])
-        .await?;
-    tx.execute(sql::EXPIRE_PRODUCERS[1], Vec::new()).await?;
+    // `i64::MIN` skips the expiry (a request's own transaction: once per request would
+    // scan the Kafka sequences each time).
+    if expire_before_ms > i64::MIN {
+        tx.execute(sql::EXPIRE_PRODUCERS[0], cells![expire_before_ms])
+            .await?;
+        tx.execute(sql::EXPIRE_PRODUCERS[1], Vec::new()).await?;
+    }
     let mut bumped = None;
     if let Some(row) = &previous
         && let Some(mut producer) = tx
