@@ -14,6 +14,7 @@ use crate::groups::{
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 use crate::topic_configs::TopicConfigs;
+pub use crate::transactions::ProducerIdentity;
 use crate::transactions::{EntryTxn, Isolation, TxnRequest, TxnResponse};
 
 /// Most partitions a topic may have.
@@ -140,14 +141,6 @@ impl PartitionOffsets {
 pub struct TopicDescription {
     pub topic: Topic,
     pub partitions: Vec<PartitionOffsets>,
-}
-
-/// An idempotent producer's identity, handed out by the coordinator. A newer epoch of
-/// the same id fences the older one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProducerIdentity {
-    pub producer_id: i64,
-    pub epoch: i32,
 }
 
 /// Marks the chunks of one idempotent produce request: one sequence per request,

@@ -11,7 +11,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::coordinator::ProducerIdentity;
+/// An idempotent producer's identity, handed out by the coordinator. A newer epoch of
+/// the same id fences the older one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerIdentity {
+    pub producer_id: i64,
+    pub epoch: i32,
+}
 
 /// Kafka's default `transaction.timeout.ms`.
 pub const DEFAULT_TRANSACTION_TIMEOUT_MS: i32 = 60_000;

@@ -18,8 +18,6 @@ pub(crate) mod records;
 mod topics;
 mod transactions;
 
-pub use transactions::RequestTransactions;
-
 const OPENAPI: &str = include_str!("../openapi.json");
 
 /// The gateway's router.

@@ -14,6 +14,7 @@ pub mod kafka;
 pub mod listener;
 mod metrics;
 pub mod produce;
+mod request_txns;
 mod state;
 
 pub use api::app;

@@ -28,7 +28,7 @@ pub struct AppState {
     /// Administrative operations that live outside the gateway (compaction).
     pub admin: Option<Arc<dyn TopicAdmin>>,
     /// The transactional ids of requests that are transactions of their own.
-    pub request_transactions: Arc<crate::api::RequestTransactions>,
+    pub request_transactions: Arc<crate::request_txns::RequestTransactions>,
 }
 
 impl AppState {

@@ -15,8 +15,6 @@
 //! A transaction's records are visible to `read_committed` readers (the default over
 //! HTTP) only once it commits; one that nobody ends is aborted after its timeout.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,10 +24,8 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
 use silt_core::transactions::{
-    DEFAULT_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_PREFIX, TopicPartition, TxnOffset,
-    TxnRequest, TxnResponse, TxnState,
+    DEFAULT_TRANSACTION_TIMEOUT_MS, TopicPartition, TxnOffset, TxnRequest, TxnResponse, TxnState,
 };
-use tokio::sync::Mutex;
 use tracing::{Instrument, info_span, warn};
 
 use crate::error::ApiError;
@@ -44,45 +40,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/transactions/{id}", get(describe))
         .route("/v1/transactions/{id}/commit", post(commit))
         .route("/v1/transactions/{id}/abort", post(abort))
-}
-
-/// The transactional ids a gateway uses for requests that are transactions of their
-/// own: reused (each use a new epoch), so that their number stays that of the requests
-/// in flight at once.
-pub struct RequestTransactions {
-    prefix: String,
-    next: AtomicU64,
-    free: Mutex<Vec<String>>,
-}
-
-impl Default for RequestTransactions {
-    fn default() -> Self {
-        RequestTransactions {
-            prefix: format!(
-                "{REQUEST_TRANSACTION_PREFIX}{}",
-                uuid::Uuid::now_v7().simple()
-            ),
-            next: AtomicU64::new(0),
-            free: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl RequestTransactions {
-    async fn take(&self) -> String {
-        match self.free.lock().await.pop() {
-            Some(id) => id,
-            None => format!(
-                "{}_{}",
-                self.prefix,
-                self.next.fetch_add(1, Ordering::Relaxed)
-            ),
-        }
-    }
-
-    async fn give_back(&self, id: String) {
-        self.free.lock().await.push(id);
-    }
 }
 
 #[derive(Deserialize)]
