@@ -21,7 +21,7 @@ pub mod snapshot;
 pub mod sql;
 pub mod sqlite;
 
-pub use ops::transactions::{TxnApplied, TxnStep};
+pub use ops::transactions::{GroupOffsets, TxnApplied, TxnStep};
 pub use snapshot::Snapshot;
 
 /// What committing one segment did: each chunk's outcome, and the partitions whose high

@@ -31,6 +31,9 @@ pub const TRANSACTIONAL_ID_EXPIRATION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// The prefix of the transactional ids gateways use for HTTP requests that are
 /// transactions of their own; those are forgotten after an hour idle.
 pub const REQUEST_TRANSACTION_PREFIX: &str = "__silt_http_";
+/// The timeout of a request's own transaction: one a gateway left open when it died is
+/// aborted after this long.
+pub const REQUEST_TRANSACTION_TIMEOUT_MS: i32 = 30_000;
 /// How long a request's transactional id is kept idle.
 pub const REQUEST_TRANSACTION_EXPIRATION_MS: i64 = 60 * 60 * 1000;
 
@@ -122,6 +125,20 @@ pub enum TxnRequest {
     InitProducer {
         transactional_id: String,
         timeout_ms: i32,
+    },
+    /// InitProducer, AddPartitions and (with `group`) CommitOffsets at once, for a request
+    /// that is a transaction of its own: its offsets must move the group's forward
+    /// (`only_forward`) and, with `generation`, the group must still be at it.
+    Begin {
+        transactional_id: String,
+        timeout_ms: i32,
+        partitions: Vec<TopicPartition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        offsets: Vec<TxnOffset>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        generation: Option<u64>,
     },
     /// Adds partitions to the open transaction (opening it): the producer may then
     /// append transactional batches to them.

@@ -19,7 +19,7 @@ use super::{CoordinatorService, poisoned};
 use crate::catalog::PartitionKey;
 use crate::groups::Committed;
 use crate::mirror::Topics;
-use crate::store::{StoredOffset, TxnApplied, TxnStep};
+use crate::store::{GroupOffsets, StoredOffset, TxnApplied, TxnStep};
 
 /// Longest transactional id, in bytes.
 pub const MAX_TRANSACTIONAL_ID_BYTES: usize = 1024;
@@ -36,6 +36,15 @@ fn check_id(transactional_id: &str) -> Result<(), CoordinatorError> {
     Ok(())
 }
 
+fn check_timeout(timeout_ms: i32) -> Result<(), CoordinatorError> {
+    if !(1..=MAX_TRANSACTION_TIMEOUT_MS).contains(&timeout_ms) {
+        return Err(CoordinatorError::InvalidArgument(format!(
+            "transaction timeout {timeout_ms} ms is outside 1..={MAX_TRANSACTION_TIMEOUT_MS}"
+        )));
+    }
+    Ok(())
+}
+
 impl CoordinatorService {
     pub(super) async fn transaction_impl(
         &self,
@@ -47,11 +56,7 @@ impl CoordinatorService {
                 timeout_ms,
             } => {
                 check_id(&transactional_id)?;
-                if !(1..=MAX_TRANSACTION_TIMEOUT_MS).contains(&timeout_ms) {
-                    return Err(CoordinatorError::InvalidArgument(format!(
-                        "transaction timeout {timeout_ms} ms is outside 1..={MAX_TRANSACTION_TIMEOUT_MS}"
-                    )));
-                }
+                check_timeout(timeout_ms)?;
                 // Idle producers are forgotten when a client initialises one, not at
                 // each request that is a transaction of its own.
                 let expire_before_ms = if transactional_id.starts_with(REQUEST_TRANSACTION_PREFIX) {
@@ -99,13 +104,41 @@ impl CoordinatorService {
                 only_forward,
                 generation,
             } => TxnStep::CommitOffsets {
-                offsets: self.stored_offsets(&offsets)?,
+                offsets: GroupOffsets {
+                    offsets: self.stored_offsets(&offsets)?,
+                    group,
+                    only_forward,
+                    generation,
+                },
                 transactional_id,
                 producer,
-                group,
-                only_forward,
-                generation,
             },
+            TxnRequest::Begin {
+                transactional_id,
+                timeout_ms,
+                partitions,
+                group,
+                offsets,
+                generation,
+            } => {
+                check_id(&transactional_id)?;
+                check_timeout(timeout_ms)?;
+                let offsets = match group {
+                    Some(group) => Some(GroupOffsets {
+                        offsets: self.stored_offsets(&offsets)?,
+                        group,
+                        only_forward: true,
+                        generation,
+                    }),
+                    None => None,
+                };
+                TxnStep::Begin {
+                    partitions: self.resolve(&partitions)?,
+                    transactional_id,
+                    timeout_ms,
+                    offsets,
+                }
+            }
             TxnRequest::End {
                 transactional_id,
                 producer,

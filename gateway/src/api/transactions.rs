@@ -24,7 +24,8 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
 use silt_core::transactions::{
-    DEFAULT_TRANSACTION_TIMEOUT_MS, TopicPartition, TxnOffset, TxnRequest, TxnResponse, TxnState,
+    DEFAULT_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_TIMEOUT_MS, TopicPartition, TxnOffset,
+    TxnRequest, TxnResponse, TxnState,
 };
 use tracing::{Instrument, info_span, warn};
 
@@ -233,46 +234,25 @@ async fn one_shot(
     commit: &Option<CommitJson>,
     total: usize,
 ) -> Result<Vec<Value>, ApiError> {
-    let producer = match txn(
-        state,
-        TxnRequest::InitProducer {
-            transactional_id: id.to_owned(),
-            timeout_ms: DEFAULT_TRANSACTION_TIMEOUT_MS,
-        },
-    )
-    .await?
-    {
+    // Begun with its partitions and offsets in one step: a refusal (a stale generation,
+    // offsets committed already) leaves nothing behind.
+    let begin = TxnRequest::Begin {
+        transactional_id: id.to_owned(),
+        timeout_ms: REQUEST_TRANSACTION_TIMEOUT_MS,
+        partitions,
+        group: commit.as_ref().map(|commit| commit.group.clone()),
+        offsets: commit.as_ref().map(txn_offsets).unwrap_or_default(),
+        generation: commit.as_ref().map(|commit| commit.generation),
+    };
+    let producer = match txn(state, begin).await? {
         TxnResponse::Producer { producer } => producer,
         other => {
             return Err(ApiError::from(CoordinatorError::Internal(format!(
-                "InitProducer answered {other:?}"
+                "Begin answered {other:?}"
             ))));
         }
     };
     let work = async {
-        txn(
-            state,
-            TxnRequest::AddPartitions {
-                transactional_id: id.to_owned(),
-                producer,
-                partitions,
-            },
-        )
-        .await?;
-        if let Some(commit) = commit {
-            txn(
-                state,
-                TxnRequest::CommitOffsets {
-                    transactional_id: id.to_owned(),
-                    producer,
-                    group: commit.group.clone(),
-                    offsets: txn_offsets(commit),
-                    only_forward: true,
-                    generation: Some(commit.generation),
-                },
-            )
-            .await?;
-        }
         let offsets = write(state, prepared, producer, total).await?;
         txn(
             state,

@@ -29,6 +29,13 @@ pub enum TxnStep {
         /// (topic id, partition)
         partitions: Vec<(i64, u32)>,
     },
+    /// Init, AddPartitions and (with offsets) CommitOffsets in one store transaction.
+    Begin {
+        transactional_id: String,
+        timeout_ms: i32,
+        partitions: Vec<(i64, u32)>,
+        offsets: Option<GroupOffsets>,
+    },
     AddOffsets {
         transactional_id: String,
         producer: ProducerIdentity,
@@ -36,12 +43,7 @@ pub enum TxnStep {
     CommitOffsets {
         transactional_id: String,
         producer: ProducerIdentity,
-        group: String,
-        offsets: Vec<StoredOffset>,
-        /// The commit fails unless each offset moves the group's forward.
-        only_forward: bool,
-        /// The commit fails unless the group is still at this generation.
-        generation: Option<u64>,
+        offsets: GroupOffsets,
     },
     End {
         transactional_id: String,
@@ -60,6 +62,17 @@ pub enum TxnStep {
         idle_before_ms: i64,
         request_idle_before_ms: i64,
     },
+}
+
+/// A group's offsets that a transaction commits when it commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOffsets {
+    pub group: String,
+    pub offsets: Vec<StoredOffset>,
+    /// The commit fails unless each offset moves the group's forward.
+    pub only_forward: bool,
+    /// The commit fails unless the group is still at this generation.
+    pub generation: Option<u64>,
 }
 
 /// What a step did.
@@ -155,14 +168,24 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
             producer,
             partitions,
         } => {
-            let row = held(tx, &transactional_id, producer).await?;
-            open(tx, &transactional_id, &row, now_ms).await?;
-            let params = partitions
-                .iter()
-                .map(|(topic_id, partition)| cells![&transactional_id, *topic_id, *partition])
-                .collect();
-            tx.execute_many(INSERT_PARTITION, params).await?;
+            add_partitions(tx, &transactional_id, producer, &partitions, now_ms).await?;
             Ok(TxnApplied::default())
+        }
+        TxnStep::Begin {
+            transactional_id,
+            timeout_ms,
+            partitions,
+            offsets,
+        } => {
+            let applied = init(tx, &transactional_id, timeout_ms, now_ms, i64::MIN).await?;
+            let producer = applied
+                .producer
+                .ok_or_else(|| StoreError::Invalid("init made no producer".into()))?;
+            add_partitions(tx, &transactional_id, producer, &partitions, now_ms).await?;
+            if let Some(offsets) = offsets {
+                commit_offsets(tx, &transactional_id, producer, &offsets).await?;
+            }
+            Ok(applied)
         }
         TxnStep::AddOffsets {
             transactional_id,
@@ -175,35 +198,9 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
         TxnStep::CommitOffsets {
             transactional_id,
             producer,
-            group,
             offsets,
-            only_forward,
-            generation,
         } => {
-            let row = held(tx, &transactional_id, producer).await?;
-            if row.state != TxnState::Ongoing {
-                return Err(CoordinatorError::InvalidTxnState(format!(
-                    "transactional id {transactional_id:?} has no open transaction: add the group's offsets to one first"
-                ))
-                .into());
-            }
-            let params = offsets
-                .iter()
-                .map(|offset| {
-                    cells![
-                        &transactional_id,
-                        &group,
-                        offset.topic_id,
-                        offset.partition,
-                        stored_offset(offset.offset),
-                        &offset.metadata,
-                        offset.leader_epoch,
-                        i64::from(only_forward),
-                        generation.map(stored_offset)
-                    ]
-                })
-                .collect();
-            tx.execute_many(UPSERT_OFFSET, params).await?;
+            commit_offsets(tx, &transactional_id, producer, &offsets).await?;
             Ok(TxnApplied::default())
         }
         TxnStep::End {
@@ -264,6 +261,59 @@ pub async fn apply(tx: &mut impl Tx, step: TxnStep, now_ms: i64) -> Result<TxnAp
 /// those whose id matches `$3`).
 const FORGET_IDLE: &str = "DELETE FROM transactions WHERE state <> 1
  AND (updated_at_ms < $1 OR (updated_at_ms < $2 AND transactional_id LIKE $3))";
+
+/// Adds partitions to the producer's transaction, opening it.
+async fn add_partitions(
+    tx: &mut impl Tx,
+    transactional_id: &str,
+    producer: ProducerIdentity,
+    partitions: &[(i64, u32)],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let row = held(tx, transactional_id, producer).await?;
+    open(tx, transactional_id, &row, now_ms).await?;
+    let params = partitions
+        .iter()
+        .map(|(topic_id, partition)| cells![transactional_id, *topic_id, *partition])
+        .collect();
+    tx.execute_many(INSERT_PARTITION, params).await?;
+    Ok(())
+}
+
+/// Keeps a group's offsets for the producer's open transaction to commit.
+async fn commit_offsets(
+    tx: &mut impl Tx,
+    transactional_id: &str,
+    producer: ProducerIdentity,
+    offsets: &GroupOffsets,
+) -> Result<(), StoreError> {
+    let row = held(tx, transactional_id, producer).await?;
+    if row.state != TxnState::Ongoing {
+        return Err(CoordinatorError::InvalidTxnState(format!(
+            "transactional id {transactional_id:?} has no open transaction: add the group's offsets to one first"
+        ))
+        .into());
+    }
+    let params = offsets
+        .offsets
+        .iter()
+        .map(|offset| {
+            cells![
+                transactional_id,
+                &offsets.group,
+                offset.topic_id,
+                offset.partition,
+                stored_offset(offset.offset),
+                &offset.metadata,
+                offset.leader_epoch,
+                i64::from(offsets.only_forward),
+                offsets.generation.map(stored_offset)
+            ]
+        })
+        .collect();
+    tx.execute_many(UPSERT_OFFSET, params).await?;
+    Ok(())
+}
 
 /// A producer for `transactional_id`: its id with the next epoch (aborting a transaction
 /// the previous epoch left open), or a new id.
