@@ -179,7 +179,25 @@ struct Encoder<'t> {
     routed: bool,
 }
 
-impl Encoder<'_> {
+impl<'t> Encoder<'t> {
+    fn new(
+        topic: &'t Topic,
+        max_record_bytes: usize,
+        now_ms: i64,
+        capacity: usize,
+        routed: bool,
+    ) -> Self {
+        Encoder {
+            topic,
+            max_record_bytes,
+            now_ms,
+            data: BytesMut::with_capacity(capacity),
+            records: Vec::new(),
+            refused: None,
+            routed,
+        }
+    }
+
     fn push(&mut self, record: &RecordJson<'_>) -> Result<(), ApiError> {
         self.push_at(self.records.len(), record)
     }
@@ -512,16 +530,9 @@ pub fn prepare(
     sticky: &AtomicU32,
     now_ms: i64,
 ) -> Result<PreparedProduce, ApiError> {
-    let mut encoder = Encoder {
-        topic,
-        max_record_bytes,
-        now_ms,
-        // About what the records encode to, at most what a request may hold.
-        data: BytesMut::with_capacity(body.len().min(MAX_RECORDS_PER_REQUEST * 64)),
-        records: Vec::new(),
-        refused: None,
-        routed: false,
-    };
+    // About what the records encode to, at most what a request may hold.
+    let capacity = body.len().min(MAX_RECORDS_PER_REQUEST * 64);
+    let mut encoder = Encoder::new(topic, max_record_bytes, now_ms, capacity, false);
     let producer = parse_body(body, ndjson, &mut encoder)?;
     if encoder.records.is_empty() {
         return Err(ApiError::bad_request(
@@ -585,15 +596,7 @@ pub(crate) fn prepare_routed(
     sticky: &AtomicU32,
     now_ms: i64,
 ) -> Result<PreparedProduce, ApiError> {
-    let mut encoder = Encoder {
-        topic,
-        max_record_bytes,
-        now_ms,
-        data: BytesMut::new(),
-        records: Vec::with_capacity(records.len()),
-        refused: None,
-        routed: true,
-    };
+    let mut encoder = Encoder::new(topic, max_record_bytes, now_ms, 0, true);
     for (index, record) in records {
         encoder.push_at(*index, record)?;
     }

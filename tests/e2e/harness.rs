@@ -549,6 +549,19 @@ impl Api {
         }
     }
 
+    /// The sum of a consumer group's lag over its partitions (a partition whose lag is
+    /// missing counts as unbounded).
+    pub async fn group_lag(&self, group: &str) -> u64 {
+        let (status, described) = self.get(&format!("/v1/groups/{group}")).await;
+        assert_eq!(status, 200, "{described}");
+        described["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .map(|partition| partition["lag"].as_u64().unwrap_or(u64::MAX))
+            .fold(0u64, u64::saturating_add)
+    }
+
     pub async fn metric(&self, name: &str) -> u64 {
         let text = self
             .http

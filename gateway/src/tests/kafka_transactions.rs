@@ -198,6 +198,18 @@ async fn transaction_apis_answer_kafka_error_codes_at_their_edges() {
         .map(|state| state.transactional_id.0.to_string())
         .collect();
     assert_eq!(ids, vec!["ops".to_owned()]);
+    // Only unknown states: nothing can match; an empty filter lists every id.
+    list.state_filters = vec![text("Bogus")];
+    let listed: ListTransactionsResponse = call(addr, ApiKey::ListTransactions, 1, &list).await;
+    assert!(listed.transaction_states.is_empty());
+    assert_eq!(listed.unknown_state_filters, vec![text("Bogus")]);
+    list.state_filters = Vec::new();
+    let listed: ListTransactionsResponse = call(addr, ApiKey::ListTransactions, 0, &list).await;
+    assert_eq!(
+        listed.transaction_states.len(),
+        1,
+        "ops: the refused init of \"bad\" made none"
+    );
 
     // Ends: a fenced epoch, the end, its retry, and the other end after it.
     assert_eq!(end(addr, (producer.0, 9), true).await, 90);

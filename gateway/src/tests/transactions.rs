@@ -346,4 +346,6 @@ async fn a_transaction_over_several_requests_commits_aborts_and_fences() {
     }
     let (status, _) = get(&h.router, "/v1/transactions/none").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = get(&h.router, "/v1/transactions?state=sleeping").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
