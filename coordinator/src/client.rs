@@ -18,6 +18,7 @@ use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
+use silt_core::security::{SecurityRequest, SecurityResponse};
 use silt_core::transactions::{Isolation, TxnRequest, TxnResponse};
 use tracing::debug;
 
@@ -412,5 +413,12 @@ impl Coordinator for RemoteCoordinator {
 
     async fn transaction(&self, request: TxnRequest) -> Result<TxnResponse, CoordinatorError> {
         self.simple(Call::Transaction(request)).await
+    }
+
+    async fn security(
+        &self,
+        request: SecurityRequest,
+    ) -> Result<SecurityResponse, CoordinatorError> {
+        self.simple(Call::Security(request)).await
     }
 }

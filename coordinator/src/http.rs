@@ -179,6 +179,7 @@ async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Respons
             }
             Call::KafkaGroup(request) => reply(c.kafka_group(request).await),
             Call::Transaction(request) => reply(c.transaction(request).await),
+            Call::Security(request) => reply(c.security(request).await),
             Call::WaitForRecords {
                 topic,
                 partition,

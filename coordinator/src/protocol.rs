@@ -8,6 +8,7 @@ use silt_core::coordinator::{
     CoordinatorError, SegmentCommit, TableCommit, TopicAlteration, TopicConfig,
 };
 use silt_core::groups::{JoinGroup, KafkaGroupRequest, PartitionOffset, ResetTarget};
+use silt_core::security::SecurityRequest;
 use silt_core::transactions::{Isolation, TxnRequest};
 
 fn read_uncommitted() -> Isolation {
@@ -105,6 +106,7 @@ pub enum Call {
     },
     KafkaGroup(KafkaGroupRequest),
     Transaction(TxnRequest),
+    Security(SecurityRequest),
     WaitForRecords {
         topic: String,
         partition: u32,
@@ -149,6 +151,7 @@ impl Call {
             Call::WaitForRecords { .. } => "wait_for_records",
             Call::KafkaGroup(_) => "kafka_group",
             Call::Transaction(_) => "transaction",
+            Call::Security(_) => "security",
         }
     }
 }

@@ -12,6 +12,7 @@ use silt_core::coordinator::{
     SegmentCommit, TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
 };
 
+use silt_core::security::{SecurityRequest, SecurityResponse};
 use silt_core::transactions::{Isolation, TxnRequest, TxnResponse};
 use tokio::sync::{oneshot, watch};
 use tracing::{info, instrument, warn};
@@ -27,6 +28,7 @@ use crate::store::MetadataStore;
 
 mod commit;
 mod metrics;
+mod security;
 mod snapshots;
 mod topic_settings;
 mod transactions;
@@ -52,6 +54,7 @@ pub struct CoordinatorService {
     pending: std::sync::Mutex<Vec<PendingCommit>>,
     stats: Stats,
     fence: RwLock<SnapshotFence>,
+    security: security::SecurityCache,
 }
 
 /// How long an idle idempotent producer's state is kept by default: one day.
@@ -89,6 +92,7 @@ impl CoordinatorService {
             pending: std::sync::Mutex::new(Vec::new()),
             stats: Stats::default(),
             fence: RwLock::new(SnapshotFence::Off),
+            security: security::SecurityCache::default(),
         })
     }
 
@@ -424,6 +428,13 @@ impl Coordinator for CoordinatorService {
 
     async fn transaction(&self, request: TxnRequest) -> Result<TxnResponse, CoordinatorError> {
         self.transaction_impl(request).await
+    }
+
+    async fn security(
+        &self,
+        request: SecurityRequest,
+    ) -> Result<SecurityResponse, CoordinatorError> {
+        self.security_impl(request).await
     }
 
     async fn metrics_text(&self) -> String {

@@ -8,6 +8,7 @@ use silt_core::coordinator::{
     TableFile, Topic, TopicConfig,
 };
 
+use silt_core::security::{SecurityRequest, SecurityResponse, SecurityView};
 use silt_core::transactions::TxnDescription;
 
 use crate::error::StoreError;
@@ -188,6 +189,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Replaces segment entries by a compacted file's entries, in one transaction. A
     /// repeated object key changes nothing.
     async fn commit_table(&self, commit: TableCommit, now_ms: i64) -> Result<(), StoreError>;
+
+    /// A change to users, API keys or ACLs, in one transaction.
+    async fn change_security(
+        &self,
+        change: SecurityRequest,
+    ) -> Result<SecurityResponse, StoreError>;
+
+    /// Every user, API key and ACL.
+    async fn security_view(&self) -> Result<SecurityView, StoreError>;
 
     /// One step of a transaction, in one store transaction.
     async fn transaction(&self, step: TxnStep, now_ms: i64) -> Result<TxnApplied, StoreError>;

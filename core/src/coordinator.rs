@@ -13,6 +13,7 @@ use crate::groups::{
     FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
+use crate::security::{SecurityRequest, SecurityResponse};
 use crate::topic_configs::TopicConfigs;
 pub use crate::transactions::ProducerIdentity;
 use crate::transactions::{EntryTxn, Isolation, TxnRequest, TxnResponse};
@@ -623,6 +624,13 @@ pub trait Coordinator: Send + Sync + 'static {
     /// One step of a transaction, or a question about transactions
     /// ([`crate::transactions`]).
     async fn transaction(&self, request: TxnRequest) -> Result<TxnResponse, CoordinatorError>;
+
+    /// A change to users, API keys or ACLs, or the view gateways decide with
+    /// ([`crate::security`]).
+    async fn security(
+        &self,
+        request: SecurityRequest,
+    ) -> Result<SecurityResponse, CoordinatorError>;
 
     /// Prometheus samples of the coordinator itself (group commit, consumer-group lag)
     /// for the `/metrics` of the process it runs in. A client of a remote coordinator

@@ -11,6 +11,7 @@ pub mod names;
 pub mod partitioner;
 pub mod record;
 pub mod schema;
+pub mod security;
 pub mod segment;
 pub mod topic_configs;
 pub mod transactions;

@@ -19,6 +19,7 @@ mod hostile_commits;
 mod kafka_rebalance;
 mod kafka_static;
 mod remote;
+mod security;
 mod topic_configs;
 mod topic_lifecycle;
 mod topic_names;
@@ -679,4 +680,5 @@ on_both_backends! {
     a_rewrite_replaces_only_the_compacted_files_it_read => super::topic_configs::a_rewrite_replaces_only_the_compacted_files_it_read,
     a_transaction_ends_whole_and_fences_older_epochs => super::transactions::a_transaction_ends_whole_and_fences_older_epochs,
     a_transaction_past_its_timeout_is_aborted => super::transactions::a_transaction_past_its_timeout_is_aborted,
+    users_keys_and_acls_are_kept_and_versioned => super::security::users_keys_and_acls_are_kept_and_versioned,
 }

@@ -8,6 +8,7 @@
 pub mod commit;
 pub mod groups;
 pub mod objects;
+pub mod security;
 pub mod snapshot;
 pub mod topics;
 pub mod transactions;

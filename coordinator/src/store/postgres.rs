@@ -22,6 +22,7 @@ use tracing::{error, info, instrument, warn};
 
 use crate::error::StoreError;
 use crate::store::db::{Tx, cells};
+use silt_core::security::{SecurityRequest, SecurityResponse, SecurityView};
 use silt_core::transactions::TxnDescription;
 
 use crate::store::{
@@ -49,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("postgres/migrations/0005_commit_metadata.sql"),
     include_str!("postgres/migrations/0006_topic_configs.sql"),
     include_str!("postgres/migrations/0007_transactions.sql"),
+    include_str!("postgres/migrations/0008_security.sql"),
 ];
 /// The version that adds topic names' collision keys.
 const TOPIC_KEYS_VERSION: usize = 4;
@@ -381,6 +383,18 @@ impl MetadataStore for PostgresStore {
 
     async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError> {
         read!(self, |tx| ops::objects::known(&mut tx, object_keys))
+    }
+
+    #[instrument(skip(self, change))]
+    async fn change_security(
+        &self,
+        change: SecurityRequest,
+    ) -> Result<SecurityResponse, StoreError> {
+        write!(self, |tx| ops::security::apply(&mut tx, change))
+    }
+
+    async fn security_view(&self) -> Result<SecurityView, StoreError> {
+        read!(self, |tx| ops::security::view(&mut tx))
     }
 
     #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]

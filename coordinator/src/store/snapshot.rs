@@ -226,6 +226,36 @@ snapshot_rows! {
         outcome: i64,
         timestamp_ms: i64,
     }
+    /// A user's SCRAM credential for one mechanism (never the password).
+    UserRow in "users" {
+        name: String,
+        mechanism: String,
+        salt: String,
+        iterations: i64,
+        stored_key: String,
+        server_key: String,
+        created_ms: i64,
+    }
+    /// An API key: the secret's SHA-256, never the secret.
+    ApiKeyRow in "api_keys" {
+        key_id: String,
+        principal: String,
+        secret_sha256: String,
+        description: String,
+        created_ms: i64,
+        expires_ms: Option<i64>,
+        revoked_ms: Option<i64>,
+    }
+    /// An ACL.
+    AclRow in "acls" {
+        principal: String,
+        host: String,
+        resource_type: String,
+        resource_name: String,
+        pattern_type: String,
+        operation: String,
+        permission: String,
+    }
 }
 
 /// Every row of the metadata store, as one consistent copy.
@@ -260,11 +290,18 @@ pub struct Snapshot {
     pub txn_offsets: Vec<TxnOffsetRow>,
     #[serde(default)]
     pub txn_markers: Vec<TxnMarkerRow>,
+    /// Absent from snapshots taken before security, as are the two tables after it.
+    #[serde(default)]
+    pub users: Vec<UserRow>,
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyRow>,
+    #[serde(default)]
+    pub acls: Vec<AclRow>,
 }
 
 /// The query of each table, in [`Snapshot`]'s field order: a backend runs them in one
 /// read transaction, in this order, and hands the rows to [`Snapshot::from_tables`].
-pub const SNAPSHOT_QUERIES: [&str; 15] = [
+pub const SNAPSHOT_QUERIES: [&str; 18] = [
     "SELECT topic_id, name, partitions, retention_ms, retention_bytes, created_at_ms, value_schema
      FROM topics ORDER BY topic_id",
     "SELECT topic_id, partition, log_start_offset, high_watermark FROM partitions
@@ -296,6 +333,13 @@ pub const SNAPSHOT_QUERIES: [&str; 15] = [
      FROM txn_offsets ORDER BY transactional_id, group_name, topic_id, partition",
     "SELECT topic_id, partition, marker_offset, producer_id, epoch, outcome, timestamp_ms
      FROM txn_markers ORDER BY topic_id, partition, marker_offset",
+    "SELECT name, mechanism, salt, iterations, stored_key, server_key, created_ms FROM users
+     ORDER BY name, mechanism",
+    "SELECT key_id, principal, secret_sha256, description, created_ms, expires_ms, revoked_ms
+     FROM api_keys ORDER BY key_id",
+    "SELECT principal, host, resource_type, resource_name, pattern_type, operation, permission
+     FROM acls ORDER BY principal, host, resource_type, resource_name, pattern_type, operation,
+         permission",
 ];
 
 fn decode<T: SnapshotRow>(rows: Vec<Vec<Cell>>) -> Result<Vec<T>, StoreError> {
@@ -344,7 +388,7 @@ pub struct RestorePlan {
 impl Snapshot {
     /// Builds a snapshot from the rows of [`SNAPSHOT_QUERIES`], in that order.
     pub fn from_tables(taken_at_ms: i64, tables: Vec<Vec<Vec<Cell>>>) -> Result<Self, StoreError> {
-        let Ok::<[Vec<Vec<Cell>>; 15], _>(
+        let Ok::<[Vec<Vec<Cell>>; 18], _>(
             [
                 topics,
                 partitions,
@@ -361,11 +405,14 @@ impl Snapshot {
                 txn_partitions,
                 txn_offsets,
                 txn_markers,
+                users,
+                api_keys,
+                acls,
             ],
         ) = tables.try_into()
         else {
             return Err(StoreError::Invalid(
-                "a snapshot reads fifteen tables".to_owned(),
+                "a snapshot reads eighteen tables".to_owned(),
             ));
         };
         Ok(Snapshot {
@@ -386,6 +433,9 @@ impl Snapshot {
             txn_partitions: decode(txn_partitions)?,
             txn_offsets: decode(txn_offsets)?,
             txn_markers: decode(txn_markers)?,
+            users: decode(users)?,
+            api_keys: decode(api_keys)?,
+            acls: decode(acls)?,
         })
     }
 
@@ -510,6 +560,9 @@ impl Snapshot {
                         .into_iter()
                         .filter(|row| live(&row.topic_id)),
                 ),
+                TableRows::of(self.users),
+                TableRows::of(self.api_keys),
+                TableRows::of(self.acls),
             ],
             next_topic_id,
             next_segment_id,

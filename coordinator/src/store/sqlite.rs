@@ -16,6 +16,7 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::store::db::{Tx, cells, now};
+use silt_core::security::{SecurityRequest, SecurityResponse, SecurityView};
 use silt_core::transactions::TxnDescription;
 
 use crate::store::{
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite/migrations/0009_commit_metadata.sql"),
     include_str!("sqlite/migrations/0010_topic_configs.sql"),
     include_str!("sqlite/migrations/0011_transactions.sql"),
+    include_str!("sqlite/migrations/0012_security.sql"),
 ];
 
 /// SQLite-backed [`MetadataStore`]: one writer connection and a few readers.
@@ -338,6 +340,18 @@ impl MetadataStore for SqliteStore {
 
     async fn known_objects(&self, object_keys: Vec<String>) -> Result<Vec<String>, StoreError> {
         read!(self, |tx| ops::objects::known(&mut tx, object_keys))
+    }
+
+    #[instrument(skip(self, change))]
+    async fn change_security(
+        &self,
+        change: SecurityRequest,
+    ) -> Result<SecurityResponse, StoreError> {
+        write!(self, |tx| ops::security::apply(&mut tx, change))
+    }
+
+    async fn security_view(&self) -> Result<SecurityView, StoreError> {
+        read!(self, |tx| ops::security::view(&mut tx))
     }
 
     #[instrument(skip(self, commit), fields(object_key = %commit.object_key, ranges = commit.ranges.len()))]
