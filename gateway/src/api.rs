@@ -36,6 +36,10 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::http::authorize,
+        ))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -44,6 +48,10 @@ pub fn app(state: AppState) -> Router {
             crate::body_guard::guard_body,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::http::authenticate,
+        ))
         .with_state(state)
 }
 
@@ -59,5 +67,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(admin) = &state.admin {
         text.push_str(&admin.metrics_text());
     }
+    text.push_str(&state.security.metrics_text());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

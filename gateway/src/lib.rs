@@ -3,6 +3,7 @@
 //! fetch with long-poll, and a server-sent-events tail.
 
 mod api;
+pub mod auth;
 mod batcher;
 mod body_guard;
 mod config;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub admin: Option<Arc<dyn TopicAdmin>>,
     /// The transactional ids of requests that are transactions of their own.
     pub request_transactions: Arc<crate::request_txns::RequestTransactions>,
+    /// Who callers are and what they may do.
+    pub security: Arc<crate::auth::Security>,
 }
 
 impl AppState {

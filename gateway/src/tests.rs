@@ -59,6 +59,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         shutdown: tokio::sync::watch::channel(false).1,
         admin: None,
         request_transactions: Default::default(),
+        security: crate::auth::Security::new(Default::default(), Arc::clone(&coordinator)),
     };
     Harness {
         router: app(state.clone()),
