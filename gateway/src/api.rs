@@ -15,6 +15,7 @@ mod admin;
 mod configs;
 pub(crate) mod groups;
 pub(crate) mod records;
+mod security;
 mod topics;
 mod transactions;
 
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(groups::router())
         .merge(admin::router())
         .merge(transactions::router())
+        .merge(security::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -25,6 +25,7 @@ pub mod guard;
 mod membership;
 mod offsets;
 mod produce;
+mod security;
 mod topic_configs;
 mod topics;
 mod transactions;

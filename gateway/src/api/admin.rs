@@ -1,12 +1,15 @@
 //! Administration: garbage collection of unreferenced objects, and ids for idempotent
 //! producers.
 
+use crate::auth::Caller;
+use crate::auth::http::forbidden;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use silt_core::security::{CLUSTER_NAME, Operation, ResourceType};
 
 use crate::error::ApiError;
 use crate::extract::{Body, Params};
@@ -58,8 +61,19 @@ struct InitProducerBody {
 }
 
 /// `POST /v1/producers`: an id and epoch for an idempotent producer.
-async fn init_producer(State(state): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn init_producer(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let request: InitProducerBody = body.json_or_default("producer request")?;
+    if !state.security.may_write_idempotently(&caller) {
+        return Err(forbidden(
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            Operation::IdempotentWrite,
+        ));
+    }
     let identity = state.coordinator.init_producer(request.producer_id).await?;
     Ok(Json(
         json!({"producer_id": identity.producer_id, "epoch": identity.epoch}),

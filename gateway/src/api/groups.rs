@@ -2,6 +2,9 @@
 //! serves any member: a member may join through one gateway and fetch and commit
 //! through another.
 
+use crate::auth::Caller;
+use crate::auth::http::require;
+use silt_core::security::{Operation, ResourceType};
 use silt_core::transactions::Isolation;
 use std::time::Duration;
 
@@ -61,10 +64,20 @@ struct JoinBody {
 /// `POST /v1/groups/{group}/members`
 pub async fn join(
     State(state): State<AppState>,
+    caller: Caller,
     Path(group): Path<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body: JoinBody = body.json("join request")?;
+    for topic in &body.topics {
+        require(
+            &state.security,
+            &caller,
+            Operation::Read,
+            ResourceType::Topic,
+            topic,
+        )?;
+    }
     let join = JoinGroup {
         member_id: body.member_id,
         topics: body.topics,
@@ -284,11 +297,21 @@ impl From<CommitOffset> for PartitionOffset {
 /// `POST /v1/groups/{group}/offsets`
 pub async fn commit(
     State(state): State<AppState>,
+    caller: Caller,
     Path(group): Path<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body: CommitBody = body.json("commit")?;
     let offsets: Vec<PartitionOffset> = body.offsets.into_iter().map(Into::into).collect();
+    for offset in &offsets {
+        require(
+            &state.security,
+            &caller,
+            Operation::Read,
+            ResourceType::Topic,
+            &offset.topic,
+        )?;
+    }
     state
         .coordinator
         .commit_offsets(&group, &body.member_id, body.generation, offsets.clone())
@@ -305,10 +328,14 @@ pub async fn describe(
 }
 
 /// `GET /v1/groups`
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({"groups": state.coordinator.list_groups().await?}),
-    ))
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let mut groups = state.coordinator.list_groups().await?;
+    groups.retain(|group| {
+        state
+            .security
+            .authorize(&caller, Operation::Describe, ResourceType::Group, group)
+    });
+    Ok(Json(json!({ "groups": groups })))
 }
 
 #[derive(Default, Deserialize)]
@@ -323,10 +350,34 @@ struct ResetBody {
 /// `POST /v1/groups/{group}/offsets/reset`: moves an empty group's committed offsets.
 pub async fn reset(
     State(state): State<AppState>,
+    caller: Caller,
     Path(group): Path<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body: ResetBody = body.json("offset reset")?;
+    if state.security.enabled() {
+        // READ on every topic whose offsets move.
+        let topics: Vec<String> = match &body.topics {
+            Some(topics) => topics.clone(),
+            None => state
+                .coordinator
+                .describe_group(&group)
+                .await?
+                .partitions
+                .into_iter()
+                .map(|lag| lag.topic)
+                .collect(),
+        };
+        for topic in &topics {
+            require(
+                &state.security,
+                &caller,
+                Operation::Read,
+                ResourceType::Topic,
+                topic,
+            )?;
+        }
+    }
     let target = match (body.to.as_str(), body.offset) {
         ("earliest", None) => ResetTarget::Earliest,
         ("latest", None) => ResetTarget::Latest,

@@ -11,9 +11,12 @@ use serde_json::{Value, json};
 use silt_core::coordinator::{Setting, Topic, TopicAlteration, TopicConfig, TopicDescription};
 
 use super::configs;
+use crate::auth::Caller;
+use crate::auth::http::require;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::state::AppState;
+use silt_core::security::{CLUSTER_NAME, Operation, ResourceType};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -76,8 +79,27 @@ fn one() -> i64 {
     1
 }
 
-async fn create_topic(State(state): State<AppState>, body: Body) -> Result<Response, ApiError> {
+async fn create_topic(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Response, ApiError> {
     let body: CreateTopicBody = body.json("topic")?;
+    // Kafka's rule: CREATE on the cluster, or on the topic's name.
+    if !state.security.authorize(
+        &caller,
+        Operation::Create,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    ) {
+        require(
+            &state.security,
+            &caller,
+            Operation::Create,
+            ResourceType::Topic,
+            &body.name,
+        )?;
+    }
     let partitions = u32::try_from(body.partitions).map_err(|_| {
         ApiError::bad_request(
             "invalid_argument",
@@ -100,10 +122,22 @@ async fn create_topic(State(state): State<AppState>, body: Body) -> Result<Respo
     Ok((StatusCode::CREATED, Json(topic_detail(&description))).into_response())
 }
 
-async fn list_topics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn list_topics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let topics = state.coordinator.list_topics().await?;
+    // Topics the caller may not describe are not shown.
+    let visible = topics.iter().filter(|topic| {
+        state.security.authorize(
+            &caller,
+            Operation::Describe,
+            ResourceType::Topic,
+            &topic.name,
+        )
+    });
     Ok(Json(
-        json!({ "topics": topics.iter().map(topic_summary).collect::<Vec<_>>() }),
+        json!({ "topics": visible.map(topic_summary).collect::<Vec<_>>() }),
     ))
 }
 

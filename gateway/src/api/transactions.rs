@@ -15,6 +15,8 @@
 //! A transaction's records are visible to `read_committed` readers (the default over
 //! HTTP) only once it commits; one that nobody ends is aborted after its timeout.
 
+use crate::auth::Caller;
+use crate::auth::http::require;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,6 +25,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
+use silt_core::security::{Operation, ResourceType};
 use silt_core::transactions::{
     DEFAULT_TRANSACTION_TIMEOUT_MS, REQUEST_TRANSACTION_TIMEOUT_MS, TopicPartition, TxnOffset,
     TxnRequest, TxnResponse, TxnState,
@@ -90,6 +93,54 @@ fn producer_of(json: &TransactionJson) -> ProducerIdentity {
     }
 }
 
+/// WRITE on every topic a request writes, READ on its group and the topics of the
+/// offsets it commits, and WRITE on the transactional id it writes in.
+fn authorize_produce<'t>(
+    state: &AppState,
+    caller: &Caller,
+    topics: impl Iterator<Item = &'t String>,
+    parsed: &ProduceBody<'_>,
+) -> Result<(), ApiError> {
+    let security = &state.security;
+    for topic in topics {
+        require(
+            security,
+            caller,
+            Operation::Write,
+            ResourceType::Topic,
+            topic,
+        )?;
+    }
+    if let Some(commit) = &parsed.commit {
+        require(
+            security,
+            caller,
+            Operation::Read,
+            ResourceType::Group,
+            &commit.group,
+        )?;
+        for offset in &commit.offsets {
+            require(
+                security,
+                caller,
+                Operation::Read,
+                ResourceType::Topic,
+                &offset.topic,
+            )?;
+        }
+    }
+    if let Some(open) = &parsed.transaction {
+        require(
+            security,
+            caller,
+            Operation::Write,
+            ResourceType::TransactionalId,
+            &open.transactional_id,
+        )?;
+    }
+    Ok(())
+}
+
 async fn txn(state: &AppState, request: TxnRequest) -> Result<TxnResponse, ApiError> {
     Ok(state.coordinator.transaction(request).await?)
 }
@@ -146,7 +197,11 @@ fn txn_offsets(commit: &CommitJson) -> Vec<TxnOffset> {
 }
 
 /// `POST /v1/records`
-async fn produce(State(state): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn produce(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let span = info_span!("produce_transaction", records = tracing::field::Empty);
     async move {
         let parsed: ProduceBody<'_> = serde_json::from_slice(&body.0).map_err(|error| {
@@ -154,6 +209,7 @@ async fn produce(State(state): State<AppState>, body: Body) -> Result<Json<Value
         })?;
         state.batcher.admit(body.0.len())?;
         let routed = route(&parsed.records)?;
+        authorize_produce(&state, &caller, routed.iter().map(|(topic, _)| topic), &parsed)?;
         tracing::Span::current().record("records", parsed.records.len());
         let now = silt_core::now_ms();
         let mut prepared = Vec::with_capacity(routed.len());
@@ -329,8 +385,19 @@ struct BeginBody {
 
 /// `POST /v1/transactions`: a producer for the transactional id; a newer one fences the
 /// older and aborts the transaction it left open.
-async fn begin(State(state): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn begin(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     let body: BeginBody = body.json("transaction")?;
+    require(
+        &state.security,
+        &caller,
+        Operation::Write,
+        ResourceType::TransactionalId,
+        &body.transactional_id,
+    )?;
     if body.transactional_id.starts_with("__silt") {
         return Err(ApiError::bad_request(
             "invalid_argument",
@@ -442,6 +509,7 @@ struct ListParams {
 /// `GET /v1/transactions`
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let request = TxnRequest::List {
@@ -449,7 +517,15 @@ async fn list(
         producer_ids: Vec::new(),
     };
     match txn(&state, request).await? {
-        TxnResponse::Described { transactions } => {
+        TxnResponse::Described { mut transactions } => {
+            transactions.retain(|txn| {
+                state.security.authorize(
+                    &caller,
+                    Operation::Describe,
+                    ResourceType::TransactionalId,
+                    &txn.transactional_id,
+                )
+            });
             Ok(Json(json!({ "transactions": transactions })))
         }
         other => Err(CoordinatorError::Internal(format!("List answered {other:?}")).into()),

@@ -51,10 +51,7 @@ fn scram_keys(
             let mut salted = GenericArray::default();
             hash_password::<$digest>(password, iterations, salt, &mut salted);
             let (client_key, server_key) = derive_keys::<$digest>(salted.as_slice());
-            (
-                <$digest>::digest(client_key).to_vec(),
-                server_key.to_vec(),
-            )
+            (<$digest>::digest(client_key).to_vec(), server_key.to_vec())
         }};
     }
     match mechanism {
@@ -176,7 +173,10 @@ mod tests {
             assert!(!credential.stored_key.contains("correct"));
         }
         assert!(scram_credentials("short").is_err());
-        assert!(!verify_password(&credentials[0], &"x".repeat(MAX_PASSWORD_BYTES + 1)));
+        assert!(!verify_password(
+            &credentials[0],
+            &"x".repeat(MAX_PASSWORD_BYTES + 1)
+        ));
     }
 
     #[test]

@@ -95,7 +95,10 @@ mod tests {
         assert_eq!(failures.http.load(Ordering::Relaxed), 8);
         assert_eq!(failures.kafka.load(Ordering::Relaxed), 2);
         // Another address is not slowed by this one.
-        assert_eq!(failures.failed("10.9.9.9".parse().ok(), false), Duration::ZERO);
+        assert_eq!(
+            failures.failed("10.9.9.9".parse().ok(), false),
+            Duration::ZERO
+        );
         failures.succeeded(address);
         assert_eq!(failures.failed(address, false), Duration::ZERO);
     }

@@ -63,8 +63,8 @@ pub fn require(
 }
 
 fn unauthorized(message: &str) -> Response {
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
-        .into_response();
+    let mut response =
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message).into_response();
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer, Basic realm=\"silt\""),
@@ -81,7 +81,9 @@ async fn credentials(
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Ok(connection.certificate_principal.clone());
     };
-    let value = value.to_str().map_err(|_| "a malformed Authorization header")?;
+    let value = value
+        .to_str()
+        .map_err(|_| "a malformed Authorization header")?;
     let (scheme, token) = value
         .split_once(' ')
         .ok_or("a malformed Authorization header")?;
@@ -139,9 +141,7 @@ pub async fn authenticate(
             security.failures.succeeded(address);
             principal
         }
-        Ok(None) if security.config().allow_anonymous => {
-            silt_core::security::ANONYMOUS.to_owned()
-        }
+        Ok(None) if security.config().allow_anonymous => silt_core::security::ANONYMOUS.to_owned(),
         Ok(None) => return unauthorized("credentials are required: an API key or a password"),
         Err(reason) => {
             security.failed(address, false, reason).await;

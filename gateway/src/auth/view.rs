@@ -153,7 +153,12 @@ impl Security {
                 && matches!(acl.operation, Operation::Write | Operation::All)
                 && (acl.principal == caller.principal
                     || acl.principal == silt_core::security::ANY_PRINCIPAL)
-                && self.authorize(caller, Operation::Write, ResourceType::Topic, &acl.resource_name)
+                && self.authorize(
+                    caller,
+                    Operation::Write,
+                    ResourceType::Topic,
+                    &acl.resource_name,
+                )
         })
     }
 
@@ -166,7 +171,11 @@ impl Security {
     }
 
     /// A user's SCRAM credential for `mechanism`.
-    pub async fn credential(&self, user: &str, mechanism: ScramMechanism) -> Option<ScramCredential> {
+    pub async fn credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<ScramCredential> {
         self.view().await?;
         self.credential_now(user, mechanism)
     }
@@ -231,8 +240,8 @@ impl Security {
 
     /// Prometheus samples: authentications that failed and succeeded.
     pub fn metrics_text(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
         use silt_core::metrics::{describe, labelled};
+        use std::sync::atomic::Ordering::Relaxed;
         let mut text = String::new();
         describe(
             &mut text,
@@ -240,9 +249,17 @@ impl Security {
             "counter",
             "Failed authentications, by listener",
         );
-        for (listener, count) in [("http", &self.failures.http), ("kafka", &self.failures.kafka)] {
+        for (listener, count) in [
+            ("http", &self.failures.http),
+            ("kafka", &self.failures.kafka),
+        ] {
             let labels = format!("listener=\"{listener}\"");
-            labelled(&mut text, "silt_auth_failures_total", &labels, count.load(Relaxed));
+            labelled(
+                &mut text,
+                "silt_auth_failures_total",
+                &labels,
+                count.load(Relaxed),
+            );
         }
         silt_core::metrics::single(
             &mut text,

@@ -14,11 +14,11 @@ use kafka_protocol::messages::{
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, TopicPartition};
 
 use super::codes::kafka as code;
-use super::context::{Context, done_code, str_bytes};
+use super::context::{Scope, done_code, str_bytes};
 use super::groups::group_call;
 
 pub(super) async fn list_groups(
-    context: &Context,
+    context: &Scope<'_>,
     request: ListGroupsRequest,
     version: i16,
 ) -> ListGroupsResponse {
@@ -68,7 +68,7 @@ pub(super) async fn list_groups(
 }
 
 pub(super) async fn describe_groups(
-    context: &Context,
+    context: &Scope<'_>,
     request: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
@@ -123,7 +123,7 @@ pub(super) async fn describe_groups(
 }
 
 pub(super) async fn delete_groups(
-    context: &Context,
+    context: &Scope<'_>,
     request: DeleteGroupsRequest,
     _version: i16,
 ) -> DeleteGroupsResponse {
@@ -141,7 +141,7 @@ pub(super) async fn delete_groups(
 }
 
 pub(super) async fn offset_delete(
-    context: &Context,
+    context: &Scope<'_>,
     request: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {

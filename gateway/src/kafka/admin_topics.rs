@@ -18,7 +18,7 @@ use tracing::info;
 use super::admin::{BROKER, TOPIC};
 use super::codes::error_code;
 use super::codes::kafka::{INVALID_PARTITIONS, INVALID_REPLICA_ASSIGNMENT, INVALID_REQUEST};
-use super::context::{Context, NODE_ID};
+use super::context::{NODE_ID, Scope};
 use super::topic_configs::{self, Op};
 
 /// An error code and the message that explains it.
@@ -96,7 +96,7 @@ async fn grow(
 }
 
 pub(super) async fn create_partitions(
-    context: &Context,
+    context: &Scope<'_>,
     request: CreatePartitionsRequest,
     _version: i16,
 ) -> CreatePartitionsResponse {
@@ -168,7 +168,7 @@ async fn alter_resource(
 /// AlterConfigs: each resource's configs replaced by those given (retention not named
 /// goes back to its default).
 pub(super) async fn alter_configs(
-    context: &Context,
+    context: &Scope<'_>,
     request: AlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {
@@ -207,7 +207,7 @@ pub(super) async fn alter_configs(
 /// IncrementalAlterConfigs: SET and DELETE (back to the default) of each config named;
 /// APPEND and SUBTRACT only for list configs.
 pub(super) async fn incremental_alter_configs(
-    context: &Context,
+    context: &Scope<'_>,
     request: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {

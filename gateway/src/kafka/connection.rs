@@ -17,6 +17,7 @@ use crate::listener::{IdleTimeout, ListenerStats};
 use super::context::Context;
 use super::context::KafkaError;
 use super::dispatch::{PendingResponse, request};
+use super::security::Session;
 
 /// Largest request frame accepted; larger ones close the connection.
 pub(super) const MAX_FRAME_BYTES: usize = 64 << 20;
@@ -40,6 +41,8 @@ pub(super) async fn connection(
         .peer_addr()
         .map(|peer| format!("/{}", peer.ip()))
         .unwrap_or_default();
+    let address = stream.peer_addr().ok().map(|peer| peer.ip());
+    let mut session = Session::new(address, None);
     let limits = &context.state.config.connections;
     let stream = IdleTimeout::new(
         stream,
@@ -60,10 +63,14 @@ pub(super) async fn connection(
             let Some(frame) = frame else {
                 return Ok(());
             };
-            let pending = request(context, frame.bytes.clone(), &peer_host).await?;
+            let pending = request(context, &mut session, frame.bytes.clone(), &peer_host).await?;
             drop(frame);
             if pending_tx.send(pending).await.is_err() {
                 // The writer stopped: the connection is broken.
+                return Ok(());
+            }
+            if session.failed {
+                // Authentication failed: its answer is written, then the connection ends.
                 return Ok(());
             }
         }

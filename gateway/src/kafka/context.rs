@@ -10,7 +10,9 @@ use silt_core::groups::KafkaGroupResponse;
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
+use crate::auth::Caller;
 use crate::state::AppState;
+use silt_core::security::{CLUSTER_NAME, Operation, ResourceType};
 
 use super::codes::kafka as code;
 use super::decode;
@@ -33,6 +35,34 @@ pub(super) struct Context {
     pub config: KafkaConfig,
     /// Frame bytes being read at once across connections, in KiB.
     pub frame_budget: Arc<Semaphore>,
+}
+
+/// What a request is handled with: the listener's context, and who sent it.
+pub(super) struct Scope<'a> {
+    pub listener: &'a Context,
+    pub caller: &'a Caller,
+}
+
+impl std::ops::Deref for Scope<'_> {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        self.listener
+    }
+}
+
+impl Scope<'_> {
+    /// Whether the caller may do `operation` on the resource.
+    pub fn allowed(&self, operation: Operation, resource_type: ResourceType, name: &str) -> bool {
+        self.state
+            .security
+            .authorize(self.caller, operation, resource_type, name)
+    }
+
+    /// Whether the caller may do `operation` on the cluster.
+    pub fn allowed_on_cluster(&self, operation: Operation) -> bool {
+        self.allowed(operation, ResourceType::Cluster, CLUSTER_NAME)
+    }
 }
 
 pub(super) fn str_bytes(text: &str) -> StrBytes {

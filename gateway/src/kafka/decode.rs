@@ -18,6 +18,10 @@ use kafka_protocol::messages::{
     OffsetDeleteRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest, ProduceRequest,
     RequestHeader, SyncGroupRequest,
 };
+use kafka_protocol::messages::{
+    CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::Decodable;
 use thiserror::Error;
 
@@ -57,6 +61,12 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 3),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
+    // Version 0 of SaslHandshake sends the SASL tokens outside Kafka's framing.
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeAcls, 0, 3),
+    (ApiKey::CreateAcls, 0, 3),
+    (ApiKey::DeleteAcls, 0, 3),
 ];
 
 /// Whether Silt speaks `version` of `key`.
@@ -114,6 +124,11 @@ pub enum Request {
     TxnOffsetCommit(TxnOffsetCommitRequest),
     DescribeTransactions(DescribeTransactionsRequest),
     ListTransactions(ListTransactionsRequest),
+    SaslHandshake(SaslHandshakeRequest),
+    SaslAuthenticate(SaslAuthenticateRequest),
+    DescribeAcls(DescribeAclsRequest),
+    CreateAcls(CreateAclsRequest),
+    DeleteAcls(DeleteAclsRequest),
 }
 
 /// A decoded frame.
@@ -193,6 +208,11 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, DecodeError> {
         ApiKey::TxnOffsetCommit => body!(TxnOffsetCommit, TxnOffsetCommitRequest),
         ApiKey::DescribeTransactions => body!(DescribeTransactions, DescribeTransactionsRequest),
         ApiKey::ListTransactions => body!(ListTransactions, ListTransactionsRequest),
+        ApiKey::SaslHandshake => body!(SaslHandshake, SaslHandshakeRequest),
+        ApiKey::SaslAuthenticate => body!(SaslAuthenticate, SaslAuthenticateRequest),
+        ApiKey::DescribeAcls => body!(DescribeAcls, DescribeAclsRequest),
+        ApiKey::CreateAcls => body!(CreateAcls, CreateAclsRequest),
+        ApiKey::DeleteAcls => body!(DeleteAcls, DeleteAclsRequest),
         other => return Err(DecodeError::Unsupported(other, version)),
     };
     Ok(Decoded::Request {

@@ -10,7 +10,7 @@ use tracing::{Instrument, info_span};
 use super::admin_groups::{delete_groups, describe_groups, list_groups, offset_delete};
 use super::admin_topics::{alter_configs, create_partitions, incremental_alter_configs};
 use super::codes::kafka as code;
-use super::context::Context;
+use super::context::{Context, Scope};
 use super::context::{KafkaError, NODE_ID};
 use super::decode::{Decoded, Request, SUPPORTED};
 use super::fetch::fetch;
@@ -18,6 +18,9 @@ use super::groups::{offset_commit, offset_fetch};
 use super::membership::{find_coordinator, heartbeat, join_group, leave_group, sync_group};
 use super::offsets::list_offsets;
 use super::produce::{init_producer_id, produce};
+use super::security::{
+    Session, create_acls, delete_acls, describe_acls, sasl_authenticate, sasl_handshake,
+};
 use super::topics::{create_topics, delete_topics, metadata};
 use super::transactions::{
     add_offsets_to_txn, add_partitions_to_txn, describe_transactions, end_txn, list_transactions,
@@ -50,7 +53,8 @@ pub(super) fn ready(response: BytesMut) -> PendingResponse {
 /// records are durable (`None`: no response, as for a produce with `acks=0`).
 /// `peer_host` is the client's address as Kafka shows it (`/127.0.0.1`).
 pub(super) async fn request(
-    context: &Context,
+    listener: &Context,
+    session: &mut Session,
     frame: Bytes,
     peer_host: &str,
 ) -> Result<PendingResponse, KafkaError> {
@@ -72,16 +76,44 @@ pub(super) async fn request(
     let header_version = key.response_header_version(version);
     let span = info_span!("kafka_request", api = ?key, version, correlation_id);
     async move {
+        let request = match *request {
+            Request::ApiVersions(_) => {
+                return encode_response(correlation_id, header_version, &api_versions(), version)
+                    .map(ready);
+            }
+            Request::SaslHandshake(request) => {
+                let response = sasl_handshake(listener, session, request);
+                return encode_response(correlation_id, header_version, &response, version)
+                    .map(ready);
+            }
+            Request::SaslAuthenticate(request) => {
+                let response = sasl_authenticate(listener, session, request).await;
+                return encode_response(correlation_id, header_version, &response, version)
+                    .map(ready);
+            }
+            request => request,
+        };
+        let Some(caller) = session.caller(listener) else {
+            // Kafka closes a connection that skips authentication.
+            return Err(KafkaError::Protocol(format!(
+                "{key:?} before authenticating on a listener that requires it"
+            )));
+        };
+        let scope = Scope { listener, caller };
+        let context = &scope;
         macro_rules! answer {
             ($request:expr, $handler:ident) => {{
                 let response = $handler(context, $request, version).await;
                 encode_response(correlation_id, header_version, &response, version).map(ready)
             }};
         }
-        match *request {
-            Request::ApiVersions(_) => {
-                encode_response(correlation_id, header_version, &api_versions(), version).map(ready)
+        match request {
+            Request::ApiVersions(_) | Request::SaslHandshake(_) | Request::SaslAuthenticate(_) => {
+                unreachable_answered()
             }
+            Request::DescribeAcls(request) => answer!(request, describe_acls),
+            Request::CreateAcls(request) => answer!(request, create_acls),
+            Request::DeleteAcls(request) => answer!(request, delete_acls),
             Request::Metadata(request) => answer!(request, metadata),
             Request::CreateTopics(request) => answer!(request, create_topics),
             Request::DeleteTopics(request) => answer!(request, delete_topics),
@@ -151,6 +183,11 @@ pub(super) async fn request(
     }
     .instrument(span)
     .await
+}
+
+/// The requests answered before a caller is known never reach the second match.
+fn unreachable_answered() -> Result<PendingResponse, KafkaError> {
+    Err(KafkaError::Protocol("a request answered twice".into()))
 }
 
 pub(super) fn encode_response<T: Encodable>(

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 use super::batch;
 use super::codes::error_code;
-use super::context::Context;
+use super::context::Scope;
 use super::context::partition_number;
 
 /// One partition of a fetch, as read: record batches, each ready to send, the
@@ -52,7 +52,7 @@ pub(super) fn read_error(error: silt_reader::ReadError) -> CoordinatorError {
 /// `first_may_exceed` (KIP-74: the first batch of a response, so a consumer always
 /// progresses). With `max_bytes` 0 only the partition's offsets are read.
 pub(super) async fn read_partition(
-    context: &Context,
+    context: &Scope<'_>,
     topic: &str,
     index: i32,
     offset: i64,
@@ -200,7 +200,7 @@ pub(super) const LOOKUP_ENTRIES: u32 = 16;
 /// A segment chunk as one Kafka record batch (base offset = the chunk's first offset),
 /// from the chunk cache or encoded now and kept there.
 pub(super) async fn chunk_batch(
-    context: &Context,
+    context: &Scope<'_>,
     entry: &IndexEntry,
     topic: &str,
     partition: u32,
@@ -238,7 +238,7 @@ pub(super) async fn chunk_batch(
 /// ended, so that a consumer steps over offsets a key compaction removed (none at the
 /// end).
 pub(super) async fn read_compacted(
-    context: &Context,
+    context: &Scope<'_>,
     topic: &str,
     partition: u32,
     offset: u64,
@@ -335,7 +335,11 @@ pub(super) type WantedTopic = (String, TopicName, Vec<(i32, i64, usize)>);
 
 /// Reads every requested partition; when nothing is there yet and the client is willing
 /// to wait, waits (up to `max_wait_ms`) for any of them to grow, then reads again.
-pub(super) async fn fetch(context: &Context, request: FetchRequest, version: i16) -> FetchResponse {
+pub(super) async fn fetch(
+    context: &Scope<'_>,
+    request: FetchRequest,
+    version: i16,
+) -> FetchResponse {
     let wanted: Vec<WantedTopic> = request
         .topics
         .iter()

@@ -17,7 +17,7 @@ use silt_core::transactions::{TopicPartition, TxnRequest, TxnResponse};
 
 use super::codes::error_code;
 use super::codes::kafka as code;
-use super::context::{Context, done_code, instance_id, str_bytes, topic_name};
+use super::context::{Scope, done_code, instance_id, str_bytes, topic_name};
 
 /// Kafka's error codes for what only these calls answer.
 mod group_code {
@@ -30,7 +30,7 @@ mod group_code {
 /// when the gateway shuts down (as a Kafka broker answers the joins it holds when it
 /// gives up a group), so the client goes to another gateway instead of waiting.
 pub(super) async fn group_call(
-    context: &Context,
+    context: &Scope<'_>,
     request: KafkaGroupRequest,
 ) -> Result<KafkaGroupResponse, i16> {
     let waits = matches!(
@@ -81,7 +81,7 @@ fn committed(
 }
 
 pub(super) async fn offset_commit(
-    context: &Context,
+    context: &Scope<'_>,
     request: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
@@ -148,7 +148,7 @@ pub(super) async fn offset_commit(
 }
 
 pub(super) async fn offset_fetch(
-    context: &Context,
+    context: &Scope<'_>,
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {

@@ -319,6 +319,7 @@ const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
 ];
 
 mod admin;
+mod security;
 mod transactions;
 
 /// Every request schema this module knows.
@@ -487,7 +488,10 @@ pub const SCHEMAS: &[Schema] = &[
 ];
 
 pub fn schema(api: ApiKey) -> Option<&'static Schema> {
-    SCHEMAS.iter().find(|schema| schema.api == api)
+    SCHEMAS
+        .iter()
+        .chain(security::SCHEMAS)
+        .find(|schema| schema.api == api)
 }
 
 /// Checks a whole request frame (header and body) of `api` at `version`; returns the

@@ -18,11 +18,11 @@ use tracing::info;
 
 use super::codes::kafka as code;
 use super::context::NODE_ID;
-use super::context::{Context, done_code, instance_id, str_bytes};
+use super::context::{Scope, done_code, instance_id, str_bytes};
 use super::groups::group_call;
 
 pub(super) async fn find_coordinator(
-    context: &Context,
+    context: &Scope<'_>,
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
@@ -60,7 +60,7 @@ pub(super) fn millis(value: i32) -> u64 {
 
 /// `client` is the client's id and address (the member id starts with the id).
 pub(super) async fn join_group(
-    context: &Context,
+    context: &Scope<'_>,
     request: JoinGroupRequest,
     version: i16,
     client: (&str, &str),
@@ -142,7 +142,7 @@ pub(super) async fn join_group(
 }
 
 pub(super) async fn sync_group(
-    context: &Context,
+    context: &Scope<'_>,
     request: SyncGroupRequest,
     version: i16,
 ) -> SyncGroupResponse {
@@ -184,7 +184,7 @@ pub(super) async fn sync_group(
 }
 
 pub(super) async fn heartbeat(
-    context: &Context,
+    context: &Scope<'_>,
     request: HeartbeatRequest,
     version: i16,
 ) -> HeartbeatResponse {
@@ -202,7 +202,7 @@ pub(super) async fn heartbeat(
 /// LeaveGroup: v0-2 name one member, whose error is the response's; v3+ a batch,
 /// each member answered on its own (the response's error is the group's, as in Kafka).
 pub(super) async fn leave_group(
-    context: &Context,
+    context: &Scope<'_>,
     request: LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {

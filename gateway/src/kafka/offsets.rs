@@ -6,13 +6,13 @@ use silt_core::coordinator::CoordinatorError;
 use silt_core::transactions::Isolation;
 
 use super::codes::error_code;
-use super::context::Context;
+use super::context::Scope;
 use super::context::partition_number;
 use super::fetch::{LOOKUP_ENTRIES, read_error};
 
 /// Earliest (-2), latest (-1) and by-timestamp offsets.
 pub(super) async fn list_offsets(
-    context: &Context,
+    context: &Scope<'_>,
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
@@ -56,7 +56,7 @@ pub(super) async fn list_offsets(
 
 /// The offset (and its record's timestamp, or -1) that a ListOffsets query names.
 pub(super) async fn offset_for(
-    context: &Context,
+    context: &Scope<'_>,
     topic: &str,
     partition: i32,
     timestamp: i64,

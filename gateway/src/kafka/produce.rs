@@ -19,10 +19,10 @@ use crate::produce::{PreparedProduce, PreparedRecord};
 use super::batch;
 use super::codes::error_code;
 use super::codes::kafka as code;
-use super::context::{Context, str_bytes};
+use super::context::{Scope, str_bytes};
 
 pub(super) async fn init_producer_id(
-    context: &Context,
+    context: &Scope<'_>,
     request: InitProducerIdRequest,
     _version: i16,
 ) -> InitProducerIdResponse {
@@ -86,7 +86,7 @@ pub(super) struct PartitionAnswer {
 /// Validates and decodes a produce request and submits its records to the batcher, in
 /// request order; the returned future answers once they are durable.
 pub(super) async fn produce(
-    context: &Context,
+    context: &Scope<'_>,
     request: ProduceRequest,
 ) -> impl Future<Output = ProduceResponse> + Send + 'static {
     let mut topics = Vec::with_capacity(request.topic_data.len());
@@ -188,7 +188,7 @@ impl PartitionPending {
 /// Decodes a partition's record batches into Silt records and produces them through the
 /// batcher: acknowledged once durable, like an HTTP produce.
 pub(super) async fn produce_partition(
-    context: &Context,
+    context: &Scope<'_>,
     topic: &Topic,
     index: i32,
     records: Option<Bytes>,

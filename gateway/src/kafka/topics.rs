@@ -11,11 +11,11 @@ use tracing::{info, warn};
 use super::codes::error_code;
 use super::codes::kafka as code;
 use super::context::NODE_ID;
-use super::context::{Context, str_bytes, topic_name};
+use super::context::{Scope, str_bytes, topic_name};
 use super::topic_configs;
 
 pub(super) async fn metadata(
-    context: &Context,
+    context: &Scope<'_>,
     request: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {
@@ -112,7 +112,7 @@ pub(super) async fn metadata(
 }
 
 pub(super) async fn create_topics(
-    context: &Context,
+    context: &Scope<'_>,
     request: CreateTopicsRequest,
     _version: i16,
 ) -> CreateTopicsResponse {
@@ -179,7 +179,7 @@ pub(super) async fn create_topics(
 }
 
 pub(super) async fn delete_topics(
-    context: &Context,
+    context: &Scope<'_>,
     request: DeleteTopicsRequest,
     _version: i16,
 ) -> DeleteTopicsResponse {

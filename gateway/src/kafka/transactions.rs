@@ -18,7 +18,7 @@ use tracing::debug;
 
 use super::codes::error_code;
 use super::codes::kafka as code;
-use super::context::{Context, done_code, instance_id, str_bytes, topic_name};
+use super::context::{Scope, done_code, instance_id, str_bytes, topic_name};
 use super::groups::group_call;
 
 fn producer(id: ProducerId, epoch: i16) -> ProducerIdentity {
@@ -29,7 +29,7 @@ fn producer(id: ProducerId, epoch: i16) -> ProducerIdentity {
 }
 
 /// The error code of a step that answers with nothing else.
-async fn step(context: &Context, request: TxnRequest) -> i16 {
+async fn step(context: &Scope<'_>, request: TxnRequest) -> i16 {
     match context.state.coordinator.transaction(request).await {
         Ok(_) => code::NONE,
         Err(error) => {
@@ -40,7 +40,7 @@ async fn step(context: &Context, request: TxnRequest) -> i16 {
 }
 
 pub(super) async fn add_partitions_to_txn(
-    context: &Context,
+    context: &Scope<'_>,
     request: AddPartitionsToTxnRequest,
     _version: i16,
 ) -> AddPartitionsToTxnResponse {
@@ -122,7 +122,7 @@ pub(super) async fn add_partitions_to_txn(
 }
 
 pub(super) async fn add_offsets_to_txn(
-    context: &Context,
+    context: &Scope<'_>,
     request: AddOffsetsToTxnRequest,
     _version: i16,
 ) -> AddOffsetsToTxnResponse {
@@ -137,7 +137,7 @@ pub(super) async fn add_offsets_to_txn(
 }
 
 pub(super) async fn end_txn(
-    context: &Context,
+    context: &Scope<'_>,
     request: EndTxnRequest,
     _version: i16,
 ) -> EndTxnResponse {
@@ -155,7 +155,7 @@ pub(super) async fn end_txn(
 /// version 3 the request names the consumer's member and generation (KIP-447), which
 /// must be current in the group, so that a consumer fenced by a rebalance cannot commit.
 pub(super) async fn txn_offset_commit(
-    context: &Context,
+    context: &Scope<'_>,
     request: TxnOffsetCommitRequest,
     version: i16,
 ) -> TxnOffsetCommitResponse {
@@ -241,7 +241,7 @@ fn state_name(state: TxnState) -> kafka_protocol::protocol::StrBytes {
 }
 
 pub(super) async fn describe_transactions(
-    context: &Context,
+    context: &Scope<'_>,
     request: DescribeTransactionsRequest,
     _version: i16,
 ) -> DescribeTransactionsResponse {
@@ -297,7 +297,7 @@ pub(super) async fn describe_transactions(
 }
 
 pub(super) async fn list_transactions(
-    context: &Context,
+    context: &Scope<'_>,
     request: ListTransactionsRequest,
     version: i16,
 ) -> ListTransactionsResponse {

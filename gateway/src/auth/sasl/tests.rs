@@ -99,7 +99,10 @@ async fn plain_may_not_act_for_another_user_and_garbage_fails_cleanly() {
     ));
     for garbage in [&b""[..], b"\0", b"\xff\xfe\0\0", &[0u8; 5000][..]] {
         let mut plain = Exchange::start(&security, "PLAIN").expect("plain");
-        assert!(matches!(plain.step(garbage), Step::Failed(_)), "{garbage:?}");
+        assert!(
+            matches!(plain.step(garbage), Step::Failed(_)),
+            "{garbage:?}"
+        );
         let mut scram = Exchange::start(&security, "SCRAM-SHA-512").expect("scram");
         assert!(
             !matches!(scram.step(garbage), Step::Done { .. }),
