@@ -394,6 +394,13 @@ pub enum CoordinatorError {
     UnknownTransactionalId(String),
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
+    /// The caller lacks an ACL for this.
+    #[error("not allowed to {operation} {resource_type} {name:?}")]
+    NotAuthorized {
+        resource_type: crate::security::ResourceType,
+        name: String,
+        operation: crate::security::Operation,
+    },
     #[error("internal coordinator error: {0}")]
     Internal(String),
 }
@@ -424,6 +431,7 @@ impl CoordinatorError {
             | CoordinatorError::OffsetMetadataTooLarge { .. } => ErrorKind::InvalidInput,
             CoordinatorError::Unavailable(_) => ErrorKind::Unavailable,
             CoordinatorError::Internal(_) => ErrorKind::Internal,
+            CoordinatorError::NotAuthorized { .. } => ErrorKind::Forbidden,
         }
     }
 
@@ -453,6 +461,14 @@ impl CoordinatorError {
             CoordinatorError::UnknownTransactionalId(_) => "unknown_transactional_id",
             CoordinatorError::Unavailable(_) => "metadata_unavailable",
             CoordinatorError::Internal(_) => "internal_error",
+            CoordinatorError::NotAuthorized { resource_type, .. } => match resource_type {
+                crate::security::ResourceType::Topic => "topic_authorization_failed",
+                crate::security::ResourceType::Group => "group_authorization_failed",
+                crate::security::ResourceType::Cluster => "cluster_authorization_failed",
+                crate::security::ResourceType::TransactionalId => {
+                    "transactional_id_authorization_failed"
+                }
+            },
         }
     }
 }

@@ -15,4 +15,6 @@ pub enum ErrorKind {
     Corrupt,
     /// A bug or an unexpected state.
     Internal,
+    /// The caller may not do this (an ACL is missing).
+    Forbidden,
 }

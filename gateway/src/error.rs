@@ -58,6 +58,7 @@ impl From<CoordinatorError> for ApiError {
                 ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 ErrorKind::Conflict => StatusCode::CONFLICT,
                 ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
                 ErrorKind::Corrupt | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
         };

@@ -12,6 +12,7 @@ use kafka_protocol::messages::{
     delete_groups_response, describe_groups_response, list_groups_response, offset_delete_response,
 };
 use silt_core::groups::{KafkaGroupRequest, KafkaGroupResponse, TopicPartition};
+use silt_core::security::{Operation, ResourceType};
 
 use super::codes::kafka as code;
 use super::context::{Scope, done_code, str_bytes};
@@ -24,7 +25,13 @@ pub(super) async fn list_groups(
 ) -> ListGroupsResponse {
     let mut response = ListGroupsResponse::default();
     let groups = match group_call(context, KafkaGroupRequest::List).await {
-        Ok(KafkaGroupResponse::Listed { groups }) => groups,
+        // Groups the caller may not describe are left out.
+        Ok(KafkaGroupResponse::Listed { mut groups }) => {
+            groups.retain(|group| {
+                context.allowed(Operation::Describe, ResourceType::Group, &group.group)
+            });
+            groups
+        }
         Ok(_) => {
             response.error_code = code::UNKNOWN_SERVER_ERROR;
             return response;

@@ -4,6 +4,7 @@
 //! broker's configs come from Silt's configuration and are read-only here. Every
 //! call honours `validate_only`: checked in full, nothing changed.
 
+use super::codes::kafka as code;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse,
@@ -13,6 +14,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use silt_core::Coordinator;
 use silt_core::coordinator::TopicAlteration;
+use silt_core::security::{Operation, ResourceType};
 use tracing::info;
 
 use super::admin::{BROKER, TOPIC};
@@ -110,6 +112,11 @@ pub(super) async fn create_partitions(
             .any(|(other, earlier)| other != index && earlier.name == topic.name);
         let outcome = if named_twice {
             Err((INVALID_REQUEST, "the topic is named twice".to_owned()))
+        } else if !context.allowed(Operation::Alter, ResourceType::Topic, topic.name.0.as_str()) {
+            Err((
+                code::TOPIC_AUTHORIZATION_FAILED,
+                format!("not allowed to alter topic {:?}", topic.name.0.as_str()),
+            ))
         } else {
             grow(coordinator, topic, request.validate_only).await
         };
@@ -183,15 +190,24 @@ pub(super) async fn alter_configs(
                 (config.name.as_str(), Op::Set, value)
             })
             .collect();
-        let outcome = alter_resource(
-            coordinator,
+        let outcome = match may_alter_configs(
+            context,
             resource.resource_type,
             resource.resource_name.as_str(),
-            Ok(configs),
-            true,
-            request.validate_only,
-        )
-        .await;
+        ) {
+            Err(refused) => Err(refused),
+            Ok(()) => {
+                alter_resource(
+                    coordinator,
+                    resource.resource_type,
+                    resource.resource_name.as_str(),
+                    Ok(configs),
+                    true,
+                    request.validate_only,
+                )
+                .await
+            }
+        };
         let mut answer = alter_configs_response::AlterConfigsResourceResponse::default();
         answer.resource_type = resource.resource_type;
         answer.resource_name = resource.resource_name.clone();
@@ -226,15 +242,24 @@ pub(super) async fn incremental_alter_configs(
                 ))
             })
             .collect();
-        let outcome = alter_resource(
-            coordinator,
+        let outcome = match may_alter_configs(
+            context,
             resource.resource_type,
             resource.resource_name.as_str(),
-            configs,
-            false,
-            request.validate_only,
-        )
-        .await;
+        ) {
+            Err(refused) => Err(refused),
+            Ok(()) => {
+                alter_resource(
+                    coordinator,
+                    resource.resource_type,
+                    resource.resource_name.as_str(),
+                    configs,
+                    false,
+                    request.validate_only,
+                )
+                .await
+            }
+        };
         let mut answer =
             incremental_alter_configs_response::AlterConfigsResourceResponse::default();
         answer.resource_type = resource.resource_type;
@@ -246,4 +271,30 @@ pub(super) async fn incremental_alter_configs(
         response.responses.push(answer);
     }
     response
+}
+
+/// ALTER_CONFIGS on the topic, or on the cluster for a broker's configs.
+fn may_alter_configs(
+    context: &Scope<'_>,
+    resource_type: i8,
+    name: &str,
+) -> Result<(), (i16, String)> {
+    let (kind, error) = if resource_type == 2 {
+        (ResourceType::Topic, code::TOPIC_AUTHORIZATION_FAILED)
+    } else {
+        (ResourceType::Cluster, code::CLUSTER_AUTHORIZATION_FAILED)
+    };
+    let name = if kind == ResourceType::Cluster {
+        silt_core::security::CLUSTER_NAME
+    } else {
+        name
+    };
+    if context.allowed(Operation::AlterConfigs, kind, name) {
+        Ok(())
+    } else {
+        Err((
+            error,
+            format!("not allowed to alter the configs of {name:?}"),
+        ))
+    }
 }

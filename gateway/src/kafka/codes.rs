@@ -2,10 +2,15 @@
 //! coordinator's errors to them.
 
 use silt_core::coordinator::CoordinatorError;
+use silt_core::security::ResourceType;
 
 /// Error codes of the Kafka protocol that Silt answers with.
 pub mod kafka {
     pub const NONE: i16 = 0;
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const UNKNOWN_SERVER_ERROR: i16 = -1;
     pub const OFFSET_OUT_OF_RANGE: i16 = 1;
     pub const CORRUPT_MESSAGE: i16 = 2;
@@ -57,6 +62,12 @@ pub fn error_code(error: &CoordinatorError) -> i16 {
         CoordinatorError::InvalidTxnState(_) => kafka::INVALID_TXN_STATE,
         CoordinatorError::UnknownTransactionalId(_) => kafka::INVALID_PRODUCER_ID_MAPPING,
         CoordinatorError::OffsetMetadataTooLarge { .. } => kafka::OFFSET_METADATA_TOO_LARGE,
+        CoordinatorError::NotAuthorized { resource_type, .. } => match resource_type {
+            ResourceType::Topic => kafka::TOPIC_AUTHORIZATION_FAILED,
+            ResourceType::Group => kafka::GROUP_AUTHORIZATION_FAILED,
+            ResourceType::Cluster => kafka::CLUSTER_AUTHORIZATION_FAILED,
+            ResourceType::TransactionalId => kafka::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        },
         _ => kafka::UNKNOWN_SERVER_ERROR,
     }
 }

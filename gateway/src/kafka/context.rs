@@ -59,6 +59,24 @@ impl Scope<'_> {
             .authorize(self.caller, operation, resource_type, name)
     }
 
+    /// `Ok` if the caller may do `operation` on the resource, else the error that
+    /// becomes Kafka's *_AUTHORIZATION_FAILED.
+    pub fn require(
+        &self,
+        operation: Operation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> Result<(), CoordinatorError> {
+        if self.allowed(operation, resource_type, name) {
+            return Ok(());
+        }
+        Err(CoordinatorError::NotAuthorized {
+            resource_type,
+            name: name.to_owned(),
+            operation,
+        })
+    }
+
     /// Whether the caller may do `operation` on the cluster.
     pub fn allowed_on_cluster(&self, operation: Operation) -> bool {
         self.allowed(operation, ResourceType::Cluster, CLUSTER_NAME)

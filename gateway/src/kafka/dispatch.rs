@@ -19,7 +19,8 @@ use super::membership::{find_coordinator, heartbeat, join_group, leave_group, sy
 use super::offsets::list_offsets;
 use super::produce::{init_producer_id, produce};
 use super::security::{
-    Session, create_acls, delete_acls, describe_acls, sasl_authenticate, sasl_handshake,
+    Session, create_acls, delete_acls, describe_acls, redact_configs, redact_epochs,
+    sasl_authenticate, sasl_handshake, split_delete_records,
 };
 use super::topics::{create_topics, delete_topics, metadata};
 use super::transactions::{
@@ -27,6 +28,7 @@ use super::transactions::{
     txn_offset_commit,
 };
 use super::{admin, decode};
+use silt_core::security::Operation;
 
 /// This gateway as the one broker admin answers describe.
 pub(super) fn broker(context: &Context) -> admin::Broker<'_> {
@@ -137,15 +139,23 @@ pub(super) async fn request(
                 let broker = broker(context);
                 let coordinator = context.state.coordinator.as_ref();
                 let response = admin::describe_configs(coordinator, &broker, request, version);
-                encode_response(correlation_id, header_version, &response.await, version).map(ready)
-            }
-            Request::DescribeCluster(request) => {
-                let response = admin::describe_cluster(&broker(context), request, version);
+                let mut response = response.await;
+                redact_configs(context, &mut response);
                 encode_response(correlation_id, header_version, &response, version).map(ready)
             }
-            Request::DeleteRecords(request) => {
+            Request::DescribeCluster(request) => {
+                let mut response = admin::describe_cluster(&broker(context), request, version);
+                if !context.allowed_on_cluster(Operation::Describe) {
+                    response.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+                    response.brokers.clear();
+                }
+                encode_response(correlation_id, header_version, &response, version).map(ready)
+            }
+            Request::DeleteRecords(mut request) => {
+                let denied = split_delete_records(context, &mut request);
                 let coordinator = context.state.coordinator.as_ref();
-                let response = admin::delete_records(coordinator, request, version).await;
+                let mut response = admin::delete_records(coordinator, request, version).await;
+                response.topics.extend(denied);
                 encode_response(correlation_id, header_version, &response, version).map(ready)
             }
             Request::CreatePartitions(request) => answer!(request, create_partitions),
@@ -164,7 +174,9 @@ pub(super) async fn request(
             Request::OffsetForLeaderEpoch(request) => {
                 let coordinator = context.state.coordinator.as_ref();
                 let response = admin::offset_for_leader_epoch(coordinator, request, version);
-                encode_response(correlation_id, header_version, &response.await, version).map(ready)
+                let mut response = response.await;
+                redact_epochs(context, &mut response);
+                encode_response(correlation_id, header_version, &response, version).map(ready)
             }
             Request::Produce(request) => {
                 let acks = request.acks;

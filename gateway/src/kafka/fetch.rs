@@ -1,6 +1,7 @@
 //! Fetch: whole stored chunks served as Kafka record batches (encoded once, kept in the
 //! chunk cache), compacted ranges read from Parquet, long-polls in the coordinator.
 
+use silt_core::security::{Operation, ResourceType};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -62,6 +63,7 @@ pub(super) async fn read_partition(
 ) -> PartitionRead {
     let mut aborted = AbortedTransactions::default();
     let result = async {
+        context.require(Operation::Read, ResourceType::Topic, topic)?;
         let partition = partition_number(index)?;
         let offset = u64::try_from(offset)
             .map_err(|_| CoordinatorError::InvalidArgument(format!("offset {offset}")))?;

@@ -5,6 +5,7 @@
 //! `offset.metadata.max.bytes` default) is refused for its partition alone with
 //! `OFFSET_METADATA_TOO_LARGE`.
 
+use silt_core::security::{Operation, ResourceType};
 use std::collections::HashSet;
 
 use kafka_protocol::messages::{
@@ -33,6 +34,9 @@ pub(super) async fn group_call(
     context: &Scope<'_>,
     request: KafkaGroupRequest,
 ) -> Result<KafkaGroupResponse, i16> {
+    if let Err(denied) = authorize_group_call(context, &request) {
+        return Err(error_code(&denied));
+    }
     let waits = matches!(
         request,
         KafkaGroupRequest::Join { .. } | KafkaGroupRequest::Sync { .. }
@@ -50,6 +54,44 @@ pub(super) async fn group_call(
         CoordinatorError::Unavailable(_) => code::COORDINATOR_NOT_AVAILABLE,
         other => error_code(&other),
     })
+}
+
+/// Kafka's ACLs of a group call: READ on the group to be a member or commit (and READ
+/// on each topic committed), DESCRIBE to read its offsets or describe it, DELETE to
+/// delete it or its offsets. Listing filters by DESCRIBE instead.
+fn authorize_group_call(
+    context: &Scope<'_>,
+    request: &KafkaGroupRequest,
+) -> Result<(), CoordinatorError> {
+    use KafkaGroupRequest as Call;
+    let (operation, group) = match request {
+        Call::Join { group, .. }
+        | Call::Sync { group, .. }
+        | Call::Heartbeat { group, .. }
+        | Call::Leave { group, .. }
+        | Call::Commit { group, .. } => (Operation::Read, group),
+        Call::Fetch { group, .. } | Call::Describe { group } => (Operation::Describe, group),
+        Call::DeleteGroup { group } | Call::DeleteOffsets { group, .. } => {
+            (Operation::Delete, group)
+        }
+        Call::List => return Ok(()),
+    };
+    context.require(operation, ResourceType::Group, group)?;
+    match request {
+        Call::Commit { offsets, .. } => offsets.iter().try_for_each(|offset| {
+            context.require(Operation::Read, ResourceType::Topic, &offset.topic)
+        }),
+        Call::DeleteOffsets { partitions, .. } => partitions.iter().try_for_each(|partition| {
+            context.require(Operation::Read, ResourceType::Topic, &partition.topic)
+        }),
+        Call::Fetch {
+            topics: Some(topics),
+            ..
+        } => topics
+            .iter()
+            .try_for_each(|topic| context.require(Operation::Describe, ResourceType::Topic, topic)),
+        _ => Ok(()),
+    }
 }
 
 /// A partition of an OffsetCommit: its offset, or the error code it is answered with.

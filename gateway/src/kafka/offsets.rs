@@ -3,6 +3,7 @@
 
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, list_offsets_response};
 use silt_core::coordinator::CoordinatorError;
+use silt_core::security::{Operation, ResourceType};
 use silt_core::transactions::Isolation;
 
 use super::codes::error_code;
@@ -24,19 +25,28 @@ pub(super) async fn list_offsets(
     let mut response = ListOffsetsResponse::default();
     for topic in request.topics {
         let name = topic.name.0.as_str().to_owned();
+        let denied = context
+            .require(Operation::Describe, ResourceType::Topic, &name)
+            .err();
         let mut answered = list_offsets_response::ListOffsetsTopicResponse::default();
         answered.name = topic.name;
         for wanted in topic.partitions {
             let mut partition = list_offsets_response::ListOffsetsPartitionResponse::default();
             partition.partition_index = wanted.partition_index;
             partition.timestamp = -1;
-            let found = offset_for(
-                context,
-                &name,
-                wanted.partition_index,
-                wanted.timestamp,
-                isolation,
-            );
+            let found = async {
+                if let Some(denied) = &denied {
+                    return Err(denied.clone());
+                }
+                offset_for(
+                    context,
+                    &name,
+                    wanted.partition_index,
+                    wanted.timestamp,
+                    isolation,
+                )
+                .await
+            };
             match found.await {
                 Ok((offset, timestamp)) => {
                     partition.offset = offset;

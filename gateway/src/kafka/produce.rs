@@ -9,6 +9,7 @@ use kafka_protocol::messages::{
 };
 use silt_core::coordinator::{CoordinatorError, KafkaBatchStamp, Topic};
 use silt_core::record::RecordParts;
+use silt_core::security::{Operation, ResourceType};
 use silt_core::topic_configs::TimestampType;
 use silt_core::transactions::{TxnRequest, TxnResponse};
 use tracing::debug;
@@ -27,6 +28,25 @@ pub(super) async fn init_producer_id(
     _version: i16,
 ) -> InitProducerIdResponse {
     let mut response = InitProducerIdResponse::default();
+    let allowed = match &request.transactional_id {
+        Some(id) => context.allowed(
+            Operation::Write,
+            ResourceType::TransactionalId,
+            id.0.as_str(),
+        ),
+        None => context
+            .state
+            .security
+            .may_write_idempotently(context.caller),
+    };
+    if !allowed {
+        response.error_code = if request.transactional_id.is_some() {
+            code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        } else {
+            code::CLUSTER_AUTHORIZATION_FAILED
+        };
+        return response;
+    }
     if let Some(transactional_id) = &request.transactional_id {
         let call = TxnRequest::InitProducer {
             transactional_id: transactional_id.0.as_str().to_owned(),
@@ -90,9 +110,26 @@ pub(super) async fn produce(
     request: ProduceRequest,
 ) -> impl Future<Output = ProduceResponse> + Send + 'static {
     let mut topics = Vec::with_capacity(request.topic_data.len());
+    // A transactional producer needs WRITE on its transactional id, as on each topic.
+    let transaction_denied = request.transactional_id.as_ref().and_then(|id| {
+        context
+            .require(
+                Operation::Write,
+                ResourceType::TransactionalId,
+                id.0.as_str(),
+            )
+            .err()
+    });
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_owned();
-        let found = context.state.coordinator.get_topic(&name).await;
+        let found = match (
+            &transaction_denied,
+            context.require(Operation::Write, ResourceType::Topic, &name),
+        ) {
+            (Some(denied), _) => Err(denied.clone()),
+            (None, Err(denied)) => Err(denied),
+            (None, Ok(())) => context.state.coordinator.get_topic(&name).await,
+        };
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             partitions.push(match &found {

@@ -12,16 +12,22 @@ use kafka_protocol::messages::create_acls_response::AclCreationResult;
 use kafka_protocol::messages::delete_acls_response::{
     DeleteAclsFilterResult, DeleteAclsMatchingAcl,
 };
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeAclsResource};
 use kafka_protocol::messages::{
     CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse,
     DescribeAclsRequest, DescribeAclsResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
     SaslHandshakeRequest, SaslHandshakeResponse,
 };
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, DescribeConfigsResponse, OffsetForLeaderEpochResponse,
+};
 use kafka_protocol::protocol::StrBytes;
 use silt_core::security::{
-    AclBinding, AclFilter, Operation, PatternFilter, PatternType, Permission, ResourceType,
-    SecurityRequest, SecurityResponse,
+    AclBinding, AclFilter, CLUSTER_NAME, Operation, PatternFilter, PatternType, Permission,
+    ResourceType, SecurityRequest, SecurityResponse,
 };
 
 use super::codes::kafka as code;
@@ -33,7 +39,6 @@ use crate::auth::sasl::{Exchange, MECHANISMS, Step};
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 const ILLEGAL_SASL_STATE: i16 = 34;
 const SASL_AUTHENTICATION_FAILED: i16 = 58;
-const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
 
 /// Filter codes that select any value, and a pattern filter's MATCH.
 const ANY: i8 = 1;
@@ -214,7 +219,7 @@ pub(super) async fn describe_acls(
 ) -> DescribeAclsResponse {
     let mut response = DescribeAclsResponse::default();
     if !context.allowed_on_cluster(Operation::Describe) {
-        response.error_code = CLUSTER_AUTHORIZATION_FAILED;
+        response.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
         return response;
     }
     let selected = match filter(
@@ -283,7 +288,7 @@ pub(super) async fn create_acls(
             creation.permission_type,
         );
         match (allowed, parsed) {
-            (false, _) => result.error_code = CLUSTER_AUTHORIZATION_FAILED,
+            (false, _) => result.error_code = code::CLUSTER_AUTHORIZATION_FAILED,
             (true, Ok(acl)) => valid.push((response.results.len(), acl)),
             (true, Err(message)) => {
                 result.error_code = code::INVALID_REQUEST;
@@ -330,7 +335,7 @@ pub(super) async fn delete_acls(
             requested.permission_type,
         );
         match (allowed, parsed) {
-            (false, _) => result.error_code = CLUSTER_AUTHORIZATION_FAILED,
+            (false, _) => result.error_code = code::CLUSTER_AUTHORIZATION_FAILED,
             (true, Err(message)) => {
                 result.error_code = code::INVALID_REQUEST;
                 result.error_message = Some(str_bytes(&message));
@@ -369,4 +374,79 @@ fn matching(acl: &AclBinding) -> DeleteAclsMatchingAcl {
     matched.operation = acl.operation.code();
     matched.permission_type = acl.permission.code();
     matched
+}
+
+/// DescribeConfigs answers only what the caller may describe: DESCRIBE_CONFIGS on each
+/// topic, or on the cluster for the broker's configs.
+pub(super) fn redact_configs(context: &Scope<'_>, response: &mut DescribeConfigsResponse) {
+    for result in &mut response.results {
+        let (kind, error) = if result.resource_type == 2 {
+            (ResourceType::Topic, code::TOPIC_AUTHORIZATION_FAILED)
+        } else {
+            (ResourceType::Cluster, code::CLUSTER_AUTHORIZATION_FAILED)
+        };
+        let name = match kind {
+            ResourceType::Cluster => CLUSTER_NAME.to_owned(),
+            _ => result.resource_name.as_str().to_owned(),
+        };
+        if !context.allowed(Operation::DescribeConfigs, kind, &name) {
+            result.error_code = error;
+            result.error_message = Some(str_bytes("not allowed to describe these configs"));
+            result.configs.clear();
+        }
+    }
+}
+
+/// OffsetForLeaderEpoch answers only topics the caller may describe.
+pub(super) fn redact_epochs(context: &Scope<'_>, response: &mut OffsetForLeaderEpochResponse) {
+    for topic in &mut response.topics {
+        if !context.allowed(
+            Operation::Describe,
+            ResourceType::Topic,
+            topic.topic.0.as_str(),
+        ) {
+            for partition in &mut topic.partitions {
+                partition.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                partition.leader_epoch = -1;
+                partition.end_offset = -1;
+            }
+        }
+    }
+}
+
+/// DeleteRecords deletes only from topics the caller may DELETE: the others are taken
+/// out of the request and answered TOPIC_AUTHORIZATION_FAILED.
+pub(super) fn split_delete_records(
+    context: &Scope<'_>,
+    request: &mut DeleteRecordsRequest,
+) -> Vec<DeleteRecordsTopicResult> {
+    let (allowed, denied): (Vec<_>, Vec<_>) = std::mem::take(&mut request.topics)
+        .into_iter()
+        .partition(|topic| {
+            context.allowed(
+                Operation::Delete,
+                ResourceType::Topic,
+                topic.name.0.as_str(),
+            )
+        });
+    request.topics = allowed;
+    denied
+        .into_iter()
+        .map(|topic| {
+            let mut answered = DeleteRecordsTopicResult::default();
+            answered.partitions = topic
+                .partitions
+                .iter()
+                .map(|wanted| {
+                    let mut result = DeleteRecordsPartitionResult::default();
+                    result.partition_index = wanted.partition_index;
+                    result.low_watermark = -1;
+                    result.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                    result
+                })
+                .collect();
+            answered.name = topic.name;
+            answered
+        })
+        .collect()
 }

@@ -6,6 +6,7 @@ use kafka_protocol::messages::{
     delete_topics_response::DeletableTopicResult, metadata_response,
 };
 use silt_core::coordinator::{CoordinatorError, TopicConfig};
+use silt_core::security::{Operation, ResourceType};
 use tracing::{info, warn};
 
 use super::codes::error_code;
@@ -23,7 +24,14 @@ pub(super) async fn metadata(
     let mut topics = Vec::new();
     match request.topics {
         None => match coordinator.list_topics().await {
-            Ok(all) => topics.extend(all.into_iter().map(Ok)),
+            // Topics the caller may not describe are absent, as in Kafka.
+            Ok(all) => topics.extend(
+                all.into_iter()
+                    .filter(|topic| {
+                        context.allowed(Operation::Describe, ResourceType::Topic, &topic.name)
+                    })
+                    .map(Ok),
+            ),
             Err(error) => warn!(%error, "listing topics for metadata"),
         },
         Some(wanted) => {
@@ -35,10 +43,15 @@ pub(super) async fn metadata(
                     topics.push(Err((name, code::INVALID_TOPIC_EXCEPTION)));
                     continue;
                 }
+                if !context.allowed(Operation::Describe, ResourceType::Topic, &name) {
+                    topics.push(Err((name, code::TOPIC_AUTHORIZATION_FAILED)));
+                    continue;
+                }
                 let mut found = coordinator.get_topic(&name).await;
                 if matches!(found, Err(CoordinatorError::TopicNotFound(_)))
                     && request.allow_auto_topic_creation
                     && context.config.auto_create_partitions > 0
+                    && may_create(context, &name)
                 {
                     found = match coordinator
                         .create_topic(TopicConfig {
@@ -130,7 +143,12 @@ pub(super) async fn create_topics(
             Ok(asked) => {
                 result.num_partitions = asked.partitions as i32;
                 result.replication_factor = 1;
-                if silt_core::names::validate_topic_name(&name).is_err() {
+                if !may_create(context, &name) {
+                    Err((
+                        code::TOPIC_AUTHORIZATION_FAILED,
+                        format!("not allowed to create topic {name:?}"),
+                    ))
+                } else if silt_core::names::validate_topic_name(&name).is_err() {
                     Err((
                         code::INVALID_TOPIC_EXCEPTION,
                         format!("{name:?} is not a valid topic name"),
@@ -191,12 +209,18 @@ pub(super) async fn delete_topics(
     let mut response = DeleteTopicsResponse::default();
     for name in names {
         let mut result = DeletableTopicResult::default();
-        if let Err(error) = context
-            .state
-            .coordinator
-            .delete_topic(name.0.as_str())
-            .await
+        let deleted = match context.require(Operation::Delete, ResourceType::Topic, name.0.as_str())
         {
+            Ok(()) => {
+                context
+                    .state
+                    .coordinator
+                    .delete_topic(name.0.as_str())
+                    .await
+            }
+            Err(denied) => Err(denied),
+        };
+        if let Err(error) = deleted {
             result.error_code = error_code(&error);
             result.error_message = Some(str_bytes(&error.to_string()));
         }
@@ -204,4 +228,10 @@ pub(super) async fn delete_topics(
         response.responses.push(result);
     }
     response
+}
+
+/// Kafka's rule for creating a topic: CREATE on the cluster, or on the topic's name.
+fn may_create(context: &Scope<'_>, name: &str) -> bool {
+    context.allowed_on_cluster(Operation::Create)
+        || context.allowed(Operation::Create, ResourceType::Topic, name)
 }

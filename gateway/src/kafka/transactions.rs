@@ -13,6 +13,7 @@ use kafka_protocol::messages::{
 };
 use silt_core::coordinator::{CoordinatorError, ProducerIdentity};
 use silt_core::groups::KafkaGroupRequest;
+use silt_core::security::{Operation, ResourceType};
 use silt_core::transactions::{TopicPartition, TxnOffset, TxnRequest, TxnResponse, TxnState};
 use tracing::debug;
 
@@ -28,8 +29,57 @@ fn producer(id: ProducerId, epoch: i16) -> ProducerIdentity {
     }
 }
 
+/// Kafka's ACLs of a transaction step: WRITE on the transactional id; WRITE on each
+/// topic added; READ on the group whose offsets it commits, and on their topics.
+fn authorize_step(context: &Scope<'_>, request: &TxnRequest) -> Result<(), CoordinatorError> {
+    let transactional_id = match request {
+        TxnRequest::InitProducer {
+            transactional_id, ..
+        }
+        | TxnRequest::Begin {
+            transactional_id, ..
+        }
+        | TxnRequest::AddPartitions {
+            transactional_id, ..
+        }
+        | TxnRequest::AddOffsets {
+            transactional_id, ..
+        }
+        | TxnRequest::CommitOffsets {
+            transactional_id, ..
+        }
+        | TxnRequest::End {
+            transactional_id, ..
+        } => transactional_id,
+        _ => return Ok(()),
+    };
+    context.require(
+        Operation::Write,
+        ResourceType::TransactionalId,
+        transactional_id,
+    )?;
+    match request {
+        TxnRequest::AddPartitions { partitions, .. } => partitions
+            .iter()
+            .try_for_each(|p| context.require(Operation::Write, ResourceType::Topic, &p.topic)),
+        TxnRequest::AddOffsets { group, .. } => {
+            context.require(Operation::Read, ResourceType::Group, group)
+        }
+        TxnRequest::CommitOffsets { group, offsets, .. } => {
+            context.require(Operation::Read, ResourceType::Group, group)?;
+            offsets.iter().try_for_each(|offset| {
+                context.require(Operation::Read, ResourceType::Topic, &offset.topic)
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The error code of a step that answers with nothing else.
 async fn step(context: &Scope<'_>, request: TxnRequest) -> i16 {
+    if let Err(denied) = authorize_step(context, &request) {
+        return error_code(&denied);
+    }
     match context.state.coordinator.transaction(request).await {
         Ok(_) => code::NONE,
         Err(error) => {
@@ -70,7 +120,11 @@ pub(super) async fn add_partitions_to_txn(
             ),
             partitions,
         };
-        match context.state.coordinator.transaction(call).await {
+        let added = match authorize_step(context, &call) {
+            Ok(()) => context.state.coordinator.transaction(call).await,
+            Err(denied) => Err(denied),
+        };
+        match added {
             Ok(_) => (None, code::NONE),
             Err(error) => {
                 let culprit = match &error {
@@ -259,6 +313,9 @@ pub(super) async fn describe_transactions(
         let mut state = describe_transactions_response::TransactionState::default();
         state.transactional_id = TransactionalId(str_bytes(&id));
         match &answer {
+            _ if !context.allowed(Operation::Describe, ResourceType::TransactionalId, &id) => {
+                state.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            }
             Err(error) => state.error_code = error_code(error),
             Ok(TxnResponse::Described { transactions }) => {
                 match transactions.iter().find(|txn| txn.transactional_id == id) {
@@ -319,7 +376,14 @@ pub(super) async fn list_transactions(
     };
     match context.state.coordinator.transaction(call).await {
         Err(error) => response.error_code = error_code(&error),
-        Ok(TxnResponse::Described { transactions }) => {
+        Ok(TxnResponse::Described { mut transactions }) => {
+            transactions.retain(|txn| {
+                context.allowed(
+                    Operation::Describe,
+                    ResourceType::TransactionalId,
+                    &txn.transactional_id,
+                )
+            });
             let now = silt_core::now_ms();
             // v1+: only transactions open for longer than the filter (-1: all).
             let min_duration = if version >= 1 {
