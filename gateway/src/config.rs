@@ -31,6 +31,8 @@ pub struct GatewayConfig {
     pub compression: Compression,
     /// Caps and timeouts of the HTTP and Kafka listeners' connections.
     pub connections: ConnectionLimits,
+    /// Authentication and authorization of clients.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for GatewayConfig {
@@ -46,6 +48,7 @@ impl Default for GatewayConfig {
             max_wait_ms: 30_000,
             compression: Compression::Lz4,
             connections: ConnectionLimits::default(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }

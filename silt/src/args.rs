@@ -273,6 +273,20 @@ pub struct ServeArgs {
     /// balancer's, or an address). Default: the listener's.
     #[arg(long, env = "SILT_KAFKA_ADVERTISED_ADDRESS")]
     pub kafka_advertised_address: Option<String>,
+    /// Clients authenticate (HTTP: `Authorization: Bearer <key>` or Basic with a user's
+    /// password; Kafka: SASL PLAIN or SCRAM) and ACLs decide what each may do.
+    #[arg(long, env = "SILT_AUTH")]
+    pub auth: bool,
+    /// With --auth: clients without credentials are `User:ANONYMOUS` (ACLs apply).
+    /// Without --auth: consent to serve everyone on a non-loopback address.
+    #[arg(long, env = "SILT_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+    /// Principals allowed everything, comma-separated (`User:admin,User:ops`).
+    #[arg(long, env = "SILT_SUPER_USERS")]
+    pub super_users: Option<String>,
+    /// `/metrics` answers without credentials (for a scraper on a private network).
+    #[arg(long, env = "SILT_PUBLIC_METRICS")]
+    pub public_metrics: bool,
     /// Partitions of a topic that a Kafka client's Metadata request creates on first
     /// use (0: such topics are not created). Default: 1, as Kafka's `num.partitions`.
     #[arg(long, env = "SILT_KAFKA_AUTO_CREATE_PARTITIONS")]

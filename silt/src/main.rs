@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod error;
 mod recovery;
+mod security;
 mod serve;
 
 #[tokio::main]

@@ -111,6 +111,13 @@ impl ServeConfig {
         if let Some(value) = args.compression {
             gateway.compression = value;
         }
+        let flags = crate::security::AuthFlags {
+            auth: args.auth,
+            allow_anonymous: args.allow_anonymous,
+            public_metrics: args.public_metrics,
+            super_users: args.super_users.as_deref(),
+        };
+        crate::security::apply_flags(&flags, &mut gateway.auth);
         let connections = &mut gateway.connections;
         for (flag, field) in [
             (
@@ -271,6 +278,10 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
                 })?
         }
     };
+    let mut auth = config.gateway.auth.clone();
+    crate::security::check_exposure(&auth, &[Some(config.listen), config.kafka_listen])?;
+    crate::security::bootstrap_admin(&coordinator, &mut auth).await?;
+    let security = silt_gateway::auth::Security::new(auth, Arc::clone(&coordinator));
     let cache = ChunkCache::open(&config.cache)
         .await
         .map_err(|error| CliError::Server(error.to_string()))?;
@@ -319,7 +330,9 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         shutdown: shutdown_rx,
         admin: Some(Arc::new(CompactorAdmin(compactor))),
         request_transactions: Default::default(),
+        security,
     };
+    state.security.spawn_refresh(state.shutdown.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| {

@@ -1,0 +1,101 @@
+//! How `silt dev` and `silt gateway` start securely: the authentication flags, the
+//! refusal to serve openly on a non-loopback address without `--allow-anonymous`, and
+//! the first administrator, created from `SILT_BOOTSTRAP_ADMIN_PASSWORD` (as Kafka's
+//! storage format adds its first SCRAM user) so that a secured cluster can be managed
+//! from its first minute.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use silt_core::Coordinator;
+use silt_core::security::{SecurityRequest, SecurityResponse, User};
+use silt_gateway::auth::AuthConfig;
+use silt_gateway::auth::credentials::scram_credentials;
+use tracing::info;
+
+use crate::error::CliError;
+
+/// The authentication flags of `silt dev` and `silt gateway`.
+pub struct AuthFlags<'a> {
+    pub auth: bool,
+    pub allow_anonymous: bool,
+    pub public_metrics: bool,
+    pub super_users: Option<&'a str>,
+}
+
+/// Applies the authentication flags over the file's settings.
+pub fn apply_flags(args: &AuthFlags<'_>, auth: &mut AuthConfig) {
+    if args.auth {
+        auth.enabled = true;
+    }
+    if args.allow_anonymous {
+        auth.allow_anonymous = true;
+    }
+    if args.public_metrics {
+        auth.public_metrics = true;
+    }
+    if let Some(users) = args.super_users {
+        auth.super_users = users
+            .split(',')
+            .map(str::trim)
+            .filter(|user| !user.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+}
+
+/// Refuses to serve without authentication on an address other hosts can reach, unless
+/// told `--allow-anonymous`.
+pub fn check_exposure(auth: &AuthConfig, listeners: &[Option<SocketAddr>]) -> Result<(), CliError> {
+    if auth.enabled || auth.allow_anonymous {
+        return Ok(());
+    }
+    for address in listeners.iter().flatten() {
+        if !address.ip().is_loopback() {
+            return Err(CliError::Config(format!(
+                "{address} is reachable from other hosts and authentication is off: pass --auth \
+                 (with users or keys), or --allow-anonymous to serve everyone on purpose"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the user `SILT_BOOTSTRAP_ADMIN` (default `admin`) with the password in
+/// `SILT_BOOTSTRAP_ADMIN_PASSWORD` if it does not exist yet, and makes it a super user.
+pub async fn bootstrap_admin(
+    coordinator: &Arc<dyn Coordinator>,
+    auth: &mut AuthConfig,
+) -> Result<(), CliError> {
+    let Ok(password) = std::env::var("SILT_BOOTSTRAP_ADMIN_PASSWORD") else {
+        return Ok(());
+    };
+    let name = std::env::var("SILT_BOOTSTRAP_ADMIN").unwrap_or_else(|_| "admin".to_owned());
+    let principal = format!("User:{name}");
+    if !auth.super_users.contains(&principal) {
+        auth.super_users.push(principal.clone());
+    }
+    let view = coordinator
+        .security(SecurityRequest::View {
+            known_version: None,
+        })
+        .await
+        .map_err(|error| CliError::Server(error.to_string()))?;
+    if let SecurityResponse::View(Some(view)) = view
+        && view.users.iter().any(|user| user.name == name)
+    {
+        return Ok(());
+    }
+    let credentials =
+        scram_credentials(&password).map_err(|error| CliError::Config(error.to_string()))?;
+    coordinator
+        .security(SecurityRequest::PutUser(User {
+            name: name.clone(),
+            credentials,
+            created_ms: silt_core::now_ms(),
+        }))
+        .await
+        .map_err(|error| CliError::Server(error.to_string()))?;
+    info!(user = %name, "bootstrap administrator created");
+    Ok(())
+}
