@@ -284,6 +284,13 @@ pub struct ServeArgs {
     /// Principals allowed everything, comma-separated (`User:admin,User:ops`).
     #[arg(long, env = "SILT_SUPER_USERS")]
     pub super_users: Option<String>,
+    /// The first administrator's user name (a super user), created at start-up with
+    /// --bootstrap-admin-password if no user of that name exists. Default: admin.
+    #[arg(long, env = "SILT_BOOTSTRAP_ADMIN")]
+    pub bootstrap_admin: Option<String>,
+    /// The first administrator's password (take it from a secret, not the command line).
+    #[arg(long, env = "SILT_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub bootstrap_admin_password: Option<String>,
     /// `/metrics` answers without credentials (for a scraper on a private network).
     #[arg(long, env = "SILT_PUBLIC_METRICS")]
     pub public_metrics: bool,

@@ -1,6 +1,6 @@
 //! How `silt dev` and `silt gateway` start securely: the authentication flags, the
 //! refusal to serve openly on a non-loopback address without `--allow-anonymous`, and
-//! the first administrator, created from `SILT_BOOTSTRAP_ADMIN_PASSWORD` (as Kafka's
+//! the first administrator, created from `--bootstrap-admin-password` (as Kafka's
 //! storage format adds its first SCRAM user) so that a secured cluster can be managed
 //! from its first minute.
 
@@ -61,16 +61,14 @@ pub fn check_exposure(auth: &AuthConfig, listeners: &[Option<SocketAddr>]) -> Re
     Ok(())
 }
 
-/// Creates the user `SILT_BOOTSTRAP_ADMIN` (default `admin`) with the password in
-/// `SILT_BOOTSTRAP_ADMIN_PASSWORD` if it does not exist yet, and makes it a super user.
+/// Creates the user `name` with `password` if no user of that name exists yet, and
+/// makes it a super user.
 pub async fn bootstrap_admin(
     coordinator: &Arc<dyn Coordinator>,
     auth: &mut AuthConfig,
+    name: &str,
+    password: &str,
 ) -> Result<(), CliError> {
-    let Ok(password) = std::env::var("SILT_BOOTSTRAP_ADMIN_PASSWORD") else {
-        return Ok(());
-    };
-    let name = std::env::var("SILT_BOOTSTRAP_ADMIN").unwrap_or_else(|_| "admin".to_owned());
     let principal = format!("User:{name}");
     if !auth.super_users.contains(&principal) {
         auth.super_users.push(principal.clone());
@@ -87,10 +85,10 @@ pub async fn bootstrap_admin(
         return Ok(());
     }
     let credentials =
-        scram_credentials(&password).map_err(|error| CliError::Config(error.to_string()))?;
+        scram_credentials(password).map_err(|error| CliError::Config(error.to_string()))?;
     coordinator
         .security(SecurityRequest::PutUser(User {
-            name: name.clone(),
+            name: name.to_owned(),
             credentials,
             created_ms: silt_core::now_ms(),
         }))

@@ -71,6 +71,8 @@ pub struct ServeConfig {
     pub cache: CacheConfig,
     /// Segments up to this size are read whole when a chunk of theirs misses the cache.
     pub whole_segment_read_bytes: u64,
+    /// The first administrator to create: (user name, password).
+    pub bootstrap_admin: Option<(String, String)>,
 }
 
 impl ServeConfig {
@@ -191,6 +193,10 @@ impl ServeConfig {
                 None => Some(SocketAddr::from(([127, 0, 0, 1], 9092))),
             };
         Ok(ServeConfig {
+            bootstrap_admin: args.bootstrap_admin_password.map(|password| {
+                let name = args.bootstrap_admin.unwrap_or_else(|| "admin".to_owned());
+                (name, password)
+            }),
             whole_segment_read_bytes: args
                 .whole_segment_read_bytes
                 .or(file.whole_segment_read_bytes)
@@ -280,7 +286,9 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     };
     let mut auth = config.gateway.auth.clone();
     crate::security::check_exposure(&auth, &[Some(config.listen), config.kafka_listen])?;
-    crate::security::bootstrap_admin(&coordinator, &mut auth).await?;
+    if let Some((name, password)) = &config.bootstrap_admin {
+        crate::security::bootstrap_admin(&coordinator, &mut auth, name, password).await?;
+    }
     let security = silt_gateway::auth::Security::new(auth, Arc::clone(&coordinator));
     let cache = ChunkCache::open(&config.cache)
         .await
