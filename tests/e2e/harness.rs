@@ -474,6 +474,7 @@ impl S3Server {
 pub struct Api {
     pub http: reqwest::Client,
     pub url: String,
+    authorization: Option<String>,
 }
 
 impl Api {
@@ -481,6 +482,16 @@ impl Api {
         Api {
             http: reqwest::Client::new(),
             url: url.to_owned(),
+            authorization: None,
+        }
+    }
+
+    /// The same server, sending `Authorization: <value>` with every request.
+    pub fn with_authorization(&self, value: &str) -> Api {
+        Api {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            authorization: Some(value.to_owned()),
         }
     }
 
@@ -491,6 +502,9 @@ impl Api {
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(value) = &self.authorization {
+            request = request.header("authorization", value);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -23,5 +23,6 @@ mod kafka_python_edges;
 mod kafka_static;
 mod producers;
 mod scale_out;
+mod security;
 mod smoke_localstack;
 mod transactions;

@@ -50,7 +50,7 @@ impl Callback {
         {
             return None;
         }
-        if &*session_data.mechanism().mechanism == "PLAIN" {
+        if session_data.mechanism().mechanism.as_str() == "PLAIN" {
             let password = std::str::from_utf8(context.get_ref::<Password>()?).ok()?;
             let credential = self
                 .security

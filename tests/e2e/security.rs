@@ -1,0 +1,245 @@
+//! Authentication and ACLs end to end, with `silt dev --auth` and its bootstrap
+//! administrator: HTTP with API keys and Basic passwords (401 without or with wrong or
+//! revoked credentials, 403 without the ACL, and nothing written either way), the admin
+//! API that `silt users|keys|acls` calls, and Kafka clients with SASL PLAIN and
+//! SCRAM-SHA-512 whose ACLs confluent-kafka's AdminClient creates.
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::harness::{Api, Silt, free_port};
+use crate::kafka::python;
+
+const ADMIN_PASSWORD: &str = "admin-password-1";
+const ALICE_PASSWORD: &str = "alice-password-1";
+
+fn basic(user: &str, password: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+async fn high_watermark(api: &Api, topic: &str) -> u64 {
+    let (status, body) = api.get(&format!("/v1/topics/{topic}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["partitions"][0]["high_watermark"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{body}"))
+}
+
+async fn produce(api: &Api, topic: &str) -> (u16, Value) {
+    api.post(
+        &format!("/v1/topics/{topic}/records"),
+        json!({"records": [{"value": "v"}]}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_passwords_and_acls_guard_http_and_kafka() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kafka = format!("127.0.0.1:{}", free_port());
+    let env = [
+        ("SILT_KAFKA_LISTEN".to_owned(), kafka.clone()),
+        ("SILT_AUTH".to_owned(), "true".to_owned()),
+        (
+            "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+            ADMIN_PASSWORD.to_owned(),
+        ),
+    ];
+    let silt = Silt::start(dir.path(), None, &env);
+    let open = Api::new(&silt.url);
+    let admin = open.with_authorization(&basic("admin", ADMIN_PASSWORD));
+
+    // Without credentials, or with wrong ones: 401 and nothing done. Health stays open.
+    assert!(silt.answers_ok("/healthz", std::time::Duration::from_secs(5)));
+    let (status, body) = open
+        .post("/v1/topics", json!({"name": "orders", "partitions": 1}))
+        .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let wrong = open.with_authorization(&basic("admin", "guess"));
+    assert_eq!(wrong.get("/v1/topics").await.0, 401);
+    assert_eq!(
+        open.with_authorization("Bearer silt_nope_nope")
+            .get("/v1/topics")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        open.get("/metrics").await.0,
+        401,
+        "metrics need credentials by default"
+    );
+
+    // The administrator creates topics, a user, a key and ACLs.
+    for topic in ["orders", "secret"] {
+        let (status, body) = admin
+            .post("/v1/topics", json!({"name": topic, "partitions": 1}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = admin
+        .post(
+            "/v1/admin/users",
+            json!({"name": "alice", "password": ALICE_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = admin
+        .post(
+            "/v1/admin/users",
+            json!({"name": "bob", "password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (400, Some("invalid_argument"))
+    );
+    let (status, body) = admin
+        .post(
+            "/v1/admin/keys",
+            json!({"principal": "User:carol", "description": "ci"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let key = body["key"].as_str().expect("key").to_owned();
+    let key_id = body["id"].as_str().expect("id").to_owned();
+    let (_, keys) = admin.get("/v1/admin/keys").await;
+    assert!(
+        !keys.to_string().contains(&key[key.len() - 20..]),
+        "secrets are never listed"
+    );
+    let (status, body) = admin
+        .post(
+            "/v1/admin/acls",
+            json!({"principal": "User:carol", "resource_type": "topic",
+                   "resource_name": "orders", "operation": "write"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // carol's key may write orders, not secret: 403 and secret's high watermark stays.
+    let carol = open.with_authorization(&format!("Bearer {key}"));
+    let (status, body) = produce(&carol, "orders").await;
+    assert_eq!(status, 200, "{body}");
+    let before = high_watermark(&admin, "secret").await;
+    let (status, body) = produce(&carol, "secret").await;
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (403, Some("topic_authorization_failed"))
+    );
+    let (status, _) = carol
+        .post(
+            "/v1/records",
+            json!({"records": [
+            {"topic": "orders", "value": "a"}, {"topic": "secret", "value": "b"}]}),
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "a request naming one forbidden topic writes nothing"
+    );
+    assert_eq!(high_watermark(&admin, "secret").await, before);
+    assert_eq!(high_watermark(&admin, "orders").await, 1);
+    // Listing shows only what carol may describe (WRITE implies DESCRIBE).
+    let (_, listed) = carol.get("/v1/topics").await;
+    let names: Vec<&str> = listed["topics"]
+        .as_array()
+        .expect("topics")
+        .iter()
+        .map(|topic| topic["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, vec!["orders"]);
+    // A group member without READ on the topic cannot join.
+    let (status, body) = carol
+        .post("/v1/groups/g/members", json!({"topics": ["orders"]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    // Administration needs the cluster's ALTER.
+    assert_eq!(carol.get("/v1/admin/users").await.0, 403);
+
+    // A revoked key is refused at once on the gateway that revoked it.
+    let (status, _) = admin
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/keys/{key_id}"),
+            None,
+        )
+        .await
+        .expect("revoke");
+    assert_eq!(status, 204);
+    let (status, _) = produce(&carol, "orders").await;
+    assert_eq!(status, 401);
+    assert_eq!(high_watermark(&admin, "orders").await, 1);
+
+    // Kafka clients: ACLs created with confluent-kafka's AdminClient take effect.
+    let result = python(
+        "security_clients.py",
+        &[&kafka, ADMIN_PASSWORD, ALICE_PASSWORD],
+    );
+    assert_eq!(
+        result["described"],
+        json!([
+            "GROUP:alice-:PREFIXED:READ",
+            "TOPIC:orders:LITERAL:READ",
+            "TOPIC:orders:LITERAL:WRITE"
+        ]),
+        "{result}"
+    );
+    assert_eq!(result["orders_delivered"], 5, "{result}");
+    assert_eq!(
+        result["secret_error"],
+        json!(["TOPIC_AUTHORIZATION_FAILED"]),
+        "{result}"
+    );
+    assert_eq!(result["alice_sees"], json!(["orders"]), "{result}");
+    assert_eq!(
+        result["alice_read"],
+        json!(["\"v\"", "v0", "v1", "v2", "v3", "v4"]),
+        "{result}"
+    );
+    assert_eq!(
+        result["foreign_group_error"], "GROUP_AUTHORIZATION_FAILED",
+        "{result}"
+    );
+    assert_eq!(
+        result["wrong_password_errors"],
+        json!(["_AUTHENTICATION"]),
+        "{result}"
+    );
+    assert_eq!(result["kafka_python_offsets"], json!([6, 7, 8]), "{result}");
+    assert!(
+        result["kafka_python_wrong_password"]
+            .as_str()
+            .is_some_and(|name| name != "sent"),
+        "{result}"
+    );
+    // 1 from carol, 5 from alice's librdkafka, 3 from her kafka-python: nothing else.
+    assert_eq!(high_watermark(&admin, "orders").await, 9);
+    // Nothing reached the topic alice may not write.
+    assert_eq!(high_watermark(&admin, "secret").await, before);
+    // Failures were counted.
+    let metrics = admin
+        .http
+        .get(format!("{}/metrics", silt.url))
+        .header("authorization", basic("admin", ADMIN_PASSWORD))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let failures = |listener: &str| {
+        silt_core::metrics::read_sample(
+            &metrics,
+            &format!("silt_auth_failures_total{{listener=\"{listener}\"}}"),
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(failures("http") >= 3.0, "{metrics}");
+    assert!(failures("kafka") >= 1.0, "{metrics}");
+    drop(silt);
+}
