@@ -205,9 +205,11 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
         result["foreign_group_error"], "GROUP_AUTHORIZATION_FAILED",
         "{result}"
     );
-    assert_eq!(
-        result["wrong_password_errors"],
-        json!(["_AUTHENTICATION"]),
+    // librdkafka reports the refused authentication (and then that no broker is up).
+    assert!(
+        result["wrong_password_errors"]
+            .as_array()
+            .is_some_and(|errors| errors.contains(&json!("_AUTHENTICATION"))),
         "{result}"
     );
     assert_eq!(result["kafka_python_offsets"], json!([6, 7, 8]), "{result}");
