@@ -33,6 +33,8 @@ pub struct GatewayConfig {
     pub connections: ConnectionLimits,
     /// Authentication and authorization of clients.
     pub auth: crate::auth::AuthConfig,
+    /// TLS on the HTTP and Kafka listeners (off when absent).
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for GatewayConfig {
@@ -49,6 +51,7 @@ impl Default for GatewayConfig {
             compression: Compression::Lz4,
             connections: ConnectionLimits::default(),
             auth: crate::auth::AuthConfig::default(),
+            tls: None,
         }
     }
 }

@@ -12,7 +12,10 @@ use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
 use tracing::debug;
 
+use axum::Extension;
+
 use crate::api::app;
+use crate::auth::http::Connection;
 use crate::listener::{IdleTimeout, ListenerStats, accept_loop};
 use crate::state::AppState;
 
@@ -25,6 +28,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.config.connections.clone();
     let stats = Arc::clone(&state.metrics.http_listener);
+    let tls = state.tls.clone();
     let router = app(state);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -41,38 +45,31 @@ pub async fn serve(
         limits.max_connections,
         stats,
         stop_rx,
-        move |stream, _peer, admitted| {
+        move |stream, peer, admitted| {
             let router = router.clone();
             let stats = Arc::clone(&connection_stats);
-            let mut stop = stop.clone();
+            let stop = stop.clone();
+            let tls = tls.clone();
             async move {
                 let _ = stream.set_nodelay(true);
-                let io = TokioIo::new(IdleTimeout::new(stream, idle, Arc::clone(&stats)));
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout);
-                let connection = builder.serve_connection(io, TowerToHyperService::new(router));
-                tokio::pin!(connection);
-                let stopping = async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
+                let stream = IdleTimeout::new(stream, idle, Arc::clone(&stats));
+                let mut connection = Connection {
+                    peer: Some(peer),
+                    certificate_principal: None,
                 };
-                let finished = tokio::select! {
-                    result = connection.as_mut() => Some(result),
-                    _ = stopping => None,
-                };
-                let result = match finished {
-                    Some(result) => result,
+                match tls {
+                    Some(tls) => match tls.accept(stream, header_timeout).await {
+                        Ok((stream, principal)) => {
+                            connection.certificate_principal = principal;
+                            let router = router.layer(Extension(connection));
+                            serve_connection(stream, router, header_timeout, &stats, stop).await;
+                        }
+                        Err(error) => debug!(%error, %peer, "TLS handshake failed"),
+                    },
                     None => {
-                        connection.as_mut().graceful_shutdown();
-                        connection.await
+                        let router = router.layer(Extension(connection));
+                        serve_connection(stream, router, header_timeout, &stats, stop).await;
                     }
-                };
-                if let Err(error) = result {
-                    if error.is_timeout() {
-                        ListenerStats::count(&stats.header_timeouts);
-                    }
-                    debug!(%error, "http connection closed");
                 }
                 drop(admitted);
             }
@@ -80,4 +77,44 @@ pub async fn serve(
     )
     .await;
     Ok(())
+}
+
+/// Serves one connection's requests until it ends, or until the server stops (then
+/// gracefully: requests in flight are answered).
+async fn serve_connection<S>(
+    stream: S,
+    router: axum::Router,
+    header_timeout: Duration,
+    stats: &Arc<ListenerStats>,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder.serve_connection(io, TowerToHyperService::new(router));
+    tokio::pin!(connection);
+    let stopping = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    let finished = tokio::select! {
+        result = connection.as_mut() => Some(result),
+        _ = stopping => None,
+    };
+    let result = match finished {
+        Some(result) => result,
+        None => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        if error.is_timeout() {
+            ListenerStats::count(&stats.header_timeouts);
+        }
+        debug!(%error, "http connection closed");
+    }
 }

@@ -4,7 +4,9 @@
 //! topics, offsets and groups are the same ones the HTTP API serves. Supported APIs and
 //! versions: `docs/kafka-compatibility.md`.
 
+use crate::listener::IdleTimeout;
 use crate::state::AppState;
+use std::time::Duration;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -65,12 +67,31 @@ pub async fn serve(
         limits.max_connections,
         Arc::clone(&stats),
         shutdown,
-        move |stream, _peer, admitted| {
+        move |stream, peer, admitted| {
             let context = Arc::clone(&context);
             let stats = Arc::clone(&stats);
             async move {
-                if let Err(error) = connection(stream, &context, &stats).await {
-                    debug!(%error, "kafka connection closed");
+                let _ = stream.set_nodelay(true);
+                let limits = &context.state.config.connections;
+                let stream = IdleTimeout::new(
+                    stream,
+                    Duration::from_millis(limits.kafka_idle_timeout_ms),
+                    Arc::clone(&stats),
+                );
+                let served = match context.state.tls.clone() {
+                    Some(tls) => {
+                        let handshake = Duration::from_millis(limits.header_timeout_ms);
+                        match tls.accept(stream, handshake).await {
+                            Ok((stream, principal)) => {
+                                connection(stream, peer, principal, &context, &stats).await
+                            }
+                            Err(error) => Err(error.into()),
+                        }
+                    }
+                    None => connection(stream, peer, None, &context, &stats).await,
+                };
+                if let Err(error) = served {
+                    debug!(%error, %peer, "kafka connection closed");
                 }
                 drop(admitted);
             }

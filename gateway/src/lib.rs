@@ -17,6 +17,7 @@ mod metrics;
 pub mod produce;
 mod request_txns;
 mod state;
+pub mod tls;
 
 pub use api::app;
 pub use batcher::{Batcher, BatcherHandle};

@@ -31,6 +31,8 @@ pub struct AppState {
     pub request_transactions: Arc<crate::request_txns::RequestTransactions>,
     /// Who callers are and what they may do.
     pub security: Arc<crate::auth::Security>,
+    /// TLS on the HTTP and Kafka listeners, if on.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 impl AppState {

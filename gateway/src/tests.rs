@@ -60,6 +60,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         admin: None,
         request_transactions: Default::default(),
         security: crate::auth::Security::new(Default::default(), Arc::clone(&coordinator)),
+        tls: None,
     };
     Harness {
         router: app(state.clone()),

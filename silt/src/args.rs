@@ -291,6 +291,20 @@ pub struct ServeArgs {
     /// The first administrator's password (take it from a secret, not the command line).
     #[arg(long, env = "SILT_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
     pub bootstrap_admin_password: Option<String>,
+    /// TLS on the HTTP and Kafka listeners: the certificate chain (PEM). Reloaded when
+    /// the file changes.
+    #[arg(long, env = "SILT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SILT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CAs (PEM) whose client certificates are accepted (mTLS): the certificate's common
+    /// name becomes the principal `User:<CN>`.
+    #[arg(long, env = "SILT_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: refuse clients without a valid certificate.
+    #[arg(long, env = "SILT_TLS_REQUIRE_CLIENT_CERT", requires = "tls_client_ca")]
+    pub tls_require_client_cert: bool,
     /// `/metrics` answers without credentials (for a scraper on a private network).
     #[arg(long, env = "SILT_PUBLIC_METRICS")]
     pub public_metrics: bool,

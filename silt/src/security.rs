@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use silt_core::Coordinator;
 use silt_core::security::{SecurityRequest, SecurityResponse, User};
+use std::path::Path;
+
+use silt_gateway::GatewayConfig;
 use silt_gateway::auth::AuthConfig;
+use silt_gateway::tls::{Tls, TlsConfig};
 use silt_gateway::auth::credentials::scram_credentials;
 use tracing::info;
 
@@ -17,14 +21,27 @@ use crate::error::CliError;
 
 /// The authentication flags of `silt dev` and `silt gateway`.
 pub struct AuthFlags<'a> {
+    pub tls_cert: Option<&'a Path>,
+    pub tls_key: Option<&'a Path>,
+    pub tls_client_ca: Option<&'a Path>,
+    pub tls_require_client_cert: bool,
     pub auth: bool,
     pub allow_anonymous: bool,
     pub public_metrics: bool,
     pub super_users: Option<&'a str>,
 }
 
-/// Applies the authentication flags over the file's settings.
-pub fn apply_flags(args: &AuthFlags<'_>, auth: &mut AuthConfig) {
+/// Applies the authentication and TLS flags over the file's settings.
+pub fn apply_flags(args: &AuthFlags<'_>, gateway: &mut GatewayConfig) {
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        gateway.tls = Some(TlsConfig {
+            cert_file: cert.to_owned(),
+            key_file: key.to_owned(),
+            client_ca_file: args.tls_client_ca.map(Path::to_owned),
+            require_client_cert: args.tls_require_client_cert,
+        });
+    }
+    let auth = &mut gateway.auth;
     if args.auth {
         auth.enabled = true;
     }
@@ -96,4 +113,11 @@ pub async fn bootstrap_admin(
         .map_err(|error| CliError::Server(error.to_string()))?;
     info!(user = %name, "bootstrap administrator created");
     Ok(())
+}
+
+/// Loads the listeners' TLS files (a file that does not load fails the start).
+pub fn load_tls(config: Option<&TlsConfig>) -> Result<Option<Arc<Tls>>, CliError> {
+    config
+        .map(|config| Tls::load(config.clone()).map_err(|error| CliError::Config(error.to_string())))
+        .transpose()
 }

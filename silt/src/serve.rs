@@ -114,12 +114,16 @@ impl ServeConfig {
             gateway.compression = value;
         }
         let flags = crate::security::AuthFlags {
+            tls_cert: args.tls_cert.as_deref(),
+            tls_key: args.tls_key.as_deref(),
+            tls_client_ca: args.tls_client_ca.as_deref(),
+            tls_require_client_cert: args.tls_require_client_cert,
             auth: args.auth,
             allow_anonymous: args.allow_anonymous,
             public_metrics: args.public_metrics,
             super_users: args.super_users.as_deref(),
         };
-        crate::security::apply_flags(&flags, &mut gateway.auth);
+        crate::security::apply_flags(&flags, &mut gateway);
         let connections = &mut gateway.connections;
         for (flag, field) in [
             (
@@ -339,8 +343,12 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         admin: Some(Arc::new(CompactorAdmin(compactor))),
         request_transactions: Default::default(),
         security,
+        tls: crate::security::load_tls(config.gateway.tls.as_ref())?,
     };
     state.security.spawn_refresh(state.shutdown.clone());
+    if let Some(tls) = &state.tls {
+        tls.spawn_reload(state.shutdown.clone());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| {

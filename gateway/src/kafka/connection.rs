@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, WriteHalf};
-use tokio::net::TcpStream;
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, WriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::Instrument;
 
-use crate::listener::{IdleTimeout, ListenerStats};
+use crate::listener::ListenerStats;
 
 use super::context::Context;
 use super::context::KafkaError;
@@ -31,24 +31,20 @@ pub(super) const MAX_IN_FLIGHT: usize = 8;
 /// Largest frame of any request but Produce.
 pub(super) const MAX_OTHER_FRAME_BYTES: usize = 4 << 20;
 
-pub(super) async fn connection(
-    stream: TcpStream,
+/// Serves one connection (`stream`: plain or TLS, under the idle timeout) from `peer`,
+/// whose client certificate named `certificate_principal`, if any.
+pub(super) async fn connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    certificate_principal: Option<String>,
     context: &Context,
     stats: &Arc<ListenerStats>,
-) -> Result<(), KafkaError> {
-    stream.set_nodelay(true)?;
-    let peer_host = stream
-        .peer_addr()
-        .map(|peer| format!("/{}", peer.ip()))
-        .unwrap_or_default();
-    let address = stream.peer_addr().ok().map(|peer| peer.ip());
-    let mut session = Session::new(address, None);
-    let limits = &context.state.config.connections;
-    let stream = IdleTimeout::new(
-        stream,
-        Duration::from_millis(limits.kafka_idle_timeout_ms),
-        Arc::clone(stats),
-    );
+) -> Result<(), KafkaError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer_host = format!("/{}", peer.ip());
+    let mut session = Session::new(Some(peer.ip()), certificate_principal);
     let (read, write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
     let (pending_tx, pending_rx) = mpsc::channel::<PendingResponse>(MAX_IN_FLIGHT);
@@ -159,8 +155,8 @@ pub(super) async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Writes each response once it is ready, in request order.
-pub(super) async fn write_responses(
-    mut write: WriteHalf<IdleTimeout<TcpStream>>,
+pub(super) async fn write_responses<S: AsyncWrite>(
+    mut write: WriteHalf<S>,
     mut pending: mpsc::Receiver<PendingResponse>,
 ) -> Result<(), KafkaError> {
     while let Some(response) = pending.recv().await {
