@@ -6,8 +6,8 @@
 
 use crate::listener::IdleTimeout;
 use crate::state::AppState;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info};

@@ -172,9 +172,13 @@ impl Tls {
                 }
                 let Some(tls) = tls.upgrade() else { return };
                 match tls.reload_if_changed() {
-                    Ok(true) => info!(cert = %tls.config.cert_file.display(), "TLS certificate reloaded"),
+                    Ok(true) => {
+                        info!(cert = %tls.config.cert_file.display(), "TLS certificate reloaded")
+                    }
                     Ok(false) => {}
-                    Err(error) => warn!(%error, "TLS files changed but do not load; keeping the old ones"),
+                    Err(error) => {
+                        warn!(%error, "TLS files changed but do not load; keeping the old ones")
+                    }
                 }
             }
         });

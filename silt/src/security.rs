@@ -13,8 +13,8 @@ use std::path::Path;
 
 use silt_gateway::GatewayConfig;
 use silt_gateway::auth::AuthConfig;
-use silt_gateway::tls::{Tls, TlsConfig};
 use silt_gateway::auth::credentials::scram_credentials;
+use silt_gateway::tls::{Tls, TlsConfig};
 use tracing::info;
 
 use crate::error::CliError;
@@ -118,6 +118,8 @@ pub async fn bootstrap_admin(
 /// Loads the listeners' TLS files (a file that does not load fails the start).
 pub fn load_tls(config: Option<&TlsConfig>) -> Result<Option<Arc<Tls>>, CliError> {
     config
-        .map(|config| Tls::load(config.clone()).map_err(|error| CliError::Config(error.to_string())))
+        .map(|config| {
+            Tls::load(config.clone()).map_err(|error| CliError::Config(error.to_string()))
+        })
         .transpose()
 }

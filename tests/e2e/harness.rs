@@ -137,9 +137,11 @@ impl Silt {
             command.env(key, value);
         }
         let child = command.spawn().expect("spawn silt");
+        let tls = env.iter().any(|(key, _)| key == "SILT_TLS_CERT");
+        let scheme = if tls { "https" } else { "http" };
         let silt = Silt {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             args,
             env: env.to_vec(),
@@ -167,7 +169,7 @@ impl Silt {
     pub fn answers_ok(&self, path: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            if http_get(&format!("{}{path}", self.url)).is_some_and(|(status, _)| status == 200) {
+            if probe(&format!("{}{path}", self.url)) == Some(200) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -469,6 +471,19 @@ impl S3Server {
     }
 }
 
+/// The status `url` answers: over TLS with curl (the certificate is not checked: this
+/// only waits for the server), else with a plain HTTP GET.
+fn probe(url: &str) -> Option<u16> {
+    if !url.starts_with("https://") {
+        return http_get(url).map(|(status, _)| status);
+    }
+    let output = Command::new("curl")
+        .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", url])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
 /// A JSON client of a running gateway.
 #[derive(Clone)]
 pub struct Api {
@@ -481,6 +496,19 @@ impl Api {
     pub fn new(url: &str) -> Api {
         Api {
             http: reqwest::Client::new(),
+            url: url.to_owned(),
+            authorization: None,
+        }
+    }
+
+    /// A client of a gateway serving TLS with a certificate `ca_pem` signed.
+    pub fn trusting(url: &str, ca_pem: &[u8]) -> Api {
+        let ca = reqwest::Certificate::from_pem(ca_pem).expect("CA");
+        Api {
+            http: reqwest::Client::builder()
+                .add_root_certificate(ca)
+                .build()
+                .expect("client"),
             url: url.to_owned(),
             authorization: None,
         }

@@ -2,7 +2,12 @@
 //! administrator: HTTP with API keys and Basic passwords (401 without or with wrong or
 //! revoked credentials, 403 without the ACL, and nothing written either way), the admin
 //! API that `silt users|keys|acls` calls, and Kafka clients with SASL PLAIN and
-//! SCRAM-SHA-512 whose ACLs confluent-kafka's AdminClient creates.
+//! SCRAM-SHA-512 whose ACLs confluent-kafka's AdminClient creates; and all of it again
+//! over TLS (HTTPS with curl, SASL_SSL) with a CA made at test time, client certificates
+//! authenticating as their common name.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -176,48 +181,12 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
     assert_eq!(high_watermark(&admin, "orders").await, 1);
 
     // Kafka clients: ACLs created with confluent-kafka's AdminClient take effect.
-    let result = python(
-        "security_clients.py",
-        &[&kafka, ADMIN_PASSWORD, ALICE_PASSWORD],
-    );
-    assert_eq!(
-        result["described"],
-        json!([
-            "GROUP:alice-:PREFIXED:READ",
-            "TOPIC:orders:LITERAL:READ",
-            "TOPIC:orders:LITERAL:WRITE"
-        ]),
-        "{result}"
-    );
-    assert_eq!(result["orders_delivered"], 5, "{result}");
-    assert_eq!(
-        result["secret_error"],
-        json!(["TOPIC_AUTHORIZATION_FAILED"]),
-        "{result}"
-    );
-    assert_eq!(result["alice_sees"], json!(["orders"]), "{result}");
-    assert_eq!(
-        result["alice_read"],
-        json!(["\"v\"", "v0", "v1", "v2", "v3", "v4"]),
-        "{result}"
-    );
-    assert_eq!(
-        result["foreign_group_error"], "GROUP_AUTHORIZATION_FAILED",
-        "{result}"
-    );
-    // librdkafka reports the refused authentication (and then that no broker is up).
-    assert!(
-        result["wrong_password_errors"]
-            .as_array()
-            .is_some_and(|errors| errors.contains(&json!("_AUTHENTICATION"))),
-        "{result}"
-    );
-    assert_eq!(result["kafka_python_offsets"], json!([6, 7, 8]), "{result}");
-    assert!(
-        result["kafka_python_wrong_password"]
-            .as_str()
-            .is_some_and(|name| name != "sent"),
-        "{result}"
+    check_kafka_clients(
+        &python(
+            "security_clients.py",
+            &[&kafka, ADMIN_PASSWORD, ALICE_PASSWORD],
+        ),
+        &["\"v\""],
     );
     // 1 from carol, 5 from alice's librdkafka, 3 from her kafka-python: nothing else.
     assert_eq!(high_watermark(&admin, "orders").await, 9);
@@ -243,5 +212,258 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
     };
     assert!(failures("http") >= 3.0, "{metrics}");
     assert!(failures("kafka") >= 1.0, "{metrics}");
+    drop(silt);
+}
+
+/// What `security_clients.py` saw: ACLs created with confluent-kafka's AdminClient took
+/// effect for librdkafka (SCRAM-SHA-512) and kafka-python (PLAIN), and wrong passwords
+/// failed.
+/// `before` are the values the topic held before the script ran.
+fn check_kafka_clients(result: &Value, before: &[&str]) {
+    let mut read: Vec<&str> = before.to_vec();
+    read.extend(["v0", "v1", "v2", "v3", "v4"]);
+    let first = before.len() + 5;
+    assert_eq!(
+        result["described"],
+        json!([
+            "GROUP:alice-:PREFIXED:READ",
+            "TOPIC:orders:LITERAL:READ",
+            "TOPIC:orders:LITERAL:WRITE"
+        ]),
+        "{result}"
+    );
+    assert_eq!(result["orders_delivered"], 5, "{result}");
+    assert_eq!(
+        result["secret_error"],
+        json!(["TOPIC_AUTHORIZATION_FAILED"]),
+        "{result}"
+    );
+    assert_eq!(result["alice_sees"], json!(["orders"]), "{result}");
+    assert_eq!(result["alice_read"], json!(read), "{result}");
+    assert_eq!(
+        result["foreign_group_error"], "GROUP_AUTHORIZATION_FAILED",
+        "{result}"
+    );
+    // librdkafka reports the refused authentication (and then that no broker is up).
+    assert!(
+        result["wrong_password_errors"]
+            .as_array()
+            .is_some_and(|errors| errors.contains(&json!("_AUTHENTICATION"))),
+        "{result}"
+    );
+    assert_eq!(
+        result["kafka_python_offsets"],
+        json!([first, first + 1, first + 2]),
+        "{result}"
+    );
+    assert!(
+        result["kafka_python_wrong_password"]
+            .as_str()
+            .is_some_and(|name| name != "sent"),
+        "{result}"
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate for `dave`, made
+/// with openssl in `dir`: (CA, server cert, server key, client cert, client key).
+fn certificates(dir: &Path) -> [PathBuf; 5] {
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=silt test CA"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&ca);
+    for (name, subject, extensions) in [
+        (
+            "server",
+            "/CN=localhost",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "/CN=dave", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let ext = format!("{name}.ext");
+        let pem = format!("{name}.pem");
+        let mut request = vec!["req", "-subj", subject, "-keyout", &key, "-out", &csr];
+        request.extend(ec);
+        openssl(&request);
+        std::fs::write(dir.join(&ext), extensions).expect("extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &pem,
+            "-extfile",
+            &ext,
+        ]);
+    }
+    [
+        "ca.pem",
+        "server.pem",
+        "server.key",
+        "client.pem",
+        "client.key",
+    ]
+    .map(|name| dir.join(name))
+}
+
+/// `curl` over TLS trusting `ca`: (status, body).
+fn curl(ca: &Path, args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+        .arg(ca)
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_on_both_listeners_with_keys_client_certificates_and_sasl_ssl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = tempfile::tempdir().expect("pki");
+    let [ca, cert, key, client_cert, client_key] = certificates(pki.path());
+    let kafka = format!("127.0.0.1:{}", free_port());
+    let path = |path: &PathBuf| path.display().to_string();
+    let env = [
+        ("SILT_KAFKA_LISTEN".to_owned(), kafka.clone()),
+        ("SILT_AUTH".to_owned(), "true".to_owned()),
+        (
+            "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+            ADMIN_PASSWORD.to_owned(),
+        ),
+        ("SILT_TLS_CERT".to_owned(), path(&cert)),
+        ("SILT_TLS_KEY".to_owned(), path(&key)),
+        ("SILT_TLS_CLIENT_CA".to_owned(), path(&ca)),
+    ];
+    let silt = Silt::start(dir.path(), None, &env);
+    assert!(silt.url.starts_with("https://"));
+    let ca_pem = std::fs::read(&ca).expect("ca");
+    let admin =
+        Api::trusting(&silt.url, &ca_pem).with_authorization(&basic("admin", ADMIN_PASSWORD));
+    for topic in ["orders", "secret"] {
+        let (status, body) = admin
+            .post("/v1/topics", json!({"name": topic, "partitions": 1}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = admin
+        .post(
+            "/v1/admin/users",
+            json!({"name": "alice", "password": ALICE_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Clear text to the TLS port gets nothing; an untrusted certificate is refused by curl.
+    let plain = silt.url.replace("https://", "http://");
+    assert_ne!(curl(&ca, &[&format!("{plain}/healthz")]).0, 200);
+    let system = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    let (status, _) = curl(system, &[&format!("{}/healthz", silt.url)]);
+    assert_eq!(
+        status, 0,
+        "a client that does not trust the test CA refuses the server"
+    );
+
+    // Over TLS with curl: no key 401, a key without the ACL 403, a revoked key 401; the
+    // topic's high watermark never moves.
+    let produce = format!("{}/v1/topics/secret/records", silt.url);
+    let body = r#"{"records":[{"value":"x"}]}"#;
+    let json = ["-H", "content-type: application/json", "-d", body];
+    let (status, answer) = curl(&ca, &[&[produce.as_str()][..], &json].concat());
+    assert_eq!(status, 401, "{answer}");
+    let (_, created) = admin
+        .post("/v1/admin/keys", json!({"principal": "User:erin"}))
+        .await;
+    let bearer = format!(
+        "authorization: Bearer {}",
+        created["key"].as_str().expect("key")
+    );
+    let with_key = [&["-H", bearer.as_str(), produce.as_str()][..], &json].concat();
+    let (status, answer) = curl(&ca, &with_key);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("topic_authorization_failed"), "{answer}");
+    let key_id = created["id"].as_str().expect("id");
+    let (status, _) = admin
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/keys/{key_id}"),
+            None,
+        )
+        .await
+        .expect("revoke");
+    assert_eq!(status, 204);
+    assert_eq!(curl(&ca, &with_key).0, 401);
+    assert_eq!(high_watermark(&admin, "secret").await, 0);
+
+    // A client certificate authenticates as User:<CN>: dave sees only what ACLs allow.
+    let certificate = ["--cert", &path(&client_cert), "--key", &path(&client_key)];
+    let topics = format!("{}/v1/topics", silt.url);
+    let (status, answer) = curl(&ca, &[&certificate[..], &[topics.as_str()]].concat());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).expect("json")["topics"],
+        json!([])
+    );
+    let (status, _) = admin
+        .post(
+            "/v1/admin/acls",
+            json!({"principal": "User:dave", "resource_type": "topic",
+                   "resource_name": "orders", "operation": "describe"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, answer) = curl(&ca, &[&certificate[..], &[topics.as_str()]].concat());
+    let listed: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(listed["topics"][0]["name"], "orders", "{answer}");
+
+    // Kafka over SASL_SSL, checked against the same CA.
+    check_kafka_clients(
+        &python(
+            "security_clients.py",
+            &[&kafka, ADMIN_PASSWORD, ALICE_PASSWORD, &path(&ca)],
+        ),
+        &[],
+    );
+    assert_eq!(high_watermark(&admin, "orders").await, 8);
+    assert_eq!(high_watermark(&admin, "secret").await, 0);
     drop(silt);
 }

@@ -1,4 +1,4 @@
-"""Authentication and ACLs with the Kafka clients people use. As the super user `admin`,
+"""Authentication and ACLs with the Kafka clients people use, in clear text or over TLS. As the super user `admin`,
 confluent-kafka's AdminClient (SCRAM-SHA-512) creates ACLs for `alice`; then alice
 produces and consumes with librdkafka (SCRAM-SHA-512) and kafka-python (PLAIN), is
 refused a topic she may not write, does not see a topic she may not describe, and wrong
@@ -20,17 +20,22 @@ from confluent_kafka.admin import (
 )
 
 bootstrap, admin_password, alice_password = sys.argv[1], sys.argv[2], sys.argv[3]
+# With a CA file: SASL_SSL, the server's certificate checked against it.
+ca_file = sys.argv[4] if len(sys.argv) > 4 else None
+protocol = "SASL_SSL" if ca_file else "SASL_PLAINTEXT"
 out = {}
 
 
 def scram(user, password, **extra):
     config = {
         "bootstrap.servers": bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
+        "security.protocol": protocol,
         "sasl.mechanism": "SCRAM-SHA-512",
         "sasl.username": user,
         "sasl.password": password,
     }
+    if ca_file:
+        config["ssl.ca.location"] = ca_file
     config.update(extra)
     return config
 
@@ -78,7 +83,7 @@ consumer = Consumer(scram("alice", alice_password, **{
 consumer.subscribe(["orders"])
 values = []
 deadline = time.time() + 30
-while len(values) < 6 and time.time() < deadline:
+while "v4" not in values and time.time() < deadline:
     message = consumer.poll(1.0)
     if message is not None and message.error() is None:
         values.append(message.value().decode())
@@ -122,7 +127,8 @@ from kafka.errors import KafkaError  # noqa: E402
 def plain(password):
     return KafkaProducer(
         bootstrap_servers=bootstrap,
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol=protocol,
+        ssl_cafile=ca_file,
         sasl_mechanism="PLAIN",
         sasl_plain_username="alice",
         sasl_plain_password=password,
