@@ -41,6 +41,18 @@ pub struct RemoteCoordinator {
     urls: Arc<Vec<String>>,
     /// The replica that answered last.
     current: Arc<AtomicUsize>,
+    /// The coordinator's internal secret, sent with every call.
+    secret: Option<Secret>,
+}
+
+/// A secret that debug output does not show.
+#[derive(Clone)]
+struct Secret(Arc<str>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
 }
 
 impl RemoteCoordinator {
@@ -57,7 +69,14 @@ impl RemoteCoordinator {
             http: reqwest::Client::new(),
             urls: Arc::new(urls),
             current: Arc::new(AtomicUsize::new(0)),
+            secret: None,
         }
+    }
+
+    /// Sends `secret` (the coordinator's `SILT_INTERNAL_SECRET`) with every call.
+    pub fn with_secret(mut self, secret: Option<&str>) -> Self {
+        self.secret = secret.map(|secret| Secret(Arc::from(secret)));
+        self
     }
 
     /// Sends `call` to the leader: a replica that refuses the connection or answers 503
@@ -83,14 +102,11 @@ impl RemoteCoordinator {
         let mut tried = 0usize;
         let (status, body) = loop {
             let index = self.current.load(Ordering::Relaxed) % self.urls.len();
-            let refused = match self
-                .http
-                .post(&self.urls[index])
-                .timeout(timeout)
-                .json(&call)
-                .send()
-                .await
-            {
+            let mut request = self.http.post(&self.urls[index]).timeout(timeout);
+            if let Some(Secret(secret)) = &self.secret {
+                request = request.bearer_auth(secret);
+            }
+            let refused = match request.json(&call).send().await {
                 Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
                     format!("{} answered 503", self.urls[index])
                 }

@@ -92,15 +92,51 @@ pub fn router_for(serving: Serving) -> Router {
 
 const STANDBY: &str = "this coordinator is a standby: another one holds the leader lock";
 
-/// Serves the internal API on `listener` until `shutdown` completes.
+/// Serves the internal API on `listener` until `shutdown` completes. With `secret`,
+/// calls must carry it (`Authorization: Bearer <secret>`); health and metrics stay open.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     serving: Serving,
+    secret: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router_for(serving))
+    let mut app = router_for(serving);
+    if let Some(secret) = secret {
+        let secret: Arc<str> = Arc::from(secret);
+        app = app.layer(axum::middleware::from_fn(move |request, next| {
+            require_secret(Arc::clone(&secret), request, next)
+        }));
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Refuses a call without the internal secret: `401` with an error the client shows.
+async fn require_secret(
+    secret: Arc<str>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use subtle::ConstantTimeEq;
+    if request.uri().path() != CALL_PATH {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(secret.as_bytes())) {
+        return next.run(request).await;
+    }
+    tracing::warn!("a call without the coordinator's internal secret was refused");
+    let refused = Reply::Err(CoordinatorError::Unavailable(
+        "the coordinator refused the call: wrong or missing internal secret (SILT_INTERNAL_SECRET)"
+            .to_owned(),
+    ));
+    (StatusCode::UNAUTHORIZED, Json(refused)).into_response()
 }
 
 fn reply<T: Serialize>(result: Result<T, CoordinatorError>) -> Reply {

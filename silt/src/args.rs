@@ -92,6 +92,12 @@ pub struct CoordinatorArgs {
     /// Address of the internal API that gateways call.
     #[arg(long, env = "SILT_LISTEN", default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
+    /// Calls must carry this shared secret (gateways and compactors are given the same).
+    #[arg(long, env = "SILT_INTERNAL_SECRET", hide_env_values = true)]
+    pub internal_secret: Option<String>,
+    /// Consent to serve calls without a secret on an address other hosts can reach.
+    #[arg(long, env = "SILT_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
     #[command(flatten)]
     pub metadata: MetadataArgs,
     /// Idempotent producers idle this long are forgotten.
@@ -148,6 +154,9 @@ pub struct CompactorArgs {
     /// URL of the `silt coordinator` (default: the embedded database in --data-dir).
     #[arg(long, env = "SILT_COORDINATOR")]
     pub coordinator: Option<String>,
+    /// The coordinator's internal secret.
+    #[arg(long, env = "SILT_INTERNAL_SECRET", hide_env_values = true)]
+    pub internal_secret: Option<String>,
     /// The bucket, as for `silt gateway` (default: `<data-dir>/bucket`).
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
@@ -190,6 +199,9 @@ pub struct ServeArgs {
     /// URL of a `silt coordinator` to use instead of the embedded one.
     #[arg(long, env = "SILT_COORDINATOR")]
     pub coordinator: Option<String>,
+    /// The coordinator's internal secret, sent with every call to it.
+    #[arg(long, env = "SILT_INTERNAL_SECRET", hide_env_values = true)]
+    pub internal_secret: Option<String>,
     /// Embedded coordinator: idempotent producers idle this long are forgotten.
     /// Default: 86400000 (a day).
     #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]

@@ -4,7 +4,7 @@ use crate::args::{
     CompactorArgs, CoordinatorArgs, GroupsCommand, ServeArgs, ServerArgs, TopicsCommand,
 };
 use crate::error::CliError;
-use crate::{bench, client, serve};
+use crate::{bench, client, coordinator, serve};
 
 #[derive(Debug, Parser)]
 #[command(name = "silt", version, about = "Silt: an event log on object storage")]
@@ -74,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Dev(args) => serve::run(serve::ServeConfig::resolve(args)?, true).await,
         Command::Gateway(args) => serve::run(serve::ServeConfig::resolve(args)?, false).await,
-        Command::Coordinator(args) => serve::run_coordinator(args).await,
+        Command::Coordinator(args) => coordinator::run_coordinator(args).await,
         Command::Compactor(args) => serve::run_compactor(args).await,
         Command::Topics { command, server } => client::topics(&server, command).await,
         Command::Produce(args) => client::produce(args).await,

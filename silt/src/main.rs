@@ -6,6 +6,7 @@ mod args;
 mod bench;
 mod cli;
 mod client;
+mod coordinator;
 mod error;
 mod recovery;
 mod security;

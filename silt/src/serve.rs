@@ -11,19 +11,16 @@ use axum::http::StatusCode;
 use object_store::ObjectStore;
 use serde::Deserialize;
 use silt_compactor::{CompactError, Compactor, CompactorConfig};
-use silt_coordinator::{CoordinatorService, RemoteCoordinator};
+use silt_coordinator::RemoteCoordinator;
 use silt_core::{Coordinator, ErrorKind};
 use silt_gateway::{ApiError, AppState, Batcher, GatewayConfig, Metrics, TopicAdmin, serve};
 use silt_reader::storage::{
     CountingStore, FaultConfig, FaultInjector, InterceptedStore, open_local, open_object_store,
 };
 use silt_reader::{CacheConfig, ChunkCache, Reader};
-use tokio::sync::watch;
 use tracing::info;
 
-use crate::args::{
-    CompactorArgs, CoordinatorArgs, CoordinatorCommand, MetadataArgs, RestoreArgs, ServeArgs,
-};
+use crate::args::{CompactorArgs, ServeArgs};
 use crate::error::CliError;
 
 /// The TOML file's shape: the same settings as the flags.
@@ -54,8 +51,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub object_store: Option<String>,
     pub metadata_db: PathBuf,
-    /// A `silt coordinator` to use instead of the embedded one.
+    /// A `silt coordinator` to use instead of the embedded one, and its internal secret.
     pub coordinator: Option<String>,
+    pub internal_secret: Option<String>,
     /// Object store faults to inject (tests only).
     pub faults: Option<FaultConfig>,
     pub producer_idle_expiry_ms: i64,
@@ -221,6 +219,7 @@ impl ServeConfig {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             object_store,
             coordinator: args.coordinator.or(file.coordinator),
+            internal_secret: args.internal_secret,
             faults: args.faults,
             compact_interval_ms: args
                 .compact_interval_ms
@@ -279,7 +278,9 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     let store_counts = counting.counts();
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
     let coordinator: Arc<dyn Coordinator> = match &config.coordinator {
-        Some(url) => Arc::new(RemoteCoordinator::new(url)),
+        Some(url) => {
+            Arc::new(RemoteCoordinator::new(url).with_secret(config.internal_secret.as_deref()))
+        }
         None => {
             silt_coordinator::open_sqlite_with(&config.metadata_db, config.producer_idle_expiry_ms)
                 .await
@@ -412,7 +413,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -521,7 +522,9 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
     }
     .map_err(|error| CliError::Config(error.to_string()))?;
     let coordinator: Arc<dyn Coordinator> = match &args.coordinator {
-        Some(url) => Arc::new(RemoteCoordinator::new(url)),
+        Some(url) => {
+            Arc::new(RemoteCoordinator::new(url).with_secret(args.internal_secret.as_deref()))
+        }
         None => {
             let path = args.data_dir.join("metadata.db");
             silt_coordinator::open_sqlite(&path)
@@ -633,141 +636,6 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
         let _ = metrics.await;
     }
     info!("compactor stopped");
-    Ok(())
-}
-
-/// Opens the coordinator on the store `metadata` names. With PostgreSQL this waits
-/// until this process leads; the receiver turns `true` if it stops leading.
-pub(crate) async fn open_coordinator(
-    metadata: &MetadataArgs,
-    producer_idle_expiry_ms: i64,
-) -> Result<(Arc<CoordinatorService>, Option<watch::Receiver<bool>>), CliError> {
-    match &metadata.metadata_url {
-        Some(url) => {
-            let (service, lost) =
-                silt_coordinator::open_postgres_with(url, producer_idle_expiry_ms)
-                    .await
-                    .map_err(|error| {
-                        CliError::Server(format!("opening the metadata database: {error}"))
-                    })?;
-            Ok((service, Some(lost)))
-        }
-        None => {
-            std::fs::create_dir_all(&metadata.data_dir).map_err(|error| {
-                CliError::Config(format!("creating {}: {error}", metadata.data_dir.display()))
-            })?;
-            let path = metadata
-                .metadata_db
-                .clone()
-                .unwrap_or_else(|| metadata.data_dir.join("metadata.db"));
-            let service = silt_coordinator::open_sqlite_with(&path, producer_idle_expiry_ms)
-                .await
-                .map_err(|error| {
-                    CliError::Server(format!("opening {}: {error}", path.display()))
-                })?;
-            Ok((service, None))
-        }
-    }
-}
-
-fn snapshot_bucket(metadata: &MetadataArgs) -> Result<Option<Arc<dyn ObjectStore>>, CliError> {
-    metadata
-        .object_store
-        .as_deref()
-        .map(open_object_store)
-        .transpose()
-        .map_err(|error| CliError::Config(error.to_string()))
-}
-
-/// `silt coordinator`: the coordinator served to gateways over HTTP. On PostgreSQL it
-/// may start as a standby (answering 503 until it takes the leader lock), and it stops
-/// with an error if it loses the database, so that another replica leads.
-pub async fn run_coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
-    if let Some(CoordinatorCommand::Restore(restore)) = args.command {
-        return run_restore(restore, args.producer_idle_expiry_ms).await;
-    }
-    let bucket = snapshot_bucket(&args.metadata)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|error| CliError::Server(format!("cannot listen on {}: {error}", args.listen)))?;
-    let serving = silt_coordinator::http::Serving::standby();
-    let (stop, stopped) = watch::channel(false);
-    let mut server = tokio::spawn(silt_coordinator::http::serve(
-        listener,
-        serving.clone(),
-        async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-        },
-    ));
-    info!(listen = %args.listen, "coordinator is listening");
-    let (service, lost) = tokio::select! {
-        opened = open_coordinator(&args.metadata, args.producer_idle_expiry_ms) => opened?,
-        served = &mut server => {
-            served.map_err(|error| CliError::Server(error.to_string()))??;
-            info!("coordinator stopped before it could lead");
-            return Ok(());
-        }
-    };
-    if let Some(bucket) = bucket
-        && args.snapshot_interval_ms > 0
-    {
-        service
-            .protect_snapshots()
-            .map_err(|error| CliError::Server(error.to_string()))?;
-        tokio::spawn(crate::recovery::snapshot_periodically(
-            Arc::clone(&service),
-            bucket,
-            std::time::Duration::from_millis(args.snapshot_interval_ms),
-            stopped,
-        ));
-    }
-    serving.lead(service);
-    info!(
-        metadata = if args.metadata.metadata_url.is_some() {
-            "postgres"
-        } else {
-            "sqlite"
-        },
-        "coordinator is serving"
-    );
-    let lost = async move {
-        match lost {
-            Some(mut lost) => {
-                let _ = lost.wait_for(|lost| *lost).await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        served = &mut server => {
-            served.map_err(|error| CliError::Server(error.to_string()))??;
-            info!("coordinator stopped");
-            Ok(())
-        }
-        () = lost => Err(CliError::Server(
-            "lost the metadata database connection, and with it the leader lock: stopping so that another coordinator leads".into(),
-        )),
-    }
-}
-
-/// `silt coordinator restore`.
-async fn run_restore(args: RestoreArgs, producer_idle_expiry_ms: i64) -> Result<(), CliError> {
-    let bucket = snapshot_bucket(&args.metadata)?
-        .ok_or_else(|| CliError::Config("restore needs the bucket: give --object-store".into()))?;
-    let (service, _lost) = open_coordinator(&args.metadata, producer_idle_expiry_ms).await?;
-    let report = crate::recovery::restore(
-        &service,
-        bucket.as_ref(),
-        args.snapshot,
-        args.replay_window_ms,
-    )
-    .await?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report)
-            .map_err(|error| CliError::Server(error.to_string()))?
-    );
     Ok(())
 }
 

@@ -62,6 +62,24 @@ impl Silt {
         Silt::spawn(server_args("coordinator", data_dir, None), &[])
     }
 
+    /// `silt coordinator` with `env` (its internal secret, say).
+    pub fn coordinator_with(data_dir: &Path, env: &[(String, String)]) -> Silt {
+        Silt::spawn(server_args("coordinator", data_dir, None), env)
+    }
+
+    /// `silt gateway` as [`Silt::gateway`], waiting only until it answers `/healthz`
+    /// (its coordinator may refuse it).
+    pub fn gateway_unready(
+        data_dir: &Path,
+        object_store: &str,
+        coordinator_url: &str,
+        env: &[(String, String)],
+    ) -> Silt {
+        let mut args = server_args("gateway", data_dir, Some(object_store));
+        args.extend(["--coordinator".to_owned(), coordinator_url.to_owned()]);
+        Silt::launch(args, env, free_port(), false)
+    }
+
     /// `silt compactor` behind `coordinator_url`, working often and on young data.
     pub fn compactor(
         data_dir: &Path,

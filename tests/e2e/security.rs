@@ -467,3 +467,58 @@ async fn tls_on_both_listeners_with_keys_client_certificates_and_sasl_ssl() {
     assert_eq!(high_watermark(&admin, "secret").await, 0);
     drop(silt);
 }
+
+/// Runs `silt <args>` expecting it to refuse to start; answers what it printed.
+fn refused_start(args: &[&str], dir: &Path) -> String {
+    let output = Command::new(crate::harness::SILT)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("SILT_KAFKA_LISTEN", "off")
+        .env_remove("SILT_AUTH")
+        .output()
+        .expect("silt");
+    assert!(!output.status.success(), "{args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_refuses_gateways_without_its_secret_and_nothing_starts_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = [(
+        "SILT_INTERNAL_SECRET".to_owned(),
+        "internal-s3cret".to_owned(),
+    )];
+    let coordinator = Silt::coordinator_with(&dir.path().join("coordinator"), &secret);
+    let bucket = dir.path().join("bucket");
+    std::fs::create_dir_all(&bucket).expect("bucket");
+    let bucket = bucket.display().to_string();
+
+    // Without the secret a gateway starts but is never ready, and its calls fail.
+    let stranger = Silt::gateway_unready(&dir.path().join("g1"), &bucket, &coordinator.url, &[]);
+    assert!(!stranger.answers_ok("/readyz", std::time::Duration::from_secs(3)));
+    let (status, body) = Api::new(&stranger.url)
+        .post("/v1/topics", json!({"name": "t", "partitions": 1}))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("internal secret")),
+        "{body}"
+    );
+    // With it, the same calls go through.
+    let trusted = Silt::gateway(&dir.path().join("g2"), &bucket, &coordinator.url, &secret);
+    let (status, body) = Api::new(&trusted.url)
+        .post("/v1/topics", json!({"name": "t", "partitions": 1}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Nothing serves openly on an address other hosts reach unless told to.
+    let port = free_port().to_string();
+    let any = format!("0.0.0.0:{port}");
+    let said = refused_start(&["dev", "--listen", &any], &dir.path().join("d1"));
+    assert!(said.contains("--allow-anonymous"), "{said}");
+    let said = refused_start(&["coordinator", "--listen", &any], &dir.path().join("d2"));
+    assert!(said.contains("SILT_INTERNAL_SECRET"), "{said}");
+}

@@ -93,7 +93,7 @@ pub async fn run(args: CommitBenchArgs) -> Result<(), CliError> {
             None,
         ),
         None => {
-            let (service, _lost) = crate::serve::open_coordinator(&args.metadata, 0).await?;
+            let (service, _lost) = crate::coordinator::open_coordinator(&args.metadata, 0).await?;
             (service.clone(), Some(service))
         }
     };
