@@ -18,6 +18,9 @@ pub struct TestPostgres {
     /// `postgres://user@host:port`, without a database.
     base: String,
     bin_dir: Option<PathBuf>,
+    /// The CA that signed the server's certificate (a server this module started
+    /// serves TLS too, for `127.0.0.1`).
+    ca_file: Option<PathBuf>,
     _server: Option<Mutex<Child>>,
 }
 
@@ -117,6 +120,7 @@ fn start() -> TestPostgres {
         return TestPostgres {
             base: base.trim_end_matches('/').to_owned(),
             bin_dir: None,
+            ca_file: None,
             _server: None,
         };
     }
@@ -153,6 +157,7 @@ fn start() -> TestPostgres {
         "--no-sync",
     ]);
     run(initdb, "initdb");
+    let ca_file = server_certificate(&dir, &data, as_postgres);
     let log = std::fs::File::create(temp.join(format!("silt-pg-{port}.log"))).expect("log");
     let mut server = Command::new("python3");
     server
@@ -176,6 +181,12 @@ fn start() -> TestPostgres {
             "full_page_writes=off",
             "-c",
             "max_connections=300",
+            "-c",
+            "ssl=on",
+            "-c",
+            "ssl_cert_file=server.crt",
+            "-c",
+            "ssl_key_file=server.key",
         ])
         .stdin(Stdio::piped())
         .stdout(log.try_clone().expect("log"))
@@ -184,6 +195,7 @@ fn start() -> TestPostgres {
     let postgres = TestPostgres {
         base: format!("postgres://silt@127.0.0.1:{port}"),
         bin_dir: Some(bin),
+        ca_file: Some(ca_file),
         _server: Some(Mutex::new(child)),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -209,6 +221,11 @@ impl TestPostgres {
     /// The URL of `database` on this server.
     pub fn url(&self, database: &str) -> String {
         format!("{}/{database}", self.base)
+    }
+
+    /// The CA file of the server's TLS certificate, when this module started it.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
     }
 
     fn try_psql(&self, database: &str, sql: &str) -> Result<String, String> {
@@ -244,4 +261,79 @@ impl TestPostgres {
         self.psql("postgres", &format!("CREATE DATABASE {name}"));
         name
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 made with openssl; the certificate and
+/// key go into the data folder (the key readable by the server's user only). Answers
+/// the CA file.
+fn server_certificate(dir: &Path, data: &Path, as_postgres: bool) -> PathBuf {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).expect("tls folder");
+    let openssl = |args: &[&str]| {
+        let mut command = Command::new("openssl");
+        command.args(args).current_dir(&tls);
+        run(command, "openssl");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=silt test postgres CA",
+    ];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+    ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(&ca);
+    let mut request = vec!["req", "-subj", "/CN=127.0.0.1", "-keyout", "server.key"];
+    request.extend(ec);
+    request.extend(["-out", "server.csr"]);
+    openssl(&request);
+    std::fs::write(
+        tls.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "server.ext",
+    ]);
+    for file in ["server.crt", "server.key"] {
+        std::fs::copy(tls.join(file), data.join(file)).expect("copy into the data folder");
+    }
+    let key = data.join("server.key");
+    let mut chmod = Command::new("chmod");
+    chmod.arg("600").arg(&key);
+    run(chmod, "chmod of the server key");
+    if as_postgres {
+        let mut chown = Command::new("chown");
+        chown
+            .arg("postgres:")
+            .arg(&key)
+            .arg(data.join("server.crt"));
+        run(chown, "chown of the server certificate");
+    }
+    tls.join("ca.pem")
 }

@@ -17,7 +17,8 @@ use silt_core::coordinator::{
     TopicConfig,
 };
 use tokio::sync::{Mutex, watch};
-use tokio_postgres::{Client, IsolationLevel, NoTls};
+use tokio_postgres::{Client, IsolationLevel};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{error, info, instrument, warn};
 
 use crate::error::StoreError;
@@ -30,6 +31,7 @@ use crate::store::{
     TxnStep, ops,
 };
 
+mod tls;
 mod tx;
 
 use tx::PgTx;
@@ -63,14 +65,16 @@ pub struct PostgresStore {
     next_reader: AtomicUsize,
     lost: watch::Receiver<bool>,
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
 }
 
 /// Opens one connection; `lost` (if given) is set when it ends.
 async fn open(
     config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
     lost: Option<watch::Sender<bool>>,
 ) -> Result<Client, StoreError> {
-    let (client, connection) = config.connect(NoTls).await?;
+    let (client, connection) = config.connect(tls.clone()).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             error!(%error, "metadata database connection failed");
@@ -87,7 +91,10 @@ impl PostgresStore {
     /// this process holds the leader lock (logging once that it is a standby), then
     /// applies migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
+        let settings = tls::settings(url)?;
+        let tls = tls::connector(settings.root_cert.as_deref())?;
+        let mut config: tokio_postgres::Config = settings
+            .url
             .parse()
             .map_err(|error| StoreError::Invalid(format!("metadata database URL: {error}")))?;
         config
@@ -98,7 +105,7 @@ impl PostgresStore {
             .keepalives_interval(Duration::from_secs(2))
             .keepalives_retries(3);
         let (lost_sender, lost) = watch::channel(false);
-        let mut writer = open(&config, Some(lost_sender)).await?;
+        let mut writer = open(&config, &tls, Some(lost_sender)).await?;
         let mut announced = false;
         loop {
             let row = writer
@@ -119,7 +126,7 @@ impl PostgresStore {
         migrate(&mut writer).await?;
         let mut readers = Vec::with_capacity(READ_CONNECTIONS);
         for _ in 0..READ_CONNECTIONS {
-            readers.push(open(&config, None).await?);
+            readers.push(open(&config, &tls, None).await?);
         }
         Ok(PostgresStore {
             writer: Mutex::new(writer),
@@ -127,6 +134,7 @@ impl PostgresStore {
             next_reader: AtomicUsize::new(0),
             lost,
             config,
+            tls,
         })
     }
 
@@ -274,7 +282,7 @@ impl MetadataStore for PostgresStore {
 
     async fn snapshot(&self, taken_at_ms: i64) -> Result<Snapshot, StoreError> {
         // A connection of its own: a repeatable-read transaction sees one instant.
-        let mut client = open(&self.config, None).await?;
+        let mut client = open(&self.config, &self.tls, None).await?;
         let transaction = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)

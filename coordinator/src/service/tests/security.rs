@@ -218,3 +218,35 @@ pub(in crate::service) async fn users_keys_and_acls_are_kept_and_versioned(backe
         (after.users, after.api_keys, after.acls)
     );
 }
+
+#[tokio::test]
+async fn the_coordinator_reaches_postgres_over_verified_tls() {
+    let server = super::test_postgres::server();
+    let ca = server
+        .ca_file()
+        .expect("the test server serves TLS (not with SILT_TEST_POSTGRES_URL)");
+    let database = server.create_database();
+    let url = server.url(&database);
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let (coordinator, _lost) = crate::open_postgres_with(&verified, 1000)
+        .await
+        .expect("a verified TLS connection");
+    coordinator
+        .create_topic(super::topic("over-tls", 1))
+        .await
+        .expect("create");
+    let encrypted = server.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.datname = '{database}' AND a.application_name = 'silt-coordinator'
+               AND s.ssl"
+        ),
+    );
+    assert!(encrypted.parse::<u32>().expect("count") >= 1, "{encrypted}");
+    drop(coordinator);
+    // A CA that did not sign the server's certificate: refused, not downgraded.
+    let untrusted = format!("{url}?sslmode=require&sslrootcert=/etc/ssl/certs/ca-certificates.crt");
+    let refused = crate::open_postgres_with(&untrusted, 1000).await;
+    assert!(refused.is_err(), "an unverified server was accepted");
+}
