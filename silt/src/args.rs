@@ -81,6 +81,63 @@ pub struct ServerArgs {
         global = true
     )]
     pub url: String,
+    /// An API key to authenticate with (`Authorization: Bearer`).
+    #[arg(long, env = "SILT_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// A user to authenticate as (HTTP Basic), with --password.
+    #[arg(long, env = "SILT_USER", global = true)]
+    pub user: Option<String>,
+    /// The user's password.
+    #[arg(long, env = "SILT_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+    /// CA certificates (PEM) to trust for an `https://` gateway, besides the system's.
+    #[arg(long, env = "SILT_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// An HTTP client from `builder` that trusts --ca-file and sends the credentials
+    /// with every request.
+    pub fn http_client(
+        &self,
+        mut builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::Client, crate::error::CliError> {
+        use crate::error::CliError;
+        if let Some(path) = &self.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|error| CliError::Config(format!("{}: {error}", path.display())))?;
+            let certificate = reqwest::Certificate::from_pem(&pem)
+                .map_err(|error| CliError::Config(format!("{}: {error}", path.display())))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let authorization = match (&self.api_key, &self.user, &self.password) {
+            (Some(key), _, _) => Some(format!("Bearer {key}")),
+            (None, Some(user), Some(password)) => {
+                use base64::Engine;
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                Some(format!("Basic {encoded}"))
+            }
+            (None, Some(_), None) => {
+                return Err(CliError::Config(
+                    "--user needs --password (or SILT_PASSWORD)".into(),
+                ));
+            }
+            _ => None,
+        };
+        if let Some(value) = authorization {
+            let mut value = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
+                CliError::Config("credentials that cannot be sent in a header".into())
+            })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        builder
+            .build()
+            .map_err(|error| CliError::Config(format!("HTTP client: {error}")))
+    }
 }
 
 /// Settings of `silt coordinator`, or its `restore` command.

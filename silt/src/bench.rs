@@ -287,7 +287,7 @@ pub async fn run(mut args: BenchArgs) -> Result<(), CliError> {
     if args.batch == 0 {
         return Err(CliError::Config("--batch must be at least 1".into()));
     }
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.server)?;
     let create = json!({"name": args.topic, "partitions": args.partitions});
     match client
         .call(reqwest::Method::POST, "/v1/topics", Some(create))
@@ -300,15 +300,11 @@ pub async fn run(mut args: BenchArgs) -> Result<(), CliError> {
     let args = Arc::new(args);
     let base = args.server.url.trim_end_matches('/').to_owned();
     let url = format!("{base}/v1/topics/{}/records", args.topic);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(
+    let http = args
+        .server
+        .http_client(reqwest::Client::builder().pool_max_idle_per_host(
             args.concurrency + described["partitions"].as_array().map_or(0, Vec::len),
-        )
-        .build()
-        .map_err(|source| CliError::Connect {
-            url: url.clone(),
-            source,
-        })?;
+        ))?;
     let bodies = {
         let args = Arc::clone(&args);
         tokio::task::spawn_blocking(move || {

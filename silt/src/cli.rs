@@ -4,7 +4,7 @@ use crate::args::{
     CompactorArgs, CoordinatorArgs, GroupsCommand, ServeArgs, ServerArgs, TopicsCommand,
 };
 use crate::error::CliError;
-use crate::{bench, client, coordinator, serve};
+use crate::{admin, bench, client, coordinator, serve};
 
 #[derive(Debug, Parser)]
 #[command(name = "silt", version, about = "Silt: an event log on object storage")]
@@ -40,6 +40,27 @@ pub enum Command {
     Groups {
         #[command(subcommand)]
         command: GroupsCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Creates, lists and deletes users (passwords kept as SCRAM credentials).
+    Users {
+        #[command(subcommand)]
+        command: admin::UsersCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Creates, lists and revokes API keys.
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Adds, lists and removes ACLs.
+    Acls {
+        #[command(subcommand)]
+        command: admin::AclsCommand,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -80,6 +101,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,
         Command::Groups { command, server } => client::groups(&server, command).await,
+        Command::Users { command, server } => {
+            admin::users(&client::Client::new(&server)?, command).await
+        }
+        Command::Keys { command, server } => {
+            admin::keys(&client::Client::new(&server)?, command).await
+        }
+        Command::Acls { command, server } => {
+            admin::acls(&client::Client::new(&server)?, command).await
+        }
         Command::Bench(args) => bench::run(args).await,
         Command::BenchCommits(args) => bench::commits::run(args).await,
         Command::Compact {

@@ -16,11 +16,11 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: &ServerArgs) -> Self {
-        Client {
-            http: reqwest::Client::new(),
+    pub fn new(server: &ServerArgs) -> Result<Self, CliError> {
+        Ok(Client {
+            http: server.http_client(reqwest::Client::builder())?,
             base: server.url.trim_end_matches('/').to_owned(),
-        }
+        })
     }
 
     /// Sends a request and returns the JSON body of a 2xx answer; other statuses become
@@ -72,7 +72,7 @@ fn print_json(value: &Value) {
 }
 
 pub async fn topics(server: &ServerArgs, command: TopicsCommand) -> Result<(), CliError> {
-    let client = Client::new(server);
+    let client = Client::new(server)?;
     match command {
         TopicsCommand::Create {
             name,
@@ -154,7 +154,7 @@ pub struct ProduceArgs {
 /// Reads records from standard input, one per line. A line that is valid JSON is sent
 /// as that JSON value; anything else is sent as a JSON string.
 pub async fn produce(args: ProduceArgs) -> Result<(), CliError> {
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.server)?;
     let path = format!("/v1/topics/{}/records", args.topic);
     let (lines_tx, mut lines_rx) =
         tokio::sync::mpsc::channel::<std::io::Result<String>>(args.batch.max(1) * 2);
@@ -280,7 +280,7 @@ pub async fn consume(args: ConsumeArgs) -> Result<(), CliError> {
     if let Some(group) = args.group.clone() {
         return consume_group(&args, &group).await;
     }
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.server)?;
     let topic = client
         .call(
             reqwest::Method::GET,
@@ -375,7 +375,7 @@ fn print_record(out: &mut impl Write, record: &Value, full: bool) -> std::io::Re
 /// Consumes as a group member: join, fetch (which keeps the membership alive), print,
 /// commit, and leave on Ctrl-C or, without --follow, once a fetch comes back empty.
 async fn consume_group(args: &ConsumeArgs, group: &str) -> Result<(), CliError> {
-    let client = Client::new(&args.server);
+    let client = Client::new(&args.server)?;
     let join_body = json!({"topics": [args.topic], "session_timeout_ms": args.session_timeout_ms});
     let join_path = format!("/v1/groups/{group}/members");
     let mut member = client
@@ -465,7 +465,7 @@ async fn consume_group(args: &ConsumeArgs, group: &str) -> Result<(), CliError> 
 }
 
 pub async fn groups(server: &ServerArgs, command: GroupsCommand) -> Result<(), CliError> {
-    let client = Client::new(server);
+    let client = Client::new(server)?;
     match command {
         GroupsCommand::List => {
             let listed = client
@@ -545,7 +545,7 @@ pub async fn groups(server: &ServerArgs, command: GroupsCommand) -> Result<(), C
 
 /// `silt compact --topic T --now`: asks the gateway to compact the topic and waits.
 pub async fn compact(server: &ServerArgs, topic: &str) -> Result<(), CliError> {
-    let client = Client::new(server);
+    let client = Client::new(server)?;
     // The gateway answers when the work is done; the spinner shows it is under way.
     let progress =
         indicatif::ProgressBar::new_spinner().with_message(format!("compacting {topic}"));

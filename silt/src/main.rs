@@ -2,6 +2,7 @@
 
 use clap::Parser;
 
+mod admin;
 mod args;
 mod bench;
 mod cli;

@@ -6,9 +6,20 @@ use std::process::{Command, Stdio};
 use crate::harness::{SILT, Silt};
 
 fn silt(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    silt_with(url, &[], args, stdin)
+}
+
+/// `silt <args>` against `url` with `env` (credentials, say).
+fn silt_with(
+    url: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
     let mut child = Command::new(SILT)
         .args(args)
         .env("SILT_URL", url)
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -239,4 +250,109 @@ fn zero_connection_limits_are_refused_at_start() {
             "{flag}: {err}"
         );
     }
+}
+
+#[test]
+fn users_keys_and_acls_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("SILT_AUTH".to_owned(), "true".to_owned()),
+        (
+            "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+            "admin-password-1".to_owned(),
+        ),
+    ];
+    let server = Silt::start(&dir.path().join("data"), None, &env);
+    let url = server.url.as_str();
+    let admin = [
+        ("SILT_USER", "admin"),
+        ("SILT_PASSWORD", "admin-password-1"),
+    ];
+    // Without credentials the commands are refused with the server's answer.
+    let (ok, _, err) = silt(url, &["users", "list"], None);
+    assert!(!ok && err.contains("unauthenticated"), "{err}");
+
+    let (ok, out, err) = silt_with(
+        url,
+        &admin,
+        &["users", "create", "alice"],
+        Some("alice-password-1\n"),
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, _) = silt_with(url, &admin, &["users", "list"], None);
+    assert!(
+        ok && out.contains("\"User:alice\"") && out.contains("SCRAM-SHA-512"),
+        "{out}"
+    );
+    assert!(!out.contains("alice-password-1"), "{out}");
+
+    let (ok, out, err) = silt_with(
+        url,
+        &admin,
+        &[
+            "keys",
+            "create",
+            "--principal",
+            "User:alice",
+            "--description",
+            "cli",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let key = created["key"].as_str().expect("key").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let alice = [("SILT_API_KEY", key.as_str())];
+
+    let (ok, _, err) = silt_with(url, &admin, &["topics", "create", "ledger"], None);
+    assert!(ok, "{err}");
+    // Her key works but, without an ACL, may not write.
+    let (ok, _, err) = silt_with(url, &alice, &["produce", "ledger"], Some("one\n"));
+    assert!(!ok && err.contains("topic_authorization_failed"), "{err}");
+    let acl = [
+        "--principal",
+        "User:alice",
+        "--resource-type",
+        "topic",
+        "--resource-name",
+        "led",
+        "--pattern-type",
+        "prefixed",
+        "--operation",
+        "write",
+    ];
+    let (ok, _, err) = silt_with(url, &admin, &[&["acls", "add"][..], &acl].concat(), None);
+    assert!(ok, "{err}");
+    let (ok, _, err) = silt_with(url, &alice, &["produce", "ledger"], Some("one\n"));
+    assert!(ok, "{err}");
+    let (ok, out, _) = silt_with(
+        url,
+        &admin,
+        &["acls", "list", "--principal", "User:alice"],
+        None,
+    );
+    assert!(ok && out.contains("\"prefixed\""), "{out}");
+    let (ok, out, err) = silt_with(
+        url,
+        &admin,
+        &["acls", "remove", "--principal", "User:alice"],
+        None,
+    );
+    assert!(ok && out.contains("\"removed\""), "{out}{err}");
+    let (ok, _, err) = silt_with(url, &alice, &["produce", "ledger"], Some("two\n"));
+    assert!(!ok && err.contains("topic_authorization_failed"), "{err}");
+
+    // A revoked key stops working.
+    let (ok, _, err) = silt_with(url, &admin, &["keys", "revoke", &id], None);
+    assert!(ok, "{err}");
+    let (ok, _, err) = silt_with(url, &alice, &["topics", "list"], None);
+    assert!(!ok && err.contains("unauthenticated"), "{err}");
+    let (ok, out, _) = silt_with(url, &admin, &["topics", "describe", "ledger"], None);
+    assert!(
+        ok && out.contains("high watermark 1") || out.contains("\"high_watermark\": 1"),
+        "{out}"
+    );
+    let (ok, _, err) = silt_with(url, &admin, &["users", "delete", "alice"], None);
+    assert!(ok, "{err}");
 }
