@@ -4,7 +4,9 @@
 //! gateway is killed with SIGKILL every few seconds and restarted, and the coordinator
 //! is killed and restarted twice. The checker then reads everything back (read
 //! committed) through a fresh gateway: nothing acknowledged is lost or repeated, every
-//! committed transaction is there whole, and nothing of an aborted one is.
+//! committed transaction is there whole, and nothing of an aborted one is. All of it
+//! with security on: gateways serve TLS and authenticate every request, the coordinator
+//! takes only calls with its internal secret and reaches PostgreSQL over verified TLS.
 //!
 //! Short in CI; `SILT_CHAOS_SECS=600 cargo test --test e2e chaos` runs it longer.
 
@@ -43,11 +45,34 @@ struct Produced {
     failed_requests: u64,
 }
 
+/// The CA of the gateways' certificates, once the test made it.
+static CA: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+const ADMIN_PASSWORD: &str = "chaos-admin-password";
+
+fn admin_authorization() -> String {
+    use base64::Engine;
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
+    format!("Basic {encoded}")
+}
+
+/// A client of the gateways: trusts their CA and authenticates as the administrator.
 fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        admin_authorization().parse().expect("header"),
+    );
     reqwest::Client::builder()
         .timeout(Duration::from_secs(40))
+        .add_root_certificate(reqwest::Certificate::from_pem(CA.get().expect("CA")).expect("CA"))
+        .default_headers(headers)
         .build()
         .expect("client")
+}
+
+fn api(url: &str) -> Api {
+    Api::trusting(url, CA.get().expect("CA")).with_authorization(&admin_authorization())
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value), String> {
@@ -381,15 +406,39 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(40);
-    let env = moto().bucket("chaos").await;
+    // Every listener secured: gateways serve TLS and authenticate, the coordinator takes
+    // calls only with the internal secret and reaches PostgreSQL over verified TLS.
+    let pki = tempfile::tempdir().expect("pki");
+    let [ca, cert, key, _, _] = crate::pki::certificates(pki.path());
+    let _ = CA.set(std::fs::read(&ca).expect("CA"));
+    let mut env = moto().bucket("chaos").await;
+    env.push((
+        "SILT_INTERNAL_SECRET".into(),
+        "chaos-internal-secret".into(),
+    ));
+    let mut gateway_env = env.clone();
+    for (name, value) in [
+        ("SILT_AUTH", "true".to_owned()),
+        ("SILT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("SILT_TLS_CERT", cert.display().to_string()),
+        ("SILT_TLS_KEY", key.display().to_string()),
+    ] {
+        gateway_env.push((name.into(), value));
+    }
     let postgres = test_postgres::server();
     let database = postgres.create_database();
+    let postgres_ca = postgres.ca_file().expect("the test PostgreSQL serves TLS");
+    let metadata_url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        postgres.url(&database),
+        postgres_ca.display()
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let mut coordinator =
-        Silt::coordinator_on_postgres(&postgres.url(&database), "s3://chaos", 2_000, &env, true);
+        Silt::coordinator_on_postgres(&metadata_url, "s3://chaos", 2_000, &env, true);
     let gateways: Vec<Silt> = (0..3)
         .map(|index| {
-            let mut env = env.clone();
+            let mut env = gateway_env.clone();
             env.push((
                 "SILT_FAULTS".into(),
                 format!(
@@ -417,7 +466,7 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
             .map(|gateway| gateway.url.clone())
             .collect::<Vec<_>>(),
     );
-    Api::new(&urls[0]).create_topic(TOPIC, PARTITIONS).await;
+    api(&urls[0]).create_topic(TOPIC, PARTITIONS).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let plain: Vec<_> = (0..2)
@@ -471,7 +520,7 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
                     continue;
                 }
                 let victim = random.below(gateways.len());
-                let api = Api::new(&gateways[victim].url);
+                let api = api(&gateways[victim].url);
                 if let Ok(count) = runtime.block_on(async {
                     tokio::time::timeout(
                         Duration::from_secs(2),
@@ -485,7 +534,7 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
                 gateway_kills += 1;
             }
             for gateway in &gateways {
-                let api = Api::new(&gateway.url);
+                let api = api(&gateway.url);
                 if let Ok(count) = runtime.block_on(async {
                     tokio::time::timeout(
                         Duration::from_secs(2),
@@ -524,9 +573,9 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
         &dir.path().join("checker"),
         "s3://chaos",
         &coordinator.url,
-        &env,
+        &gateway_env,
     );
-    let api = Api::new(&checker.url);
+    let api = api(&checker.url);
     let mut stored: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
     let mut total = 0usize;
     for partition in 0..PARTITIONS {

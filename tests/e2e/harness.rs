@@ -623,9 +623,11 @@ impl Api {
     }
 
     pub async fn metric(&self, name: &str) -> u64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.url))
+        let mut request = self.http.get(format!("{}/metrics", self.url));
+        if let Some(value) = &self.authorization {
+            request = request.header("authorization", value);
+        }
+        let text = request
             .send()
             .await
             .expect("metrics")

@@ -21,6 +21,7 @@ mod kafka_admin;
 mod kafka_groups;
 mod kafka_python_edges;
 mod kafka_static;
+mod pki;
 mod producers;
 mod scale_out;
 mod security;
