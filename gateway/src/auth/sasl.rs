@@ -122,6 +122,9 @@ pub enum Step {
 /// One client's SASL exchange.
 pub struct Exchange {
     session: Session<Proven>,
+    scram: bool,
+    /// Client messages taken so far.
+    steps: u32,
 }
 
 impl Exchange {
@@ -140,13 +143,31 @@ impl Exchange {
         let session = SASLServer::<Proven>::new(config)
             .start_suggested(name)
             .ok()?;
-        Some(Exchange { session })
+        Some(Exchange {
+            session,
+            scram: mechanism.starts_with("SCRAM-"),
+            steps: 0,
+        })
     }
 
     /// Takes the client's next message.
     pub fn step(&mut self, input: &[u8]) -> Step {
+        self.steps += 1;
+        // rsasl 2.3.1 indexes each attribute of a SCRAM client-final message as if it
+        // had two bytes, and panics on a shorter one: such a message is refused here.
+        if self.scram && self.steps == 2 && input.split(|byte| *byte == b',').any(|a| a.len() < 2) {
+            return Step::Failed(INVALID.into());
+        }
         let mut out = Cursor::new(Vec::new());
-        match self.session.step(Some(input), &mut out) {
+        // Any other panic in the mechanism fails the exchange, not the connection's task.
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.session.step(Some(input), &mut out)
+        }));
+        let Ok(stepped) = stepped else {
+            tracing::warn!("a SASL mechanism panicked on a client's message");
+            return Step::Failed(INVALID.into());
+        };
+        match stepped {
             Ok(State::Running) => Step::Continue(out.into_inner()),
             Ok(State::Finished(_)) => match self.session.validation().flatten() {
                 Some(principal) => Step::Done {

@@ -80,6 +80,11 @@ fn codec_round_trip(api: ApiKey, version: i16, body: &[u8]) -> Result<(), String
         ApiKey::TxnOffsetCommit => check::<TxnOffsetCommitRequest>(body, version),
         ApiKey::DescribeTransactions => check::<DescribeTransactionsRequest>(body, version),
         ApiKey::ListTransactions => check::<ListTransactionsRequest>(body, version),
+        ApiKey::SaslHandshake => check::<SaslHandshakeRequest>(body, version),
+        ApiKey::SaslAuthenticate => check::<SaslAuthenticateRequest>(body, version),
+        ApiKey::DescribeAcls => check::<DescribeAclsRequest>(body, version),
+        ApiKey::CreateAcls => check::<CreateAclsRequest>(body, version),
+        ApiKey::DeleteAcls => check::<DeleteAclsRequest>(body, version),
         other => Err(format!("no codec type listed for {other:?}")),
     }
 }
@@ -127,6 +132,11 @@ fn codec_versions(api: ApiKey) -> (i16, i16) {
         ApiKey::TxnOffsetCommit => range!(TxnOffsetCommitRequest),
         ApiKey::DescribeTransactions => range!(DescribeTransactionsRequest),
         ApiKey::ListTransactions => range!(ListTransactionsRequest),
+        ApiKey::SaslHandshake => range!(SaslHandshakeRequest),
+        ApiKey::SaslAuthenticate => range!(SaslAuthenticateRequest),
+        ApiKey::DescribeAcls => range!(DescribeAclsRequest),
+        ApiKey::CreateAcls => range!(CreateAclsRequest),
+        ApiKey::DeleteAcls => range!(DeleteAclsRequest),
         _ => (0, -1),
     }
 }
@@ -138,7 +148,7 @@ fn codec_versions(api: ApiKey) -> (i16, i16) {
 fn schemas_agree_with_the_codec_at_every_version() {
     let mut random = xorshift(0x5eed);
     let mut checked = 0;
-    for schema in SCHEMAS {
+    for schema in SCHEMAS.iter().chain(security::SCHEMAS) {
         let (min, max) = codec_versions(schema.api);
         assert!(min <= max, "{:?} has no codec versions", schema.api);
         for version in min..=max {
