@@ -209,3 +209,6 @@ pub fn certificate_principal(connection: &rustls::ServerConnection) -> Option<St
     let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
     Some(format!("User:{common_name}"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -365,7 +365,8 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     );
     if dev {
         eprintln!(
-            "silt dev: listening on http://{local} (data in {})",
+            "silt dev: listening on {}://{local} (data in {})",
+            if state.tls.is_some() { "https" } else { "http" },
             config.data_dir.display()
         );
     }
