@@ -31,6 +31,23 @@ async fn high_watermark(api: &Api, topic: &str) -> u64 {
         .unwrap_or_else(|| panic!("{body}"))
 }
 
+/// As the administrator: topics `orders` and `secret`, and the user `alice`.
+async fn topics_and_alice(admin: &Api) {
+    for topic in ["orders", "secret"] {
+        let (status, body) = admin
+            .post("/v1/topics", json!({"name": topic, "partitions": 1}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = admin
+        .post(
+            "/v1/admin/users",
+            json!({"name": "alice", "password": ALICE_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
 async fn produce(api: &Api, topic: &str) -> (u16, Value) {
     api.post(
         &format!("/v1/topics/{topic}/records"),
@@ -80,19 +97,7 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
     );
 
     // The administrator creates topics, a user, a key and ACLs.
-    for topic in ["orders", "secret"] {
-        let (status, body) = admin
-            .post("/v1/topics", json!({"name": topic, "partitions": 1}))
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, body) = admin
-        .post(
-            "/v1/admin/users",
-            json!({"name": "alice", "password": ALICE_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    topics_and_alice(&admin).await;
     let (status, body) = admin
         .post(
             "/v1/admin/users",
@@ -193,25 +198,13 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
     // Nothing reached the topic alice may not write.
     assert_eq!(high_watermark(&admin, "secret").await, before);
     // Failures were counted.
-    let metrics = admin
-        .http
-        .get(format!("{}/metrics", silt.url))
-        .header("authorization", basic("admin", ADMIN_PASSWORD))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
     let failures = |listener: &str| {
-        silt_core::metrics::read_sample(
-            &metrics,
-            &format!("silt_auth_failures_total{{listener=\"{listener}\"}}"),
-        )
-        .unwrap_or(0.0)
+        let admin = admin.clone();
+        let series = format!("silt_auth_failures_total{{listener=\"{listener}\"}}");
+        async move { admin.metric(&series).await as f64 }
     };
-    assert!(failures("http") >= 3.0, "{metrics}");
-    assert!(failures("kafka") >= 1.0, "{metrics}");
+    assert!(failures("http").await >= 3.0);
+    assert!(failures("kafka").await >= 1.0);
     drop(silt);
 }
 
@@ -300,19 +293,7 @@ async fn tls_on_both_listeners_with_keys_client_certificates_and_sasl_ssl() {
     let ca_pem = std::fs::read(&ca).expect("ca");
     let admin =
         Api::trusting(&silt.url, &ca_pem).with_authorization(&basic("admin", ADMIN_PASSWORD));
-    for topic in ["orders", "secret"] {
-        let (status, body) = admin
-            .post("/v1/topics", json!({"name": topic, "partitions": 1}))
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, body) = admin
-        .post(
-            "/v1/admin/users",
-            json!({"name": "alice", "password": ALICE_PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    topics_and_alice(&admin).await;
 
     // Clear text to the TLS port gets nothing; an untrusted certificate is refused by curl.
     let plain = silt.url.replace("https://", "http://");

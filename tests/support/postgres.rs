@@ -24,6 +24,9 @@ pub struct TestPostgres {
     _server: Option<Mutex<Child>>,
 }
 
+#[path = "pki.rs"]
+pub mod pki;
+
 static SERVER: OnceLock<TestPostgres> = OnceLock::new();
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
@@ -263,65 +266,15 @@ impl TestPostgres {
     }
 }
 
-/// A CA and a server certificate for 127.0.0.1 made with openssl; the certificate and
-/// key go into the data folder (the key readable by the server's user only). Answers
-/// the CA file.
+/// A CA and a server certificate for 127.0.0.1 (`pki`); the certificate and key go into
+/// the data folder (the key readable by the server's user only). Answers the CA file.
 fn server_certificate(dir: &Path, data: &Path, as_postgres: bool) -> PathBuf {
     let tls = dir.join("tls");
     std::fs::create_dir_all(&tls).expect("tls folder");
-    let openssl = |args: &[&str]| {
-        let mut command = Command::new("openssl");
-        command.args(args).current_dir(&tls);
-        run(command, "openssl");
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=silt test postgres CA",
-    ];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
-    ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    openssl(&ca);
-    let mut request = vec!["req", "-subj", "/CN=127.0.0.1", "-keyout", "server.key"];
-    request.extend(ec);
-    request.extend(["-out", "server.csr"]);
-    openssl(&request);
-    std::fs::write(
-        tls.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("extensions");
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-out",
-        "server.crt",
-        "-extfile",
-        "server.ext",
-    ]);
-    for file in ["server.crt", "server.key"] {
-        std::fs::copy(tls.join(file), data.join(file)).expect("copy into the data folder");
+    pki::ca(&tls);
+    pki::leaf(&tls, "server", "/CN=127.0.0.1", pki::SERVER);
+    for (from, to) in [("server.pem", "server.crt"), ("server.key", "server.key")] {
+        std::fs::copy(tls.join(from), data.join(to)).expect("copy into the data folder");
     }
     let key = data.join("server.key");
     let mut chmod = Command::new("chmod");

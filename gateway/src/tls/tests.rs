@@ -3,7 +3,6 @@
 //! keeps the old one, and a client certificate names its principal.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
@@ -12,79 +11,8 @@ use tokio_rustls::TlsConnector;
 
 use super::*;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-const EC: [&str; 5] = [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-];
-
-/// A CA in `dir`, and a certificate it signs named `name` (for 127.0.0.1).
-fn ca(dir: &Path) {
-    let mut args = vec!["req", "-x509", "-days", "2", "-subj", "/CN=test CA"];
-    args.extend(EC);
-    args.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-    args.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
-    args.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    openssl(dir, &args);
-}
-
-fn signed(dir: &Path, name: &str, subject: &str, usage: &str) {
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    let ext = format!("{name}.ext");
-    let pem = format!("{name}.pem");
-    let mut args = vec![
-        "req",
-        "-subj",
-        subject,
-        "-keyout",
-        key.as_str(),
-        "-out",
-        csr.as_str(),
-    ];
-    args.extend(EC);
-    openssl(dir, &args);
-    std::fs::write(
-        dir.join(&ext),
-        format!("subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n"),
-    )
-    .expect("ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            &pem,
-            "-extfile",
-            &ext,
-        ],
-    );
-}
+#[path = "../../../tests/support/pki.rs"]
+mod pki;
 
 fn client_config(dir: &Path, identity: Option<&str>) -> ClientConfig {
     let mut roots = RootCertStore::empty();
@@ -124,9 +52,9 @@ async fn handshake(tls: &Tls, client: ClientConfig) -> (Vec<u8>, Option<String>)
 #[tokio::test]
 async fn a_replaced_certificate_is_served_after_a_reload_and_a_broken_one_is_not() {
     let dir = tempfile::tempdir().expect("tempdir");
-    ca(dir.path());
-    signed(dir.path(), "first", "/CN=first", "serverAuth");
-    signed(dir.path(), "second", "/CN=second", "serverAuth");
+    pki::ca(dir.path());
+    pki::leaf(dir.path(), "first", "/CN=first", pki::SERVER);
+    pki::leaf(dir.path(), "second", "/CN=second", pki::SERVER);
     let cert = dir.path().join("server.pem");
     let key = dir.path().join("server.key");
     std::fs::copy(dir.path().join("first.pem"), &cert).expect("copy");
@@ -172,9 +100,14 @@ async fn a_replaced_certificate_is_served_after_a_reload_and_a_broken_one_is_not
 #[tokio::test]
 async fn a_client_certificate_names_its_principal_and_may_be_required() {
     let dir = tempfile::tempdir().expect("tempdir");
-    ca(dir.path());
-    signed(dir.path(), "server", "/CN=server", "serverAuth");
-    signed(dir.path(), "dave", "/O=Acme/CN=dave", "clientAuth");
+    pki::ca(dir.path());
+    pki::leaf(dir.path(), "server", "/CN=server", pki::SERVER);
+    pki::leaf(
+        dir.path(),
+        "dave",
+        "/O=Acme/CN=dave",
+        "extendedKeyUsage=clientAuth\n",
+    );
     let config = |require| TlsConfig {
         cert_file: dir.path().join("server.pem"),
         key_file: dir.path().join("server.key"),
