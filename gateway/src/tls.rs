@@ -1,6 +1,7 @@
 //! TLS on the gateway's HTTP and Kafka listeners (rustls with aws-lc-rs): a certificate
 //! chain and key from PEM files, optionally client certificates checked against a CA
-//! (mTLS, the certificate's common name becoming the principal `User:<CN>`), and the
+//! (mTLS, the certificate's subject becoming the principal, `User:CN=dave,O=Acme` as
+//! Kafka writes it), and the
 //! files read again when they change, without a restart.
 
 use std::io;
@@ -31,8 +32,8 @@ pub struct TlsConfig {
     pub cert_file: PathBuf,
     /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
     pub key_file: PathBuf,
-    /// Clients may present certificates signed by these CAs (PEM); their common name
-    /// becomes their principal.
+    /// Clients may present certificates signed by these CAs (PEM); their subject
+    /// becomes their principal (`User:CN=dave,O=Acme`).
     #[serde(default)]
     pub client_ca_file: Option<PathBuf>,
     /// With `client_ca_file`: clients without a valid certificate are refused.
@@ -202,12 +203,47 @@ impl Tls {
     }
 }
 
-/// `User:<common name>` of a verified client certificate.
+/// `User:<subject>` of a verified client certificate, the subject written as Kafka
+/// writes it (RFC 2253: the most specific part first, `User:CN=dave,O=Acme`).
 pub fn certificate_principal(connection: &rustls::ServerConnection) -> Option<String> {
     let certificate = connection.peer_certificates()?.first()?;
     let (_, parsed) = x509_parser::parse_x509_certificate(certificate.as_ref()).ok()?;
-    let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
-    Some(format!("User:{common_name}"))
+    distinguished_name(parsed.subject()).map(|name| format!("User:{name}"))
+}
+
+/// A name in RFC 2253's form; `None` if an attribute is not a string.
+fn distinguished_name(name: &x509_parser::x509::X509Name<'_>) -> Option<String> {
+    let registry = x509_parser::objects::oid_registry();
+    let mut parts = Vec::new();
+    for rdn in name.iter_rdn() {
+        let mut attributes = Vec::new();
+        for attribute in rdn.iter() {
+            let kind = x509_parser::objects::oid2abbrev(attribute.attr_type(), registry)
+                .map(str::to_owned)
+                .unwrap_or_else(|_| attribute.attr_type().to_id_string());
+            let value = attribute.as_str().ok()?;
+            attributes.push(format!("{kind}={}", escape_dn_value(value)));
+        }
+        parts.push(attributes.join("+"));
+    }
+    parts.reverse();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// RFC 2253's escapes of an attribute value.
+fn escape_dn_value(value: &str) -> String {
+    let last = value.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(value.len());
+    for (at, character) in value.chars().enumerate() {
+        if matches!(character, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (at == 0 && matches!(character, '#' | ' '))
+            || (at == last && character == ' ')
+        {
+            out.push('\\');
+        }
+        out.push(character);
+    }
+    out
 }
 
 #[cfg(test)]

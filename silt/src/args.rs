@@ -367,8 +367,8 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, env = "SILT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// CAs (PEM) whose client certificates are accepted (mTLS): the certificate's common
-    /// name becomes the principal `User:<CN>`.
+    /// CAs (PEM) whose client certificates are accepted (mTLS): the certificate's
+    /// subject becomes the principal, as Kafka writes it (`User:CN=dave,O=Acme`).
     #[arg(long, env = "SILT_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
     /// With --tls-client-ca: refuse clients without a valid certificate.

@@ -4,7 +4,7 @@
 //! API that `silt users|keys|acls` calls, and Kafka clients with SASL PLAIN and
 //! SCRAM-SHA-512 whose ACLs confluent-kafka's AdminClient creates; and all of it again
 //! over TLS (HTTPS with curl, SASL_SSL) with a CA made at test time, client certificates
-//! authenticating as their common name.
+//! authenticating as their subject.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -336,7 +336,8 @@ async fn tls_on_both_listeners_with_keys_client_certificates_and_sasl_ssl() {
     assert_eq!(curl(&ca, &with_key).0, 401);
     assert_eq!(high_watermark(&admin, "secret").await, 0);
 
-    // A client certificate authenticates as User:<CN>: dave sees only what ACLs allow.
+    // A client certificate authenticates as its subject (User:CN=dave): dave sees only
+    // what ACLs allow.
     let certificate = ["--cert", &path(&client_cert), "--key", &path(&client_key)];
     let topics = format!("{}/v1/topics", silt.url);
     let (status, answer) = curl(&ca, &[&certificate[..], &[topics.as_str()]].concat());
@@ -348,7 +349,7 @@ async fn tls_on_both_listeners_with_keys_client_certificates_and_sasl_ssl() {
     let (status, _) = admin
         .post(
             "/v1/admin/acls",
-            json!({"principal": "User:dave", "resource_type": "topic",
+            json!({"principal": "User:CN=dave", "resource_type": "topic",
                    "resource_name": "orders", "operation": "describe"}),
         )
         .await;
