@@ -73,6 +73,20 @@ impl RemoteCoordinator {
         }
     }
 
+    /// Trusts the CA certificates in `pem` (for an `https://` coordinator), besides the
+    /// system's.
+    pub fn with_ca(mut self, pem: &[u8]) -> Result<Self, CoordinatorError> {
+        let invalid = |error: reqwest::Error| {
+            CoordinatorError::InvalidArgument(format!("the coordinator's CA: {error}"))
+        };
+        let mut builder = reqwest::Client::builder();
+        for certificate in reqwest::Certificate::from_pem_bundle(pem).map_err(invalid)? {
+            builder = builder.add_root_certificate(certificate);
+        }
+        self.http = builder.build().map_err(invalid)?;
+        Ok(self)
+    }
+
     /// Sends `secret` (the coordinator's `SILT_INTERNAL_SECRET`) with every call.
     pub fn with_secret(mut self, secret: Option<&str>) -> Self {
         self.secret = secret.map(|secret| Secret(Arc::from(secret)));

@@ -100,16 +100,23 @@ pub async fn serve(
     secret: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut app = router_for(serving);
-    if let Some(secret) = secret {
-        let secret: Arc<str> = Arc::from(secret);
-        app = app.layer(axum::middleware::from_fn(move |request, next| {
-            require_secret(Arc::clone(&secret), request, next)
-        }));
-    }
-    axum::serve(listener, app)
+    axum::serve(listener, app(serving, secret))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The internal API of `serving`; with `secret`, calls must carry it.
+pub fn app(serving: Serving, secret: Option<String>) -> Router {
+    let app = router_for(serving);
+    match secret {
+        Some(secret) => {
+            let secret: Arc<str> = Arc::from(secret);
+            app.layer(axum::middleware::from_fn(move |request, next| {
+                require_secret(Arc::clone(&secret), request, next)
+            }))
+        }
+        None => app,
+    }
 }
 
 /// Refuses a call without the internal secret: `401` with an error the client shows.

@@ -155,6 +155,13 @@ pub struct CoordinatorArgs {
     /// Consent to serve calls without a secret on an address other hosts can reach.
     #[arg(long, env = "SILT_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
+    /// TLS on the internal API: the certificate chain (PEM), reloaded when it changes.
+    /// Gateways and compactors then use an `https://` URL and trust its CA.
+    #[arg(long, env = "SILT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SILT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub metadata: MetadataArgs,
     /// Idempotent producers idle this long are forgotten.
@@ -214,6 +221,9 @@ pub struct CompactorArgs {
     /// The coordinator's internal secret.
     #[arg(long, env = "SILT_INTERNAL_SECRET", hide_env_values = true)]
     pub internal_secret: Option<String>,
+    /// CA certificates (PEM) of an `https://` coordinator, besides the system's.
+    #[arg(long, env = "SILT_COORDINATOR_CA")]
+    pub coordinator_ca: Option<PathBuf>,
     /// The bucket, as for `silt gateway` (default: `<data-dir>/bucket`).
     #[arg(long, env = "SILT_OBJECT_STORE")]
     pub object_store: Option<String>,
@@ -259,6 +269,9 @@ pub struct ServeArgs {
     /// The coordinator's internal secret, sent with every call to it.
     #[arg(long, env = "SILT_INTERNAL_SECRET", hide_env_values = true)]
     pub internal_secret: Option<String>,
+    /// CA certificates (PEM) of an `https://` coordinator, besides the system's.
+    #[arg(long, env = "SILT_COORDINATOR_CA")]
+    pub coordinator_ca: Option<PathBuf>,
     /// Embedded coordinator: idempotent producers idle this long are forgotten.
     /// Default: 86400000 (a day).
     #[arg(long, env = "SILT_PRODUCER_IDLE_EXPIRY_MS")]

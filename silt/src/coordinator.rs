@@ -11,6 +11,7 @@ use tracing::info;
 use crate::args::{CoordinatorArgs, CoordinatorCommand, MetadataArgs, RestoreArgs};
 use crate::error::CliError;
 use crate::serve::shutdown_signal;
+use silt_gateway::tls::{Tls, TlsConfig};
 use silt_reader::storage::open_object_store;
 
 /// Opens the coordinator on the store `metadata` names. With PostgreSQL this waits
@@ -77,15 +78,32 @@ pub async fn run_coordinator(args: CoordinatorArgs) -> Result<(), CliError> {
         .map_err(|error| CliError::Server(format!("cannot listen on {}: {error}", args.listen)))?;
     let serving = silt_coordinator::http::Serving::standby();
     let (stop, stopped) = watch::channel(false);
-    let mut server = tokio::spawn(silt_coordinator::http::serve(
-        listener,
-        serving.clone(),
-        args.internal_secret.clone(),
-        async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-        },
-    ));
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => crate::security::load_tls(Some(&TlsConfig {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+            client_ca_file: None,
+            require_client_cert: false,
+        }))?,
+        _ => None,
+    };
+    let mut server = match tls {
+        Some(tls) => {
+            tls.spawn_reload(stopped.clone());
+            let app = silt_coordinator::http::app(serving.clone(), args.internal_secret.clone());
+            tokio::spawn(serve_tls(listener, app, tls, shutdown))
+        }
+        None => tokio::spawn(silt_coordinator::http::serve(
+            listener,
+            serving.clone(),
+            args.internal_secret.clone(),
+            shutdown,
+        )),
+    };
     info!(listen = %args.listen, "coordinator is listening");
     let (service, lost) = tokio::select! {
         opened = open_coordinator(&args.metadata, args.producer_idle_expiry_ms) => opened?,
@@ -155,4 +173,47 @@ async fn run_restore(args: RestoreArgs, producer_idle_expiry_ms: i64) -> Result<
             .map_err(|error| CliError::Server(error.to_string()))?
     );
     Ok(())
+}
+
+/// Serves the internal API over TLS until `shutdown` completes: each connection's
+/// handshake within 10 s, then HTTP/1.1.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Arc<Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors, say: wait rather than spin or stop serving.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let app = app.clone();
+        let tls = Arc::clone(&tls);
+        tokio::spawn(async move {
+            let stream = match tls.accept(stream, std::time::Duration::from_secs(10)).await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::debug!(%error, %peer, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(%error, %peer, "internal API connection closed");
+            }
+        });
+    }
 }

@@ -115,6 +115,24 @@ pub async fn bootstrap_admin(
     Ok(())
 }
 
+/// A client of the `silt coordinator` at `urls`, sending `secret` and trusting the CA in
+/// `ca` (for `https://`).
+pub fn remote_coordinator(
+    urls: &str,
+    secret: Option<&str>,
+    ca: Option<&Path>,
+) -> Result<silt_coordinator::RemoteCoordinator, CliError> {
+    let remote = silt_coordinator::RemoteCoordinator::new(urls).with_secret(secret);
+    let Some(path) = ca else {
+        return Ok(remote);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|error| CliError::Config(format!("{}: {error}", path.display())))?;
+    remote
+        .with_ca(&pem)
+        .map_err(|error| CliError::Config(format!("{}: {error}", path.display())))
+}
+
 /// Loads the listeners' TLS files (a file that does not load fails the start).
 pub fn load_tls(config: Option<&TlsConfig>) -> Result<Option<Arc<Tls>>, CliError> {
     config

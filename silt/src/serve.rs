@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use object_store::ObjectStore;
 use serde::Deserialize;
 use silt_compactor::{CompactError, Compactor, CompactorConfig};
-use silt_coordinator::RemoteCoordinator;
 use silt_core::{Coordinator, ErrorKind};
 use silt_gateway::{ApiError, AppState, Batcher, GatewayConfig, Metrics, TopicAdmin, serve};
 use silt_reader::storage::{
@@ -54,6 +53,7 @@ pub struct ServeConfig {
     /// A `silt coordinator` to use instead of the embedded one, and its internal secret.
     pub coordinator: Option<String>,
     pub internal_secret: Option<String>,
+    pub coordinator_ca: Option<PathBuf>,
     /// Object store faults to inject (tests only).
     pub faults: Option<FaultConfig>,
     pub producer_idle_expiry_ms: i64,
@@ -220,6 +220,7 @@ impl ServeConfig {
             object_store,
             coordinator: args.coordinator.or(file.coordinator),
             internal_secret: args.internal_secret,
+            coordinator_ca: args.coordinator_ca,
             faults: args.faults,
             compact_interval_ms: args
                 .compact_interval_ms
@@ -278,9 +279,11 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
     let store_counts = counting.counts();
     let store: Arc<dyn ObjectStore> = Arc::new(counting);
     let coordinator: Arc<dyn Coordinator> = match &config.coordinator {
-        Some(url) => {
-            Arc::new(RemoteCoordinator::new(url).with_secret(config.internal_secret.as_deref()))
-        }
+        Some(url) => Arc::new(crate::security::remote_coordinator(
+            url,
+            config.internal_secret.as_deref(),
+            config.coordinator_ca.as_deref(),
+        )?),
         None => {
             silt_coordinator::open_sqlite_with(&config.metadata_db, config.producer_idle_expiry_ms)
                 .await
@@ -523,9 +526,11 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
     }
     .map_err(|error| CliError::Config(error.to_string()))?;
     let coordinator: Arc<dyn Coordinator> = match &args.coordinator {
-        Some(url) => {
-            Arc::new(RemoteCoordinator::new(url).with_secret(args.internal_secret.as_deref()))
-        }
+        Some(url) => Arc::new(crate::security::remote_coordinator(
+            url,
+            args.internal_secret.as_deref(),
+            args.coordinator_ca.as_deref(),
+        )?),
         None => {
             let path = args.data_dir.join("metadata.db");
             silt_coordinator::open_sqlite(&path)

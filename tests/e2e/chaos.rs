@@ -6,7 +6,8 @@
 //! committed) through a fresh gateway: nothing acknowledged is lost or repeated, every
 //! committed transaction is there whole, and nothing of an aborted one is. All of it
 //! with security on: gateways serve TLS and authenticate every request, the coordinator
-//! takes only calls with its internal secret and reaches PostgreSQL over verified TLS.
+//! serves TLS, takes only calls with its internal secret and reaches PostgreSQL over
+//! verified TLS.
 //!
 //! Short in CI; `SILT_CHAOS_SECS=600 cargo test --test e2e chaos` runs it longer.
 
@@ -412,18 +413,21 @@ async fn nothing_acknowledged_is_lost_under_kills_restarts_and_faults() {
     let [ca, cert, key, _, _] = crate::pki::certificates(pki.path());
     let _ = CA.set(std::fs::read(&ca).expect("CA"));
     let mut env = moto().bucket("chaos").await;
-    env.push((
-        "SILT_INTERNAL_SECRET".into(),
-        "chaos-internal-secret".into(),
-    ));
-    let mut gateway_env = env.clone();
     for (name, value) in [
-        ("SILT_AUTH", "true".to_owned()),
-        ("SILT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("SILT_INTERNAL_SECRET", "chaos-internal-secret".to_owned()),
+        // The coordinator serves its internal API with the same certificate.
         ("SILT_TLS_CERT", cert.display().to_string()),
         ("SILT_TLS_KEY", key.display().to_string()),
+        ("SILT_COORDINATOR_CA", ca.display().to_string()),
     ] {
-        gateway_env.push((name.into(), value));
+        env.push((name.into(), value));
+    }
+    let mut gateway_env = env.clone();
+    for (name, value) in [
+        ("SILT_AUTH", "true"),
+        ("SILT_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ] {
+        gateway_env.push((name.into(), value.into()));
     }
     let postgres = test_postgres::server();
     let database = postgres.create_database();

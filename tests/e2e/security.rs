@@ -386,19 +386,36 @@ fn refused_start(args: &[&str], dir: &Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_coordinator_refuses_gateways_without_its_secret_and_nothing_starts_open() {
+async fn the_coordinator_serves_tls_and_refuses_gateways_without_its_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = [(
+    let pki = tempfile::tempdir().expect("pki");
+    let [ca, cert, key, _, _] = crate::pki::certificates(pki.path());
+    let secret = (
         "SILT_INTERNAL_SECRET".to_owned(),
         "internal-s3cret".to_owned(),
-    )];
-    let coordinator = Silt::coordinator_with(&dir.path().join("coordinator"), &secret);
+    );
+    let trust = ("SILT_COORDINATOR_CA".to_owned(), ca.display().to_string());
+    // The coordinator serves its internal API over TLS and wants the secret.
+    let coordinator = Silt::coordinator_with(
+        &dir.path().join("coordinator"),
+        &[
+            secret.clone(),
+            ("SILT_TLS_CERT".to_owned(), cert.display().to_string()),
+            ("SILT_TLS_KEY".to_owned(), key.display().to_string()),
+        ],
+    );
+    assert!(coordinator.url.starts_with("https://"));
     let bucket = dir.path().join("bucket");
     std::fs::create_dir_all(&bucket).expect("bucket");
     let bucket = bucket.display().to_string();
 
     // Without the secret a gateway starts but is never ready, and its calls fail.
-    let stranger = Silt::gateway_unready(&dir.path().join("g1"), &bucket, &coordinator.url, &[]);
+    let stranger = Silt::gateway_unready(
+        &dir.path().join("g1"),
+        &bucket,
+        &coordinator.url,
+        std::slice::from_ref(&trust),
+    );
     assert!(!stranger.answers_ok("/readyz", std::time::Duration::from_secs(3)));
     let (status, body) = Api::new(&stranger.url)
         .post("/v1/topics", json!({"name": "t", "partitions": 1}))
@@ -410,13 +427,30 @@ async fn the_coordinator_refuses_gateways_without_its_secret_and_nothing_starts_
             .is_some_and(|m| m.contains("internal secret")),
         "{body}"
     );
-    // With it, the same calls go through.
-    let trusted = Silt::gateway(&dir.path().join("g2"), &bucket, &coordinator.url, &secret);
+    // With the secret but without trusting the coordinator's CA: not ready either.
+    let untrusting = Silt::gateway_unready(
+        &dir.path().join("g3"),
+        &bucket,
+        &coordinator.url,
+        std::slice::from_ref(&secret),
+    );
+    assert!(!untrusting.answers_ok("/readyz", std::time::Duration::from_secs(3)));
+    // With both, the same calls go through.
+    let trusted = Silt::gateway(
+        &dir.path().join("g2"),
+        &bucket,
+        &coordinator.url,
+        &[secret.clone(), trust.clone()],
+    );
     let (status, body) = Api::new(&trusted.url)
         .post("/v1/topics", json!({"name": "t", "partitions": 1}))
         .await;
     assert_eq!(status, 201, "{body}");
+}
 
+#[test]
+fn nothing_starts_open_on_a_reachable_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
     // Nothing serves openly on an address other hosts reach unless told to.
     let port = free_port().to_string();
     let any = format!("0.0.0.0:{port}");
