@@ -48,6 +48,19 @@ async fn topics_and_alice(admin: &Api) {
     assert_eq!(status, 201, "{body}");
 }
 
+/// Revokes the API key `id` as the administrator.
+async fn revoke(admin: &Api, id: &str) {
+    let (status, body) = admin
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/keys/{id}"),
+            None,
+        )
+        .await
+        .expect("revoke");
+    assert_eq!(status, 204, "{body}");
+}
+
 async fn produce(api: &Api, topic: &str) -> (u16, Value) {
     api.post(
         &format!("/v1/topics/{topic}/records"),
@@ -116,7 +129,7 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
         .await;
     assert_eq!(status, 201, "{body}");
     let key = body["key"].as_str().expect("key").to_owned();
-    let key_id = body["id"].as_str().expect("id").to_owned();
+    let key_id = &body["id"].as_str().expect("id").to_owned();
     let (_, keys) = admin.get("/v1/admin/keys").await;
     assert!(
         !keys.to_string().contains(&key[key.len() - 20..]),
@@ -172,15 +185,7 @@ async fn keys_passwords_and_acls_guard_http_and_kafka() {
     assert_eq!(carol.get("/v1/admin/users").await.0, 403);
 
     // A revoked key is refused at once on the gateway that revoked it.
-    let (status, _) = admin
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/v1/admin/keys/{key_id}"),
-            None,
-        )
-        .await
-        .expect("revoke");
-    assert_eq!(status, 204);
+    revoke(&admin, key_id).await;
     let (status, _) = produce(&carol, "orders").await;
     assert_eq!(status, 401);
     assert_eq!(high_watermark(&admin, "orders").await, 1);
@@ -225,6 +230,8 @@ fn check_kafka_clients(result: &Value, before: &[&str]) {
         ]),
         "{result}"
     );
+    assert_eq!(result["deleted"], json!(["GROUP:alice-:READ"]), "{result}");
+    assert_eq!(result["left_after_delete"], 2, "{result}");
     assert_eq!(result["orders_delivered"], 5, "{result}");
     assert_eq!(
         result["secret_error"],
@@ -324,15 +331,7 @@ async fn tls_on_both_listeners_with_keys_client_certificates_and_sasl_ssl() {
     assert_eq!(status, 403, "{answer}");
     assert!(answer.contains("topic_authorization_failed"), "{answer}");
     let key_id = created["id"].as_str().expect("id");
-    let (status, _) = admin
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/v1/admin/keys/{key_id}"),
-            None,
-        )
-        .await
-        .expect("revoke");
-    assert_eq!(status, 204);
+    revoke(&admin, key_id).await;
     assert_eq!(curl(&ca, &with_key).0, 401);
     assert_eq!(high_watermark(&admin, "secret").await, 0);
 

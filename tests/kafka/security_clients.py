@@ -151,4 +151,19 @@ except KafkaError as error:
 except Exception as error:  # kafka-python raises its own classes, checked by name
     out["kafka_python_wrong_password"] = type(error).__name__
 
+# DeleteAcls: removing the group ACL answers it, and leaves the topic ACLs.
+deleted = admin.delete_acls([
+    AclBindingFilter(ResourceType.GROUP, None, ResourcePatternType.ANY, "User:alice", None,
+                     AclOperation.ANY, AclPermissionType.ANY)
+])
+out["deleted"] = sorted(
+    f"{acl.restype.name}:{acl.name}:{acl.operation.name}"
+    for future in deleted.values() for acl in future.result(timeout=30)
+)
+left = admin.describe_acls(
+    AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, "User:alice", None,
+                     AclOperation.ANY, AclPermissionType.ANY)
+).result(timeout=30)
+out["left_after_delete"] = len(left)
+
 print(json.dumps(out))
