@@ -69,15 +69,7 @@ pub async fn join(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body: JoinBody = body.json("join request")?;
-    for topic in &body.topics {
-        require(
-            &state.security,
-            &caller,
-            Operation::Read,
-            ResourceType::Topic,
-            topic,
-        )?;
-    }
+    require_read(&state, &caller, &body.topics)?;
     let join = JoinGroup {
         member_id: body.member_id,
         topics: body.topics,
@@ -368,15 +360,7 @@ pub async fn reset(
                 .map(|lag| lag.topic)
                 .collect(),
         };
-        for topic in &topics {
-            require(
-                &state.security,
-                &caller,
-                Operation::Read,
-                ResourceType::Topic,
-                topic,
-            )?;
-        }
+        require_read(&state, &caller, &topics)?;
     }
     let target = match (body.to.as_str(), body.offset) {
         ("earliest", None) => ResetTarget::Earliest,
@@ -394,4 +378,18 @@ pub async fn reset(
         .reset_offsets(&group, target, body.topics)
         .await?;
     Ok(Json(json!({"offsets": offsets})))
+}
+
+/// READ on each of `topics` (Kafka's rule for a group's members and its offsets).
+fn require_read(state: &AppState, caller: &Caller, topics: &[String]) -> Result<(), ApiError> {
+    for topic in topics {
+        require(
+            &state.security,
+            caller,
+            Operation::Read,
+            ResourceType::Topic,
+            topic,
+        )?;
+    }
+    Ok(())
 }
