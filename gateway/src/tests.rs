@@ -49,6 +49,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         Arc::clone(&metrics),
     );
     let reader = Arc::new(Reader::new(store, Arc::clone(&coordinator), cache));
+    let auth = config.auth.clone();
     let state = AppState {
         config,
         coordinator: Arc::clone(&coordinator),
@@ -59,7 +60,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         shutdown: tokio::sync::watch::channel(false).1,
         admin: None,
         request_transactions: Default::default(),
-        security: crate::auth::Security::new(Default::default(), Arc::clone(&coordinator)),
+        security: crate::auth::Security::new(auth, Arc::clone(&coordinator)),
         tls: None,
     };
     Harness {
@@ -481,6 +482,7 @@ mod bad_produce;
 mod batching;
 mod groups;
 mod kafka_edges;
+mod kafka_sasl;
 mod kafka_static;
 mod kafka_transactions;
 mod limits;
