@@ -28,7 +28,7 @@ use silt_core::now_ms;
 use silt_core::record::ATTR_VALUE_NULL;
 use silt_core::schema::ValueSchema;
 use silt_reader::table::{
-    KeyColumns, TableFile, TableRow, batch_to_rows, row_groups_for, rows_to_typed_batch,
+    KeyColumns, TableFile, TableRow, batch_to_rows, row_groups_for,
 };
 use tracing::{debug, info, instrument};
 
@@ -288,7 +288,7 @@ impl Compactor {
         footers: &mut Footers,
         summary: &mut CompactionSummary,
     ) -> Result<(), CompactError> {
-        let mut writer = self.table_writer(value_schema)?;
+        let mut writer = self.table_writer(topic, value_schema).await?;
         let mut ranges: Vec<TableRange> = Vec::new();
         let mut removed = 0u64;
         let mut min_timestamp = i64::MAX;
@@ -339,7 +339,7 @@ impl Compactor {
                         range.max_timestamp = range.max_timestamp.max(row.record.timestamp);
                     }
                     if !kept.is_empty() {
-                        writer.write(&rows_to_typed_batch(&kept, value_schema)?)?;
+                        writer.write_rows(&kept)?;
                     }
                 }
             }

@@ -5,8 +5,10 @@
 //! gap. Consumers replaying old offsets read the same records from the file.
 
 mod clean;
+pub mod iceberg;
 mod key_compaction;
 mod stats;
+mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,23 +16,22 @@ use std::sync::atomic::Ordering;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use silt_core::Coordinator;
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, TableCommit, TableRange};
-use silt_core::keys::{SEGMENTS_DIR, TABLES_DIR, table_object_key};
+use silt_core::keys::{
+    SEGMENTS_DIR, TABLES_DIR, iceberg_metadata_topic, table_object_key, table_topic,
+};
 use silt_core::schema::ValueSchema;
 use silt_core::transactions::{Isolation, TxnOutcome};
 use silt_core::{ErrorKind, now_ms};
 use silt_reader::skipped;
-use silt_reader::table::{
-    TABLE_VERSION, TABLE_VERSION_KEY, TableRow, rows_to_typed_batch, table_schema_for,
-};
+use silt_reader::table::TableRow;
 use silt_reader::{ReadError, Reader};
 use thiserror::Error;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
+
+use crate::iceberg::{IcebergConfig, IcebergError, IcebergTables};
+use crate::writer::TableWriter;
 
 pub use stats::CompactorStats;
 
@@ -46,6 +47,9 @@ pub struct CompactorConfig {
     /// For crash tests only: wait this long between writing a file and swapping the
     /// index, so a test can kill the process in between.
     pub pause_before_swap_ms: u64,
+    /// For crash tests only: wait this long between swapping the index and committing
+    /// the Iceberg table.
+    pub pause_before_iceberg_ms: u64,
     /// Most distinct keys one key compaction of a partition maps (about 48 bytes each);
     /// a partition with more is cleaned over several runs.
     pub key_map_keys: usize,
@@ -58,6 +62,7 @@ impl Default for CompactorConfig {
             target_file_bytes: 128 << 20,
             row_group_rows: 64 * 1024,
             pause_before_swap_ms: 0,
+            pause_before_iceberg_ms: 0,
             key_map_keys: 1 << 20,
         }
     }
@@ -73,6 +78,8 @@ pub enum CompactError {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("building a record batch: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    #[error("iceberg table: {0}")]
+    Iceberg(#[from] IcebergError),
     #[error("writing {object_key}: {source}")]
     Storage {
         object_key: String,
@@ -86,7 +93,7 @@ impl CompactError {
             CompactError::Coordinator(error) => error.kind(),
             CompactError::Read(error) => error.kind(),
             CompactError::Parquet(_) | CompactError::Arrow(_) => ErrorKind::Internal,
-            CompactError::Storage { .. } => ErrorKind::Unavailable,
+            CompactError::Storage { .. } | CompactError::Iceberg(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -117,6 +124,12 @@ pub struct GcSummary {
     pub unreferenced_deleted: u64,
     /// Objects in the bucket the coordinator never committed (failed commits, refused swaps).
     pub orphans_deleted: u64,
+    /// Unreferenced compacted files kept because a retained Iceberg snapshot lists them.
+    pub kept_for_snapshots: u64,
+    /// Iceberg metadata files (old versions, manifests) deleted.
+    pub iceberg_files_deleted: u64,
+    /// Iceberg snapshots expired.
+    pub snapshots_expired: u64,
 }
 
 pub struct Compactor {
@@ -127,6 +140,8 @@ pub struct Compactor {
     stats: CompactorStats,
     /// Where each partition's next key compaction starts mapping keys.
     dirty_starts: clean::DirtyStarts,
+    /// Each topic's Iceberg table, when the compactor keeps them.
+    iceberg: Option<IcebergTables>,
 }
 
 /// One partition's eligible chunks.
@@ -149,6 +164,32 @@ impl Compactor {
             config,
             stats: CompactorStats::default(),
             dirty_starts: clean::DirtyStarts::default(),
+            iceberg: None,
+        }
+    }
+
+    /// Keeps each compacted topic as an Iceberg table in the bucket.
+    pub fn with_iceberg(mut self, config: IcebergConfig) -> Self {
+        self.iceberg = Some(IcebergTables::new(Arc::clone(&self.store), config));
+        self
+    }
+
+    /// Brings `topic`'s Iceberg table in step with the index. A failure is logged and
+    /// left to the next run, which repairs it: the index is already right.
+    async fn sync_iceberg(&self, topic: &str) {
+        let Some(iceberg) = &self.iceberg else {
+            return;
+        };
+        let result = async {
+            let info = self.coordinator.get_topic(topic).await?;
+            let live = self.coordinator.list_tables(topic).await?;
+            iceberg.sync(&info, &live).await?;
+            Ok::<(), CompactError>(())
+        }
+        .await;
+        if let Err(error) = result {
+            CompactorStats::add(&self.stats.iceberg_commits_failed, 1);
+            warn!(topic, %error, "could not commit the Iceberg table; the next run will");
         }
     }
 
@@ -184,6 +225,8 @@ impl Compactor {
     ) -> Result<CompactionSummary, CompactError> {
         let expired_records = self.enforce_retention(topic).await?;
         CompactorStats::add(&self.stats.records_expired, expired_records);
+        // Retention's removals, and whatever a crash left uncommitted.
+        self.sync_iceberg(topic).await;
         let mut summary = CompactionSummary {
             expired_records,
             ..CompactionSummary::default()
@@ -225,12 +268,21 @@ impl Compactor {
     pub async fn collect_garbage(&self, grace_ms: i64) -> Result<GcSummary, CompactError> {
         let before = now_ms().saturating_sub(grace_ms);
         let mut summary = GcSummary::default();
+        let protected = self.iceberg_maintenance(&mut summary).await?;
+        let mut kept: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             let keys = self.coordinator.unreferenced_objects(before, 256).await?;
-            if keys.is_empty() {
+            if keys.iter().all(|key| kept.contains(key)) {
                 break;
             }
             for key in keys {
+                // A file an Iceberg snapshot still lists waits until that one expires.
+                if protected.contains(&key) {
+                    if kept.insert(key) {
+                        summary.kept_for_snapshots += 1;
+                    }
+                    continue;
+                }
                 self.delete(&key).await?;
                 if self.coordinator.forget_object(&key).await? {
                     summary.unreferenced_deleted += 1;
@@ -248,12 +300,14 @@ impl Compactor {
                     object_key: prefix.to_owned(),
                     source,
                 })?;
+            // Iceberg metadata is never committed to the index: Iceberg's rules clean it.
             let old: Vec<String> = listed
                 .into_iter()
                 .filter(|meta| {
                     meta.last_modified.timestamp_millis() + LAST_MODIFIED_PRECISION_MS < before
                 })
                 .map(|meta| meta.location.to_string())
+                .filter(|key| iceberg_metadata_topic(key).is_none())
                 .collect();
             for batch in old.chunks(500) {
                 let known = self.coordinator.known_objects(batch.to_vec()).await?;
@@ -266,6 +320,39 @@ impl Compactor {
             }
         }
         Ok(summary)
+    }
+
+    /// Expires old Iceberg snapshots of the topics that may have some, and of those with
+    /// unreferenced compacted files; deletes the tables of deleted topics. Answers the
+    /// compacted files retained snapshots still list.
+    async fn iceberg_maintenance(
+        &self,
+        summary: &mut GcSummary,
+    ) -> Result<std::collections::HashSet<String>, CompactError> {
+        let mut protected = std::collections::HashSet::new();
+        let Some(iceberg) = &self.iceberg else {
+            return Ok(protected);
+        };
+        let topics = self.coordinator.list_topics().await?;
+        let names: std::collections::HashSet<String> =
+            topics.iter().map(|topic| topic.name.clone()).collect();
+        let mut due: std::collections::HashSet<String> =
+            iceberg.due_topics().into_iter().collect();
+        let unreferenced = self.coordinator.unreferenced_objects(i64::MAX, 1024).await?;
+        due.extend(
+            unreferenced
+                .iter()
+                .filter_map(|key| table_topic(key))
+                .map(str::to_owned),
+        );
+        for topic in topics.iter().filter(|topic| due.contains(&topic.name)) {
+            let maintained = iceberg.maintain(topic).await?;
+            summary.snapshots_expired += maintained.snapshots_expired as u64;
+            summary.iceberg_files_deleted += maintained.metadata_files_deleted;
+            protected.extend(maintained.protected);
+        }
+        summary.iceberg_files_deleted += iceberg.forget_deleted_topics(&names).await?;
+        Ok(protected)
     }
 
     async fn delete(&self, key: &str) -> Result<(), CompactError> {
@@ -411,7 +498,9 @@ impl Compactor {
             .value_schema
             .as_ref()
             .and_then(|schema| ValueSchema::parse(schema).ok());
-        let mut writer = self.table_writer(value_schema.as_ref())?;
+        let mut writer = self
+            .table_writer(&topic_info, value_schema.as_ref())
+            .await?;
         let mut ranges = Vec::with_capacity(pending.len());
         let mut min_timestamp = i64::MAX;
         for partition in pending {
@@ -442,13 +531,13 @@ impl Compactor {
                         record,
                     });
                     if rows.len() >= self.config.row_group_rows {
-                        writer.write(&rows_to_typed_batch(&rows, value_schema.as_ref())?)?;
+                        writer.write_rows(&rows)?;
                         rows.clear();
                     }
                 }
             }
             if !rows.is_empty() {
-                writer.write(&rows_to_typed_batch(&rows, value_schema.as_ref())?)?;
+                writer.write_rows(&rows)?;
             }
             summary.records += range.record_count;
             // The range covers every offset of its entries, gaps included.
@@ -488,27 +577,6 @@ impl Compactor {
         Ok(())
     }
 
-    /// A writer of one compacted file in the table layout (zstd, statistics, version).
-    fn table_writer(
-        &self,
-        value_schema: Option<&ValueSchema>,
-    ) -> Result<ArrowWriter<Vec<u8>>, CompactError> {
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-            .set_max_row_group_row_count(Some(self.config.row_group_rows))
-            .set_statistics_enabled(EnabledStatistics::Chunk)
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                TABLE_VERSION_KEY.to_owned(),
-                TABLE_VERSION.to_owned(),
-            )]))
-            .build();
-        Ok(ArrowWriter::try_new(
-            Vec::new(),
-            table_schema_for(value_schema),
-            Some(properties),
-        )?)
-    }
-
     /// Writes the file (never over another) and swaps it into the index for `ranges`,
     /// in place of segment chunks and of the compacted files in `replaces`. Answers its
     /// key and size.
@@ -516,7 +584,7 @@ impl Compactor {
         &self,
         topic: &str,
         topic_id: i64,
-        writer: ArrowWriter<Vec<u8>>,
+        writer: TableWriter,
         min_timestamp: i64,
         ranges: Vec<TableRange>,
         replaces: Vec<String>,
@@ -553,6 +621,13 @@ impl Compactor {
             replaces,
         };
         self.coordinator.commit_table(commit).await?;
+        if self.config.pause_before_iceberg_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                self.config.pause_before_iceberg_ms,
+            ))
+            .await;
+        }
+        self.sync_iceberg(topic).await;
         Ok((object_key, object_size))
     }
 }

@@ -17,6 +17,8 @@ pub struct CompactorStats {
     pub records_removed: AtomicU64,
     pub objects_deleted: AtomicU64,
     pub runs_failed: AtomicU64,
+    /// Iceberg commits that failed after an index swap (the next run repairs them).
+    pub iceberg_commits_failed: AtomicU64,
     /// When the last run over a topic succeeded (ms since the epoch; 0: never).
     pub last_success_ms: AtomicU64,
     pub run_seconds: Histogram,
@@ -34,6 +36,7 @@ impl Default for CompactorStats {
             records_removed: zero(),
             objects_deleted: zero(),
             runs_failed: zero(),
+            iceberg_commits_failed: zero(),
             last_success_ms: zero(),
             run_seconds: Histogram::seconds(),
         }
@@ -47,7 +50,7 @@ impl CompactorStats {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let table: [(&str, &str, &AtomicU64); 8] = [
+        let table: [(&str, &str, &AtomicU64); 9] = [
             (
                 "silt_compactor_files_written_total",
                 "Parquet files written and swapped into the index",
@@ -87,6 +90,11 @@ impl CompactorStats {
                 "silt_compactor_runs_failed_total",
                 "Compaction or collection runs that failed (retried at the next interval)",
                 &self.runs_failed,
+            ),
+            (
+                "silt_compactor_iceberg_commits_failed_total",
+                "Iceberg table commits that failed after an index swap (repaired by the next run)",
+                &self.iceberg_commits_failed,
             ),
         ];
         counters(&mut out, &table);

@@ -7,6 +7,9 @@
 //! - `tables/<topic>/date=YYYY-MM-DD/<file-id>.parquet`: compacted files, Hive-style
 //!   partitioned by the UTC date of their oldest record, so DuckDB, Spark or Trino can
 //!   read `tables/<topic>/**/*.parquet` and prune by date.
+//! - `tables/<topic>/metadata/`: the topic's Apache Iceberg metadata (`v<N>.metadata.json`,
+//!   `version-hint.text`, manifest lists `snap-*.avro` and manifests `*-m<i>.avro`);
+//!   topic names hold no `/`, so it never mixes with the `date=` folders.
 //! - `metadata/snapshots/<taken-at-ms, 13 digits>-<id>.json`: the coordinator's
 //!   snapshots of its metadata; keys sort by time, so the last one listed is the newest.
 
@@ -90,6 +93,43 @@ pub fn table_object_key(topic: &str, min_timestamp_ms: i64, file_id: Uuid) -> St
     )
 }
 
+/// The folder of a topic's Iceberg metadata, ending in `/`.
+pub fn iceberg_metadata_dir(topic: &str) -> String {
+    format!("{TABLES_DIR}/{topic}/{ICEBERG_METADATA}/")
+}
+
+const ICEBERG_METADATA: &str = "metadata";
+
+/// The key of version `version` of a topic's Iceberg table metadata.
+pub fn iceberg_version_key(topic: &str, version: u64) -> String {
+    format!("{}v{version}.metadata.json", iceberg_metadata_dir(topic))
+}
+
+/// The version a key made by [`iceberg_version_key`] names.
+pub fn parse_iceberg_version_key(key: &str) -> Option<u64> {
+    let name = key.rsplit('/').next()?;
+    name.strip_prefix('v')?
+        .strip_suffix(".metadata.json")?
+        .parse()
+        .ok()
+}
+
+/// Whether `key` lies in a topic's Iceberg metadata folder (which only Iceberg's rules
+/// clean), and which topic's.
+pub fn iceberg_metadata_topic(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(TABLES_DIR)?.strip_prefix('/')?;
+    let (topic, rest) = rest.split_once('/')?;
+    rest.strip_prefix(ICEBERG_METADATA)?
+        .starts_with('/')
+        .then_some(topic)
+}
+
+/// The topic of a compacted file's key.
+pub fn table_topic(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(TABLES_DIR)?.strip_prefix('/')?;
+    rest.split_once('/').map(|(topic, _)| topic)
+}
+
 /// The object key of a metadata snapshot taken at `taken_at_ms`.
 pub fn snapshot_object_key(taken_at_ms: i64, id: Uuid) -> String {
     format!(
@@ -129,6 +169,23 @@ mod tests {
         assert_eq!(parts.len(), 3, "{key}");
         assert_eq!(parts[1].len(), 4);
         assert!(parts[2].ends_with(".seg"));
+    }
+
+    #[test]
+    fn iceberg_keys_stay_apart_from_the_data_files() {
+        let key = iceberg_version_key("orders", 12);
+        assert_eq!(key, "tables/orders/metadata/v12.metadata.json");
+        assert_eq!(parse_iceberg_version_key(&key), Some(12));
+        assert_eq!(parse_iceberg_version_key("tables/orders/metadata/snap-1.avro"), None);
+        assert_eq!(iceberg_metadata_topic(&key), Some("orders"));
+        assert_eq!(
+            iceberg_metadata_topic("tables/orders/metadata/1-m0.avro"),
+            Some("orders")
+        );
+        let data = table_object_key("orders", 0, Uuid::from_u128(1));
+        assert_eq!(iceberg_metadata_topic(&data), None);
+        assert_eq!(table_topic(&data), Some("orders"));
+        assert_eq!(iceberg_metadata_topic("tables/metadata/x"), None);
     }
 
     #[test]

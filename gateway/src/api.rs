@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 mod admin;
 mod configs;
+mod iceberg;
 pub(crate) mod groups;
 pub(crate) mod records;
 mod security;
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(transactions::router())
         .merge(security::router())
+        .merge(iceberg::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -33,6 +33,8 @@ pub struct AppState {
     pub security: Arc<crate::auth::Security>,
     /// TLS on the HTTP and Kafka listeners, if on.
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// The Iceberg catalog of the bucket's topic tables, if served.
+    pub iceberg: Option<Arc<silt_reader::iceberg::Catalog>>,
 }
 
 impl AppState {

@@ -62,6 +62,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         request_transactions: Default::default(),
         security: crate::auth::Security::new(auth, Arc::clone(&coordinator)),
         tls: None,
+        iceberg: None,
     };
     Harness {
         router: app(state.clone()),

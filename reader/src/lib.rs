@@ -6,6 +6,7 @@
 mod cache;
 mod error;
 mod fetch;
+pub mod iceberg;
 pub mod storage;
 pub mod table;
 

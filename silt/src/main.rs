@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod coordinator;
 mod error;
+mod iceberg;
 mod recovery;
 mod security;
 mod serve;

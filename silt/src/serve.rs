@@ -318,16 +318,25 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
             .with_whole_segment_reads(config.whole_segment_read_bytes),
     );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let compactor = Arc::new(Compactor::new(
-        store,
-        Arc::clone(&coordinator),
-        Arc::clone(&reader),
-        CompactorConfig {
-            min_age_ms: config.compact_min_age_ms,
-            pause_before_swap_ms: pause_before_swap_ms(),
-            ..CompactorConfig::default()
-        },
-    ));
+    let (iceberg, catalog) = crate::iceberg::settings(
+        config.object_store.as_deref(),
+        &config.data_dir,
+        Arc::clone(&store),
+    )?;
+    let compactor = Arc::new(
+        Compactor::new(
+            store,
+            Arc::clone(&coordinator),
+            Arc::clone(&reader),
+            CompactorConfig {
+                min_age_ms: config.compact_min_age_ms,
+                pause_before_swap_ms: test_pause("SILT_TEST_PAUSE_BEFORE_SWAP_MS"),
+                pause_before_iceberg_ms: test_pause("SILT_TEST_PAUSE_BEFORE_ICEBERG_MS"),
+                ..CompactorConfig::default()
+            },
+        )
+        .with_iceberg(iceberg),
+    );
     if dev && config.compact_interval_ms > 0 {
         tokio::spawn(compact_periodically(
             Arc::clone(&compactor),
@@ -348,6 +357,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         request_transactions: Default::default(),
         security,
         tls: crate::security::load_tls(config.gateway.tls.as_ref())?,
+        iceberg: Some(Arc::new(catalog)),
     };
     state.security.spawn_refresh(state.shutdown.clone());
     if let Some(tls) = &state.tls {
@@ -477,7 +487,7 @@ fn admin_error(error: CompactError) -> ApiError {
 }
 
 /// How old an unreferenced object must be before the periodic collector deletes it.
-const GC_GRACE_MS: i64 = 10 * 60 * 1000;
+const GC_GRACE_MS: i64 = crate::iceberg::SNAPSHOT_GRACE_MS;
 
 /// `silt dev`'s compactor: every `interval`, compacts what has aged enough in every topic.
 async fn compact_periodically(
@@ -506,9 +516,10 @@ async fn compact_periodically(
 }
 
 /// For crash tests only: `SILT_TEST_PAUSE_BEFORE_SWAP_MS` makes the compactor wait
-/// between writing a Parquet file and swapping the index.
-fn pause_before_swap_ms() -> u64 {
-    std::env::var("SILT_TEST_PAUSE_BEFORE_SWAP_MS")
+/// between writing a Parquet file and swapping the index, and
+/// `SILT_TEST_PAUSE_BEFORE_ICEBERG_MS` between the swap and the Iceberg commit.
+fn test_pause(variable: &str) -> u64 {
+    std::env::var(variable)
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(0)
@@ -552,15 +563,17 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
     ));
     let config = CompactorConfig {
         min_age_ms: args.min_age_ms,
-        pause_before_swap_ms: pause_before_swap_ms(),
+        pause_before_swap_ms: test_pause("SILT_TEST_PAUSE_BEFORE_SWAP_MS"),
+        pause_before_iceberg_ms: test_pause("SILT_TEST_PAUSE_BEFORE_ICEBERG_MS"),
         ..CompactorConfig::default()
     };
-    let compactor = Arc::new(Compactor::new(
-        store,
-        Arc::clone(&coordinator),
-        reader,
-        config,
-    ));
+    let (iceberg, _) = crate::iceberg::settings(
+        args.object_store.as_deref(),
+        &args.data_dir,
+        Arc::clone(&store),
+    )?;
+    let compactor =
+        Arc::new(Compactor::new(store, Arc::clone(&coordinator), reader, config).with_iceberg(iceberg));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     info!(
         interval_ms = args.interval_ms,

@@ -40,6 +40,8 @@ const TOPIC_ALTER: &[Check] = &[check(Topic, "topic", Alter)];
 const TOPIC_DELETE: &[Check] = &[check(Topic, "topic", Delete)];
 const TOPIC_READ: &[Check] = &[check(Topic, "topic", Read)];
 const TOPIC_WRITE: &[Check] = &[check(Topic, "topic", Write)];
+const TABLE_DESCRIBE: &[Check] = &[check(Topic, "table", Describe)];
+const TABLE_READ: &[Check] = &[check(Topic, "table", Read)];
 const GROUP_DESCRIBE: &[Check] = &[check(Group, "group", Describe)];
 const GROUP_READ: &[Check] = &[check(Group, "group", Read)];
 const TXN_DESCRIBE: &[Check] = &[check(TransactionalId, "id", Describe)];
@@ -84,6 +86,18 @@ pub fn rule(method: &Method, route: &str, config: &AuthConfig) -> Rule {
             TXN_WRITE
         }
         ("/v1/admin/users" | "/v1/admin/keys" | "/v1/admin/acls", _) if get => CLUSTER_DESCRIBE,
+        // The Iceberg catalog: listing filters by DESCRIBE; loading a table needs READ
+        // on its topic; writes are refused by the handlers.
+        (
+            "/iceberg/v1/config"
+            | "/iceberg/v1/namespaces"
+            | "/iceberg/v1/namespaces/{namespace}"
+            | "/iceberg/v1/namespaces/{namespace}/tables",
+            _,
+        ) => NONE,
+        ("/iceberg/v1/namespaces/{namespace}/tables/{table}", "GET") => TABLE_READ,
+        ("/iceberg/v1/namespaces/{namespace}/tables/{table}", "HEAD") => TABLE_DESCRIBE,
+        ("/iceberg/v1/namespaces/{namespace}/tables/{table}", _) => NONE,
         _ => CLUSTER_ALTER,
     };
     Rule::Checks(checks)
