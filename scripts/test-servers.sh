@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the S3-compatible test servers (moto, LocalStack), DuckDB for reading
-# compacted tables as an external engine would, and the Kafka clients, into .venv/ at the
+# Install the S3-compatible test servers (moto, LocalStack), DuckDB and PyIceberg for
+# reading compacted tables as external engines would, and the Kafka clients, into .venv/ at the
 # repo root, and PostgreSQL from Debian's packages. Idempotent: a venv whose marker file records the same pins is left alone.
 set -euo pipefail
 
@@ -37,6 +37,8 @@ install_venv() {
 install_venv moto "${MOTO_PINS[@]}"
 install_venv localstack "${LOCALSTACK_PINS[@]}"
 install_venv duckdb "duckdb==1.5.6"
+# PyIceberg reads topics as Iceberg tables, through the REST catalog and from metadata.
+install_venv iceberg "pyiceberg[pyarrow]==0.12.0" "pyarrow==26.0.1"
 # Kafka clients nobody here wrote, for the Kafka protocol tests: kafka-python (pure
 # Python) and confluent-kafka (librdkafka, in its wheel).
 install_venv kafka-clients "kafka-python==2.3.3" "confluent-kafka==2.16.1"

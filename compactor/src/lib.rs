@@ -268,7 +268,7 @@ impl Compactor {
     pub async fn collect_garbage(&self, grace_ms: i64) -> Result<GcSummary, CompactError> {
         let before = now_ms().saturating_sub(grace_ms);
         let mut summary = GcSummary::default();
-        let protected = self.iceberg_maintenance(&mut summary).await?;
+        let protected = self.iceberg_maintenance(grace_ms, &mut summary).await?;
         let mut kept: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             let keys = self.coordinator.unreferenced_objects(before, 256).await?;
@@ -322,11 +322,13 @@ impl Compactor {
         Ok(summary)
     }
 
-    /// Expires old Iceberg snapshots of the topics that may have some, and of those with
-    /// unreferenced compacted files; deletes the tables of deleted topics. Answers the
-    /// compacted files retained snapshots still list.
+    /// Expires old Iceberg snapshots of the topics that may have some and of those with
+    /// unreferenced compacted files, and deletes Iceberg metadata files no version needs
+    /// (and the tables of deleted topics) older than `grace_ms`. Answers the compacted
+    /// files retained snapshots still list.
     async fn iceberg_maintenance(
         &self,
+        grace_ms: i64,
         summary: &mut GcSummary,
     ) -> Result<std::collections::HashSet<String>, CompactError> {
         let mut protected = std::collections::HashSet::new();
@@ -346,12 +348,12 @@ impl Compactor {
                 .map(str::to_owned),
         );
         for topic in topics.iter().filter(|topic| due.contains(&topic.name)) {
-            let maintained = iceberg.maintain(topic).await?;
+            let maintained = iceberg.maintain(topic, grace_ms).await?;
             summary.snapshots_expired += maintained.snapshots_expired as u64;
             summary.iceberg_files_deleted += maintained.metadata_files_deleted;
             protected.extend(maintained.protected);
         }
-        summary.iceberg_files_deleted += iceberg.forget_deleted_topics(&names).await?;
+        summary.iceberg_files_deleted += iceberg.forget_deleted_topics(&names, grace_ms).await?;
         Ok(protected)
     }
 

@@ -92,6 +92,10 @@ pub struct TopicAlteration {
     /// `configs` apply (Kafka's AlterConfigs replaces a topic's whole set).
     #[serde(default)]
     pub reset_configs: bool,
+    /// A new declared value schema, or none (`Default`). Compacted files written before
+    /// keep their columns; the topic's Iceberg table evolves its schema.
+    #[serde(default)]
+    pub value_schema: Option<Setting<serde_json::Value>>,
     /// Check the change and answer the topic as it would be, changing nothing.
     #[serde(default)]
     pub validate_only: bool,

@@ -236,6 +236,10 @@ pub struct CompactorArgs {
     /// Segment chunks younger than this stay as they are.
     #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS", default_value_t = 600_000)]
     pub min_age_ms: i64,
+    /// How long a topic table's Iceberg snapshot stays readable after a newer one
+    /// replaced it.
+    #[arg(long, env = "SILT_SNAPSHOT_RETENTION_MS", default_value_t = 600_000)]
+    pub snapshot_retention_ms: i64,
     /// Address of `/metrics`, `/healthz` and `/readyz` (default 127.0.0.1:9091), or `off`.
     #[arg(long, env = "SILT_LISTEN")]
     pub listen: Option<String>,
@@ -288,6 +292,10 @@ pub struct ServeArgs {
     /// Default: 600000.
     #[arg(long, env = "SILT_COMPACT_MIN_AGE_MS")]
     pub compact_min_age_ms: Option<i64>,
+    /// How long a topic table's Iceberg snapshot stays readable after a newer one
+    /// replaced it (time travel, and queries that began before). Default: 600000.
+    #[arg(long, env = "SILT_SNAPSHOT_RETENTION_MS")]
+    pub snapshot_retention_ms: Option<i64>,
     /// Longest a produced record waits for its batch to be flushed. Default: 50.
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,

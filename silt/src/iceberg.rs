@@ -12,8 +12,8 @@ use silt_reader::iceberg::{Catalog, root_url};
 
 use crate::error::CliError;
 
-/// How long a replaced Iceberg snapshot stays readable (and garbage collection's grace).
-pub const SNAPSHOT_GRACE_MS: i64 = 10 * 60 * 1000;
+/// How long a replaced Iceberg snapshot stays readable unless configured.
+pub const SNAPSHOT_RETENTION_MS: i64 = 10 * 60 * 1000;
 
 /// The compactor's Iceberg settings and the catalog a gateway serves, for the bucket at
 /// `location` (or the local one in `data_dir`).
@@ -21,7 +21,13 @@ pub fn settings(
     location: Option<&str>,
     data_dir: &Path,
     store: Arc<dyn ObjectStore>,
+    snapshot_retention_ms: i64,
 ) -> Result<(IcebergConfig, Catalog), CliError> {
+    if snapshot_retention_ms < 0 {
+        return Err(CliError::Config(format!(
+            "--snapshot-retention-ms must be 0 or more, got {snapshot_retention_ms}"
+        )));
+    }
     let local = data_dir.join("bucket");
     let location = match location {
         Some(location) => location.to_owned(),
@@ -43,7 +49,7 @@ pub fn settings(
     Ok((
         IcebergConfig {
             root_url: root_url.clone(),
-            grace_ms: SNAPSHOT_GRACE_MS,
+            snapshot_retention_ms,
         },
         Catalog {
             store,

@@ -34,6 +34,7 @@ struct FileConfig {
     producer_idle_expiry_ms: Option<i64>,
     compact_interval_ms: Option<u64>,
     compact_min_age_ms: Option<i64>,
+    snapshot_retention_ms: Option<i64>,
     cache_memory_bytes: Option<usize>,
     cache_disk_bytes: Option<usize>,
     whole_segment_read_bytes: Option<u64>,
@@ -60,6 +61,8 @@ pub struct ServeConfig {
     /// `silt dev`: how often the compactor runs (0 = never), and how old chunks must be.
     pub compact_interval_ms: u64,
     pub compact_min_age_ms: i64,
+    /// How long a replaced Iceberg snapshot stays readable.
+    pub snapshot_retention_ms: i64,
     /// The Kafka listener's address (`None`: off), and the address clients are told.
     pub kafka_listen: Option<SocketAddr>,
     /// (host, port) that Kafka clients are told to connect to.
@@ -230,6 +233,10 @@ impl ServeConfig {
                 .compact_min_age_ms
                 .or(file.compact_min_age_ms)
                 .unwrap_or(10 * 60 * 1000),
+            snapshot_retention_ms: args
+                .snapshot_retention_ms
+                .or(file.snapshot_retention_ms)
+                .unwrap_or(crate::iceberg::SNAPSHOT_RETENTION_MS),
             producer_idle_expiry_ms: args
                 .producer_idle_expiry_ms
                 .or(file.producer_idle_expiry_ms)
@@ -322,6 +329,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         config.object_store.as_deref(),
         &config.data_dir,
         Arc::clone(&store),
+        config.snapshot_retention_ms,
     )?;
     let compactor = Arc::new(
         Compactor::new(
@@ -487,7 +495,7 @@ fn admin_error(error: CompactError) -> ApiError {
 }
 
 /// How old an unreferenced object must be before the periodic collector deletes it.
-const GC_GRACE_MS: i64 = crate::iceberg::SNAPSHOT_GRACE_MS;
+const GC_GRACE_MS: i64 = 10 * 60 * 1000;
 
 /// `silt dev`'s compactor: every `interval`, compacts what has aged enough in every topic.
 async fn compact_periodically(
@@ -571,6 +579,7 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
         args.object_store.as_deref(),
         &args.data_dir,
         Arc::clone(&store),
+        args.snapshot_retention_ms,
     )?;
     let compactor =
         Arc::new(Compactor::new(store, Arc::clone(&coordinator), reader, config).with_iceberg(iceberg));

@@ -16,6 +16,7 @@ mod durable_log;
 mod faults;
 mod groups;
 mod http_transactions;
+mod iceberg;
 mod kafka;
 mod kafka_admin;
 mod kafka_groups;

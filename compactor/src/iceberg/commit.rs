@@ -81,7 +81,7 @@ pub(super) async fn next_version(
         Some(base) => base.clone(),
         None => fresh(tables, topic, now),
     };
-    let expired = maintain::expire(&mut metadata, now, tables.config.grace_ms);
+    let expired = maintain::expire(&mut metadata, now, tables.config.snapshot_retention_ms);
     if added.is_empty() && removed.is_empty() && !schema_changed && !expired {
         return Ok(None);
     }

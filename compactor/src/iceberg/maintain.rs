@@ -1,7 +1,8 @@
-//! Iceberg's rules for what may go: a snapshot stays readable for the grace period after
-//! a newer one replaced it; a data file stays while any retained snapshot lists it; a
-//! metadata file (version, manifest list, manifest) goes once no retained version needs
-//! it and it is older than the grace period (so a commit in progress keeps its files).
+//! Iceberg's rules for what may go: a snapshot stays readable for the snapshot retention
+//! after a newer one replaced it; a data file stays while any retained snapshot lists
+//! it; a metadata file (version, manifest list, manifest) goes once no retained version
+//! needs it and it is older than garbage collection's grace period (so a commit in
+//! progress keeps its files).
 
 use std::collections::HashSet;
 
@@ -21,10 +22,10 @@ use super::{COMMIT_ATTEMPTS, IcebergError, IcebergTables};
 /// S3 reports `LastModified` to the second.
 const LAST_MODIFIED_PRECISION_MS: i64 = 1000;
 
-/// Drops the snapshots that a newer one replaced more than `grace_ms` ago (never the
-/// current one). Answers whether any went.
-pub(super) fn expire(metadata: &mut TableMetadata, now: i64, grace_ms: i64) -> bool {
-    let cutoff = now.saturating_sub(grace_ms);
+/// Drops the snapshots that a newer one replaced more than `retention_ms` ago (never
+/// the current one). Answers whether any went.
+pub(super) fn expire(metadata: &mut TableMetadata, now: i64, retention_ms: i64) -> bool {
+    let cutoff = now.saturating_sub(retention_ms);
     let log = metadata.snapshot_log.clone();
     let replaced_at = |id: i64| -> Option<i64> {
         let position = log.iter().position(|entry| entry.snapshot_id == id)?;
@@ -65,11 +66,12 @@ pub struct Maintained {
 }
 
 impl IcebergTables {
-    /// Expires `topic`'s old snapshots (committing a version when any go), deletes the
-    /// metadata files no retained version needs, and answers the data files retained
+    /// Expires `topic`'s snapshots replaced longer ago than the snapshot retention
+    /// (committing a version when any go), deletes the metadata files no retained
+    /// version needs and older than `grace_ms`, and answers the data files retained
     /// snapshots still list, which garbage collection must keep.
     #[instrument(skip(self, topic), fields(topic = %topic.name))]
-    pub async fn maintain(&self, topic: &Topic) -> Result<Maintained, IcebergError> {
+    pub async fn maintain(&self, topic: &Topic, grace_ms: i64) -> Result<Maintained, IcebergError> {
         let mut result = Maintained {
             protected: HashSet::new(),
             snapshots_expired: 0,
@@ -84,7 +86,7 @@ impl IcebergTables {
             };
             let before = metadata.snapshots.len();
             let now = now_ms();
-            if !expire(&mut metadata, now, self.config.grace_ms) {
+            if !expire(&mut metadata, now, self.config.snapshot_retention_ms) {
                 break (version, metadata);
             }
             metadata.metadata_log.push(MetadataLogEntry {
@@ -136,7 +138,7 @@ impl IcebergTables {
             }
         }
         let (deleted, waiting) = self
-            .delete_metadata_except(&topic.name, &needed)
+            .delete_metadata_except(&topic.name, &needed, grace_ms)
             .await?;
         result.metadata_files_deleted = deleted;
         if !waiting && metadata.snapshots.len() <= 1 {
@@ -151,8 +153,9 @@ impl IcebergTables {
         &self,
         topic: &str,
         needed: &HashSet<String>,
+        grace_ms: i64,
     ) -> Result<(u64, bool), IcebergError> {
-        let cutoff = now_ms().saturating_sub(self.config.grace_ms);
+        let cutoff = now_ms().saturating_sub(grace_ms);
         let mut deleted = 0;
         let mut waiting = false;
         for meta in self.list(&iceberg_metadata_dir(topic)).await? {
@@ -175,6 +178,7 @@ impl IcebergTables {
     pub async fn forget_deleted_topics(
         &self,
         existing: &HashSet<String>,
+        grace_ms: i64,
     ) -> Result<u64, IcebergError> {
         let listed = self
             .store
@@ -192,7 +196,9 @@ impl IcebergTables {
             if existing.contains(topic) {
                 continue;
             }
-            let (gone, _) = self.delete_metadata_except(topic, &HashSet::new()).await?;
+            let (gone, _) = self
+                .delete_metadata_except(topic, &HashSet::new(), grace_ms)
+                .await?;
             deleted += gone;
             if let Ok(mut synced) = self.synced.lock() {
                 synced.remove(topic);

@@ -56,9 +56,9 @@ pub enum IcebergError {
 pub struct IcebergConfig {
     /// The bucket's root as engines address it (`s3://bucket/prefix/`, `file:///…/`).
     pub root_url: String,
-    /// How long a snapshot stays readable after a newer one replaced it, and how old an
-    /// unreferenced metadata file must be before it is deleted.
-    pub grace_ms: i64,
+    /// How long a snapshot stays readable after a newer one replaced it (Iceberg's
+    /// `history.expire.max-snapshot-age-ms`).
+    pub snapshot_retention_ms: i64,
 }
 
 /// The topic's live compacted files, schema and id, as last committed by this process.

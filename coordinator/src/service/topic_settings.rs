@@ -79,6 +79,13 @@ pub(super) fn altered(
         altered.retention_bytes = setting.value();
         validate_retention("retention_bytes", altered.retention_bytes)?;
     }
+    if let Some(setting) = &alteration.value_schema {
+        altered.value_schema = setting.clone().value();
+        if let Some(schema) = &altered.value_schema {
+            silt_core::schema::ValueSchema::parse(schema)
+                .map_err(CoordinatorError::InvalidArgument)?;
+        }
+    }
     if alteration.reset_configs {
         altered.configs = TopicConfigs::default();
     }

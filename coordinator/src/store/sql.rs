@@ -111,10 +111,9 @@ pub const INSERT_TOPIC: &str =
     "INSERT INTO topics (name, partitions, retention_ms, retention_bytes, created_at_ms,
  value_schema, collision_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING topic_id";
 
-/// A topic's new partition count `$2` (never lower) and retention.
-pub const ALTER_TOPIC: &str =
-    "UPDATE topics SET partitions = $2, retention_ms = $3, retention_bytes = $4
- WHERE topic_id = $1 AND partitions <= $2";
+/// A topic's new partition count `$2` (never lower), retention and value schema.
+pub const ALTER_TOPIC: &str = "UPDATE topics SET partitions = $2, retention_ms = $3,
+ retention_bytes = $4, value_schema = $5 WHERE topic_id = $1 AND partitions <= $2";
 
 /// Partitions `$2..$3` of topic `$1`, empty, unless they exist.
 pub const INSERT_PARTITIONS: &str = "WITH RECURSIVE numbers (n) AS (

@@ -163,6 +163,9 @@ struct AlterTopicBody {
     retention_bytes: Option<Option<i64>>,
     #[serde(default)]
     configs: configs::ConfigsJson,
+    /// A new value schema, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    value_schema: Option<Option<Value>>,
     #[serde(default)]
     validate_only: bool,
 }
@@ -176,7 +179,7 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-fn setting(value: Option<i64>) -> Setting<i64> {
+fn setting<T>(value: Option<T>) -> Setting<T> {
     value.map_or(Setting::Default, Setting::Set)
 }
 
@@ -203,6 +206,7 @@ async fn alter_topic(
         retention_bytes: body.retention_bytes.map(setting),
         configs: configs::for_alteration(&body.configs),
         reset_configs: false,
+        value_schema: body.value_schema.map(setting),
         validate_only: body.validate_only,
     };
     let altered = state.coordinator.alter_topic(&topic, alteration).await?;

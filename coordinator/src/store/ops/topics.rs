@@ -183,11 +183,13 @@ pub async fn create(
 /// Stores a topic's new partition count (adding the new partitions), retention and
 /// configs.
 pub async fn alter(tx: &mut impl Tx, topic: Topic) -> Result<(), StoreError> {
+    let value_schema = topic.value_schema.as_ref().map(|schema| schema.to_string());
     let params = cells![
         topic.topic_id,
         topic.partitions,
         topic.retention_ms,
-        topic.retention_bytes
+        topic.retention_bytes,
+        value_schema
     ];
     if tx.execute(sql::ALTER_TOPIC, params).await? == 0 {
         return Err(CoordinatorError::TopicNotFound(topic.name).into());
