@@ -393,3 +393,153 @@ async fn retention_and_garbage_collection_follow_snapshots() {
     assert_eq!(report["snapshots"].as_array().map(Vec::len), Some(1));
     assert_eq!(report["rows"].as_array().map(Vec::len), Some(50));
 }
+
+const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// The catalog's edges and its ACLs, with `--auth`: one namespace; Iceberg's error model
+/// for an unknown namespace, an unknown topic and a topic nothing was compacted of;
+/// writes refused; tables a page at a time; a caller sees the tables of the topics it
+/// may describe and loads those it may read, and PyIceberg authenticates with an API
+/// key. A key compaction is an `overwrite` snapshot that still equals the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_answers_its_edges_and_checks_acls() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("SILT_AUTH".to_owned(), "true".to_owned()),
+        (
+            "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+            ADMIN_PASSWORD.to_owned(),
+        ),
+    ];
+    let silt = Silt::start(dir.path(), None, &env);
+    let open = Api::new(&silt.url);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
+    let admin = open.with_authorization(&format!("Basic {basic}"));
+    let now = silt_core::now_ms();
+    for topic in ["a", "b", "c"] {
+        admin.create_topic(topic, 1).await;
+        produce(&admin, topic, 0, 10, now).await;
+        compact(&admin, topic).await;
+    }
+    admin.create_topic("empty", 1).await;
+
+    let (status, body) = open.get("/iceberg/v1/namespaces").await;
+    assert_eq!(status, 401, "{body}");
+    let (status, config) = admin.get("/iceberg/v1/config").await;
+    assert_eq!(status, 200, "{config}");
+    assert!(
+        config["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .contains(&json!("GET /v1/{prefix}/namespaces/{namespace}/tables/{table}")),
+        "{config}"
+    );
+    let error_type = |body: &Value| body["error"]["type"].as_str().map(str::to_owned);
+    let (status, body) = admin.get("/iceberg/v1/namespaces/nope/tables").await;
+    assert_eq!(
+        (status, error_type(&body).as_deref()),
+        (404, Some("NoSuchNamespaceException"))
+    );
+    for missing in ["empty", "missing"] {
+        let (status, body) = admin
+            .get(&format!("/iceberg/v1/namespaces/silt/tables/{missing}"))
+            .await;
+        assert_eq!(
+            (status, error_type(&body).as_deref()),
+            (404, Some("NoSuchTableException")),
+            "{missing}: {body}"
+        );
+    }
+    let (status, body) = admin
+        .post("/iceberg/v1/namespaces/silt/tables", json!({"name": "x"}))
+        .await;
+    assert_eq!(
+        (status, error_type(&body).as_deref()),
+        (406, Some("UnsupportedOperationException"))
+    );
+
+    // A page at a time; the empty topic is no table.
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (status, page) = admin
+            .get(&format!("/iceberg/v1/namespaces/silt/tables?pageSize=1{token}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let identifiers = page["identifiers"].as_array().expect("identifiers");
+        assert!(identifiers.len() <= 1, "{page}");
+        names.extend(identifiers.iter().map(|id| id["name"].clone()));
+        match page["next-page-token"].as_str() {
+            Some(next) => token = format!("&pageToken={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, vec![json!("a"), json!("b"), json!("c")]);
+
+    // carol may describe and read a, nothing else.
+    let (status, body) = admin
+        .post("/v1/admin/keys", json!({"principal": "User:carol"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let key = body["key"].as_str().expect("key").to_owned();
+    for operation in ["describe", "read"] {
+        let (status, body) = admin
+            .post(
+                "/v1/admin/acls",
+                json!({"principal": "User:carol", "resource_type": "topic",
+                       "resource_name": "a", "operation": operation}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let carol = open.with_authorization(&format!("Bearer {key}"));
+    let (status, page) = carol.get("/iceberg/v1/namespaces/silt/tables").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page["identifiers"],
+        json!([{"namespace": ["silt"], "name": "a"}])
+    );
+    let (status, body) = carol.get("/iceberg/v1/namespaces/silt/tables/b").await;
+    assert_eq!(status, 403, "{body}");
+    let report = pyiceberg(&json!({
+        "catalog": {"uri": format!("{}/iceberg", silt.url), "token": key},
+        "table": "silt.a",
+    }));
+    assert_eq!(report["tables"], json!([["silt", "a"]]));
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(10));
+
+    // Key compaction rewrites the file: an overwrite snapshot, still the log.
+    let (status, body) = admin
+        .post(
+            "/v1/topics",
+            json!({"name": "latest", "partitions": 1, "configs": {"cleanup.policy": "compact"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    produce(&admin, "latest", 0, 21, now).await;
+    let summary = compact(&admin, "latest").await;
+    assert_eq!(summary["records_removed"], 14, "{summary}");
+    let admin_key = {
+        let (status, body) = admin
+            .post("/v1/admin/keys", json!({"principal": "User:admin"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["key"].as_str().expect("key").to_owned()
+    };
+    let report = pyiceberg(&json!({
+        "catalog": {"uri": format!("{}/iceberg", silt.url), "token": admin_key},
+        "table": "silt.latest",
+    }));
+    let operations: Vec<&Value> = report["snapshots"]
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .map(|snapshot| &snapshot["operation"])
+        .collect();
+    assert_eq!(operations, vec!["append", "overwrite"], "{report}");
+    let mut rows = rows_of(&report["rows"]);
+    rows.sort_by_key(|row| (row.0, row.1));
+    assert_eq!(rows, log_of(&admin, "latest", 1).await);
+    assert_eq!(rows.len(), 7);
+}
