@@ -27,9 +27,7 @@ use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets, TableRan
 use silt_core::now_ms;
 use silt_core::record::ATTR_VALUE_NULL;
 use silt_core::schema::ValueSchema;
-use silt_reader::table::{
-    KeyColumns, TableFile, TableRow, batch_to_rows, row_groups_for,
-};
+use silt_reader::table::{KeyColumns, TableFile, TableRow, batch_to_rows, row_groups_for};
 use tracing::{debug, info, instrument};
 
 use crate::key_compaction::{self, Inserted, KeyMap, RecordFacts, Retention};

@@ -338,9 +338,11 @@ impl Compactor {
         let topics = self.coordinator.list_topics().await?;
         let names: std::collections::HashSet<String> =
             topics.iter().map(|topic| topic.name.clone()).collect();
-        let mut due: std::collections::HashSet<String> =
-            iceberg.due_topics().into_iter().collect();
-        let unreferenced = self.coordinator.unreferenced_objects(i64::MAX, 1024).await?;
+        let mut due: std::collections::HashSet<String> = iceberg.due_topics().into_iter().collect();
+        let unreferenced = self
+            .coordinator
+            .unreferenced_objects(i64::MAX, 1024)
+            .await?;
         due.extend(
             unreferenced
                 .iter()

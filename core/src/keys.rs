@@ -176,7 +176,10 @@ mod tests {
         let key = iceberg_version_key("orders", 12);
         assert_eq!(key, "tables/orders/metadata/v12.metadata.json");
         assert_eq!(parse_iceberg_version_key(&key), Some(12));
-        assert_eq!(parse_iceberg_version_key("tables/orders/metadata/snap-1.avro"), None);
+        assert_eq!(
+            parse_iceberg_version_key("tables/orders/metadata/snap-1.avro"),
+            None
+        );
         assert_eq!(iceberg_metadata_topic(&key), Some("orders"));
         assert_eq!(
             iceberg_metadata_topic("tables/orders/metadata/1-m0.avro"),

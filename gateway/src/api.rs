@@ -13,8 +13,8 @@ use crate::state::AppState;
 
 mod admin;
 mod configs;
-mod iceberg;
 pub(crate) mod groups;
+mod iceberg;
 pub(crate) mod records;
 mod security;
 mod topics;

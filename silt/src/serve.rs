@@ -581,8 +581,9 @@ pub async fn run_compactor(args: CompactorArgs) -> Result<(), CliError> {
         Arc::clone(&store),
         args.snapshot_retention_ms,
     )?;
-    let compactor =
-        Arc::new(Compactor::new(store, Arc::clone(&coordinator), reader, config).with_iceberg(iceberg));
+    let compactor = Arc::new(
+        Compactor::new(store, Arc::clone(&coordinator), reader, config).with_iceberg(iceberg),
+    );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     info!(
         interval_ms = args.interval_ms,

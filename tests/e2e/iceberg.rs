@@ -243,8 +243,16 @@ async fn topics_are_iceberg_tables_equal_to_the_log() {
     let schema = &report["current_schema"];
     assert_eq!(schema["amount"][1], "string");
     assert_eq!(schema["country"][1], "string");
-    assert_ne!(schema["amount"][0], json!(12), "a retyped column gets a new id");
-    assert_eq!(schema["city"][0], json!(13), "an unchanged column keeps its id");
+    assert_ne!(
+        schema["amount"][0],
+        json!(12),
+        "a retyped column gets a new id"
+    );
+    assert_eq!(
+        schema["city"][0],
+        json!(13),
+        "an unchanged column keeps its id"
+    );
     let rows = report["rows"].as_array().expect("rows");
     let texts = rows.iter().filter(|row| row["amount"].is_string()).count();
     let countries = rows.iter().filter(|row| row["country"] == "DE").count();
@@ -432,7 +440,9 @@ async fn the_catalog_answers_its_edges_and_checks_acls() {
         config["endpoints"]
             .as_array()
             .expect("endpoints")
-            .contains(&json!("GET /v1/{prefix}/namespaces/{namespace}/tables/{table}")),
+            .contains(&json!(
+                "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}"
+            )),
         "{config}"
     );
     let error_type = |body: &Value| body["error"]["type"].as_str().map(str::to_owned);
@@ -464,7 +474,9 @@ async fn the_catalog_answers_its_edges_and_checks_acls() {
     let mut token = String::new();
     loop {
         let (status, page) = admin
-            .get(&format!("/iceberg/v1/namespaces/silt/tables?pageSize=1{token}"))
+            .get(&format!(
+                "/iceberg/v1/namespaces/silt/tables?pageSize=1{token}"
+            ))
             .await;
         assert_eq!(status, 200, "{page}");
         let identifiers = page["identifiers"].as_array().expect("identifiers");

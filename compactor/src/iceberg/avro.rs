@@ -191,7 +191,10 @@ pub fn write_manifest(header: &ManifestHeader, entries: &[Entry]) -> Result<Vec<
         let data_file = Value::Record(vec![
             ("content".to_owned(), Value::Int(0)),
             ("file_path".to_owned(), Value::String(file.path.clone())),
-            ("file_format".to_owned(), Value::String("PARQUET".to_owned())),
+            (
+                "file_format".to_owned(),
+                Value::String("PARQUET".to_owned()),
+            ),
             ("partition".to_owned(), Value::Record(partition)),
             ("record_count".to_owned(), Value::Long(file.record_count)),
             ("file_size_in_bytes".to_owned(), Value::Long(file.size)),
@@ -201,7 +204,10 @@ pub fn write_manifest(header: &ManifestHeader, entries: &[Entry]) -> Result<Vec<
         writer
             .append(Value::Record(vec![
                 ("status".to_owned(), Value::Int(entry.status as i32)),
-                ("snapshot_id".to_owned(), some(Value::Long(entry.snapshot_id))),
+                (
+                    "snapshot_id".to_owned(),
+                    some(Value::Long(entry.snapshot_id)),
+                ),
                 (
                     "sequence_number".to_owned(),
                     some(Value::Long(entry.sequence_number)),
@@ -258,11 +264,17 @@ pub fn write_manifest_list(
         };
         writer
             .append(Value::Record(vec![
-                ("manifest_path".to_owned(), Value::String(manifest.path.clone())),
+                (
+                    "manifest_path".to_owned(),
+                    Value::String(manifest.path.clone()),
+                ),
                 ("manifest_length".to_owned(), Value::Long(manifest.length)),
                 ("partition_spec_id".to_owned(), Value::Int(manifest.spec_id)),
                 ("content".to_owned(), Value::Int(0)),
-                ("sequence_number".to_owned(), Value::Long(manifest.sequence_number)),
+                (
+                    "sequence_number".to_owned(),
+                    Value::Long(manifest.sequence_number),
+                ),
                 (
                     "min_sequence_number".to_owned(),
                     Value::Long(manifest.min_sequence_number),
@@ -271,15 +283,30 @@ pub fn write_manifest_list(
                     "added_snapshot_id".to_owned(),
                     Value::Long(manifest.added_snapshot_id),
                 ),
-                ("added_files_count".to_owned(), Value::Int(manifest.added_files)),
+                (
+                    "added_files_count".to_owned(),
+                    Value::Int(manifest.added_files),
+                ),
                 (
                     "existing_files_count".to_owned(),
                     Value::Int(manifest.existing_files),
                 ),
-                ("deleted_files_count".to_owned(), Value::Int(manifest.deleted_files)),
-                ("added_rows_count".to_owned(), Value::Long(manifest.added_rows)),
-                ("existing_rows_count".to_owned(), Value::Long(manifest.existing_rows)),
-                ("deleted_rows_count".to_owned(), Value::Long(manifest.deleted_rows)),
+                (
+                    "deleted_files_count".to_owned(),
+                    Value::Int(manifest.deleted_files),
+                ),
+                (
+                    "added_rows_count".to_owned(),
+                    Value::Long(manifest.added_rows),
+                ),
+                (
+                    "existing_rows_count".to_owned(),
+                    Value::Long(manifest.existing_rows),
+                ),
+                (
+                    "deleted_rows_count".to_owned(),
+                    Value::Long(manifest.deleted_rows),
+                ),
                 ("partitions".to_owned(), partitions),
             ]))
             .map_err(avro)?;
@@ -289,7 +316,9 @@ pub fn write_manifest_list(
 
 fn field<'a>(record: &'a Value, name: &str) -> Result<&'a Value, IcebergError> {
     let Value::Record(fields) = record else {
-        return Err(IcebergError::Avro(format!("expected a record holding {name}")));
+        return Err(IcebergError::Avro(format!(
+            "expected a record holding {name}"
+        )));
     };
     let value = fields
         .iter()
@@ -306,21 +335,27 @@ fn long(record: &Value, name: &str) -> Result<i64, IcebergError> {
     match field(record, name)? {
         Value::Long(value) => Ok(*value),
         Value::Int(value) => Ok(i64::from(*value)),
-        other => Err(IcebergError::Avro(format!("{name} is {other:?}, not a long"))),
+        other => Err(IcebergError::Avro(format!(
+            "{name} is {other:?}, not a long"
+        ))),
     }
 }
 
 fn int(record: &Value, name: &str) -> Result<i32, IcebergError> {
     match field(record, name)? {
         Value::Int(value) => Ok(*value),
-        other => Err(IcebergError::Avro(format!("{name} is {other:?}, not an int"))),
+        other => Err(IcebergError::Avro(format!(
+            "{name} is {other:?}, not an int"
+        ))),
     }
 }
 
 fn string(record: &Value, name: &str) -> Result<String, IcebergError> {
     match field(record, name)? {
         Value::String(value) => Ok(value.clone()),
-        other => Err(IcebergError::Avro(format!("{name} is {other:?}, not a string"))),
+        other => Err(IcebergError::Avro(format!(
+            "{name} is {other:?}, not a string"
+        ))),
     }
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::statistics::Statistics;
-use silt_core::coordinator::Topic;
 use silt_core::coordinator::TableFile;
+use silt_core::coordinator::Topic;
 use silt_core::keys::{iceberg_metadata_dir, iceberg_version_key};
 use silt_core::now_ms;
 use silt_core::schema::ValueSchema;
@@ -223,9 +223,10 @@ async fn add_snapshot(
         }
     } else {
         for (index, manifest) in previous.into_iter().enumerate() {
-            let touched = manifest.entries.iter().any(|entry| {
-                entry.status == Status::Deleted || removed.contains(&entry.file.path)
-            });
+            let touched = manifest
+                .entries
+                .iter()
+                .any(|entry| entry.status == Status::Deleted || removed.contains(&entry.file.path));
             if !touched {
                 kept.push(manifest.file);
                 continue;
@@ -284,7 +285,10 @@ async fn add_snapshot(
         ("added-data-files".to_owned(), added_count.to_string()),
         ("deleted-data-files".to_owned(), removed.len().to_string()),
         ("added-records".to_owned(), added_records.to_string()),
-        ("deleted-records".to_owned(), totals.deleted_records.to_string()),
+        (
+            "deleted-records".to_owned(),
+            totals.deleted_records.to_string(),
+        ),
         ("total-data-files".to_owned(), totals.files.to_string()),
         ("total-records".to_owned(), totals.records.to_string()),
         ("total-files-size".to_owned(), totals.bytes.to_string()),

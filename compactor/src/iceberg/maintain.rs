@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStoreExt};
-use silt_core::keys::{TABLES_DIR, iceberg_metadata_dir, iceberg_version_key};
 use silt_core::coordinator::Topic;
+use silt_core::keys::{TABLES_DIR, iceberg_metadata_dir, iceberg_version_key};
 use silt_core::now_ms;
 use tracing::{info, instrument};
 
@@ -36,7 +36,9 @@ pub(super) fn expire(metadata: &mut TableMetadata, now: i64, retention_ms: i64) 
     metadata.snapshots.retain(|snapshot| {
         Some(snapshot.snapshot_id) == current
             || replaced_at(snapshot.snapshot_id).is_none_or(|at| at >= cutoff)
-                && log.iter().any(|entry| entry.snapshot_id == snapshot.snapshot_id)
+                && log
+                    .iter()
+                    .any(|entry| entry.snapshot_id == snapshot.snapshot_id)
     });
     let kept: HashSet<i64> = metadata
         .snapshots
@@ -99,7 +101,10 @@ impl IcebergTables {
                 .saturating_sub(METADATA_LOG_LENGTH);
             metadata.metadata_log.drain(..excess);
             metadata.last_updated_ms = now.max(metadata.last_updated_ms);
-            if self.put_version(&topic.name, version + 1, &metadata).await? {
+            if self
+                .put_version(&topic.name, version + 1, &metadata)
+                .await?
+            {
                 result.snapshots_expired = before - metadata.snapshots.len();
                 info!(
                     expired = result.snapshots_expired,

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::{Schema as ArrowSchema, SchemaRef};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use silt_core::coordinator::Topic;
 use silt_core::coordinator::TableFile;
+use silt_core::coordinator::Topic;
 use silt_core::keys::{iceberg_metadata_dir, iceberg_version_key};
 use silt_reader::iceberg::{IcebergReadError, load_current};
 use thiserror::Error;
@@ -110,8 +110,8 @@ impl IcebergTables {
             return Ok((0, None));
         };
         let metadata: TableMetadata = serde_json::from_value(current.json)?;
-        let same_topic = metadata.properties.get(commit::TOPIC_ID_PROPERTY)
-            == Some(&topic.topic_id.to_string());
+        let same_topic =
+            metadata.properties.get(commit::TOPIC_ID_PROPERTY) == Some(&topic.topic_id.to_string());
         Ok((current.version, same_topic.then_some(metadata)))
     }
 
@@ -149,7 +149,9 @@ impl IcebergTables {
                 self.remember(&topic.name, fingerprint);
                 return Ok(false);
             }
-            let Some(next) = commit::next_version(self, topic, version, base.as_ref(), live).await? else {
+            let Some(next) =
+                commit::next_version(self, topic, version, base.as_ref(), live).await?
+            else {
                 self.remember(&topic.name, fingerprint);
                 return Ok(false);
             };
@@ -245,5 +247,4 @@ impl IcebergTables {
                 source,
             })
     }
-
 }

@@ -155,9 +155,12 @@ fn remember_kind(known: &mut HashMap<(String, String), i32>, path: &str, id: i32
     match kind {
         Type::Primitive(_) => {}
         Type::Struct(inner) => remember(known, path, &inner.fields),
-        Type::List(list) => {
-            remember_kind(known, &join(path, "element"), list.element_id, &list.element)
-        }
+        Type::List(list) => remember_kind(
+            known,
+            &join(path, "element"),
+            list.element_id,
+            &list.element,
+        ),
     }
 }
 

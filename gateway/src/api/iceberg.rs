@@ -197,7 +197,11 @@ async fn list_tables(
 
 /// The metadata location and JSON of `table`'s current version, when it is a table
 /// of the topic that now has that name.
-async fn current(state: &AppState, namespace: &str, table: &str) -> Result<(String, Value), Response> {
+async fn current(
+    state: &AppState,
+    namespace: &str,
+    table: &str,
+) -> Result<(String, Value), Response> {
     if namespace != NAMESPACE {
         return Err(no_namespace(namespace));
     }
@@ -206,7 +210,9 @@ async fn current(state: &AppState, namespace: &str, table: &str) -> Result<(Stri
         error(
             StatusCode::NOT_FOUND,
             "NoSuchTableException",
-            format!("table {NAMESPACE}.{table} does not exist (a topic is a table once the compactor has compacted some of it)"),
+            format!(
+                "table {NAMESPACE}.{table} does not exist (a topic is a table once the compactor has compacted some of it)"
+            ),
         )
     };
     let topic = match state.coordinator.get_topic(table).await {
