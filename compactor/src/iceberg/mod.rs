@@ -248,3 +248,6 @@ impl IcebergTables {
             })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -195,28 +195,42 @@ pub fn evolve(previous: Option<&TableMetadata>, fields: Vec<NestedField>) -> (Sc
 
 /// `schema` with each field's Iceberg id in its metadata, as the Parquet writer wants it.
 pub fn annotate(schema: &ArrowSchema, fields: &[NestedField]) -> Result<SchemaRef, ArrowError> {
-    let annotated = schema
-        .fields()
-        .iter()
-        .zip(fields)
-        .map(|(field, iceberg)| annotate_field(field, iceberg.id, &iceberg.kind))
-        .collect::<Result<Vec<_>, _>>()?;
+    let annotated = annotate_fields(schema.fields(), fields)?;
     Ok(Arc::new(ArrowSchema::new_with_metadata(
         annotated,
         schema.metadata().clone(),
     )))
 }
 
+/// The fields of one struct level, which must be the Iceberg fields' in order.
+fn annotate_fields(
+    arrow: &arrow_schema::Fields,
+    fields: &[NestedField],
+) -> Result<Vec<Field>, ArrowError> {
+    if arrow.len() != fields.len()
+        || arrow
+            .iter()
+            .zip(fields)
+            .any(|(field, iceberg)| field.name() != &iceberg.name)
+    {
+        return Err(ArrowError::SchemaError(format!(
+            "the columns {:?} are not the Iceberg fields {:?}",
+            arrow.iter().map(|field| field.name()).collect::<Vec<_>>(),
+            fields.iter().map(|field| &field.name).collect::<Vec<_>>()
+        )));
+    }
+    arrow
+        .iter()
+        .zip(fields)
+        .map(|(field, iceberg)| annotate_field(field, iceberg.id, &iceberg.kind))
+        .collect()
+}
+
 fn annotate_field(field: &Field, id: i32, kind: &Type) -> Result<Field, ArrowError> {
     let data_type = match (field.data_type(), kind) {
-        (DataType::Struct(children), Type::Struct(inner)) => DataType::Struct(
-            children
-                .iter()
-                .zip(&inner.fields)
-                .map(|(child, iceberg)| annotate_field(child, iceberg.id, &iceberg.kind))
-                .collect::<Result<Vec<_>, _>>()?
-                .into(),
-        ),
+        (DataType::Struct(children), Type::Struct(inner)) => {
+            DataType::Struct(annotate_fields(children, &inner.fields)?.into())
+        }
         (DataType::List(item), Type::List(list)) => DataType::List(Arc::new(annotate_field(
             item,
             list.element_id,
