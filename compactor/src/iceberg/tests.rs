@@ -27,8 +27,14 @@ fn data_file(path: &str, spec_id: i32, day: Option<i32>) -> DataFile {
         record_count: 42,
         spec_id,
         day,
-        lower_bounds: vec![(1, 0i32.to_le_bytes().to_vec()), (2, 5i64.to_le_bytes().to_vec())],
-        upper_bounds: vec![(1, 3i32.to_le_bytes().to_vec()), (2, 99i64.to_le_bytes().to_vec())],
+        lower_bounds: vec![
+            (1, 0i32.to_le_bytes().to_vec()),
+            (2, 5i64.to_le_bytes().to_vec()),
+        ],
+        upper_bounds: vec![
+            (1, 3i32.to_le_bytes().to_vec()),
+            (2, 99i64.to_le_bytes().to_vec()),
+        ],
     }
 }
 
@@ -119,7 +125,10 @@ fn a_damaged_manifest_is_an_error_not_a_panic() {
     };
     let bytes = avro::write_manifest(&header, &[entry]).expect("write");
     for cut in [0, 4, bytes.len() / 2, bytes.len() - 1] {
-        assert!(avro::read_manifest(&bytes[..cut], DAY_SPEC_ID).is_err(), "{cut}");
+        assert!(
+            avro::read_manifest(&bytes[..cut], DAY_SPEC_ID).is_err(),
+            "{cut}"
+        );
         assert!(avro::read_manifest_list(&bytes[..cut]).is_err(), "{cut}");
     }
 }
@@ -158,9 +167,7 @@ fn field_ids_are_stable_and_a_retyped_column_gets_a_new_one() {
         "amount": {"type": "integer"}, "city": {"type": "string"},
         "tags": {"type": "array", "items": {"type": "string"}}}}));
     let mut ids = Ids::new(None);
-    let fields = ids
-        .fields(&table_schema_for(Some(&first)))
-        .expect("fields");
+    let fields = ids.fields(&table_schema_for(Some(&first))).expect("fields");
     let id = |fields: &[super::model::NestedField], name: &str| {
         fields
             .iter()
@@ -198,7 +205,10 @@ fn field_ids_are_stable_and_a_retyped_column_gets_a_new_one() {
 
     // Old files without ids find their columns by name, a list's element as `item` too.
     let mapping = name_mapping(&fields).to_string();
-    assert!(mapping.contains(r#""names":["element","item"]"#), "{mapping}");
+    assert!(
+        mapping.contains(r#""names":["element","item"]"#),
+        "{mapping}"
+    );
 }
 
 #[test]
@@ -234,7 +244,12 @@ fn written_files_carry_the_field_ids() {
     let mut seen: Vec<(String, i32)> = schema
         .columns()
         .iter()
-        .map(|column| (column.path().string(), column.self_type().get_basic_info().id()))
+        .map(|column| {
+            (
+                column.path().string(),
+                column.self_type().get_basic_info().id(),
+            )
+        })
         .collect();
     seen.sort();
     let city = seen
@@ -243,7 +258,10 @@ fn written_files_carry_the_field_ids() {
         .map(|(_, id)| *id);
     assert!(city.is_some_and(|id| id > 11), "{seen:?}");
     assert!(seen.contains(&("partition".to_owned(), 1)), "{seen:?}");
-    assert!(seen.contains(&("headers.list.item.name".to_owned(), 8)), "{seen:?}");
+    assert!(
+        seen.contains(&("headers.list.item.name".to_owned(), 8)),
+        "{seen:?}"
+    );
     // A schema mismatch is an error, not a panic.
     let wrong = Arc::new(arrow_schema::Schema::new(vec![Field::new(
         "partition",
@@ -269,7 +287,11 @@ fn snapshot(id: i64, parent: Option<i64>) -> Snapshot {
 fn snapshots_expire_after_their_retention_and_the_current_one_never() {
     let (schema, _) = evolve(None, Vec::new());
     let mut metadata = metadata_with(schema, 11);
-    metadata.snapshots = vec![snapshot(1, None), snapshot(2, Some(1)), snapshot(3, Some(2))];
+    metadata.snapshots = vec![
+        snapshot(1, None),
+        snapshot(2, Some(1)),
+        snapshot(3, Some(2)),
+    ];
     metadata.snapshot_log = (1..=3)
         .map(|id| SnapshotLogEntry {
             snapshot_id: id,
