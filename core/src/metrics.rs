@@ -31,6 +31,12 @@ const BYTES_BOUNDS: &[u64] = &[
 /// Bucket bounds of counts (1 … 10,000).
 const COUNT_BOUNDS: &[u64] = &[1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 10_000];
 
+/// What a [`Histogram`] held when last looked at, for quantiles over an interval.
+#[derive(Debug, Default)]
+pub struct Window {
+    last: Option<hdrhistogram::Histogram<u64>>,
+}
+
 #[derive(Debug)]
 pub struct Histogram {
     values: Mutex<hdrhistogram::Histogram<u64>>,
@@ -79,6 +85,31 @@ impl Histogram {
 
     pub fn record_duration(&self, elapsed: Duration) {
         self.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// The `quantiles` (in rendered units: seconds for durations) of what was recorded
+    /// since `window` last looked, or `None` each when nothing was.
+    pub fn quantiles_since(&self, window: &mut Window, quantiles: &[f64]) -> Vec<Option<f64>> {
+        let none = vec![None; quantiles.len()];
+        let Ok(values) = self.values.lock() else {
+            return none;
+        };
+        let current = values.clone();
+        drop(values);
+        let mut delta = current.clone();
+        if let Some(last) = &window.last
+            && delta.subtract(last).is_err()
+        {
+            delta = current.clone();
+        }
+        window.last = Some(current);
+        if delta.is_empty() {
+            return none;
+        }
+        quantiles
+            .iter()
+            .map(|quantile| Some(delta.value_at_quantile(*quantile) as f64 / self.divisor))
+            .collect()
     }
 
     /// Appends the histogram as `name_bucket`, `name_sum` and `name_count` samples;

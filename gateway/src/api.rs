@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(transactions::router())
         .merge(security::router())
         .merge(iceberg::router())
+        .merge(crate::console::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -7,6 +7,7 @@ pub mod auth;
 mod batcher;
 mod body_guard;
 mod config;
+pub mod console;
 mod error;
 mod extract;
 mod http_server;

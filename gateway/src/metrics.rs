@@ -83,6 +83,11 @@ impl Metrics {
         let _ = self.store_counts.set(counts);
     }
 
+    /// The object store's request counts, when attached.
+    pub fn store_counts(&self) -> Option<&Arc<StoreCounts>> {
+        self.store_counts.get()
+    }
+
     /// Reports the faults a fault-injecting store has injected.
     pub fn attach_fault_count(&self, injected: Arc<AtomicU64>) {
         let _ = self.faults_injected.set(injected);

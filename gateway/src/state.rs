@@ -35,6 +35,8 @@ pub struct AppState {
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// The Iceberg catalog of the bucket's topic tables, if served.
     pub iceberg: Option<Arc<silt_reader::iceberg::Catalog>>,
+    /// The console's samples of this gateway's recent rates.
+    pub recent: Arc<crate::console::recent::Recent>,
 }
 
 impl AppState {

@@ -63,6 +63,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         security: crate::auth::Security::new(auth, Arc::clone(&coordinator)),
         tls: None,
         iceberg: None,
+        recent: Default::default(),
     };
     Harness {
         router: app(state.clone()),

@@ -141,6 +141,10 @@ impl Reader {
         self
     }
 
+    pub(crate) fn coordinator(&self) -> &dyn Coordinator {
+        self.coordinator.as_ref()
+    }
+
     pub fn cache(&self) -> &ChunkCache {
         &self.cache
     }

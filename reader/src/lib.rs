@@ -3,6 +3,7 @@
 //! one GET of its whole segment (which caches the segment's other chunks too) or of its
 //! byte range, verify and decode it, and return records from the offset on.
 
+mod by_time;
 mod cache;
 mod error;
 mod fetch;

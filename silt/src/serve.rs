@@ -366,7 +366,13 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         security,
         tls: crate::security::load_tls(config.gateway.tls.as_ref())?,
         iceberg: Some(Arc::new(catalog)),
+        recent: Default::default(),
     };
+    state.recent.spawn(
+        Arc::clone(&state.metrics),
+        Arc::clone(&state.reader),
+        state.shutdown.clone(),
+    );
     state.security.spawn_refresh(state.shutdown.clone());
     if let Some(tls) = &state.tls {
         tls.spawn_reload(state.shutdown.clone());

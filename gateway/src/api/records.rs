@@ -93,6 +93,9 @@ async fn produce(
 #[serde(deny_unknown_fields)]
 struct FetchParams {
     offset: Option<u64>,
+    /// Start at the first record at or after this time (ms since the epoch) instead;
+    /// none that new: at the high watermark.
+    timestamp: Option<i64>,
     /// `read_committed` (the default) or `read_uncommitted`.
     #[serde(default)]
     isolation: Isolation,
@@ -165,14 +168,27 @@ async fn fetch(
             params.max_bytes,
             params.wait_ms,
         )?;
-        let offset = match params.offset {
-            Some(offset) => offset,
-            None => {
-                state
+        let offset = match (params.offset, params.timestamp) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_argument",
+                    "give offset or timestamp, not both",
+                ));
+            }
+            (Some(offset), None) => offset,
+            (None, timestamp) => {
+                let offsets = state
                     .coordinator
                     .partition_offsets(&topic, partition)
-                    .await?
-                    .log_start_offset
+                    .await?;
+                match timestamp {
+                    None => offsets.log_start_offset,
+                    Some(timestamp) => state
+                        .reader
+                        .first_at_or_after(&topic, partition, &offsets, timestamp)
+                        .await?
+                        .map_or(offsets.high_watermark, |(offset, _)| offset),
+                }
             }
         };
         let request = FetchRequest {

@@ -1,7 +1,7 @@
 //! `/v1/topics`: create, list, describe, change and delete topics; compact one now and
 //! list its compacted files.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -141,13 +141,27 @@ async fn list_topics(
     ))
 }
 
+/// Which partitions a description lists: all by default, or a page of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionPage {
+    #[serde(default)]
+    partitions_from: u32,
+    partitions_limit: Option<u32>,
+}
+
 async fn describe_topic(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    Query(page): Query<PartitionPage>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(topic_detail(
-        &state.coordinator.describe_topic(&topic).await?,
-    )))
+    let mut description = state.coordinator.describe_topic(&topic).await?;
+    let limit = page.partitions_limit.unwrap_or(u32::MAX);
+    description.partitions.retain(|offsets| {
+        offsets.partition >= page.partitions_from
+            && offsets.partition - page.partitions_from < limit
+    });
+    Ok(Json(topic_detail(&description)))
 }
 
 /// A change to a topic: more partitions, or retention (`null`: back to the default).
@@ -242,12 +256,25 @@ async fn compact(
     Ok(Json(admin.compact(&topic).await?))
 }
 
-/// `GET /v1/topics/{topic}/tables`: the compacted files, with offset and time ranges.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TablesQuery {
+    /// Only the newest this many files.
+    limit: Option<usize>,
+}
+
+/// `GET /v1/topics/{topic}/tables`: the compacted files, with offset and time ranges,
+/// oldest first (with `limit`, the newest that many); `total` counts them all.
 async fn list_tables(
     State(state): State<AppState>,
     Path(topic): Path<String>,
+    Query(query): Query<TablesQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let tables = state.coordinator.list_tables(&topic).await?;
+    let mut tables = state.coordinator.list_tables(&topic).await?;
+    let total = tables.len();
+    if let Some(limit) = query.limit {
+        tables.drain(..total.saturating_sub(limit));
+    }
     let tables: Vec<Value> = tables
         .iter()
         .map(|table| {
@@ -274,5 +301,5 @@ async fn list_tables(
             })
         })
         .collect();
-    Ok(Json(json!({ "tables": tables })))
+    Ok(Json(json!({ "tables": tables, "total": total })))
 }

@@ -54,6 +54,11 @@ pub fn rule(method: &Method, route: &str, config: &AuthConfig) -> Rule {
     let get = method == Method::GET;
     let checks = match (route, method.as_str()) {
         ("/healthz" | "/readyz", _) => return Rule::Public,
+        // The console's pages are static; what they show comes from the API.
+        ("/ui" | "/ui/" | "/ui/{file}", _) => return Rule::Public,
+        ("/v1/console/metrics", _) => CLUSTER_DESCRIBE,
+        // Lists only the topics the caller may describe.
+        ("/v1/console/topics", _) => NONE,
         ("/openapi.json", _) if config.public_openapi => return Rule::Public,
         ("/metrics", _) if config.public_metrics => return Rule::Public,
         ("/openapi.json", _) => NONE,

@@ -9,7 +9,7 @@ use silt_core::transactions::Isolation;
 use super::codes::error_code;
 use super::context::Scope;
 use super::context::partition_number;
-use super::fetch::{LOOKUP_ENTRIES, read_error};
+use super::fetch::read_error;
 
 /// Earliest (-2), latest (-1) and by-timestamp offsets.
 pub(super) async fn list_offsets(
@@ -83,49 +83,12 @@ pub(super) async fn offset_for(
         -1 | -3 => return Ok((offsets.readable_end(isolation) as i64, -1)),
         _ => {}
     }
-    // The first record at or after the timestamp: walk the index from the log start,
-    // skipping every entry whose newest record is older, and read only the entry that
-    // holds it. None found: -1, as a broker answers.
-    let mut next = offsets.log_start_offset;
-    for _ in 0..MAX_TIMESTAMP_LOOKUPS {
-        if next >= offsets.high_watermark {
-            break;
-        }
-        let lookup = context
-            .state
-            .coordinator
-            .lookup(topic, partition, next, LOOKUP_ENTRIES)
-            .await?;
-        if lookup.entries.is_empty() {
-            break;
-        }
-        for entry in &lookup.entries {
-            if entry.max_timestamp >= timestamp {
-                let records = context
-                    .state
-                    .reader
-                    .read_entry_with_retries(entry, topic, partition, next)
-                    .await
-                    .map_err(read_error)?;
-                if let Some((offset, record)) = records
-                    .iter()
-                    .find(|(offset, record)| *offset >= next && record.timestamp >= timestamp)
-                {
-                    return Ok((*offset as i64, record.timestamp));
-                }
-                // A compacted file's row group holds part of the entry: look again.
-                if let Some((last, _)) = records.last()
-                    && *last + 1 < entry.end_offset()
-                {
-                    next = *last + 1;
-                    break;
-                }
-            }
-            next = entry.end_offset();
-        }
-    }
-    Ok((-1, -1))
+    // The first record at or after the timestamp; none: -1, as a broker answers.
+    let found = context
+        .state
+        .reader
+        .first_at_or_after(topic, partition, &offsets, timestamp)
+        .await
+        .map_err(read_error)?;
+    Ok(found.map_or((-1, -1), |(offset, timestamp)| (offset as i64, timestamp)))
 }
-
-/// Index lookups a ListOffsets by timestamp may make (16 entries each).
-pub(super) const MAX_TIMESTAMP_LOOKUPS: usize = 4096;
