@@ -39,6 +39,17 @@ install_venv localstack "${LOCALSTACK_PINS[@]}"
 install_venv duckdb "duckdb==1.5.6"
 # PyIceberg reads topics as Iceberg tables, through the REST catalog and from metadata.
 install_venv iceberg "pyiceberg[pyarrow]==0.12.0" "pyarrow==26.0.1"
+# The web console's browser tests: Playwright (its Python package, which drives a
+# browser it does not download) and Debian's Chromium.
+install_venv console "playwright==1.64.1"
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test-servers: installing Chromium (Debian's chromium package) ..."
+  SUDO=""
+  if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+echo "test-servers: Chromium at $(command -v chromium)"
 # Kafka clients nobody here wrote, for the Kafka protocol tests: kafka-python (pure
 # Python) and confluent-kafka (librdkafka, in its wheel).
 install_venv kafka-clients "kafka-python==2.3.3" "confluent-kafka==2.16.1"

@@ -4,6 +4,9 @@
 import { get, post } from "./api.js";
 import { errorBox, h, lineChart, number } from "./view.js";
 
+/** Partitions listed at most: those with the most lag. */
+const SHOWN = 100;
+
 export function groupList(root) {
   const body = h("div");
   root.replaceChildren(h("h1", {}, "Consumer groups"), body);
@@ -66,18 +69,24 @@ export function groupPage(root, name) {
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Topic"), h("th", { class: "num", scope: "col" }, "Partition"),
             h("th", { class: "num", scope: "col" }, "Committed"), h("th", { class: "num", scope: "col" }, "High watermark"),
             h("th", { class: "num", scope: "col" }, "Lag"), h("th", { class: "hide-narrow", scope: "col" }, "Owner"))),
-          h("tbody", {}, group.partitions.map((p) => h("tr", { "data-partition": `${p.topic}/${p.partition}` },
+          h("caption", { class: "muted" }, group.partitions.length > SHOWN
+            ? `The ${SHOWN} partitions with the most lag, of ${number(group.partitions.length)}`
+            : `${number(group.partitions.length)} partitions`),
+          h("tbody", {}, [...group.partitions].sort((a, b) => b.lag - a.lag).slice(0, SHOWN).map((p) => h("tr", { "data-partition": `${p.topic}/${p.partition}` },
             h("td", {}, p.topic), h("td", { class: "num" }, p.partition),
             h("td", { class: "num" }, p.committed_offset === null ? "–" : number(p.committed_offset)),
             h("td", { class: "num" }, number(p.high_watermark)), h("td", { class: "num", "data-lag": p.lag }, number(p.lag)),
-            h("td", { class: "hide-narrow mono" }, p.owner || "–")))))),
-        resetForm(name, load));
+            h("td", { class: "hide-narrow mono" }, p.owner || "–")))))));
     } catch (error) {
       content.replaceChildren(errorBox(error));
     }
     timer = setTimeout(load, 2000);
   };
-  root.replaceChildren(h("h1", {}, "Group ", h("span", { class: "mono" }, name)), h("p", {}, h("a", { href: "#/groups" }, "All groups")), content);
+  root.replaceChildren(
+    h("h1", {}, "Group ", h("span", { class: "mono" }, name)),
+    h("p", {}, h("a", { href: "#/groups" }, "All groups")),
+    content,
+    resetForm(name, () => load()));
   load();
   return () => clearTimeout(timer);
 }

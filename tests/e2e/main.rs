@@ -10,6 +10,7 @@ mod chaos;
 mod cli;
 mod compacted_topics;
 mod compaction;
+mod console;
 mod coordinator_ha;
 mod crash;
 mod durable_log;
