@@ -73,7 +73,10 @@ async fn an_operator_uses_the_console_in_a_real_browser() {
     assert_eq!(report["lag_fell_to_zero"], true);
     assert_ne!(report["lag_before"], "0");
     let refused = report["reset_with_member"].as_str().expect("refusal");
-    assert!(refused.contains("HTTP 409") || refused.contains("member"), "{refused}");
+    assert!(
+        refused.contains("HTTP 409") || refused.contains("member"),
+        "{refused}"
+    );
     assert_eq!(
         report["lag_after_reset"], report["lag_before"],
         "back to the earliest: the whole topic is lag again (the UI record and the live one included)"
@@ -82,7 +85,10 @@ async fn an_operator_uses_the_console_in_a_real_browser() {
     assert_eq!(report["delete_disabled_on_a_typo"], true);
     assert_eq!(report["topics_after_delete"], json!(["wide"]));
     let missing = report["missing_topic_error"].as_str().expect("error");
-    assert!(missing.contains("orders") && missing.contains("404"), "{missing}");
+    assert!(
+        missing.contains("orders") && missing.contains("404"),
+        "{missing}"
+    );
     assert_eq!(report["phone_overflow"], 0, "{report}");
     assert_eq!(report["page_errors"], json!([]));
 
@@ -135,5 +141,8 @@ async fn the_console_signs_in_and_shows_what_the_key_may_see() {
     );
     assert_eq!(report["visible_topics"], json!(["visible"]));
     let overview = report["overview_error"].as_str().expect("error");
-    assert!(overview.contains("403"), "the overview needs cluster DESCRIBE: {overview}");
+    assert!(
+        overview.contains("403"),
+        "the overview needs cluster DESCRIBE: {overview}"
+    );
 }

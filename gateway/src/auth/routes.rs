@@ -54,8 +54,9 @@ pub fn rule(method: &Method, route: &str, config: &AuthConfig) -> Rule {
     let get = method == Method::GET;
     let checks = match (route, method.as_str()) {
         ("/healthz" | "/readyz", _) => return Rule::Public,
-        // The console's pages are static; what they show comes from the API.
-        ("/ui" | "/ui/" | "/ui/{file}", _) => return Rule::Public,
+        // The console's pages are static; what they show comes from the API. (Before
+        // routing the path is the request's own, after it the route's.)
+        (path, _) if path == "/ui" || path.starts_with("/ui/") => return Rule::Public,
         ("/v1/console/metrics", _) => CLUSTER_DESCRIBE,
         // Lists only the topics the caller may describe.
         ("/v1/console/topics", _) => NONE,

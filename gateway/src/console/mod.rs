@@ -20,15 +20,51 @@ use crate::state::AppState;
 
 /// The console's files, by name.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../../console/index.html")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../console/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../console/app.js")),
-    ("api.js", "text/javascript; charset=utf-8", include_str!("../../console/api.js")),
-    ("view.js", "text/javascript; charset=utf-8", include_str!("../../console/view.js")),
-    ("overview.js", "text/javascript; charset=utf-8", include_str!("../../console/overview.js")),
-    ("topics.js", "text/javascript; charset=utf-8", include_str!("../../console/topics.js")),
-    ("records.js", "text/javascript; charset=utf-8", include_str!("../../console/records.js")),
-    ("groups.js", "text/javascript; charset=utf-8", include_str!("../../console/groups.js")),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../console/index.html"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../console/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/api.js"),
+    ),
+    (
+        "view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/view.js"),
+    ),
+    (
+        "overview.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/overview.js"),
+    ),
+    (
+        "topics.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/topics.js"),
+    ),
+    (
+        "records.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/records.js"),
+    ),
+    (
+        "groups.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/groups.js"),
+    ),
 ];
 
 /// What the pages may load and talk to: this gateway only.
@@ -67,7 +103,10 @@ fn file(name: &str) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -110,9 +149,12 @@ async fn topics(
         .clamp(1, MAX_TOPIC_PAGE);
     let mut topics = state.coordinator.list_topics().await?;
     topics.retain(|topic| {
-        state
-            .security
-            .authorize(&caller, Operation::Describe, ResourceType::Topic, &topic.name)
+        state.security.authorize(
+            &caller,
+            Operation::Describe,
+            ResourceType::Topic,
+            &topic.name,
+        )
     });
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let total = topics.len();
