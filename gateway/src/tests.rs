@@ -482,6 +482,7 @@ async fn backpressure_answers_429_with_retry_after_and_recovers() {
 mod alter_topic;
 mod bad_produce;
 mod batching;
+mod console;
 mod groups;
 mod kafka_edges;
 mod kafka_sasl;
