@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use silt_core::Coordinator;
 use silt_core::coordinator::{
     ChunkOutcome, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity, SegmentCommit,
-    TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
+    TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription, TopicStorage,
 };
 use silt_core::groups::{
     FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
@@ -236,6 +236,13 @@ impl Coordinator for RemoteCoordinator {
 
     async fn list_tables(&self, topic: &str) -> Result<Vec<TableFile>, CoordinatorError> {
         self.simple(Call::ListTables {
+            topic: topic.to_owned(),
+        })
+        .await
+    }
+
+    async fn topic_storage(&self, topic: &str) -> Result<TopicStorage, CoordinatorError> {
+        self.simple(Call::TopicStorage {
             topic: topic.to_owned(),
         })
         .await

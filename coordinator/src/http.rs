@@ -174,6 +174,7 @@ async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Respons
             Call::CommitSegment(commit) => reply(c.commit_segment(commit).await),
             Call::CommitTable(commit) => reply(c.commit_table(commit).await),
             Call::ListTables { topic } => reply(c.list_tables(&topic).await),
+            Call::TopicStorage { topic } => reply(c.topic_storage(&topic).await),
             Call::UnreferencedObjects {
                 committed_before_ms,
                 limit,

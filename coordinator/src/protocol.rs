@@ -40,6 +40,9 @@ pub enum Call {
     ListTables {
         topic: String,
     },
+    TopicStorage {
+        topic: String,
+    },
     UnreferencedObjects {
         committed_before_ms: i64,
         limit: u32,
@@ -132,6 +135,7 @@ impl Call {
             Call::CommitSegment(_) => "commit_segment",
             Call::CommitTable(_) => "commit_table",
             Call::ListTables { .. } => "list_tables",
+            Call::TopicStorage { .. } => "topic_storage",
             Call::UnreferencedObjects { .. } => "unreferenced_objects",
             Call::ForgetObject { .. } => "forget_object",
             Call::KnownObjects { .. } => "known_objects",

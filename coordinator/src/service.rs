@@ -10,6 +10,7 @@ use silt_core::clock::{Clock, SystemClock};
 use silt_core::coordinator::{
     ChunkOutcome, Coordinator, CoordinatorError, IndexLookup, PartitionOffsets, ProducerIdentity,
     SegmentCommit, TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription,
+    TopicStorage,
 };
 
 use silt_core::security::{SecurityRequest, SecurityResponse};
@@ -273,6 +274,11 @@ impl Coordinator for CoordinatorService {
     async fn list_tables(&self, topic: &str) -> Result<Vec<TableFile>, CoordinatorError> {
         let topic_id = self.with_topic(topic, |state| Ok(state.topic.topic_id))?;
         Ok(self.store.list_tables(topic_id).await?)
+    }
+
+    async fn topic_storage(&self, topic: &str) -> Result<TopicStorage, CoordinatorError> {
+        let topic_id = self.with_topic(topic, |state| Ok(state.topic.topic_id))?;
+        Ok(self.store.topic_storage(topic_id).await?)
     }
 
     async fn unreferenced_objects(

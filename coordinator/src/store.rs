@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use silt_core::coordinator::{
     ChunkOutcome, IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit,
-    TableFile, Topic, TopicConfig,
+    TableFile, Topic, TopicConfig, TopicStorage,
 };
 
 use silt_core::security::{SecurityRequest, SecurityResponse, SecurityView};
@@ -175,6 +175,7 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// The compacted files of a topic with the live ranges they hold, oldest first.
     async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError>;
+    async fn topic_storage(&self, topic_id: i64) -> Result<TopicStorage, StoreError>;
 
     async fn unreferenced_objects(
         &self,

@@ -275,6 +275,17 @@ pub struct TableFile {
     pub ranges: Vec<TableRange>,
 }
 
+/// What a topic's live records take in the bucket, from its index entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicStorage {
+    /// Bytes of the topic's chunks in segment objects (its share of those objects).
+    pub segment_bytes: u64,
+    pub segment_chunks: u64,
+    /// Bytes of the topic's row groups in compacted files.
+    pub parquet_bytes: u64,
+    pub parquet_files: u64,
+}
+
 /// A Parquet file that replaces segment chunks of one topic: the swap is one
 /// transaction, so readers see either the old chunks or the new file, never a gap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -538,6 +549,9 @@ pub trait Coordinator: Send + Sync + 'static {
 
     /// The compacted files of a topic that hold live offsets, oldest first.
     async fn list_tables(&self, topic: &str) -> Result<Vec<TableFile>, CoordinatorError>;
+
+    /// What the topic's live records take in segments and in compacted files.
+    async fn topic_storage(&self, topic: &str) -> Result<TopicStorage, CoordinatorError>;
 
     /// Objects (segments and compacted files) committed before `committed_before_ms`
     /// that no index entry references any more: candidates for garbage collection.

@@ -57,6 +57,7 @@ export function topicList(root) {
           h("td", { class: "num" }, number(topic.records)),
           h("td", { class: "num", "data-rate": "" }, rate === null ? "–" : number(Math.max(0, rate), 1)),
           h("td", { class: "num hide-narrow" }, topic.retention_ms === null ? "default" : duration(topic.retention_ms)),
+          h("td", { class: "num hide-narrow" }, bytes(topic.segment_bytes)),
           h("td", { class: "num hide-narrow" }, `${number(topic.parquet_files)} · ${bytes(topic.parquet_bytes)}`),
         );
       });
@@ -67,6 +68,7 @@ export function topicList(root) {
             h("th", { scope: "col" }, "Topic"), h("th", { scope: "col", class: "num" }, "Partitions"),
             h("th", { scope: "col", class: "num" }, "Records"), h("th", { scope: "col", class: "num" }, "Records/s"),
             h("th", { scope: "col", class: "num hide-narrow" }, "Retention"),
+            h("th", { scope: "col", class: "num hide-narrow" }, "In segments"),
             h("th", { scope: "col", class: "num hide-narrow" }, "Parquet files · size"))),
           h("tbody", {}, rows))),
         h("div", { class: "toolbar" },
@@ -76,7 +78,7 @@ export function topicList(root) {
     } catch (error) {
       table.replaceChildren(errorBox(error));
     }
-    timer = setTimeout(load, 5000);
+    timer = setTimeout(load, 10000);
   };
   root.replaceChildren(h("h1", {}, "Topics"), table, createForm(load));
   load();

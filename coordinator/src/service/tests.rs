@@ -453,6 +453,15 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers(backend: Backend
     use silt_core::coordinator::{EntryFormat, TableCommit, TableRange};
     let coordinator = backend.open().await;
     let orders = one_partition_with_chunks(&coordinator, &[("a", 5), ("b", 7), ("c", 4)]).await;
+    let storage = coordinator.topic_storage("orders").await.expect("storage");
+    assert_eq!(
+        (
+            storage.segment_chunks,
+            storage.segment_bytes,
+            storage.parquet_files
+        ),
+        (3, 300, 0)
+    );
     let table = |key: &str, base_offset: u64, record_count: u64| TableCommit {
         topic_id: orders.topic_id,
         topic: "orders".into(),
@@ -506,6 +515,20 @@ async fn a_compacted_file_replaces_exactly_the_chunks_it_covers(backend: Backend
         vec![(0, 12, EntryFormat::Parquet), (12, 4, EntryFormat::Segment)]
     );
     assert_eq!(entries[0].object_key, "tables/orders/y.parquet");
+    let storage = coordinator.topic_storage("orders").await.expect("storage");
+    assert_eq!(
+        (
+            storage.segment_chunks,
+            storage.segment_bytes,
+            storage.parquet_files,
+            storage.parquet_bytes
+        ),
+        (1, 100, 1, 50)
+    );
+    assert!(matches!(
+        coordinator.topic_storage("nope").await,
+        Err(CoordinatorError::TopicNotFound(_))
+    ));
     // Already-compacted offsets cannot be compacted again.
     assert!(
         coordinator

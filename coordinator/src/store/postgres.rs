@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use silt_core::coordinator::{
     IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit, TableFile, Topic,
-    TopicConfig,
+    TopicConfig, TopicStorage,
 };
 use tokio::sync::{Mutex, watch};
 use tokio_postgres::{Client, IsolationLevel};
@@ -371,6 +371,10 @@ impl MetadataStore for PostgresStore {
 
     async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError> {
         read!(self, |tx| ops::objects::list_tables(&mut tx, topic_id))
+    }
+
+    async fn topic_storage(&self, topic_id: i64) -> Result<TopicStorage, StoreError> {
+        read!(self, |tx| ops::objects::topic_storage(&mut tx, topic_id))
     }
 
     async fn unreferenced_objects(

@@ -30,6 +30,12 @@ pub const SELECT_TABLE_ENTRIES: &str =
  FROM index_entries e JOIN segments s USING (segment_id)
  WHERE e.topic_id = $1 AND e.format = $2 ORDER BY s.segment_id, e.partition";
 
+/// A topic's index entries summed by format: entries, bytes, distinct objects.
+pub const SELECT_TOPIC_STORAGE: &str =
+    "SELECT e.format AS format, COUNT(*) AS entries, CAST(COALESCE(SUM(e.byte_len), 0) AS BIGINT) AS bytes,
+        COUNT(DISTINCT e.segment_id) AS objects
+ FROM index_entries e WHERE e.topic_id = $1 GROUP BY e.format";
+
 /// A compacted file's entry, as [`SELECT_TABLE_ENTRIES`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableEntryRow {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use silt_core::coordinator::{
     IndexEntry, PartitionOffsets, ProducerIdentity, SegmentCommit, TableCommit, TableFile, Topic,
-    TopicConfig,
+    TopicConfig, TopicStorage,
 };
 use tracing::instrument;
 
@@ -319,6 +319,10 @@ impl MetadataStore for SqliteStore {
 
     async fn list_tables(&self, topic_id: i64) -> Result<Vec<TableFile>, StoreError> {
         read!(self, |tx| ops::objects::list_tables(&mut tx, topic_id))
+    }
+
+    async fn topic_storage(&self, topic_id: i64) -> Result<TopicStorage, StoreError> {
+        read!(self, |tx| ops::objects::topic_storage(&mut tx, topic_id))
     }
 
     async fn unreferenced_objects(

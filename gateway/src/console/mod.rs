@@ -137,7 +137,7 @@ struct TopicsQuery {
 
 /// `GET /v1/console/topics?after=&limit=`: a page of the topics the caller may
 /// describe, by name, each with its record count (high watermarks less log starts)
-/// and its compacted files.
+/// and what it takes in segments and in compacted files.
 async fn topics(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,15 +173,16 @@ async fn topics(
             .iter()
             .map(|offsets| offsets.high_watermark - offsets.log_start_offset)
             .sum();
-        let tables = state.coordinator.list_tables(&topic.name).await?;
+        let storage = state.coordinator.topic_storage(&topic.name).await?;
         rows.push(json!({
             "name": topic.name,
             "partition_count": topic.partitions,
             "retention_ms": topic.retention_ms,
             "retention_bytes": topic.retention_bytes,
             "records": records,
-            "parquet_files": tables.len(),
-            "parquet_bytes": tables.iter().map(|table| table.object_size).sum::<u64>(),
+            "segment_bytes": storage.segment_bytes,
+            "parquet_files": storage.parquet_files,
+            "parquet_bytes": storage.parquet_bytes,
         }));
     }
     Ok(Json(json!({"topics": rows, "next": next, "total": total})))

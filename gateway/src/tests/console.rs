@@ -121,6 +121,11 @@ async fn descriptions_and_listings_come_a_page_at_a_time() {
         (Some(4), Some("b"))
     );
     assert_eq!(first["topics"][0]["records"], 2);
+    assert!(
+        first["topics"][0]["segment_bytes"].as_u64() > Some(0),
+        "{first}"
+    );
+    assert_eq!(first["topics"][1]["segment_bytes"], 0);
     let (_, second) = get(&h.router, "/v1/console/topics?limit=2&after=b").await;
     assert_eq!(names(&second), vec!["c", "wide"]);
     assert_eq!(second["next"], Value::Null);

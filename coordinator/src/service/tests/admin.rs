@@ -85,16 +85,27 @@ pub(super) async fn a_topic_grows_and_changes_retention(backend: Backend) {
         .await
         .expect("commit");
     assert_eq!(outcomes, vec![ChunkOutcome::Committed { base_offset: 0 }]);
+    let schema = serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}});
     let reset = coordinator
         .alter_topic(
             "grows",
             TopicAlteration {
                 retention_ms: Some(Setting::Default),
+                value_schema: Some(Setting::Set(schema.clone())),
                 ..TopicAlteration::default()
             },
         )
         .await
         .expect("reset");
+    assert_eq!(reset.value_schema.as_ref(), Some(&schema));
+    let refused = TopicAlteration {
+        value_schema: Some(Setting::Set(serde_json::json!({"type": "array"}))),
+        ..TopicAlteration::default()
+    };
+    assert!(matches!(
+        coordinator.alter_topic("grows", refused).await,
+        Err(CoordinatorError::InvalidArgument(_))
+    ));
     assert_eq!(
         (reset.retention_ms, reset.retention_bytes),
         (None, Some(-1))
@@ -112,6 +123,11 @@ pub(super) async fn a_topic_grows_and_changes_retention(backend: Backend) {
             description.topic.retention_bytes
         ),
         (None, Some(-1))
+    );
+    assert_eq!(
+        description.topic.value_schema,
+        Some(schema),
+        "kept, the refused one not"
     );
 }
 

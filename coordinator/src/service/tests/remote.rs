@@ -89,6 +89,12 @@ pub(super) async fn every_call_and_error_crosses_the_wire(backend: super::Backen
         remote.lookup("orders", 1, 9, 10).await,
         Err(CoordinatorError::OffsetOutOfRange { .. })
     ));
+    let storage = remote.topic_storage("orders").await.expect("storage");
+    assert_eq!((storage.segment_chunks, storage.parquet_files), (1, 0));
+    assert!(matches!(
+        remote.topic_storage("nope").await,
+        Err(CoordinatorError::TopicNotFound(_))
+    ));
     let producer = remote.init_producer(None).await.expect("producer");
     assert_eq!(
         remote

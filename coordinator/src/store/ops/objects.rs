@@ -1,7 +1,7 @@
 //! Reads of the index and of objects: where offsets are stored, the compacted files of
 //! a topic, and the objects garbage collection may delete.
 
-use silt_core::coordinator::{IndexEntry, TableFile};
+use silt_core::coordinator::{IndexEntry, TableFile, TopicStorage};
 
 use super::stored_offset;
 use crate::error::StoreError;
@@ -27,6 +27,33 @@ pub async fn list_tables(tx: &mut impl Tx, topic_id: i64) -> Result<Vec<TableFil
         });
     }
     rows::group_tables(entries)
+}
+
+/// What a topic's live index entries take, by format.
+pub async fn topic_storage(tx: &mut impl Tx, topic_id: i64) -> Result<TopicStorage, StoreError> {
+    let mut storage = TopicStorage::default();
+    for mut row in tx
+        .query(rows::SELECT_TOPIC_STORAGE, cells![topic_id])
+        .await?
+    {
+        let format: i64 = row.get("format")?;
+        let entries: i64 = row.get("entries")?;
+        let bytes: i64 = row.get("bytes")?;
+        let objects: i64 = row.get("objects")?;
+        let count = |value: i64| u64::try_from(value).unwrap_or(0);
+        match format {
+            rows::FORMAT_SEGMENT => {
+                storage.segment_chunks = count(entries);
+                storage.segment_bytes = count(bytes);
+            }
+            rows::FORMAT_PARQUET => {
+                storage.parquet_files = count(objects);
+                storage.parquet_bytes = count(bytes);
+            }
+            _ => {}
+        }
+    }
+    Ok(storage)
 }
 
 /// Entries of a partition from the one holding `offset` on, in offset order.
