@@ -50,7 +50,8 @@ def operator(page, report):
     page.on("pageerror", lambda error: errors.append(str(error)))
 
     # The overview, and the skip link first in the keyboard order.
-    page.goto(f"{BASE}/ui/")
+    response = page.goto(f"{BASE}/ui/")
+    report["content_security_policy"] = response.headers.get("content-security-policy")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     page.keyboard.press("Tab")
     report["first_tab"] = page.evaluate("document.activeElement.textContent")
@@ -102,6 +103,14 @@ def operator(page, report):
     expect(page.locator("tr[data-offset='27']")).to_be_visible()
     page.get_by_role("button", name="Previous page").click()
     expect(page.locator("tr[data-offset='7']")).to_be_visible()
+    # From a time instead: one before every record starts at the first.
+    browse = page.locator("#browse")
+    browse.get_by_label("From offset").fill("")
+    browse.get_by_label("or from time (UTC)").fill("2001-02-03T04:05:06")
+    browse.get_by_role("button", name="Show").click()
+    expect(page.locator("tr[data-offset='0']")).to_be_visible()
+    report["from_time_first_offset"] = page.locator("tr[data-offset]").first.get_attribute("data-offset")
+    browse.get_by_label("or from time (UTC)").fill("")
     shot(page, "records")
 
     # Tail live: a record produced now appears.

@@ -49,6 +49,13 @@ async fn an_operator_uses_the_console_in_a_real_browser() {
 
     let report = browser(&silt.url, "operator", None);
     assert_eq!(report["first_tab"], "Skip to content", "{report}");
+    assert!(
+        report["content_security_policy"]
+            .as_str()
+            .is_some_and(|policy| policy.contains("default-src 'self'")),
+        "{report}"
+    );
+    assert_eq!(report["from_time_first_offset"], "0");
     let bad = report["bad_create_error"].as_str().expect("error");
     assert!(bad.contains("retention_ms"), "{bad}");
     assert_ne!(report["produce_rate_shown"], "0");
