@@ -34,6 +34,15 @@ install_venv() {
   echo "test-servers: $name installed ($((SECONDS - start))s)"
 }
 
+# apt_install PACKAGE : install one of Debian's packages (as root, or with sudo).
+apt_install() {
+  echo "test-servers: installing Debian's $1 package ..."
+  local sudo=""
+  if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+}
+
 install_venv moto "${MOTO_PINS[@]}"
 install_venv localstack "${LOCALSTACK_PINS[@]}"
 install_venv duckdb "duckdb==1.5.6"
@@ -43,11 +52,7 @@ install_venv iceberg "pyiceberg[pyarrow]==0.12.0" "pyarrow==26.0.1"
 # browser it does not download) and Debian's Chromium.
 install_venv console "playwright==1.64.1"
 if ! command -v chromium >/dev/null 2>&1; then
-  echo "test-servers: installing Chromium (Debian's chromium package) ..."
-  SUDO=""
-  if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 echo "test-servers: Chromium at $(command -v chromium)"
 # Kafka clients nobody here wrote, for the Kafka protocol tests: kafka-python (pure
@@ -57,10 +62,6 @@ install_venv kafka-clients "kafka-python==2.3.3" "confluent-kafka==2.16.1"
 # PostgreSQL for the coordinator's PostgreSQL backend: Debian's server package. The
 # tests start a private server from its binaries (tests/support/postgres.rs).
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  echo "test-servers: installing PostgreSQL (Debian's postgresql package) ..."
-  SUDO=""
-  if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql
 fi
 echo "test-servers: PostgreSQL at $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"

@@ -381,23 +381,11 @@ async fn garbage_collection_keeps_every_referenced_object() {
 /// Runs a Python script with DuckDB (installed by scripts/test-servers.sh) on `glob`
 /// and parses the JSON it prints.
 fn duckdb(script: &str, glob: &std::path::Path) -> Value {
-    let python = crate::harness::workspace_root().join(".venv/duckdb/bin/python");
-    assert!(
-        python.exists(),
-        "run scripts/test-servers.sh to install DuckDB"
-    );
-    let output = std::process::Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .arg(glob)
-        .output()
-        .expect("duckdb");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("json")
+    let glob = glob.as_os_str();
+    crate::harness::venv_json(
+        "duckdb",
+        &[std::ffi::OsStr::new("-c"), script.as_ref(), glob],
+    )
 }
 
 /// A topic's declared value schema becomes typed columns: DuckDB filters on them

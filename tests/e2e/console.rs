@@ -9,35 +9,20 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Silt, workspace_root};
-
-const ADMIN_PASSWORD: &str = "admin-password-1";
+use crate::harness::{Api, Silt, venv_json, workspace_root};
 
 /// Runs one scenario of tests/e2e/console.py against `url`.
 fn browser(url: &str, scenario: &str, key: Option<&str>) -> Value {
-    let python = workspace_root().join(".venv/console/bin/python");
-    assert!(
-        python.exists(),
-        "run scripts/test-servers.sh to install Playwright and Chromium"
-    );
     let shots = workspace_root().join("target/console-screenshots");
-    let mut command = std::process::Command::new(python);
-    command
-        .arg(workspace_root().join("tests/e2e/console.py"))
-        .arg(url)
-        .arg(&shots)
-        .arg(scenario);
-    if let Some(key) = key {
-        command.arg(key);
-    }
-    let output = command.output().expect("playwright");
-    assert!(
-        output.status.success(),
-        "the {scenario} scenario failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    serde_json::from_slice(&output.stdout).expect("json")
+    let script = workspace_root().join("tests/e2e/console.py");
+    let mut args = vec![
+        script.into_os_string(),
+        url.into(),
+        shots.into_os_string(),
+        scenario.into(),
+    ];
+    args.extend(key.map(Into::into));
+    venv_json("console", &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,18 +95,8 @@ async fn an_operator_uses_the_console_in_a_real_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_signs_in_and_shows_what_the_key_may_see() {
-    use base64::Engine;
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
-        ("SILT_AUTH".to_owned(), "true".to_owned()),
-        (
-            "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
-            ADMIN_PASSWORD.to_owned(),
-        ),
-    ];
-    let silt = Silt::start(dir.path(), None, &env);
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
-    let admin = Api::new(&silt.url).with_authorization(&format!("Basic {basic}"));
+    let (silt, admin) = Silt::authenticated(dir.path());
     for topic in ["visible", "hidden"] {
         admin.create_topic(topic, 1).await;
     }

@@ -58,6 +58,24 @@ impl Silt {
     }
 
     /// `silt coordinator` with its database in `data_dir`.
+    /// `silt dev --auth` with a bootstrap administrator, and an API client signed in as
+    /// that administrator with a Basic password.
+    pub fn authenticated(data_dir: &Path) -> (Silt, Api) {
+        use base64::Engine;
+        let env = [
+            ("SILT_AUTH".to_owned(), "true".to_owned()),
+            (
+                "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
+                ADMIN_PASSWORD.to_owned(),
+            ),
+        ];
+        let silt = Silt::start(data_dir, None, &env);
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
+        let admin = Api::new(&silt.url).with_authorization(&format!("Basic {basic}"));
+        (silt, admin)
+    }
+
     pub fn coordinator(data_dir: &Path) -> Silt {
         Silt::spawn(server_args("coordinator", data_dir, None), &[])
     }
@@ -351,6 +369,25 @@ fn venv_program(venv: &str, program: &str) -> PathBuf {
     );
     path
 }
+
+/// Runs the Python of `.venv/<venv>` (installed by scripts/test-servers.sh) with `args`
+/// and parses the JSON it prints; a failure shows what it wrote.
+pub fn venv_json<S: AsRef<std::ffi::OsStr>>(venv: &str, args: &[S]) -> Value {
+    let output = std::process::Command::new(venv_program(venv, "python"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("running {venv}'s python: {error}"));
+    assert!(
+        output.status.success(),
+        "{venv}'s python failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
+/// The bootstrap administrator's password of [`Silt::authenticated`].
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
 static MOTO: OnceLock<S3Server> = OnceLock::new();
 static LOCALSTACK: OnceLock<S3Server> = OnceLock::new();

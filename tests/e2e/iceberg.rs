@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Silt, moto, workspace_root};
+use crate::harness::{Api, Silt, moto, venv_json, workspace_root};
 
 const DAY_MS: i64 = 86_400_000;
 /// The snapshot retention of the retention test.
@@ -18,22 +18,11 @@ const SNAPSHOT_RETENTION_MS: u64 = 3000;
 
 /// Runs tests/e2e/iceberg.py with PyIceberg on `request`.
 fn pyiceberg(request: &Value) -> Value {
-    let python = workspace_root().join(".venv/iceberg/bin/python");
-    assert!(
-        python.exists(),
-        "run scripts/test-servers.sh to install PyIceberg"
-    );
-    let output = std::process::Command::new(python)
-        .arg(workspace_root().join("tests/e2e/iceberg.py"))
-        .arg(request.to_string())
-        .output()
-        .expect("pyiceberg");
-    assert!(
-        output.status.success(),
-        "pyiceberg failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("json")
+    let script = workspace_root().join("tests/e2e/iceberg.py");
+    venv_json(
+        "iceberg",
+        &[script.into_os_string(), request.to_string().into()],
+    )
 }
 
 /// Produces `count` records to `topic` with times from `first_ms`, a millisecond apart.
@@ -402,8 +391,6 @@ async fn retention_and_garbage_collection_follow_snapshots() {
     assert_eq!(report["rows"].as_array().map(Vec::len), Some(50));
 }
 
-const ADMIN_PASSWORD: &str = "admin-password-1";
-
 /// The catalog's edges and its ACLs, with `--auth`: one namespace; Iceberg's error model
 /// for an unknown namespace, an unknown topic and a topic nothing was compacted of;
 /// writes refused; tables a page at a time; a caller sees the tables of the topics it
@@ -411,19 +398,9 @@ const ADMIN_PASSWORD: &str = "admin-password-1";
 /// key. A key compaction is an `overwrite` snapshot that still equals the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalog_answers_its_edges_and_checks_acls() {
-    use base64::Engine;
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
-        ("SILT_AUTH".to_owned(), "true".to_owned()),
-        (
-            "SILT_BOOTSTRAP_ADMIN_PASSWORD".to_owned(),
-            ADMIN_PASSWORD.to_owned(),
-        ),
-    ];
-    let silt = Silt::start(dir.path(), None, &env);
+    let (silt, admin) = Silt::authenticated(dir.path());
     let open = Api::new(&silt.url);
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
-    let admin = open.with_authorization(&format!("Basic {basic}"));
     let now = silt_core::now_ms();
     for topic in ["a", "b", "c"] {
         admin.create_topic(topic, 1).await;

@@ -18,8 +18,8 @@ use silt_reader::table::table_schema_for;
 
 use super::avro::{DataFile, Entry, ManifestFile, ManifestHeader, Status};
 use super::model::{
-    DAY_FIELD_ID, DAY_SPEC_ID, MetadataLogEntry, Snapshot, SnapshotLogEntry, SnapshotRef,
-    SortOrder, TableMetadata, UNPARTITIONED_SPEC_ID, day_of, partition_specs,
+    DAY_FIELD_ID, DAY_SPEC_ID, Snapshot, SnapshotLogEntry, SnapshotRef, SortOrder, TableMetadata,
+    UNPARTITIONED_SPEC_ID, day_of, partition_specs,
 };
 use super::schema::{Ids, OFFSET_ID, PARTITION_ID, TIMESTAMP_ID, evolve, int_bound, long_bound};
 use super::{IcebergError, IcebergTables, avro, maintain, schema};
@@ -28,8 +28,6 @@ use super::{IcebergError, IcebergTables, avro, maintain, schema};
 pub const TOPIC_ID_PROPERTY: &str = "silt.topic-id";
 /// Past this many manifests, a snapshot's manifests are merged into one per spec.
 const MAX_MANIFESTS: usize = 32;
-/// Previous metadata files a version lists.
-pub const METADATA_LOG_LENGTH: usize = 10;
 
 /// A manifest of the current snapshot with its entries.
 pub(super) struct ReadManifest {
@@ -112,15 +110,7 @@ pub(super) async fn next_version(
         .await?;
     }
     if base.is_some() {
-        metadata.metadata_log.push(MetadataLogEntry {
-            metadata_file: tables.url(&iceberg_version_key(&topic.name, version)),
-            timestamp_ms: metadata.last_updated_ms,
-        });
-        let excess = metadata
-            .metadata_log
-            .len()
-            .saturating_sub(METADATA_LOG_LENGTH);
-        metadata.metadata_log.drain(..excess);
+        metadata.follow(tables.url(&iceberg_version_key(&topic.name, version)), now);
     }
     metadata.last_updated_ms = now.max(metadata.last_updated_ms);
     Ok(Some(metadata))

@@ -15,8 +15,7 @@ use silt_core::now_ms;
 use tracing::{info, instrument};
 
 use super::avro::Status;
-use super::commit::METADATA_LOG_LENGTH;
-use super::model::{MetadataLogEntry, TableMetadata};
+use super::model::TableMetadata;
 use super::{COMMIT_ATTEMPTS, IcebergError, IcebergTables};
 
 /// S3 reports `LastModified` to the second.
@@ -91,16 +90,7 @@ impl IcebergTables {
             if !expire(&mut metadata, now, self.config.snapshot_retention_ms) {
                 break (version, metadata);
             }
-            metadata.metadata_log.push(MetadataLogEntry {
-                metadata_file: self.url(&iceberg_version_key(&topic.name, version)),
-                timestamp_ms: metadata.last_updated_ms,
-            });
-            let excess = metadata
-                .metadata_log
-                .len()
-                .saturating_sub(METADATA_LOG_LENGTH);
-            metadata.metadata_log.drain(..excess);
-            metadata.last_updated_ms = now.max(metadata.last_updated_ms);
+            metadata.follow(self.url(&iceberg_version_key(&topic.name, version)), now);
             if self
                 .put_version(&topic.name, version + 1, &metadata)
                 .await?

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Previous metadata files a version lists.
+pub const METADATA_LOG_LENGTH: usize = 10;
+
 /// The partition spec of files whose records all fall on one UTC day.
 pub const DAY_SPEC_ID: i32 = 0;
 /// The partition spec of files whose records span several days.
@@ -54,6 +57,18 @@ impl TableMetadata {
         self.snapshots
             .iter()
             .find(|snapshot| snapshot.snapshot_id == id)
+    }
+
+    /// Makes this the version after the one in `previous` (its metadata file's URL):
+    /// logs that file, keeping the newest [`METADATA_LOG_LENGTH`], and stamps the time.
+    pub fn follow(&mut self, previous: String, now: i64) {
+        self.metadata_log.push(MetadataLogEntry {
+            metadata_file: previous,
+            timestamp_ms: self.last_updated_ms,
+        });
+        let excess = self.metadata_log.len().saturating_sub(METADATA_LOG_LENGTH);
+        self.metadata_log.drain(..excess);
+        self.last_updated_ms = now.max(self.last_updated_ms);
     }
 
     pub fn spec(&self, spec_id: i32) -> Option<&PartitionSpec> {
