@@ -18,10 +18,10 @@ use silt_reader::table::table_schema_for;
 
 use super::avro::{DataFile, Entry, ManifestFile, ManifestHeader, Status};
 use super::model::{
-    DAY_FIELD_ID, DAY_SPEC_ID, Snapshot, SnapshotLogEntry, SnapshotRef, SortOrder, TableMetadata,
-    UNPARTITIONED_SPEC_ID, day_of, partition_specs,
+    DAY_FIELD_ID, DAY_SPEC_ID, Snapshot, SnapshotLogEntry, SnapshotRef, SortOrder, TIMESTAMP_ID,
+    TableMetadata, UNPARTITIONED_SPEC_ID, day_of, partition_specs,
 };
-use super::schema::{Ids, OFFSET_ID, PARTITION_ID, TIMESTAMP_ID, evolve, int_bound, long_bound};
+use super::schema::{Ids, OFFSET_ID, PARTITION_ID, evolve, int_bound, long_bound};
 use super::{IcebergError, IcebergTables, avro, maintain, schema};
 
 /// The table property naming the topic incarnation a table belongs to.

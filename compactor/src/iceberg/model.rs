@@ -13,6 +13,8 @@ pub const METADATA_LOG_LENGTH: usize = 10;
 pub const DAY_SPEC_ID: i32 = 0;
 /// The partition spec of files whose records span several days.
 pub const UNPARTITIONED_SPEC_ID: i32 = 1;
+/// The field id of the `timestamp` column, which the day spec partitions by.
+pub const TIMESTAMP_ID: i32 = 3;
 /// The partition field id of `timestamp_day`.
 pub const DAY_FIELD_ID: i32 = 1000;
 
@@ -186,7 +188,7 @@ pub fn partition_specs() -> Vec<PartitionSpec> {
         PartitionSpec {
             spec_id: DAY_SPEC_ID,
             fields: vec![PartitionField {
-                source_id: super::schema::TIMESTAMP_ID,
+                source_id: TIMESTAMP_ID,
                 field_id: DAY_FIELD_ID,
                 name: "timestamp_day".to_owned(),
                 transform: "day".to_owned(),

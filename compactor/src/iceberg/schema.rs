@@ -14,9 +14,8 @@ use arrow_data::ArrayData;
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema, SchemaRef};
 use serde_json::{Value, json};
 
-use super::model::{ListType, NestedField, Schema, StructType, TableMetadata, Type};
+use super::model::{ListType, NestedField, Schema, StructType, TIMESTAMP_ID, TableMetadata, Type};
 
-pub const TIMESTAMP_ID: i32 = 3;
 /// Ids of the fixed columns, by path (`.element` for a list's element).
 const FIXED_IDS: &[(&str, i32)] = &[
     ("partition", 1),
