@@ -175,11 +175,18 @@ pub fn encode_segment(
     out.put_slice(SEGMENT_MAGIC);
     out.put_u16_le(FORMAT_VERSION);
     out.put_u16_le(0);
-    let mut locations = Vec::with_capacity(chunks.len());
-    for chunk in chunks {
+    // Written by topic, then partition, so a topic's chunks are one byte range that a
+    // catch-up of the topic reads alone; the locations keep the callers' order.
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by(|a, b| {
+        (&chunks[*a].topic, chunks[*a].partition).cmp(&(&chunks[*b].topic, chunks[*b].partition))
+    });
+    let mut placed: Vec<Option<ChunkLocation>> = vec![None; chunks.len()];
+    for index in order {
+        let chunk = chunks[index];
         let offset = out.len() as u64;
         encode_chunk(&chunk.payload, chunk.record_count, compression, &mut out);
-        locations.push(ChunkLocation {
+        placed[index] = Some(ChunkLocation {
             topic: chunk.topic.clone(),
             partition: chunk.partition,
             record_count: chunk.record_count,
@@ -189,6 +196,7 @@ pub fn encode_segment(
             max_timestamp: chunk.max_timestamp,
         });
     }
+    let locations: Vec<ChunkLocation> = placed.into_iter().flatten().collect();
     let index_offset = out.len() as u64;
     out.put_i64_le(created_ms);
     out.put_u32_le(locations.len() as u32);
@@ -368,10 +376,30 @@ pub fn decode_segment_index(object: &[u8]) -> Result<SegmentIndex, SegmentError>
     }
     let header_version = (&object[8..10]).get_u16_le();
     check_version(header_version)?;
-    let mut trailer = &object[object.len() - TRAILER_LEN..];
-    let index_offset = trailer.get_u64_le() as usize;
-    let index_len = trailer.get_u32_le() as usize;
-    let stored_crc = trailer.get_u32_le();
+    let trailer = decode_trailer(&object[object.len() - TRAILER_LEN..], object.len() as u64)?;
+    decode_index(
+        &object[trailer.index.start as usize..trailer.index.end as usize],
+        trailer.crc,
+    )
+}
+
+/// Where a segment's index lies, as its trailer says.
+struct Trailer {
+    index: std::ops::Range<u64>,
+    crc: u32,
+}
+
+/// The trailer of a segment of `object_size` bytes.
+fn decode_trailer(mut trailer: &[u8], object_size: u64) -> Result<Trailer, SegmentError> {
+    let truncated = SegmentError::Truncated {
+        what: "segment index",
+    };
+    if trailer.len() != TRAILER_LEN {
+        return Err(truncated);
+    }
+    let index_offset = trailer.get_u64_le();
+    let index_len = u64::from(trailer.get_u32_le());
+    let crc = trailer.get_u32_le();
     let version = trailer.get_u16_le();
     let _flags = trailer.get_u16_le();
     if trailer != TRAILER_MAGIC {
@@ -383,12 +411,48 @@ pub fn decode_segment_index(object: &[u8]) -> Result<SegmentIndex, SegmentError>
         .ok_or(SegmentError::Truncated {
             what: "segment index",
         })?;
-    if index_offset < HEADER_LEN || index_end != object.len() - TRAILER_LEN {
-        return Err(SegmentError::Truncated {
-            what: "segment index",
-        });
+    if index_offset < HEADER_LEN as u64
+        || Some(index_end) != object_size.checked_sub(TRAILER_LEN as u64)
+    {
+        return Err(truncated);
     }
-    let index_bytes = &object[index_offset..index_end];
+    Ok(Trailer {
+        index: index_offset..index_end,
+        crc,
+    })
+}
+
+/// A segment's index read from the end of the object.
+#[derive(Debug)]
+pub enum SegmentTail {
+    Index(SegmentIndex),
+    /// The tail was too short: the index starts earlier; read these bytes (the index
+    /// and trailer) and decode them again.
+    Needs(std::ops::Range<u64>),
+}
+
+/// The index of a segment of `object_size` bytes from its last `tail.len()` bytes, so a
+/// reader can find a topic's chunks without reading the object.
+pub fn decode_segment_tail(tail: &[u8], object_size: u64) -> Result<SegmentTail, SegmentError> {
+    let tail_len = tail.len() as u64;
+    if tail.len() < TRAILER_LEN || tail_len > object_size {
+        return Err(SegmentError::Truncated { what: "segment" });
+    }
+    let trailer = decode_trailer(&tail[tail.len() - TRAILER_LEN..], object_size)?;
+    let tail_start = object_size - tail_len;
+    if trailer.index.start < tail_start {
+        return Ok(SegmentTail::Needs(trailer.index.start..object_size));
+    }
+    let from = (trailer.index.start - tail_start) as usize;
+    let to = (trailer.index.end - tail_start) as usize;
+    Ok(SegmentTail::Index(decode_index(
+        &tail[from..to],
+        trailer.crc,
+    )?))
+}
+
+/// The index's bytes, checked against the trailer's checksum.
+fn decode_index(index_bytes: &[u8], stored_crc: u32) -> Result<SegmentIndex, SegmentError> {
     let computed = crc32c::crc32c(index_bytes);
     if computed != stored_crc {
         return Err(SegmentError::ChecksumMismatch {

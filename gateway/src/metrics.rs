@@ -175,6 +175,13 @@ impl Metrics {
             "Cache misses served by reading the chunk's whole segment, caching all its chunks",
             reader.whole_segment_reads(),
         );
+        single(
+            &mut out,
+            "silt_topic_range_reads_total",
+            "counter",
+            "Cache misses served by reading the topic's range of the chunk's segment (its index first), caching the topic's chunks",
+            reader.topic_range_reads(),
+        );
         self.render_listeners(&mut out);
         if let Some(injected) = self.faults_injected.get() {
             single(

@@ -11,6 +11,8 @@ use silt_core::ErrorKind;
 use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
 use silt_core::segment::{Compression, decode_chunk, decode_segment_index, encode_chunk};
+
+mod topic_range;
 use silt_core::transactions::{Isolation, TxnOutcome};
 use tokio::sync::Semaphore;
 use tracing::{debug, instrument, trace};
@@ -102,6 +104,8 @@ pub struct Reader {
     cache: ChunkCache,
     object_reads: AtomicU64,
     whole_segment_reads: AtomicU64,
+    /// Misses served by reading a topic's range of a segment.
+    topic_range_reads: AtomicU64,
     /// Parsed footers of compacted files (immutable once written).
     table_footers: Mutex<HashMap<String, ArrowReaderMetadata>>,
     /// Segments at most this large are read whole on a miss; 0 reads only the chunk.
@@ -125,6 +129,7 @@ impl Reader {
             cache,
             object_reads: AtomicU64::new(0),
             whole_segment_reads: AtomicU64::new(0),
+            topic_range_reads: AtomicU64::new(0),
             table_footers: Mutex::default(),
             whole_segment_bytes: DEFAULT_WHOLE_SEGMENT_BYTES,
             segment_gates: Mutex::default(),
@@ -157,6 +162,11 @@ impl Reader {
     /// Of those, the GETs of whole segments.
     pub fn whole_segment_reads(&self) -> u64 {
         self.whole_segment_reads.load(Ordering::Relaxed)
+    }
+
+    /// Misses served by reading the topic's range of a segment.
+    pub fn topic_range_reads(&self) -> u64 {
+        self.topic_range_reads.load(Ordering::Relaxed)
     }
 
     /// Reads records from `request.offset` on. An offset at the high watermark returns
@@ -301,11 +311,13 @@ impl Reader {
         {
             Some(frame) => frame,
             None => {
-                let whole = fetching.is_some_and(|(topic, partition)| {
-                    self.reads_whole_segment(entry)
-                        && self.several_partitions_read(topic, partition)
-                });
-                self.read_chunk_frame(entry, whole).await?
+                let topic_wide = fetching
+                    .filter(|(topic, partition)| {
+                        self.reads_whole_segment(entry)
+                            && self.several_partitions_read(topic, *partition)
+                    })
+                    .map(|(topic, _)| topic);
+                self.read_chunk_frame(entry, topic_wide).await?
             }
         };
         let corrupt = |source| ReadError::Corrupt {
@@ -492,12 +504,16 @@ impl Reader {
     }
 
     /// The chunk frame of a segment entry that missed the cache, read (and cached) with
-    /// the rest of its segment or on its own.
-    async fn read_chunk_frame(&self, entry: &IndexEntry, whole: bool) -> Result<Bytes, ReadError> {
-        if !whole {
+    /// the rest of its topic's chunks in the segment, or on its own.
+    async fn read_chunk_frame(
+        &self,
+        entry: &IndexEntry,
+        topic_wide: Option<&str>,
+    ) -> Result<Bytes, ReadError> {
+        let Some(topic) = topic_wide else {
             let frame = self.read_range(entry).await?;
             return Ok(self.cache_frame(entry, frame));
-        }
+        };
         let gate = {
             let mut gates = self
                 .segment_gates
@@ -513,7 +529,7 @@ impl Reader {
             .await
         {
             Some(frame) => Ok(frame),
-            None => self.read_whole_segment(entry).await,
+            None => self.read_topic_chunks(entry, topic).await,
         };
         drop(held);
         if let Ok(mut gates) = self.segment_gates.lock() {

@@ -510,3 +510,119 @@ async fn a_segment_with_a_damaged_footer_still_serves_its_chunks() {
     let result = f.reader.fetch(&partition_request(0)).await.expect("fetch");
     assert_eq!(numbers(&result), (0..5).collect::<Vec<_>>());
 }
+
+/// Writes one uncompressed segment with chunks of "t" and of `other` (300 records of
+/// 1 KB each), in the order given, and commits it.
+async fn write_two_topic_segment(f: &Fixture, other: i64, chunks: &[(&str, u32, u64)]) {
+    let builders: Vec<ChunkBuilder> = chunks
+        .iter()
+        .map(|&(topic, partition, first)| {
+            let mut chunk = ChunkBuilder::new(topic, partition);
+            for n in first..first + 300 {
+                let mut encoded = BytesMut::new();
+                let record = record(n, 1000);
+                record.encode(&mut encoded);
+                chunk.push_encoded(&encoded, record.timestamp);
+            }
+            chunk
+        })
+        .collect();
+    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), Compression::None, 0);
+    let key = SegmentId::generate().object_key();
+    f.store
+        .put(
+            &ObjectPath::from(key.as_str()),
+            PutPayload::from_bytes(segment.bytes.clone()),
+        )
+        .await
+        .expect("put");
+    let commit = SegmentCommit {
+        object_key: key,
+        object_size: segment.bytes.len() as u64,
+        chunks: builders
+            .iter()
+            .zip(&segment.chunks)
+            .map(|(chunk, location)| ChunkCommit {
+                topic_id: if chunk.topic == "t" {
+                    f.topic_id
+                } else {
+                    other
+                },
+                topic: chunk.topic.clone(),
+                partition: chunk.partition,
+                record_count: chunk.record_count,
+                byte_offset: location.offset,
+                byte_len: location.len,
+                min_timestamp: chunk.min_timestamp,
+                max_timestamp: chunk.max_timestamp,
+                producer: None,
+                kafka: None,
+                txn: None,
+                request: 0,
+            })
+            .collect(),
+    };
+    f.coordinator.commit_segment(commit).await.expect("commit");
+}
+
+/// A catch-up of several of a topic's partitions reads the segment's index and then
+/// only the topic's chunks (one range, whatever order they were given in), not the
+/// other topic's: those still miss when that topic is read.
+#[tokio::test]
+async fn catch_up_reads_only_the_topics_range_of_a_shared_segment() {
+    let f = fixture().await;
+    let other = f
+        .coordinator
+        .create_topic(TopicConfig {
+            value_schema: None,
+            name: "other".into(),
+            partitions: 2,
+            retention_ms: None,
+            retention_bytes: None,
+            configs: Default::default(),
+        })
+        .await
+        .expect("topic")
+        .topic_id;
+    let layout = [("other", 1, 0), ("t", 1, 0), ("other", 0, 0), ("t", 0, 0)];
+    write_two_topic_segment(&f, other, &layout).await;
+    let reads = || f.reader.object_reads();
+    let wide = |partition, offset| FetchRequest {
+        partition,
+        ..request(offset, 1000, 16 << 20)
+    };
+    let zero = f.reader.fetch(&wide(0, 0)).await.expect("fetch 0");
+    assert_eq!(numbers(&zero).len(), 300);
+    assert_eq!(reads(), 1, "one partition: its chunk alone");
+    let one = f.reader.fetch(&wide(1, 0)).await.expect("fetch 1");
+    assert_eq!(numbers(&one), (0..300).collect::<Vec<_>>());
+    assert_eq!(reads(), 3, "the index, then the topic's range");
+    assert_eq!(f.reader.topic_range_reads(), 1);
+
+    let layout = [
+        ("t", 1, 300),
+        ("other", 0, 300),
+        ("t", 0, 300),
+        ("other", 1, 300),
+    ];
+    write_two_topic_segment(&f, other, &layout).await;
+    let zero = f.reader.fetch(&wide(0, 300)).await.expect("fetch 0");
+    assert_eq!(numbers(&zero), (300..600).collect::<Vec<_>>());
+    assert_eq!(reads(), 5);
+    let one = f.reader.fetch(&wide(1, 300)).await.expect("fetch 1");
+    assert_eq!(numbers(&one), (300..600).collect::<Vec<_>>());
+    assert_eq!(reads(), 5, "partition 1 came with partition 0's range");
+    assert_eq!(f.reader.whole_segment_reads(), 0);
+
+    // The other topic's chunks were never read.
+    let theirs = f
+        .reader
+        .fetch(&FetchRequest {
+            topic: "other".into(),
+            ..wide(0, 0)
+        })
+        .await
+        .expect("fetch other");
+    assert_eq!(theirs.records.len(), 600);
+    assert_eq!(reads(), 7, "a ranged GET for each of its two chunks");
+}

@@ -268,6 +268,13 @@ const VERSION_1_SEGMENT_HEX: &str = concat!(
 /// Decodes whatever `object` holds as far as it goes: its index, then every chunk the
 /// index locates inside it, then their records. Answers how many records decoded.
 fn decode_whatever(object: &Bytes) -> usize {
+    // The tail a reader reads first, of any length, with the true size and a wrong one.
+    for tail_len in [TRAILER_LEN, 64, object.len()] {
+        let tail = &object[object.len().saturating_sub(tail_len)..];
+        for size in [object.len() as u64, object.len() as u64 + 7] {
+            let _ = decode_segment_tail(tail, size);
+        }
+    }
     let Ok(index) = decode_segment_index(object) else {
         return 0;
     };
@@ -316,4 +323,84 @@ proptest! {
         }
         decode_whatever(&Bytes::from(object));
     }
+}
+
+/// A reader finds a segment's index from its end: from a tail that holds it, or by
+/// reading the range a short tail names; a damaged or foreign tail is an error.
+#[test]
+fn the_index_is_read_from_the_tail_of_the_object() {
+    let segment = sample_segment(Compression::Lz4);
+    let bytes = &segment.bytes[..];
+    let size = bytes.len() as u64;
+    let whole = decode_segment_index(bytes).expect("index");
+    let from_tail = |tail_len: usize| decode_segment_tail(&bytes[bytes.len() - tail_len..], size);
+    match from_tail(bytes.len()).expect("whole object as tail") {
+        SegmentTail::Index(index) => assert_eq!(index.chunks, whole.chunks),
+        other => panic!("{other:?}"),
+    }
+    let needed = match from_tail(TRAILER_LEN).expect("trailer only") {
+        SegmentTail::Needs(range) => range,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(needed.end, size);
+    match decode_segment_tail(&bytes[needed.start as usize..], size).expect("the range named") {
+        SegmentTail::Index(index) => assert_eq!(index.chunks, whole.chunks),
+        other => panic!("{other:?}"),
+    }
+    assert!(from_tail(TRAILER_LEN - 1).is_err());
+    assert!(
+        decode_segment_tail(bytes, size + 1).is_err(),
+        "a wrong size"
+    );
+    let mut damaged = bytes.to_vec();
+    let inside_index = damaged.len() - TRAILER_LEN - 3;
+    damaged[inside_index] ^= 0x10;
+    assert!(matches!(
+        decode_segment_tail(&damaged, size),
+        Err(SegmentError::ChecksumMismatch { .. })
+    ));
+}
+
+/// Chunks are written by topic, then partition, whatever order they come in, so a
+/// topic's chunks are one byte range; their locations keep the callers' order.
+#[test]
+fn chunks_are_laid_out_by_topic_and_partition() {
+    let given = [("b", 1), ("a", 0), ("b", 0), ("a", 1)];
+    let builders: Vec<ChunkBuilder> = given
+        .iter()
+        .map(|&(topic, partition)| {
+            let mut chunk = ChunkBuilder::new(topic, partition);
+            let mut encoded = BytesMut::new();
+            Record {
+                timestamp: 1,
+                key: None,
+                value: RecordValue::Json(format!("\"{topic}{partition}\"")),
+                headers: vec![],
+            }
+            .encode(&mut encoded);
+            chunk.push_encoded(&encoded, 1);
+            chunk
+        })
+        .collect();
+    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), Compression::None, 0);
+    let named: Vec<(&str, u32)> = segment
+        .chunks
+        .iter()
+        .map(|location| (location.topic.as_str(), location.partition))
+        .collect();
+    assert_eq!(named, given, "locations in the callers' order");
+    let mut by_offset = segment.chunks.clone();
+    by_offset.sort_by_key(|location| location.offset);
+    let written: Vec<(&str, u32)> = by_offset
+        .iter()
+        .map(|location| (location.topic.as_str(), location.partition))
+        .collect();
+    assert_eq!(written, vec![("a", 0), ("a", 1), ("b", 0), ("b", 1)]);
+    assert_eq!(
+        decode_segment_index(&segment.bytes)
+            .expect("index")
+            .chunks
+            .len(),
+        4
+    );
 }
