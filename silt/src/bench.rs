@@ -659,8 +659,13 @@ async fn replay(
         records as f64 / seconds,
         bytes as f64 / seconds / 1e6
     );
+    let read_per_delivered = if bytes > 0 {
+        get_bytes / bytes as f64
+    } else {
+        0.0
+    };
     println!(
-        "replay reads     {gets:.0} GETs, {:.1} MB: one GET per {:.2} MiB read, {gets_per_gib:.0} GETs per GiB = ${:.5} per GiB; cache hits {:.1} % of {lookups:.0} lookups",
+        "replay reads     {gets:.0} GETs, {:.1} MB ({read_per_delivered:.2} bytes read per value byte delivered): one GET per {:.2} MiB read, {gets_per_gib:.0} GETs per GiB = ${:.5} per GiB; cache hits {:.1} % of {lookups:.0} lookups",
         get_bytes / 1e6,
         if gets > 0.0 {
             bytes as f64 / gets / (1 << 20) as f64
@@ -678,6 +683,7 @@ async fn replay(
         "mb_per_second": bytes as f64 / seconds / 1e6,
         "gets": gets,
         "get_bytes": get_bytes,
+        "bytes_read_per_value_byte": read_per_delivered,
         "gets_per_gib": gets_per_gib,
         "get_dollars_per_gib": gets_per_gib * GET_DOLLARS_PER_1000 / 1000.0,
         "cache_lookups": lookups,
