@@ -44,9 +44,10 @@ done
 echo "== produce to a and b at once; --replay of a right after"
 "$ROOT/target/release/silt" bench --url "$URL" --topic b --partitions 8 --record-bytes 1024 \
   --duration "$SECONDS_EACH" --warmup 0 --concurrency 16 >"$WORK/b.txt" &
+B_PID=$!
 "$ROOT/target/release/silt" bench --url "$URL" --topic a --partitions 8 --record-bytes 1024 \
   --duration "$SECONDS_EACH" --warmup 0 --concurrency 16 --replay | grep -E "^(produce|replay)"
-wait %1 || true
+wait "$B_PID" || true
 SEGMENT_BYTES="$(curl -fsS "$URL/v1/console/topics" | "$ROOT/.venv/kafka-clients/bin/python" -c \
   'import json,sys; t={x["name"]: x for x in json.load(sys.stdin)["topics"]}; print(t["a"]["segment_bytes"], t["b"]["segment_bytes"])')"
 read -r A_BYTES B_BYTES <<<"$SEGMENT_BYTES"
