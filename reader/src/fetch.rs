@@ -193,7 +193,6 @@ impl Reader {
                 }
                 break;
             }
-            self.read_ahead(&request.topic, &lookup.entries).await;
             for entry in &lookup.entries {
                 if entry.base_offset > next_offset {
                     return Err(ReadError::Inconsistent(format!(
@@ -469,18 +468,6 @@ impl Reader {
         entry.object_size > 0
             && entry.object_size <= self.whole_segment_bytes
             && entry.object_size <= u64::from(entry.byte_len).saturating_mul(MAX_READ_AMPLIFICATION)
-    }
-
-    /// Whether misses on `topic` are read topic-wide now (several of its partitions
-    /// missed lately), without noting a miss.
-    fn reads_topic_wide(&self, topic: &str) -> bool {
-        let Ok(misses) = self.misses.lock() else {
-            return false;
-        };
-        misses
-            .get(topic)
-            .and_then(|last| last.several_until)
-            .is_some_and(|until| until > Instant::now())
     }
 
     /// Notes a miss on `topic`'s `partition` and tells whether the topic's readers read

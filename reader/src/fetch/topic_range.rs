@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use silt_core::coordinator::{EntryFormat, IndexEntry};
+use silt_core::coordinator::IndexEntry;
 use silt_core::segment::{SegmentIndex, SegmentTail, decode_segment_tail};
 use tracing::{debug, trace};
 
@@ -23,48 +23,8 @@ pub(super) const TOPIC_RANGE_MIN_OBJECT: u64 = 1 << 20;
 /// The end of a segment read first for its index (which names where the index starts
 /// if it is longer).
 const INDEX_TAIL_BYTES: u64 = 16 << 10;
-/// Segments a catch-up fetch reads at once, ahead of the entry it is at.
-const READ_AHEAD_SEGMENTS: usize = 4;
 
 impl Reader {
-    /// For a catch-up of several of `topic`'s partitions: reads the topic's ranges of
-    /// the next few segments `entries` name at once (each once, through the segment
-    /// gates), so the fetch then finds them cached instead of waiting for each in turn.
-    /// A failed read is left to the fetch's own read of that entry, which retries.
-    pub(super) async fn read_ahead(&self, topic: &str, entries: &[IndexEntry]) {
-        if !self.reads_topic_wide(topic) {
-            return;
-        }
-        let mut segments: Vec<&str> = Vec::new();
-        let mut reads = Vec::new();
-        for entry in entries
-            .iter()
-            .filter(|entry| entry.format == EntryFormat::Segment)
-        {
-            if segments.contains(&entry.object_key.as_str()) {
-                continue;
-            }
-            if segments.len() == READ_AHEAD_SEGMENTS {
-                break;
-            }
-            segments.push(&entry.object_key);
-            if !self.reads_whole_segment(entry)
-                || self
-                    .cache
-                    .peek(&entry.object_key, entry.byte_offset, entry.byte_len)
-                    .await
-                    .is_some()
-            {
-                continue;
-            }
-            reads.push(self.read_chunk_frame(entry, Some(topic)));
-        }
-        if reads.len() > 1 {
-            trace!(topic, segments = reads.len(), "reading ahead");
-            let _ = futures::future::join_all(reads).await;
-        }
-    }
-
     /// `topic`'s chunks of `entry`'s segment, read as one range (or the whole segment
     /// when that is about as much), cached; answers `entry`'s frame.
     pub(super) async fn read_topic_chunks(
