@@ -79,7 +79,18 @@ async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
             chunk
         })
         .collect();
-    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), Compression::Lz4, 0);
+    put_and_commit(f, &builders, Compression::Lz4, &|_| f.topic_id).await
+}
+
+/// Encodes `builders` into one segment, puts it and commits every chunk (topic ids by
+/// name); answers the object key.
+async fn put_and_commit(
+    f: &Fixture,
+    builders: &[ChunkBuilder],
+    compression: Compression,
+    topic_id: &dyn Fn(&str) -> i64,
+) -> String {
+    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), compression, 0);
     let key = SegmentId::generate().object_key();
     f.store
         .put(
@@ -95,8 +106,8 @@ async fn write_segment(f: &Fixture, chunks: &[(u32, u64, u64)]) -> String {
             .iter()
             .zip(&segment.chunks)
             .map(|(chunk, location)| ChunkCommit {
-                topic_id: f.topic_id,
-                topic: "t".into(),
+                topic_id: topic_id(&chunk.topic),
+                topic: chunk.topic.clone(),
                 partition: chunk.partition,
                 record_count: chunk.record_count,
                 byte_offset: location.offset,
@@ -527,42 +538,8 @@ async fn write_two_topic_segment(f: &Fixture, other: i64, chunks: &[(&str, u32, 
             chunk
         })
         .collect();
-    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), Compression::None, 0);
-    let key = SegmentId::generate().object_key();
-    f.store
-        .put(
-            &ObjectPath::from(key.as_str()),
-            PutPayload::from_bytes(segment.bytes.clone()),
-        )
-        .await
-        .expect("put");
-    let commit = SegmentCommit {
-        object_key: key,
-        object_size: segment.bytes.len() as u64,
-        chunks: builders
-            .iter()
-            .zip(&segment.chunks)
-            .map(|(chunk, location)| ChunkCommit {
-                topic_id: if chunk.topic == "t" {
-                    f.topic_id
-                } else {
-                    other
-                },
-                topic: chunk.topic.clone(),
-                partition: chunk.partition,
-                record_count: chunk.record_count,
-                byte_offset: location.offset,
-                byte_len: location.len,
-                min_timestamp: chunk.min_timestamp,
-                max_timestamp: chunk.max_timestamp,
-                producer: None,
-                kafka: None,
-                txn: None,
-                request: 0,
-            })
-            .collect(),
-    };
-    f.coordinator.commit_segment(commit).await.expect("commit");
+    let topic_id = |topic: &str| if topic == "t" { f.topic_id } else { other };
+    put_and_commit(f, &builders, Compression::None, &topic_id).await;
 }
 
 /// A catch-up of several of a topic's partitions reads the segment's index and then
