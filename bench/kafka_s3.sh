@@ -8,18 +8,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RECORDS="${1:-300000}"
 S3_PORT=14567 SILT_PORT=18092 KAFKA_PORT=19092
-WORK="$(mktemp -d)"
-cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-PIDS=()
-trap cleanup EXIT
-"$ROOT/.venv/moto/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$WORK/s3.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 240); do
-  curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/bench" 2>/dev/null && break
-  sleep 0.5
-done
-export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+# shellcheck source=bench/moto.sh
+source "$ROOT/bench/moto.sh"
 "$ROOT/target/release/silt" dev --data-dir "$WORK/silt" --listen "127.0.0.1:$SILT_PORT" \
   --kafka-listen "127.0.0.1:$KAFKA_PORT" --compact-interval-ms 0 \
   --object-store s3://bench/silt >"$WORK/silt.log" 2>&1 &
