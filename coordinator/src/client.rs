@@ -15,7 +15,7 @@ use silt_core::coordinator::{
     TableCommit, TableFile, Topic, TopicAlteration, TopicConfig, TopicDescription, TopicStorage,
 };
 use silt_core::groups::{
-    FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
+    FetchAck, FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 use silt_core::security::{SecurityRequest, SecurityResponse};
@@ -337,10 +337,12 @@ impl Coordinator for RemoteCoordinator {
         &self,
         group: &str,
         member_id: &str,
+        ack: FetchAck,
     ) -> Result<FetchPlan, CoordinatorError> {
         self.simple(Call::FetchPlan {
             group: group.to_owned(),
             member_id: member_id.to_owned(),
+            ack,
         })
         .await
     }
@@ -349,11 +351,13 @@ impl Coordinator for RemoteCoordinator {
         &self,
         group: &str,
         member_id: &str,
+        fetch_id: u64,
         positions: Vec<PartitionOffset>,
     ) -> Result<(), CoordinatorError> {
         let call = Call::AdvancePositions {
             group: group.to_owned(),
             member_id: member_id.to_owned(),
+            fetch_id,
             positions,
         };
         self.simple(call).await

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use silt_core::clock::Clock;
 use silt_core::coordinator::{CoordinatorError, PartitionOffsets};
 use silt_core::groups::{
-    AutoOffsetReset, FetchPlan, GroupDescription, JoinGroup, MAX_OFFSET_METADATA_BYTES,
+    AutoOffsetReset, FetchAck, FetchPlan, GroupDescription, JoinGroup, MAX_OFFSET_METADATA_BYTES,
     MemberAssignment, MemberDescription, PartitionLag, PartitionOffset, ResetTarget,
     TopicPartition,
 };
@@ -39,6 +39,10 @@ struct Member {
     /// The generation of the member's last fetch plan: positions that a fetch planned
     /// in an older generation reports are dropped (its records come again).
     planned_generation: u64,
+    /// The id of the member's last fetch plan (ids start at 1).
+    fetch_id: u64,
+    /// Where that fetch ended, waiting for the member to acknowledge its answer.
+    unacknowledged: Vec<(PartitionKey, u64)>,
 }
 
 #[derive(Default)]
@@ -158,6 +162,32 @@ impl GroupCoordinator {
 }
 
 impl GroupState {
+    /// Moves the member's positions to where its last fetch ended if the member
+    /// acknowledges that answer, for partitions it still owns; an answer it did not
+    /// get is forgotten, and its records are given again.
+    fn acknowledge(&mut self, member_id: &str, ack: FetchAck) {
+        let Some(member) = self.members.get_mut(member_id) else {
+            return;
+        };
+        let ended = std::mem::take(&mut member.unacknowledged);
+        let received = match ack {
+            FetchAck::Implicit => true,
+            FetchAck::Received(id) => id == member.fetch_id,
+        };
+        if !received {
+            return;
+        }
+        for (key, offset) in ended {
+            if self
+                .owners
+                .get(&key)
+                .is_some_and(|owner| owner == member_id)
+            {
+                self.positions.insert(key, (member_id.to_owned(), offset));
+            }
+        }
+    }
+
     pub(crate) fn committed_offsets(&self) -> impl Iterator<Item = (&PartitionKey, &Committed)> {
         self.committed.iter()
     }
@@ -226,6 +256,11 @@ impl GroupState {
         // A partition that changed hands starts again from the committed offset.
         self.positions
             .retain(|key, (member, _)| owners.get(key) == Some(member));
+        for (id, member) in &mut self.members {
+            member
+                .unacknowledged
+                .retain(|(key, _)| owners.get(key) == Some(id));
+        }
         self.owners = owners;
         self.generation += 1;
     }
@@ -367,6 +402,8 @@ impl GroupCoordinator {
             last_seen: self.clock.now(),
             auto_offset_reset: join.auto_offset_reset,
             planned_generation: 0,
+            fetch_id: 0,
+            unacknowledged: Vec::new(),
         };
         let member_id = match join.member_id.filter(|id| state.members.contains_key(id)) {
             Some(existing) => {
@@ -421,20 +458,23 @@ impl GroupCoordinator {
         &self,
         group: &str,
         member_id: &str,
+        ack: FetchAck,
     ) -> Result<FetchPlan, CoordinatorError> {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         self.expire_members(group, state).await?;
         state.touch(group, member_id, self.clock.now())?;
+        state.acknowledge(member_id, ack);
+        let catalog = self.catalog()?;
         let generation = state.generation;
-        let reset = match state.members.get_mut(member_id) {
+        let (reset, fetch_id) = match state.members.get_mut(member_id) {
             Some(member) => {
                 member.planned_generation = generation;
-                member.auto_offset_reset
+                member.fetch_id += 1;
+                (member.auto_offset_reset, member.fetch_id)
             }
-            None => AutoOffsetReset::default(),
+            None => (AutoOffsetReset::default(), 0),
         };
-        let catalog = self.catalog()?;
         let member = state.assignment_of(member_id, &catalog);
         let mut positions = Vec::with_capacity(member.assignments.len());
         for tp in &member.assignments {
@@ -458,42 +498,46 @@ impl GroupCoordinator {
             let offset = offset.clamp(bounds.log_start_offset, bounds.high_watermark);
             positions.push(PartitionOffset::new(tp.topic.clone(), tp.partition, offset));
         }
-        Ok(FetchPlan { member, positions })
+        Ok(FetchPlan {
+            member,
+            positions,
+            fetch_id,
+        })
     }
 
     pub(crate) async fn advance_positions_impl(
         &self,
         group: &str,
         member_id: &str,
+        fetch_id: u64,
         positions: Vec<PartitionOffset>,
     ) -> Result<(), CoordinatorError> {
         let mut groups = self.groups().lock().await;
         let state = self.group_entry(&mut groups, group, false).await?;
         state.touch(group, member_id, self.clock.now())?;
-        let planned = state
-            .members
-            .get(member_id)
-            .map(|member| member.planned_generation);
-        if planned != Some(state.generation) {
-            // The fetch was planned before a rebalance (or a topic's deletion): what it
-            // read may belong to partitions, or a topic, that are no longer the same.
+        let generation = state.generation;
+        let Some(member) = state.members.get_mut(member_id) else {
+            return Ok(());
+        };
+        // A later fetch of the same member has planned anew: this report is stale. A
+        // fetch planned before a rebalance (or a topic's deletion) may have read
+        // partitions, or a topic, that are no longer the same: its records come again.
+        if member.fetch_id != fetch_id || member.planned_generation != generation {
             return Ok(());
         }
         let catalog = self.catalog()?;
-        for position in positions {
-            let Some(key) = catalog.key(&position.topic, position.partition) else {
-                continue;
-            };
-            if state
-                .owners
-                .get(&key)
-                .is_some_and(|owner| owner == member_id)
-            {
-                state
-                    .positions
-                    .insert(key, (member_id.to_owned(), position.offset));
-            }
-        }
+        // Held until the member's next fetch acknowledges the answer.
+        member.unacknowledged = positions
+            .iter()
+            .filter_map(|position| {
+                let key = catalog.key(&position.topic, position.partition)?;
+                let owned = state
+                    .owners
+                    .get(&key)
+                    .is_some_and(|owner| owner == member_id);
+                owned.then_some((key, position.offset))
+            })
+            .collect();
         Ok(())
     }
 

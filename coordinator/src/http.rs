@@ -196,12 +196,20 @@ async fn call(State(serving): State<Serving>, Json(call): Json<Call>) -> Respons
             Call::JoinGroup { group, join } => reply(c.join_group(&group, join).await),
             Call::Heartbeat { group, member_id } => reply(c.heartbeat(&group, &member_id).await),
             Call::LeaveGroup { group, member_id } => reply(c.leave_group(&group, &member_id).await),
-            Call::FetchPlan { group, member_id } => reply(c.fetch_plan(&group, &member_id).await),
+            Call::FetchPlan {
+                group,
+                member_id,
+                ack,
+            } => reply(c.fetch_plan(&group, &member_id, ack).await),
             Call::AdvancePositions {
                 group,
                 member_id,
+                fetch_id,
                 positions,
-            } => reply(c.advance_positions(&group, &member_id, positions).await),
+            } => reply(
+                c.advance_positions(&group, &member_id, fetch_id, positions)
+                    .await,
+            ),
             Call::CommitOffsets {
                 group,
                 member_id,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use silt_core::coordinator::{
     CoordinatorError, SegmentCommit, TableCommit, TopicAlteration, TopicConfig,
 };
-use silt_core::groups::{JoinGroup, KafkaGroupRequest, PartitionOffset, ResetTarget};
+use silt_core::groups::{FetchAck, JoinGroup, KafkaGroupRequest, PartitionOffset, ResetTarget};
 use silt_core::security::SecurityRequest;
 use silt_core::transactions::{Isolation, TxnRequest};
 
@@ -82,10 +82,12 @@ pub enum Call {
     FetchPlan {
         group: String,
         member_id: String,
+        ack: FetchAck,
     },
     AdvancePositions {
         group: String,
         member_id: String,
+        fetch_id: u64,
         positions: Vec<PartitionOffset>,
     },
     CommitOffsets {

@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 use tracing::{info, instrument, warn};
 
 use silt_core::groups::{
-    FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
+    FetchAck, FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 
@@ -371,18 +371,20 @@ impl Coordinator for CoordinatorService {
         &self,
         group: &str,
         member_id: &str,
+        ack: FetchAck,
     ) -> Result<FetchPlan, CoordinatorError> {
-        self.groups.fetch_plan_impl(group, member_id).await
+        self.groups.fetch_plan_impl(group, member_id, ack).await
     }
 
     async fn advance_positions(
         &self,
         group: &str,
         member_id: &str,
+        fetch_id: u64,
         positions: Vec<PartitionOffset>,
     ) -> Result<(), CoordinatorError> {
         self.groups
-            .advance_positions_impl(group, member_id, positions)
+            .advance_positions_impl(group, member_id, fetch_id, positions)
             .await
     }
 

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::error::ErrorKind;
 use crate::groups::{
-    FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
+    FetchAck, FetchPlan, GroupDescription, JoinGroup, KafkaGroupRequest, KafkaGroupResponse,
     MemberAssignment, PartitionOffset, ResetTarget,
 };
 use crate::security::{SecurityRequest, SecurityResponse};
@@ -593,16 +593,23 @@ pub trait Coordinator: Send + Sync + 'static {
     async fn leave_group(&self, group: &str, member_id: &str) -> Result<(), CoordinatorError>;
 
     /// Where the member's next fetch starts on each partition it owns: after its own
-    /// previous fetch, else at the group's committed offset, else per `auto_offset_reset`.
-    /// Counts as a heartbeat.
-    async fn fetch_plan(&self, group: &str, member_id: &str)
-    -> Result<FetchPlan, CoordinatorError>;
+    /// previous fetch if `ack` says its answer arrived, else at the group's committed
+    /// offset, else per `auto_offset_reset`. Counts as a heartbeat.
+    async fn fetch_plan(
+        &self,
+        group: &str,
+        member_id: &str,
+        ack: FetchAck,
+    ) -> Result<FetchPlan, CoordinatorError>;
 
-    /// Records where the member's fetch ended, for partitions it still owns.
+    /// Records where the member's fetch `fetch_id` ended, for partitions it still owns.
+    /// The positions move there only once the member acknowledges that answer (its
+    /// next fetch plan), so an answer lost with a gateway is given again.
     async fn advance_positions(
         &self,
         group: &str,
         member_id: &str,
+        fetch_id: u64,
         positions: Vec<PartitionOffset>,
     ) -> Result<(), CoordinatorError>;
 

@@ -82,6 +82,19 @@ impl PartitionOffset {
 pub struct FetchPlan {
     pub member: MemberAssignment,
     pub positions: Vec<PartitionOffset>,
+    /// Names this fetch's answer: the member's next fetch acknowledges it by this id.
+    pub fetch_id: u64,
+}
+
+/// What a member says, when it fetches, of the answer to its previous fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FetchAck {
+    /// Nothing said: the previous answer counts as received (simple clients).
+    #[default]
+    Implicit,
+    /// The id of the last answer the member received (0: none). Any other answer
+    /// is taken as lost, and its records are given again.
+    Received(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

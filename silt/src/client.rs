@@ -388,10 +388,13 @@ async fn consume_group(args: &ConsumeArgs, group: &str) -> Result<(), CliError> 
     } else {
         500
     };
+    // The last answer received: a fetch acknowledges it, so an answer lost on the way
+    // (a gateway that died while sending it) is given again.
+    let mut received = 0u64;
     loop {
         let member_id = member["member_id"].as_str().unwrap_or_default().to_owned();
         let path = format!(
-            "/v1/groups/{group}/members/{member_id}/records?max_records=500&wait_ms={wait_ms}"
+            "/v1/groups/{group}/members/{member_id}/records?max_records=500&wait_ms={wait_ms}&ack={received}"
         );
         let answer = tokio::select! {
             _ = &mut interrupted => break,
@@ -407,10 +410,12 @@ async fn consume_group(args: &ConsumeArgs, group: &str) -> Result<(), CliError> 
                 member = client
                     .call(reqwest::Method::POST, &join_path, Some(join_body.clone()))
                     .await?;
+                received = 0;
                 continue;
             }
             other => other?,
         };
+        received = answer["fetch_id"].as_u64().unwrap_or_default();
         let records = answer["records"].as_array().cloned().unwrap_or_default();
         if records.is_empty() && !args.follow {
             break;

@@ -303,6 +303,8 @@ async fn group_member(
     let mut random = Random(0x2545_f491 + worker as u64);
     let mut delivered = BTreeSet::new();
     let mut member: Option<(String, u64)> = None;
+    // The last answer this member received, acknowledged by its next fetch.
+    let mut received = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let url = &urls[random.below(urls.len())];
         let Some((id, _)) = member.clone() else {
@@ -317,6 +319,7 @@ async fn group_member(
                     joined["member_id"].as_str().expect("member id").to_owned(),
                     joined["generation"].as_u64().expect("generation"),
                 ));
+                received = 0;
             } else {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -324,7 +327,7 @@ async fn group_member(
         };
         let fetched = client
             .get(format!(
-                "{url}/v1/groups/chaos/members/{id}/records?max_records=500&wait_ms=200"
+                "{url}/v1/groups/chaos/members/{id}/records?max_records=500&wait_ms=200&ack={received}"
             ))
             .send()
             .await;
@@ -343,6 +346,7 @@ async fn group_member(
         let Some(records) = body["records"].as_array() else {
             continue;
         };
+        received = body["fetch_id"].as_u64().expect("fetch id");
         let mut next = BTreeMap::new();
         for record in records {
             let (partition, offset) = (

@@ -136,15 +136,52 @@ async fn groups_share_partitions_keep_their_own_offsets_and_redeliver() {
     let union: BTreeSet<_> = sets.iter().flatten().collect();
     assert_eq!(union.len(), 12, "no partition is owned twice");
 
-    // Member A fetches and dies without committing; after its session timeout the
-    // others receive exactly A's records; A's late commit is refused.
+    // An answer the member says it never received (`ack` names an older one) is given
+    // again; one it acknowledges is not.
     let a = members[0].clone();
-    let (status, fetched) = api
+    let offsets_of = |body: &Value| -> BTreeSet<(u64, u64)> {
+        body["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|r| {
+                (
+                    r["partition"].as_u64().expect("p"),
+                    r["offset"].as_u64().expect("o"),
+                )
+            })
+            .collect()
+    };
+    let lost_path = format!("/v1/groups/workers/members/{a}/records?max_records=10000&ack=0");
+    let (_, lost) = api.get(&lost_path).await;
+    let (_, again) = api.get(&lost_path).await;
+    assert!(offsets_of(&lost).len() > 3, "{lost}");
+    assert_eq!(
+        offsets_of(&lost),
+        offsets_of(&again),
+        "a lost answer comes again"
+    );
+    assert!(again["fetch_id"].as_u64() > lost["fetch_id"].as_u64());
+    let (_, after) = api
         .get(&format!(
-            "/v1/groups/workers/members/{a}/records?max_records=10000"
+            "/v1/groups/workers/members/{a}/records?max_records=10000&ack={}",
+            again["fetch_id"]
         ))
         .await;
-    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(
+        offsets_of(&after),
+        BTreeSet::new(),
+        "an acknowledged answer is not given again"
+    );
+    let (status, body) = api
+        .get(&format!("/v1/groups/workers/members/{a}/records?ack=x"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    // A has now been given (and acknowledged) all its records, and dies without
+    // committing; after its session timeout the others receive exactly A's records;
+    // A's late commit is refused.
+    let fetched = again;
     let a_values: BTreeSet<String> = fetched["records"]
         .as_array()
         .expect("records")

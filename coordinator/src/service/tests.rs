@@ -673,6 +673,7 @@ on_both_backends! {
     long_poll_wakes_on_commit => super::long_poll_wakes_on_commit,
     members_share_partitions_and_commits_are_guarded => super::groups::members_share_partitions_and_commits_are_guarded,
     a_silent_member_is_removed_and_its_work_redelivered => super::groups::a_silent_member_is_removed_and_its_work_redelivered,
+    an_unacknowledged_answer_is_given_again => super::groups::an_unacknowledged_answer_is_given_again,
     every_call_and_error_crosses_the_wire => super::remote::every_call_and_error_crosses_the_wire,
     idle_producers_expire => super::idle_producers_expire,
     a_compacted_file_replaces_exactly_the_chunks_it_covers => super::a_compacted_file_replaces_exactly_the_chunks_it_covers,

@@ -13,11 +13,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use silt_core::groups::{
-    AutoOffsetReset, FetchPlan, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
+    AutoOffsetReset, FetchAck, FetchPlan, JoinGroup, MemberAssignment, PartitionOffset, ResetTarget,
 };
 use silt_reader::FetchRequest;
 use tracing::{Instrument, info_span, warn};
@@ -107,6 +107,8 @@ pub struct MemberFetchParams {
     max_records: Option<usize>,
     max_bytes: Option<usize>,
     wait_ms: Option<u64>,
+    /// The `fetch_id` of the last answer the member received (0: none yet).
+    ack: Option<u64>,
 }
 
 /// `GET /v1/groups/{group}/members/{member}/records`: records from the member's
@@ -125,7 +127,8 @@ pub async fn fetch(
     let span = info_span!("group_fetch", %group, %member);
     async move {
         Metrics::add(&state.metrics.fetch_requests, 1);
-        let plan = state.coordinator.fetch_plan(&group, &member).await?;
+        let ack = params.ack.map_or(FetchAck::Implicit, FetchAck::Received);
+        let plan = state.coordinator.fetch_plan(&group, &member, ack).await?;
         let mut fetched = fetch_plan(&state, &plan, max_records, max_bytes).await?;
         if fetched.iter().all(|(_, records, _)| records.is_empty())
             && wait_ms > 0
@@ -178,9 +181,10 @@ pub async fn fetch(
         Metrics::add(&state.metrics.records_fetched, count as u64);
         let member = &plan.member;
         let mut body = format!(
-            "{{\"member_id\":{},\"generation\":{},\"assignments\":{},\"records\":[",
+            "{{\"member_id\":{},\"generation\":{},\"fetch_id\":{},\"assignments\":{},\"records\":[",
             json!(member.member_id),
             member.generation,
+            plan.fetch_id,
             json!(member.assignments)
         )
         .into_bytes();
@@ -190,29 +194,18 @@ pub async fn fetch(
         body.extend_from_slice(b"],\"next_offsets\":");
         body.extend_from_slice(json!(advanced).to_string().as_bytes());
         body.extend_from_slice(b"}");
-        // The member's positions move past these records only once the body has been
-        // handed to the connection: a gateway that dies before that has moved nothing,
-        // and the member is given the records again (never skipped).
-        let coordinator = std::sync::Arc::clone(&state.coordinator);
-        let member_id = member.member_id.clone();
-        let advance = async move {
-            if !advanced.is_empty()
-                && let Err(error) = coordinator
-                    .advance_positions(&group, &member_id, advanced)
-                    .await
-            {
-                warn!(%error, "moving a member's positions after its fetch");
-            }
+        // Where the fetch ended is held by the coordinator; the member's positions move
+        // there when its next fetch acknowledges this answer (`ack`, or no `ack` at
+        // all), so an answer lost with a gateway is given again, never skipped.
+        if !advanced.is_empty()
+            && let Err(error) = state
+                .coordinator
+                .advance_positions(&group, &member.member_id, plan.fetch_id, advanced)
+                .await
+        {
+            warn!(%error, "recording where a member's fetch ended");
         }
-        .in_current_span();
-        let stream =
-            futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body))])
-                .chain(futures::stream::once(advance).filter_map(|()| async { None }));
-        Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            axum::body::Body::from_stream(stream),
-        )
-            .into_response())
+        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
     }
     .instrument(span)
     .await

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use silt_core::coordinator::{Coordinator, CoordinatorError, SegmentCommit};
-use silt_core::groups::{AutoOffsetReset, JoinGroup, PartitionOffset, ResetTarget};
+use silt_core::groups::{AutoOffsetReset, FetchAck, JoinGroup, PartitionOffset, ResetTarget};
 
 use super::{chunk, topic};
 use crate::CoordinatorService;
@@ -96,7 +96,7 @@ pub(super) async fn members_share_partitions_and_commits_are_guarded(backend: su
     assert!(a.assignments.iter().all(|tp| !b.assignments.contains(tp)));
 
     let plan = coordinator
-        .fetch_plan("g", &a.member_id)
+        .fetch_plan("g", &a.member_id, FetchAck::Implicit)
         .await
         .expect("plan");
     assert!(
@@ -173,7 +173,7 @@ pub(super) async fn members_share_partitions_and_commits_are_guarded(backend: su
         .await
         .expect("leave");
     let plan = coordinator
-        .fetch_plan("g", &a.member_id)
+        .fetch_plan("g", &a.member_id, FetchAck::Implicit)
         .await
         .expect("plan");
     assert_eq!(plan.positions.len(), 4);
@@ -204,11 +204,16 @@ pub(super) async fn a_silent_member_is_removed_and_its_work_redelivered(backend:
         .await
         .expect("heartbeat");
     let a_partition = a.assignments[0].clone();
-    // A fetched up to 8 but never committed.
+    // A fetched up to 8, acknowledged the answer, but never committed.
+    let fetched = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Implicit)
+        .await
+        .expect("plan");
     coordinator
         .advance_positions(
             "g",
             &a.member_id,
+            fetched.fetch_id,
             vec![PartitionOffset::new(
                 a_partition.topic.clone(),
                 a_partition.partition,
@@ -217,10 +222,20 @@ pub(super) async fn a_silent_member_is_removed_and_its_work_redelivered(backend:
         )
         .await
         .expect("advance");
+    let acknowledged = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Received(fetched.fetch_id))
+        .await
+        .expect("plan");
+    assert!(
+        acknowledged
+            .positions
+            .iter()
+            .any(|p| p.partition == a_partition.partition && p.offset == 8)
+    );
     // A's session (300 ms) passes, B's (10 s) does not; no real time is waited.
     clock.advance(Duration::from_millis(500));
     let plan = coordinator
-        .fetch_plan("g", &b.member_id)
+        .fetch_plan("g", &b.member_id, FetchAck::Implicit)
         .await
         .expect("plan");
     assert_eq!(
@@ -283,6 +298,77 @@ pub(super) async fn a_silent_member_is_removed_and_its_work_redelivered(backend:
         .await
         .expect("join c");
     assert!(c.generation > generation);
-    let plan = reopened.fetch_plan("g", &c.member_id).await.expect("plan");
+    let plan = reopened
+        .fetch_plan("g", &c.member_id, FetchAck::Implicit)
+        .await
+        .expect("plan");
     assert!(plan.positions.iter().all(|p| p.offset == 3));
+}
+
+/// A fetch's positions move only once the member acknowledges its answer: an answer
+/// lost with its gateway is given again, never skipped.
+pub(super) async fn an_unacknowledged_answer_is_given_again(backend: super::Backend) {
+    let coordinator = backend.open().await;
+    orders_with_ten_records_each(&coordinator, 1, "u").await;
+    let a = coordinator
+        .join_group("g", join(&["orders"], 10_000))
+        .await
+        .expect("join");
+    let offset_of = |plan: &silt_core::groups::FetchPlan| plan.positions[0].offset;
+    let advance = |fetch_id: u64, offset: u64| {
+        let coordinator = &coordinator;
+        let member = a.member_id.clone();
+        async move {
+            coordinator
+                .advance_positions(
+                    "g",
+                    &member,
+                    fetch_id,
+                    vec![PartitionOffset::new("orders".to_owned(), 0, offset)],
+                )
+                .await
+                .expect("advance");
+        }
+    };
+    let first = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Received(0))
+        .await
+        .expect("plan");
+    assert_eq!((first.fetch_id, offset_of(&first)), (1, 0));
+    advance(first.fetch_id, 4).await;
+    // The answer never arrived: the member says it last received nothing.
+    let again = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Received(0))
+        .await
+        .expect("plan");
+    assert_eq!(offset_of(&again), 0, "the lost answer is given again");
+    advance(again.fetch_id, 4).await;
+    // A report from a fetch the member has since planned past is stale.
+    let next = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Received(again.fetch_id))
+        .await
+        .expect("plan");
+    assert_eq!(
+        offset_of(&next),
+        4,
+        "an acknowledged answer moves the position"
+    );
+    advance(again.fetch_id, 9).await;
+    advance(next.fetch_id, 7).await;
+    let implicit = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Implicit)
+        .await
+        .expect("plan");
+    assert_eq!(
+        offset_of(&implicit),
+        7,
+        "no ack: the answer counts as received"
+    );
+    // An id the member was never given is no acknowledgement.
+    advance(implicit.fetch_id, 10).await;
+    let unknown = coordinator
+        .fetch_plan("g", &a.member_id, FetchAck::Received(implicit.fetch_id + 5))
+        .await
+        .expect("plan");
+    assert_eq!(offset_of(&unknown), 7);
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use silt_core::Coordinator;
 use silt_core::coordinator::{ChunkOutcome, CoordinatorError, SegmentCommit};
-use silt_core::groups::{AutoOffsetReset, JoinGroup};
+use silt_core::groups::{AutoOffsetReset, FetchAck, JoinGroup};
 
 use super::{chunk, topic};
 use crate::RemoteCoordinator;
@@ -114,7 +114,7 @@ pub(super) async fn every_call_and_error_crosses_the_wire(backend: super::Backen
     let member = remote.join_group("g", join).await.expect("join");
     assert_eq!(member.assignments.len(), 2);
     let plan = remote
-        .fetch_plan("g", &member.member_id)
+        .fetch_plan("g", &member.member_id, FetchAck::Implicit)
         .await
         .expect("plan");
     assert_eq!(plan.positions.len(), 2);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use silt_core::coordinator::{Coordinator, CoordinatorError, SegmentCommit};
 use silt_core::groups::{
-    AutoOffsetReset, JoinGroup, KafkaGroupRequest, KafkaGroupResponse, PartitionOffset,
+    AutoOffsetReset, FetchAck, JoinGroup, KafkaGroupRequest, KafkaGroupResponse, PartitionOffset,
 };
 
 use super::{Backend, chunk, topic};
@@ -186,7 +186,7 @@ pub(in crate::service) async fn a_recreated_topic_starts_without_the_deleted_top
 
     with_records(&coordinator, "t1", 6).await;
     let plan = coordinator
-        .fetch_plan("g2", &member.member_id)
+        .fetch_plan("g2", &member.member_id, FetchAck::Implicit)
         .await
         .expect("plan");
     assert!(plan.member.generation > after_delete.generation, "{plan:?}");
