@@ -15,6 +15,7 @@ mod admin;
 mod configs;
 pub(crate) mod groups;
 mod iceberg;
+mod query;
 pub(crate) mod records;
 mod security;
 mod topics;
@@ -33,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(transactions::router())
         .merge(security::router())
         .merge(iceberg::router())
+        .merge(query::router())
         .merge(crate::console::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

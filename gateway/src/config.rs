@@ -35,6 +35,8 @@ pub struct GatewayConfig {
     pub auth: crate::auth::AuthConfig,
     /// TLS on the HTTP and Kafka listeners (off when absent).
     pub tls: Option<crate::tls::TlsConfig>,
+    /// SQL queries: their threads and limits.
+    pub query: silt_query::QueryConfig,
 }
 
 impl Default for GatewayConfig {
@@ -52,6 +54,7 @@ impl Default for GatewayConfig {
             connections: ConnectionLimits::default(),
             auth: crate::auth::AuthConfig::default(),
             tls: None,
+            query: silt_query::QueryConfig::default(),
         }
     }
 }

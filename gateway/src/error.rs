@@ -49,18 +49,34 @@ impl ApiError {
     }
 }
 
+/// The status of an error of `kind`.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Corrupt | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<silt_query::QueryError> for ApiError {
+    fn from(error: silt_query::QueryError) -> Self {
+        let status = status_of(error.kind());
+        let api_error = ApiError::new(status, error.error_code(), error.to_string());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return api_error.retry_after(1);
+        }
+        api_error
+    }
+}
+
 impl From<CoordinatorError> for ApiError {
     fn from(error: CoordinatorError) -> Self {
         let status = match &error {
             CoordinatorError::OffsetOutOfRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            _ => match error.kind() {
-                ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
-                ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                ErrorKind::Conflict => StatusCode::CONFLICT,
-                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-                ErrorKind::Corrupt | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            _ => status_of(error.kind()),
         };
         let mut api_error = ApiError::new(status, error.error_code(), error.to_string());
         if let CoordinatorError::OffsetOutOfRange {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub iceberg: Option<Arc<silt_reader::iceberg::Catalog>>,
     /// The console's samples of this gateway's recent rates.
     pub recent: Arc<crate::console::recent::Recent>,
+    /// SQL over the topics.
+    pub query: Arc<silt_query::QueryEngine>,
 }
 
 impl AppState {

@@ -48,7 +48,20 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         cache.clone(),
         Arc::clone(&metrics),
     );
-    let reader = Arc::new(Reader::new(store, Arc::clone(&coordinator), cache));
+    let reader = Arc::new(Reader::new(
+        Arc::clone(&store),
+        Arc::clone(&coordinator),
+        cache,
+    ));
+    let query = Arc::new(
+        silt_query::QueryEngine::new(
+            store,
+            Arc::clone(&coordinator) as Arc<dyn silt_core::Coordinator>,
+            Arc::clone(&reader),
+            config.query.clone(),
+        )
+        .expect("query engine"),
+    );
     let auth = config.auth.clone();
     let state = AppState {
         config,
@@ -64,6 +77,7 @@ async fn harness_with(config: GatewayConfig, inner: Arc<dyn ObjectStore>) -> Har
         tls: None,
         iceberg: None,
         recent: Default::default(),
+        query,
     };
     Harness {
         router: app(state.clone()),
@@ -489,6 +503,7 @@ mod kafka_sasl;
 mod kafka_static;
 mod kafka_transactions;
 mod limits;
+mod query;
 mod transactions;
 
 /// Reads one sample of the Prometheus text at `/metrics`.

@@ -312,7 +312,6 @@ impl Interceptor for SyncToDisk {
             Ok(direct::Written::Done) => Some(Ok(PutResult {
                 e_tag: None,
                 version: None,
-                extensions: Default::default(),
             })),
             Ok(direct::Written::Unsupported) => None,
             Ok(direct::Written::Exists(source)) => Some(Err(object_store::Error::AlreadyExists {

@@ -321,6 +321,21 @@ pub struct ServeArgs {
     /// Default: 33554432 (32 MiB).
     #[arg(long, env = "SILT_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Threads that run SQL queries, apart from those serving produce and fetch.
+    /// Default: 2.
+    #[arg(long, env = "SILT_QUERY_THREADS")]
+    pub query_threads: Option<usize>,
+    /// Rows a SQL query may answer at most (a request may ask for fewer).
+    /// Default: 100000.
+    #[arg(long, env = "SILT_QUERY_MAX_ROWS")]
+    pub query_max_rows: Option<usize>,
+    /// Memory one SQL query may take for sorts, joins, aggregations and its answer.
+    /// Default: 536870912 (512 MiB).
+    #[arg(long, env = "SILT_QUERY_MEMORY_BYTES")]
+    pub query_memory_bytes: Option<usize>,
+    /// Longest a SQL query may run (a request may ask for less). Default: 30000.
+    #[arg(long, env = "SILT_QUERY_TIMEOUT_MS")]
+    pub query_timeout_ms: Option<u64>,
     /// How segment chunks are compressed: `lz4` or `none`. Default: lz4.
     #[arg(long, env = "SILT_COMPRESSION")]
     pub compression: Option<Compression>,

@@ -64,6 +64,8 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Runs a SQL query over the topics (compacted and fresh records alike).
+    Query(crate::query::QueryArgs),
     /// Compacts a topic's segment chunks into Parquet now.
     Compact {
         /// The topic to compact.
@@ -110,6 +112,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Acls { command, server } => {
             admin::acls(&client::Client::new(&server)?, command).await
         }
+        Command::Query(args) => crate::query::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::BenchCommits(args) => bench::commits::run(args).await,
         Command::Compact {

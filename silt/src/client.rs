@@ -31,10 +31,29 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, CliError> {
+        let bytes = self.call_raw(method, path, body, None).await?;
+        Ok(if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        })
+    }
+
+    /// Like [`Client::call`], answering the body as it came, asked for as `accept`.
+    pub async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        accept: Option<&str>,
+    ) -> Result<bytes::Bytes, CliError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
             request = request.json(&body);
+        }
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
         }
         let response = request.send().await.map_err(|source| CliError::Connect {
             url: url.clone(),
@@ -45,14 +64,10 @@ impl Client {
             .bytes()
             .await
             .map_err(|source| CliError::Connect { url, source })?;
-        let value: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
         if status.is_success() {
-            return Ok(value);
+            return Ok(bytes);
         }
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Err(CliError::Api {
             status: status.as_u16(),
             error_code: value["error_code"].as_str().unwrap_or("unknown").to_owned(),

@@ -10,6 +10,7 @@ mod client;
 mod coordinator;
 mod error;
 mod iceberg;
+mod query;
 mod recovery;
 mod security;
 mod serve;

@@ -114,6 +114,18 @@ impl ServeConfig {
         if let Some(value) = args.compression {
             gateway.compression = value;
         }
+        if let Some(value) = args.query_threads {
+            gateway.query.threads = value;
+        }
+        if let Some(value) = args.query_max_rows {
+            gateway.query.max_rows = value;
+        }
+        if let Some(value) = args.query_memory_bytes {
+            gateway.query.memory_limit_bytes = value;
+        }
+        if let Some(value) = args.query_timeout_ms {
+            gateway.query.timeout_ms = value;
+        }
         let flags = crate::security::AuthFlags {
             tls_cert: args.tls_cert.as_deref(),
             tls_key: args.tls_key.as_deref(),
@@ -324,6 +336,15 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         Reader::new(Arc::clone(&store), Arc::clone(&coordinator), cache.clone())
             .with_whole_segment_reads(config.whole_segment_read_bytes),
     );
+    let query = Arc::new(
+        silt_query::QueryEngine::new(
+            Arc::clone(&store),
+            Arc::clone(&coordinator),
+            Arc::clone(&reader),
+            config.gateway.query.clone(),
+        )
+        .map_err(|error| CliError::Server(format!("starting the query engine: {error}")))?,
+    );
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let (iceberg, catalog) = crate::iceberg::settings(
         config.object_store.as_deref(),
@@ -367,6 +388,7 @@ pub async fn run(config: ServeConfig, dev: bool) -> Result<(), CliError> {
         tls: crate::security::load_tls(config.gateway.tls.as_ref())?,
         iceberg: Some(Arc::new(catalog)),
         recent: Default::default(),
+        query,
     };
     state.recent.spawn(
         Arc::clone(&state.metrics),

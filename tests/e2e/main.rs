@@ -28,4 +28,5 @@ mod producers;
 mod scale_out;
 mod security;
 mod smoke_localstack;
+mod sql;
 mod transactions;
