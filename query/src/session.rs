@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::coop::CooperativeExec;
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use silt_core::Coordinator;
@@ -133,10 +137,32 @@ pub(crate) async fn execute(
         .with_allow_dml(false)
         .with_allow_statements(false);
     let frame = context.sql_with_options(sql, read_only).await?;
-    // One row past the limit tells that the answer is longer.
-    let frame = frame.limit(0, Some(max_rows.saturating_add(1)))?;
+    // One row past the limit tells that the answer is longer (a plan's explanation
+    // must stay the root of its plan, and is short).
+    let explains = matches!(
+        frame.logical_plan(),
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)
+    );
+    let frame = if explains {
+        frame
+    } else {
+        frame.limit(0, Some(max_rows.saturating_add(1)))?
+    };
     let schema = Arc::new(frame.schema().as_arrow().clone());
-    let mut stream = frame.execute_stream().await?;
+    let task = Arc::new(frame.task_ctx());
+    // Every operator's output takes from the task's scheduling budget, so that a query
+    // whose operators make many batches from few (a cross join) still yields, and
+    // stops when its timeout drops it.
+    let plan = frame
+        .create_physical_plan()
+        .await?
+        .transform_up(|node| {
+            Ok(Transformed::yes(
+                Arc::new(CooperativeExec::new(node)) as Arc<dyn ExecutionPlan>
+            ))
+        })?
+        .data;
+    let mut stream = execute_stream(plan, task)?;
     let (mut batches, mut rows, mut bytes) = (Vec::new(), 0usize, 0usize);
     while let Some(batch) = stream.next().await {
         let batch = batch?;

@@ -40,6 +40,25 @@ pub struct Silt {
 }
 
 impl Silt {
+    /// CPU time the process has used so far (user and system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("the process's stat");
+        // Fields after the command (which may hold spaces) in parentheses; utime and
+        // stime are the 14th and 15th fields, in clock ticks (100 per second here).
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fields: Vec<u64> = after
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|field| field.parse().expect("a tick count"))
+            .collect();
+        Duration::from_millis(fields.iter().sum::<u64>() * 10)
+    }
+
     /// `silt dev` on `data_dir`, with the bucket at `object_store` if given.
     pub fn start(data_dir: &Path, object_store: Option<&str>, env: &[(String, String)]) -> Silt {
         Silt::spawn(server_args("dev", data_dir, object_store), env)

@@ -341,7 +341,7 @@ async fn sql_answers_like_duckdb_and_sees_fresh_records_exactly_once() {
     let output = Command::new(SILT)
         .args([
             "query",
-            "--server",
+            "--url",
             &silt.url,
             "SELECT count(*) AS total FROM payments",
         ])
@@ -360,7 +360,7 @@ async fn sql_answers_like_duckdb_and_sees_fresh_records_exactly_once() {
     let output = Command::new(SILT)
         .args([
             "query",
-            "--server",
+            "--url",
             &silt.url,
             "--format",
             "csv",
@@ -372,11 +372,11 @@ async fn sql_answers_like_duckdb_and_sees_fresh_records_exactly_once() {
     let (status, body) = raw(&api, json!({"sql": "SELECT 1"}), "image/png").await;
     assert_eq!(status, 406, "{body}");
 
-    bad_input_changes_nothing(&api, &silt.url).await;
+    bad_input_changes_nothing(&api, &silt).await;
 }
 
 /// Each refused query answers a 4xx naming the problem; produce and queries go on.
-async fn bad_input_changes_nothing(api: &Api, url: &str) {
+async fn bad_input_changes_nothing(api: &Api, silt: &Silt) {
     let refusals = [
         (
             json!({"sql": "SELEC count(*) FROM payments"}),
@@ -462,7 +462,23 @@ async fn bad_input_changes_nothing(api: &Api, url: &str) {
         "{answer:?}"
     );
     drop(limited);
-    let _ = url;
+    // A query past its timeout stops working, even one whose operators make many
+    // batches from few (a cross join): the process goes idle.
+    let (status, answer) = query_with(
+        api,
+        json!({"sql": "SELECT count(*) FROM payments a, payments b, payments c", "timeout_ms": 300}),
+        "application/x-ndjson",
+    )
+    .await;
+    assert_eq!(status, 400, "{answer:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = silt.cpu_time();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = silt.cpu_time() - before;
+    assert!(
+        used < Duration::from_millis(800),
+        "{used:?} of CPU in 2 s after a timeout"
+    );
     // Nothing changed, and everything still works.
     assert_eq!(
         scalar(api, "SELECT count(*) FROM payments").await,
