@@ -597,6 +597,15 @@ impl Api {
         }
     }
 
+    /// A request to `path` that carries this client's authorization.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.url));
+        match &self.authorization {
+            Some(value) => request.header("authorization", value),
+            None => request,
+        }
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,

@@ -36,8 +36,7 @@ async fn query_with(api: &Api, body: Value, accept: &str) -> (u16, Vec<Value>) {
 
 async fn raw(api: &Api, body: Value, accept: &str) -> (u16, String) {
     let response = api
-        .http
-        .post(format!("{}/v1/query", api.url))
+        .request(reqwest::Method::POST, "/v1/query")
         .header("accept", accept)
         .json(&body)
         .send()
@@ -494,5 +493,60 @@ async fn bad_input_changes_nothing(api: &Api, silt: &Silt) {
     assert_eq!(
         scalar(api, "SELECT count(*) FROM payments").await,
         json!(3502)
+    );
+}
+
+/// With authentication on, a query reads only topics the caller may read: another is a
+/// 403 that names it, and the table list shows only the readable ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_reads_only_topics_the_caller_may_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (silt, admin) = Silt::authenticated(dir.path());
+    for topic in ["visible", "hidden"] {
+        admin.create_topic(topic, 2).await;
+        let (status, body) = admin
+            .post(
+                &format!("/v1/topics/{topic}/records"),
+                json!({"records": [{"value": 1}, {"value": 2}, {"value": 3}]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = admin
+        .post("/v1/admin/keys", json!({"principal": "User:analyst"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let key = body["key"].as_str().expect("key").to_owned();
+    let (status, body) = admin
+        .post(
+            "/v1/admin/acls",
+            json!({"principal": "User:analyst", "resource_type": "topic",
+                   "resource_name": "visible", "operation": "read"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let analyst = Api::new(&silt.url).with_authorization(&format!("Bearer {key}"));
+    assert_eq!(scalar(&analyst, "SELECT count(*) FROM visible").await, json!(3));
+    for sql in [
+        "SELECT count(*) FROM hidden",
+        "SELECT count(*) FROM visible JOIN hidden USING (\"offset\")",
+        "SELECT * FROM (SELECT value FROM hidden) AS inner_query",
+    ] {
+        let (status, answer) = query(&analyst, sql).await;
+        assert_eq!(status, 403, "{sql}: {answer:?}");
+        assert!(answer[0]["message"].as_str().unwrap_or_default().contains("hidden"), "{answer:?}");
+    }
+    let (status, rows) = query(
+        &analyst,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .await;
+    assert_eq!((status, rows), (200, vec![json!({"table_name": "visible"})]));
+    let (status, _) = query(&Api::new(&silt.url), "SELECT 1").await;
+    assert_eq!(status, 401);
+    // The administrator reads both.
+    assert_eq!(
+        scalar(&admin, "SELECT count(*) FROM visible, hidden").await,
+        json!(9)
     );
 }
