@@ -85,7 +85,10 @@ pub fn encode(answer: &QueryAnswer, format: Format) -> Result<Vec<Vec<u8>>, Quer
         Format::NdJson => {
             for batch in &answer.batches {
                 let batch = as_text(batch, false).map_err(failed)?;
-                let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(Vec::new());
+                // A NULL is written as null, not left out, so every row has each column.
+                let mut writer = datafusion::arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, datafusion::arrow::json::writer::LineDelimited>(Vec::new());
                 writer.write(&batch).map_err(failed)?;
                 writer.finish().map_err(failed)?;
                 parts.push(writer.into_inner());

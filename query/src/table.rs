@@ -128,6 +128,7 @@ impl TopicTable {
                     partition: offsets.partition,
                     from,
                     to,
+                    searched: false,
                 })
             })
             .collect()
@@ -216,8 +217,10 @@ impl TableProvider for TopicTable {
             topic: self.topic.name.clone(),
             value_schema: self.value_schema.clone(),
             ranges: self.tail_ranges(&bounds),
+            partitions: state.config_options().execution.target_partitions,
             projection: projection.cloned(),
             limit,
+            since: bounds.timestamps.0,
             pruning,
             schema: Arc::clone(&projected),
         }));

@@ -100,19 +100,9 @@ async fn the_console_signs_in_and_shows_what_the_key_may_see() {
     for topic in ["visible", "hidden"] {
         admin.create_topic(topic, 1).await;
     }
-    let (status, body) = admin
-        .post("/v1/admin/keys", json!({"principal": "User:viewer"}))
+    let key = admin
+        .key_allowed("User:viewer", "visible", "describe")
         .await;
-    assert_eq!(status, 201, "{body}");
-    let key = body["key"].as_str().expect("key").to_owned();
-    let (status, body) = admin
-        .post(
-            "/v1/admin/acls",
-            json!({"principal": "User:viewer", "resource_type": "topic",
-                   "resource_name": "visible", "operation": "describe"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
 
     let report = browser(&silt.url, "signed_in", Some(&key));
     assert!(

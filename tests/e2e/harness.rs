@@ -642,6 +642,25 @@ impl Api {
             .expect("request")
     }
 
+    /// A new API key of `principal` (as an administrator), allowed `operation` on
+    /// `topic`.
+    pub async fn key_allowed(&self, principal: &str, topic: &str, operation: &str) -> String {
+        let (status, body) = self
+            .post("/v1/admin/keys", json!({ "principal": principal }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let key = body["key"].as_str().expect("key").to_owned();
+        let (status, body) = self
+            .post(
+                "/v1/admin/acls",
+                json!({"principal": principal, "resource_type": "topic",
+                       "resource_name": topic, "operation": operation}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        key
+    }
+
     pub async fn create_topic(&self, name: &str, partitions: u32) {
         let (status, body) = self
             .post(

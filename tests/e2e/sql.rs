@@ -512,21 +512,12 @@ async fn a_query_reads_only_topics_the_caller_may_read() {
             .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (status, body) = admin
-        .post("/v1/admin/keys", json!({"principal": "User:analyst"}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let key = body["key"].as_str().expect("key").to_owned();
-    let (status, body) = admin
-        .post(
-            "/v1/admin/acls",
-            json!({"principal": "User:analyst", "resource_type": "topic",
-                   "resource_name": "visible", "operation": "read"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let key = admin.key_allowed("User:analyst", "visible", "read").await;
     let analyst = Api::new(&silt.url).with_authorization(&format!("Bearer {key}"));
-    assert_eq!(scalar(&analyst, "SELECT count(*) FROM visible").await, json!(3));
+    assert_eq!(
+        scalar(&analyst, "SELECT count(*) FROM visible").await,
+        json!(3)
+    );
     for sql in [
         "SELECT count(*) FROM hidden",
         "SELECT count(*) FROM visible JOIN hidden USING (\"offset\")",
@@ -534,14 +525,23 @@ async fn a_query_reads_only_topics_the_caller_may_read() {
     ] {
         let (status, answer) = query(&analyst, sql).await;
         assert_eq!(status, 403, "{sql}: {answer:?}");
-        assert!(answer[0]["message"].as_str().unwrap_or_default().contains("hidden"), "{answer:?}");
+        assert!(
+            answer[0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("hidden"),
+            "{answer:?}"
+        );
     }
     let (status, rows) = query(
         &analyst,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
     )
     .await;
-    assert_eq!((status, rows), (200, vec![json!({"table_name": "visible"})]));
+    assert_eq!(
+        (status, rows),
+        (200, vec![json!({"table_name": "visible"})])
+    );
     let (status, _) = query(&Api::new(&silt.url), "SELECT 1").await;
     assert_eq!(status, 401);
     // The administrator reads both.

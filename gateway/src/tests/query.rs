@@ -13,8 +13,12 @@ async fn fresh_records_are_queryable_at_once_and_once() {
     let query = |sql: &str| post(&h.router, "/v1/query", json!({ "sql": sql }));
     let (status, body) = query("SELECT count(*) AS n FROM orders").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"n": 0})));
+    // Times out of order within each partition: a time filter must not stop early.
     let records: Vec<Value> = (0..300)
-        .map(|i| json!({"key": format!("k{}", i % 17), "value": {"n": i}}))
+        .map(|i| {
+            json!({"key": format!("k{}", i % 17), "value": {"n": i},
+                   "timestamp": 1_000_000 + (i * 7919) % 300 * 1000})
+        })
         .collect();
     let (status, body) = post(
         &h.router,
@@ -56,6 +60,20 @@ async fn fresh_records_are_queryable_at_once_and_once() {
         query("SELECT count(*) AS n FROM orders WHERE \"offset\" > 100000 OR \"partition\" = 7")
             .await;
     assert_eq!((status, body), (StatusCode::OK, json!({"n": 0})));
+    for since in [1_000_000, 1_150_000, 1_150_001, 1_299_000, 1_299_001] {
+        let (status, body) = query(&format!(
+            "SELECT count(*) AS n FROM orders WHERE \"timestamp\" >= to_timestamp_millis({since})"
+        ))
+        .await;
+        let expected = (0..300)
+            .filter(|i| 1_000_000 + (i * 7919) % 300 * 1000 >= since)
+            .count();
+        assert_eq!(
+            (status, body),
+            (StatusCode::OK, json!({ "n": expected })),
+            "since {since}"
+        );
+    }
     let (status, body) =
         query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
             .await;
