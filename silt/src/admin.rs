@@ -20,7 +20,10 @@ pub enum UsersCommand {
     /// Lists users and their SCRAM mechanisms.
     List,
     /// Deletes a user.
-    Delete { name: String },
+    Delete {
+        /// The user's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +33,7 @@ pub enum KeysCommand {
         /// Whose key it is, e.g. `User:checkout`.
         #[arg(long)]
         principal: String,
+        /// What the key is for, shown when keys are listed.
         #[arg(long, default_value = "")]
         description: String,
         /// The key stops working this long after now.
@@ -39,7 +43,10 @@ pub enum KeysCommand {
     /// Lists keys (never their secrets).
     List,
     /// Revokes a key by its id.
-    Revoke { id: String },
+    Revoke {
+        /// The key's id, as `silt keys list` shows it.
+        id: String,
+    },
 }
 
 /// Which ACLs: each field given narrows the selection.
