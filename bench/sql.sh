@@ -20,7 +20,7 @@ DUCK="$ROOT/.venv/duckdb/bin/python"
 WORK="$(mktemp -d /tmp/silt-sql-bench.XXXXXX)"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 "$SILT" dev --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --compact-interval-ms 0 \
-  --http-idle-timeout-ms 3600000 \
+  --http-idle-timeout-ms 3600000 --query-threads 2 \
   >"$WORK/silt.log" 2>&1 &
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null && break; sleep 0.2; done
 

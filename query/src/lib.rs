@@ -36,7 +36,8 @@ pub use table::TopicTable;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueryConfig {
-    /// Threads that run queries (apart from the threads serving produce and fetch).
+    /// Threads that run queries (apart from the threads serving produce and fetch);
+    /// by default half the machine's cores, at least one.
     pub threads: usize,
     /// Queries that run at once; more wait for a turn (within their timeout).
     pub max_concurrent: usize,
@@ -52,7 +53,9 @@ pub struct QueryConfig {
 impl Default for QueryConfig {
     fn default() -> Self {
         QueryConfig {
-            threads: 2,
+            threads: std::thread::available_parallelism()
+                .map_or(1, |cores| cores.get() / 2)
+                .max(1),
             max_concurrent: 4,
             max_rows: 100_000,
             memory_limit_bytes: 512 << 20,

@@ -322,7 +322,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SILT_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Threads that run SQL queries, apart from those serving produce and fetch.
-    /// Default: 2.
+    /// Default: half the machine's cores, at least 1.
     #[arg(long, env = "SILT_QUERY_THREADS")]
     pub query_threads: Option<usize>,
     /// Rows a SQL query may answer at most (a request may ask for fewer).
