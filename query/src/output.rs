@@ -164,30 +164,20 @@ fn text_of(bytes: &[u8]) -> String {
     }
 }
 
+fn texts<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> ArrayRef {
+    Arc::new(
+        values
+            .map(|value| value.map(text_of))
+            .collect::<StringArray>(),
+    )
+}
+
 /// Binary arrays (also inside lists and structs) as UTF-8 text or base64.
 fn binary_as_text(column: &ArrayRef) -> Result<ArrayRef, datafusion::arrow::error::ArrowError> {
     Ok(match column.data_type() {
-        DataType::Binary => Arc::new(
-            column
-                .as_binary::<i32>()
-                .iter()
-                .map(|value| value.map(text_of))
-                .collect::<StringArray>(),
-        ),
-        DataType::LargeBinary => Arc::new(
-            column
-                .as_binary::<i64>()
-                .iter()
-                .map(|value| value.map(text_of))
-                .collect::<StringArray>(),
-        ),
-        DataType::BinaryView => Arc::new(
-            column
-                .as_binary_view()
-                .iter()
-                .map(|value| value.map(text_of))
-                .collect::<StringArray>(),
-        ),
+        DataType::Binary => texts(column.as_binary::<i32>().iter()),
+        DataType::LargeBinary => texts(column.as_binary::<i64>().iter()),
+        DataType::BinaryView => texts(column.as_binary_view().iter()),
         DataType::List(item) => {
             let list = column.as_list::<i32>();
             let values = binary_as_text(list.values())?;

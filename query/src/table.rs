@@ -85,20 +85,20 @@ impl TopicTable {
         ends
     }
 
-    fn log_start(&self, partition: u32) -> u64 {
-        self.offsets
-            .iter()
-            .find(|offsets| offsets.partition == partition)
-            .map_or(0, |offsets| offsets.log_start_offset)
-    }
-
     /// The compacted files that may hold wanted records.
     fn wanted_files(&self, bounds: &Bounds) -> Vec<&TableFile> {
+        let starts: HashMap<u32, u64> = self
+            .offsets
+            .iter()
+            .map(|offsets| (offsets.partition, offsets.log_start_offset))
+            .collect();
         self.files
             .iter()
             .filter(|file| {
                 file.ranges.iter().any(|range| {
-                    let from = range.base_offset.max(self.log_start(range.partition));
+                    let from = range
+                        .base_offset
+                        .max(starts.get(&range.partition).copied().unwrap_or(0));
                     bounds.partition(range.partition)
                         && bounds.offsets_overlap(from, range.base_offset + range.record_count)
                         && bounds.timestamps_overlap(range.min_timestamp, range.max_timestamp)
