@@ -5,6 +5,7 @@ pub mod clock;
 pub mod coordinator;
 pub mod error;
 pub mod groups;
+pub mod kafka_batch;
 pub mod keys;
 pub mod metrics;
 pub mod names;

@@ -29,6 +29,18 @@ const KNOWN_ATTRIBUTES: u8 =
 /// The length that marks a null header value.
 const NULL_LEN: u32 = u32::MAX;
 
+/// Whether a value that arrived as bytes (a Kafka record's) reads back as JSON: it is
+/// non-empty JSON text. Any other value reads back as binary.
+pub fn bytes_are_json(value: &[u8]) -> bool {
+    !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok()
+}
+
+/// Whether a key that arrived as bytes reads back as binary: it is not UTF-8. Either
+/// way its bytes are kept.
+pub fn key_is_binary(key: &[u8]) -> bool {
+    std::str::from_utf8(key).is_err()
+}
+
 /// A record ready to be stored, borrowed from the request that carried it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

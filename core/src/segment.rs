@@ -14,6 +14,8 @@
 //!
 //! A reader that knows a chunk's byte range (from the coordinator's index) reads it
 //! with one ranged GET; the footer makes the object self-describing for recovery.
+//! Chunks of version 1 and 2 hold Silt's record encoding ([`crate::record`]); chunks of
+//! version 3 hold Kafka record batches as producers sent them ([`kafka_chunk`]).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
@@ -26,7 +28,7 @@ pub const FORMAT_VERSION: u16 = 1;
 /// Chunks are written in version 2 (records may hold null values and null header
 /// values); version 1 chunks, which cannot, are still read.
 pub const CHUNK_VERSION: u8 = 2;
-pub const SUPPORTED_CHUNK_VERSIONS: &[u8] = &[1, CHUNK_VERSION];
+pub const SUPPORTED_CHUNK_VERSIONS: &[u8] = &[1, CHUNK_VERSION, KAFKA_CHUNK_VERSION];
 pub const SUPPORTED_VERSIONS: &[u16] = &[FORMAT_VERSION];
 pub const HEADER_LEN: usize = 12;
 pub const TRAILER_LEN: usize = 24;
@@ -102,6 +104,8 @@ pub enum SegmentError {
     Record(#[from] RecordDecodeError),
     #[error("segment index entry names an invalid topic")]
     InvalidTopic,
+    #[error("a Kafka record batch in the chunk is malformed: {0}")]
+    KafkaBatch(#[from] crate::kafka_batch::BatchError),
 }
 
 /// A chunk's records, still encoded, as the gateway accumulates them.
@@ -109,6 +113,9 @@ pub enum SegmentError {
 pub struct ChunkBuilder {
     pub topic: String,
     pub partition: u32,
+    /// [`CHUNK_VERSION`] for records encoded by Silt, [`KAFKA_CHUNK_VERSION`] for Kafka
+    /// record batches kept as sent.
+    pub version: u8,
     pub record_count: u32,
     pub min_timestamp: i64,
     pub max_timestamp: i64,
@@ -125,6 +132,7 @@ impl ChunkBuilder {
         ChunkBuilder {
             topic: topic.into(),
             partition,
+            version: CHUNK_VERSION,
             record_count: 0,
             min_timestamp: i64::MAX,
             max_timestamp: i64::MIN,
@@ -185,7 +193,13 @@ pub fn encode_segment(
     for index in order {
         let chunk = chunks[index];
         let offset = out.len() as u64;
-        encode_chunk(&chunk.payload, chunk.record_count, compression, &mut out);
+        encode_chunk_version(
+            chunk.version,
+            &chunk.payload,
+            chunk.record_count,
+            compression,
+            &mut out,
+        );
         placed[index] = Some(ChunkLocation {
             topic: chunk.topic.clone(),
             partition: chunk.partition,
@@ -224,8 +238,20 @@ pub fn encode_segment(
     }
 }
 
-/// Encodes one chunk frame and appends it to `out`.
+/// Encodes one chunk frame of Silt's record encoding and appends it to `out`.
 pub fn encode_chunk(
+    payload: &[u8],
+    record_count: u32,
+    compression: Compression,
+    out: &mut BytesMut,
+) {
+    encode_chunk_version(CHUNK_VERSION, payload, record_count, compression, out);
+}
+
+/// Encodes one chunk frame of `version` and appends it to `out`. Kafka batches carry
+/// their own compression, so a chunk of them is stored as it is.
+fn encode_chunk_version(
+    version: u8,
     payload: &[u8],
     record_count: u32,
     compression: Compression,
@@ -234,6 +260,7 @@ pub fn encode_chunk(
     let start = out.len();
     let compressed;
     let (codec, stored): (Compression, &[u8]) = match compression {
+        _ if version == KAFKA_CHUNK_VERSION => (Compression::None, payload),
         Compression::None => (Compression::None, payload),
         Compression::Lz4 => {
             compressed = lz4_flex::block::compress(payload);
@@ -244,7 +271,7 @@ pub fn encode_chunk(
             }
         }
     };
-    out.put_u8(CHUNK_VERSION);
+    out.put_u8(version);
     out.put_u8(codec.code());
     out.put_u32_le(record_count);
     out.put_u32_le(payload.len() as u32);
@@ -257,6 +284,8 @@ pub fn encode_chunk(
 /// A verified, decompressed chunk.
 #[derive(Debug, Clone)]
 pub struct DecodedChunk {
+    /// The chunk format version (see [`SUPPORTED_CHUNK_VERSIONS`]).
+    pub version: u8,
     pub record_count: u32,
     pub payload: Bytes,
 }
@@ -267,6 +296,7 @@ impl DecodedChunk {
         ChunkRecords {
             rest: self.payload.clone(),
             remaining: self.record_count,
+            kafka: (self.version == KAFKA_CHUNK_VERSION).then(KafkaRecords::default),
         }
     }
 
@@ -286,12 +316,17 @@ impl DecodedChunk {
 pub struct ChunkRecords {
     rest: Bytes,
     remaining: u32,
+    /// Set for a chunk of Kafka record batches: the batch being read.
+    kafka: Option<KafkaRecords>,
 }
 
 impl Iterator for ChunkRecords {
     type Item = Result<StoredRecord, SegmentError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(kafka) = &mut self.kafka {
+            return kafka.next(&mut self.rest);
+        }
         if self.remaining == 0 {
             if self.rest.has_remaining() {
                 self.rest.clear();
@@ -354,6 +389,7 @@ pub fn decode_chunk(frame: &Bytes) -> Result<DecodedChunk, SegmentError> {
         });
     }
     Ok(DecodedChunk {
+        version,
         record_count,
         payload,
     })
@@ -516,5 +552,11 @@ fn check_version(found: u16) -> Result<(), SegmentError> {
     }
 }
 
+mod kafka_chunk;
+pub use kafka_chunk::{KAFKA_CHUNK_VERSION, serve_kafka_chunk};
+use kafka_chunk::KafkaRecords;
+
+#[cfg(test)]
+mod kafka_tests;
 #[cfg(test)]
 mod tests;

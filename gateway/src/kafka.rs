@@ -15,7 +15,10 @@ use tracing::{debug, info};
 mod admin;
 mod admin_groups;
 mod admin_topics;
-pub mod batch;
+/// Kafka record batches, decoded and written by the core crate.
+pub use silt_core::kafka_batch as batch;
+#[cfg(test)]
+mod batch_tests;
 mod codes;
 mod connection;
 mod context;

@@ -168,12 +168,12 @@ fn unknown_version_is_rejected_naming_it() {
     let mut frame = segment.bytes
         [location.offset as usize..(location.offset + location.len as u64) as usize]
         .to_vec();
-    frame[0] = 3;
+    frame[0] = 9;
     let body_end = frame.len() - 4;
     let crc = crc32c::crc32c(&frame[..body_end]);
     frame[body_end..].copy_from_slice(&crc.to_le_bytes());
-    let error = decode_chunk(&Bytes::from(frame)).expect_err("chunk version 3 must be rejected");
-    assert!(error.to_string().contains("version 3"), "{error}");
+    let error = decode_chunk(&Bytes::from(frame)).expect_err("chunk version 9 must be rejected");
+    assert!(error.to_string().contains("version 9"), "{error}");
 }
 
 #[test]

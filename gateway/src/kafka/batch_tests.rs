@@ -7,7 +7,8 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use super::*;
+use bytes::Bytes;
+use silt_core::kafka_batch::*;
 
 fn crate_record(offset: i64, timestamp: i64, key: Option<&str>, value: Option<&[u8]>) -> Record {
     let mut headers = IndexMap::new();

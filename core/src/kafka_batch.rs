@@ -53,6 +53,8 @@ pub enum BatchError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaRecord {
     pub timestamp: i64,
+    /// The record's offset less its batch's base offset, as the producer wrote it.
+    pub offset_delta: i32,
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,
     pub headers: Vec<(String, Option<Bytes>)>,
@@ -68,7 +70,15 @@ pub struct KafkaBatch {
     pub control: bool,
     /// The batch's timestamps are the broker's append time (attribute bit 3).
     pub log_append_time: bool,
+    /// The records' compression (attribute bits 0-2; 0 is none).
+    pub codec: i16,
+    /// The last record's offset less the base offset, from the batch header.
+    pub last_offset_delta: i32,
+    /// The header's max timestamp (every record's timestamp when `log_append_time`).
+    pub max_timestamp: i64,
     pub records: Vec<KafkaRecord>,
+    /// The whole batch as it was sent, from its base offset field to its last byte.
+    pub raw: Bytes,
     /// Bytes of the batch as sent (Kafka's `sizeInBytes`: offset, length and the rest),
     /// what a topic's `max.message.bytes` bounds.
     pub size_in_bytes: usize,
@@ -105,21 +115,46 @@ pub fn decode_batches(
     let mut batches = Vec::new();
     let mut budget = max_uncompressed;
     while raw.has_remaining() {
-        if raw.remaining() < 12 {
-            return Err(BatchError::Truncated("batch offset and length"));
-        }
-        let _base_offset = raw.get_i64();
-        let length = raw.get_i32();
-        let length = usize::try_from(length)
-            .ok()
-            .filter(|length| *length >= BATCH_HEADER_AFTER_LENGTH && *length <= raw.remaining())
-            .ok_or(BatchError::Truncated("batch length"))?;
-        let batch = raw.split_to(length);
-        let mut decoded = decode_batch(batch, &mut budget)?;
-        decoded.size_in_bytes = length + 12;
-        batches.push(decoded);
+        batches.push(decode_next(&mut raw, &mut budget)?);
     }
     Ok(batches)
+}
+
+/// Decodes the batch at the front of `raw` and advances past it; its records'
+/// decompressed bytes are taken from `budget`.
+pub fn decode_next(raw: &mut Bytes, budget: &mut usize) -> Result<KafkaBatch, BatchError> {
+    if raw.remaining() < 12 {
+        return Err(BatchError::Truncated("batch offset and length"));
+    }
+    let length = (&raw[8..12]).get_i32();
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|length| *length >= BATCH_HEADER_AFTER_LENGTH && *length <= raw.remaining() - 12)
+        .ok_or(BatchError::Truncated("batch length"))?;
+    let whole = raw.split_to(12 + length);
+    let mut decoded = decode_batch(whole.slice(12..), budget)?;
+    decoded.size_in_bytes = whole.len();
+    decoded.raw = whole;
+    Ok(decoded)
+}
+
+impl KafkaBatch {
+    /// Whether the batch's records sit at its offsets 0, 1, … up to its last offset
+    /// delta, as producers write them (Kafka refuses other inner offsets): only then are
+    /// a record's offset and its position in the batch the same, and the batch can be
+    /// stored as it was sent. Control batches and batches stamped with the broker's
+    /// append time are not kept as sent.
+    pub fn keeps_positions(&self) -> bool {
+        !self.control
+            && !self.log_append_time
+            && !self.records.is_empty()
+            && i64::from(self.last_offset_delta) + 1 == self.records.len() as i64
+            && self
+                .records
+                .iter()
+                .enumerate()
+                .all(|(position, record)| i64::from(record.offset_delta) == position as i64)
+    }
 }
 
 fn decode_batch(mut batch: Bytes, budget: &mut usize) -> Result<KafkaBatch, BatchError> {
@@ -134,9 +169,9 @@ fn decode_batch(mut batch: Bytes, budget: &mut usize) -> Result<KafkaBatch, Batc
         return Err(BatchError::Crc { found, computed });
     }
     let attributes = batch.get_i16();
-    let _last_offset_delta = batch.get_i32();
+    let last_offset_delta = batch.get_i32();
     let base_timestamp = batch.get_i64();
-    let _max_timestamp = batch.get_i64();
+    let max_timestamp = batch.get_i64();
     let producer_id = batch.get_i64();
     let producer_epoch = batch.get_i16();
     let base_sequence = batch.get_i32();
@@ -164,8 +199,12 @@ fn decode_batch(mut batch: Bytes, budget: &mut usize) -> Result<KafkaBatch, Batc
         transactional: attributes & 0x10 != 0,
         control: attributes & 0x20 != 0,
         log_append_time: attributes & 0x08 != 0,
+        codec: attributes & 0x7,
+        last_offset_delta,
+        max_timestamp,
         records,
         size_in_bytes: 0,
+        raw: Bytes::new(),
     })
 }
 
@@ -183,7 +222,7 @@ fn decode_record(payload: &mut Bytes, base_timestamp: i64) -> Result<KafkaRecord
     let timestamp = base_timestamp
         .checked_add(varlong(&mut record)?)
         .ok_or(BatchError::Timestamp)?;
-    let _offset_delta = varint(&mut record)?;
+    let offset_delta = varint(&mut record)?;
     let key = nullable_bytes(&mut record)?;
     let value = nullable_bytes(&mut record)?;
     let header_count = varint(&mut record)?;
@@ -210,6 +249,7 @@ fn decode_record(payload: &mut Bytes, base_timestamp: i64) -> Result<KafkaRecord
     }
     Ok(KafkaRecord {
         timestamp,
+        offset_delta,
         key,
         value,
         headers,
@@ -367,6 +407,3 @@ fn snappy(input: &[u8], limit: usize) -> Result<Vec<u8>, BatchError> {
 }
 
 pub mod encode;
-
-#[cfg(test)]
-mod tests;
