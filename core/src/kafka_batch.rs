@@ -103,6 +103,20 @@ pub fn seal(batch: &mut [u8]) {
     let crc = crc32c::crc32c(&batch[ATTRIBUTES_AT..]);
     batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
+/// `batch` (one uncompressed batch) with its records replaced by `records`, the same
+/// records compressed with `codec`, and its length and CRC written anew: a producer's
+/// compressed batch, for tests and tools that play a producer.
+pub fn compressed(batch: &[u8], codec: i16, records: &[u8]) -> Bytes {
+    let mut out = batch[..RECORDS_AT.min(batch.len())].to_vec();
+    out.extend_from_slice(records);
+    if out.len() >= RECORDS_AT {
+        let attributes = i16::from_be_bytes([out[ATTRIBUTES_AT], out[ATTRIBUTES_AT + 1]]) | codec;
+        out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    }
+    seal(&mut out);
+    Bytes::from(out)
+}
+
 /// The smallest record: its length and six one-byte fields.
 const MIN_RECORD_BYTES: usize = 7;
 
@@ -293,7 +307,7 @@ fn varlong(buf: &mut Bytes) -> Result<i64, BatchError> {
 }
 
 /// The first bytes of snappy-java's framing, which the Java client writes.
-const XERIAL_SNAPPY_MAGIC: &[u8] = b"\x82SNAPPY\x00";
+pub const XERIAL_SNAPPY_MAGIC: &[u8] = b"\x82SNAPPY\x00";
 /// The framing's header: magic, version and compatible version.
 const XERIAL_SNAPPY_HEADER_LEN: usize = 16;
 

@@ -25,7 +25,9 @@ use silt_core::coordinator::{
 };
 use silt_core::keys::SegmentId;
 use silt_core::now_ms;
-use silt_core::segment::{ChunkBuilder, EncodedSegment, encode_segment};
+use silt_core::segment::{
+    CHUNK_VERSION, ChunkBuilder, EncodedSegment, KAFKA_CHUNK_VERSION, encode_segment,
+};
 use silt_reader::ChunkCache;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -91,9 +93,12 @@ struct PendingChunk {
     builder: ChunkBuilder,
 }
 
+/// A chunk's topic id, partition and format version (Silt records or Kafka batches).
+type ChunkKey = (i64, u32, u8);
+
 struct OpenBatch {
-    /// Chunk of each (topic, partition) for records of non-idempotent requests.
-    chunk_of: HashMap<(i64, u32), usize>,
+    /// Chunk of each (topic, partition, version) for records of non-idempotent requests.
+    chunk_of: HashMap<ChunkKey, usize>,
     chunks: Vec<PendingChunk>,
     waiters: Vec<Waiter>,
     /// Idempotent requests appended so far; numbers their chunks.
@@ -118,7 +123,7 @@ impl OpenBatch {
 
     /// Appends a request's records. `sizes` holds each partition's chunk size in recent
     /// batches, so that a new chunk starts with room for about as much.
-    fn append(&mut self, submission: Submission, sizes: &HashMap<(i64, u32), usize>) {
+    fn append(&mut self, submission: Submission, sizes: &HashMap<ChunkKey, usize>) {
         let Submission {
             topic_id,
             topic,
@@ -127,49 +132,65 @@ impl OpenBatch {
         } = submission;
         // An idempotent request gets chunks of its own, so the coordinator can commit
         // or refuse exactly its records.
-        let mut own_chunks: HashMap<u32, usize> = HashMap::new();
+        let mut own_chunks: HashMap<(u32, u8), usize> = HashMap::new();
         let request = self.stamped_requests;
         let own = produce.producer.is_some() || produce.kafka.is_some() || produce.txn.is_some();
         if own {
             self.stamped_requests += 1;
         }
         let mut positions = Vec::with_capacity(produce.records.len());
-        for record in &produce.records {
-            let chunks = &mut self.chunks;
+        // The chunk of `partition` in `version` that this request's records join.
+        let mut chunk_for = |batch: &mut OpenBatch, partition: u32, version: u8| -> usize {
+            let key = (topic_id, partition, version);
+            let chunks = &mut batch.chunks;
             let new_chunk = || {
+                let capacity = sizes.get(&key).copied().unwrap_or(0);
+                let builder = if version == KAFKA_CHUNK_VERSION {
+                    ChunkBuilder::kafka(&*topic, partition, capacity)
+                } else {
+                    ChunkBuilder::with_capacity(&*topic, partition, capacity)
+                };
                 chunks.push(PendingChunk {
                     topic_id,
                     producer: produce.producer,
                     kafka: produce.kafka,
                     txn: produce.txn,
                     request,
-                    builder: ChunkBuilder::with_capacity(
-                        &*topic,
-                        record.partition,
-                        sizes
-                            .get(&(topic_id, record.partition))
-                            .copied()
-                            .unwrap_or(0),
-                    ),
+                    builder,
                 });
                 chunks.len() - 1
             };
-            let chunk_index = if own {
-                *own_chunks.entry(record.partition).or_insert_with(new_chunk)
+            if own {
+                *own_chunks.entry((partition, version)).or_insert_with(new_chunk)
             } else {
-                *self
-                    .chunk_of
-                    .entry((topic_id, record.partition))
-                    .or_insert_with(new_chunk)
-            };
+                *batch.chunk_of.entry(key).or_insert_with(new_chunk)
+            }
+        };
+        for record in &produce.records {
+            let chunk_index = chunk_for(self, record.partition, CHUNK_VERSION);
             let chunk = &mut self.chunks[chunk_index].builder;
             positions.push((chunk_index as u32, chunk.record_count, record.partition));
             chunk.push_encoded(&produce.data[record.start..record.end], record.timestamp);
         }
-        self.bytes += produce.data.len();
+        for kept in &produce.batches {
+            let chunk_index = chunk_for(self, kept.partition, KAFKA_CHUNK_VERSION);
+            let chunk = &mut self.chunks[chunk_index].builder;
+            positions.extend(
+                (0..kept.record_count)
+                    .map(|i| (chunk_index as u32, chunk.record_count + i, kept.partition)),
+            );
+            chunk.push_kafka_batch(
+                &kept.raw,
+                kept.record_count,
+                kept.min_timestamp,
+                kept.max_timestamp,
+            );
+        }
+        let bytes = produce.bytes();
+        self.bytes += bytes;
         self.waiters.push(Waiter {
             positions,
-            bytes: produce.data.len(),
+            bytes,
             charged: produce.cost(),
             reply,
         });
@@ -361,7 +382,7 @@ impl Batcher {
 /// Each partition's chunk size in the last batch that had one, a little more, so that
 /// chunk builders rarely grow (each growth copies the chunk so far).
 #[derive(Default)]
-struct ChunkSizes(HashMap<(i64, u32), usize>);
+struct ChunkSizes(HashMap<ChunkKey, usize>);
 
 impl ChunkSizes {
     /// Partitions remembered at most; beyond, the sizes are forgotten and learnt again.

@@ -23,6 +23,7 @@ pub struct Metrics {
     pub buffered_bytes: AtomicU64,
     pub kafka_batches_encoded: AtomicU64,
     pub kafka_batch_cache_hits: AtomicU64,
+    pub kafka_chunks_served_as_sent: AtomicU64,
     /// From a produce request's arrival to its answer (HTTP), durable or refused.
     pub produce_seconds: Histogram,
     /// Encoding and writing a segment object (PUT retries included).
@@ -59,6 +60,7 @@ impl Default for Metrics {
             buffered_bytes: zero(),
             kafka_batches_encoded: zero(),
             kafka_batch_cache_hits: zero(),
+            kafka_chunks_served_as_sent: zero(),
             produce_seconds: Histogram::seconds(),
             flush_write_seconds: Histogram::seconds(),
             flush_commit_seconds: Histogram::seconds(),
@@ -95,7 +97,7 @@ impl Metrics {
 
     pub fn render(&self, reader: &Reader) -> String {
         let cache = reader.cache().stats();
-        let table: [(&str, &str, &AtomicU64); 11] = [
+        let table: [(&str, &str, &AtomicU64); 12] = [
             (
                 "silt_produce_requests_total",
                 "Produce requests received",
@@ -150,6 +152,11 @@ impl Metrics {
                 "silt_kafka_batch_cache_hits_total",
                 "Kafka fetches served a chunk's batch from the cache",
                 &self.kafka_batch_cache_hits,
+            ),
+            (
+                "silt_kafka_chunks_served_as_sent_total",
+                "Kafka fetches served a chunk of record batches as producers sent them",
+                &self.kafka_chunks_served_as_sent,
             ),
         ];
         let mut out = String::new();

@@ -132,18 +132,44 @@ pub struct PreparedRecord {
     pub timestamp: i64,
 }
 
+/// One Kafka record batch, validated and kept as the producer sent it (chunk version
+/// 3): its records sit at its offsets 0, 1, ….
+#[derive(Debug, Clone)]
+pub struct KeptBatch {
+    pub partition: u32,
+    /// The whole batch, from its base offset field on.
+    pub raw: Bytes,
+    pub record_count: u32,
+    pub min_timestamp: i64,
+    pub max_timestamp: i64,
+}
+
 impl PreparedProduce {
+    /// Bytes of the records as they will be stored.
+    pub fn bytes(&self) -> usize {
+        self.data.len() + self.batches.iter().map(|batch| batch.raw.len()).sum::<usize>()
+    }
+
     /// What the request costs the gateway's buffer budget while it waits.
     pub fn cost(&self) -> usize {
-        self.data.len() + self.records.len() * RECORD_OVERHEAD_BYTES
+        let records = self.records.len()
+            + self
+                .batches
+                .iter()
+                .map(|batch| batch.record_count as usize)
+                .sum::<usize>();
+        self.bytes() + records * RECORD_OVERHEAD_BYTES
     }
 }
 
-/// A validated produce request: every record encoded into one buffer.
+/// A validated produce request: every record encoded into one buffer, or Kafka record
+/// batches kept as sent.
 #[derive(Debug, Clone)]
 pub struct PreparedProduce {
     pub data: Bytes,
     pub records: Vec<PreparedRecord>,
+    /// Kafka record batches stored as they came (with no `records`).
+    pub batches: Vec<KeptBatch>,
     /// Set for an idempotent producer's request.
     pub producer: Option<ProducerStamp>,
     /// Set for one record batch of an idempotent Kafka producer (one partition).
@@ -358,6 +384,7 @@ impl<'t> Encoder<'t> {
         PreparedProduce {
             data: self.data.freeze(),
             records,
+            batches: Vec::new(),
             producer,
             kafka: None,
             txn: None,

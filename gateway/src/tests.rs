@@ -20,7 +20,7 @@ use tower::ServiceExt;
 use crate::{AppState, Batcher, GatewayConfig, Metrics, app};
 
 pub(super) struct Harness {
-    router: Router,
+    pub(super) router: Router,
     state: AppState,
     counts: Arc<StoreCounts>,
     coordinator: Arc<dyn Coordinator>,
@@ -132,7 +132,7 @@ async fn post(router: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
     call(router, "POST", uri, "application/json", body.to_string()).await
 }
 
-async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
+pub(super) async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
     call(router, "GET", uri, "application/json", Body::empty()).await
 }
 
@@ -498,6 +498,7 @@ mod bad_produce;
 mod batching;
 mod console;
 mod groups;
+mod kafka_as_sent;
 mod kafka_edges;
 mod kafka_sasl;
 mod kafka_static;

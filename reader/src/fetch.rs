@@ -10,7 +10,9 @@ use silt_core::Coordinator;
 use silt_core::ErrorKind;
 use silt_core::coordinator::{EntryFormat, IndexEntry, PartitionOffsets};
 use silt_core::record::StoredRecord;
-use silt_core::segment::{Compression, decode_chunk, decode_segment_index, encode_chunk};
+use silt_core::segment::{
+    Compression, DecodedChunk, SegmentError, decode_chunk, decode_segment_index, encode_chunk,
+};
 
 mod topic_range;
 use silt_core::transactions::{Isolation, TxnOutcome};
@@ -267,24 +269,14 @@ impl Reader {
         partition: u32,
         from: u64,
     ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
-        let mut attempt = 0;
-        loop {
-            let result = match entry.format {
+        retried(|| async {
+            match entry.format {
                 EntryFormat::Segment => self.read_segment(entry, Some((topic, partition))).await,
                 EntryFormat::Parquet => self.read_table(entry, partition, from).await,
                 EntryFormat::Marker => Ok(Vec::new()),
-            };
-            match result {
-                Err(error)
-                    if error.kind() == ErrorKind::Unavailable && attempt + 1 < READ_ATTEMPTS =>
-                {
-                    attempt += 1;
-                    debug!(%error, attempt, "read failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                other => return other,
             }
-        }
+        })
+        .await
     }
 
     /// The records of a segment-chunk index entry, with their offsets, from the cache or
@@ -304,41 +296,70 @@ impl Reader {
         entry: &IndexEntry,
         fetching: Option<(&str, u32)>,
     ) -> Result<Vec<(u64, StoredRecord)>, ReadError> {
+        let chunk = self.read_chunk(entry, fetching).await?;
+        let records = chunk
+            .all_records()
+            .map_err(|source| corrupt(entry, source))?;
+        Ok(records
+            .into_iter()
+            .enumerate()
+            .map(|(position, record)| (entry.base_offset + position as u64, record))
+            .collect())
+    }
+
+    /// A segment chunk, verified and decompressed; a miss for a fetch of `(topic,
+    /// partition)` may read the whole segment.
+    async fn read_chunk(
+        &self,
+        entry: &IndexEntry,
+        fetching: Option<(&str, u32)>,
+    ) -> Result<DecodedChunk, ReadError> {
         let frame = match self
             .cache
             .get(&entry.object_key, entry.byte_offset, entry.byte_len)
             .await
         {
             Some(frame) => frame,
-            None => {
-                let topic_wide = fetching
-                    .filter(|(topic, partition)| {
-                        self.reads_whole_segment(entry)
-                            && self.several_partitions_read(topic, *partition)
-                    })
-                    .map(|(topic, _)| topic);
-                self.read_chunk_frame(entry, topic_wide).await?
-            }
+            None => self.read_missed_frame(entry, fetching).await?,
         };
-        let corrupt = |source| ReadError::Corrupt {
-            object_key: entry.object_key.clone(),
-            byte_offset: entry.byte_offset,
-            byte_len: entry.byte_len,
-            source,
-        };
-        let chunk = decode_chunk(&frame).map_err(corrupt)?;
+        Self::checked_chunk(entry, &frame)
+    }
+
+    /// The frame of a segment chunk that was not in the cache, read from the object
+    /// store (retried while it is unavailable) for a fetch of `(topic, partition)`,
+    /// which may read the whole segment.
+    pub async fn read_missed_frame_with_retries(
+        &self,
+        entry: &IndexEntry,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Bytes, ReadError> {
+        retried(|| self.read_missed_frame(entry, Some((topic, partition)))).await
+    }
+
+    async fn read_missed_frame(
+        &self,
+        entry: &IndexEntry,
+        fetching: Option<(&str, u32)>,
+    ) -> Result<Bytes, ReadError> {
+        let topic_wide = fetching
+            .filter(|(topic, partition)| {
+                self.reads_whole_segment(entry) && self.several_partitions_read(topic, *partition)
+            })
+            .map(|(topic, _)| topic);
+        self.read_chunk_frame(entry, topic_wide).await
+    }
+
+    /// The chunk in `frame`, verified, decompressed and checked against its index entry.
+    pub fn checked_chunk(entry: &IndexEntry, frame: &Bytes) -> Result<DecodedChunk, ReadError> {
+        let chunk = decode_chunk(frame).map_err(|source| corrupt(entry, source))?;
         if chunk.record_count != entry.record_count {
             return Err(ReadError::Inconsistent(format!(
                 "chunk at {}#{} holds {} records, index says {}",
                 entry.object_key, entry.byte_offset, chunk.record_count, entry.record_count
             )));
         }
-        let records = chunk.all_records().map_err(corrupt)?;
-        Ok(records
-            .into_iter()
-            .enumerate()
-            .map(|(position, record)| (entry.base_offset + position as u64, record))
-            .collect())
+        Ok(chunk)
     }
 
     /// Records of `partition` from the first row group of a compacted file that holds
@@ -622,5 +643,33 @@ impl Reader {
                 object_key: entry.object_key.clone(),
                 source,
             })
+    }
+}
+
+/// `read` until it succeeds, fails for good, or has failed [`READ_ATTEMPTS`] times with
+/// the store unavailable.
+async fn retried<T, F: Future<Output = Result<T, ReadError>>>(
+    mut read: impl FnMut() -> F,
+) -> Result<T, ReadError> {
+    let mut attempt = 0;
+    loop {
+        match read().await {
+            Err(error) if error.kind() == ErrorKind::Unavailable && attempt + 1 < READ_ATTEMPTS => {
+                attempt += 1;
+                debug!(%error, attempt, "read failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A chunk of `entry` that failed to decode.
+fn corrupt(entry: &IndexEntry, source: SegmentError) -> ReadError {
+    ReadError::Corrupt {
+        object_key: entry.object_key.clone(),
+        byte_offset: entry.byte_offset,
+        byte_len: entry.byte_len,
+        source,
     }
 }

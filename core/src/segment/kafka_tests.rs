@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::kafka_batch::encode::BatchWriter;
-use crate::kafka_batch::{ATTRIBUTES_AT, RECORDS_AT, decode_batches, seal};
+use crate::kafka_batch::{RECORDS_AT, decode_batches};
 use crate::record::{ATTR_HAS_KEY, ATTR_KEY_BINARY, ATTR_VALUE_JSON, ATTR_VALUE_NULL};
 
 type Header<'a> = (&'a [u8], Option<&'a [u8]>);
@@ -27,12 +27,7 @@ fn batch(rows: &[Row<'_>]) -> Bytes {
 
 /// `batch` with its records compressed by `compress` and marked with `codec`.
 fn compressed(batch: &[u8], codec: i16, compress: impl Fn(&[u8]) -> Vec<u8>) -> Bytes {
-    let mut out = batch[..RECORDS_AT].to_vec();
-    out.extend_from_slice(&compress(&batch[RECORDS_AT..]));
-    let attributes = i16::from_be_bytes([out[ATTRIBUTES_AT], out[ATTRIBUTES_AT + 1]]) | codec;
-    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-    seal(&mut out);
-    Bytes::from(out)
+    crate::kafka_batch::compressed(batch, codec, &compress(&batch[RECORDS_AT..]))
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -48,11 +48,7 @@ fn crate_batch(records: &[Record]) -> Bytes {
 /// `batch` (one uncompressed batch) with its records compressed by `compress` and
 /// marked with `codec`; the length and CRC are written anew.
 fn recompress(batch: &[u8], codec: i16, compress: impl Fn(&[u8]) -> Vec<u8>) -> Bytes {
-    let mut out = batch[..RECORDS_AT].to_vec();
-    out.extend_from_slice(&compress(&batch[RECORDS_AT..]));
-    let attributes = i16::from_be_bytes([out[ATTRIBUTES_AT], out[ATTRIBUTES_AT + 1]]) | codec;
-    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-    finish(out)
+    compressed(batch, codec, &compress(&batch[RECORDS_AT..]))
 }
 
 /// Writes a batch's length and CRC.
@@ -69,18 +65,21 @@ fn expected() -> Vec<KafkaRecord> {
     vec![
         KafkaRecord {
             timestamp: 999_999_999_999,
+            offset_delta: 0,
             key: Some(Bytes::from_static(b"k")),
             value: None,
             headers: headers.clone(),
         },
         KafkaRecord {
             timestamp: 1_764_000_000_000,
+            offset_delta: 1,
             key: None,
             value: Some(Bytes::from_static(b"")),
             headers: headers.clone(),
         },
         KafkaRecord {
             timestamp: 0,
+            offset_delta: 2,
             key: Some(Bytes::from_static(b"")),
             value: Some(Bytes::from_static(b"payload")),
             headers,

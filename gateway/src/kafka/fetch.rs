@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
     BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName, fetch_response,
 };
 use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, PartitionOffsets};
+use silt_core::segment::{KAFKA_CHUNK_VERSION, serve_kafka_chunk};
 use silt_core::transactions::{Isolation, TxnOutcome};
 use silt_reader::FetchRequest as ReadRequest;
 
@@ -105,7 +106,7 @@ pub(super) async fn read_partition(
                 }
                 let batch = match entry.format {
                     EntryFormat::Marker => marker_batch(entry),
-                    _ => chunk_batch(context, entry, topic, partition).await?,
+                    _ => chunk_batch(context, entry, topic, partition, next).await?,
                 };
                 if !fits(&batches, bytes, &batch) {
                     break 'lookups;
@@ -199,29 +200,56 @@ pub(super) const FETCH_WAVE: usize = 8;
 /// Index entries asked for per lookup of a fetch.
 pub(super) const LOOKUP_ENTRIES: u32 = 16;
 
-/// A segment chunk as one Kafka record batch (base offset = the chunk's first offset),
-/// from the chunk cache or encoded now and kept there.
+/// A segment chunk as Kafka record batches from the one holding `from` on. A chunk of
+/// batches kept as producers sent them is served as stored, its base offsets set; a
+/// chunk of records encoded by Silt becomes one batch (base offset = the chunk's first
+/// offset), from the chunk cache or encoded now and kept there.
 pub(super) async fn chunk_batch(
     context: &Scope<'_>,
     entry: &IndexEntry,
     topic: &str,
     partition: u32,
+    from: u64,
 ) -> Result<Bytes, CoordinatorError> {
     let reader = &context.state.reader;
     let metrics = &context.state.metrics;
     let (key, at, len) = (&entry.object_key, entry.byte_offset, entry.byte_len);
-    if let Some(batch) = reader
-        .cache()
-        .get_view(key, at, len, KAFKA_BATCH_VIEW)
-        .await
-    {
-        Metrics::add(&metrics.kafka_batch_cache_hits, 1);
+    let encoded = || async {
+        let batch = reader.cache().get_view(key, at, len, KAFKA_BATCH_VIEW).await;
+        if batch.is_some() {
+            Metrics::add(&metrics.kafka_batch_cache_hits, 1);
+        }
+        batch
+    };
+    let frame = match reader.cache().get(key, at, len).await {
+        Some(frame) => frame,
+        None => {
+            // An encoded batch may outlive its chunk in the cache.
+            if let Some(batch) = encoded().await {
+                return Ok(batch);
+            }
+            reader
+                .read_missed_frame_with_retries(entry, topic, partition)
+                .await
+                .map_err(read_error)?
+        }
+    };
+    let kept_as_sent = frame.first() == Some(&KAFKA_CHUNK_VERSION);
+    if !kept_as_sent && let Some(batch) = encoded().await {
         return Ok(batch);
     }
-    let records = reader
-        .read_entry_with_retries(entry, topic, partition, entry.base_offset)
-        .await
-        .map_err(read_error)?;
+    let chunk = silt_reader::Reader::checked_chunk(entry, &frame).map_err(read_error)?;
+    if chunk.version == KAFKA_CHUNK_VERSION {
+        Metrics::add(&metrics.kafka_chunks_served_as_sent, 1);
+        return serve_kafka_chunk(&chunk.payload, entry.base_offset, from)
+            .map_err(|error| CoordinatorError::Internal(format!("{key}#{at}: {error}")));
+    }
+    let records = chunk
+        .records()
+        .enumerate()
+        .map(|(position, record)| record.map(|record| (entry.base_offset + position as u64, record)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| CoordinatorError::Internal(format!("{key}#{at}: {error}")))?;
     let producer = entry.txn.map(|txn| {
         (
             txn.producer_id,

@@ -8,14 +8,14 @@ use kafka_protocol::messages::{
     produce_response,
 };
 use silt_core::coordinator::{CoordinatorError, KafkaBatchStamp, Topic};
-use silt_core::record::RecordParts;
+use silt_core::record::{RecordParts, bytes_are_json, key_is_binary};
 use silt_core::security::{Operation, ResourceType};
 use silt_core::topic_configs::TimestampType;
 use silt_core::transactions::{TxnRequest, TxnResponse};
 use tracing::debug;
 
 use crate::batcher::PendingProduce;
-use crate::produce::{PreparedProduce, PreparedRecord};
+use crate::produce::{KeptBatch, PreparedProduce, PreparedRecord};
 
 use super::batch;
 use super::codes::error_code;
@@ -303,13 +303,20 @@ pub(super) async fn produce_partition(
     // A LogAppendTime topic's records carry the time the gateway took them.
     let log_append_time =
         (topic.configs.timestamp_type() == TimestampType::LogAppendTime).then(silt_core::now_ms);
+    // Batches whose records sit at their offsets are kept as sent (codec, producer and
+    // sequence), so a Kafka consumer is served the same bytes; others (and every batch
+    // of a LogAppendTime topic, whose times the gateway sets) are encoded record by
+    // record.
+    let keep = log_append_time.is_none() && sets.iter().all(batch::KafkaBatch::keeps_positions);
     // The batches of an idempotent producer are produced one by one, each in a chunk of
     // its own, so the coordinator can check its sequence; plain batches go together.
     let idempotent = sets.iter().any(|set| kafka_stamp(set).is_some());
     let mut produces = Vec::new();
     let mut data = BytesMut::new();
     let mut prepared = Vec::new();
+    let mut kept = Vec::new();
     for set in sets.iter().filter(|set| !set.control) {
+        let (mut min_timestamp, mut max_timestamp) = (i64::MAX, i64::MIN);
         for record in &set.records {
             if compacted && record.key.is_none() {
                 return failed(
@@ -317,15 +324,9 @@ pub(super) async fn produce_partition(
                     crate::produce::null_key_refusal(topic),
                 );
             }
-            let key = record.key.as_deref().map(|key| {
-                // A UTF-8 key reads back over HTTP as text; either way its bytes are kept.
-                (key, std::str::from_utf8(key).is_err())
-            });
+            let key = record.key.as_deref().map(|key| (key, key_is_binary(key)));
             // Null stays null (a tombstone), apart from empty.
             let value = record.value.as_deref();
-            let value_is_json = value.is_some_and(|value| {
-                !value.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(value).is_ok()
-            });
             let headers: Vec<(&str, Option<&[u8]>)> = record
                 .headers
                 .iter()
@@ -335,7 +336,8 @@ pub(super) async fn produce_partition(
                 timestamp: log_append_time.unwrap_or(record.timestamp),
                 key,
                 value,
-                value_is_json,
+                // Decided below, for a record encoded by Silt only.
+                value_is_json: false,
                 headers: &headers,
                 log_append_time: log_append_time.is_some(),
             };
@@ -351,6 +353,15 @@ pub(super) async fn produce_partition(
                     ),
                 );
             }
+            min_timestamp = min_timestamp.min(parts.timestamp);
+            max_timestamp = max_timestamp.max(parts.timestamp);
+            if keep {
+                continue;
+            }
+            let parts = RecordParts {
+                value_is_json: value.is_some_and(bytes_are_json),
+                ..parts
+            };
             let start = data.len();
             parts.encode(&mut data);
             prepared.push(PreparedRecord {
@@ -360,7 +371,16 @@ pub(super) async fn produce_partition(
                 timestamp: parts.timestamp,
             });
         }
-        if idempotent && !prepared.is_empty() {
+        if keep {
+            kept.push(KeptBatch {
+                partition,
+                raw: set.raw.clone(),
+                record_count: set.records.len() as u32,
+                min_timestamp,
+                max_timestamp,
+            });
+        }
+        if idempotent && (!prepared.is_empty() || !kept.is_empty()) {
             let Some(stamp) = kafka_stamp(set) else {
                 return failed(
                     code::INVALID_RECORD,
@@ -370,16 +390,18 @@ pub(super) async fn produce_partition(
             produces.push(PreparedProduce {
                 data: std::mem::take(&mut data).freeze(),
                 records: std::mem::take(&mut prepared),
+                batches: std::mem::take(&mut kept),
                 producer: None,
                 kafka: Some(stamp),
                 txn: None,
             });
         }
     }
-    if !prepared.is_empty() {
+    if !prepared.is_empty() || !kept.is_empty() {
         produces.push(PreparedProduce {
             data: data.freeze(),
             records: prepared,
+            batches: kept,
             producer: None,
             kafka: None,
             txn: None,

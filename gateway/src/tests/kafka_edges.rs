@@ -52,7 +52,7 @@ pub(super) async fn call<Req: Encodable, Resp: Decodable>(
     Resp::decode(&mut answer, version).expect("response")
 }
 
-async fn create_topic(addr: SocketAddr, name: &'static str) -> i16 {
+pub(super) async fn create_topic(addr: SocketAddr, name: &'static str) -> i16 {
     let mut topic = CreatableTopic::default();
     topic.name = TopicName(StrBytes::from_static_str(name));
     topic.num_partitions = 2;

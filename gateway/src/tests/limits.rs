@@ -19,7 +19,7 @@ pub(super) struct Served {
     pub(super) kafka: SocketAddr,
     pub(super) state: AppState,
     _stop: tokio::sync::watch::Sender<bool>,
-    _harness: super::Harness,
+    pub(super) harness: super::Harness,
 }
 
 /// A gateway serving HTTP and Kafka on free ports with short limits.
@@ -65,7 +65,7 @@ pub(super) async fn served_with(config: GatewayConfig) -> Served {
         kafka: kafka_addr,
         state,
         _stop: stop,
-        _harness: harness,
+        harness,
     }
 }
 
