@@ -553,8 +553,8 @@ fn check_version(found: u16) -> Result<(), SegmentError> {
 }
 
 mod kafka_chunk;
-pub use kafka_chunk::{KAFKA_CHUNK_VERSION, serve_kafka_chunk};
 use kafka_chunk::KafkaRecords;
+pub use kafka_chunk::{KAFKA_CHUNK_VERSION, serve_kafka_chunk};
 
 #[cfg(test)]
 mod kafka_tests;

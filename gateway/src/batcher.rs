@@ -161,7 +161,9 @@ impl OpenBatch {
                 chunks.len() - 1
             };
             if own {
-                *own_chunks.entry((partition, version)).or_insert_with(new_chunk)
+                *own_chunks
+                    .entry((partition, version))
+                    .or_insert_with(new_chunk)
             } else {
                 *batch.chunk_of.entry(key).or_insert_with(new_chunk)
             }
@@ -415,13 +417,23 @@ async fn run_batching(
     let mut sizes = ChunkSizes::default();
     loop {
         let next = match &open {
-            Some(batch) => tokio::select! {
-                // Requests already waiting join the batch before it is sealed.
-                biased;
-                next = submissions.recv() => next,
-                () = gate.idle_after(last_seal + floor), if adaptive => None,
-                () = sleep_until(batch.deadline) => None,
-            },
+            Some(batch) => {
+                // The floor bounds PUTs per second for a trickle of small batches; a
+                // batch of an eighth of `max_batch_bytes` or more is no trickle, and
+                // its PUTs are bounded per byte (at most 8 per `max_batch_bytes`).
+                let not_before = if batch.bytes >= config.max_batch_bytes / 8 {
+                    last_seal
+                } else {
+                    last_seal + floor
+                };
+                tokio::select! {
+                    // Requests already waiting join the batch before it is sealed.
+                    biased;
+                    next = submissions.recv() => next,
+                    () = gate.idle_after(not_before), if adaptive => None,
+                    () = sleep_until(batch.deadline) => None,
+                }
+            }
             None => match submissions.recv().await {
                 Some(submission) => Some(submission),
                 None => break,

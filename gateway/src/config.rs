@@ -11,9 +11,10 @@ pub struct GatewayConfig {
     /// Longest time a record waits in the open batch before it is flushed.
     pub linger_ms: u64,
     /// While no flush is in progress, waiting records are flushed at once, but no
-    /// sooner than this after the previous flush began: at most 1000 / this PUTs per
-    /// second from a trickle of records. At or above `linger_ms`, batches wait for the
-    /// linger (or `max_batch_bytes`) only.
+    /// sooner than this after the previous flush began unless they fill an eighth of
+    /// `max_batch_bytes`: at most 1000 / this PUTs per second from a trickle of records,
+    /// and at most 8 PUTs per `max_batch_bytes` beyond. At or above `linger_ms`,
+    /// batches wait for the linger (or `max_batch_bytes`) only.
     pub min_flush_interval_ms: u64,
     /// The open batch is flushed once it holds this many bytes.
     pub max_batch_bytes: usize,

@@ -147,7 +147,12 @@ pub struct KeptBatch {
 impl PreparedProduce {
     /// Bytes of the records as they will be stored.
     pub fn bytes(&self) -> usize {
-        self.data.len() + self.batches.iter().map(|batch| batch.raw.len()).sum::<usize>()
+        self.data.len()
+            + self
+                .batches
+                .iter()
+                .map(|batch| batch.raw.len())
+                .sum::<usize>()
     }
 
     /// What the request costs the gateway's buffer budget while it waits.

@@ -300,9 +300,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SILT_LINGER_MS")]
     pub linger_ms: Option<u64>,
     /// While nothing is being flushed, waiting records are flushed at once, but no
-    /// sooner than this after the previous flush began (at most 1000 / this PUTs per
-    /// second for a trickle; at or above the linger, batches wait for the linger).
-    /// Default: 10.
+    /// sooner than this after the previous flush began unless they fill an eighth of
+    /// the batch size (at most 1000 / this PUTs per second for a trickle; at or above
+    /// the linger, batches wait for the linger). Default: 10.
     #[arg(long, env = "SILT_MIN_FLUSH_INTERVAL_MS")]
     pub min_flush_interval_ms: Option<u64>,
     /// A batch is flushed once it holds this many bytes (smaller: lower latency at high

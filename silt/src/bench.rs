@@ -35,8 +35,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1024)]
     pub record_bytes: usize,
     /// `words`: free text of random words (hard to compress); `events`: typical
-    /// application events (repeated field names, enumerations, ids, numbers).
-    #[arg(long, default_value = "words", value_parser = ["words", "events"])]
+    /// application events (repeated field names, enumerations, ids, numbers);
+    /// `random`: a JSON string of random letters and digits, the whole value (for small
+    /// records, whose `words` text would be empty).
+    #[arg(long, default_value = "words", value_parser = ["words", "events", "random"])]
     pub payload: String,
     /// Records per produce request.
     #[arg(long, default_value_t = 500)]
@@ -156,6 +158,14 @@ impl Lcg {
         text.truncate(len);
         text
     }
+
+    /// `len` random letters and digits: about 6 bits of entropy a byte.
+    fn alphanumeric(&mut self, len: usize) -> String {
+        const SYMBOLS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|_| SYMBOLS[self.next() as usize % SYMBOLS.len()] as char)
+            .collect()
+    }
 }
 
 /// A typical application event of about `size` bytes of JSON: a page view or an order
@@ -198,6 +208,8 @@ fn request_body(variant: usize, args: &BenchArgs) -> Bytes {
             let key = format!("user-{}", random.next() % 100_000);
             let value = if args.payload == "events" {
                 event(&mut random, i, args.record_bytes)
+            } else if args.payload == "random" {
+                json!(random.alphanumeric(args.record_bytes.saturating_sub(2)))
             } else {
                 let text = random.words(args.record_bytes.saturating_sub(110));
                 json!({"event": "page_view", "seq": i, "variant": variant, "session": random.next(), "text": text})

@@ -100,9 +100,7 @@ pub fn serve_kafka_chunk(
 
 /// The position, end and last offset delta of the batch at `at` of `payload`.
 fn batch_frame(payload: &[u8], at: usize) -> Result<(i64, usize, i32), SegmentError> {
-    let header = payload
-        .get(at..at + RECORDS_AT)
-        .ok_or_else(truncated)?;
+    let header = payload.get(at..at + RECORDS_AT).ok_or_else(truncated)?;
     let position = (&header[..LENGTH_AT]).get_i64();
     let length = (&header[LENGTH_AT..LEADER_EPOCH_AT]).get_i32();
     let last_delta = (&header[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]).get_i32();

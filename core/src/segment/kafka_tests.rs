@@ -111,7 +111,11 @@ fn kafka_batches_are_read_back_as_the_records_they_hold() {
     let (segment, _) = kafka_segment(&sample_batches());
     let location = &segment.chunks[1];
     assert_eq!(
-        (location.record_count, location.min_timestamp, location.max_timestamp),
+        (
+            location.record_count,
+            location.min_timestamp,
+            location.max_timestamp
+        ),
         (6, -7, YEAR_2100_MS)
     );
     let index = decode_segment_index(&segment.bytes).expect("index");
@@ -135,7 +139,12 @@ fn kafka_batches_are_read_back_as_the_records_they_hold() {
     assert_eq!(
         fields,
         vec![
-            (key | json, 0, Some(b"k".to_vec()), Some(br#"{"a":1}"#.to_vec())),
+            (
+                key | json,
+                0,
+                Some(b"k".to_vec()),
+                Some(br#"{"a":1}"#.to_vec())
+            ),
             (
                 key | ATTR_KEY_BINARY | ATTR_VALUE_NULL,
                 YEAR_2100_MS,
@@ -173,7 +182,10 @@ fn a_fetch_is_served_the_batches_as_sent_with_their_offsets() {
     let (segment, decoded) = kafka_segment(&batches);
     let chunk = decode_chunk(&frame(&segment, 1)).expect("chunk");
     // Stored uncompressed by Silt: the batches carry their own codecs.
-    assert_eq!(chunk.payload.len(), batches.iter().map(Bytes::len).sum::<usize>());
+    assert_eq!(
+        chunk.payload.len(),
+        batches.iter().map(Bytes::len).sum::<usize>()
+    );
     let served = serve_kafka_chunk(&chunk.payload, 1000, 1000).expect("served");
     let again = decode_batches(served, 1 << 20).expect("served batches decode");
     assert_eq!(again.len(), 3);
@@ -184,7 +196,10 @@ fn a_fetch_is_served_the_batches_as_sent_with_their_offsets() {
         assert_eq!(served.raw[16..], sent[16..]);
     }
     let records = |batches: &[crate::kafka_batch::KafkaBatch]| -> Vec<_> {
-        batches.iter().flat_map(|batch| batch.records.clone()).collect()
+        batches
+            .iter()
+            .flat_map(|batch| batch.records.clone())
+            .collect()
     };
     assert_eq!(records(&again), records(&decoded));
     assert_eq!(again[1].codec, 4);

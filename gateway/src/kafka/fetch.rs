@@ -215,7 +215,10 @@ pub(super) async fn chunk_batch(
     let metrics = &context.state.metrics;
     let (key, at, len) = (&entry.object_key, entry.byte_offset, entry.byte_len);
     let encoded = || async {
-        let batch = reader.cache().get_view(key, at, len, KAFKA_BATCH_VIEW).await;
+        let batch = reader
+            .cache()
+            .get_view(key, at, len, KAFKA_BATCH_VIEW)
+            .await;
         if batch.is_some() {
             Metrics::add(&metrics.kafka_batch_cache_hits, 1);
         }
@@ -247,7 +250,9 @@ pub(super) async fn chunk_batch(
     let records = chunk
         .records()
         .enumerate()
-        .map(|(position, record)| record.map(|record| (entry.base_offset + position as u64, record)))
+        .map(|(position, record)| {
+            record.map(|record| (entry.base_offset + position as u64, record))
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| CoordinatorError::Internal(format!("{key}#{at}: {error}")))?;
     let producer = entry.txn.map(|txn| {

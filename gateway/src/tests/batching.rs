@@ -112,3 +112,34 @@ async fn a_trickle_is_flushed_no_more_often_than_the_floor_allows() {
     );
     assert_eq!(h.state.metrics.flushes.load(Ordering::Relaxed), 3);
 }
+
+#[tokio::test]
+async fn batches_of_an_eighth_of_the_batch_size_are_not_held_by_the_floor() {
+    let config = GatewayConfig {
+        linger_ms: LONG_LINGER_MS,
+        min_flush_interval_ms: 300,
+        max_batch_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let h = harness_with(config, Arc::new(InMemory::new())).await;
+    create(&h.router, "busy", 1).await;
+    let value = "x".repeat(10 << 10);
+    let started = Instant::now();
+    for _ in 0..3 {
+        let (status, body) = post(
+            &h.router,
+            "/v1/topics/busy/records",
+            json!({"records": [{"value": value}]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Each 10 KiB request is more than 8 KiB: flushed as soon as the flusher was idle,
+    // where the floor would have held the third until 600 ms.
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.state.metrics.flushes.load(Ordering::Relaxed), 3);
+}

@@ -114,7 +114,10 @@ async fn kafka_batches_are_served_as_sent_and_read_over_http() {
     assert_eq!(produce(served.kafka, first.clone()).await, (0, 0));
     // A plain request of two batches, one uncompressed and one gzip.
     let second = batch(&[(None, Some(b"binary \xff"))], None);
-    let text = batch(&[(Some(b"a"), Some(b"[1]")), (Some(b"b"), Some(b"2"))], None);
+    let text = batch(
+        &[(Some(b"a"), Some(b"[1]")), (Some(b"b"), Some(b"2"))],
+        None,
+    );
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gzip, &text[RECORDS_AT..]).expect("gzip");
     let third = compressed(&text, 1, &gzip.finish().expect("gzip"));
@@ -126,7 +129,11 @@ async fn kafka_batches_are_served_as_sent_and_read_over_http() {
 
     let fetched = fetch(served.kafka, 0).await;
     assert_eq!(fetched.len(), 4, "{fetched:?}");
-    for ((got, sent), base) in fetched.iter().zip([&first, &second, &third]).zip([0i64, 3, 4]) {
+    for ((got, sent), base) in fetched
+        .iter()
+        .zip([&first, &second, &third])
+        .zip([0i64, 3, 4])
+    {
         assert_eq!(got.raw[..8], base.to_be_bytes());
         // Magic, CRC, codec, producer, sequence and records: the producer's bytes.
         assert_eq!(got.raw[16..], sent[16..]);
@@ -179,6 +186,10 @@ async fn kafka_batches_are_served_as_sent_and_read_over_http() {
         ]
     );
     for record in records {
-        assert_eq!(record["headers"], json!([["h", "1"], ["h", null]]), "{record}");
+        assert_eq!(
+            record["headers"],
+            json!([["h", "1"], ["h", null]]),
+            "{record}"
+        );
     }
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# librdkafka's `rdkafka_performance` (bench/build_rdkafka_performance.sh) against
+# `silt dev` on moto's S3 server, started here, default settings, 8 partitions,
+# `acks=all`, 1 KiB values (a random 1 KiB pattern behind each message's own sequence
+# number, `-S`, so no two values are the same): one message in flight (20 a second,
+# latency of each from its delivery report), plain and idempotent produce, then a cold
+# consume of everything produced (a restarted server, empty cache).
+#
+#   bench/rdkafka_s3.sh [RECORDS] [SILT_BINARY]
+#
+# With BUCKET=local the server keeps its segments on the local filesystem instead
+# (moto still starts, idle), for the machine's own limit.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RECORDS="${1:-1000000}"
+SILT="${2:-$ROOT/target/release/silt}"
+RDPERF="${RDPERF:-$ROOT/target/rdkafka_performance}"
+S3_PORT=14587 SILT_PORT=18094 KAFKA_PORT=19094
+URL="http://127.0.0.1:$SILT_PORT"
+# shellcheck source=bench/moto.sh
+source "$ROOT/bench/moto.sh"
+STORE="--object-store s3://bench/silt"
+[ "${BUCKET:-moto}" = local ] && STORE=""
+start_silt() {
+  "$SILT" dev --data-dir "$WORK/silt" --listen "127.0.0.1:$SILT_PORT" \
+    --kafka-listen "127.0.0.1:$KAFKA_PORT" --compact-interval-ms 0 \
+    $STORE >>"$WORK/silt.log" 2>&1 &
+  SILT_PID=$!
+  PIDS+=($SILT_PID)
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null && return
+    sleep 0.2
+  done
+  echo "silt did not start" >&2; exit 1
+}
+start_silt
+"$SILT" topics create one --partitions 8 --url "$URL" >/dev/null
+"$SILT" topics create k8 --partitions 8 --url "$URL" >/dev/null
+PATTERN="$(head -c 2048 /dev/urandom | base64 -w0 | head -c 1024)"
+BROKER="127.0.0.1:$KAFKA_PORT"
+summary() { grep -E "messages produced|bytes\) consumed" | tail -1; }
+
+echo "== one message in flight: 400 messages, 20 a second"
+"$RDPERF" -P -t one -b "$BROKER" -a -1 -s 1024 -m "$PATTERN" -c 400 -r 20 -l \
+  -A "$WORK/latency.txt" -X linger.ms=0 >/dev/null 2>&1
+sort -n "$WORK/latency.txt" | awk '{ v[NR] = $1 } END {
+  printf "latency p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d messages)\n",
+    v[int(NR * 0.50)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000, NR }'
+
+for idempotence in false true; do
+  echo "== produce $RECORDS, enable.idempotence=$idempotence"
+  "$RDPERF" -P -t k8 -b "$BROKER" -a -1 -s 1024 -m "$PATTERN" -S 1 -c "$RECORDS" \
+    -X "enable.idempotence=$idempotence" 2>&1 | summary
+done
+
+echo "== cold consume of all $((2 * RECORDS)) records (restarted server, empty cache)"
+kill "$SILT_PID"; wait "$SILT_PID" 2>/dev/null || true
+start_silt
+"$RDPERF" -C -t k8 -b "$BROKER" -p 0 -p 1 -p 2 -p 3 -p 4 -p 5 -p 6 -p 7 -o beginning \
+  -c "$((2 * RECORDS))" -X fetch.max.bytes=52428800 2>&1 | summary
