@@ -54,8 +54,11 @@ async fn fetch(addr: SocketAddr, offset: i64) -> Vec<KafkaBatch> {
     decode_batches(answer.records.clone().unwrap_or_default(), 1 << 20).expect("batches")
 }
 
-/// A producer's batch of `rows` (key, value) at offsets 0, 1, … (or at `offsets`).
-fn batch(rows: &[(Option<&[u8]>, Option<&[u8]>)], offsets: Option<&[i64]>) -> Bytes {
+/// A record's key and value.
+type Row<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// A producer's batch of `rows` at offsets 0, 1, … (or at `offsets`).
+fn batch(rows: &[Row<'_>], offsets: Option<&[i64]>) -> Bytes {
     let mut writer = BatchWriter::new();
     for (index, (key, value)) in rows.iter().enumerate() {
         let offset = offsets.map_or(index as i64, |offsets| offsets[index]);
