@@ -189,7 +189,7 @@ impl OpenBatch {
             );
         }
         let bytes = produce.bytes();
-        self.bytes += bytes;
+        self.bytes += produce.batch_bytes();
         self.waiters.push(Waiter {
             positions,
             bytes,

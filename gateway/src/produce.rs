@@ -142,6 +142,8 @@ pub struct KeptBatch {
     pub record_count: u32,
     pub min_timestamp: i64,
     pub max_timestamp: i64,
+    /// Bytes its records take decoded (they may be compressed in `raw`).
+    pub decoded_bytes: usize,
 }
 
 impl PreparedProduce {
@@ -152,6 +154,17 @@ impl PreparedProduce {
                 .batches
                 .iter()
                 .map(|batch| batch.raw.len())
+                .sum::<usize>()
+    }
+
+    /// What the records count towards a batch's `max_batch_bytes`: decoded, so that a
+    /// chunk of compressed Kafka batches decodes to about a batch at most for readers.
+    pub fn batch_bytes(&self) -> usize {
+        self.data.len()
+            + self
+                .batches
+                .iter()
+                .map(|batch| batch.raw.len().max(batch.decoded_bytes))
                 .sum::<usize>()
     }
 

@@ -80,7 +80,10 @@ pub fn serve_kafka_chunk(
     let mut at = 0;
     while at < payload.len() {
         let (position, end, last_delta) = batch_frame(payload, at)?;
-        if first.is_none() && base + position + i64::from(last_delta) >= from {
+        let last = base
+            .saturating_add(position)
+            .saturating_add(i64::from(last_delta));
+        if first.is_none() && last >= from {
             first = Some(at);
         }
         at = end;
@@ -92,7 +95,7 @@ pub fn serve_kafka_chunk(
     let mut at = 0;
     while at < out.len() {
         let (position, end, _) = batch_frame(&out, at)?;
-        out[at..at + LENGTH_AT].copy_from_slice(&(base + position).to_be_bytes());
+        out[at..at + LENGTH_AT].copy_from_slice(&base.saturating_add(position).to_be_bytes());
         at = end;
     }
     Ok(out.freeze())

@@ -317,6 +317,7 @@ pub(super) async fn produce_partition(
     let mut kept = Vec::new();
     for set in sets.iter().filter(|set| !set.control) {
         let (mut min_timestamp, mut max_timestamp) = (i64::MAX, i64::MIN);
+        let mut decoded_bytes = 0;
         for record in &set.records {
             if compacted && record.key.is_none() {
                 return failed(
@@ -355,6 +356,7 @@ pub(super) async fn produce_partition(
             }
             min_timestamp = min_timestamp.min(parts.timestamp);
             max_timestamp = max_timestamp.max(parts.timestamp);
+            decoded_bytes += parts.encoded_len();
             if keep {
                 continue;
             }
@@ -378,6 +380,7 @@ pub(super) async fn produce_partition(
                 record_count: set.records.len() as u32,
                 min_timestamp,
                 max_timestamp,
+                decoded_bytes,
             });
         }
         if idempotent && (!prepared.is_empty() || !kept.is_empty()) {
