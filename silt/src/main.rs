@@ -15,6 +15,11 @@ mod recovery;
 mod security;
 mod serve;
 
+/// mimalloc keeps and reuses the large buffers that fetch answers and segments need,
+/// where the system allocator maps and faults in fresh pages for each.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
