@@ -14,20 +14,8 @@ S3_PORT=14577 SILT_PORT=18093 KAFKA_PORT=19093
 URL="http://127.0.0.1:$SILT_PORT"
 # shellcheck source=bench/moto.sh
 source "$ROOT/bench/moto.sh"
-start_silt() {
-  "$ROOT/target/release/silt" dev --data-dir "$WORK/silt" --listen "127.0.0.1:$SILT_PORT" \
-    --kafka-listen "127.0.0.1:$KAFKA_PORT" --compact-interval-ms 0 --cache-disk-bytes 0 \
-    --object-store s3://bench/silt >>"$WORK/silt.log" 2>&1 &
-  SILT_PID=$!
-  PIDS+=($SILT_PID)
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null && return
-    sleep 0.2
-  done
-  echo "silt did not start" >&2; exit 1
-}
 metric() { curl -fsS "$URL/metrics" | awk -v series="$1" '$1 == series { print $2 }'; }
-start_silt
+start_silt --cache-disk-bytes 0 --object-store s3://bench/silt
 for topic in a b; do
   "$ROOT/target/release/silt" topics create "$topic" --partitions 8 --url "$URL" >/dev/null
 done
@@ -44,7 +32,7 @@ read -r A_BYTES B_BYTES <<<"$SEGMENT_BYTES"
 echo "topic a: $A_BYTES bytes of chunks, topic b: $B_BYTES, in shared segments"
 echo "== restart with an empty cache; a Kafka consumer reads all of a"
 kill "$SILT_PID"; wait "$SILT_PID" 2>/dev/null || true
-start_silt
+start_silt --cache-disk-bytes 0 --object-store s3://bench/silt
 GETS0="$(metric 'silt_object_store_requests_total{operation="get"}')"
 BYTES0="$(metric 'silt_object_store_bytes_total{operation="get"}')"
 "$ROOT/.venv/kafka-clients/bin/python" - "127.0.0.1:$KAFKA_PORT" <<'PY'

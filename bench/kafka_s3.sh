@@ -11,14 +11,7 @@ SILT="${2:-$ROOT/target/release/silt}"
 S3_PORT=14567 SILT_PORT=18092 KAFKA_PORT=19092
 # shellcheck source=bench/moto.sh
 source "$ROOT/bench/moto.sh"
-"$SILT" dev --data-dir "$WORK/silt" --listen "127.0.0.1:$SILT_PORT" \
-  --kafka-listen "127.0.0.1:$KAFKA_PORT" --compact-interval-ms 0 \
-  --object-store s3://bench/silt >"$WORK/silt.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$SILT_PORT/readyz" 2>/dev/null && break
-  sleep 0.2
-done
+start_silt --object-store s3://bench/silt
 PY="$ROOT/.venv/kafka-clients/bin/python"
 "$SILT" topics create one --partitions 8 --url "http://127.0.0.1:$SILT_PORT" >/dev/null
 "$SILT" topics create k8 --partitions 8 --url "http://127.0.0.1:$SILT_PORT" >/dev/null

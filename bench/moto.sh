@@ -11,5 +11,20 @@ for _ in $(seq 1 240); do
   curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/bench" 2>/dev/null && break
   sleep 0.5
 done
+# Starts `$SILT` (target/release/silt unless set) as `silt dev` on $SILT_PORT and
+# $KAFKA_PORT with its data in $WORK/silt and the flags given, and waits until it is
+# ready; its pid is SILT_PID.
+start_silt() {
+  "${SILT:-$ROOT/target/release/silt}" dev --data-dir "$WORK/silt" \
+    --listen "127.0.0.1:$SILT_PORT" --kafka-listen "127.0.0.1:$KAFKA_PORT" \
+    --compact-interval-ms 0 "$@" >>"$WORK/silt.log" 2>&1 &
+  SILT_PID=$!
+  PIDS+=($SILT_PID)
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SILT_PORT/readyz" 2>/dev/null && return
+    sleep 0.2
+  done
+  echo "silt did not start" >&2; exit 1
+}
 export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test

@@ -19,21 +19,9 @@ S3_PORT=14587 SILT_PORT=18094 KAFKA_PORT=19094
 URL="http://127.0.0.1:$SILT_PORT"
 # shellcheck source=bench/moto.sh
 source "$ROOT/bench/moto.sh"
-STORE="--object-store s3://bench/silt"
-[ "${BUCKET:-moto}" = local ] && STORE=""
-start_silt() {
-  "$SILT" dev --data-dir "$WORK/silt" --listen "127.0.0.1:$SILT_PORT" \
-    --kafka-listen "127.0.0.1:$KAFKA_PORT" --compact-interval-ms 0 \
-    $STORE >>"$WORK/silt.log" 2>&1 &
-  SILT_PID=$!
-  PIDS+=($SILT_PID)
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null && return
-    sleep 0.2
-  done
-  echo "silt did not start" >&2; exit 1
-}
-start_silt
+STORE=(--object-store s3://bench/silt)
+[ "${BUCKET:-moto}" = local ] && STORE=()
+start_silt "${STORE[@]}"
 "$SILT" topics create one --partitions 8 --url "$URL" >/dev/null
 "$SILT" topics create k8 --partitions 8 --url "$URL" >/dev/null
 PATTERN="$(head -c 2048 /dev/urandom | base64 -w0 | head -c 1024)"
@@ -55,6 +43,6 @@ done
 
 echo "== cold consume of all $((2 * RECORDS)) records (restarted server, empty cache)"
 kill "$SILT_PID"; wait "$SILT_PID" 2>/dev/null || true
-start_silt
+start_silt "${STORE[@]}"
 "$RDPERF" -C -t k8 -b "$BROKER" -p 0 -p 1 -p 2 -p 3 -p 4 -p 5 -p 6 -p 7 -o beginning \
   -c "$((2 * RECORDS))" -X fetch.max.bytes=52428800 2>&1 | summary
