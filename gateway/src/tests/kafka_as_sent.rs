@@ -196,3 +196,31 @@ async fn kafka_batches_are_served_as_sent_and_read_over_http() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_compressed_batch_counts_its_decoded_bytes_towards_the_batch_size() {
+    // Batches are sealed by size only (the floor is above the linger, which is longer
+    // than `call` waits for an answer).
+    let served = served_with(crate::GatewayConfig {
+        linger_ms: 30_000,
+        min_flush_interval_ms: 30_000,
+        max_batch_bytes: 64 << 10,
+        max_body_bytes: 1 << 20,
+        max_record_bytes: 1 << 20,
+        connections: short_limits(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(create_topic(served.kafka, "kept").await, 0);
+    let value = vec![b'a'; 1024];
+    let rows: Vec<Row<'_>> = (0..100).map(|_| (None, Some(value.as_slice()))).collect();
+    let plain = batch(&rows, None);
+    let small = compressed(
+        &plain,
+        4,
+        &zstd::bulk::compress(&plain[RECORDS_AT..], 3).expect("zstd"),
+    );
+    assert!(small.len() < 8 << 10, "{} bytes compressed", small.len());
+    // 100 KiB decoded fill the 64 KiB batch: it is flushed at once, not after the linger.
+    assert_eq!(produce(served.kafka, small).await, (0, 0));
+}
