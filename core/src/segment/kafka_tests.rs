@@ -252,3 +252,29 @@ fn only_batches_whose_offsets_are_their_positions_are_kept_as_sent() {
     assert!(!decode(stretched.finish()).keeps_positions());
     assert!(decode(batch(&[(1, None, None, vec![])])).keeps_positions());
 }
+
+/// The bytes of a chunk of Kafka batches, pinned: a change fails here, and must come
+/// with a new chunk version, a reader that still reads version 3, and the docs.
+const PINNED_KAFKA_CHUNK_HEX: &str = "030002000000920000009200000000000000000000000000003d0000000002ecc46c110000000000000000018bcfe568000000018bcfe56800ffffffffffffffffffffffffffff0000000116000000026b02760202680100000000000000010000003d0000000002ecc46c110000000000000000018bcfe568000000018bcfe56800ffffffffffffffffffffffffffff0000000116000000026b0276020268014d9771f7";
+
+#[test]
+fn kafka_chunk_bytes_are_pinned() {
+    let raw = batch(&[(
+        1_700_000_000_000,
+        Some(b"k".as_slice()),
+        Some(b"v".as_slice()),
+        vec![(b"h".as_slice(), None)],
+    )]);
+    let mut chunk = ChunkBuilder::kafka("t", 0, 0);
+    chunk.push_kafka_batch(&raw, 1, 1_700_000_000_000, 1_700_000_000_000);
+    chunk.push_kafka_batch(&raw, 1, 1_700_000_000_000, 1_700_000_000_000);
+    let segment = encode_segment(&[&chunk], Compression::Lz4, 1_700_000_000_001);
+    let hex: String = frame(&segment, 0)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(
+        hex, PINNED_KAFKA_CHUNK_HEX,
+        "chunk bytes changed: update docs/segment-format.md and bump the chunk version"
+    );
+}
