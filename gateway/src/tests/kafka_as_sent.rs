@@ -17,7 +17,7 @@ use silt_core::kafka_batch::encode::BatchWriter;
 use silt_core::kafka_batch::{KafkaBatch, RECORDS_AT, compressed, decode_batches, seal};
 
 use super::kafka_edges::{call, create_topic};
-use super::limits::{served_with, short_limits};
+use super::limits::{Served, served_with, short_limits};
 
 async fn produce(addr: SocketAddr, records: Bytes) -> (i16, i64) {
     let mut partition = produce_request::PartitionProduceData::default();
@@ -80,17 +80,26 @@ fn stamped(batch: &[u8], producer_id: i64, epoch: i16, sequence: i32) -> Bytes {
     Bytes::from(out)
 }
 
-#[tokio::test]
-async fn kafka_batches_are_served_as_sent_and_read_over_http() {
+/// A gateway with `config` and room for 1 MiB requests and records, and the topic `kept`.
+async fn served_kept(config: crate::GatewayConfig) -> Served {
     let served = served_with(crate::GatewayConfig {
-        linger_ms: 5,
         max_body_bytes: 1 << 20,
         max_record_bytes: 1 << 20,
         connections: short_limits(),
-        ..Default::default()
+        ..config
     })
     .await;
     assert_eq!(create_topic(served.kafka, "kept").await, 0);
+    served
+}
+
+#[tokio::test]
+async fn kafka_batches_are_served_as_sent_and_read_over_http() {
+    let served = served_kept(crate::GatewayConfig {
+        linger_ms: 5,
+        ..Default::default()
+    })
+    .await;
     let mut init = InitProducerIdRequest::default();
     init.transactional_id = None;
     init.producer_id = ProducerId(-1);
@@ -201,17 +210,13 @@ async fn kafka_batches_are_served_as_sent_and_read_over_http() {
 async fn a_compressed_batch_counts_its_decoded_bytes_towards_the_batch_size() {
     // Batches are sealed by size only (the floor is above the linger, which is longer
     // than `call` waits for an answer).
-    let served = served_with(crate::GatewayConfig {
+    let served = served_kept(crate::GatewayConfig {
         linger_ms: 30_000,
         min_flush_interval_ms: 30_000,
         max_batch_bytes: 64 << 10,
-        max_body_bytes: 1 << 20,
-        max_record_bytes: 1 << 20,
-        connections: short_limits(),
         ..Default::default()
     })
     .await;
-    assert_eq!(create_topic(served.kafka, "kept").await, 0);
     let value = vec![b'a'; 1024];
     let rows: Vec<Row<'_>> = (0..100).map(|_| (None, Some(value.as_slice()))).collect();
     let plain = batch(&rows, None);
