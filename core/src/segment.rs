@@ -120,6 +120,9 @@ pub struct ChunkBuilder {
     pub min_timestamp: i64,
     pub max_timestamp: i64,
     pub payload: BytesMut,
+    /// Room for the chunk header, in the same allocation just before `payload`: a chunk
+    /// stored as it is becomes its frame without a copy ([`encode_segment`]).
+    head: BytesMut,
 }
 
 impl ChunkBuilder {
@@ -129,6 +132,9 @@ impl ChunkBuilder {
 
     /// A builder whose payload has room for `bytes` without growing (and copying).
     pub fn with_capacity(topic: impl Into<String>, partition: u32, bytes: usize) -> Self {
+        let mut head = BytesMut::with_capacity(CHUNK_HEADER_LEN + bytes + 4);
+        head.resize(CHUNK_HEADER_LEN, 0);
+        let payload = head.split_off(CHUNK_HEADER_LEN);
         ChunkBuilder {
             topic: topic.into(),
             partition,
@@ -136,7 +142,8 @@ impl ChunkBuilder {
             record_count: 0,
             min_timestamp: i64::MAX,
             max_timestamp: i64::MIN,
-            payload: BytesMut::with_capacity(bytes),
+            payload,
+            head,
         }
     }
 
@@ -146,6 +153,49 @@ impl ChunkBuilder {
         self.record_count += 1;
         self.min_timestamp = self.min_timestamp.min(timestamp);
         self.max_timestamp = self.max_timestamp.max(timestamp);
+    }
+
+    /// Takes the payload as a chunk frame (header, stored payload, CRC). A payload
+    /// stored as it is and that never outgrew its builder's room becomes the frame in
+    /// place; a compressed one is written anew.
+    fn take_frame(&mut self, compression: Compression) -> Bytes {
+        let payload = std::mem::take(&mut self.payload);
+        let compressed = match compression {
+            _ if self.version == KAFKA_CHUNK_VERSION => None,
+            Compression::None => None,
+            Compression::Lz4 => Some(lz4_flex::block::compress(&payload))
+                .filter(|compressed| compressed.len() < payload.len()),
+        };
+        let (codec, stored_len) = match &compressed {
+            Some(compressed) => (Compression::Lz4, compressed.len()),
+            None => (Compression::None, payload.len()),
+        };
+        // The payload still sits right after the header room, with room for the CRC.
+        let in_place = compressed.is_none()
+            && self.head.len() == CHUNK_HEADER_LEN
+            && self.head.as_ptr() as usize + CHUNK_HEADER_LEN == payload.as_ptr() as usize
+            && payload.capacity() >= payload.len() + 4;
+        let mut frame = if in_place {
+            let mut head = std::mem::take(&mut self.head);
+            head.clear();
+            head
+        } else {
+            BytesMut::with_capacity(CHUNK_OVERHEAD + stored_len)
+        };
+        frame.put_u8(self.version);
+        frame.put_u8(codec.code());
+        frame.put_u32_le(self.record_count);
+        frame.put_u32_le(payload.len() as u32);
+        frame.put_u32_le(stored_len as u32);
+        match compressed {
+            Some(compressed) => frame.extend_from_slice(&compressed),
+            // O(1): the two halves are one allocation.
+            None if in_place => frame.unsplit(payload),
+            None => frame.extend_from_slice(&payload),
+        }
+        let crc = crc32c::crc32c(&frame);
+        frame.put_u32_le(crc);
+        frame.freeze()
     }
 }
 
@@ -161,57 +211,78 @@ pub struct ChunkLocation {
     pub max_timestamp: i64,
 }
 
-/// An encoded segment object, with the chunk locations its index records.
+/// An encoded segment object, with the chunk locations its index records. Its bytes
+/// are kept in parts (header, each chunk frame, index and trailer), not copied into one
+/// buffer: an object store writes them one after the other.
 #[derive(Debug, Clone)]
 pub struct EncodedSegment {
-    pub bytes: Bytes,
+    pub parts: Vec<Bytes>,
+    /// Each chunk's frame, in the order of `chunks`.
+    pub frames: Vec<Bytes>,
     pub chunks: Vec<ChunkLocation>,
 }
 
-/// Encodes chunks into one segment object.
+impl EncodedSegment {
+    /// The object's size in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The object's bytes in one buffer (a copy).
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.len());
+        for part in &self.parts {
+            out.extend_from_slice(part);
+        }
+        out.freeze()
+    }
+}
+
+/// Encodes chunks into one segment object. Each builder's payload moves into the
+/// segment (the builders are left empty of records but keep their other fields).
 pub fn encode_segment(
-    chunks: &[&ChunkBuilder],
+    chunks: &mut [&mut ChunkBuilder],
     compression: Compression,
     created_ms: i64,
 ) -> EncodedSegment {
-    let payload_bytes: usize = chunks
-        .iter()
-        .map(|chunk| chunk.payload.len() + CHUNK_OVERHEAD)
-        .sum();
-    let mut out =
-        BytesMut::with_capacity(HEADER_LEN + payload_bytes + 64 * chunks.len() + TRAILER_LEN);
-    out.put_slice(SEGMENT_MAGIC);
-    out.put_u16_le(FORMAT_VERSION);
-    out.put_u16_le(0);
+    let mut header = BytesMut::with_capacity(HEADER_LEN);
+    header.put_slice(SEGMENT_MAGIC);
+    header.put_u16_le(FORMAT_VERSION);
+    header.put_u16_le(0);
+    let mut parts = Vec::with_capacity(chunks.len() + 2);
+    parts.push(header.freeze());
     // Written by topic, then partition, so a topic's chunks are one byte range that a
     // catch-up of the topic reads alone; the locations keep the callers' order.
     let mut order: Vec<usize> = (0..chunks.len()).collect();
     order.sort_by(|a, b| {
         (&chunks[*a].topic, chunks[*a].partition).cmp(&(&chunks[*b].topic, chunks[*b].partition))
     });
-    let mut placed: Vec<Option<ChunkLocation>> = vec![None; chunks.len()];
+    let mut offset = HEADER_LEN as u64;
+    let mut placed: Vec<Option<(ChunkLocation, Bytes)>> = vec![None; chunks.len()];
     for index in order {
-        let chunk = chunks[index];
-        let offset = out.len() as u64;
-        encode_chunk_version(
-            chunk.version,
-            &chunk.payload,
-            chunk.record_count,
-            compression,
-            &mut out,
-        );
-        placed[index] = Some(ChunkLocation {
+        let chunk = &mut *chunks[index];
+        let frame = chunk.take_frame(compression);
+        let location = ChunkLocation {
             topic: chunk.topic.clone(),
             partition: chunk.partition,
             record_count: chunk.record_count,
             offset,
-            len: (out.len() as u64 - offset) as u32,
+            len: frame.len() as u32,
             min_timestamp: chunk.min_timestamp,
             max_timestamp: chunk.max_timestamp,
-        });
+        };
+        offset += frame.len() as u64;
+        parts.push(frame.clone());
+        placed[index] = Some((location, frame));
     }
-    let locations: Vec<ChunkLocation> = placed.into_iter().flatten().collect();
-    let index_offset = out.len() as u64;
+    let (locations, frames): (Vec<ChunkLocation>, Vec<Bytes>) =
+        placed.into_iter().flatten().unzip();
+    let index_offset = offset;
+    let mut out = BytesMut::with_capacity(64 * locations.len() + TRAILER_LEN);
     out.put_i64_le(created_ms);
     out.put_u32_le(locations.len() as u32);
     for location in &locations {
@@ -224,61 +295,28 @@ pub fn encode_segment(
         out.put_i64_le(location.min_timestamp);
         out.put_i64_le(location.max_timestamp);
     }
-    let index_len = (out.len() as u64 - index_offset) as u32;
-    let index_crc = crc32c::crc32c(&out[index_offset as usize..]);
+    let index_len = out.len() as u32;
+    let index_crc = crc32c::crc32c(&out);
     out.put_u64_le(index_offset);
     out.put_u32_le(index_len);
     out.put_u32_le(index_crc);
     out.put_u16_le(FORMAT_VERSION);
     out.put_u16_le(0);
     out.put_slice(TRAILER_MAGIC);
+    parts.push(out.freeze());
     EncodedSegment {
-        bytes: out.freeze(),
+        parts,
+        frames,
         chunks: locations,
     }
 }
 
-/// Encodes one chunk frame of Silt's record encoding and appends it to `out`.
-pub fn encode_chunk(
-    payload: &[u8],
-    record_count: u32,
-    compression: Compression,
-    out: &mut BytesMut,
-) {
-    encode_chunk_version(CHUNK_VERSION, payload, record_count, compression, out);
-}
-
-/// Encodes one chunk frame of `version` and appends it to `out`. Kafka batches carry
-/// their own compression, so a chunk of them is stored as it is.
-fn encode_chunk_version(
-    version: u8,
-    payload: &[u8],
-    record_count: u32,
-    compression: Compression,
-    out: &mut BytesMut,
-) {
-    let start = out.len();
-    let compressed;
-    let (codec, stored): (Compression, &[u8]) = match compression {
-        _ if version == KAFKA_CHUNK_VERSION => (Compression::None, payload),
-        Compression::None => (Compression::None, payload),
-        Compression::Lz4 => {
-            compressed = lz4_flex::block::compress(payload);
-            if compressed.len() < payload.len() {
-                (Compression::Lz4, &compressed)
-            } else {
-                (Compression::None, payload)
-            }
-        }
-    };
-    out.put_u8(version);
-    out.put_u8(codec.code());
-    out.put_u32_le(record_count);
-    out.put_u32_le(payload.len() as u32);
-    out.put_u32_le(stored.len() as u32);
-    out.put_slice(stored);
-    let crc = crc32c::crc32c(&out[start..]);
-    out.put_u32_le(crc);
+/// One chunk frame of Silt's record encoding holding `payload`.
+pub fn encode_chunk(payload: &[u8], record_count: u32, compression: Compression) -> Bytes {
+    let mut builder = ChunkBuilder::with_capacity("", 0, payload.len());
+    builder.payload.extend_from_slice(payload);
+    builder.record_count = record_count;
+    builder.take_frame(compression)
 }
 
 /// A verified, decompressed chunk.

@@ -138,13 +138,31 @@ impl OpenBatch {
         if own {
             self.stamped_requests += 1;
         }
+        // An own chunk holds exactly this request's bytes of its partition: room for
+        // them from the start, so the chunk never grows (each growth is a copy).
+        let mut own_bytes: HashMap<(u32, u8), usize> = HashMap::new();
+        if own {
+            for record in &produce.records {
+                *own_bytes
+                    .entry((record.partition, CHUNK_VERSION))
+                    .or_default() += record.end - record.start;
+            }
+            for kept in &produce.batches {
+                *own_bytes
+                    .entry((kept.partition, KAFKA_CHUNK_VERSION))
+                    .or_default() += kept.raw.len();
+            }
+        }
         let mut positions = Vec::with_capacity(produce.records.len());
         // The chunk of `partition` in `version` that this request's records join.
         let mut chunk_for = |batch: &mut OpenBatch, partition: u32, version: u8| -> usize {
             let key = (topic_id, partition, version);
             let chunks = &mut batch.chunks;
             let new_chunk = || {
-                let capacity = sizes.get(&key).copied().unwrap_or(0);
+                let capacity = match own_bytes.get(&(partition, version)) {
+                    Some(&bytes) => bytes,
+                    None => sizes.get(&key).copied().unwrap_or(0),
+                };
                 let builder = if version == KAFKA_CHUNK_VERSION {
                     ChunkBuilder::kafka(&*topic, partition, capacity)
                 } else {
@@ -500,7 +518,7 @@ async fn run_flushing(
         metrics.flush_write_seconds.record_duration(write_elapsed);
         let outcome = match result {
             Ok((object_key, segment)) => {
-                metrics.flush_bytes.record(segment.bytes.len() as u64);
+                metrics.flush_bytes.record(segment.len() as u64);
                 metrics.flush_records.record(
                     batch
                         .chunks
@@ -545,9 +563,12 @@ impl Flusher {
         let chunks = std::mem::take(&mut batch.chunks);
         let compression = self.config.compression;
         let (chunks, segment) = tokio::task::spawn_blocking(move || {
-            let builders: Vec<&ChunkBuilder> =
-                chunks.iter().map(|pending| &pending.builder).collect();
-            let segment = encode_segment(&builders, compression, now_ms());
+            let mut chunks = chunks;
+            let mut builders: Vec<&mut ChunkBuilder> = chunks
+                .iter_mut()
+                .map(|pending| &mut pending.builder)
+                .collect();
+            let segment = encode_segment(&mut builders, compression, now_ms());
             (chunks, segment)
         })
         .await
@@ -569,7 +590,7 @@ impl Flusher {
                 .store
                 .put_opts(
                     &path,
-                    PutPayload::from_bytes(segment.bytes.clone()),
+                    segment.parts.iter().cloned().collect::<PutPayload>(),
                     options,
                 )
                 .await
@@ -592,16 +613,10 @@ impl Flusher {
                 }
             }
         }
-        Metrics::add(
-            &self.metrics.segment_bytes_written,
-            segment.bytes.len() as u64,
-        );
-        for location in &segment.chunks {
-            let frame = segment.bytes.slice(
-                location.offset as usize..(location.offset + u64::from(location.len)) as usize,
-            );
+        Metrics::add(&self.metrics.segment_bytes_written, segment.len() as u64);
+        for (location, frame) in segment.chunks.iter().zip(&segment.frames) {
             self.cache
-                .insert(&object_key, location.offset, location.len, frame);
+                .insert(&object_key, location.offset, location.len, frame.clone());
         }
         Ok((object_key, segment))
     }
@@ -634,7 +649,7 @@ impl Flusher {
             .collect();
         let commit = SegmentCommit {
             object_key,
-            object_size: segment.bytes.len() as u64,
+            object_size: segment.len() as u64,
             chunks,
         };
         let mut attempt = 0;

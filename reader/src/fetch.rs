@@ -449,19 +449,17 @@ impl Reader {
             && rows.windows(2).all(|pair| pair[1].0 == pair[0].0 + 1);
         if contiguous {
             for (part, rows) in rows.chunks(ROW_GROUP_PART_RECORDS as usize).enumerate() {
-                let mut frame = bytes::BytesMut::new();
-                encode_chunk(
+                let frame = encode_chunk(
                     &table::encode_rows(rows),
                     rows.len() as u32,
                     Compression::Lz4,
-                    &mut frame,
                 );
                 self.cache.insert_view(
                     &entry.object_key,
                     group as u64,
                     ROW_GROUP_MARK,
                     &format!("part-{part}"),
-                    frame.freeze(),
+                    frame,
                 );
             }
         }

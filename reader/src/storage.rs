@@ -119,7 +119,8 @@ pub trait Interceptor: std::fmt::Debug + Send + Sync + 'static {
     }
 
     /// Runs after a PUT or copy to `location` succeeded; an error fails the request.
-    async fn after_write(&self, _location: &ObjectPath) -> object_store::Result<()> {
+    /// `own` is set when this interceptor's [`Interceptor::put`] wrote it.
+    async fn after_write(&self, _location: &ObjectPath, _own: bool) -> object_store::Result<()> {
         Ok(())
     }
 
@@ -168,11 +169,11 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
         let started = Instant::now();
         let bytes = payload.content_length() as u64;
         let result = async {
-            let result = match self.interceptor.put(location, &payload, &opts).await {
-                Some(result) => result?,
-                None => self.inner.put_opts(location, payload, opts).await?,
+            let (result, own) = match self.interceptor.put(location, &payload, &opts).await {
+                Some(result) => (result?, true),
+                None => (self.inner.put_opts(location, payload, opts).await?, false),
             };
-            self.interceptor.after_write(location).await?;
+            self.interceptor.after_write(location, own).await?;
             Ok(result)
         }
         .await;
@@ -258,7 +259,7 @@ impl<I: Interceptor> ObjectStore for InterceptedStore<I> {
     ) -> object_store::Result<()> {
         self.interceptor.before(Operation::Copy, Some(to)).await?;
         self.inner.copy_opts(from, to, options).await?;
-        self.interceptor.after_write(to).await
+        self.interceptor.after_write(to, false).await
     }
 }
 
@@ -329,10 +330,13 @@ impl Interceptor for SyncToDisk {
         }
     }
 
-    async fn after_write(&self, location: &ObjectPath) -> object_store::Result<()> {
+    async fn after_write(&self, location: &ObjectPath, own: bool) -> object_store::Result<()> {
         let file = self.root.join(location.as_ref());
         let sync = move || -> std::io::Result<()> {
-            std::fs::File::open(&file)?.sync_all()?;
+            // A file written here was synced before it was linked into place.
+            if !own {
+                std::fs::File::open(&file)?.sync_all()?;
+            }
             if let Some(folder) = file.parent() {
                 std::fs::File::open(folder)?.sync_all()?;
             }
@@ -590,7 +594,7 @@ impl Interceptor for FaultInjector {
         Ok(())
     }
 
-    async fn after_write(&self, _location: &ObjectPath) -> object_store::Result<()> {
+    async fn after_write(&self, _location: &ObjectPath, _own: bool) -> object_store::Result<()> {
         if self.next_unit() < self.config.reset_rate {
             return Err(self.fault(Operation::Put, "connection reset after the write landed"));
         }

@@ -90,18 +90,19 @@ async fn put_and_commit(
     compression: Compression,
     topic_id: &dyn Fn(&str) -> i64,
 ) -> String {
-    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), compression, 0);
+    let mut builders = builders.to_vec();
+    let segment = encode_segment(&mut builders.iter_mut().collect::<Vec<_>>(), compression, 0);
     let key = SegmentId::generate().object_key();
     f.store
         .put(
             &ObjectPath::from(key.as_str()),
-            PutPayload::from_bytes(segment.bytes.clone()),
+            PutPayload::from_bytes(segment.to_bytes()),
         )
         .await
         .expect("put");
     let commit = SegmentCommit {
         object_key: key.clone(),
-        object_size: segment.bytes.len() as u64,
+        object_size: segment.len() as u64,
         chunks: builders
             .iter()
             .zip(&segment.chunks)

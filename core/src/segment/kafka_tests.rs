@@ -94,7 +94,7 @@ fn kafka_segment(batches: &[Bytes]) -> (EncodedSegment, Vec<crate::kafka_batch::
     .encode(&mut encoded);
     plain.push_encoded(&encoded, 9);
     (
-        encode_segment(&[&plain, &chunk], Compression::Lz4, 0),
+        encode_segment(&mut [&mut plain, &mut chunk], Compression::Lz4, 0),
         decoded,
     )
 }
@@ -102,7 +102,7 @@ fn kafka_segment(batches: &[Bytes]) -> (EncodedSegment, Vec<crate::kafka_batch::
 fn frame(segment: &EncodedSegment, index: usize) -> Bytes {
     let location = &segment.chunks[index];
     segment
-        .bytes
+        .to_bytes()
         .slice(location.offset as usize..(location.offset + u64::from(location.len)) as usize)
 }
 
@@ -118,7 +118,7 @@ fn kafka_batches_are_read_back_as_the_records_they_hold() {
         ),
         (6, -7, YEAR_2100_MS)
     );
-    let index = decode_segment_index(&segment.bytes).expect("index");
+    let index = decode_segment_index(&segment.to_bytes()).expect("index");
     assert_eq!(index.chunks[1].record_count, 6);
     let chunk = decode_chunk(&frame(&segment, 1)).expect("chunk");
     assert_eq!(chunk.version, KAFKA_CHUNK_VERSION);
@@ -268,7 +268,7 @@ fn kafka_chunk_bytes_are_pinned() {
     let mut chunk = ChunkBuilder::kafka("t", 0, 0);
     chunk.push_kafka_batch(&raw, 1, 1_700_000_000_000, 1_700_000_000_000);
     chunk.push_kafka_batch(&raw, 1, 1_700_000_000_000, 1_700_000_000_000);
-    let segment = encode_segment(&[&chunk], Compression::Lz4, 1_700_000_000_001);
+    let segment = encode_segment(&mut [&mut chunk], Compression::Lz4, 1_700_000_000_001);
     let hex: String = frame(&segment, 0)
         .iter()
         .map(|byte| format!("{byte:02x}"))

@@ -58,14 +58,19 @@ fn build_chunks(partitions: &[Vec<Record>]) -> Vec<ChunkBuilder> {
 }
 
 fn decode_all(segment: &EncodedSegment) -> Vec<Vec<Record>> {
-    let index = decode_segment_index(&segment.bytes).expect("index decodes");
+    let object = segment.to_bytes();
+    let index = decode_segment_index(&object).expect("index decodes");
     assert_eq!(index.chunks, segment.chunks);
+    for (location, frame) in segment.chunks.iter().zip(&segment.frames) {
+        let at = location.offset as usize;
+        assert_eq!(&object[at..at + location.len as usize], &frame[..]);
+    }
     index
         .chunks
         .iter()
         .map(|location| {
             let frame = segment
-                .bytes
+                .to_bytes()
                 .slice(location.offset as usize..(location.offset + location.len as u64) as usize);
             let chunk = decode_chunk(&frame).expect("chunk decodes");
             chunk
@@ -87,8 +92,8 @@ proptest! {
         compressed in any::<bool>(),
     ) {
         let compression = if compressed { Compression::Lz4 } else { Compression::None };
-        let chunks = build_chunks(&partitions);
-        let segment = encode_segment(&chunks.iter().collect::<Vec<_>>(), compression, 1_700_000_000_000);
+        let mut chunks = build_chunks(&partitions);
+        let segment = encode_segment(&mut chunks.iter_mut().collect::<Vec<_>>(), compression, 1_700_000_000_000);
         prop_assert_eq!(decode_all(&segment), partitions);
     }
 }
@@ -103,7 +108,7 @@ fn sample_segment(compression: Compression) -> EncodedSegment {
         })
         .collect();
     encode_segment(
-        &build_chunks(&[records]).iter().collect::<Vec<_>>(),
+        &mut build_chunks(&[records]).iter_mut().collect::<Vec<_>>(),
         compression,
         0,
     )
@@ -115,7 +120,7 @@ fn every_flipped_byte_in_a_chunk_is_detected() {
         let segment = sample_segment(compression);
         let location = &segment.chunks[0];
         let frame = segment
-            .bytes
+            .to_bytes()
             .slice(location.offset as usize..(location.offset + location.len as u64) as usize);
         assert!(decode_chunk(&frame).is_ok());
         for position in 0..frame.len() {
@@ -138,7 +143,7 @@ fn truncated_chunk_is_rejected() {
     let segment = sample_segment(Compression::Lz4);
     let location = &segment.chunks[0];
     let frame = segment
-        .bytes
+        .to_bytes()
         .slice(location.offset as usize..(location.offset + location.len as u64) as usize);
     for len in [0, 5, CHUNK_OVERHEAD - 1, frame.len() - 1] {
         assert!(decode_chunk(&frame.slice(..len)).is_err(), "length {len}");
@@ -148,7 +153,7 @@ fn truncated_chunk_is_rejected() {
 #[test]
 fn unknown_version_is_rejected_naming_it() {
     let segment = sample_segment(Compression::None);
-    let mut bytes = segment.bytes.to_vec();
+    let mut bytes = segment.to_bytes().to_vec();
     bytes[8] = 7; // header version
     let error = decode_segment_index(&bytes).expect_err("version 7 must be rejected");
     let message = error.to_string();
@@ -157,7 +162,7 @@ fn unknown_version_is_rejected_naming_it() {
         "{message}"
     );
 
-    let mut bytes = segment.bytes.to_vec();
+    let mut bytes = segment.to_bytes().to_vec();
     let trailer_version = bytes.len() - 8;
     bytes[trailer_version] = 9;
     let error = decode_segment_index(&bytes).expect_err("trailer version 9 must be rejected");
@@ -165,7 +170,7 @@ fn unknown_version_is_rejected_naming_it() {
 
     // A chunk of an unknown version whose checksum is valid is still refused by name.
     let location = &segment.chunks[0];
-    let mut frame = segment.bytes
+    let mut frame = segment.to_bytes()
         [location.offset as usize..(location.offset + location.len as u64) as usize]
         .to_vec();
     frame[0] = 9;
@@ -179,13 +184,13 @@ fn unknown_version_is_rejected_naming_it() {
 #[test]
 fn bad_magic_and_corrupt_index_are_rejected() {
     let segment = sample_segment(Compression::Lz4);
-    let mut bytes = segment.bytes.to_vec();
+    let mut bytes = segment.to_bytes().to_vec();
     bytes[0] = b'X';
     assert!(matches!(
         decode_segment_index(&bytes),
         Err(SegmentError::BadMagic)
     ));
-    let mut bytes = segment.bytes.to_vec();
+    let mut bytes = segment.to_bytes().to_vec();
     let inside_index = bytes.len() - TRAILER_LEN - 3;
     bytes[inside_index] ^= 0x10;
     assert!(matches!(
@@ -212,12 +217,12 @@ fn encoded_bytes_are_pinned() {
         },
     ];
     let segment = encode_segment(
-        &build_chunks(&[records]).iter().collect::<Vec<_>>(),
+        &mut build_chunks(&[records]).iter_mut().collect::<Vec<_>>(),
         Compression::None,
         1_700_000_000_001,
     );
     let hex: String = segment
-        .bytes
+        .to_bytes()
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
@@ -236,7 +241,8 @@ fn version_1_segments_are_still_read() {
         .collect();
     let segment = EncodedSegment {
         chunks: decode_segment_index(&bytes).expect("index").chunks,
-        bytes: Bytes::from(bytes),
+        parts: vec![Bytes::from(bytes)],
+        frames: vec![],
     };
     let records = decode_all(&segment);
     assert_eq!(
@@ -311,7 +317,7 @@ proptest! {
     ) {
         decode_whatever(&Bytes::from(random));
         let compression = if compressed { Compression::Lz4 } else { Compression::None };
-        let mut object = sample_segment(compression).bytes.to_vec();
+        let mut object = sample_segment(compression).to_bytes().to_vec();
         for (at, byte, kind) in edits {
             let at = usize::from(at) % (object.len() + 1);
             match kind {
@@ -330,7 +336,7 @@ proptest! {
 #[test]
 fn the_index_is_read_from_the_tail_of_the_object() {
     let segment = sample_segment(Compression::Lz4);
-    let bytes = &segment.bytes[..];
+    let bytes = &segment.to_bytes()[..];
     let size = bytes.len() as u64;
     let whole = decode_segment_index(bytes).expect("index");
     let from_tail = |tail_len: usize| decode_segment_tail(&bytes[bytes.len() - tail_len..], size);
@@ -366,7 +372,7 @@ fn the_index_is_read_from_the_tail_of_the_object() {
 #[test]
 fn chunks_are_laid_out_by_topic_and_partition() {
     let given = [("b", 1), ("a", 0), ("b", 0), ("a", 1)];
-    let builders: Vec<ChunkBuilder> = given
+    let mut builders: Vec<ChunkBuilder> = given
         .iter()
         .map(|&(topic, partition)| {
             let mut chunk = ChunkBuilder::new(topic, partition);
@@ -382,7 +388,11 @@ fn chunks_are_laid_out_by_topic_and_partition() {
             chunk
         })
         .collect();
-    let segment = encode_segment(&builders.iter().collect::<Vec<_>>(), Compression::None, 0);
+    let segment = encode_segment(
+        &mut builders.iter_mut().collect::<Vec<_>>(),
+        Compression::None,
+        0,
+    );
     let named: Vec<(&str, u32)> = segment
         .chunks
         .iter()
@@ -397,10 +407,44 @@ fn chunks_are_laid_out_by_topic_and_partition() {
         .collect();
     assert_eq!(written, vec![("a", 0), ("a", 1), ("b", 0), ("b", 1)]);
     assert_eq!(
-        decode_segment_index(&segment.bytes)
+        decode_segment_index(&segment.to_bytes())
             .expect("index")
             .chunks
             .len(),
         4
     );
+}
+
+/// A chunk stored as it is becomes its frame where its builder wrote it, and a builder
+/// that outgrew its room still gives the right frame (from a copy).
+#[test]
+fn a_chunk_stored_as_it_is_is_not_copied() {
+    let mut roomy = ChunkBuilder::with_capacity("t", 0, 64);
+    let mut cramped = ChunkBuilder::with_capacity("t", 1, 1);
+    let mut encoded = BytesMut::new();
+    Record {
+        timestamp: 5,
+        key: None,
+        value: RecordValue::Json("{}".into()),
+        headers: vec![],
+    }
+    .encode(&mut encoded);
+    roomy.push_encoded(&encoded, 5);
+    cramped.push_encoded(&encoded, 5);
+    let payload_at = roomy.payload.as_ptr() as usize;
+    let segment = encode_segment(&mut [&mut roomy, &mut cramped], Compression::None, 0);
+    assert_eq!(
+        segment.frames[0].as_ptr() as usize + CHUNK_HEADER_LEN,
+        payload_at,
+        "the frame is the builder's own buffer"
+    );
+    assert!(
+        roomy.payload.is_empty(),
+        "the payload moved into the segment"
+    );
+    assert_eq!(
+        segment.frames[0][CHUNK_HEADER_LEN..],
+        segment.frames[1][CHUNK_HEADER_LEN..]
+    );
+    assert_eq!(decode_all(&segment).len(), 2);
 }
