@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, WriteHalf};
@@ -154,7 +154,8 @@ pub(super) async fn read_frame<R: AsyncRead + Unpin>(
     }))
 }
 
-/// Writes each response once it is ready, in request order.
+/// Writes each response (framed by [`super::dispatch::encode_response`]) once it is
+/// ready, in request order.
 pub(super) async fn write_responses<S: AsyncWrite>(
     mut write: WriteHalf<S>,
     mut pending: mpsc::Receiver<PendingResponse>,
@@ -163,10 +164,7 @@ pub(super) async fn write_responses<S: AsyncWrite>(
         let Some(response) = response.await? else {
             continue;
         };
-        let mut out = BytesMut::with_capacity(response.len() + 4);
-        out.put_i32(response.len() as i32);
-        out.extend_from_slice(&response);
-        write.write_all(&out).await?;
+        write.write_all(&response).await?;
     }
     Ok(())
 }

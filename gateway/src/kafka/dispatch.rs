@@ -1,6 +1,6 @@
 //! One request: decoded, handed to its API's handler, its answer encoded.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, ResponseHeader, api_versions_response::ApiVersion,
 };
@@ -202,20 +202,33 @@ fn unreachable_answered() -> Result<PendingResponse, KafkaError> {
     Err(KafkaError::Protocol("a request answered twice".into()))
 }
 
+/// A response as it goes on the wire: its size, header and body, in one buffer sized
+/// for them up front (a fetch's records are copied once, not again as it grows or is
+/// framed).
 pub(super) fn encode_response<T: Encodable>(
     correlation_id: i32,
     header_version: i16,
     body: &T,
     version: i16,
 ) -> Result<BytesMut, KafkaError> {
-    let mut out = BytesMut::new();
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
-    header
-        .encode(&mut out, header_version)
-        .map_err(|error| KafkaError::Protocol(format!("encoding a response header: {error}")))?;
-    body.encode(&mut out, version)
-        .map_err(|error| KafkaError::Protocol(format!("encoding a response: {error}")))?;
+    let failed =
+        |error: anyhow::Error| KafkaError::Protocol(format!("encoding a response: {error}"));
+    let size = header.compute_size(header_version).map_err(failed)?
+        + body.compute_size(version).map_err(failed)?;
+    let length = i32::try_from(size)
+        .map_err(|_| KafkaError::Protocol(format!("a response of {size} bytes")))?;
+    let mut out = BytesMut::with_capacity(4 + size);
+    out.put_i32(length);
+    header.encode(&mut out, header_version).map_err(failed)?;
+    body.encode(&mut out, version).map_err(failed)?;
+    if out.len() != 4 + size {
+        return Err(KafkaError::Protocol(format!(
+            "a response encoded to {} bytes, sized {size}",
+            out.len() - 4
+        )));
+    }
     Ok(out)
 }
 
