@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # librdkafka's `rdkafka_performance` (bench/build_rdkafka_performance.sh) against
-# `silt dev` on moto's S3 server, started here, default settings, 8 partitions,
-# `acks=all`, 1 KiB values (a random 1 KiB pattern behind each message's own sequence
+# `silt dev` on moto's S3 server, started here, librdkafka's default settings, 8
+# partitions, `acks=all`, 1 KiB values (a random 1 KiB pattern behind each message's own sequence
 # number, `-S`, so no two values are the same): one message in flight (20 a second,
 # latency of each from its delivery report), plain and idempotent produce, then a cold
 # consume of everything produced (a restarted server, empty cache).
 #
 #   bench/rdkafka_s3.sh [RECORDS] [SILT_BINARY]
+#
+# rdkafka_performance sets `linger.ms=1000` of its own (examples/rdkafka_performance.c),
+# which also makes the sticky partitioner keep one partition for 2 s; every producer
+# here passes `linger.ms=$LINGER`, librdkafka's default of 5 unless LINGER is set
+# (LINGER=1000 gives rdkafka_performance's own setting).
 #
 # With BUCKET=local the server keeps its segments on the local filesystem instead
 # (moto still starts, idle), for the machine's own limit.
@@ -19,6 +24,7 @@ S3_PORT=14587 SILT_PORT=18094 KAFKA_PORT=19094
 URL="http://127.0.0.1:$SILT_PORT"
 # shellcheck source=bench/moto.sh
 source "$ROOT/bench/moto.sh"
+LINGER="${LINGER:-5}"
 STORE=(--object-store s3://bench/silt)
 [ "${BUCKET:-moto}" = local ] && STORE=()
 start_silt "${STORE[@]}"
@@ -30,7 +36,7 @@ summary() { grep -E "messages produced|bytes\) consumed" | tail -1; }
 
 echo "== one message in flight: 400 messages, 20 a second"
 "$RDPERF" -P -t one -b "$BROKER" -a -1 -s 1024 -m "$PATTERN" -c 400 -r 20 -l \
-  -A "$WORK/latency.txt" -X linger.ms=0 >/dev/null 2>&1
+  -A "$WORK/latency.txt" -X "linger.ms=$LINGER" >/dev/null 2>&1
 sort -n "$WORK/latency.txt" | awk '{ v[NR] = $1 } END {
   printf "latency p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d messages)\n",
     v[int(NR * 0.50)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000, NR }'
@@ -38,7 +44,7 @@ sort -n "$WORK/latency.txt" | awk '{ v[NR] = $1 } END {
 for idempotence in false true; do
   echo "== produce $RECORDS, enable.idempotence=$idempotence"
   "$RDPERF" -P -t k8 -b "$BROKER" -a -1 -s 1024 -m "$PATTERN" -S 1 -c "$RECORDS" \
-    -X "enable.idempotence=$idempotence" 2>&1 | summary
+    -X "enable.idempotence=$idempotence" -X "linger.ms=$LINGER" 2>&1 | summary
 done
 
 echo "== cold consume of all $((2 * RECORDS)) records (restarted server, empty cache)"

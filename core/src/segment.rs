@@ -157,22 +157,17 @@ impl ChunkBuilder {
 
     /// Takes the payload as a chunk frame (header, stored payload, CRC). A payload
     /// stored as it is and that never outgrew its builder's room becomes the frame in
-    /// place; a compressed one is written anew.
+    /// place; a compressed one is compressed straight into its frame.
     fn take_frame(&mut self, compression: Compression) -> Bytes {
         let payload = std::mem::take(&mut self.payload);
-        let compressed = match compression {
-            _ if self.version == KAFKA_CHUNK_VERSION => None,
-            Compression::None => None,
-            Compression::Lz4 => Some(lz4_flex::block::compress(&payload))
-                .filter(|compressed| compressed.len() < payload.len()),
-        };
-        let (codec, stored_len) = match &compressed {
-            Some(compressed) => (Compression::Lz4, compressed.len()),
-            None => (Compression::None, payload.len()),
-        };
+        if compression == Compression::Lz4
+            && self.version != KAFKA_CHUNK_VERSION
+            && let Some(frame) = self.compressed_frame(&payload)
+        {
+            return frame;
+        }
         // The payload still sits right after the header room, with room for the CRC.
-        let in_place = compressed.is_none()
-            && self.head.len() == CHUNK_HEADER_LEN
+        let in_place = self.head.len() == CHUNK_HEADER_LEN
             && self.head.as_ptr() as usize + CHUNK_HEADER_LEN == payload.as_ptr() as usize
             && payload.capacity() >= payload.len() + 4;
         let mut frame = if in_place {
@@ -180,22 +175,44 @@ impl ChunkBuilder {
             head.clear();
             head
         } else {
-            BytesMut::with_capacity(CHUNK_OVERHEAD + stored_len)
+            BytesMut::with_capacity(CHUNK_OVERHEAD + payload.len())
         };
-        frame.put_u8(self.version);
-        frame.put_u8(codec.code());
-        frame.put_u32_le(self.record_count);
-        frame.put_u32_le(payload.len() as u32);
-        frame.put_u32_le(stored_len as u32);
-        match compressed {
-            Some(compressed) => frame.extend_from_slice(&compressed),
+        self.put_header(&mut frame, Compression::None, payload.len(), payload.len());
+        if in_place {
             // O(1): the two halves are one allocation.
-            None if in_place => frame.unsplit(payload),
-            None => frame.extend_from_slice(&payload),
+            frame.unsplit(payload);
+        } else {
+            frame.extend_from_slice(&payload);
         }
         let crc = crc32c::crc32c(&frame);
         frame.put_u32_le(crc);
         frame.freeze()
+    }
+
+    /// The frame of `payload` compressed with lz4, written after its header in one
+    /// buffer; `None` when compressing does not make it smaller.
+    fn compressed_frame(&self, payload: &[u8]) -> Option<Bytes> {
+        let bound = lz4_flex::block::get_maximum_output_size(payload.len());
+        let mut frame = BytesMut::with_capacity(CHUNK_OVERHEAD + bound);
+        frame.resize(CHUNK_HEADER_LEN + bound, 0);
+        let stored_len = lz4_flex::block::compress_into(payload, &mut frame[CHUNK_HEADER_LEN..])
+            .ok()
+            .filter(|&stored_len| stored_len < payload.len())?;
+        frame.truncate(CHUNK_HEADER_LEN + stored_len);
+        let mut header = &mut frame[..CHUNK_HEADER_LEN];
+        self.put_header(&mut header, Compression::Lz4, payload.len(), stored_len);
+        let crc = crc32c::crc32c(&frame);
+        frame.put_u32_le(crc);
+        Some(frame.freeze())
+    }
+
+    /// Writes the chunk header: version, codec, record count, raw and stored lengths.
+    fn put_header(&self, out: &mut impl BufMut, codec: Compression, raw: usize, stored: usize) {
+        out.put_u8(self.version);
+        out.put_u8(codec.code());
+        out.put_u32_le(self.record_count);
+        out.put_u32_le(raw as u32);
+        out.put_u32_le(stored as u32);
     }
 }
 

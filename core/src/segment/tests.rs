@@ -448,3 +448,38 @@ fn a_chunk_stored_as_it_is_is_not_copied() {
     );
     assert_eq!(decode_all(&segment).len(), 2);
 }
+
+#[test]
+fn lz4_keeps_a_chunk_compressed_only_when_smaller() {
+    let compressible = sample_segment(Compression::Lz4);
+    let plain = sample_segment(Compression::None);
+    assert_eq!(compressible.frames[0][1], Compression::Lz4.code());
+    assert!(compressible.frames[0].len() < plain.frames[0].len());
+    assert_eq!(decode_all(&compressible), decode_all(&plain));
+
+    // Random bytes do not shrink: the chunk is stored as it is, in its builder's buffer.
+    let mut noise = ChunkBuilder::with_capacity("t", 0, 4096);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut encoded = BytesMut::new();
+    Record {
+        timestamp: 1,
+        key: None,
+        value: RecordValue::Binary(Bytes::from_iter((0..2048).map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        }))),
+        headers: vec![],
+    }
+    .encode(&mut encoded);
+    noise.push_encoded(&encoded, 1);
+    let payload_at = noise.payload.as_ptr() as usize;
+    let segment = encode_segment(&mut [&mut noise], Compression::Lz4, 0);
+    assert_eq!(segment.frames[0][1], Compression::None.code());
+    assert_eq!(
+        segment.frames[0].as_ptr() as usize + CHUNK_HEADER_LEN,
+        payload_at
+    );
+    assert_eq!(decode_all(&segment).len(), 1);
+}
