@@ -16,7 +16,10 @@ mod security;
 mod serve;
 
 /// mimalloc keeps and reuses the large buffers that fetch answers and segments need,
-/// where the system allocator maps and faults in fresh pages for each.
+/// where the system allocator maps and faults in fresh pages for each. Built with
+/// `no_thp`: its purges of freed memory inside transparent huge pages stalled the
+/// process now and then for 100 ms and more (ack p99 at half the peak 110–160 ms with
+/// huge pages, 23–24 ms without; bench/README.md, "Issue 17's table").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
