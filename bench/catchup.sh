@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # A cold catch-up of one topic whose segments it shares with another, on moto's S3
 # server: `silt bench` produces random 1 KiB values to topics `a` and `b` (8 partitions
-# each) at once, so every segment holds both; the server restarts with an empty cache;
+# each) at once, so every segment holds both; the server restarts with empty caches;
 # then a Kafka consumer (librdkafka) reads all of `a` from the beginning. Reports the
 # bytes and GETs read from the bucket per byte of `a`'s records, from the server's own
 # counters, and the same for `--replay` right after producing.
+#
+# The server keeps its default caches (256 MiB of memory, 1 GiB of disk for a bucket)
+# unless CACHE_FLAGS says otherwise, e.g. CACHE_FLAGS="--cache-disk-bytes 0" for memory
+# alone.
 #
 #   bench/catchup.sh [SECONDS]
 set -euo pipefail
@@ -15,7 +19,8 @@ URL="http://127.0.0.1:$SILT_PORT"
 # shellcheck source=bench/moto.sh
 source "$ROOT/bench/moto.sh"
 metric() { curl -fsS "$URL/metrics" | awk -v series="$1" '$1 == series { print $2 }'; }
-start_silt --cache-disk-bytes 0 --object-store s3://bench/silt
+read -r -a CACHE <<<"${CACHE_FLAGS:-}"
+start_silt "${CACHE[@]}" --object-store s3://bench/silt
 for topic in a b; do
   "$ROOT/target/release/silt" topics create "$topic" --partitions 8 --url "$URL" >/dev/null
 done
@@ -30,9 +35,8 @@ SEGMENT_BYTES="$(curl -fsS "$URL/v1/console/topics" | "$ROOT/.venv/kafka-clients
   'import json,sys; t={x["name"]: x for x in json.load(sys.stdin)["topics"]}; print(t["a"]["segment_bytes"], t["b"]["segment_bytes"])')"
 read -r A_BYTES B_BYTES <<<"$SEGMENT_BYTES"
 echo "topic a: $A_BYTES bytes of chunks, topic b: $B_BYTES, in shared segments"
-echo "== restart with an empty cache; a Kafka consumer reads all of a"
-kill "$SILT_PID"; wait "$SILT_PID" 2>/dev/null || true
-start_silt --cache-disk-bytes 0 --object-store s3://bench/silt
+echo "== restart with empty caches; a Kafka consumer reads all of a"
+restart_cold "${CACHE[@]}" --object-store s3://bench/silt
 GETS0="$(metric 'silt_object_store_requests_total{operation="get"}')"
 BYTES0="$(metric 'silt_object_store_bytes_total{operation="get"}')"
 "$ROOT/.venv/kafka-clients/bin/python" - "127.0.0.1:$KAFKA_PORT" <<'PY'

@@ -26,5 +26,12 @@ start_silt() {
   done
   echo "silt did not start" >&2; exit 1
 }
+# Stops the server and starts `$SILT` again with the flags given and empty caches: the
+# chunk cache's disk part outlives a restart, so it is removed first.
+restart_cold() {
+  kill "$SILT_PID"; wait "$SILT_PID" 2>/dev/null || true
+  rm -rf "$WORK/silt/cache"
+  start_silt "$@"
+}
 export AWS_ENDPOINT_URL="http://127.0.0.1:$S3_PORT" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test

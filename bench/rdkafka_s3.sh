@@ -4,7 +4,7 @@
 # partitions, `acks=all`, 1 KiB values (a random 1 KiB pattern behind each message's own sequence
 # number, `-S`, so no two values are the same): one message in flight (20 a second,
 # latency of each from its delivery report), plain and idempotent produce, then a cold
-# consume of everything produced (a restarted server, empty cache).
+# consume of everything produced (a restarted server, its memory and disk caches emptied).
 #
 #   bench/rdkafka_s3.sh [RECORDS] [SILT_BINARY]
 #
@@ -47,8 +47,7 @@ for idempotence in false true; do
     -X "enable.idempotence=$idempotence" -X "linger.ms=$LINGER" 2>&1 | summary
 done
 
-echo "== cold consume of all $((2 * RECORDS)) records (restarted server, empty cache)"
-kill "$SILT_PID"; wait "$SILT_PID" 2>/dev/null || true
-start_silt "${STORE[@]}"
+echo "== cold consume of all $((2 * RECORDS)) records (restarted server, empty caches)"
+restart_cold "${STORE[@]}"
 "$RDPERF" -C -t k8 -b "$BROKER" -p 0 -p 1 -p 2 -p 3 -p 4 -p 5 -p 6 -p 7 -o beginning \
   -c "$((2 * RECORDS))" -X fetch.max.bytes=52428800 2>&1 | summary

@@ -189,6 +189,13 @@ impl Metrics {
             "Cache misses served by reading the topic's range of the chunk's segment (its index first), caching the topic's chunks",
             reader.topic_range_reads(),
         );
+        single(
+            &mut out,
+            "silt_read_aheads_total",
+            "counter",
+            "Segment reads started ahead of a catch-up's next fetch (its topic's range, cached)",
+            reader.read_aheads(),
+        );
         self.render_listeners(&mut out);
         if let Some(injected) = self.faults_injected.get() {
             single(

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use foyer::{
-    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
-    PsyncIoEngineConfig, Source,
+    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, Hint, HybridCache, HybridCacheBuilder,
+    HybridCacheProperties, Location, PsyncIoEngineConfig, Source,
 };
 use tracing::debug;
 
@@ -158,6 +158,27 @@ impl ChunkCache {
     ) {
         self.inner
             .insert(cache_key(object_key, byte_offset, byte_len, view), bytes);
+    }
+
+    /// Caches a view that is rebuilt from its chunk's frame without reading the bucket
+    /// (a Kafka batch encoded from the chunk's records): it is evicted before any frame
+    /// and never written to the disk tier, so that a catch-up's encoded batches, read
+    /// once, do not push out the chunks its other partitions have yet to read.
+    pub fn insert_rebuildable_view(
+        &self,
+        object_key: &str,
+        byte_offset: u64,
+        byte_len: u32,
+        view: &str,
+        bytes: Bytes,
+    ) {
+        self.inner.insert_with_properties(
+            cache_key(object_key, byte_offset, byte_len, view),
+            bytes,
+            HybridCacheProperties::default()
+                .with_hint(Hint::Low)
+                .with_location(Location::InMem),
+        );
     }
 
     pub fn stats(&self) -> &CacheStats {

@@ -14,6 +14,7 @@ use silt_core::segment::{
     Compression, DecodedChunk, SegmentError, decode_chunk, decode_segment_index, encode_chunk,
 };
 
+mod read_ahead;
 mod topic_range;
 use silt_core::transactions::{Isolation, TxnOutcome};
 use tokio::sync::Semaphore;
@@ -117,6 +118,8 @@ pub struct Reader {
     segment_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     whole_segment_permits: Semaphore,
     misses: Mutex<HashMap<String, TopicMisses>>,
+    read_ahead_permits: Arc<Semaphore>,
+    read_aheads: AtomicU64,
 }
 
 impl Reader {
@@ -137,6 +140,8 @@ impl Reader {
             segment_gates: Mutex::default(),
             whole_segment_permits: Semaphore::new(WHOLE_SEGMENT_READS),
             misses: Mutex::default(),
+            read_ahead_permits: Arc::new(Semaphore::new(read_ahead::READ_AHEADS)),
+            read_aheads: AtomicU64::new(0),
         }
     }
 
@@ -520,6 +525,18 @@ impl Reader {
             },
         );
         several
+    }
+
+    /// Whether `topic`'s readers are reading several of its partitions now, as the last
+    /// misses showed ([`Self::several_partitions_read`]), without noting a miss.
+    fn several_partitions_reading(&self, topic: &str) -> bool {
+        let Ok(misses) = self.misses.lock() else {
+            return false;
+        };
+        misses.get(topic).is_some_and(|last| {
+            last.several_until
+                .is_some_and(|until| until > Instant::now())
+        })
     }
 
     /// The chunk frame of a segment entry that missed the cache, read (and cached) with

@@ -604,3 +604,113 @@ async fn catch_up_reads_only_the_topics_range_of_a_shared_segment() {
     assert_eq!(theirs.records.len(), 600);
     assert_eq!(reads(), 7, "a ranged GET for each of its two chunks");
 }
+
+/// While several of a topic's partitions are caught up, a read-ahead of the next
+/// segment caches its chunks in the background: the fetches that then reach it read
+/// nothing from the bucket. Without that demand, or for a chunk already cached, a
+/// read-ahead does nothing.
+#[tokio::test]
+async fn a_catch_up_reads_the_next_segment_ahead() {
+    let f = fixture().await;
+    for first in [0, 3, 6] {
+        write_segment(&f, &[(0, first, 3), (1, first, 3)]).await;
+    }
+    let cache = ChunkCache::open(&CacheConfig::default())
+        .await
+        .expect("cache");
+    let reader = Arc::new(Reader::new(
+        Arc::clone(&f.store),
+        Arc::clone(&f.coordinator),
+        cache,
+    ));
+    let next_chunk = |partition, offset| {
+        let coordinator = Arc::clone(&f.coordinator);
+        async move {
+            coordinator
+                .lookup("t", partition, offset, 1)
+                .await
+                .expect("lookup")
+                .entries
+                .remove(0)
+        }
+    };
+    let settled = |expected: u64| {
+        let reader = Arc::clone(&reader);
+        async move {
+            for _ in 0..200 {
+                if reader.read_aheads() == expected && reader.read_ahead_permits_free() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("read-aheads: {} of {expected}", reader.read_aheads());
+        }
+    };
+    // One partition read: no catch-up of several, so nothing is read ahead.
+    let first = FetchRequest {
+        max_records: 3,
+        ..partition_request(0)
+    };
+    reader.fetch(&first).await.expect("fetch 0");
+    reader.read_ahead(&next_chunk(0, 3).await, "t");
+    settled(0).await;
+    assert_eq!(reader.object_reads(), 1);
+    // A second partition misses: a catch-up of several. Reading ahead the segment of
+    // offsets 3..6 costs one GET, and the fetches of both partitions there none.
+    reader
+        .fetch(&FetchRequest {
+            partition: 1,
+            ..first.clone()
+        })
+        .await
+        .expect("fetch 1");
+    let reads = reader.object_reads();
+    reader.read_ahead(&next_chunk(0, 3).await, "t");
+    settled(1).await;
+    assert_eq!(reader.object_reads(), reads + 1);
+    for partition in [0, 1] {
+        let fetched = reader
+            .fetch(&FetchRequest {
+                offset: 3,
+                partition,
+                ..first.clone()
+            })
+            .await
+            .expect("fetch ahead");
+        assert_eq!(numbers(&fetched), vec![3, 4, 5]);
+    }
+    assert_eq!(reader.object_reads(), reads + 1, "served from the cache");
+    // Already cached: nothing more is read.
+    reader.read_ahead(&next_chunk(1, 3).await, "t");
+    settled(1).await;
+    assert_eq!(reader.object_reads(), reads + 1);
+}
+
+/// A view rebuilt from its frame (a Kafka batch) is evicted before any frame, so a
+/// catch-up's batches, each served once, leave the chunks still to be read cached;
+/// frames alone push out the oldest frame as usual.
+#[tokio::test]
+async fn rebuildable_views_are_evicted_before_frames() {
+    const KIB: u32 = 1 << 10;
+    let cache = ChunkCache::open(&CacheConfig {
+        memory_bytes: 1 << 20,
+        ..CacheConfig::default()
+    })
+    .await
+    .expect("cache");
+    let frame = Bytes::from(vec![1u8; 16 * KIB as usize]);
+    cache.insert("s", 0, 16 * KIB, frame.clone());
+    let filler = || Bytes::from(vec![2u8; 64 * KIB as usize]);
+    for n in 1..=64 {
+        cache.insert_rebuildable_view("s", n << 20, 64 * KIB, "kafka", filler());
+    }
+    assert_eq!(cache.get("s", 0, 16 * KIB).await, Some(frame.clone()));
+    for n in 1..=64 {
+        cache.insert("s", n << 20, 64 * KIB, filler());
+    }
+    assert_eq!(
+        cache.get("s", 0, 16 * KIB).await,
+        None,
+        "4 MiB through 1 MiB"
+    );
+}

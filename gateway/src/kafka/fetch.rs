@@ -73,13 +73,24 @@ pub(super) async fn read_partition(
         let mut bytes = 0;
         let mut next = offset;
         let mut offsets = None;
+        // The chunk after the ones this fetch fills up with, in another segment: the
+        // next fetch will want it, so a catch-up reads it ahead.
+        let mut ahead = None;
         'lookups: for _ in 0..MAX_FETCH_LOOKUPS {
             let lookup = coordinator
                 .lookup(topic, partition, next, LOOKUP_ENTRIES)
                 .await?;
             offsets.get_or_insert(lookup.offsets);
             let end = lookup.offsets.readable_end(isolation);
-            for entry in &lookup.entries {
+            for (position, entry) in lookup.entries.iter().enumerate() {
+                let next_segment = || {
+                    lookup.entries[position + 1..]
+                        .iter()
+                        .find(|later| {
+                            later.object_key != entry.object_key && later.base_offset < end
+                        })
+                        .cloned()
+                };
                 if entry.base_offset >= end {
                     break 'lookups;
                 }
@@ -109,6 +120,7 @@ pub(super) async fn read_partition(
                     _ => chunk_batch(context, entry, topic, partition, next).await?,
                 };
                 if !fits(&batches, bytes, &batch) {
+                    ahead = next_segment();
                     break 'lookups;
                 }
                 if isolation == Isolation::ReadCommitted {
@@ -118,6 +130,7 @@ pub(super) async fn read_partition(
                 batches.push(batch);
                 next = entry.end_offset();
                 if bytes >= max_bytes {
+                    ahead = next_segment();
                     break 'lookups;
                 }
             }
@@ -126,6 +139,9 @@ pub(super) async fn read_partition(
             }
         }
         let offsets = offsets.ok_or_else(|| CoordinatorError::Internal("no lookup".into()))?;
+        if let Some(ahead) = ahead {
+            context.state.reader.read_ahead(&ahead, topic);
+        }
         Ok((batches, offsets))
     }
     .await;
@@ -265,7 +281,7 @@ pub(super) async fn chunk_batch(
     Metrics::add(&metrics.kafka_batches_encoded, 1);
     reader
         .cache()
-        .insert_view(key, at, len, KAFKA_BATCH_VIEW, batch.clone());
+        .insert_rebuildable_view(key, at, len, KAFKA_BATCH_VIEW, batch.clone());
     Ok(batch)
 }
 
