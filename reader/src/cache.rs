@@ -61,6 +61,19 @@ fn cache_key(object_key: &str, byte_offset: u64, byte_len: u32, view: &str) -> S
     }
 }
 
+/// What it would cost to have a cached view again, which decides how long it is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewCost {
+    /// Read from the bucket (a chunk's frame, a Parquet row group's part): kept by
+    /// recency, in memory and then on disk.
+    Read,
+    /// Rebuilt from its chunk's frame without the bucket (a Kafka batch encoded from
+    /// the chunk's records): evicted before anything read and never written to disk, so
+    /// that a catch-up's batches, each served once, do not push out the chunks its
+    /// other partitions have yet to read.
+    Rebuilt,
+}
+
 impl ChunkCache {
     pub async fn open(config: &CacheConfig) -> Result<Self, ReadError> {
         let builder = HybridCacheBuilder::new()
@@ -145,40 +158,35 @@ impl ChunkCache {
     }
 
     pub fn insert(&self, object_key: &str, byte_offset: u64, byte_len: u32, frame: Bytes) {
-        self.insert_view(object_key, byte_offset, byte_len, "", frame);
+        self.insert_view(object_key, byte_offset, byte_len, "", ViewCost::Read, frame);
     }
 
+    /// Caches `bytes` as the view named `view` of the chunk at the given range; `cost`
+    /// decides how long it is kept.
     pub fn insert_view(
         &self,
         object_key: &str,
         byte_offset: u64,
         byte_len: u32,
         view: &str,
+        cost: ViewCost,
         bytes: Bytes,
     ) {
-        self.inner
-            .insert(cache_key(object_key, byte_offset, byte_len, view), bytes);
-    }
-
-    /// Caches a view that is rebuilt from its chunk's frame without reading the bucket
-    /// (a Kafka batch encoded from the chunk's records): it is evicted before any frame
-    /// and never written to the disk tier, so that a catch-up's encoded batches, read
-    /// once, do not push out the chunks its other partitions have yet to read.
-    pub fn insert_rebuildable_view(
-        &self,
-        object_key: &str,
-        byte_offset: u64,
-        byte_len: u32,
-        view: &str,
-        bytes: Bytes,
-    ) {
-        self.inner.insert_with_properties(
-            cache_key(object_key, byte_offset, byte_len, view),
-            bytes,
-            HybridCacheProperties::default()
-                .with_hint(Hint::Low)
-                .with_location(Location::InMem),
-        );
+        let key = cache_key(object_key, byte_offset, byte_len, view);
+        match cost {
+            ViewCost::Read => {
+                self.inner.insert(key, bytes);
+            }
+            ViewCost::Rebuilt => {
+                self.inner.insert_with_properties(
+                    key,
+                    bytes,
+                    HybridCacheProperties::default()
+                        .with_hint(Hint::Low)
+                        .with_location(Location::InMem),
+                );
+            }
+        }
     }
 
     pub fn stats(&self) -> &CacheStats {

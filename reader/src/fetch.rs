@@ -24,7 +24,7 @@ use futures::TryStreamExt;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
-use crate::cache::ChunkCache;
+use crate::cache::{ChunkCache, ViewCost};
 use crate::error::ReadError;
 use crate::table;
 
@@ -464,6 +464,7 @@ impl Reader {
                     group as u64,
                     ROW_GROUP_MARK,
                     &format!("part-{part}"),
+                    ViewCost::Read,
                     frame,
                 );
             }

@@ -11,7 +11,7 @@ pub mod iceberg;
 pub mod storage;
 pub mod table;
 
-pub use cache::{CacheConfig, CacheStats, ChunkCache};
+pub use cache::{CacheConfig, CacheStats, ChunkCache, ViewCost};
 pub use error::ReadError;
 pub use fetch::{
     DEFAULT_WHOLE_SEGMENT_BYTES, FetchRequest, FetchResult, FetchedRecord, Reader, skipped,

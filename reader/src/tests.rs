@@ -10,7 +10,7 @@ use silt_core::keys::SegmentId;
 use silt_core::record::{Record, RecordKey, RecordValue};
 use silt_core::segment::{ChunkBuilder, Compression, encode_segment};
 
-use crate::{CacheConfig, ChunkCache, FetchRequest, ReadError, Reader};
+use crate::{CacheConfig, ChunkCache, FetchRequest, ReadError, Reader, ViewCost};
 
 struct Fixture {
     store: Arc<dyn ObjectStore>,
@@ -702,7 +702,7 @@ async fn rebuildable_views_are_evicted_before_frames() {
     cache.insert("s", 0, 16 * KIB, frame.clone());
     let filler = || Bytes::from(vec![2u8; 64 * KIB as usize]);
     for n in 1..=64 {
-        cache.insert_rebuildable_view("s", n << 20, 64 * KIB, "kafka", filler());
+        cache.insert_view("s", n << 20, 64 * KIB, "kafka", ViewCost::Rebuilt, filler());
     }
     assert_eq!(cache.get("s", 0, 16 * KIB).await, Some(frame.clone()));
     for n in 1..=64 {

@@ -13,6 +13,7 @@ use silt_core::coordinator::{CoordinatorError, EntryFormat, IndexEntry, Partitio
 use silt_core::segment::{KAFKA_CHUNK_VERSION, serve_kafka_chunk};
 use silt_core::transactions::{Isolation, TxnOutcome};
 use silt_reader::FetchRequest as ReadRequest;
+use silt_reader::ViewCost;
 
 use crate::metrics::Metrics;
 
@@ -279,9 +280,14 @@ pub(super) async fn chunk_batch(
     });
     let batch = encode_batches(records.into_iter(), None, producer);
     Metrics::add(&metrics.kafka_batches_encoded, 1);
-    reader
-        .cache()
-        .insert_rebuildable_view(key, at, len, KAFKA_BATCH_VIEW, batch.clone());
+    reader.cache().insert_view(
+        key,
+        at,
+        len,
+        KAFKA_BATCH_VIEW,
+        ViewCost::Rebuilt,
+        batch.clone(),
+    );
     Ok(batch)
 }
 
