@@ -63,6 +63,13 @@ struct TopicMisses {
     several_until: Option<Instant>,
 }
 
+impl TopicMisses {
+    /// Whether misses on several partitions were seen recently enough to still count.
+    fn still_several(&self, now: Instant) -> bool {
+        self.several_until.is_some_and(|until| until > now)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FetchRequest {
     pub topic: String,
@@ -506,7 +513,7 @@ impl Reader {
         let now = Instant::now();
         let last = misses.get(topic).copied();
         let several = last.is_some_and(|last| {
-            last.several_until.is_some_and(|until| until > now)
+            last.still_several(now)
                 || (last.partition != partition && now.duration_since(last.at) < DEMAND_WINDOW)
         });
         if last.is_none() && misses.len() >= MAX_TRACKED_TOPICS {
@@ -534,10 +541,9 @@ impl Reader {
         let Ok(misses) = self.misses.lock() else {
             return false;
         };
-        misses.get(topic).is_some_and(|last| {
-            last.several_until
-                .is_some_and(|until| until > Instant::now())
-        })
+        misses
+            .get(topic)
+            .is_some_and(|last| last.still_several(Instant::now()))
     }
 
     /// The chunk frame of a segment entry that missed the cache, read (and cached) with
